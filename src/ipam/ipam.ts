@@ -1,0 +1,139 @@
+/**
+ * The IPAM engine: a pure, deterministic, in-memory model of networks, prefix groups, hosts,
+ * blocks and addresses. No I/O and no clocks: a store persists its snapshot records.
+ *
+ * @example
+ * const ipam = new Ipam();
+ * ipam.updateTopology({ networks: [{ name: 'net1', cidr: '10.0.0.0/16' }],
+ *   topologies: [{ networks: ['net1'], map: [{ name: 'rack-1' }, { name: 'rack-2' }] }] });
+ * ipam.addHost({ name: 'h1', ip: '192.168.0.1' });
+ * ipam.allocate({ name: 'pod-a', host: 'h1', tenant: 't', segment: 's' }).ip // '10.0.0.0'
+ */
+import { allocate, locate, release, type AllocationRequest } from './alloc.ts';
+import { blackOut, listBlackouts, unBlackOut, type BlackoutView } from './blackouts.ts';
+import {
+  addHost,
+  removeHost,
+  updateHostK8sInfo,
+  updateHostTags,
+  type HostRef,
+  type HostRequest,
+  type RemovedHost,
+} from './hosts.ts';
+import { fromSnapshot, toSnapshot, type IpamSnapshot } from './snapshot.ts';
+import { State, type Revisions } from './state.ts';
+import type { TopologyUpdateRequest } from './topology.ts';
+import { buildUpdatedState, type TopologyUpdateResult } from './update.ts';
+import * as views from './views.ts';
+
+export class Ipam {
+  #s: State;
+
+  constructor(snapshot?: IpamSnapshot) {
+    this.#s = snapshot === undefined ? new State(null) : fromSnapshot(snapshot);
+  }
+
+  /** Current revisions (copies). */
+  get revisions(): Revisions {
+    return { ...this.#s.revisions };
+  }
+
+  /** True once a topology has been applied. */
+  get hasTopology(): boolean {
+    return this.#s.networks.length > 0;
+  }
+
+  /**
+   * Replaces the topology, keeping every allocation at its address; all-or-nothing.
+   * Throws an `InvalidInput` (semantic) error that lists every problem of the document.
+   */
+  updateTopology(doc: unknown): TopologyUpdateResult {
+    const { state, result } = buildUpdatedState(this.#s, doc);
+    this.#s = state;
+    return result;
+  }
+
+  /** The topology as a document that `updateTopology` accepts back. */
+  getTopology(): TopologyUpdateRequest {
+    return views.getTopology(this.#s);
+  }
+
+  /** Registers a host in the smallest eligible group of every network that accepts it. */
+  addHost(r: HostRequest): views.HostDetailView {
+    return views.hostDetail(addHost(this.#s, r));
+  }
+
+  /** Removes a host, releasing its blocks and the address names in them. */
+  removeHost(ref: HostRef): RemovedHost {
+    return removeHost(this.#s, ref);
+  }
+
+  /** Replaces a host's tags; returns false when they were already equal. */
+  updateHostTags(ref: HostRef, tags: unknown): boolean {
+    return updateHostTags(this.#s, ref, tags);
+  }
+
+  /** Replaces a host's Kubernetes info; returns false when it was already equal. */
+  updateHostK8sInfo(ref: HostRef, info: unknown): boolean {
+    return updateHostK8sInfo(this.#s, ref, info);
+  }
+
+  getHost(ref: HostRef): views.HostDetailView {
+    return views.hostDetail(this.#s.findHost(ref));
+  }
+
+  listHosts(): { hosts: views.HostView[]; revision: number } {
+    return views.listHosts(this.#s);
+  }
+
+  /** Allocates the next address for a name on a host (reference §2.4 order). */
+  allocate(r: AllocationRequest): views.AddressView {
+    return views.addressView(allocate(this.#s, r));
+  }
+
+  /** Releases an address given by name, or by IP when no name matches. */
+  release(nameOrIp: string): views.AddressView {
+    const loc = locate(this.#s, nameOrIp);
+    const view = views.addressView(loc);
+    release(this.#s, loc);
+    return view;
+  }
+
+  getAddress(nameOrIp: string): views.AddressView {
+    return views.addressView(locate(this.#s, nameOrIp));
+  }
+
+  listAddresses(): views.AddressView[] {
+    return views.listAddresses(this.#s);
+  }
+
+  /** Reserves a range; returns false when an existing blackout already covers it. */
+  blackOut(cidr: string): boolean {
+    return blackOut(this.#s, cidr);
+  }
+
+  unBlackOut(cidr: string): void {
+    unBlackOut(this.#s, cidr);
+  }
+
+  listBlackouts(): BlackoutView[] {
+    return listBlackouts(this.#s);
+  }
+
+  listNetworks(): views.NetworkView[] {
+    return views.listNetworks(this.#s);
+  }
+
+  listAllBlocks(): views.BlocksView {
+    return views.listAllBlocks(this.#s);
+  }
+
+  listNetworkBlocks(network: string): views.BlocksView {
+    return views.listNetworkBlocks(this.#s, network);
+  }
+
+  /** The whole state as plain JSON records. */
+  toSnapshot(): IpamSnapshot {
+    return toSnapshot(this.#s);
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * The engine's state as plain JSON, one record per object (topology, network, host, block,
+ * address) so that a store can keep each under its own key. Pools are not stored: a block's
+ * pool is rebuilt from the addresses that point into it, so the two can never disagree.
+ */
+import { RomanaError } from '../errors.ts';
+import { Addr, Cidr } from './addr.ts';
+import type { Block, Network } from './model.ts';
+import { State } from './state.ts';
+import { parseTopology, type TopologyUpdateRequest } from './topology.ts';
+
+export interface NetworkRecord {
+  name: string;
+  revision: number;
+  blackouts: string[];
+}
+
+export interface HostRecord {
+  name: string;
+  ip: string;
+  agent_port: number;
+  tags: Record<string, string> | null;
+  k8s_info: Record<string, unknown> | null;
+  /** Registration order. */
+  seq: number;
+  /** Network name to the path of the host's group ('' = root, '1.0' = second child's first). */
+  groups: Record<string, string>;
+}
+
+export interface BlockRecord {
+  network: string;
+  cidr: string;
+  /** `tenant:segment`, or null for a free block. */
+  owner: string | null;
+  host: string | null;
+  revision: number;
+  acquired: number;
+  released: number;
+}
+
+export interface AddressRecord {
+  name: string;
+  ip: string;
+}
+
+export interface IpamSnapshot {
+  version: 1;
+  topology: TopologyUpdateRequest;
+  revisions: { allocation: number; topology: number; seq: number };
+  networks: NetworkRecord[];
+  hosts: HostRecord[];
+  blocks: BlockRecord[];
+  addresses: AddressRecord[];
+}
+
+export function toSnapshot(s: State): IpamSnapshot {
+  const blocks: BlockRecord[] = [];
+  for (const n of s.networks) {
+    for (const g of n.root.walk()) for (const b of g.blocks) blocks.push(blockRecord(b));
+  }
+  return {
+    version: 1,
+    topology: structuredClone(s.request),
+    revisions: { ...s.revisions, seq: s.seq },
+    networks: s.networks.map((n) => ({
+      name: n.name,
+      revision: n.revision,
+      blackouts: n.blackouts.map((b) => b.cidr.toString()),
+    })),
+    hosts: [...s.hosts.values()].map((h) => ({
+      name: h.name,
+      ip: h.ipText,
+      agent_port: h.agentPort,
+      tags: h.tags === null ? null : { ...h.tags },
+      k8s_info: h.k8sInfo === null ? null : structuredClone(h.k8sInfo),
+      seq: h.seq,
+      groups: Object.fromEntries(h.placements.map((p) => [p.group.network.name, p.group.path])),
+    })),
+    blocks,
+    addresses: [...s.addresses].map(([name, b]) => ({
+      name,
+      ip: b.network.addrText(b.offset + b.names.indexOf(name)),
+    })),
+  };
+}
+
+export function blockRecord(b: Block): BlockRecord {
+  return {
+    network: b.network.name,
+    cidr: b.network.blockCidr(b),
+    owner: b.owner,
+    host: b.placement?.host.name ?? null,
+    revision: b.revision,
+    acquired: b.acquired,
+    released: b.released,
+  };
+}
+
+function corrupt(what: string): RomanaError {
+  return new RomanaError('Internal', `stored IPAM state is inconsistent: ${what}`);
+}
+
+/** Rebuilds a state from a snapshot; throws an `Internal` error if it does not hold together. */
+export function fromSnapshot(snap: IpamSnapshot): State {
+  if (snap.version !== 1) throw corrupt(`unknown version ${String(snap.version)}`);
+  const parsed = parseTopology(snap.topology);
+  if (!parsed.ok) throw corrupt(`topology: ${parsed.problems.join('; ')}`);
+  const s = new State(parsed.spec);
+  Object.assign(s.revisions, {
+    allocation: snap.revisions.allocation,
+    topology: snap.revisions.topology,
+  });
+  for (const r of snap.networks) {
+    const n = s.byName.get(r.name);
+    if (n === undefined) throw corrupt(`network ${r.name} is not in the topology`);
+    n.revision = r.revision;
+    n.blackouts = r.blackouts
+      .map((text) => ({ cidr: Cidr.parse(text), ...n.rangeOf(Cidr.parse(text)) }))
+      .sort((a, b) => a.start - b.start);
+  }
+  for (const r of [...snap.hosts].sort((a, b) => a.seq - b.seq)) restoreHost(s, r);
+  restoreBlocks(s, snap.blocks);
+  for (const a of snap.addresses) restoreAddress(s, a);
+  s.seq = snap.revisions.seq;
+  return s;
+}
+
+function restoreHost(s: State, r: HostRecord): void {
+  s.seq = r.seq - 1;
+  const host = s.addHost(
+    {
+      name: r.name,
+      ip: Addr.parse(r.ip),
+      agentPort: r.agent_port,
+      tags: r.tags,
+      k8sInfo: r.k8s_info,
+    },
+    (net) => {
+      const path = r.groups[net.name];
+      if (path === undefined) return undefined;
+      let g = net.root;
+      for (const step of path === '' ? [] : path.split('.').map(Number)) {
+        const c = g.children?.[step];
+        if (c === undefined) throw corrupt(`host ${r.name}: no group ${path} in ${net.name}`);
+        g = c;
+      }
+      return g;
+    },
+  );
+  if (host === undefined) throw corrupt(`host ${r.name} has no group`);
+}
+
+function restoreBlocks(s: State, records: BlockRecord[]): void {
+  const located = records.map((r) => {
+    const net = s.byName.get(r.network);
+    if (net === undefined) throw corrupt(`block ${r.cidr} of unknown network ${r.network}`);
+    const off = net.offsetOf(Cidr.parse(r.cidr).addr);
+    if (off === undefined) throw corrupt(`block ${r.cidr} outside network ${r.network}`);
+    return { r, net, off };
+  });
+  located.sort((a, b) => a.off - b.off);
+  const free: Block[] = [];
+  const owned: Array<{ b: Block; owner: string; host: string }> = [];
+  for (const { r, net, off } of located) {
+    const b = createUpTo(net, off);
+    if (b === undefined) throw corrupt(`block ${r.cidr} is not the next block of its group`);
+    b.revision = r.revision;
+    b.acquired = r.acquired;
+    b.released = r.released;
+    if (r.owner === null || r.host === null) free.push(b);
+    else owned.push({ b, owner: r.owner, host: r.host });
+  }
+  owned.sort((x, y) => x.b.acquired - y.b.acquired);
+  for (const { b, owner, host } of owned) {
+    const p = s.hosts.get(host)?.placementIn(b.network);
+    if (p === undefined) throw corrupt(`block ${b.network.blockCidr(b)} of unknown host ${host}`);
+    const acquired = b.acquired;
+    s.assign(b, owner, p);
+    b.acquired = acquired;
+  }
+  free.sort((x, y) => x.released - y.released);
+  for (const b of free) b.group.reusable.push(b);
+}
+
+function createUpTo(net: Network, off: number): Block | undefined {
+  const g = net.leafAt(off);
+  if (g === undefined) return undefined;
+  const b = g.createBlock();
+  return b?.offset === off ? b : undefined;
+}
+
+function restoreAddress(s: State, a: AddressRecord): void {
+  const ip = Addr.parse(a.ip);
+  const net = s.networkOf(ip);
+  const off = net?.offsetOf(ip);
+  const b = off === undefined ? undefined : net!.blocks.get(Math.floor(off / net!.blockSize));
+  if (b === undefined || b.owner === null) throw corrupt(`address ${a.name} (${a.ip}) has no block`);
+  b.pool.take(off! - b.offset);
+  b.names[off! - b.offset] = a.name;
+  s.addresses.set(a.name, b);
+}

@@ -1,0 +1,183 @@
+/**
+ * The engine's whole state, built from a validated topology. `Ipam` keeps one `State` and
+ * swaps it for a new one on a topology update, so a failed update leaves the old one intact.
+ */
+import { alreadyExists, invalidInput, RomanaError } from '../errors.ts';
+import type { Addr } from './addr.ts';
+import { Block, Group, Host, Network, Placement, smallestEligibleLeaf } from './model.ts';
+import { formatTags, type TopologySpec, type TopologyUpdateRequest } from './topology.ts';
+
+export interface Revisions {
+  /** Grows with every change to blocks or addresses (watchers of blocks filter on it). */
+  allocation: number;
+  /** Grows with every change to the topology or to hosts. */
+  topology: number;
+}
+
+export interface HostInput {
+  name: string;
+  ip: Addr;
+  agentPort?: number;
+  tags?: Record<string, string> | null;
+  k8sInfo?: Record<string, unknown> | null;
+}
+
+export const DEFAULT_AGENT_PORT = 9604;
+
+export class State {
+  readonly networks: Network[] = [];
+  readonly byName = new Map<string, Network>();
+  /** Networks listed for a tenant by name, in definition order. */
+  readonly tenantNets = new Map<string, Network[]>();
+  /** Networks open to every tenant, in definition order. */
+  readonly wildcard: Network[] = [];
+  readonly hosts = new Map<string, Host>();
+  readonly hostsByIp = new Map<string, Host>();
+  /** Address name to the block that holds it. */
+  readonly addresses = new Map<string, Block>();
+  readonly request: TopologyUpdateRequest;
+  readonly revisions: Revisions = { allocation: 0, topology: 0 };
+  /** Source of acquisition/release/registration sequence numbers. */
+  seq = 0;
+
+  constructor(spec: TopologySpec | null) {
+    this.request = spec?.request ?? { networks: [], topologies: [] };
+    for (const ns of spec?.networks ?? []) {
+      const net = new Network(ns, spec!.trees.get(ns.name)!);
+      this.networks.push(net);
+      this.byName.set(net.name, net);
+      if (ns.tenants === null) this.wildcard.push(net);
+      else {
+        for (const t of ns.tenants) {
+          const list = this.tenantNets.get(t) ?? [];
+          list.push(net);
+          this.tenantNets.set(t, list);
+        }
+      }
+    }
+  }
+
+  /** Networks a tenant may draw from: its own first, then the wildcard ones. */
+  networksFor(tenant: string): Network[] {
+    const own = this.tenantNets.get(tenant);
+    return own === undefined ? this.wildcard : [...own, ...this.wildcard];
+  }
+
+  /** The network whose CIDR holds `a`. */
+  networkOf(a: Addr): Network | undefined {
+    for (const n of this.networks) if (n.cidr.containsAddr(a)) return n;
+    return undefined;
+  }
+
+  /** Looks a host up by name, or by IP when no name is given; checks they agree. */
+  findHost(ref: { name?: string; ip?: string }): Host {
+    const name = ref.name ?? '';
+    const ip = ref.ip ?? '';
+    const host = ip !== '' ? this.hostsByIp.get(ip) : this.hosts.get(name);
+    if (host !== undefined && ip !== '' && name !== '' && host.name !== name) {
+      throw invalidInput(`Found host with IP ${ip} but it has name ${host.name}, not ${name}`, {
+        resourceType: 'host',
+        resourceId: name,
+      });
+    }
+    if (host === undefined) {
+      throw new RomanaError('NotFound', `No host found with IP ${ip} and/or name ${name}`, {
+        resourceType: 'host',
+        resourceId: name !== '' ? name : ip,
+      });
+    }
+    return host;
+  }
+
+  /**
+   * Registers a host and places it, in every network whose tree accepts it, in the group
+   * `pick` returns (by default the smallest eligible leaf). Returns the host, or `undefined`
+   * (and registers nothing) when no network accepts it.
+   */
+  addHost(
+    input: HostInput,
+    pick: (net: Network, host: Host) => Group | undefined = (net, h) =>
+      smallestEligibleLeaf(net.root, h.tags),
+  ): Host | undefined {
+    const ipText = input.ip.toString();
+    const clash = this.hosts.get(input.name) ?? this.hostsByIp.get(ipText);
+    if (clash !== undefined) {
+      const key = clash.name === input.name ? `name:${input.name}` : `IP:${ipText}`;
+      throw alreadyExists(
+        'host',
+        input.name,
+        `A 'host' object identified by map[${key}] already exists: ${clash.name} (${clash.ipText})`,
+      );
+    }
+    const host = new Host({
+      name: input.name,
+      ip: input.ip,
+      agentPort: input.agentPort ?? DEFAULT_AGENT_PORT,
+      tags: input.tags ?? null,
+      k8sInfo: input.k8sInfo ?? null,
+      seq: ++this.seq,
+    });
+    for (const net of this.networks) {
+      const group = pick(net, host);
+      if (group === undefined) continue;
+      host.placements.push(new Placement(host, group));
+    }
+    if (host.placements.length === 0) return undefined;
+    for (const p of host.placements) p.group.hosts.push(host);
+    this.hosts.set(host.name, host);
+    this.hostsByIp.set(ipText, host);
+    return host;
+  }
+
+  /** Error for a host that fits nowhere (reference text, typo included). */
+  static noSuitableGroup(input: HostInput): RomanaError {
+    const tags =
+      input.tags && Object.keys(input.tags).length > 0 ? ` Tags: ${formatTags(input.tags)}` : '';
+    return new RomanaError(
+      'InvalidInput',
+      `No suitable groups to add host ${input.ip} (${input.name})${tags} to.`,
+      { resourceType: 'host', resourceId: input.name, semantic: true },
+    );
+  }
+
+  /** Gives a block to (owner, placement). */
+  assign(b: Block, owner: string, p: Placement): void {
+    b.owner = owner;
+    b.placement = p;
+    b.acquired = ++this.seq;
+    const list = p.owned.get(owner);
+    if (list === undefined) p.owned.set(owner, [b]);
+    else list.push(b);
+  }
+
+  /** Takes a block back from its owner and queues it for reuse. */
+  unassign(b: Block): void {
+    const p = b.placement;
+    if (p !== null) {
+      const list = p.owned.get(b.owner!)!;
+      list.splice(list.indexOf(b), 1);
+      if (list.length === 0) p.owned.delete(b.owner!);
+    }
+    b.owner = null;
+    b.placement = null;
+    b.released = ++this.seq;
+    b.group.reusable.push(b);
+  }
+
+  /** Frees every address of a block and queues it for reuse. */
+  reclaimBlock(b: Block): string[] {
+    const names: string[] = [];
+    for (let i = 0; i < b.names.length; i++) {
+      const n = b.names[i];
+      if (n === undefined) continue;
+      names.push(n);
+      this.addresses.delete(n);
+      b.names[i] = undefined;
+    }
+    b.pool.clear();
+    b.revision++;
+    b.network.revision++;
+    this.unassign(b);
+    return names;
+  }
+}

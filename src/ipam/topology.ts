@@ -1,0 +1,329 @@
+/**
+ * The topology document (`TopologyUpdateRequest`, reference §1): its wire types, and its
+ * validation into specs the engine builds from. Validation collects every problem, in the
+ * order the original checks them, each prefixed with the path of the offending field.
+ */
+import { Addr, Cidr } from './addr.ts';
+import { carveNetwork, type GroupSpec } from './carve.ts';
+
+/** One network of the document. */
+export interface NetworkDefinition {
+  name: string;
+  cidr: string;
+  /** Prefix length of the per-host blocks; 0 or absent means the default (29). */
+  block_mask?: number;
+  /** Tenants that may use the network; absent or empty means every tenant. */
+  tenants?: string[];
+}
+
+/** A group (no `ip`) or a host (with `ip`) in a topology map. */
+export interface GroupOrHost {
+  name?: string;
+  ip?: string;
+  groups?: GroupOrHost[];
+  assignment?: Record<string, string>;
+  routing?: string;
+  /** Output only: the CIDR carved for the group. Ignored on input. */
+  cidr?: string;
+  dummy?: boolean;
+}
+
+export interface TopologyDefinition {
+  networks: string[];
+  map: GroupOrHost[];
+}
+
+/** The document accepted by `POST /topology` and returned by `GET /topology`. */
+export interface TopologyUpdateRequest {
+  networks: NetworkDefinition[];
+  topologies: TopologyDefinition[];
+}
+
+/** A validated network. */
+export interface NetworkSpec {
+  name: string;
+  cidr: Cidr;
+  blockMask: number;
+  /** `null` when every tenant may use the network. */
+  tenants: string[] | null;
+}
+
+/** A validated document: networks in definition order, each with its carved group tree. */
+export interface TopologySpec {
+  networks: NetworkSpec[];
+  trees: Map<string, GroupSpec>;
+  /** The document in normal form (resolved block masks, unknown keys dropped). */
+  request: TopologyUpdateRequest;
+}
+
+export const DEFAULT_BLOCK_MASK = 29;
+const TENANT_RE = /^[a-zA-Z0-9_-]+$/;
+
+/** Collects problems; each is `path: message`. */
+export class Problems {
+  readonly list: string[] = [];
+  add(path: string, message: string): void {
+    this.list.push(path ? `${path}: ${message}` : message);
+  }
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Validates a topology document. Returns the spec, or the full list of problems.
+ *
+ * @example
+ * const r = parseTopology({ networks: [{ name: 'n', cidr: '10.0.0.0/16' }],
+ *   topologies: [{ networks: ['n'], map: [{ name: 'rack-1' }, { name: 'rack-2' }] }] });
+ * if (r.ok) r.spec.trees.get('n')?.children?.length // 2
+ */
+export function parseTopology(
+  input: unknown,
+): { ok: true; spec: TopologySpec } | { ok: false; problems: string[] } {
+  const p = new Problems();
+  if (!isObject(input)) {
+    p.add('', 'the topology must be a JSON object with "networks" and "topologies"');
+    return { ok: false, problems: p.list };
+  }
+  const networks = parseNetworks(input['networks'], p);
+  checkOverlaps(networks, p);
+  const { trees, topologies } = parseTopologies(input['topologies'], networks, p);
+  for (const n of networks) {
+    if (!trees.has(n.spec.name) && n.valid) {
+      p.add(
+        `networks[${n.index}]`,
+        `Network ${n.spec.name} is not used by any topology; list it in a topology's "networks" or remove it`,
+      );
+    }
+  }
+  if (p.list.length > 0) return { ok: false, problems: p.list };
+  const specs = networks.map((n) => n.spec);
+  const request: TopologyUpdateRequest = {
+    networks: specs.map(networkDefinitionOf),
+    topologies,
+  };
+  return { ok: true, spec: { networks: specs, trees, request } };
+}
+
+export function networkDefinitionOf(n: NetworkSpec): NetworkDefinition {
+  const def: NetworkDefinition = { name: n.name, cidr: n.cidr.toString(), block_mask: n.blockMask };
+  if (n.tenants !== null) def.tenants = [...n.tenants];
+  return def;
+}
+
+interface ParsedNetwork {
+  index: number;
+  spec: NetworkSpec;
+  /** False when the entry had errors; it is then left out of later checks. */
+  valid: boolean;
+}
+
+function parseNetworks(raw: unknown, p: Problems): ParsedNetwork[] {
+  if (!Array.isArray(raw)) {
+    p.add('networks', 'required, a list of networks');
+    return [];
+  }
+  const out: ParsedNetwork[] = [];
+  const seen = new Set<string>();
+  raw.forEach((entry: unknown, index) => {
+    const path = `networks[${index}]`;
+    if (!isObject(entry)) {
+      p.add(path, 'must be an object with "name" and "cidr"');
+      return;
+    }
+    const before = p.list.length;
+    const name = entry['name'];
+    if (typeof name !== 'string' || name === '') {
+      p.add(`${path}.name`, 'required, a non-empty string');
+      return;
+    }
+    if (seen.has(name)) p.add(`${path}.name`, `Network with name ${name} already defined`);
+    seen.add(name);
+    let cidr: Cidr | undefined;
+    if (typeof entry['cidr'] !== 'string') p.add(`${path}.cidr`, 'required, a string a.b.c.d/n');
+    else {
+      try {
+        cidr = Cidr.parse(entry['cidr'], `${path}.cidr`);
+      } catch (err) {
+        p.add('', (err as Error).message);
+      }
+    }
+    const blockMask = parseBlockMask(entry['block_mask'], name, cidr, `${path}.block_mask`, p);
+    const tenants = parseTenants(entry['tenants'], `${path}.tenants`, p);
+    const spec: NetworkSpec = {
+      name,
+      cidr: cidr ?? Cidr.parse('0.0.0.0/32'),
+      blockMask,
+      tenants,
+    };
+    out.push({ index, spec, valid: p.list.length === before && cidr !== undefined });
+  });
+  return out;
+}
+
+function parseBlockMask(
+  raw: unknown,
+  name: string,
+  cidr: Cidr | undefined,
+  path: string,
+  p: Problems,
+): number {
+  const bits = cidr?.addr.bits ?? 32;
+  const prefix = cidr?.prefix ?? 0;
+  if (raw === undefined || raw === null || raw === 0) {
+    return Math.max(DEFAULT_BLOCK_MASK, prefix);
+  }
+  if (typeof raw !== 'number' || !Number.isInteger(raw)) {
+    p.add(path, `must be an integer prefix length, got ${JSON.stringify(raw)}`);
+    return DEFAULT_BLOCK_MASK;
+  }
+  if (cidr !== undefined && (raw < prefix || raw > bits)) {
+    p.add(
+      path,
+      `invalid blockmask(${raw}) for network(${name}), must be ${prefix} <= blockmask <= ${bits}`,
+    );
+  }
+  return raw;
+}
+
+function parseTenants(raw: unknown, path: string, p: Problems): string[] | null {
+  if (raw === undefined || raw === null) return null;
+  if (!Array.isArray(raw)) {
+    p.add(path, 'must be a list of tenant names');
+    return null;
+  }
+  const out: string[] = [];
+  let wildcard = raw.length === 0;
+  raw.forEach((t: unknown, i) => {
+    if (t === '*') wildcard = true;
+    else if (typeof t !== 'string' || !TENANT_RE.test(t)) {
+      p.add(
+        `${path}[${i}]`,
+        `Bad tenant name: ${JSON.stringify(t)} (letters, digits, '_' and '-' only)`,
+      );
+    } else if (!out.includes(t)) out.push(t);
+  });
+  // "*" (as the original's GET /topology printed it) means every tenant.
+  return wildcard ? null : out;
+}
+
+function checkOverlaps(networks: ParsedNetwork[], p: Problems): void {
+  const valid = networks.filter((n) => n.valid);
+  for (let i = 0; i < valid.length; i++) {
+    for (let j = i + 1; j < valid.length; j++) {
+      const a = valid[i]!.spec;
+      const b = valid[j]!.spec;
+      if (a.cidr.overlaps(b.cidr)) {
+        const [inner, outer] = b.cidr.contains(a.cidr) ? [a, b] : [b, a];
+        p.add(
+          `networks[${valid[j]!.index}].cidr`,
+          `CIDR ${inner.cidr} of network ${inner.name} already is contained in CIDR ${outer.cidr} of network ${outer.name}`,
+        );
+      }
+    }
+  }
+}
+
+function parseTopologies(
+  raw: unknown,
+  networks: ParsedNetwork[],
+  p: Problems,
+): { trees: Map<string, GroupSpec>; topologies: TopologyDefinition[] } {
+  const trees = new Map<string, GroupSpec>();
+  const topologies: TopologyDefinition[] = [];
+  if (!Array.isArray(raw)) {
+    p.add('topologies', 'required, a list of topologies');
+    return { trees, topologies };
+  }
+  const byName = new Map(networks.map((n) => [n.spec.name, n]));
+  const used = new Set<string>();
+  raw.forEach((entry: unknown, ti) => {
+    const path = `topologies[${ti}]`;
+    if (!isObject(entry)) {
+      p.add(path, 'must be an object with "networks" and "map"');
+      return;
+    }
+    const names = entry['networks'];
+    const map = entry['map'] ?? [];
+    if (!Array.isArray(names)) {
+      p.add(`${path}.networks`, 'required, a list of network names');
+      return;
+    }
+    if (!Array.isArray(map)) {
+      p.add(`${path}.map`, 'must be a list of groups or hosts');
+      return;
+    }
+    const normal = normalizeMap(map, `${path}.map`, p);
+    topologies.push({ networks: names.filter((n) => typeof n === 'string'), map: normal });
+    names.forEach((name: unknown, ni) => {
+      const npath = `${path}.networks[${ni}]`;
+      if (typeof name !== 'string') return p.add(npath, 'must be a network name');
+      if (used.has(name)) return p.add(npath, `Network ${name} appears more than once.`);
+      used.add(name);
+      const net = byName.get(name);
+      if (net === undefined) return p.add(npath, `Network with name ${name} not defined`);
+      if (!net.valid) return;
+      const tree = carveNetwork(net.spec, normal, `${path}.map`, p);
+      if (tree !== undefined) trees.set(name, tree);
+    });
+  });
+  return { trees, topologies };
+}
+
+/** Checks field types in a map and returns it in normal form (known keys only). */
+function normalizeMap(list: unknown[], path: string, p: Problems): GroupOrHost[] {
+  const out: GroupOrHost[] = [];
+  list.forEach((raw, i) => {
+    const at = `${path}[${i}]`;
+    if (!isObject(raw)) {
+      p.add(at, 'must be an object (a group, or a host with "ip")');
+      return;
+    }
+    const e: GroupOrHost = {};
+    const name = raw['name'] ?? '';
+    if (typeof name !== 'string') p.add(`${at}.name`, 'must be a string');
+    else e.name = name;
+    if (raw['ip'] !== undefined && raw['ip'] !== '') {
+      if (typeof raw['ip'] !== 'string') p.add(`${at}.ip`, 'must be a string');
+      else {
+        e.ip = raw['ip'];
+        if (Addr.tryParse(raw['ip']) === undefined) {
+          p.add(`${at}.ip`, `'${raw['ip']}' is not a valid IPv4 address`);
+        } else if (e.name === '') {
+          p.add(at, `Both name and IP are required for hosts: ${JSON.stringify(raw)}`);
+        }
+      }
+    }
+    const assignment = raw['assignment'];
+    if (assignment !== undefined && assignment !== null) {
+      if (!isObject(assignment) || Object.values(assignment).some((v) => typeof v !== 'string')) {
+        p.add(`${at}.assignment`, 'must be an object of string labels to string values');
+      } else if (Object.keys(assignment).length > 0) {
+        e.assignment = { ...(assignment as Record<string, string>) };
+      }
+    }
+    if (raw['routing'] !== undefined && raw['routing'] !== '') {
+      if (typeof raw['routing'] !== 'string') p.add(`${at}.routing`, 'must be a string');
+      else e.routing = raw['routing'];
+    }
+    if (raw['dummy'] !== undefined && raw['dummy'] !== false) {
+      if (raw['dummy'] !== true) p.add(`${at}.dummy`, 'must be true or false');
+      else e.dummy = true;
+    }
+    const groups = raw['groups'];
+    if (groups !== undefined && groups !== null) {
+      if (!Array.isArray(groups)) p.add(`${at}.groups`, 'must be a list of groups or hosts');
+      else if (groups.length > 0) e.groups = normalizeMap(groups, `${at}.groups`, p);
+    }
+    out.push(e);
+  });
+  return out;
+}
+
+/** Tags in the Go map form the original's messages use: `map[a:1 b:2]`, keys sorted. */
+export function formatTags(tags: Record<string, string> | null | undefined): string {
+  const keys = Object.keys(tags ?? {}).sort();
+  return `map[${keys.map((k) => `${k}:${tags![k]}`).join(' ')}]`;
+}

@@ -1,0 +1,164 @@
+/**
+ * Topology update (reference §2.9), all-or-nothing: a new `State` is built beside the old
+ * one and returned only when every host and every address found its place. Addresses stay
+ * where they are, blackouts survive, hosts registered before stay registered.
+ */
+import { invalidTopology, RomanaError } from '../errors.ts';
+import { allocateSpecific } from './alloc.ts';
+import { Group, Host, Network, smallestEligibleLeaf } from './model.ts';
+import { State } from './state.ts';
+import { parseTopology } from './topology.ts';
+
+export interface TopologyUpdateResult {
+  /** Hosts registered before that fit no group of the new topology (they held no address). */
+  droppedHosts: string[];
+  /** Blackouts that no network of the new topology can hold. */
+  droppedBlackouts: string[];
+}
+
+export function buildUpdatedState(
+  old: State,
+  input: unknown,
+): { state: State; result: TopologyUpdateResult } {
+  const parsed = parseTopology(input);
+  if (!parsed.ok) {
+    throw invalidTopology(parsed.problems.join('\n'), { resourceId: 'topology' });
+  }
+  const next = new State(parsed.spec);
+  next.seq = old.seq;
+  for (const n of next.networks) n.revision = (old.byName.get(n.name)?.revision ?? 0) + 1;
+  try {
+    placeDeclaredHosts(old, next);
+    const droppedHosts = carryOverHosts(old, next);
+    const droppedBlackouts = carryOverBlackouts(old, next);
+    carryOverAddresses(old, next);
+    next.revisions.allocation = old.revisions.allocation + 1;
+    next.revisions.topology = old.revisions.topology + 1;
+    return { state: next, result: { droppedHosts, droppedBlackouts } };
+  } catch (err) {
+    if (err instanceof RomanaError && !err.semantic) {
+      throw invalidTopology(err.message, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** Hosts written in the document go to the groups that list them. */
+function placeDeclaredHosts(old: State, next: State): void {
+  const declared = new Map<string, { ip: Host['ip']; groups: Map<Network, Group> }>();
+  for (const net of next.networks) {
+    for (const g of net.root.walk()) {
+      for (const h of g.spec.hosts) {
+        const d = declared.get(h.name) ?? { ip: h.ip, groups: new Map() };
+        if (!d.ip.equals(h.ip)) {
+          throw invalidTopology(`host ${h.name} is given two IPs: ${d.ip} and ${h.ip}`);
+        }
+        d.groups.set(net, g);
+        declared.set(h.name, d);
+      }
+    }
+  }
+  for (const [name, d] of declared) {
+    const before = old.hosts.get(name);
+    const host = next.addHost(
+      {
+        name,
+        ip: d.ip,
+        agentPort: before?.agentPort,
+        tags: before?.tags ?? null,
+        k8sInfo: before?.k8sInfo ?? null,
+      },
+      (net) => d.groups.get(net),
+    );
+    if (host === undefined) throw invalidTopology(`host ${name} has no group`);
+  }
+}
+
+/**
+ * Hosts registered before and not written in the document keep their registration: each
+ * goes back to the group that holds its blocks when that group still accepts it, else to
+ * the smallest eligible leaf.
+ */
+function carryOverHosts(old: State, next: State): string[] {
+  const dropped: string[] = [];
+  const olds = [...old.hosts.values()].filter((h) => !next.hosts.has(h.name));
+  olds.sort((a, b) => a.seq - b.seq);
+  for (const h of olds) {
+    const clash = next.hostsByIp.get(h.ipText);
+    if (clash !== undefined) {
+      throw invalidTopology(
+        `host ${h.name} (${h.ipText}) is registered, but the new topology gives its IP to host ${clash.name}`,
+      );
+    }
+    const placed = next.addHost(
+      { name: h.name, ip: h.ip, agentPort: h.agentPort, tags: h.tags, k8sInfo: h.k8sInfo },
+      (net, host) => previousGroup(h, net) ?? smallestEligibleLeaf(net.root, host.tags),
+    );
+    if (placed === undefined) dropped.push(h.name);
+  }
+  return dropped;
+}
+
+function previousGroup(h: Host, net: Network): Group | undefined {
+  for (const p of h.placements) {
+    for (const list of p.owned.values()) {
+      for (const b of list) {
+        const a = b.network.cidr.addr.add(b.offset);
+        const off = net.offsetOf(a);
+        const leaf = off === undefined ? undefined : net.leafAt(off);
+        if (leaf !== undefined && leaf.pathFromRoot().every((g) => g.accepts(h.tags))) {
+          return leaf;
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+function carryOverBlackouts(old: State, next: State): string[] {
+  const dropped: string[] = [];
+  for (const on of old.networks) {
+    for (const bo of on.blackouts) {
+      const net = next.networks.find((n) => n.cidr.contains(bo.cidr) && !n.cidr.equals(bo.cidr));
+      if (net === undefined) {
+        dropped.push(bo.cidr.toString());
+        continue;
+      }
+      if (net.blackouts.some((b) => b.cidr.contains(bo.cidr))) continue;
+      const { start, end } = net.rangeOf(bo.cidr);
+      net.blackouts = net.blackouts
+        .filter((b) => !bo.cidr.contains(b.cidr))
+        .concat({ cidr: bo.cidr, start, end })
+        .sort((a, b) => a.start - b.start);
+    }
+  }
+  return dropped;
+}
+
+/** Every address goes to exactly the same IP, lowest first, so blocks are made in order. */
+function carryOverAddresses(old: State, next: State): void {
+  const all = [...old.addresses].map(([name, b]) => ({
+    name,
+    block: b,
+    off: b.offset + b.names.indexOf(name),
+  }));
+  const order = new Map(old.networks.map((n, i) => [n, i]));
+  all.sort((x, y) => order.get(x.block.network)! - order.get(y.block.network)! || x.off - y.off);
+  for (const { name, block, off } of all) {
+    const p = block.placement;
+    if (p === null || block.owner === null) {
+      throw invalidTopology(
+        `Unexpected result when looking up IP ${block.network.addrText(off)}: host , owner `,
+      );
+    }
+    const colon = block.owner.indexOf(':');
+    allocateSpecific(
+      next,
+      name,
+      block.network.cidr.addr.add(off),
+      p.host.name,
+      block.owner.slice(0, colon),
+      block.owner.slice(colon + 1),
+    );
+  }
+}

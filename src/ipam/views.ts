@@ -1,0 +1,207 @@
+/**
+ * Read views (reference §2.12), in the JSON shapes of the 2.x API, with its duplications
+ * fixed: each host once and with its tags, and a topology document that can be posted back.
+ */
+import { notFound } from '../errors.ts';
+import { addressOf, type AddressLocation } from './alloc.ts';
+import type { Block, Group, Host, Network } from './model.ts';
+import type { State } from './state.ts';
+import {
+  networkDefinitionOf,
+  type GroupOrHost,
+  type TopologyDefinition,
+  type TopologyUpdateRequest,
+} from './topology.ts';
+
+export interface HostView {
+  name: string;
+  ip: string;
+  agent_port: number;
+  tags: Record<string, string> | null;
+  k8s_info: Record<string, unknown> | null;
+}
+
+/** A host with where it sits in each network. */
+export interface HostDetailView extends HostView {
+  groups: Array<{ network: string; group: string; cidr: string }>;
+  address_count: number;
+}
+
+export interface NetworkView {
+  revision: number;
+  id: string;
+  cidr: string;
+  block_mask: number;
+}
+
+export interface BlockView {
+  revision: number;
+  cidr: string;
+  network: string;
+  tenant: string;
+  segment: string;
+  host: string;
+  allocated_ip_count: number;
+}
+
+export interface BlocksView {
+  revision: number;
+  blocks: BlockView[];
+}
+
+export interface AddressView {
+  name: string;
+  ip: string;
+  host: string;
+  tenant: string;
+  segment: string;
+  network: string;
+  block: string;
+}
+
+export function hostView(h: Host): HostView {
+  return {
+    name: h.name,
+    ip: h.ipText,
+    agent_port: h.agentPort,
+    tags: h.tags === null ? null : { ...h.tags },
+    k8s_info: h.k8sInfo === null ? null : structuredClone(h.k8sInfo),
+  };
+}
+
+export function listHosts(s: State): { hosts: HostView[]; revision: number } {
+  return { hosts: [...s.hosts.values()].map(hostView), revision: s.revisions.topology };
+}
+
+export function hostDetail(h: Host): HostDetailView {
+  let count = 0;
+  for (const p of h.placements) {
+    for (const list of p.owned.values()) for (const b of list) count += b.pool.allocatedCount;
+  }
+  return {
+    ...hostView(h),
+    groups: h.placements.map((p) => ({
+      network: p.group.network.name,
+      group: p.group.label,
+      cidr: p.group.spec.cidr.toString(),
+    })),
+    address_count: count,
+  };
+}
+
+export function listNetworks(s: State): NetworkView[] {
+  return s.networks.map((n) => ({
+    revision: n.revision,
+    id: n.name,
+    cidr: n.cidr.toString(),
+    block_mask: n.blockMask,
+  }));
+}
+
+export function blockView(b: Block): BlockView {
+  const owner = b.owner ?? '';
+  const colon = owner.indexOf(':');
+  return {
+    revision: b.revision,
+    cidr: b.network.blockCidr(b),
+    network: b.network.name,
+    tenant: colon < 0 ? owner : owner.slice(0, colon),
+    segment: colon < 0 ? '' : owner.slice(colon + 1),
+    host: b.placement?.host.name ?? '',
+    allocated_ip_count: b.pool.allocatedCount,
+  };
+}
+
+function networkBlocks(n: Network): BlockView[] {
+  const out: BlockView[] = [];
+  for (const g of n.root.walk()) for (const b of g.blocks) out.push(blockView(b));
+  return out;
+}
+
+/** Every block of every network: networks in order, groups depth-first, blocks in order. */
+export function listAllBlocks(s: State): BlocksView {
+  return { revision: s.revisions.allocation, blocks: s.networks.flatMap(networkBlocks) };
+}
+
+export function listNetworkBlocks(s: State, name: string): BlocksView {
+  const n = s.byName.get(name);
+  if (n === undefined) throw notFound('network', name, `Network with name ${name} not defined`);
+  return { revision: n.revision, blocks: networkBlocks(n) };
+}
+
+export function addressView(loc: AddressLocation): AddressView {
+  const b = loc.block;
+  const v = blockView(b);
+  return {
+    name: loc.name,
+    ip: b.network.addrText(b.offset + loc.index),
+    host: v.host,
+    tenant: v.tenant,
+    segment: v.segment,
+    network: v.network,
+    block: v.cidr,
+  };
+}
+
+export function listAddresses(s: State): AddressView[] {
+  const out: AddressView[] = [];
+  for (const [name, block] of s.addresses) {
+    out.push(addressView({ name, block, index: block.names.indexOf(name) }));
+  }
+  return out;
+}
+
+export { addressOf };
+
+/**
+ * The topology as a document that `updateTopology` accepts back unchanged: one topology per
+ * network (a host may sit in different groups of two networks), every host in its group,
+ * padding groups left out (they are implied), user dummy groups kept.
+ */
+export function getTopology(s: State): TopologyUpdateRequest {
+  const topologies: TopologyDefinition[] = s.networks.map((n) => ({
+    networks: [n.name],
+    map: mapOf(n.root),
+  }));
+  const networks = s.request.networks.filter((d) => s.byName.has(d.name));
+  return {
+    networks: networks.map((d) => {
+      const n = s.byName.get(d.name)!;
+      return networkDefinitionOf({
+        name: n.name,
+        cidr: n.cidr,
+        blockMask: n.blockMask,
+        tenants: n.tenants,
+      });
+    }),
+    topologies,
+  };
+}
+
+function mapOf(root: Group): GroupOrHost[] {
+  if (!root.spec.synthetic) return [entryOf(root)];
+  if (root.children === null) return root.hosts.map(hostEntry);
+  return childEntries(root);
+}
+
+function childEntries(g: Group): GroupOrHost[] {
+  const kids = g.children ?? [];
+  // Trailing padding is implied by the count of real groups; keep only what was declared.
+  let last = kids.length;
+  while (last > 0 && kids[last - 1]!.spec.padding) last--;
+  return kids.slice(0, last).map(entryOf);
+}
+
+function entryOf(g: Group): GroupOrHost {
+  const e: GroupOrHost = { name: g.spec.name, cidr: g.spec.cidr.toString() };
+  if (g.spec.assignment !== null) e.assignment = { ...g.spec.assignment };
+  if (g.spec.routing !== '') e.routing = g.spec.routing;
+  if (g.spec.dummy && !g.spec.padding) e.dummy = true;
+  const groups = g.children === null ? g.hosts.map(hostEntry) : childEntries(g);
+  if (groups.length > 0) e.groups = groups;
+  return e;
+}
+
+function hostEntry(h: Host): GroupOrHost {
+  return { name: h.name, ip: h.ipText };
+}

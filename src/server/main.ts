@@ -1,0 +1,3 @@
+import { notYet } from '../not-yet.ts';
+
+export const main = notYet('romanad', 'issue 4');
