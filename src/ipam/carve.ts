@@ -88,7 +88,11 @@ function carveChildren(
       );
       return null;
     }
-    parent.hosts = list.map((e) => ({ name: e.name ?? '', ip: Addr.parse(e.ip!) }));
+    // Hosts with an unreadable IP were reported while normalizing the map.
+    parent.hosts = list.flatMap((e) => {
+      const ip = Addr.tryParse(e.ip!);
+      return ip === undefined ? [] : [{ name: e.name ?? '', ip }];
+    });
     return null;
   }
   const slots = nextPowerOfTwo(list.length);
