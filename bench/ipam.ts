@@ -1,0 +1,117 @@
+/**
+ * IPAM engine, in process: a 1,000-host topology (8 zones x 16 racks x 8 hosts, /29 blocks),
+ * 200,000 allocations spread over every host and 8 owners, then 200,000 releases in random
+ * order; and the heap each allocated address costs (names included).
+ */
+import { Ipam } from '../src/ipam/index.ts';
+import type { GroupOrHost } from '../src/ipam/index.ts';
+import type { Report } from './run.ts';
+
+const ZONES = 8;
+const RACKS = 16;
+const HOSTS_PER_RACK = 8;
+const OPS = 200_000;
+const OWNERS = [
+  ['web', 'front'],
+  ['web', 'back'],
+  ['db', 'default'],
+  ['db', 'replica'],
+  ['batch', 'default'],
+  ['ml', 'gpu'],
+  ['ml', 'cpu'],
+  ['ops', 'default'],
+] as const;
+
+export function bigTopology(): { ipam: Ipam; hosts: string[] } {
+  const hosts: string[] = [];
+  const map: GroupOrHost[] = [];
+  for (let z = 0; z < ZONES; z++) {
+    const racks: GroupOrHost[] = [];
+    for (let r = 0; r < RACKS; r++) {
+      const members: GroupOrHost[] = [];
+      for (let h = 0; h < HOSTS_PER_RACK; h++) {
+        const name = `node-${z}-${r}-${h}`;
+        hosts.push(name);
+        members.push({ name, ip: `172.${16 + z}.${r}.${h + 1}` });
+      }
+      racks.push({ name: `rack-${z}-${r}`, groups: members });
+    }
+    map.push({ name: `zone-${z}`, groups: racks });
+  }
+  const ipam = new Ipam();
+  ipam.updateTopology({
+    networks: [{ name: 'pods', cidr: '10.0.0.0/8', block_mask: 29 }],
+    topologies: [{ networks: ['pods'], map }],
+  });
+  return { ipam, hosts };
+}
+
+function shuffled<T>(xs: T[]): T[] {
+  let seed = 42;
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    const j = seed % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+function allocateAll(ipam: Ipam, hosts: string[], name: (i: number) => string): void {
+  for (let i = 0; i < OPS; i++) {
+    const [tenant, segment] = OWNERS[(i / hosts.length) & 7]!;
+    ipam.allocate({ name: name(i), host: hosts[i % hosts.length]!, tenant, segment });
+  }
+}
+
+function heapUsed(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('run with --expose-gc (npm run bench does)');
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+export async function run(report: Report): Promise<void> {
+  const t0 = performance.now();
+  const { ipam, hosts } = bigTopology();
+  report('topology_build', performance.now() - t0, 'ms', `${hosts.length} hosts`);
+
+  const names = Array.from({ length: OPS }, (_, i) => `pod-${i}`);
+  const a0 = performance.now();
+  allocateAll(ipam, hosts, (i) => names[i]!);
+  const allocMs = performance.now() - a0;
+  report('allocations_per_s', (OPS / allocMs) * 1000, 'ops/s', `${OPS} allocations`);
+
+  const order = shuffled(names);
+  const r0 = performance.now();
+  for (const n of order) ipam.release(n);
+  const releaseMs = performance.now() - r0;
+  report('releases_per_s', (OPS / releaseMs) * 1000, 'ops/s', `${OPS} releases, random order`);
+  if (ipam.listAddresses().length !== 0) throw new Error('addresses leaked');
+
+  const s0 = performance.now();
+  const again = performance.now();
+  allocateAll(ipam, hosts, (i) => names[i]!);
+  report(
+    'reallocations_per_s',
+    (OPS / (performance.now() - again)) * 1000,
+    'ops/s',
+    'into released blocks',
+  );
+  const snap = ipam.toSnapshot();
+  const json = JSON.stringify(snap);
+  report('snapshot_ms', performance.now() - s0, 'ms', `${(json.length / 1e6).toFixed(1)} MB JSON`);
+  const l0 = performance.now();
+  new Ipam(JSON.parse(json));
+  report('restore_ms', performance.now() - l0, 'ms', `${OPS} addresses`);
+
+  // Heap per address: a fresh engine; names are built inside the loop, so the engine's
+  // references are what keeps them alive and their bytes count.
+  const fresh = bigTopology();
+  const h0 = heapUsed();
+  allocateAll(fresh.ipam, fresh.hosts, (i) => `pod-${i}`);
+  const h1 = heapUsed();
+  report('heap_bytes_per_address', (h1 - h0) / OPS, 'bytes', 'names included');
+  if (fresh.ipam.revisions.allocation < OPS) throw new Error('allocations missing');
+}
