@@ -18,7 +18,16 @@ describe('Addr', () => {
   });
 
   it('rejects leading zeros, out-of-range octets and stray text, naming the field', () => {
-    for (const bad of ['010.0.0.1', '1.2.3', '1.2.3.4.5', '256.0.0.1', ' 1.2.3.4', '1.2.3.-1', '', 'a.b.c.d']) {
+    for (const bad of [
+      '010.0.0.1',
+      '1.2.3',
+      '1.2.3.4.5',
+      '256.0.0.1',
+      ' 1.2.3.4',
+      '1.2.3.-1',
+      '',
+      'a.b.c.d',
+    ]) {
       assert.equal(parseIPv4(bad), undefined, bad);
       assert.throws(
         () => Addr.parse(bad, 'hosts[0].ip'),
@@ -48,8 +57,19 @@ describe('Cidr', () => {
   });
 
   it('rejects prefixes out of range and malformed text', () => {
-    for (const bad of ['10.0.0.0/33', '10.0.0.0', '10.0.0.0/', '10.0.0.0/08', '10.0.0.0/-1', 'x/8']) {
-      assert.throws(() => Cidr.parse(bad), (e: unknown) => isRomanaError(e, 'InvalidInput'), bad);
+    for (const bad of [
+      '10.0.0.0/33',
+      '10.0.0.0',
+      '10.0.0.0/',
+      '10.0.0.0/08',
+      '10.0.0.0/-1',
+      'x/8',
+    ]) {
+      assert.throws(
+        () => Cidr.parse(bad),
+        (e: unknown) => isRomanaError(e, 'InvalidInput'),
+        bad,
+      );
     }
   });
 

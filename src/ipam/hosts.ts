@@ -43,7 +43,8 @@ export function parseHostRequest(r: HostRequest): HostInput {
       `name: '${String(r.name)}' is not a valid host name (letters, digits, '.', '_' and '-', at most 253)`,
     );
   }
-  if (r.ip === undefined || r.ip === null || r.ip === '') throw invalidInput('Host IP is required.');
+  if (r.ip === undefined || r.ip === null || r.ip === '')
+    throw invalidInput('Host IP is required.');
   if (typeof r.ip !== 'string') throw invalidInput(`ip: must be a string`);
   const input: HostInput = { name: r.name, ip: Addr.parse(r.ip, 'ip') };
   if (r.tags !== undefined && r.tags !== null) input.tags = parseTags(r.tags);

@@ -9,7 +9,10 @@ function fourGroups(extra: Partial<NetworkDefinition> = {}, map?: GroupOrHost[])
   ipam.updateTopology({
     networks: [{ name: 'net1', cidr: '10.0.0.0/16', block_mask: 29, ...extra }],
     topologies: [
-      { networks: ['net1'], map: map ?? [{ name: 'g0' }, { name: 'g1' }, { name: 'g2' }, { name: 'g3' }] },
+      {
+        networks: ['net1'],
+        map: map ?? [{ name: 'g0' }, { name: 'g1' }, { name: 'g2' }, { name: 'g3' }],
+      },
     ],
   });
   return ipam;
@@ -25,7 +28,10 @@ function throwsCode(fn: () => unknown, code: ErrorCode, message: RegExp | string
 }
 
 const ips = (ipam: Ipam, reqs: Array<[string, string, string?, string?]>): string[] =>
-  reqs.map(([name, host, tenant = 't', segment = 's']) => ipam.allocate({ name, host, tenant, segment }).ip);
+  reqs.map(
+    ([name, host, tenant = 't', segment = 's']) =>
+      ipam.allocate({ name, host, tenant, segment }).ip,
+  );
 
 describe('allocation order (reference §2.4)', () => {
   it('follows the worked example', () => {
@@ -46,7 +52,10 @@ describe('allocation order (reference §2.4)', () => {
   it('fills a block, then opens the next one of the group', () => {
     const ipam = fourGroups();
     ipam.addHost({ name: 'A', ip: '192.168.0.1' });
-    const got = ips(ipam, Array.from({ length: 10 }, (_, i) => [`p${i}`, 'A'] as [string, string]));
+    const got = ips(
+      ipam,
+      Array.from({ length: 10 }, (_, i) => [`p${i}`, 'A'] as [string, string]),
+    );
     assert.deepEqual(got.slice(7), ['10.0.0.7', '10.0.0.8', '10.0.0.9']);
     assert.deepEqual(
       ipam.listAllBlocks().blocks.map((b) => [b.cidr, b.allocated_ip_count]),
@@ -60,20 +69,41 @@ describe('allocation order (reference §2.4)', () => {
   it('hands out the lowest free address again after a release', () => {
     const ipam = fourGroups();
     ipam.addHost({ name: 'A', ip: '192.168.0.1' });
-    ips(ipam, [['a', 'A'], ['b', 'A'], ['c', 'A']]);
+    ips(ipam, [
+      ['a', 'A'],
+      ['b', 'A'],
+      ['c', 'A'],
+    ]);
     ipam.release('b');
     ipam.release('10.0.0.0');
-    assert.deepEqual(ips(ipam, [['d', 'A'], ['e', 'A'], ['f', 'A']]), ['10.0.0.0', '10.0.0.1', '10.0.0.3']);
+    assert.deepEqual(
+      ips(ipam, [
+        ['d', 'A'],
+        ['e', 'A'],
+        ['f', 'A'],
+      ]),
+      ['10.0.0.0', '10.0.0.1', '10.0.0.3'],
+    );
   });
 
   it('reuses released blocks in release order before making new ones', () => {
     const ipam = fourGroups({}, [{ name: 'only' }]);
     ipam.addHost({ name: 'A', ip: '192.168.0.1' });
     ipam.addHost({ name: 'B', ip: '192.168.0.2' });
-    ips(ipam, [['x', 'A', 'x'], ['y', 'A', 'y'], ['z', 'A', 'z']]); // blocks .0, .8, .16
+    ips(ipam, [
+      ['x', 'A', 'x'],
+      ['y', 'A', 'y'],
+      ['z', 'A', 'z'],
+    ]); // blocks .0, .8, .16
     ipam.release('z');
     ipam.release('x');
-    assert.deepEqual(ips(ipam, [['b1', 'B'], ['b2', 'B', 'other']]), ['10.0.0.16', '10.0.0.0']);
+    assert.deepEqual(
+      ips(ipam, [
+        ['b1', 'B'],
+        ['b2', 'B', 'other'],
+      ]),
+      ['10.0.0.16', '10.0.0.0'],
+    );
     assert.equal(ips(ipam, [['b3', 'B', 'third']])[0], '10.0.0.24');
     const blocks = ipam.listAllBlocks().blocks;
     assert.deepEqual(
@@ -88,7 +118,15 @@ describe('allocation order (reference §2.4)', () => {
     ips(ipam, [['a', 'A']]);
     ipam.release('a');
     assert.deepEqual(ipam.listAllBlocks().blocks, [
-      { revision: 2, cidr: '10.0.0.0/29', network: 'net1', tenant: '', segment: '', host: '', allocated_ip_count: 0 },
+      {
+        revision: 2,
+        cidr: '10.0.0.0/29',
+        network: 'net1',
+        tenant: '',
+        segment: '',
+        host: '',
+        allocated_ip_count: 0,
+      },
     ]);
   });
 
@@ -113,8 +151,21 @@ describe('allocation order (reference §2.4)', () => {
       topologies: [{ networks: ['n'], map: [{ name: 'g' }] }],
     });
     ipam.addHost({ name: 'A', ip: '192.168.0.1' });
-    ips(ipam, [['1', 'A'], ['2', 'A'], ['3', 'A'], ['4', 'A'], ['5', 'A'], ['6', 'A'], ['7', 'A'], ['8', 'A']]);
-    throwsCode(() => ipam.allocate({ name: '9', host: 'A' }), 'NoAvailableIP', /^No available IP\./);
+    ips(ipam, [
+      ['1', 'A'],
+      ['2', 'A'],
+      ['3', 'A'],
+      ['4', 'A'],
+      ['5', 'A'],
+      ['6', 'A'],
+      ['7', 'A'],
+      ['8', 'A'],
+    ]);
+    throwsCode(
+      () => ipam.allocate({ name: '9', host: 'A' }),
+      'NoAvailableIP',
+      /^No available IP\./,
+    );
     ipam.release('5');
     assert.equal(ipam.allocate({ name: '9', host: 'A', tenant: 't', segment: 's' }).ip, '10.0.0.4');
   });
@@ -137,7 +188,7 @@ describe('tenants and networks (reference §2.6)', () => {
     return ipam;
   }
 
-  it("gives a tenant its own networks first, then the wildcard ones", () => {
+  it('gives a tenant its own networks first, then the wildcard ones', () => {
     const ipam = twoNets();
     assert.equal(ipam.allocate({ name: 'w', host: 'A', tenant: 'web' }).network, 'web');
     assert.equal(ipam.allocate({ name: 'x', host: 'A', tenant: 'other' }).network, 'open');
@@ -151,7 +202,11 @@ describe('tenants and networks (reference §2.6)', () => {
       topologies: [{ networks: ['web'], map: [{ name: 'g' }] }],
     });
     ipam.addHost({ name: 'A', ip: '192.168.0.1' });
-    throwsCode(() => ipam.allocate({ name: 'x', host: 'A', tenant: 'db' }), 'NotFound', 'No networks found for tenant db.');
+    throwsCode(
+      () => ipam.allocate({ name: 'x', host: 'A', tenant: 'db' }),
+      'NotFound',
+      'No networks found for tenant db.',
+    );
   });
 });
 
@@ -178,18 +233,42 @@ describe('allocation and release errors', () => {
   });
 
   it('rejects a tenant with a colon, which would make owners ambiguous', () => {
-    throwsCode(() => ipam.allocate({ name: 'n', host: 'A', tenant: 'a:b' }), 'InvalidInput', /^tenant: 'a:b'/);
+    throwsCode(
+      () => ipam.allocate({ name: 'n', host: 'A', tenant: 'a:b' }),
+      'InvalidInput',
+      /^tenant: 'a:b'/,
+    );
   });
 
   it('reports unknown names and IPs as not found', () => {
-    throwsCode(() => ipam.release('ghost'), 'NotFound', 'An address object with attributes map[name:ghost] not found');
-    throwsCode(() => ipam.release('10.0.0.5'), 'NotFound', 'An IP object with attributes map[IP:10.0.0.5] not found');
-    throwsCode(() => ipam.release('172.16.0.1'), 'NotFound', 'An IP object with attributes map[IP:172.16.0.1] not found');
+    throwsCode(
+      () => ipam.release('ghost'),
+      'NotFound',
+      'An address object with attributes map[name:ghost] not found',
+    );
+    throwsCode(
+      () => ipam.release('10.0.0.5'),
+      'NotFound',
+      'An IP object with attributes map[IP:10.0.0.5] not found',
+    );
+    throwsCode(
+      () => ipam.release('172.16.0.1'),
+      'NotFound',
+      'An IP object with attributes map[IP:172.16.0.1] not found',
+    );
   });
 
   it('releases by IP and returns what it released', () => {
     const v = ipam.release('10.0.0.0');
-    assert.deepEqual(v, { name: 'taken', ip: '10.0.0.0', host: 'A', tenant: '', segment: '', network: 'net1', block: '10.0.0.0/29' });
+    assert.deepEqual(v, {
+      name: 'taken',
+      ip: '10.0.0.0',
+      host: 'A',
+      tenant: '',
+      segment: '',
+      network: 'net1',
+      block: '10.0.0.0/29',
+    });
     assert.deepEqual(ipam.listAddresses(), []);
   });
 });
@@ -202,7 +281,10 @@ describe('hosts (reference §2.3, §2.8)', () => {
       { name: 'any' },
     ]);
     const group = (name: string, ip: string, tags?: Record<string, string>) =>
-      ipam.addHost({ name, ip, tags }).groups.map((g) => g.group).join();
+      ipam
+        .addHost({ name, ip, tags })
+        .groups.map((g) => g.group)
+        .join();
     assert.equal(group('h1', '10.9.0.1', { rack: 'r2' }), 'r2');
     assert.equal(group('h2', '10.9.0.2'), 'any');
     assert.equal(group('h3', '10.9.0.3', { rack: 'r1' }), 'r1');
@@ -223,12 +305,28 @@ describe('hosts (reference §2.3, §2.8)', () => {
   it('refuses a second host with the same name or IP, and validates fields', () => {
     const ipam = fourGroups();
     ipam.addHost({ name: 'h', ip: '10.9.0.1' });
-    throwsCode(() => ipam.addHost({ name: 'h', ip: '10.9.0.2' }), 'AlreadyExists', /map\[name:h\] already exists/);
-    throwsCode(() => ipam.addHost({ name: 'g', ip: '10.9.0.1' }), 'AlreadyExists', /map\[IP:10\.9\.0\.1\] already exists/);
+    throwsCode(
+      () => ipam.addHost({ name: 'h', ip: '10.9.0.2' }),
+      'AlreadyExists',
+      /map\[name:h\] already exists/,
+    );
+    throwsCode(
+      () => ipam.addHost({ name: 'g', ip: '10.9.0.1' }),
+      'AlreadyExists',
+      /map\[IP:10\.9\.0\.1\] already exists/,
+    );
     throwsCode(() => ipam.addHost({ ip: '10.9.0.3' }), 'InvalidInput', 'Host name is required.');
     throwsCode(() => ipam.addHost({ name: 'x' }), 'InvalidInput', 'Host IP is required.');
-    throwsCode(() => ipam.addHost({ name: 'x', ip: '10.9.0.300' }), 'InvalidInput', /^ip: '10\.9\.0\.300'/);
-    throwsCode(() => ipam.addHost({ name: 'x', ip: '10.9.0.3', tags: { a: 1 } }), 'InvalidInput', /^tags\.a: must be a string/);
+    throwsCode(
+      () => ipam.addHost({ name: 'x', ip: '10.9.0.300' }),
+      'InvalidInput',
+      /^ip: '10\.9\.0\.300'/,
+    );
+    throwsCode(
+      () => ipam.addHost({ name: 'x', ip: '10.9.0.3', tags: { a: 1 } }),
+      'InvalidInput',
+      /^tags\.a: must be a string/,
+    );
     assert.equal(ipam.listHosts().hosts.length, 1);
   });
 
@@ -245,14 +343,21 @@ describe('hosts (reference §2.3, §2.8)', () => {
     assert.deepEqual(ipam.listHosts().hosts, [
       { name: 'h', ip: '10.9.0.1', agent_port: 9604, tags: { rack: 'r1' }, k8s_info: null },
     ]);
-    assert.deepEqual(ipam.getHost({ name: 'h' }).groups.map((g) => g.cidr), ['10.0.0.0/16', '10.1.0.0/16']);
+    assert.deepEqual(
+      ipam.getHost({ name: 'h' }).groups.map((g) => g.cidr),
+      ['10.0.0.0/16', '10.1.0.0/16'],
+    );
   });
 
   it('removes a host: its blocks are freed and its address names are gone', () => {
     const ipam = fourGroups({}, [{ name: 'only' }]);
     ipam.addHost({ name: 'A', ip: '10.9.0.1' });
     ipam.addHost({ name: 'B', ip: '10.9.0.2' });
-    ips(ipam, [['a1', 'A'], ['a2', 'A', 'u'], ['b1', 'B']]);
+    ips(ipam, [
+      ['a1', 'A'],
+      ['a2', 'A', 'u'],
+      ['b1', 'B'],
+    ]);
     const removed = ipam.removeHost({ name: 'A' });
     assert.deepEqual(removed.releasedAddresses.sort(), ['a1', 'a2']);
     assert.deepEqual(removed.releasedBlocks, ['10.0.0.0/29', '10.0.0.8/29']);
@@ -260,15 +365,33 @@ describe('hosts (reference §2.3, §2.8)', () => {
     // The freed blocks go to the next owner; the stale name cannot free anyone's address.
     assert.deepEqual(ips(ipam, [['b2', 'B', 'v']]), ['10.0.0.0']);
     throwsCode(() => ipam.release('a1'), 'NotFound', /map\[name:a1\]/);
-    assert.deepEqual(ipam.listAddresses().map((a) => a.name).sort(), ['b1', 'b2']);
-    throwsCode(() => ipam.removeHost({ name: 'A' }), 'NotFound', 'No host found with IP  and/or name A');
-    throwsCode(() => ipam.removeHost({}), 'InvalidInput', 'At least one of IP, Name must be specified to delete a host');
+    assert.deepEqual(
+      ipam
+        .listAddresses()
+        .map((a) => a.name)
+        .sort(),
+      ['b1', 'b2'],
+    );
+    throwsCode(
+      () => ipam.removeHost({ name: 'A' }),
+      'NotFound',
+      'No host found with IP  and/or name A',
+    );
+    throwsCode(
+      () => ipam.removeHost({}),
+      'InvalidInput',
+      'At least one of IP, Name must be specified to delete a host',
+    );
   });
 
   it('checks that a name and an IP given together agree', () => {
     const ipam = fourGroups();
     ipam.addHost({ name: 'A', ip: '10.9.0.1' });
-    throwsCode(() => ipam.removeHost({ name: 'B', ip: '10.9.0.1' }), 'InvalidInput', 'Found host with IP 10.9.0.1 but it has name A, not B');
+    throwsCode(
+      () => ipam.removeHost({ name: 'B', ip: '10.9.0.1' }),
+      'InvalidInput',
+      'Found host with IP 10.9.0.1 but it has name A, not B',
+    );
     assert.equal(ipam.removeHost({ ip: '10.9.0.1' }).name, 'A');
   });
 
@@ -309,20 +432,37 @@ describe('blackouts (reference §2.7)', () => {
     const ipam = setup();
     assert.equal(ipam.blackOut('10.0.0.0/31'), true);
     assert.equal(ipam.blackOut('10.0.0.8/29'), true);
-    assert.deepEqual(ips(ipam, Array.from({ length: 7 }, (_, i) => [`p${i}`, 'A'] as [string, string])), [
-      '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6', '10.0.0.7', '10.0.0.16',
-    ]);
+    assert.deepEqual(
+      ips(
+        ipam,
+        Array.from({ length: 7 }, (_, i) => [`p${i}`, 'A'] as [string, string]),
+      ),
+      ['10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6', '10.0.0.7', '10.0.0.16'],
+    );
     ipam.unBlackOut('10.0.0.8/29');
-    assert.equal(ipam.allocate({ name: 'u', host: 'A', tenant: 'other' }).ip, '10.0.0.8', 'the lifted block is reused');
+    assert.equal(
+      ipam.allocate({ name: 'u', host: 'A', tenant: 'other' }).ip,
+      '10.0.0.8',
+      'the lifted block is reused',
+    );
   });
 
   it('refuses a blackout over allocated addresses, partial overlaps included', () => {
     const ipam = setup();
-    ips(ipam, [['a', 'A'], ['b', 'A'], ['c', 'A'], ['d', 'A']]); // .0-.3
+    ips(ipam, [
+      ['a', 'A'],
+      ['b', 'A'],
+      ['c', 'A'],
+      ['d', 'A'],
+    ]); // .0-.3
     ipam.release('a');
     ipam.release('b');
     // .0-.1 free, .2-.3 used: /30 covers a used range only partly.
-    throwsCode(() => ipam.blackOut('10.0.0.0/30'), 'Conflict', /^Blackout block contains already allocated IPs\. 10\.0\.0\.0\/30 holds 10\.0\.0\.2/);
+    throwsCode(
+      () => ipam.blackOut('10.0.0.0/30'),
+      'Conflict',
+      /^Blackout block contains already allocated IPs\. 10\.0\.0\.0\/30 holds 10\.0\.0\.2/,
+    );
     throwsCode(() => ipam.blackOut('10.0.0.0/24'), 'Conflict', /already allocated IPs/);
     assert.equal(ipam.blackOut('10.0.0.0/31'), true);
     assert.deepEqual(ipam.listBlackouts(), [{ network: 'net1', cidr: '10.0.0.0/31' }]);
@@ -339,11 +479,23 @@ describe('blackouts (reference §2.7)', () => {
 
   it('names the errors of bad blackouts', () => {
     const ipam = setup();
-    throwsCode(() => ipam.blackOut('172.16.0.0/24'), 'NotFound', 'No network found for 172.16.0.0/24');
-    throwsCode(() => ipam.blackOut('10.0.0.0/16'), 'InvalidInput', 'Cannot black out the entire network (10.0.0.0/16 vs 10.0.0.0/16)');
+    throwsCode(
+      () => ipam.blackOut('172.16.0.0/24'),
+      'NotFound',
+      'No network found for 172.16.0.0/24',
+    );
+    throwsCode(
+      () => ipam.blackOut('10.0.0.0/16'),
+      'InvalidInput',
+      'Cannot black out the entire network (10.0.0.0/16 vs 10.0.0.0/16)',
+    );
     throwsCode(() => ipam.blackOut('10.0.0.1/24'), 'InvalidInput', /host bits set/);
     ipam.blackOut('10.0.2.0/24');
-    throwsCode(() => ipam.unBlackOut('10.0.3.0/24'), 'NotFound', 'No such CIDR 10.0.3.0/24 found in the blackout list: [10.0.2.0/24]');
+    throwsCode(
+      () => ipam.unBlackOut('10.0.3.0/24'),
+      'NotFound',
+      'No such CIDR 10.0.3.0/24 found in the blackout list: [10.0.2.0/24]',
+    );
   });
 });
 
@@ -352,7 +504,11 @@ describe('topology update (reference §2.9)', () => {
     const ipam = fourGroups({}, [{ name: 'r1', assignment: { rack: 'r1' } }, { name: 'r2' }]);
     ipam.addHost({ name: 'A', ip: '10.9.0.1', tags: { rack: 'r1' } });
     ipam.addHost({ name: 'B', ip: '10.9.0.2' });
-    ips(ipam, [['a1', 'A'], ['a2', 'A', 'u'], ['b1', 'B']]);
+    ips(ipam, [
+      ['a1', 'A'],
+      ['a2', 'A', 'u'],
+      ['b1', 'B'],
+    ]);
     ipam.release('a1');
     ipam.blackOut('10.0.200.0/24');
     return ipam;
@@ -362,10 +518,18 @@ describe('topology update (reference §2.9)', () => {
     const ipam = populated();
     const before = ipam.listAddresses();
     const blocks = ipam.listAllBlocks().blocks.filter((b) => b.allocated_ip_count > 0);
-    assert.deepEqual(ipam.updateTopology(ipam.getTopology()), { droppedHosts: [], droppedBlackouts: [] });
+    assert.deepEqual(ipam.updateTopology(ipam.getTopology()), {
+      droppedHosts: [],
+      droppedBlackouts: [],
+    });
     assert.deepEqual(ipam.listAddresses(), before);
-    assert.deepEqual(ipam.listAllBlocks().blocks.filter((b) => b.allocated_ip_count > 0).map(({ revision: _r, ...b }) => b),
-      blocks.map(({ revision: _r, ...b }) => b));
+    assert.deepEqual(
+      ipam
+        .listAllBlocks()
+        .blocks.filter((b) => b.allocated_ip_count > 0)
+        .map(({ revision: _r, ...b }) => b),
+      blocks.map(({ revision: _r, ...b }) => b),
+    );
     assert.deepEqual(ipam.listBlackouts(), [{ network: 'net1', cidr: '10.0.200.0/24' }]);
     assert.deepEqual(ipam.getHost({ name: 'A' }).tags, { rack: 'r1' }, 'tags survive');
   });
@@ -376,7 +540,10 @@ describe('topology update (reference §2.9)', () => {
     const doc = ipam.getTopology();
     doc.networks[0]!.block_mask = 28;
     ipam.updateTopology(doc);
-    assert.deepEqual(ipam.listAddresses().map((a) => `${a.name} ${a.ip} ${a.host}`), before);
+    assert.deepEqual(
+      ipam.listAddresses().map((a) => `${a.name} ${a.ip} ${a.host}`),
+      before,
+    );
     assert.ok(ipam.listAllBlocks().blocks.every((b) => b.cidr.endsWith('/28')));
   });
 
@@ -385,10 +552,11 @@ describe('topology update (reference §2.9)', () => {
     const snap = ipam.toSnapshot();
     // Moving the network away strands every address.
     throwsCode(
-      () => ipam.updateTopology({
-        networks: [{ name: 'net1', cidr: '10.5.0.0/16' }],
-        topologies: [{ networks: ['net1'], map: [{ name: 'g' }] }],
-      }),
+      () =>
+        ipam.updateTopology({
+          networks: [{ name: 'net1', cidr: '10.5.0.0/16' }],
+          topologies: [{ networks: ['net1'], map: [{ name: 'g' }] }],
+        }),
       'InvalidInput',
       /No suitable network found to allocate a2: 10\.0\.0\.8 \(Host A, tenant u, segment s\)/,
     );
@@ -399,28 +567,43 @@ describe('topology update (reference §2.9)', () => {
     const ipam = populated();
     const doc = ipam.getTopology();
     doc.topologies[0]!.map.reverse(); // A's addresses are in the first half, A is now listed in the second
-    throwsCode(() => ipam.updateTopology(doc), 'InvalidInput', /Cannot allocate IP 10\.0\.0\.8 in group r1 \(10\.0\.128\.0\/17\) of host A/);
+    throwsCode(
+      () => ipam.updateTopology(doc),
+      'InvalidInput',
+      /Cannot allocate IP 10\.0\.0\.8 in group r1 \(10\.0\.128\.0\/17\) of host A/,
+    );
   });
 
   it('keeps hosts registered before, even when the document does not list them', () => {
     const ipam = populated();
     ipam.updateTopology({
       networks: [{ name: 'net1', cidr: '10.0.0.0/16', block_mask: 29 }],
-      topologies: [{ networks: ['net1'], map: [{ name: 'r1', assignment: { rack: 'r1' } }, { name: 'r2' }] }],
+      topologies: [
+        { networks: ['net1'], map: [{ name: 'r1', assignment: { rack: 'r1' } }, { name: 'r2' }] },
+      ],
     });
-    assert.deepEqual(ipam.listHosts().hosts.map((h) => h.name), ['A', 'B']);
+    assert.deepEqual(
+      ipam.listHosts().hosts.map((h) => h.name),
+      ['A', 'B'],
+    );
     assert.equal(ipam.getAddress('b1').ip, '10.0.128.0');
   });
 
   it('re-homes an address into an already released block and gives that block to its owner', () => {
     const ipam = fourGroups({}, [{ name: 'only' }]);
     ipam.addHost({ name: 'A', ip: '10.9.0.1' });
-    ips(ipam, [['x', 'A', 'x'], ['y', 'A', 'y']]);
+    ips(ipam, [
+      ['x', 'A', 'x'],
+      ['y', 'A', 'y'],
+    ]);
     ipam.release('x');
     ipam.updateTopology(ipam.getTopology());
     // 10.0.0.0/29 is free again: the next owner takes it, and y's block stays y's.
     assert.equal(ipam.allocate({ name: 'z', host: 'A', tenant: 'z' }).ip, '10.0.0.0');
-    assert.equal(ipam.allocate({ name: 'y2', host: 'A', tenant: 'y', segment: 's' }).ip, '10.0.0.9');
+    assert.equal(
+      ipam.allocate({ name: 'y2', host: 'A', tenant: 'y', segment: 's' }).ip,
+      '10.0.0.9',
+    );
   });
 
   it('grows the revisions', () => {
@@ -442,21 +625,35 @@ describe('revisions and snapshots (reference §2.11)', () => {
     assert.deepEqual(ipam.revisions, { allocation: r0.allocation + 2, topology: r0.topology + 1 });
     ipam.allocate({ name: 'b', host: 'A' });
     ipam.removeHost({ name: 'A' });
-    assert.deepEqual(ipam.revisions, { allocation: r0.allocation + 4, topology: r0.topology + 2 }, 'removing a host with blocks notifies block watchers');
+    assert.deepEqual(
+      ipam.revisions,
+      { allocation: r0.allocation + 4, topology: r0.topology + 2 },
+      'removing a host with blocks notifies block watchers',
+    );
   });
 
   it('round-trips through a plain-JSON snapshot and continues identically', () => {
     const ipam = fourGroups({}, [{ name: 'only' }]);
     ipam.addHost({ name: 'A', ip: '10.9.0.1', tags: { a: 'b' } });
     ipam.addHost({ name: 'B', ip: '10.9.0.2' });
-    ips(ipam, [['1', 'A', 'x'], ['2', 'A', 'y'], ['3', 'B', 'x'], ['4', 'A', 'x']]);
+    ips(ipam, [
+      ['1', 'A', 'x'],
+      ['2', 'A', 'y'],
+      ['3', 'B', 'x'],
+      ['4', 'A', 'x'],
+    ]);
     ipam.release('1');
     ipam.release('2');
     ipam.blackOut('10.0.9.0/24');
     const snap = JSON.parse(JSON.stringify(ipam.toSnapshot()));
     const copy = new Ipam(snap);
     assert.deepEqual(copy.toSnapshot(), ipam.toSnapshot());
-    const next = (i: Ipam) => ips(i, [['5', 'B', 'q'], ['6', 'A', 'x'], ['7', 'A', 'r']]);
+    const next = (i: Ipam) =>
+      ips(i, [
+        ['5', 'B', 'q'],
+        ['6', 'A', 'x'],
+        ['7', 'A', 'r'],
+      ]);
     assert.deepEqual(next(copy), next(ipam));
   });
 

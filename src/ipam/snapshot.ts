@@ -194,7 +194,8 @@ function restoreAddress(s: State, a: AddressRecord): void {
   const net = s.networkOf(ip);
   const off = net?.offsetOf(ip);
   const b = off === undefined ? undefined : net!.blocks.get(Math.floor(off / net!.blockSize));
-  if (b === undefined || b.owner === null) throw corrupt(`address ${a.name} (${a.ip}) has no block`);
+  if (b === undefined || b.owner === null)
+    throw corrupt(`address ${a.name} (${a.ip}) has no block`);
   b.pool.take(off! - b.offset);
   b.names[off! - b.offset] = a.name;
   s.addresses.set(a.name, b);

@@ -56,7 +56,10 @@ describe('carving networks into prefix groups', () => {
 
   it('carves the AWS file (100.96.0.0/11, 6 zones of 4) into /14 zones of /16 groups', () => {
     const ipam = new Ipam();
-    const zones = Array.from({ length: 6 }, (_, z) => ({ name: `zone${z}`, groups: groups(4, `z${z}g`) }));
+    const zones = Array.from({ length: 6 }, (_, z) => ({
+      name: `zone${z}`,
+      groups: groups(4, `z${z}g`),
+    }));
     ipam.updateTopology(doc('100.96.0.0/11', zones));
     const map = ipam.getTopology().topologies[0]!.map;
     assert.deepEqual(
@@ -98,14 +101,23 @@ describe('carving networks into prefix groups', () => {
     const map = ipam.getTopology().topologies[0]!.map;
     assert.equal(map.length, 1);
     assert.equal(map[0]!.cidr, '10.0.0.0/16');
-    assert.deepEqual(map[0]!.groups!.map((g) => g.cidr), ['10.0.0.0/17', '10.0.128.0/17']);
+    assert.deepEqual(
+      map[0]!.groups!.map((g) => g.cidr),
+      ['10.0.0.0/17', '10.0.128.0/17'],
+    );
   });
 
   it('puts hosts listed in a group into that group, sharing its CIDR', () => {
     const ipam = new Ipam();
     ipam.updateTopology(
       doc('10.0.0.0/16', [
-        { name: 'r1', groups: [{ name: 'h1', ip: '192.168.0.1' }, { name: 'h2', ip: '192.168.0.2' }] },
+        {
+          name: 'r1',
+          groups: [
+            { name: 'h1', ip: '192.168.0.1' },
+            { name: 'h2', ip: '192.168.0.2' },
+          ],
+        },
         { name: 'r2' },
       ]),
     );
@@ -143,7 +155,11 @@ describe('topology validation', () => {
       networks: [{ name: 'net1', cidr: '10.0.0.0/30' }],
       topologies: [{ networks: ['net1'], map: [] }],
     });
-    assert.equal(r30.ok && r30.spec.networks[0]!.blockMask, 30, 'a /30 network defaults to /30 blocks');
+    assert.equal(
+      r30.ok && r30.spec.networks[0]!.blockMask,
+      30,
+      'a /30 network defaults to /30 blocks',
+    );
   });
 
   it('reports a duplicate network name', () => {
@@ -158,7 +174,10 @@ describe('topology validation', () => {
   });
 
   it('reports a bad CIDR and a CIDR with host bits', () => {
-    assert.match(problemsOf(doc('10.0.0/16', []))[0]!, /networks\[0\]\.cidr: '10\.0\.0\/16' is not a CIDR/);
+    assert.match(
+      problemsOf(doc('10.0.0/16', []))[0]!,
+      /networks\[0\]\.cidr: '10\.0\.0\/16' is not a CIDR/,
+    );
     assert.match(problemsOf(doc('10.0.0.1/16', []))[0]!, /has host bits set/);
   });
 
@@ -216,8 +235,13 @@ describe('topology validation', () => {
   });
 
   it('requires a name on hosts and a valid IP', () => {
-    const p = problemsOf(doc('10.0.0.0/16', [{ name: 'r', groups: [{ ip: '10.9.9.9' }, { name: 'h', ip: '1.2.3' }] }]));
-    assert.match(p[0]!, /^topologies\[0\]\.map\[0\]\.groups\[0\]: Both name and IP are required for hosts/);
+    const p = problemsOf(
+      doc('10.0.0.0/16', [{ name: 'r', groups: [{ ip: '10.9.9.9' }, { name: 'h', ip: '1.2.3' }] }]),
+    );
+    assert.match(
+      p[0]!,
+      /^topologies\[0\]\.map\[0\]\.groups\[0\]: Both name and IP are required for hosts/,
+    );
     assert.equal(p[1], "topologies[0].map[0].groups[1].ip: '1.2.3' is not a valid IPv4 address");
   });
 
@@ -226,24 +250,34 @@ describe('topology validation', () => {
       networks: [{ name: 'n', cidr: '10.0.0.0/28', block_mask: 29 }],
       topologies: [{ networks: ['n'], map: groups(3) }],
     });
-    assert.match(p[0]!, /groups carved from 10\.0\.0\.0\/28 of network n are \/30, smaller than one \/29 block/);
+    assert.match(
+      p[0]!,
+      /groups carved from 10\.0\.0\.0\/28 of network n are \/30, smaller than one \/29 block/,
+    );
     const q = problemsOf({
       networks: [{ name: 'n', cidr: '10.0.0.0/31', block_mask: 32 }],
       topologies: [{ networks: ['n'], map: groups(3) }],
     });
-    assert.match(q[0]!, /cannot divide 10\.0\.0\.0\/31 of network n into 3 groups: each would be a \/33/);
+    assert.match(
+      q[0]!,
+      /cannot divide 10\.0\.0\.0\/31 of network n into 3 groups: each would be a \/33/,
+    );
   });
 
   it('rejects lists that mix hosts and groups, and duplicate hosts', () => {
     assert.match(
-      problemsOf(doc('10.0.0.0/16', [{ name: 'r', groups: [{ name: 'h', ip: '10.9.9.9' }, { name: 'g' }] }]))[0]!,
+      problemsOf(
+        doc('10.0.0.0/16', [{ name: 'r', groups: [{ name: 'h', ip: '10.9.9.9' }, { name: 'g' }] }]),
+      )[0]!,
       /mixes hosts/,
     );
     assert.match(
-      problemsOf(doc('10.0.0.0/16', [
-        { name: 'r1', groups: [{ name: 'h', ip: '10.9.9.9' }] },
-        { name: 'r2', groups: [{ name: 'h', ip: '10.9.9.8' }] },
-      ]))[0]!,
+      problemsOf(
+        doc('10.0.0.0/16', [
+          { name: 'r1', groups: [{ name: 'h', ip: '10.9.9.9' }] },
+          { name: 'r2', groups: [{ name: 'h', ip: '10.9.9.8' }] },
+        ]),
+      )[0]!,
       /host h appears more than once in the topology of network net1/,
     );
   });
