@@ -1,0 +1,83 @@
+/**
+ * The one optimistic-concurrency retry loop. A caller reads, decides, and commits a transaction
+ * guarded by the revisions it read; when the transaction reports a conflict it throws a
+ * `Conflict` error and `withRetry` runs the whole read-decide-commit again after a short
+ * jittered pause (jitter keeps two contending writers from colliding in lock step).
+ */
+import { RomanaError, isRomanaError } from '../errors.ts';
+
+export interface RetryOptions {
+  /** Total number of calls of `fn` (first try included). Default 10. */
+  attempts?: number;
+  /** Pause before the first retry, in ms; doubles on each retry up to `maxDelayMs`. Default 1. */
+  baseDelayMs?: number;
+  /** Upper bound of one pause, in ms. Default 50. */
+  maxDelayMs?: number;
+  /** Which errors mean "try again". Default: `RomanaError` with code `Conflict`. */
+  isRetryable?: (err: unknown) => boolean;
+  /** Random source in [0, 1) for the jitter (tests pass a fixed one). Default `Math.random`. */
+  random?: () => number;
+  /** How to wait (tests pass a recorder). Default `setTimeout`. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * Runs `fn` until it returns, throws a non-retryable error, or `attempts` are used up; in that
+ * last case the final conflict is rethrown as a `Conflict` error that says how many attempts were
+ * made (the original is its `cause`). `fn` gets the 1-based attempt number.
+ *
+ * @example
+ * const addr = await withRetry(async () => {
+ *   const kv = await store.get('blocks/b1');
+ *   const next = allocate(kv);
+ *   const r = await store.txn([{ key: 'blocks/b1', modRevision: kv?.modRevision ?? 0 }], next.ops);
+ *   if (!r.succeeded) throw conflict('block b1 changed while allocating');
+ *   return next.addr;
+ * }, { attempts: 20 });
+ */
+export async function withRetry<T>(
+  fn: (attempt: number) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
+  const attempts = Math.max(1, options.attempts ?? 10);
+  const base = options.baseDelayMs ?? 1;
+  const max = options.maxDelayMs ?? 50;
+  const isRetryable = options.isRetryable ?? ((err: unknown) => isRomanaError(err, 'Conflict'));
+  const random = options.random ?? Math.random;
+  const sleep = options.sleep ?? defaultSleep;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (err) {
+      if (!isRetryable(err)) throw err;
+      if (attempt >= attempts) {
+        const what = err instanceof Error ? err.message : String(err);
+        throw new RomanaError('Conflict', `gave up after ${attempts} attempts: ${what}`, {
+          cause: err,
+          ...(err instanceof RomanaError
+            ? { resourceType: err.resourceType, resourceId: err.resourceId }
+            : {}),
+        });
+      }
+      // "Full jitter": a random pause in [0, cap], the cap doubling per retry.
+      const cap = Math.min(max, base * 2 ** (attempt - 1));
+      await sleep(random() * cap);
+    }
+  }
+}
+
+/**
+ * A `Conflict` error for a transaction whose compares failed; `withRetry` retries on it.
+ *
+ * @example if (!r.succeeded) throw conflict('host h1 changed concurrently', { resourceType: 'host', resourceId: 'h1' });
+ */
+export function conflict(
+  message: string,
+  options: { resourceType?: string; resourceId?: string } = {},
+): RomanaError {
+  return new RomanaError('Conflict', message, options);
+}
+
+function defaultSleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
