@@ -83,7 +83,10 @@ export function allocate(s: State, r: AllocationRequest): AddressLocation {
 function allocateInGroup(s: State, p: Placement, owner: string): [Block, number] | undefined {
   for (const b of p.owned.get(owner) ?? []) {
     const i = takeLowest(b);
-    if (i !== undefined) return [b, i];
+    if (i !== undefined) {
+      s.touched.add(b);
+      return [b, i];
+    }
   }
   const g = p.group;
   for (let k = 0; k < g.reusable.length; k++) {
@@ -103,6 +106,7 @@ function allocateInGroup(s: State, p: Placement, owner: string): [Block, number]
       // Entirely blacked out: keep it for reuse once the blackout is lifted.
       b.released = ++s.seq;
       g.reusable.push(b);
+      s.touched.add(b);
       continue;
     }
     s.assign(b, owner, p);
@@ -164,6 +168,7 @@ export function release(s: State, loc: AddressLocation): void {
   block.network.revision++;
   s.addresses.delete(loc.name);
   s.revisions.allocation++;
+  s.touched.add(block);
   if (block.pool.isEmpty()) s.unassign(block);
 }
 

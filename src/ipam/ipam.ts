@@ -20,7 +20,21 @@ import {
   type HostRequest,
   type RemovedHost,
 } from './hosts.ts';
-import { fromSnapshot, toSnapshot, type IpamSnapshot } from './snapshot.ts';
+import {
+  applyBlackouts,
+  applyBlock,
+  applyHost,
+  blockState,
+  type BlockChange,
+  type BlockState,
+} from './replica.ts';
+import {
+  fromSnapshot,
+  hostRecord,
+  toSnapshot,
+  type HostRecord,
+  type IpamSnapshot,
+} from './snapshot.ts';
 import { State, type Revisions } from './state.ts';
 import type { TopologyUpdateRequest } from './topology.ts';
 import { buildUpdatedState, type TopologyUpdateResult } from './update.ts';
@@ -130,6 +144,44 @@ export class Ipam {
 
   listNetworkBlocks(network: string): views.BlocksView {
     return views.listNetworkBlocks(this.#s, network);
+  }
+
+  /**
+   * Blocks changed since the last call, with their states: what a store must write to
+   * persist the operations since then. Clears the list.
+   */
+  takeTouchedBlocks(): BlockChange[] {
+    const out: BlockChange[] = [];
+    for (const b of this.#s.touched) {
+      out.push({ network: b.network.name, cidr: b.network.blockCidr(b), state: blockState(b) });
+    }
+    this.#s.touched.clear();
+    return out;
+  }
+
+  /** The stored form of a host (tags, group per network). */
+  hostRecord(name: string): HostRecord {
+    return hostRecord(this.#s.findHost({ name }));
+  }
+
+  /** A network's blackouts, as CIDR strings. */
+  blackoutsOf(network: string): string[] {
+    return (this.#s.byName.get(network)?.blackouts ?? []).map((b) => b.cidr.toString());
+  }
+
+  /** Makes a block what the store holds (`null`: a free block the store does not hold). */
+  applyBlock(network: string, cidr: string, state: BlockState | null): void {
+    applyBlock(this.#s, network, cidr, state);
+  }
+
+  /** Sets (or, with `null`, removes) a host as the store holds it. */
+  applyHost(name: string, record: HostRecord | null): void {
+    applyHost(this.#s, name, record);
+  }
+
+  /** Replaces a network's blackouts with what the store holds. */
+  applyBlackouts(network: string, cidrs: string[]): void {
+    applyBlackouts(this.#s, network, cidrs);
   }
 
   /** The whole state as plain JSON records. */

@@ -5,7 +5,8 @@
  */
 import { RomanaError } from '../errors.ts';
 import { Addr, Cidr } from './addr.ts';
-import type { Block, Network } from './model.ts';
+import type { Block, Host } from './model.ts';
+import { groupAt } from './replica.ts';
 import { State } from './state.ts';
 import { parseTopology, type TopologyUpdateRequest } from './topology.ts';
 
@@ -67,20 +68,24 @@ export function toSnapshot(s: State): IpamSnapshot {
       revision: n.revision,
       blackouts: n.blackouts.map((b) => b.cidr.toString()),
     })),
-    hosts: [...s.hosts.values()].map((h) => ({
-      name: h.name,
-      ip: h.ipText,
-      agent_port: h.agentPort,
-      tags: h.tags === null ? null : { ...h.tags },
-      k8s_info: h.k8sInfo === null ? null : structuredClone(h.k8sInfo),
-      seq: h.seq,
-      groups: Object.fromEntries(h.placements.map((p) => [p.group.network.name, p.group.path])),
-    })),
+    hosts: [...s.hosts.values()].map(hostRecord),
     blocks,
     addresses: [...s.addresses].map(([name, b]) => ({
       name,
       ip: b.network.addrText(b.offset + b.names.indexOf(name)),
     })),
+  };
+}
+
+export function hostRecord(h: Host): HostRecord {
+  return {
+    name: h.name,
+    ip: h.ipText,
+    agent_port: h.agentPort,
+    tags: h.tags === null ? null : { ...h.tags },
+    k8s_info: h.k8sInfo === null ? null : structuredClone(h.k8sInfo),
+    seq: h.seq,
+    groups: Object.fromEntries(h.placements.map((p) => [p.group.network.name, p.group.path])),
   };
 }
 
@@ -122,6 +127,7 @@ export function fromSnapshot(snap: IpamSnapshot): State {
   restoreBlocks(s, snap.blocks);
   for (const a of snap.addresses) restoreAddress(s, a);
   s.seq = snap.revisions.seq;
+  s.touched.clear();
   return s;
 }
 
@@ -135,17 +141,7 @@ function restoreHost(s: State, r: HostRecord): void {
       tags: r.tags,
       k8sInfo: r.k8s_info,
     },
-    (net) => {
-      const path = r.groups[net.name];
-      if (path === undefined) return undefined;
-      let g = net.root;
-      for (const step of path === '' ? [] : path.split('.').map(Number)) {
-        const c = g.children?.[step];
-        if (c === undefined) throw corrupt(`host ${r.name}: no group ${path} in ${net.name}`);
-        g = c;
-      }
-      return g;
-    },
+    (net) => groupAt(net, r.groups[net.name]),
   );
   if (host === undefined) throw corrupt(`host ${r.name} has no group`);
 }
@@ -162,8 +158,10 @@ function restoreBlocks(s: State, records: BlockRecord[]): void {
   const free: Block[] = [];
   const owned: Array<{ b: Block; owner: string; host: string }> = [];
   for (const { r, net, off } of located) {
-    const b = createUpTo(net, off);
-    if (b === undefined) throw corrupt(`block ${r.cidr} is not the next block of its group`);
+    const b = s.blockAt(net, off);
+    if (b === undefined) throw corrupt(`block ${r.cidr} is not a block of network ${net.name}`);
+    const k = b.group.reusable.indexOf(b);
+    if (k >= 0) b.group.reusable.splice(k, 1);
     b.revision = r.revision;
     b.acquired = r.acquired;
     b.released = r.released;
@@ -180,13 +178,6 @@ function restoreBlocks(s: State, records: BlockRecord[]): void {
   }
   free.sort((x, y) => x.released - y.released);
   for (const b of free) b.group.reusable.push(b);
-}
-
-function createUpTo(net: Network, off: number): Block | undefined {
-  const g = net.leafAt(off);
-  if (g === undefined) return undefined;
-  const b = g.createBlock();
-  return b?.offset === off ? b : undefined;
 }
 
 function restoreAddress(s: State, a: AddressRecord): void {

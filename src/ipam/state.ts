@@ -39,6 +39,8 @@ export class State {
   readonly revisions: Revisions = { allocation: 0, topology: 0 };
   /** Source of acquisition/release/registration sequence numbers. */
   seq = 0;
+  /** Blocks changed since the last `Ipam.takeTouchedBlocks()`: what a store must persist. */
+  readonly touched = new Set<Block>();
 
   constructor(spec: TopologySpec | null) {
     this.request = spec?.request ?? { networks: [], topologies: [] };
@@ -148,6 +150,7 @@ export class State {
     const list = p.owned.get(owner);
     if (list === undefined) p.owned.set(owner, [b]);
     else list.push(b);
+    this.touched.add(b);
   }
 
   /** Takes a block back from its owner and queues it for reuse. */
@@ -162,6 +165,25 @@ export class State {
     b.placement = null;
     b.released = ++this.seq;
     b.group.reusable.push(b);
+    this.touched.add(b);
+  }
+
+  /**
+   * The block of `net` that starts at `offset`, created if needed. Blocks of a group are
+   * contiguous: missing ones before it are created free (another replica may be about to
+   * store them; its transaction or ours will then fail and be retried).
+   */
+  blockAt(net: Network, offset: number): Block | undefined {
+    const existing = net.blocks.get(offset / net.blockSize);
+    if (existing !== undefined) return existing;
+    const g = net.leafAt(offset);
+    if (g === undefined || offset % net.blockSize !== 0) return undefined;
+    for (;;) {
+      const b = g.createBlock();
+      if (b === undefined) return undefined;
+      if (b.offset === offset) return b;
+      g.reusable.unshift(b);
+    }
   }
 
   /** Frees every address of a block and queues it for reuse. */

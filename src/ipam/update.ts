@@ -34,6 +34,7 @@ export function buildUpdatedState(
     carryOverAddresses(old, next);
     next.revisions.allocation = old.revisions.allocation + 1;
     next.revisions.topology = old.revisions.topology + 1;
+    next.touched.clear();
     return { state: next, result: { droppedHosts, droppedBlackouts } };
   } catch (err) {
     if (err instanceof RomanaError && !err.semantic) {

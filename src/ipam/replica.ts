@@ -1,0 +1,182 @@
+/**
+ * Keeping an engine in step with a shared store: the per-object states a store persists, and
+ * applying states written by someone else (another romanad replica, or the store's truth after
+ * a failed transaction) to the live objects.
+ */
+import { RomanaError } from '../errors.ts';
+import { Addr, Cidr } from './addr.ts';
+import type { Block, Group, Network } from './model.ts';
+import type { HostRecord } from './snapshot.ts';
+import type { State } from './state.ts';
+
+/** What a store keeps for one block: its owner and the names of its addresses by offset. */
+export interface BlockState {
+  owner: string | null;
+  host: string | null;
+  acquired: number;
+  released: number;
+  /** `[offset inside the block, address name]`, ascending. */
+  names: Array<[number, string]>;
+}
+
+/** A block, identified for storage. */
+export interface BlockChange {
+  network: string;
+  cidr: string;
+  state: BlockState;
+}
+
+export function blockState(b: Block): BlockState {
+  const names: Array<[number, string]> = [];
+  b.names.forEach((n, i) => {
+    if (n !== undefined) names.push([i, n]);
+  });
+  return {
+    owner: b.owner,
+    host: b.placement?.host.name ?? null,
+    acquired: b.acquired,
+    released: b.released,
+    names,
+  };
+}
+
+function inconsistent(what: string): RomanaError {
+  return new RomanaError('Internal', `replicated IPAM state is inconsistent: ${what}`);
+}
+
+function findBlock(s: State, network: string, cidr: string): Block {
+  const net = s.byName.get(network);
+  if (net === undefined) throw inconsistent(`block ${cidr} of unknown network ${network}`);
+  const off = net.offsetOf(Cidr.parse(cidr).addr);
+  const b = off === undefined ? undefined : s.blockAt(net, off);
+  if (b === undefined) throw inconsistent(`${cidr} is not a block of network ${network}`);
+  return b;
+}
+
+/** Detaches a block from its owner list or the reuse list and empties it. */
+function detach(s: State, b: Block): void {
+  const p = b.placement;
+  if (p !== null) {
+    const list = p.owned.get(b.owner!)!;
+    list.splice(list.indexOf(b), 1);
+    if (list.length === 0) p.owned.delete(b.owner!);
+  } else {
+    const k = b.group.reusable.indexOf(b);
+    if (k >= 0) b.group.reusable.splice(k, 1);
+  }
+  b.names.forEach((n, i) => {
+    if (n !== undefined && s.addresses.get(n) === b) s.addresses.delete(n);
+    b.names[i] = undefined;
+  });
+  b.pool.clear();
+  b.owner = null;
+  b.placement = null;
+}
+
+function insertBy(list: Block[], b: Block, key: (x: Block) => number): void {
+  let i = list.length;
+  while (i > 0 && key(list[i - 1]!) > key(b)) i--;
+  list.splice(i, 0, b);
+}
+
+/**
+ * Makes a block exactly `st` (or free, for `null`: a block the store does not hold).
+ * Names it lists move to it; names it held and no longer lists are forgotten.
+ */
+export function applyBlock(s: State, network: string, cidr: string, st: BlockState | null): void {
+  const b = findBlock(s, network, cidr);
+  detach(s, b);
+  if (st === null || st.owner === null || st.host === null) {
+    b.released = st?.released ?? 0;
+    insertBy(b.group.reusable, b, (x) => x.released);
+  } else {
+    const p = s.hosts.get(st.host)?.placementIn(b.network);
+    if (p === undefined) throw inconsistent(`block ${cidr} is held by unknown host ${st.host}`);
+    b.owner = st.owner;
+    b.placement = p;
+    b.acquired = st.acquired;
+    const list = p.owned.get(st.owner);
+    if (list === undefined) p.owned.set(st.owner, [b]);
+    else insertBy(list, b, (x) => x.acquired);
+    for (const [i, name] of st.names) {
+      const other = s.addresses.get(name);
+      if (other !== undefined && other !== b) {
+        const j = other.names.indexOf(name);
+        other.names[j] = undefined;
+        other.pool.release(j);
+      }
+      b.pool.take(i);
+      b.names[i] = name;
+      s.addresses.set(name, b);
+    }
+  }
+  s.seq = Math.max(s.seq, b.acquired, b.released);
+  s.touched.delete(b);
+}
+
+/** Sets or removes a host as another replica stored it. */
+export function applyHost(s: State, name: string, rec: HostRecord | null): void {
+  const host = s.hosts.get(name);
+  if (rec === null) {
+    if (host === undefined) return;
+    for (const p of host.placements) {
+      for (const b of [...p.owned.values()].flat())
+        applyBlock(s, b.network.name, b.network.blockCidr(b), null);
+      p.group.hosts.splice(p.group.hosts.indexOf(host), 1);
+    }
+    s.hosts.delete(name);
+    s.hostsByIp.delete(host.ipText);
+    return;
+  }
+  if (host !== undefined && host.ipText === rec.ip && samePlaces(host.placements, rec)) {
+    host.tags = rec.tags;
+    host.k8sInfo = rec.k8s_info;
+    host.agentPort = rec.agent_port;
+    return;
+  }
+  if (host !== undefined) applyHost(s, name, null);
+  s.seq = Math.max(s.seq, rec.seq - 1);
+  const added = s.addHost(
+    {
+      name,
+      ip: Addr.parse(rec.ip),
+      agentPort: rec.agent_port,
+      tags: rec.tags,
+      k8sInfo: rec.k8s_info,
+    },
+    (net) => groupAt(net, rec.groups[net.name]),
+  );
+  if (added === undefined) throw inconsistent(`host ${name} has no group`);
+}
+
+function samePlaces(placements: Array<{ group: Group }>, rec: HostRecord): boolean {
+  const keys = Object.keys(rec.groups);
+  return (
+    placements.length === keys.length &&
+    placements.every((p) => rec.groups[p.group.network.name] === p.group.path)
+  );
+}
+
+/** The group at a path ('' = root, '1.0' = first child of the second child). */
+export function groupAt(net: Network, path: string | undefined): Group | undefined {
+  if (path === undefined) return undefined;
+  let g = net.root;
+  for (const step of path === '' ? [] : path.split('.').map(Number)) {
+    const c = g.children?.[step];
+    if (c === undefined) throw inconsistent(`no group ${path} in network ${net.name}`);
+    g = c;
+  }
+  return g;
+}
+
+/** Replaces a network's blackouts. */
+export function applyBlackouts(s: State, network: string, cidrs: string[]): void {
+  const net = s.byName.get(network);
+  if (net === undefined) throw inconsistent(`blackouts of unknown network ${network}`);
+  net.blackouts = cidrs
+    .map((text) => {
+      const cidr = Cidr.parse(text);
+      return { cidr, ...net.rangeOf(cidr) };
+    })
+    .sort((a, b) => a.start - b.start);
+}
