@@ -220,6 +220,15 @@ export class KvState {
     this.#remember({ revision, events });
   }
 
+  /** After loading: forgets a history that does not end at the current revision. */
+  sealHistory(): void {
+    const last = this.#history[this.#history.length - 1];
+    if (this.#history.length > this.#historyHead && last?.revision === this.#revision) return;
+    this.#history = [];
+    this.#historyHead = 0;
+    this.#compacted = this.#revision;
+  }
+
   /** Drops history before `revision` (watches from earlier get "compacted"). */
   compact(revision: number): void {
     while (this.#historyHead < this.#history.length) {
@@ -311,8 +320,8 @@ export class KvState {
       this.#fail(w, compactedError(w.next, this.#compacted + 1));
       return;
     }
-    const first = this.#history[this.#historyHead]!.revision;
-    for (let i = this.#historyHead + (w.next - first); i < this.#history.length; i++) {
+    const first = this.#history[this.#historyHead]?.revision ?? this.#revision + 1;
+    for (let i = this.#historyHead + Math.max(0, w.next - first); i < this.#history.length; i++) {
       const entry = this.#history[i]!;
       w.next = entry.revision + 1;
       const events = entry.events.filter((ev) => ev.key.startsWith(w.prefix));

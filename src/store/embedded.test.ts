@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { isRomanaError } from '../errors.ts';
+import { recordWatch, runStoreConformance } from './conformance.ts';
+import { EmbeddedStore } from './embedded.ts';
+
+const tmpDirs: string[] = [];
+async function tmpDir(): Promise<string> {
+  const d = await fs.mkdtemp(path.join(os.tmpdir(), 'romana-store-'));
+  tmpDirs.push(d);
+  return d;
+}
+after(async () => {
+  await Promise.all(tmpDirs.map((d) => fs.rm(d, { recursive: true, force: true })));
+});
+
+runStoreConformance('embedded', async () => EmbeddedStore.open(await tmpDir()));
+runStoreConformance('embedded (log compacted every few KB)', async () =>
+  EmbeddedStore.open(await tmpDir(), { compactLogBytes: 4096, historyRevisions: 100 }),
+);
+
+const put = (key: string, value: string) => [{ type: 'put' as const, key, value }];
+
+describe('EmbeddedStore durability', () => {
+  it('keeps data, revisions and watch history across close and reopen', async () => {
+    const dir = await tmpDir();
+    const s1 = await EmbeddedStore.open(dir);
+    const r1 = await s1.txn([], put('a', '1'));
+    const r2 = await s1.txn([], [...put('b', '2'), ...put('a', '3')]);
+    await s1.txn([], [{ type: 'delete', key: 'b' }]);
+    await s1.close();
+    const s2 = await EmbeddedStore.open(dir);
+    assert.equal(await s2.revision(), 3);
+    assert.deepEqual(await s2.get('a'), { key: 'a', value: '3', modRevision: r2.revision, createRevision: r1.revision });
+    assert.equal(await s2.get('b'), undefined);
+    const rec = recordWatch(s2, '', 1);
+    await rec.waitFor((d) => d.length >= 3);
+    assert.deepEqual(rec.deliveries.map((d) => d.revision), [1, 2, 3]);
+    rec.close();
+    const r4 = await s2.txn([], put('c', '4'));
+    assert.equal(r4.revision, 4);
+    await s2.close();
+  });
+
+  it('ignores a garbage tail appended to the log, and keeps appending after the valid part', async () => {
+    const dir = await tmpDir();
+    const s1 = await EmbeddedStore.open(dir);
+    for (let i = 0; i < 5; i++) await s1.txn([], put(`k${i}`, `v${i}`));
+    await s1.close();
+    const garbage = Buffer.concat([
+      Buffer.from([0x20, 0, 0, 0, 1, 2, 3, 4]), // a frame header that promises 32 bytes
+      Buffer.from('half a record'),
+    ]);
+    await fs.appendFile(path.join(dir, 'log'), garbage);
+    const warnings: string[] = [];
+    const s2 = await EmbeddedStore.open(dir, { onWarning: (m) => warnings.push(m) });
+    assert.equal(await s2.revision(), 5);
+    assert.equal((await s2.range('k')).kvs.length, 5);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /dropped 21 bytes/);
+    await s2.txn([], put('k5', 'v5'));
+    await s2.close();
+    const s3 = await EmbeddedStore.open(dir, { onWarning: (m) => warnings.push(m) });
+    assert.equal(await s3.revision(), 6);
+    assert.equal((await s3.get('k5'))?.value, 'v5');
+    assert.equal(warnings.length, 1, 'no second warning: the tail was cut on the first open');
+    await s3.close();
+  });
+
+  it('drops a torn last record whole: no partial transaction', async () => {
+    const dir = await tmpDir();
+    const s1 = await EmbeddedStore.open(dir);
+    await s1.txn([], put('x', '1'));
+    await s1.txn([], [...put('y', '2'), ...put('z', '3')]);
+    await s1.close();
+    const log = path.join(dir, 'log');
+    const size = (await fs.stat(log)).size;
+    await fs.truncate(log, size - 3);
+    const s2 = await EmbeddedStore.open(dir);
+    assert.equal(await s2.revision(), 1);
+    assert.equal((await s2.get('x'))?.value, '1');
+    assert.equal(await s2.get('y'), undefined);
+    assert.equal(await s2.get('z'), undefined);
+    await s2.close();
+  });
+
+  it('rewrites the log into a snapshot past compactLogBytes and keeps recent history', async () => {
+    const dir = await tmpDir();
+    const s1 = await EmbeddedStore.open(dir, { compactLogBytes: 8192, historyRevisions: 20 });
+    for (let i = 0; i < 200; i++) await s1.txn([], put(`k/${i % 50}`, `v${i}-${'x'.repeat(100)}`));
+    await s1.close();
+    const logSize = (await fs.stat(path.join(dir, 'log'))).size;
+    assert.ok(logSize < 8192 + 1024, `log was compacted (size ${logSize})`);
+    await fs.access(path.join(dir, 'snapshot'));
+    const s2 = await EmbeddedStore.open(dir, { compactLogBytes: 8192, historyRevisions: 20 });
+    assert.equal(await s2.revision(), 200);
+    const { kvs } = await s2.range('k/');
+    assert.equal(kvs.length, 50);
+    assert.equal(kvs.find((kv) => kv.key === 'k/49')?.value.slice(0, 4), 'v199');
+    const recent = recordWatch(s2, 'k/', 195);
+    await recent.waitFor((d) => d.length >= 6);
+    assert.deepEqual(recent.deliveries.map((d) => d.revision), [195, 196, 197, 198, 199, 200]);
+    recent.close();
+    const old = recordWatch(s2, 'k/', 5);
+    await old.waitFor((_d, e) => e.length >= 1);
+    assert.ok(isRomanaError(old.errors[0], 'Conflict'));
+    assert.match(old.errors[0]!.message, /compacted/);
+    await s2.close();
+  });
+
+  it('refuses a second open of a directory while it is held, naming the directory', async () => {
+    const dir = await tmpDir();
+    const s1 = await EmbeddedStore.open(dir);
+    await assert.rejects(
+      EmbeddedStore.open(dir),
+      (err: unknown) => isRomanaError(err, 'Unavailable') && err.message.includes(dir) && err.message.includes('in use'),
+    );
+    await s1.close();
+    const s2 = await EmbeddedStore.open(dir);
+    await s2.close();
+  });
+
+  it('takes over a stale lock left by a process that died', async () => {
+    const dir = await tmpDir();
+    const child = spawn(process.execPath, ['-e', '0']);
+    const pid = child.pid!;
+    await new Promise((resolve) => child.on('exit', resolve));
+    await fs.writeFile(path.join(dir, 'LOCK'), JSON.stringify({ pid, start: '1', host: os.hostname() }));
+    const s = await EmbeddedStore.open(dir);
+    await s.txn([], put('a', '1'));
+    await s.close();
+  });
+
+  it('refuses to open over a corrupt snapshot instead of losing data silently', async () => {
+    const dir = await tmpDir();
+    const s1 = await EmbeddedStore.open(dir, { compactLogBytes: 1024 });
+    for (let i = 0; i < 30; i++) await s1.txn([], put(`k${i}`, 'v'.repeat(100)));
+    await s1.close();
+    const snap = path.join(dir, 'snapshot');
+    const bytes = await fs.readFile(snap);
+    bytes[bytes.length - 20] = bytes[bytes.length - 20]! ^ 0xff;
+    await fs.writeFile(snap, bytes);
+    await assert.rejects(EmbeddedStore.open(dir), (err: unknown) => isRomanaError(err) && /snapshot/.test(err.message) && err.message.includes(dir));
+  });
+});
+
+describe('EmbeddedStore crash safety (kill -9)', () => {
+  const writer = fileURLToPath(new URL('./testing/crash-writer.ts', import.meta.url));
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+
+  /** Runs the writer until it has printed `acks` acknowledgements, then SIGKILLs it. */
+  async function writeAndKill(dir: string, start: number, acks: number): Promise<Map<number, number>> {
+    const child = spawn(process.execPath, ['--import', 'tsx', writer, dir, String(start), '16', '32768'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const acked = new Map<number, number>();
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    let buf = '';
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (b: Buffer) => {
+        buf += b.toString();
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          const m = /^ack (\d+) (\d+)$/.exec(line);
+          if (m) acked.set(Number(m[1]), Number(m[2]));
+          if (acked.size >= acks && !child.killed) {
+            child.kill('SIGKILL');
+            resolve();
+          }
+        }
+      });
+      child.on('exit', (code, signal) => {
+        if (signal !== 'SIGKILL') reject(new Error(`writer exited early (${code ?? signal}): ${stderr}`));
+      });
+    });
+    await exited;
+    // Acks that were in the pipe when it died.
+    for (const line of buf.split('\n')) {
+      const m = /^ack (\d+) (\d+)$/.exec(line);
+      if (m) acked.set(Number(m[1]), Number(m[2]));
+    }
+    return acked;
+  }
+
+  it('keeps every acknowledged transaction and no partial one after SIGKILL mid-stream, round after round', async () => {
+    const dir = await tmpDir();
+    const allAcked = new Map<number, number>();
+    for (let round = 0; round < 5; round++) {
+      const acked = await writeAndKill(dir, round * 1_000_000, 100 + Math.floor(Math.random() * 400));
+      for (const [i, rev] of acked) allAcked.set(i, rev);
+      const s = await EmbeddedStore.open(dir);
+      const { kvs, revision } = await s.range('t/');
+      const byTxn = new Map<number, { a?: number; b?: number }>();
+      for (const kv of kvs) {
+        const [, i, part] = kv.key.split('/');
+        const entry = byTxn.get(Number(i)) ?? {};
+        entry[part as 'a' | 'b'] = kv.modRevision;
+        byTxn.set(Number(i), entry);
+        assert.ok(kv.value.startsWith(`${part}${i}p`), `value of ${kv.key} intact`);
+      }
+      for (const [i, e] of byTxn) {
+        assert.ok(e.a !== undefined && e.a === e.b, `txn ${i} is whole (a@${e.a}, b@${e.b})`);
+      }
+      for (const [i, rev] of allAcked) {
+        assert.equal(byTxn.get(i)?.a, rev, `acknowledged txn ${i} (revision ${rev}) survived round ${round}`);
+      }
+      // One txn = one revision, and the durable txns are exactly revisions 1..revision.
+      assert.equal(byTxn.size, revision);
+      assert.deepEqual(
+        [...byTxn.values()].map((e) => e.a!).sort((x, y) => x - y),
+        Array.from({ length: revision }, (_, k) => k + 1),
+      );
+      await s.close();
+    }
+    assert.ok(allAcked.size >= 500);
+  });
+});

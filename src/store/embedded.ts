@@ -1,0 +1,399 @@
+/**
+ * The default backend: a durable store in one data directory, no server, no native code.
+ *
+ * Files: `snapshot` (whole state at some revision), `log` (every transaction since, one
+ * checksummed frame each, see `wal.ts`) and `LOCK` (one process per directory).
+ *
+ * Group commit: a transaction is decided at once against the "head" view (the durable state plus
+ * an overlay of decided-but-not-yet-durable writes), gets the next revision, and its log frame
+ * is queued. One writer appends everything queued in one write + fdatasync; while that is in
+ * flight, new transactions queue for the next batch. When a batch is durable its transactions
+ * are applied to the durable state, watches see them, and their promises resolve. Reads, watches
+ * and `revision()` only ever see durable state, so nothing a client saw can vanish in a crash.
+ *
+ * Log compaction: when the log grows past `compactLogBytes`, the writer (between batches) writes
+ * the durable state to `snapshot.tmp`, fsyncs and renames it, then replaces the log by one that
+ * holds only the most recent history (for watch resume), the same way. Every crash point leaves
+ * either the old pair or the new one, and log records at or below the snapshot's revision are
+ * only used as history on open.
+ */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { RomanaError } from '../errors.ts';
+import { lockDir, type DirLock } from './dir-lock.ts';
+import {
+  KvState,
+  comparesHold,
+  effectiveChanges,
+  nextValue,
+  validateTxn,
+  type Change,
+} from './kv-state.ts';
+import type {
+  Compactable,
+  Compare,
+  KeyValue,
+  Op,
+  Store,
+  TxnResult,
+  Watch,
+  WatchEvent,
+} from './store.ts';
+import {
+  LOG_MAGIC,
+  decodeFrames,
+  decodeRecord,
+  decodeSnapshot,
+  encodeRecord,
+  encodeSnapshot,
+} from './wal.ts';
+
+export interface EmbeddedStoreOptions {
+  /** How many recent revisions a watch can resume from (also kept across restarts). Default 10,000. */
+  historyRevisions?: number;
+  /** Log size that triggers a snapshot + log rewrite. Default 64 MiB. */
+  compactLogBytes?: number;
+  /** Receives notable recoveries (a torn log tail dropped, a stale lock taken over). */
+  onWarning?: (message: string) => void;
+}
+
+interface Pending {
+  revision: number;
+  changes: Change[];
+  frame: Buffer;
+  resolve: (r: TxnResult) => void;
+  reject: (err: Error) => void;
+}
+
+interface OverlayEntry {
+  kv: KeyValue | undefined;
+  revision: number;
+}
+
+/**
+ * A durable `Store` in a local directory.
+ *
+ * @example
+ * const store = await EmbeddedStore.open('/var/lib/romana');
+ * await store.txn([{ key: 'k', modRevision: 0 }], [{ type: 'put', key: 'k', value: 'v' }]);
+ * await store.close();
+ */
+export class EmbeddedStore implements Store, Compactable {
+  readonly dir: string;
+  #state: KvState;
+  #lock: DirLock;
+  #log: fs.FileHandle;
+  #logSize: number;
+  readonly #options: Required<Omit<EmbeddedStoreOptions, 'onWarning'>> & EmbeddedStoreOptions;
+  /** Decided but not yet durable writes, by key. */
+  #overlay = new Map<string, OverlayEntry>();
+  #head: number;
+  #queue: Pending[] = [];
+  #writing: Promise<void> | undefined;
+  #durableWaiters: Array<{ revision: number; resolve: () => void }> = [];
+  #broken: Error | undefined;
+  #closed = false;
+
+  private constructor(
+    dir: string,
+    state: KvState,
+    lock: DirLock,
+    log: fs.FileHandle,
+    logSize: number,
+    options: EmbeddedStoreOptions,
+  ) {
+    this.dir = dir;
+    this.#state = state;
+    this.#lock = lock;
+    this.#log = log;
+    this.#logSize = logSize;
+    this.#head = state.revision;
+    this.#options = {
+      historyRevisions: 10_000,
+      compactLogBytes: 64 * 1024 * 1024,
+      ...options,
+    };
+  }
+
+  /**
+   * Opens (creating if needed) the store in `dir`, recovering from any crash. Fails with
+   * `Unavailable` when another process holds the directory.
+   *
+   * @example const store = await EmbeddedStore.open('./romana-data', { onWarning: (m) => log.warn(m) });
+   */
+  static async open(dir: string, options: EmbeddedStoreOptions = {}): Promise<EmbeddedStore> {
+    const abs = path.resolve(dir);
+    await fs.mkdir(abs, { recursive: true });
+    const lock = await lockDir(abs);
+    try {
+      for (const f of await fs.readdir(abs)) {
+        if (f.endsWith('.tmp')) await fs.rm(path.join(abs, f), { force: true });
+      }
+      const state = new KvState(options);
+      await loadSnapshot(abs, state);
+      const { log, size } = await replayLog(abs, state, options.onWarning);
+      return new EmbeddedStore(abs, state, lock, log, size, options);
+    } catch (err) {
+      await lock.release();
+      if (err instanceof RomanaError) throw err;
+      throw new RomanaError('Unavailable', `cannot open embedded store ${abs}: ${(err as Error).message}`, {
+        resourceType: 'store',
+        resourceId: abs,
+        cause: err,
+      });
+    }
+  }
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    this.#checkOpen();
+    return this.#state.get(key);
+  }
+
+  async range(prefix: string): Promise<{ kvs: KeyValue[]; revision: number }> {
+    this.#checkOpen();
+    return this.#state.range(prefix);
+  }
+
+  async revision(): Promise<number> {
+    this.#checkOpen();
+    return this.#state.revision;
+  }
+
+  txn(compares: Compare[], ops: Op[]): Promise<TxnResult> {
+    try {
+      this.#checkWritable();
+      validateTxn(compares, ops);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const lookup = (key: string): KeyValue | undefined => {
+      const o = this.#overlay.get(key);
+      return o !== undefined ? o.kv : this.#state.peek(key);
+    };
+    const current = this.#head;
+    if (!comparesHold(lookup, compares)) {
+      // Resolve once what made the compare fail is durable, so a re-read sees it.
+      return this.#whenDurable(current).then(() => ({ succeeded: false, revision: current }));
+    }
+    const changes = effectiveChanges(lookup, ops);
+    if (changes.length === 0) {
+      return this.#whenDurable(current).then(() => ({ succeeded: true, revision: current }));
+    }
+    const revision = ++this.#head;
+    for (const ch of changes) {
+      this.#overlay.set(ch.key, { kv: nextValue(lookup(ch.key), ch, revision), revision });
+    }
+    const frame = encodeRecord({ revision, changes });
+    return new Promise<TxnResult>((resolve, reject) => {
+      this.#queue.push({ revision, changes, frame, resolve, reject });
+      this.#kick();
+    });
+  }
+
+  watch(
+    prefix: string,
+    fromRevision: number,
+    onEvents: (events: WatchEvent[], revision: number) => void,
+    onError: (err: Error) => void,
+  ): Watch {
+    this.#checkOpen();
+    return this.#state.watch(prefix, fromRevision, onEvents, onError);
+  }
+
+  async compact(revision: number): Promise<void> {
+    this.#checkOpen();
+    this.#state.compact(revision);
+  }
+
+  /** Waits for queued transactions to be durable, then releases files and the lock. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    while (this.#writing !== undefined) await this.#writing;
+    this.#state.closeWatches();
+    await this.#log.close();
+    await this.#lock.release();
+  }
+
+  /** Starts the writer unless it is running (it re-checks the queue when it stops). */
+  #kick(): void {
+    if (this.#writing !== undefined || this.#queue.length === 0 || this.#broken !== undefined) return;
+    this.#writing = this.#writeLoop().finally(() => {
+      this.#writing = undefined;
+      this.#kick();
+    });
+  }
+
+  /** Appends queued frames batch by batch until the queue is empty; never throws. */
+  async #writeLoop(): Promise<void> {
+    while (this.#queue.length > 0 && this.#broken === undefined) {
+      const batch = this.#queue;
+      this.#queue = [];
+      try {
+        const bytes = batch.length === 1 ? batch[0]!.frame : Buffer.concat(batch.map((p) => p.frame));
+        await writeAll(this.#log, bytes, this.#logSize);
+        await this.#log.datasync();
+        this.#logSize += bytes.length;
+      } catch (err) {
+        this.#fail(err, batch);
+        return;
+      }
+      this.#commit(batch);
+      if (this.#logSize >= this.#options.compactLogBytes) await this.#compactLog();
+    }
+  }
+
+  /** A durable batch: apply to the durable state, drop its overlay entries, acknowledge. */
+  #commit(batch: Pending[]): void {
+    for (const p of batch) {
+      this.#state.apply(p.revision, p.changes);
+      for (const ch of p.changes) {
+        if (this.#overlay.get(ch.key)?.revision === p.revision) this.#overlay.delete(ch.key);
+      }
+    }
+    for (const p of batch) p.resolve({ succeeded: true, revision: p.revision });
+    const durable = this.#state.revision;
+    let n = 0;
+    while (n < this.#durableWaiters.length && this.#durableWaiters[n]!.revision <= durable) {
+      this.#durableWaiters[n]!.resolve();
+      n++;
+    }
+    if (n > 0) this.#durableWaiters.splice(0, n);
+  }
+
+  #whenDurable(revision: number): Promise<void> {
+    if (revision <= this.#state.revision) return Promise.resolve();
+    return new Promise((resolve) => this.#durableWaiters.push({ revision, resolve }));
+  }
+
+  /**
+   * A failed write leaves the file in an unknown state and the head view ahead of the disk:
+   * refuse every queued and future write. Reads keep serving the durable state.
+   */
+  #fail(err: unknown, batch: Pending[]): void {
+    const msg = `embedded store ${this.dir}: writing the log failed (${(err as Error).message}); the outcome of in-flight transactions is unknown; restart romanad`;
+    this.#broken = new RomanaError('Unavailable', msg, { resourceType: 'store', resourceId: this.dir, cause: err });
+    for (const p of [...batch, ...this.#queue]) p.reject(this.#broken);
+    this.#queue = [];
+    this.#overlay.clear();
+    for (const w of this.#durableWaiters) w.resolve();
+    this.#durableWaiters = [];
+  }
+
+  /** Snapshot + log rewrite; runs in the writer, so no batch is being written meanwhile. */
+  async #compactLog(): Promise<void> {
+    try {
+      const revision = this.#state.revision;
+      await writeFileDurably(this.dir, 'snapshot', encodeSnapshot(this.#state.entries(), revision));
+      const history = this.#state.recentHistory(this.#options.historyRevisions);
+      const bytes = Buffer.concat([LOG_MAGIC, ...history.map((h) => encodeRecord(h))]);
+      await writeFileDurably(this.dir, 'log', bytes);
+      const old = this.#log;
+      this.#log = await fs.open(path.join(this.dir, 'log'), 'r+');
+      this.#logSize = bytes.length;
+      await old.close();
+    } catch (err) {
+      this.#fail(err, []);
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new RomanaError('Unavailable', `embedded store ${this.dir} is closed`);
+  }
+
+  #checkWritable(): void {
+    this.#checkOpen();
+    if (this.#broken !== undefined) throw this.#broken;
+  }
+}
+
+async function loadSnapshot(dir: string, state: KvState): Promise<void> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(path.join(dir, 'snapshot'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  let snap: ReturnType<typeof decodeSnapshot>;
+  try {
+    snap = decodeSnapshot(bytes);
+  } catch (err) {
+    throw new RomanaError('Internal', `embedded store ${dir}: snapshot file is corrupt: ${(err as Error).message}`, {
+      resourceType: 'store',
+      resourceId: dir,
+      cause: err,
+    });
+  }
+  for (const kv of snap.kvs) state.load(kv, snap.revision);
+  state.setRevision(snap.revision);
+}
+
+/** Replays the log onto `state` (cutting a torn tail) and returns it open for appending. */
+async function replayLog(
+  dir: string,
+  state: KvState,
+  onWarning: ((m: string) => void) | undefined,
+): Promise<{ log: fs.FileHandle; size: number }> {
+  const file = path.join(dir, 'log');
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await writeFileDurably(dir, 'log', LOG_MAGIC);
+    return { log: await fs.open(file, 'r+'), size: LOG_MAGIC.length };
+  }
+  if (bytes.length < LOG_MAGIC.length && LOG_MAGIC.subarray(0, bytes.length).equals(bytes)) {
+    bytes = LOG_MAGIC; // crashed while creating the log: treat as empty
+    await writeFileDurably(dir, 'log', LOG_MAGIC);
+  }
+  if (!bytes.subarray(0, LOG_MAGIC.length).equals(LOG_MAGIC)) {
+    throw new RomanaError('Internal', `embedded store ${dir}: ${file} is not a Romana log (bad magic)`);
+  }
+  const { payloads, end } = decodeFrames(bytes, LOG_MAGIC.length);
+  const base = state.revision;
+  for (const p of payloads) {
+    const rec = decodeRecord(p);
+    if (rec.revision <= base) state.rememberOnly(rec.revision, rec.changes);
+    else if (rec.revision === state.revision + 1) state.apply(rec.revision, rec.changes);
+    else {
+      throw new RomanaError('Internal', `embedded store ${dir}: log jumps from revision ${state.revision} to ${rec.revision}`);
+    }
+  }
+  state.sealHistory();
+  const log = await fs.open(file, 'r+');
+  if (end < bytes.length) {
+    await log.truncate(end);
+    await log.sync();
+    onWarning?.(`embedded store ${dir}: dropped ${bytes.length - end} bytes of incomplete log tail at offset ${end} (a write cut short by a crash; never acknowledged)`);
+  }
+  return { log, size: end };
+}
+
+async function writeAll(fh: fs.FileHandle, bytes: Buffer, position: number): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) {
+    const { bytesWritten } = await fh.write(bytes, off, bytes.length - off, position + off);
+    off += bytesWritten;
+  }
+}
+
+/** Writes `name` in `dir` atomically and durably: temp file, fsync, rename, fsync the dir. */
+async function writeFileDurably(dir: string, name: string, bytes: Buffer): Promise<void> {
+  const tmp = path.join(dir, `${name}.tmp`);
+  const fh = await fs.open(tmp, 'w');
+  try {
+    await writeAll(fh, bytes, 0);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.rename(tmp, path.join(dir, name));
+  const d = await fs.open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
