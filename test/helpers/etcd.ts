@@ -1,0 +1,277 @@
+/**
+ * Real etcd for tests: Debian's `etcd-server` (3.4) on free 127.0.0.1 ports with a throwaway
+ * data directory. Nothing listens on anything but loopback.
+ *
+ * Each member runs under a tiny `sh` wrapper whose stdin is a pipe from this process: when the
+ * pipe closes (a test calls `stop`, or this process dies for any reason, even SIGKILL), the
+ * wrapper kills etcd. Temp directories are removed by `stop*`, and by an exit hook as a fallback.
+ *
+ * @example
+ * const etcd = await startEtcd();
+ * after(() => etcd.stop());
+ * const store = new EtcdStore({ endpoints: etcd.endpoints });
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const ETCD = process.env['ROMANA_TEST_ETCD'] ?? '/usr/bin/etcd';
+const HEALTH_TIMEOUT_MS = 20_000;
+
+/** Kills etcd when our end of stdin closes; a line on stdin picks the signal (default KILL). */
+const WRAPPER = `
+exec 3<&0
+"$0" "$@" </dev/null 3<&- &
+p=$!
+{ read sig || true; kill -"\${sig:-KILL}" "$p" 2>/dev/null; } <&3 &
+wait "$p"
+`;
+
+const liveDirs = new Set<string>();
+process.on('exit', () => {
+  for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
+});
+
+interface Member {
+  name: string;
+  clientPort: number;
+  peerPort: number;
+  dataDir: string;
+  proc: ChildProcess | undefined;
+  stderr: string;
+  exited: Promise<void> | undefined;
+  memberId: string | undefined;
+}
+
+/** One etcd: `stop` ends it and removes its data; `restart` keeps the data (for reconnect tests). */
+export interface EtcdHandle {
+  endpoints: string[];
+  stop(): Promise<void>;
+  /** Stops the server (SIGKILL by default) and starts it again on the same ports and data. */
+  restart(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
+  /** Stops the server, keeping its data, until `start`. */
+  kill(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
+  start(): Promise<void>;
+}
+
+/** A multi-member cluster, for failover tests. */
+export interface EtcdCluster {
+  /** Client URLs of all members, in member order. */
+  endpoints: string[];
+  size: number;
+  /** Stops member `i` (SIGKILL by default), keeping its data. */
+  stop(i: number, signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
+  /** Starts member `i` again and waits until it is healthy. */
+  start(i: number): Promise<void>;
+  /** Index of the current leader (waits through an election). */
+  leaderIndex(): Promise<number>;
+  /** Stops every member and removes all data. Idempotent. */
+  stopAll(): Promise<void>;
+}
+
+/**
+ * Starts a single-member etcd and waits until it is healthy.
+ *
+ * @example const etcd = await startEtcd(); try { ... } finally { await etcd.stop(); }
+ */
+export async function startEtcd(): Promise<EtcdHandle> {
+  const c = await startEtcdCluster(1);
+  return {
+    endpoints: c.endpoints,
+    stop: () => c.stopAll(),
+    kill: (signal) => c.stop(0, signal),
+    start: () => c.start(0),
+    restart: async (signal) => {
+      await c.stop(0, signal);
+      await c.start(0);
+    },
+  };
+}
+
+/**
+ * Starts an `n`-member etcd cluster on loopback and waits until every member is healthy.
+ *
+ * @example
+ * const cluster = await startEtcdCluster(3);
+ * await cluster.stop(await cluster.leaderIndex());
+ */
+export async function startEtcdCluster(n = 3): Promise<EtcdCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await tryStartCluster(n);
+    } catch (err) {
+      // A free port can be taken between our probe and etcd's bind: try new ports.
+      if (attempt >= 3 || !/address already in use/.test(String(err))) throw err;
+    }
+  }
+}
+
+async function tryStartCluster(n: number): Promise<EtcdCluster> {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'romana-etcd-'));
+  liveDirs.add(root);
+  const token = `romana-test-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const members: Member[] = [];
+  for (let i = 0; i < n; i++) {
+    members.push({
+      name: `m${i}`,
+      clientPort: await freePort(),
+      peerPort: await freePort(),
+      dataDir: path.join(root, `m${i}`),
+      proc: undefined,
+      stderr: '',
+      exited: undefined,
+      memberId: undefined,
+    });
+  }
+  const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(',');
+  const launch = (m: Member): void => {
+    const args = [
+      '--name', m.name,
+      '--data-dir', m.dataDir,
+      '--listen-client-urls', `http://127.0.0.1:${m.clientPort}`,
+      '--advertise-client-urls', `http://127.0.0.1:${m.clientPort}`,
+      '--listen-peer-urls', `http://127.0.0.1:${m.peerPort}`,
+      '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peerPort}`,
+      '--initial-cluster', initialCluster,
+      '--initial-cluster-state', 'new',
+      '--initial-cluster-token', token,
+      '--heartbeat-interval', '50',
+      '--election-timeout', '500',
+      '--logger', 'zap',
+      '--log-outputs', 'stderr',
+      '--log-level', 'warn',
+    ];
+    const proc = spawn('sh', ['-c', WRAPPER, ETCD, ...args], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+      env: { ...process.env, ...unsupportedArchEnv() },
+    });
+    m.proc = proc;
+    m.stderr = '';
+    proc.stderr!.on('data', (b: Buffer) => {
+      m.stderr = (m.stderr + b.toString()).slice(-8192);
+    });
+    proc.stdin!.on('error', () => {}); // the wrapper may be gone already
+    m.exited = new Promise((resolve) => proc.on('exit', () => resolve()));
+    // Do not keep this process alive for etcd's sake: if it exits, the pipe closes and the
+    // wrapper kills etcd.
+    proc.unref();
+    (proc.stdin as unknown as net.Socket).unref();
+    (proc.stderr as unknown as net.Socket).unref();
+  };
+  const stopMember = async (m: Member, signal: 'SIGKILL' | 'SIGTERM'): Promise<void> => {
+    const proc = m.proc;
+    if (proc === undefined) return;
+    m.proc = undefined;
+    proc.ref(); // keep this process alive until etcd is gone
+    proc.stdin!.end(signal === 'SIGTERM' ? 'TERM\n' : 'KILL\n');
+    await m.exited;
+  };
+  let stopped = false;
+  const stopAll = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await Promise.all(members.map((m) => stopMember(m, 'SIGKILL')));
+    rmSync(root, { recursive: true, force: true });
+    liveDirs.delete(root);
+  };
+  try {
+    members.forEach(launch);
+    await Promise.all(members.map((m) => waitHealthy(m)));
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  const member = (i: number): Member => {
+    const m = members[i];
+    if (m === undefined) throw new Error(`etcd cluster has ${n} members; no member ${i}`);
+    return m;
+  };
+  return {
+    endpoints: members.map((m) => `127.0.0.1:${m.clientPort}`),
+    size: n,
+    stop: (i, signal = 'SIGKILL') => stopMember(member(i), signal),
+    start: async (i) => {
+      const m = member(i);
+      if (m.proc !== undefined) return;
+      launch(m);
+      await waitHealthy(m);
+    },
+    leaderIndex: () => leaderIndex(members),
+    stopAll,
+  };
+}
+
+async function waitHealthy(m: Member): Promise<void> {
+  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
+  let exited = false;
+  void m.exited?.then(() => (exited = true));
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`etcd ${m.name} exited during start-up: ${m.stderr.trim()}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${m.clientPort}/health`, { signal: AbortSignal.timeout(1000) });
+      const body = (await res.json()) as { health?: string };
+      if (body.health === 'true') return;
+    } catch {
+      // not up yet
+    }
+    await sleep(50);
+  }
+  throw new Error(`etcd ${m.name} not healthy after ${HEALTH_TIMEOUT_MS} ms: ${m.stderr.trim()}`);
+}
+
+async function memberStatus(m: Member): Promise<{ memberId: string; leader: string } | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${m.clientPort}/v3/maintenance/status`, {
+      method: 'POST',
+      body: '{}',
+      signal: AbortSignal.timeout(1000),
+    });
+    const body = (await res.json()) as { header?: { member_id?: string }; leader?: string };
+    if (body.header?.member_id === undefined || body.leader === undefined) return undefined;
+    return { memberId: body.header.member_id, leader: body.leader };
+  } catch {
+    return undefined;
+  }
+}
+
+async function leaderIndex(members: Member[]): Promise<number> {
+  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const statuses = await Promise.all(members.map((m) => (m.proc ? memberStatus(m) : undefined)));
+    statuses.forEach((s, i) => {
+      if (s !== undefined) members[i]!.memberId = s.memberId;
+    });
+    for (const s of statuses) {
+      if (s === undefined || s.leader === '0') continue;
+      const idx = members.findIndex((m) => m.memberId === s.leader);
+      if (idx >= 0 && members[idx]!.proc !== undefined) return idx;
+    }
+    await sleep(50);
+  }
+  throw new Error(`etcd cluster has no leader after ${HEALTH_TIMEOUT_MS} ms`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** etcd 3.4 refuses to start on arches other than amd64, arm64 and ppc64le unless told. */
+function unsupportedArchEnv(): Record<string, string> {
+  const goArch: Record<string, string> = { arm: 'arm', ia32: '386', s390x: 's390x', riscv64: 'riscv64', mips: 'mips' };
+  const arch = goArch[process.arch];
+  return arch === undefined ? {} : { ETCD_UNSUPPORTED_ARCH: arch };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
