@@ -1,0 +1,75 @@
+/** Networks, blocks, addresses and blackouts. */
+import type { FastifyReply } from 'fastify';
+import {
+  AddressesQuery,
+  AddressQuery,
+  AllocateBody,
+  BlackoutBody,
+  BlackoutQuery,
+  NetworkParams,
+} from './schemas.ts';
+import type { RouteContext, TypedApp } from './types.ts';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** Sends a literal JSON text (2.x answered `null` or a bare string for several routes). */
+export function sendJsonText(reply: FastifyReply, text: string): FastifyReply {
+  return reply.type(JSON_TYPE).send(text);
+}
+
+export function ipamRoutes(app: TypedApp, ctx: RouteContext): void {
+  const { service } = ctx;
+  const read = { access: 'read-only' } as const;
+  const node = { access: 'node' } as const;
+  const admin = { access: 'admin' } as const;
+
+  app.get('/networks', { config: read }, async () => service.listNetworks());
+
+  app.get(
+    '/networks/:network/blocks',
+    { config: read, schema: { params: NetworkParams } },
+    async (req) => service.listNetworkBlocks(req.params.network),
+  );
+
+  app.get('/blocks', { config: read }, async () => service.listBlocks());
+
+  // 2.x answers the bare IP as a JSON string, e.g. "10.0.0.5".
+  app.post('/address', { config: node, schema: { body: AllocateBody } }, async (req, reply) => {
+    const view = await service.allocate(req.body);
+    req.log.info({ address: view }, 'address allocated');
+    return sendJsonText(reply, JSON.stringify(view.ip));
+  });
+
+  app.get('/address', { config: read, schema: { querystring: AddressQuery } }, async (req) =>
+    service.getAddress(req.query.addressName),
+  );
+
+  app.delete(
+    '/address',
+    { config: node, schema: { querystring: AddressQuery } },
+    async (req, reply) => {
+      const view = await service.release(req.query.addressName);
+      req.log.info({ address: view }, 'address released');
+      return sendJsonText(reply, 'null');
+    },
+  );
+
+  app.get('/addresses', { config: read, schema: { querystring: AddressesQuery } }, async (req) =>
+    service.listAddresses(req.query.host === undefined ? undefined : { host: req.query.host }),
+  );
+
+  app.get('/blackouts', { config: read }, async () => service.listBlackouts());
+
+  app.post('/blackouts', { config: admin, schema: { body: BlackoutBody } }, async (req) =>
+    service.addBlackout(req.body.cidr),
+  );
+
+  app.delete(
+    '/blackouts',
+    { config: admin, schema: { querystring: BlackoutQuery } },
+    async (req, reply) => {
+      await service.removeBlackout(req.query.cidr);
+      return sendJsonText(reply, 'null');
+    },
+  );
+}
