@@ -25,6 +25,7 @@ import {
   applyBlock,
   applyHost,
   blockState,
+  findBlock,
   type BlockChange,
   type BlockState,
 } from './replica.ts';
@@ -167,6 +168,16 @@ export class Ipam {
   /** A network's blackouts, as CIDR strings. */
   blackoutsOf(network: string): string[] {
     return (this.#s.byName.get(network)?.blackouts ?? []).map((b) => b.cidr.toString());
+  }
+
+  /** One block's view; NotFound when the network has no such block. */
+  getBlock(network: string, cidr: string): views.BlockView {
+    return views.blockView(findBlock(this.#s, network, cidr));
+  }
+
+  /** Sets a block's revision (a store keeps its own: the block key's modification revision). */
+  setBlockRevision(network: string, cidr: string, revision: number): void {
+    findBlock(this.#s, network, cidr).revision = revision;
   }
 
   /** Makes a block what the store holds (`null`: a free block the store does not hold). */

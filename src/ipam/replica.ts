@@ -44,7 +44,7 @@ function inconsistent(what: string): RomanaError {
   return new RomanaError('Internal', `replicated IPAM state is inconsistent: ${what}`);
 }
 
-function findBlock(s: State, network: string, cidr: string): Block {
+export function findBlock(s: State, network: string, cidr: string): Block {
   const net = s.byName.get(network);
   if (net === undefined) throw inconsistent(`block ${cidr} of unknown network ${network}`);
   const off = net.offsetOf(Cidr.parse(cidr).addr);
