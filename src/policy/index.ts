@@ -1,0 +1,41 @@
+/**
+ * Romana policies: the 2.x model, validation, conversion from the 1.x format, and the names
+ * (chain hashes, tenant set names) the enforcer derives from them. Pure: no I/O.
+ *
+ * @example
+ * import { parsePolicyInput, policyChainName } from './policy/index.ts';
+ * const [policy] = parsePolicyInput(JSON.parse(body)); // throws PolicyProblemsError
+ * policyChainName(policy); // 'ROMANA-P-…'
+ */
+export {
+  DIRECTIONS,
+  VALID_COMBINATIONS,
+  isValidCombination,
+  peerTypeOf,
+  targetTypeOf,
+} from './model.ts';
+export type {
+  Combination,
+  Direction,
+  Endpoint,
+  IngressEntry,
+  PeerType,
+  Policy,
+  PortRange,
+  Rule,
+  TargetType,
+} from './model.ts';
+export {
+  MAX_ICMP_TYPE,
+  MAX_PORT,
+  PROTOCOLS,
+  ruleProblems,
+  validatePolicies,
+  validatePolicy,
+} from './validate.ts';
+export type { PoliciesValidation, PolicyValidation } from './validate.ts';
+export { MAX_ID_LENGTH } from './shape.ts';
+export { convertV1, normalizePolicyInput, parsePolicyInput, v1WrapperKey } from './convert.ts';
+export type { ConversionResult } from './convert.ts';
+export { policyCanonicalString, policyChainName, policyHash, tenantSetName } from './hash.ts';
+export { PolicyProblemsError } from './errors.ts';

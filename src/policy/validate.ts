@@ -1,0 +1,198 @@
+/**
+ * Policy validation: the JSON shape (shape.ts), then the checks of the original
+ * `policytools.ValidatePolicy` (reference §10.3), all problems collected, each prefixed with
+ * the path of the field it is about.
+ *
+ * Differences from the original, on purpose:
+ * - every problem is reported, not the first one;
+ * - rule messages name their rule by path (`ingress[1].rules[2]: …`) instead of `Rule #0:`,
+ *   whose counter never advanced;
+ * - `invalid combination of target=…, peer=…` has its arguments in the right order, and names
+ *   the types rather than dumping the endpoints;
+ * - a rule with protocol `any` and ports is rejected: enforcement ignores the ports, so the rule
+ *   would let every port through.
+ */
+import {
+  isValidCombination,
+  peerTypeOf,
+  targetTypeOf,
+  type Endpoint,
+  type Policy,
+  type Rule,
+} from './model.ts';
+import { describe, readPolicy, type Draft, type Problem } from './shape.ts';
+
+/** Highest TCP/UDP port number. */
+export const MAX_PORT = 65535;
+/** Highest ICMP type number. */
+export const MAX_ICMP_TYPE = 255;
+/** The protocols a rule may name (after trimming and lower-casing). */
+export const PROTOCOLS: readonly string[] = ['tcp', 'udp', 'icmp', 'any'];
+
+/** Outcome of validating one policy. */
+export type PolicyValidation = { ok: true; policy: Policy } | { ok: false; problems: string[] };
+
+/** Outcome of validating a list of policies. */
+export type PoliciesValidation =
+  { ok: true; policies: Policy[] } | { ok: false; problems: string[] };
+
+/**
+ * Validates one policy and returns it in normal form: unknown keys dropped, empty strings and
+ * nulls dropped, protocol trimmed and lower-cased, direction explicit (absent means `ingress`),
+ * CIDRs canonical. Problems read `<field path>: <message>`, `policy: …` for the whole input.
+ *
+ * @example
+ * validatePolicy({ id: 'p', applied_to: [{ tenant_id: 't' }],
+ *   ingress: [{ peers: [{ peer: 'any' }], rules: [{ protocol: 'SCTP' }] }] })
+ * // { ok: false, problems: ['ingress[0].rules[0]: Invalid protocol: sctp.'] }
+ */
+export function validatePolicy(input: unknown): PolicyValidation {
+  const problems = checkPolicy(input);
+  if (problems.list.length > 0 || problems.policy === undefined) {
+    return { ok: false, problems: problems.list.map((p) => `${p.path || 'policy'}: ${p.message}`) };
+  }
+  return { ok: true, policy: problems.policy };
+}
+
+/**
+ * Validates an array of policies (each as `validatePolicy` does) and rejects duplicate ids.
+ * Problems are prefixed with the policy's index: `[2].ingress[0].rules[0]: …`.
+ *
+ * @example
+ * validatePolicies([{ id: 'a' }]).ok // false: '[0].applied_to: field empty; …', '[0].ingress: …'
+ */
+export function validatePolicies(input: unknown): PoliciesValidation {
+  if (!Array.isArray(input)) {
+    return {
+      ok: false,
+      problems: [`policies: must be an array of policies, got ${describe(input)}`],
+    };
+  }
+  const problems: string[] = [];
+  const policies: Policy[] = [];
+  const firstIndexOfId = new Map<string, number>();
+  input.forEach((item: unknown, i) => {
+    const checked = checkPolicy(item);
+    for (const p of checked.list)
+      problems.push(`[${i}]${p.path ? `.${p.path}` : ''}: ${p.message}`);
+    const policy = checked.policy;
+    if (policy === undefined) return;
+    policies.push(policy);
+    if (policy.id === '') return;
+    const first = firstIndexOfId.get(policy.id);
+    if (first === undefined) firstIndexOfId.set(policy.id, i);
+    else problems.push(`[${i}].id: duplicate id '${policy.id}' (also at [${first}])`);
+  });
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, policies };
+}
+
+function checkPolicy(input: unknown): { list: Problem[]; policy: Policy | undefined } {
+  const { draft, problems } = readPolicy(input);
+  if (draft === undefined) return { list: problems, policy: undefined };
+  const list = [...problems, ...combinationProblems(draft), ...allRuleProblems(draft)];
+  return { list: dedupe(list), policy: draft.policy };
+}
+
+/** §10.3 rule 2: every (target, peer) pair must be translatable for the policy's direction. */
+function combinationProblems(draft: Draft): Problem[] {
+  if (!draft.directionOk) return [];
+  const { direction, applied_to: targets, ingress } = draft.policy;
+  const usable = (e: Endpoint) => !draft.brokenEndpoints.has(e);
+  const out: Problem[] = [];
+  for (const target of targets.filter(usable)) {
+    const t = targetTypeOf(target);
+    for (const entry of ingress) {
+      for (const peer of entry.peers.filter(usable)) {
+        const p = peerTypeOf(peer);
+        if (!isValidCombination(direction, t, p)) {
+          out.push({
+            path: draft.paths.get(peer) ?? '',
+            message: `invalid combination of target=${t}, peer=${p}, direction=${direction}`,
+          });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function allRuleProblems(draft: Draft): Problem[] {
+  const out: Problem[] = [];
+  for (const entry of draft.policy.ingress) {
+    for (const rule of entry.rules) {
+      if (draft.brokenRules.has(rule)) continue;
+      const path = draft.paths.get(rule) ?? '';
+      for (const message of ruleProblems(rule)) out.push({ path, message });
+    }
+  }
+  return out;
+}
+
+/**
+ * §10.3 rule 3, with the original message texts (minus the `Rule #0:` prefix). Expects the rule
+ * in normal form (protocol trimmed and lower-cased).
+ *
+ * @example ruleProblems({ protocol: 'icmp', icmp_type: 3, icmp_code: 16 })
+ * // ['Invalid ICMP code for type 3: 16.']
+ */
+export function ruleProblems(rule: Rule): string[] {
+  const out: string[] = [];
+  const protocol = rule.protocol;
+  const ports = rule.ports ?? [];
+  const ranges = rule.port_ranges ?? [];
+  if (protocol === '') out.push('No protocol specified.');
+  else if (!PROTOCOLS.includes(protocol)) out.push(`Invalid protocol: ${protocol}.`);
+
+  if (protocol === 'tcp' || protocol === 'udp') {
+    const badRanges = ranges.filter(([lo, hi]) => lo > hi || lo > MAX_PORT || hi > MAX_PORT);
+    if (badRanges.length > 0) {
+      const list = badRanges.map(([lo, hi]) => `${lo}-${hi}`).join(', ');
+      out.push(`The following port ranges are invalid: ${list}.`);
+    }
+    const badPorts = ports.filter((p) => p > MAX_PORT);
+    if (badPorts.length > 0) out.push(`The following ports are invalid: ${badPorts.join(', ')}.`);
+  }
+
+  const type = rule.icmp_type ?? 0;
+  const code = rule.icmp_code ?? 0;
+  if (protocol !== 'icmp') {
+    if (type > 0 || code > 0) {
+      out.push('ICMP protocol is not specified but ICMP Code and/or ICMP Type are also specified.');
+    }
+  } else {
+    if (ports.length > 0 || ranges.length > 0) {
+      out.push('ICMP protocol is specified but ports are also specified.');
+    }
+    if (type > MAX_ICMP_TYPE) out.push(`Invalid ICMP type: ${type}.`);
+    if (code > maxIcmpCode(type)) out.push(`Invalid ICMP code for type ${type}: ${code}.`);
+  }
+
+  if (protocol === 'any' && (ports.length > 0 || ranges.length > 0)) {
+    out.push('Protocol any matches every port, but ports are also specified.');
+  }
+  return out;
+}
+
+/** Highest code the original accepted for an ICMP type. */
+function maxIcmpCode(type: number): number {
+  switch (type) {
+    case 3: // destination unreachable
+      return 15;
+    case 5: // redirect
+      return 3;
+    case 11: // time exceeded
+      return 1;
+    default: // including 4, source quench
+      return 0;
+  }
+}
+
+function dedupe(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.path}\u0000${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
