@@ -71,7 +71,6 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
   const common: FastifyServerOptions = {
     bodyLimit: opts.bodyLimit ?? MiB,
     requestIdHeader: false,
-    requestIdLogLabel: 'reqId',
     genReqId: (req: IncomingMessage) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();

@@ -115,8 +115,17 @@ export function invalidFieldError(context: string, errors: AjvError[]): RomanaEr
       field = `${base}.${String(best.params['additionalProperty'])}`;
       message = 'unknown field (a typo?)';
       break;
+    case 'enum':
+      message = `must be one of ${JSON.stringify(best.params['allowedValues'])}, got ${showValue(best.data)}`;
+      break;
+    case 'minProperties':
+      message = `must not be empty, got ${showValue(best.data)}`;
+      break;
     default:
-      message = `${best.message ?? 'invalid'}, got ${showValue(best.data)}`;
+      message =
+        best.instancePath === '' && (best.data === null || best.data === undefined)
+          ? 'required, a JSON object'
+          : `${best.message ?? 'invalid'}, got ${showValue(best.data)}`;
   }
   return new RomanaError('InvalidInput', `${field}: ${message}`);
 }

@@ -54,7 +54,7 @@ export const HostPatchBody = Type.Object(
 export const HostParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 253 }) });
 
 export const HostDeleteQuery = Type.Object(
-  { force: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])) },
+  { force: Type.Optional(Type.Enum(['true', 'false'])) },
   { additionalProperties: false },
 );
 
