@@ -1,0 +1,178 @@
+/**
+ * A resumable etcd watch on a raw gRPC watch stream (not the `etcd3` WatchManager, whose
+ * reconnect can skip events: it moves its resume point to the header revision of the creation
+ * response, before the history it asked for has arrived).
+ *
+ * The watch owns its cursor `next`: the lowest revision not yet delivered. Every (re)connection
+ * creates the server-side watch at `next`; events below `next` are dropped as duplicates, so a
+ * reconnect can neither lose nor repeat a revision. Disconnects are retried forever with capped,
+ * jittered backoff (the caller only hears about the one error it must act on: compaction).
+ */
+import type { Etcd3, IDuplexStream, IWatchRequest, IWatchResponse } from 'etcd3';
+import { RomanaError } from '../errors.ts';
+import { compactedError } from './kv-state.ts';
+import type { Watch, WatchEvent } from './store.ts';
+
+type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
+
+/** What an `EtcdWatch` needs from its store. */
+export interface EtcdWatchTarget {
+  client: Etcd3;
+  /** Full etcd key range of the watched prefix. */
+  key: Buffer;
+  rangeEnd: Buffer;
+  /** Maps a full etcd key back to the store key. */
+  unprefix: (key: Buffer) => string;
+  /** For error messages. */
+  endpoints: string;
+}
+
+const MIN_BACKOFF_MS = 50;
+const MAX_BACKOFF_MS = 3000;
+
+/**
+ * One `Store.watch` on etcd. Starts connecting at construction.
+ *
+ * @example
+ * const w = new EtcdWatch(target, 42, (events, rev) => apply(events), (err) => relist(err));
+ * w.close();
+ */
+export class EtcdWatch implements Watch {
+  readonly #t: EtcdWatchTarget;
+  readonly #onEvents: (events: WatchEvent[], revision: number) => void;
+  readonly #onError: (err: Error) => void;
+  /** Lowest revision not delivered yet; 0 = "from now", fixed by the first creation response. */
+  #next: number;
+  #stream: WatchStream | undefined;
+  #closed = false;
+  #backoff = MIN_BACKOFF_MS;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    target: EtcdWatchTarget,
+    fromRevision: number,
+    onEvents: (events: WatchEvent[], revision: number) => void,
+    onError: (err: Error) => void,
+  ) {
+    this.#t = target;
+    this.#next = Math.max(0, fromRevision);
+    this.#onEvents = onEvents;
+    this.#onError = onError;
+    void this.#connect();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#drop();
+  }
+
+  async #connect(): Promise<void> {
+    let stream: WatchStream;
+    try {
+      stream = await this.#t.client.watchClient.watch();
+    } catch (err) {
+      this.#retry(err);
+      return;
+    }
+    if (this.#closed) {
+      stream.on('error', () => {});
+      stream.cancel();
+      return;
+    }
+    this.#stream = stream;
+    stream.on('data', (res: IWatchResponse) => {
+      if (this.#stream === stream) this.#onResponse(res);
+    });
+    stream.on('error', (err: Error) => {
+      if (this.#stream === stream) this.#retry(err);
+    });
+    stream.on('end', () => {
+      if (this.#stream === stream) this.#retry(new Error('watch stream ended'));
+    });
+    stream.write({
+      create_request: {
+        key: this.#t.key,
+        range_end: this.#t.rangeEnd,
+        ...(this.#next > 0 ? { start_revision: this.#next } : {}),
+      },
+    });
+  }
+
+  #onResponse(res: IWatchResponse): void {
+    if (this.#closed) return;
+    const compactRevision = Number(res.compact_revision);
+    if (compactRevision > 0) {
+      this.#fail(compactedError(this.#next, compactRevision));
+      return;
+    }
+    if (res.canceled) {
+      const reason = res.cancel_reason || 'no reason given';
+      this.#fail(new RomanaError('Unavailable', `etcd at ${this.#t.endpoints} cancelled the watch: ${reason}`));
+      return;
+    }
+    if (res.created) {
+      this.#backoff = MIN_BACKOFF_MS;
+      if (this.#next === 0) this.#next = Number(res.header.revision) + 1;
+    }
+    this.#deliver(res.events ?? []);
+  }
+
+  /** Delivers events one revision at a time, skipping revisions already delivered. */
+  #deliver(events: IWatchResponse['events']): void {
+    let group: WatchEvent[] = [];
+    let groupRev = 0;
+    const flush = (): boolean => {
+      if (group.length === 0) return true;
+      const evs = group;
+      group = [];
+      this.#next = groupRev + 1;
+      try {
+        this.#onEvents(evs, groupRev);
+      } catch (err) {
+        this.#fail(err instanceof Error ? err : new Error(String(err)));
+        return false;
+      }
+      return !this.#closed;
+    };
+    for (const ev of events) {
+      const rev = Number(ev.kv.mod_revision);
+      if (rev < this.#next) continue; // already delivered before a reconnect
+      if (rev !== groupRev && !flush()) return;
+      groupRev = rev;
+      const isPut = ev.type === 'Put';
+      group.push({
+        type: isPut ? 'put' : 'delete',
+        key: this.#t.unprefix(ev.kv.key),
+        value: isPut ? ev.kv.value.toString('utf8') : null,
+        modRevision: rev,
+      });
+    }
+    flush();
+  }
+
+  #retry(_err: unknown): void {
+    if (this.#closed) return;
+    this.#drop();
+    const delay = this.#backoff * (0.5 + Math.random() / 2);
+    this.#backoff = Math.min(MAX_BACKOFF_MS, this.#backoff * 2);
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.#connect(), delay);
+  }
+
+  #fail(err: Error): void {
+    if (this.#closed) return;
+    this.close();
+    this.#onError(err);
+  }
+
+  #drop(): void {
+    const s = this.#stream;
+    this.#stream = undefined;
+    if (s !== undefined) {
+      s.on('error', () => {});
+      s.cancel();
+    }
+  }
+}

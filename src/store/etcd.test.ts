@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { startEtcd, startEtcdCluster, type EtcdHandle } from '../../test/helpers/etcd.ts';
+import { isRomanaError } from '../errors.ts';
+import { recordWatch, runStoreConformance } from './conformance.ts';
+import { EtcdStore } from './etcd.ts';
+
+let etcd: EtcdHandle | undefined;
+let counter = 0;
+/** A fresh key space on the shared etcd: one prefix per store. */
+const freshPrefix = () => `/romana-test-${process.pid}-${counter++}`;
+
+before(async () => {
+  etcd = await startEtcd();
+});
+after(async () => {
+  await etcd?.stop();
+});
+
+runStoreConformance('etcd', async () => new EtcdStore({ endpoints: etcd!.endpoints, prefix: freshPrefix() }));
+
+const put = (key: string, value: string) => [{ type: 'put' as const, key, value }];
+
+async function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+describe('EtcdStore specifics', () => {
+  it('keeps installations with different prefixes apart', async () => {
+    const a = new EtcdStore({ endpoints: etcd!.endpoints, prefix: '/iso-a' });
+    const b = new EtcdStore({ endpoints: etcd!.endpoints, prefix: '/iso-a-b/' });
+    try {
+      await a.txn([], put('k', 'from a'));
+      await b.txn([], put('k', 'from b'));
+      assert.deepEqual((await a.range('')).kvs.map((kv) => [kv.key, kv.value]), [['k', 'from a']]);
+      assert.deepEqual((await b.range('')).kvs.map((kv) => [kv.key, kv.value]), [['k', 'from b']]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('reads a range larger than one page as one snapshot', async () => {
+    const s = new EtcdStore({ endpoints: etcd!.endpoints, prefix: freshPrefix() });
+    try {
+      for (let i = 0; i < 1200; i += 100) {
+        await s.txn([], Array.from({ length: 100 }, (_, j) => ({ type: 'put' as const, key: `p/${String(i + j).padStart(4, '0')}`, value: 'v' })));
+      }
+      const { kvs, revision } = await s.range('p/');
+      assert.equal(kvs.length, 1200);
+      assert.equal(kvs[1199]!.key, 'p/1199');
+      assert.equal(revision, await s.revision());
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('reports an unreachable etcd as Unavailable, naming the endpoint', async () => {
+    const port = await closedPort();
+    const s = new EtcdStore({ endpoints: [`127.0.0.1:${port}`], requestTimeoutMs: 2000 });
+    try {
+      const t0 = Date.now();
+      await assert.rejects(s.get('x'), (err: unknown) => isRomanaError(err, 'Unavailable') && err.message.includes(`127.0.0.1:${port}`));
+      await assert.rejects(s.txn([], put('x', '1')), (err: unknown) => isRomanaError(err, 'Unavailable'));
+      assert.ok(Date.now() - t0 < 5000, 'fails fast on a refused connection');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('commits through a live endpoint when another listed endpoint is down', async () => {
+    const port = await closedPort();
+    const s = new EtcdStore({ endpoints: [`127.0.0.1:${port}`, ...etcd!.endpoints], prefix: freshPrefix(), attempts: 6 });
+    try {
+      for (let i = 0; i < 10; i++) assert.equal((await s.txn([], put(`k${i}`, 'v'))).succeeded, true);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('keeps a watch going across an etcd restart, without loss or duplicates', async () => {
+    const s = new EtcdStore({ endpoints: etcd!.endpoints, prefix: freshPrefix() });
+    try {
+      const first = await s.txn([], put('w/0', '0'));
+      const rec = recordWatch(s, 'w/', first.revision);
+      for (let i = 1; i < 5; i++) await s.txn([], put(`w/${i}`, `${i}`));
+      await rec.waitFor((d) => d.length >= 5);
+      await etcd!.restart('SIGKILL');
+      // The first write after the restart may race the client noticing the dead connection.
+      for (let i = 5; i < 10; i++) {
+        for (let tries = 0; ; tries++) {
+          try {
+            await s.txn([], put(`w/${i}`, `${i}`));
+            break;
+          } catch (err) {
+            if (!isRomanaError(err, 'Unavailable') || tries > 20) throw err;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+      }
+      await rec.waitFor((d) => d.length >= 10, 15_000);
+      await new Promise((r) => setTimeout(r, 200));
+      const keys = rec.deliveries.flatMap((d) => d.events.map((e) => e.key));
+      assert.deepEqual(keys, Array.from({ length: 10 }, (_, i) => `w/${i}`));
+      assert.deepEqual(rec.errors, []);
+      rec.close();
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('EtcdStore on a 3-member cluster', () => {
+  it('resumes a watch whose member was down, delivering the writes made meanwhile', async () => {
+    const cluster = await startEtcdCluster(3);
+    const prefix = freshPrefix();
+    const watcherSide = new EtcdStore({ endpoints: [cluster.endpoints[0]!], prefix });
+    const writerSide = new EtcdStore({ endpoints: cluster.endpoints.slice(1), prefix });
+    try {
+      const r0 = await writerSide.txn([], put('c/0', '0'));
+      const rec = recordWatch(watcherSide, 'c/', r0.revision);
+      await rec.waitFor((d) => d.length >= 1);
+      await cluster.stop(0);
+      for (let i = 1; i <= 20; i++) await writerSide.txn([], put(`c/${i}`, `${i}`));
+      await cluster.start(0);
+      for (let i = 21; i <= 25; i++) await writerSide.txn([], put(`c/${i}`, `${i}`));
+      await rec.waitFor((d) => d.length >= 26, 20_000);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(
+        rec.deliveries.map((d) => d.events[0]!.key),
+        Array.from({ length: 26 }, (_, i) => `c/${i}`),
+      );
+      rec.close();
+    } finally {
+      await Promise.all([watcherSide.close(), writerSide.close()]);
+      await cluster.stopAll();
+    }
+  });
+});

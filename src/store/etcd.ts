@@ -1,0 +1,306 @@
+/**
+ * etcd v3 backend over the `etcd3` client's raw gRPC calls. Every store key lives under
+ * `<prefix>/` (default `/romana/`), so several Romana installations can share one etcd.
+ *
+ * Retries: the client's built-in retry and circuit-breaker policies are replaced by ours. Reads
+ * are retried on any connection error (they are idempotent). A transaction is retried only when
+ * no connection was established (the request cannot have reached etcd); after that, a failure
+ * is reported as `Unavailable`, because the transaction may or may not have been applied and
+ * only the caller, by re-reading, can tell. Each retry may pick another endpoint.
+ */
+import { readFileSync, type PathOrFileDescriptor } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import {
+  Etcd3,
+  type ICompare,
+  type IKeyValue,
+  type IOptions,
+  type IRangeResponse,
+  type IRequestOp,
+} from 'etcd3';
+import { RomanaError, invalidInput } from '../errors.ts';
+import { EtcdWatch } from './etcd-watch.ts';
+import { validateTxn } from './kv-state.ts';
+import type {
+  Compactable,
+  Compare,
+  KeyValue,
+  Op,
+  Store,
+  TxnResult,
+  Watch,
+  WatchEvent,
+} from './store.ts';
+
+export interface EtcdStoreOptions {
+  /** Client URLs or host:port pairs, e.g. `['127.0.0.1:2379']` or `['https://etcd-0:2379']`. */
+  endpoints: string[];
+  /** Key prefix of this installation. Default `/romana`. */
+  prefix?: string;
+  /** PEM file paths; `ca` defaults to the system roots. Setting `tls` implies https. */
+  tls?: { ca?: string; cert?: string; key?: string };
+  /** Deadline of one request, in ms. Default 5000. */
+  requestTimeoutMs?: number;
+  /** Attempts of one request when etcd is unreachable (see module comment). Default 3. */
+  attempts?: number;
+}
+
+type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
+
+/** Runs the call once: retry and circuit breaking are done by `EtcdStore`. */
+const passthrough = {
+  execute: async (fn: (ctx: { signal: AbortSignal }) => unknown, signal?: AbortSignal) =>
+    fn({ signal: signal ?? new AbortController().signal }),
+  onSuccess: () => ({ dispose: () => {} }),
+  onFailure: () => ({ dispose: () => {} }),
+} as unknown as Policy;
+
+const PAGE = 500;
+
+/**
+ * A `Store` on an etcd v3 cluster.
+ *
+ * @example
+ * const store = new EtcdStore({ endpoints: ['127.0.0.1:2379'], prefix: '/romana' });
+ * const { kvs, revision } = await store.range('hosts/');
+ * await store.close();
+ */
+export class EtcdStore implements Store, Compactable {
+  readonly endpoints: string;
+  readonly #client: Etcd3;
+  readonly #prefix: Buffer;
+  readonly #attempts: number;
+  #closed = false;
+  #watches = new Set<Watch>();
+
+  constructor(options: EtcdStoreOptions) {
+    if (options.endpoints.length === 0) throw invalidInput('etcd: no endpoints given');
+    const prefix = (options.prefix ?? '/romana').replace(/\/+$/, '');
+    this.#prefix = Buffer.from(prefix === '' ? '' : `${prefix}/`, 'utf8');
+    this.#attempts = Math.max(1, options.attempts ?? 3);
+    const hosts = options.endpoints.map((e) => (options.tls && !/^https?:\/\//.test(e) ? `https://${e}` : e));
+    this.endpoints = hosts.join(',');
+    const timeout = options.requestTimeoutMs ?? 5000;
+    this.#client = new Etcd3({
+      hosts,
+      ...(options.tls ? { credentials: tlsCredentials(options.tls) } : {}),
+      grpcOptions: {
+        'grpc.max_receive_message_length': 64 * 1024 * 1024,
+        'grpc.keepalive_time_ms': 10_000,
+        'grpc.keepalive_timeout_ms': 5_000,
+      },
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+      faultHandling: { global: passthrough, host: () => passthrough },
+    });
+  }
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    this.#checkOpen();
+    const res = await this.#call('read', `get ${key}`, () => this.#client.kv.range({ key: this.#full(key) }));
+    const kv = res.kvs[0];
+    return kv === undefined ? undefined : this.#toKeyValue(kv);
+  }
+
+  async range(prefix: string): Promise<{ kvs: KeyValue[]; revision: number }> {
+    this.#checkOpen();
+    const start = this.#full(prefix);
+    const end = prefixEnd(start);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#rangePages(start, end);
+      } catch (err) {
+        // The snapshot revision was compacted between two pages: start over at a newer one.
+        if (attempt >= 3 || !/compacted/.test((err as Error).message)) throw this.#map(err, `range ${prefix}`);
+      }
+    }
+  }
+
+  async #rangePages(start: Buffer, end: Buffer): Promise<{ kvs: KeyValue[]; revision: number }> {
+    const kvs: KeyValue[] = [];
+    let revision = 0;
+    let key = start;
+    for (;;) {
+      const page: IRangeResponse = await this.#call('read', 'range', () =>
+        this.#client.kv.range({ key, range_end: end, limit: PAGE, ...(revision > 0 ? { revision } : {}) }),
+      );
+      if (revision === 0) revision = Number(page.header.revision);
+      for (const kv of page.kvs) kvs.push(this.#toKeyValue(kv));
+      const last = page.kvs[page.kvs.length - 1];
+      if (!page.more || last === undefined) return { kvs, revision };
+      key = Buffer.concat([last.key, Buffer.from([0])]);
+    }
+  }
+
+  async txn(compares: Compare[], ops: Op[]): Promise<TxnResult> {
+    this.#checkOpen();
+    validateTxn(compares, ops);
+    const compare: ICompare[] = compares.map((c) => ({
+      key: this.#full(c.key),
+      target: 'Mod',
+      result: 'Equal',
+      mod_revision: c.modRevision,
+    }));
+    const success: IRequestOp[] = ops.map((op) =>
+      op.type === 'put'
+        ? { request_put: { key: this.#full(op.key), value: Buffer.from(op.value, 'utf8') } }
+        : { request_delete_range: { key: this.#full(op.key) } },
+    );
+    const res = await this.#call('write', 'txn', () => this.#client.kv.txn({ compare, success, failure: [] }));
+    return { succeeded: res.succeeded, revision: Number(res.header.revision) };
+  }
+
+  watch(
+    prefix: string,
+    fromRevision: number,
+    onEvents: (events: WatchEvent[], revision: number) => void,
+    onError: (err: Error) => void,
+  ): Watch {
+    this.#checkOpen();
+    const key = this.#full(prefix);
+    const plen = this.#prefix.length;
+    const w = new EtcdWatch(
+      {
+        client: this.#client,
+        key,
+        rangeEnd: prefixEnd(key),
+        unprefix: (k) => k.subarray(plen).toString('utf8'),
+        endpoints: this.endpoints,
+      },
+      fromRevision,
+      onEvents,
+      (err) => {
+        this.#watches.delete(handle);
+        onError(err);
+      },
+    );
+    const handle: Watch = {
+      close: () => {
+        this.#watches.delete(handle);
+        w.close();
+      },
+    };
+    this.#watches.add(handle);
+    return handle;
+  }
+
+  async revision(): Promise<number> {
+    this.#checkOpen();
+    const res = await this.#call('read', 'revision', () =>
+      this.#client.kv.range({ key: this.#prefix.length > 0 ? this.#prefix : Buffer.from([0]), count_only: true }),
+    );
+    return Number(res.header.revision);
+  }
+
+  /**
+   * Compacts etcd's history (the whole cluster's, not only this prefix) up to `revision`.
+   * Compacting an already compacted revision is a no-op.
+   */
+  async compact(revision: number): Promise<void> {
+    this.#checkOpen();
+    try {
+      await this.#call('write', 'compact', () => this.#client.kv.compact({ revision }));
+    } catch (err) {
+      if (/compacted/.test((err as Error).message)) return;
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const w of [...this.#watches]) w.close();
+    this.#client.close();
+  }
+
+  /** One request with our retry rule (module comment); errors come out as `RomanaError`s. */
+  async #call<T>(kind: 'read' | 'write', what: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const retry = kind === 'read' ? isUnavailable(err) : neverSent(err);
+        if (!retry || attempt >= this.#attempts || this.#closed) throw this.#map(err, what);
+        await new Promise((r) => setTimeout(r, 50 * 2 ** (attempt - 1) * (0.5 + Math.random())));
+      }
+    }
+  }
+
+  #map(err: unknown, what: string): Error {
+    if (err instanceof RomanaError) return err;
+    const msg = err instanceof Error ? err.message : String(err);
+    const opts = { resourceType: 'store', resourceId: this.endpoints, cause: err };
+    if (isUnavailable(err)) {
+      return new RomanaError('Unavailable', `etcd at ${this.endpoints} is unavailable (${what}): ${msg}`, opts);
+    }
+    if (/compacted/.test(msg)) return new RomanaError('Conflict', `etcd ${what}: revision compacted: ${msg}`, opts);
+    if (/future rev/.test(msg)) return invalidInput(`etcd ${what}: ${msg}`, opts);
+    return new RomanaError('Internal', `etcd at ${this.endpoints}: ${what} failed: ${msg}`, opts);
+  }
+
+  #full(key: string): Buffer {
+    return Buffer.concat([this.#prefix, Buffer.from(key, 'utf8')]);
+  }
+
+  #toKeyValue(kv: IKeyValue): KeyValue {
+    return {
+      key: kv.key.subarray(this.#prefix.length).toString('utf8'),
+      value: kv.value.toString('utf8'),
+      modRevision: Number(kv.mod_revision),
+      createRevision: Number(kv.create_revision),
+    };
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new RomanaError('Unavailable', `etcd store (${this.endpoints}) is closed`);
+  }
+}
+
+/**
+ * The end of the key range of all keys starting with `prefix` (etcd's `range_end`).
+ *
+ * @example prefixEnd(Buffer.from('/romana/')).toString() // '/romana0'
+ */
+export function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i]!++;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]); // all keys
+}
+
+/** A connection-level failure: etcd unreachable, timed out, or without leader. */
+function isUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return (
+    /GRPCUnavailable|GRPCDeadlineExceeded|BrokenCircuit|ClientClosed/.test(err.constructor.name + ' ' + err.name) ||
+    /UNAVAILABLE|DEADLINE_EXCEEDED|Deadline exceeded|No connection established|ECONNREFUSED|etcdserver: (no leader|leader changed|request timed out)/i.test(
+      err.message,
+    )
+  );
+}
+
+/** The request cannot have reached etcd, so even a write may be retried. */
+function neverSent(err: unknown): boolean {
+  return err instanceof Error && /No connection established|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/.test(err.message);
+}
+
+function tlsCredentials(tls: NonNullable<EtcdStoreOptions['tls']>): NonNullable<IOptions['credentials']> {
+  const read = (what: string, file: PathOrFileDescriptor): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw invalidInput(`etcd TLS ${what} file ${String(file)} cannot be read: ${(err as Error).message}`);
+    }
+  };
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw invalidInput('etcd TLS: a client certificate needs both cert and key');
+  }
+  return {
+    rootCertificate: tls.ca !== undefined ? read('CA', tls.ca) : Buffer.from(rootCertificates.join('\n')),
+    ...(tls.key !== undefined ? { privateKey: read('key', tls.key) } : {}),
+    ...(tls.cert !== undefined ? { certChain: read('cert', tls.cert) } : {}),
+  };
+}
