@@ -1,3 +1,145 @@
-import { notYet } from '../not-yet.ts';
+/**
+ * `romanad`: reads its settings, opens the store, loads the state, serves the API, and shuts
+ * down cleanly on SIGTERM/SIGINT (in-flight requests finish; the store is closed last).
+ */
+import { readFileSync } from 'node:fs';
+import { pino, type Logger } from 'pino';
+import { RomanaError } from '../errors.ts';
+import { EmbeddedStore } from '../store/embedded.ts';
+import { EtcdStore } from '../store/etcd.ts';
+import { MemoryStore } from '../store/memory.ts';
+import type { Store } from '../store/store.ts';
+import { buildApp } from './app.ts';
+import { assertSafeListen } from './auth.ts';
+import {
+  appOptionsFromConfig,
+  ConfigError,
+  HelpRequested,
+  parseConfig,
+  type RomanadConfig,
+} from './config.ts';
+import { createRomanaService } from './romana-service.ts';
 
-export const main = notYet('romanad', 'issue 4');
+/** Exit statuses: 0 clean stop, 1 runtime failure, 2 bad settings. */
+export async function main(argv: string[]): Promise<number> {
+  let cfg: RomanadConfig;
+  try {
+    cfg = parseConfig(argv, process.env);
+  } catch (err) {
+    if (err instanceof HelpRequested) {
+      process.stdout.write(err.text.endsWith('\n') ? err.text : `${err.text}\n`);
+      return 0;
+    }
+    return usageError(err);
+  }
+  const log = pino({ level: cfg.logLevel, base: { program: 'romanad' } });
+  let appOptions;
+  let initialTopology: unknown;
+  try {
+    appOptions = appOptionsFromConfig(cfg);
+    assertSafeListen(cfg.host, (appOptions.tokens ?? []).length > 0);
+    initialTopology = readTopologyFile(cfg.initialTopologyFile);
+  } catch (err) {
+    return usageError(err);
+  }
+  let store: Store;
+  try {
+    store = await openStore(cfg, log);
+  } catch (err) {
+    log.fatal({ err: String(err) }, 'cannot open the store');
+    process.stderr.write(`romanad: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const service = await createRomanaService({
+    store,
+    initialTopology,
+    log: (level, msg, extra) => log[level](extra ?? {}, msg),
+  }).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
+  const app = buildApp(service, { ...appOptions, loggerInstance: log });
+  const scheme = appOptions.https ? 'https' : 'http';
+  try {
+    await app.listen({ host: cfg.host, port: cfg.port });
+  } catch (err) {
+    process.stderr.write(
+      `romanad: cannot listen on ${cfg.host}:${cfg.port}: ${(err as Error).message}\n`,
+    );
+    await service.close();
+    await store.close();
+    return 1;
+  }
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : cfg.port;
+  const where = `${scheme}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}`;
+  log.info({ url: where, store: describeStore(cfg), sources: cfg.sources }, 'romanad listening');
+  process.stdout.write(`romanad listening on ${where} (store: ${describeStore(cfg)})\n`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'romanad stopping');
+      void (async () => {
+        await app.close();
+        await service.close();
+        await store.close();
+        resolve(0);
+      })();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+function usageError(err: unknown): number {
+  const msg = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`romanad: ${msg}\nTry 'romanad --help'.\n`);
+  return err instanceof ConfigError || err instanceof RomanaError ? 2 : 1;
+}
+
+function readTopologyFile(path: string | undefined): unknown {
+  if (path === undefined || path === '') return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      `--initial-topology-file: cannot read '${path}': ${(err as Error).message}`,
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(
+      `--initial-topology-file: '${path}' is not JSON: ${(err as Error).message}`,
+    );
+  }
+}
+
+async function openStore(cfg: RomanadConfig, log: Logger): Promise<Store> {
+  switch (cfg.store.kind) {
+    case 'memory':
+      return new MemoryStore();
+    case 'embedded':
+      return EmbeddedStore.open(cfg.store.dir, { onWarning: (m) => log.warn(m) });
+    case 'etcd': {
+      const { endpoints, prefix, ca, cert, key } = cfg.etcd;
+      const tls = ca || cert || key ? { ca, cert, key } : undefined;
+      return new EtcdStore({ endpoints, prefix, ...(tls ? { tls } : {}) });
+    }
+  }
+}
+
+function describeStore(cfg: RomanadConfig): string {
+  switch (cfg.store.kind) {
+    case 'memory':
+      return 'memory';
+    case 'embedded':
+      return `embedded:${cfg.store.dir}`;
+    case 'etcd':
+      return `etcd ${cfg.etcd.endpoints.join(',')} prefix ${cfg.etcd.prefix}`;
+  }
+}
