@@ -152,13 +152,11 @@ function opArb(size: number): fc.Arbitrary<Op> {
     { weight: 2, arbitrary: inRange.map((v): Op => ({ kind: 'firstFreeFrom', x: v })) },
     {
       weight: 2,
-      arbitrary: fc
-        .tuple(inRange, inRange)
-        .map(([a, b]): Op => ({
-          kind: 'firstAllocatedIn',
-          from: Math.min(a, b),
-          to: Math.max(a, b),
-        })),
+      arbitrary: fc.tuple(inRange, inRange).map(([a, b]): Op => ({
+        kind: 'firstAllocatedIn',
+        from: Math.min(a, b),
+        to: Math.max(a, b),
+      })),
     },
   );
 }
