@@ -1,10 +1,11 @@
 /**
  * A small `RomanaService` straight on the IPAM engine, with no store: enough to drive the HTTP
  * layer's tests (src/server/romana-service.ts is the real one). It keeps a watch log that can
- * be "compacted", can be made not ready, and can be told to fail an operation.
+ * be "compacted", can be made not ready, and can be told to fail an operation. Also the
+ * request helpers the HTTP tests share. This file holds no tests of its own.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import { invalidInput, notFound, RomanaError } from '../errors.ts';
 import { Ipam, type AddressView, type AllocationRequest } from '../ipam/index.ts';
 import type { Policy, RomanaService, WatchEvent, WatchHandle, WatchKind } from './service.ts';
@@ -232,28 +233,41 @@ export async function seededService(): Promise<InMemoryService> {
   return s;
 }
 
-test('the in-memory service replays its log from a revision and refuses compacted ones', async () => {
-  const s = await seededService();
-  await s.allocate({ name: 'pod-a', host: 'h1' });
-  const seen: WatchEvent[] = [];
-  const h = s.watch(['blocks', 'hosts'], 2, (e) => seen.push(e), assert.fail);
-  await Promise.resolve();
-  h.close();
-  assert.deepEqual(
-    seen.map((e) => [e.revision, e.kind]),
-    [
-      [2, 'hosts'],
-      [3, 'blocks'],
-    ],
-  );
-  s.compactedBefore = 3;
-  const errors: Error[] = [];
-  s.watch(
-    ['blocks'],
-    1,
-    () => assert.fail('no event expected'),
-    (e) => errors.push(e),
-  );
-  await Promise.resolve();
-  assert.match(errors[0]!.message, /compacted/);
-});
+export interface Answer {
+  status: number;
+  body: unknown;
+  text: string;
+  headers: Record<string, string | string[] | number | undefined>;
+}
+
+/** Sends a request; `body` objects go as JSON. */
+export async function call(
+  app: FastifyInstance,
+  method: InjectOptions['method'],
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  const opts: InjectOptions = { method, url, headers };
+  if (body !== undefined) opts.payload = body as InjectOptions['payload'];
+  const res = await app.inject(opts);
+  let parsed: unknown = undefined;
+  try {
+    parsed = JSON.parse(res.body);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.statusCode, body: parsed, text: res.body, headers: res.headers };
+}
+
+/** Asserts an error answer: status, the body's code, and a pattern for `details`. */
+export function assertError(a: Answer, status: number, code: string, details?: RegExp): void {
+  assert.equal(a.status, status, a.text);
+  assert.match(String(a.headers['content-type']), /^application\/json/);
+  const b = a.body as Record<string, unknown>;
+  assert.equal(b['status_code'], status);
+  assert.equal(b['code'], code);
+  assert.equal(b['see_also'], 'docs/api.md#errors');
+  assert.equal(typeof b['details'], 'string');
+  if (details !== undefined) assert.match(String(b['details']), details);
+}
