@@ -25,14 +25,8 @@ export type {
   Rule,
   TargetType,
 } from './model.ts';
-export {
-  MAX_ICMP_TYPE,
-  MAX_PORT,
-  PROTOCOLS,
-  ruleProblems,
-  validatePolicies,
-  validatePolicy,
-} from './validate.ts';
+export { MAX_ICMP_TYPE, MAX_PORT, PROTOCOLS, ruleProblems } from './rules.ts';
+export { validatePolicies, validatePolicy } from './validate.ts';
 export type { PoliciesValidation, PolicyValidation } from './validate.ts';
 export { MAX_ID_LENGTH } from './shape.ts';
 export { convertV1, normalizePolicyInput, parsePolicyInput, v1WrapperKey } from './convert.ts';

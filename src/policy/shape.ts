@@ -133,6 +133,13 @@ class Reader {
     const obj = this.object(input, '');
     if (obj === undefined) return undefined;
     checkKeys(obj, POLICY_KEYS, '', this.problems);
+    for (const key of ['peers', 'rules']) {
+      if (obj[key] === undefined) continue;
+      this.problem(
+        key,
+        'is a 1.x field: put peers and rules in an ingress entry, or send the 1.x form {"securitypolicies": [...]}',
+      );
+    }
     const policy: Policy = {
       id: this.id(obj),
       direction: this.direction(obj),

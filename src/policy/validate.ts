@@ -18,16 +18,9 @@ import {
   targetTypeOf,
   type Endpoint,
   type Policy,
-  type Rule,
 } from './model.ts';
+import { ruleProblems } from './rules.ts';
 import { describe, readPolicy, type Draft, type Problem } from './shape.ts';
-
-/** Highest TCP/UDP port number. */
-export const MAX_PORT = 65535;
-/** Highest ICMP type number. */
-export const MAX_ICMP_TYPE = 255;
-/** The protocols a rule may name (after trimming and lower-casing). */
-export const PROTOCOLS: readonly string[] = ['tcp', 'udp', 'icmp', 'any'];
 
 /** Outcome of validating one policy. */
 export type PolicyValidation = { ok: true; policy: Policy } | { ok: false; problems: string[] };
@@ -126,65 +119,6 @@ function allRuleProblems(draft: Draft): Problem[] {
     }
   }
   return out;
-}
-
-/**
- * §10.3 rule 3, with the original message texts (minus the `Rule #0:` prefix). Expects the rule
- * in normal form (protocol trimmed and lower-cased).
- *
- * @example ruleProblems({ protocol: 'icmp', icmp_type: 3, icmp_code: 16 })
- * // ['Invalid ICMP code for type 3: 16.']
- */
-export function ruleProblems(rule: Rule): string[] {
-  const out: string[] = [];
-  const protocol = rule.protocol;
-  const ports = rule.ports ?? [];
-  const ranges = rule.port_ranges ?? [];
-  if (protocol === '') out.push('No protocol specified.');
-  else if (!PROTOCOLS.includes(protocol)) out.push(`Invalid protocol: ${protocol}.`);
-
-  if (protocol === 'tcp' || protocol === 'udp') {
-    const badRanges = ranges.filter(([lo, hi]) => lo > hi || lo > MAX_PORT || hi > MAX_PORT);
-    if (badRanges.length > 0) {
-      const list = badRanges.map(([lo, hi]) => `${lo}-${hi}`).join(', ');
-      out.push(`The following port ranges are invalid: ${list}.`);
-    }
-    const badPorts = ports.filter((p) => p > MAX_PORT);
-    if (badPorts.length > 0) out.push(`The following ports are invalid: ${badPorts.join(', ')}.`);
-  }
-
-  const type = rule.icmp_type ?? 0;
-  const code = rule.icmp_code ?? 0;
-  if (protocol !== 'icmp') {
-    if (type > 0 || code > 0) {
-      out.push('ICMP protocol is not specified but ICMP Code and/or ICMP Type are also specified.');
-    }
-  } else {
-    if (ports.length > 0 || ranges.length > 0) {
-      out.push('ICMP protocol is specified but ports are also specified.');
-    }
-    if (type > MAX_ICMP_TYPE) out.push(`Invalid ICMP type: ${type}.`);
-    if (code > maxIcmpCode(type)) out.push(`Invalid ICMP code for type ${type}: ${code}.`);
-  }
-
-  if (protocol === 'any' && (ports.length > 0 || ranges.length > 0)) {
-    out.push('Protocol any matches every port, but ports are also specified.');
-  }
-  return out;
-}
-
-/** Highest code the original accepted for an ICMP type. */
-function maxIcmpCode(type: number): number {
-  switch (type) {
-    case 3: // destination unreachable
-      return 15;
-    case 5: // redirect
-      return 3;
-    case 11: // time exceeded
-      return 1;
-    default: // including 4, source quench
-      return 0;
-  }
 }
 
 function dedupe(problems: Problem[]): Problem[] {
