@@ -240,6 +240,8 @@ export class EmbeddedStore implements Store, Compactable {
       }
       this.#commit(batch);
       if (this.#logSize >= this.#options.compactLogBytes) await this.#compactLog();
+      // Let the callers just acknowledged submit their next transactions into this batch.
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
