@@ -14,7 +14,13 @@ import { validatePolicies, validatePolicy } from './validate.ts';
 
 type Json = Record<string, unknown>;
 
-/** Outcome of converting a 1.x document: 2.x policy objects, not yet validated. */
+/**
+ * Outcome of converting a 1.x document: 2.x policy objects, not yet validated.
+ *
+ * @example
+ * const r: ConversionResult = convertV1(doc);
+ * if (r.ok) validatePolicies(r.policies);
+ */
 export type ConversionResult = { ok: true; policies: Json[] } | { ok: false; problems: string[] };
 
 const V1_POLICY_KEYS = [

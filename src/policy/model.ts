@@ -5,10 +5,18 @@
  * Despite its name, `ingress` carries the peers and rules of egress policies too.
  */
 
-/** Which way the traffic a policy governs flows, seen from the `applied_to` targets. */
+/**
+ * Which way the traffic a policy governs flows, seen from the `applied_to` targets.
+ *
+ * @example const d: Direction = 'egress';
+ */
 export type Direction = 'ingress' | 'egress';
 
-/** Every direction, in a stable order. */
+/**
+ * Every direction, in a stable order.
+ *
+ * @example DIRECTIONS.includes('egress') // true
+ */
 export const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
 
 /**
@@ -32,7 +40,11 @@ export interface Endpoint {
   segment_id?: string;
 }
 
-/** A `[low, high]` port range, both ends inclusive. */
+/**
+ * A `[low, high]` port range, both ends inclusive.
+ *
+ * @example const alt: PortRange = [8000, 8080];
+ */
 export type PortRange = [number, number];
 
 /**
@@ -82,10 +94,18 @@ export interface Policy {
   ingress: IngressEntry[];
 }
 
-/** What an `applied_to` endpoint designates. */
+/**
+ * What an `applied_to` endpoint designates.
+ *
+ * @example const t: TargetType = targetTypeOf({ dest: 'host' }); // 'host'
+ */
 export type TargetType = 'local' | 'host' | 'tenant' | 'tenant-segment' | 'unknown';
 
-/** What a peer endpoint designates. */
+/**
+ * What a peer endpoint designates.
+ *
+ * @example const p: PeerType = peerTypeOf({ cidr: '10.0.0.0/8' }); // 'cidr'
+ */
 export type PeerType = 'local' | 'host' | 'any' | 'cidr' | 'tenant' | 'tenant-segment' | 'unknown';
 
 /**
@@ -120,7 +140,11 @@ export function peerTypeOf(peer: Endpoint): PeerType {
   return 'unknown';
 }
 
-/** One translatable (direction, target type, peer type) combination. */
+/**
+ * One translatable (direction, target type, peer type) combination.
+ *
+ * @example const c: Combination = { direction: 'ingress', target: 'host', peer: 'local' };
+ */
 export interface Combination {
   readonly direction: Direction;
   readonly target: TargetType;

@@ -4,11 +4,23 @@
  */
 import type { Rule } from './model.ts';
 
-/** Highest TCP/UDP port number. */
+/**
+ * Highest TCP/UDP port number.
+ *
+ * @example ports.every((p) => p <= MAX_PORT)
+ */
 export const MAX_PORT = 65535;
-/** Highest ICMP type number. */
+/**
+ * Highest ICMP type number.
+ *
+ * @example ruleProblems({ protocol: 'icmp', icmp_type: MAX_ICMP_TYPE + 1 }) // ['Invalid ICMP type: 256.']
+ */
 export const MAX_ICMP_TYPE = 255;
-/** The protocols a rule may name (after trimming and lower-casing). */
+/**
+ * The protocols a rule may name (after trimming and lower-casing).
+ *
+ * @example PROTOCOLS.includes('sctp') // false
+ */
 export const PROTOCOLS: readonly string[] = ['tcp', 'udp', 'icmp', 'any'];
 
 /**

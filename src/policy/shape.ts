@@ -28,7 +28,11 @@ export interface Draft {
   paths: Map<Endpoint | Rule, string>;
 }
 
-/** Longest id accepted: a DNS-name-sized key, the same bound Kubernetes puts on object names. */
+/**
+ * Longest id accepted: a DNS-name-sized key, the same bound Kubernetes puts on object names.
+ *
+ * @example validatePolicy({ ...p, id: 'x'.repeat(MAX_ID_LENGTH + 1) }).ok // false
+ */
 export const MAX_ID_LENGTH = 253;
 
 const POLICY_KEYS = ['id', 'direction', 'description', 'applied_to', 'ingress'];
@@ -49,10 +53,12 @@ const EMPTY = {
   rules: 'field empty; an ingress entry needs at least one rule',
 };
 
+/** A JSON object (not null, not an array). */
 export function isJsonObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** `a` + `b` → `a.b`; the root path is ''. */
 export function joinPath(path: string, key: string): string {
   return path === '' ? key : `${path}.${key}`;
 }

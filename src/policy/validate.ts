@@ -22,10 +22,22 @@ import {
 import { ruleProblems } from './rules.ts';
 import { describe, readPolicy, type Draft, type Problem } from './shape.ts';
 
-/** Outcome of validating one policy. */
+/**
+ * Outcome of validating one policy.
+ *
+ * @example
+ * const v: PolicyValidation = validatePolicy(body);
+ * if (!v.ok) console.error(v.problems.join('\n'));
+ */
 export type PolicyValidation = { ok: true; policy: Policy } | { ok: false; problems: string[] };
 
-/** Outcome of validating a list of policies. */
+/**
+ * Outcome of validating a list of policies.
+ *
+ * @example
+ * const v: PoliciesValidation = validatePolicies(list);
+ * if (v.ok) for (const p of v.policies) store(p);
+ */
 export type PoliciesValidation =
   { ok: true; policies: Policy[] } | { ok: false; problems: string[] };
 
