@@ -147,7 +147,9 @@ function camel(flag: string): string {
 
 /** The `--help` text. */
 export function helpText(): string {
-  return program(() => undefined).helpInformation();
+  let text = '';
+  program((s) => (text += s)).outputHelp();
+  return text;
 }
 
 function program(write: (s: string) => void): Command {
