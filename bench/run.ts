@@ -11,6 +11,7 @@ interface BenchModule {
 
 const BENCHES: Record<string, () => Promise<BenchModule>> = {
   ipam: () => import('./ipam.ts'),
+  api: () => import('./api.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {

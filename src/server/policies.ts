@@ -3,7 +3,7 @@
  * anything, and one bad policy then disabled enforcement on every node).
  */
 import { RomanaError } from '../errors.ts';
-import { validatePolicy } from '../policy/validate.ts';
+import { validatePolicy } from '../policy/index.ts';
 import type { Policy } from './service.ts';
 
 /** Validates one 2.x policy; throws a semantic InvalidInput error listing every problem. */

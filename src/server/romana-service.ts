@@ -67,6 +67,25 @@ export interface RomanaServiceOptions {
 }
 
 const RETRY = { attempts: 30, baseDelayMs: 1, maxDelayMs: 40 };
+const RETRY_ATTEMPTS = 30;
+/** Address operations per transaction: etcd allows 128 compares and 128 writes. */
+const BATCH = 24;
+/** Combined transactions in flight at once. */
+const MAX_IN_FLIGHT = 4;
+
+type AddressOp =
+  { kind: 'allocate'; req: AllocationRequest } | { kind: 'release'; nameOrIp: string };
+
+interface Job {
+  op: AddressOp;
+  resolve(v: AddressView): void;
+  reject(err: unknown): void;
+  /** After a failed combined commit: retried alone. */
+  solo: boolean;
+  attempts: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Creates the service and loads its state from the store. */
 export async function createRomanaService(opts: RomanaServiceOptions): Promise<RomanaService> {
@@ -94,6 +113,9 @@ export class StoreBackedService implements RomanaService {
   readonly #rw = new RwLock();
   readonly #hostLocks = new KeyedMutex();
   readonly #eventCapacity: number;
+  #queue: Job[] = [];
+  #inFlight = 0;
+  #busyHosts = new Set<string>();
 
   constructor(opts: RomanaServiceOptions) {
     this.#store = opts.store;
@@ -179,84 +201,176 @@ export class StoreBackedService implements RomanaService {
   }
 
   // ---- addresses ----------------------------------------------------------------------------
+  //
+  // Allocations and releases are combined: the ones that arrive while a transaction is in
+  // flight are decided together by the engine and committed in the next transaction. If that
+  // transaction fails (another replica won a key), its jobs are retried one by one.
 
-  async allocate(req: AllocationRequest): Promise<AddressView> {
-    this.#checkWritable();
-    const host = typeof req.host === 'string' ? req.host : '';
-    return this.#rw.read(() =>
-      this.#hostLocks.run(host, () => withRetry(() => this.#allocateOnce(req), RETRY)),
-    );
+  allocate(req: AllocationRequest): Promise<AddressView> {
+    return this.#enqueue({ kind: 'allocate', req });
   }
 
-  async #allocateOnce(req: AllocationRequest): Promise<AddressView> {
+  release(nameOrIp: string): Promise<AddressView> {
+    return this.#enqueue({ kind: 'release', nameOrIp });
+  }
+
+  #enqueue(op: AddressOp): Promise<AddressView> {
     this.#checkWritable();
-    if (this.#state.hosts.get(req.host)?.removing) {
-      throw new RomanaError('Conflict', `Host ${req.host} is being removed`, {
+    return new Promise<AddressView>((resolve, reject) => {
+      this.#queue.push({ op, resolve, reject, solo: false, attempts: 0 });
+      this.#pump();
+    });
+  }
+
+  /**
+   * Starts batches while fewer than `MAX_IN_FLIGHT` are in flight. A batch never holds a host
+   * that an in-flight batch holds: batches then write disjoint keys and do not conflict.
+   */
+  #pump(): void {
+    while (this.#inFlight < MAX_IN_FLIGHT && this.#queue.length > 0) {
+      const batch: Job[] = [];
+      const hosts = new Set<string>();
+      for (let i = 0; i < this.#queue.length && batch.length < BATCH;) {
+        const job = this.#queue[i]!;
+        let host: string;
+        try {
+          host = this.#hostOf(job.op);
+        } catch (err) {
+          this.#queue.splice(i, 1);
+          job.reject(err);
+          continue;
+        }
+        if ((this.#busyHosts.has(host) && !hosts.has(host)) || (job.solo && batch.length > 0)) {
+          i++;
+          continue;
+        }
+        this.#queue.splice(i, 1);
+        batch.push(job);
+        hosts.add(host);
+        this.#busyHosts.add(host);
+        if (job.solo) break;
+      }
+      if (batch.length === 0) return;
+      this.#inFlight++;
+      const solo = batch[0]!.solo;
+      void (async () => {
+        if (solo) await sleep(Math.random() * Math.min(40, 2 ** batch[0]!.attempts));
+        await this.#rw.read(() => this.#runBatch(batch));
+      })()
+        .catch((err: unknown) => {
+          for (const j of batch) j.reject(err);
+        })
+        .finally(() => {
+          for (const h of hosts) this.#busyHosts.delete(h);
+          this.#inFlight--;
+          this.#pump();
+        });
+    }
+  }
+
+  #hostOf(op: AddressOp): string {
+    if (op.kind === 'allocate') return typeof op.req.host === 'string' ? op.req.host : '';
+    return this.#ipam.getAddress(op.nameOrIp).host;
+  }
+
+  async #runBatch(batch: Job[]): Promise<void> {
+    try {
+      this.#checkWritable();
+    } catch (err) {
+      for (const j of batch) j.reject(err);
+      return;
+    }
+    const g = this.#generation();
+    const compares = new Map<string, Compare>([[TOPOLOGY_KEY, this.#cmp(TOPOLOGY_KEY)]]);
+    const ops: Op[] = [];
+    const done: Array<{ job: Job; view: AddressView }> = [];
+    for (const job of batch) {
+      try {
+        const view = this.#decide(job.op, g, compares, ops);
+        done.push({ job, view });
+      } catch (err) {
+        job.reject(err);
+      }
+    }
+    const changes = this.#ipam.takeTouchedBlocks();
+    if (done.length === 0) return;
+    for (const c of changes) {
+      const key = blockKey(g, c.network, c.cidr);
+      compares.set(key, this.#cmp(key));
+    }
+    const undoKeys = [...changes.map((c) => blockKey(g, c.network, c.cidr)), TOPOLOGY_KEY];
+    let rev: number | null;
+    try {
+      rev = await this.#commit([...compares.values()], [...this.#blockOps(g, changes), ...ops]);
+    } catch (err) {
+      await this.#refreshKeys(undoKeys, true).catch(() => this.#scheduleReload());
+      for (const { job } of done) job.reject(err);
+      return;
+    }
+    if (rev !== null) {
+      this.#blocksCommitted(changes, rev);
+      for (const { job, view } of done) job.resolve(view);
+      return;
+    }
+    await this.#refreshKeys(undoKeys, true);
+    for (const { job, view } of done.reverse()) {
+      if (job.op.kind === 'allocate') {
+        const taken = await this.#store.get(addressKey(view.name));
+        if (taken !== undefined) {
+          const ip = (JSON.parse(taken.value) as { ip: string }).ip;
+          job.reject(
+            new RomanaError(
+              'AlreadyExists',
+              `Address with name ${view.name} already allocated: ${ip}`,
+              {
+                resourceType: 'address',
+                resourceId: view.name,
+              },
+            ),
+          );
+          continue;
+        }
+      }
+      if (++job.attempts >= RETRY_ATTEMPTS) {
+        job.reject(
+          conflict(
+            `gave up after ${RETRY_ATTEMPTS} attempts: ${view.name} kept racing other writers`,
+          ),
+        );
+        continue;
+      }
+      job.solo = true;
+      this.#queue.unshift(job);
+      // #pump runs when this batch's slot is freed.
+    }
+  }
+
+  /** Runs one operation in the engine and adds its compares and writes. */
+  #decide(op: AddressOp, g: number, compares: Map<string, Compare>, ops: Op[]): AddressView {
+    if (op.kind === 'release') {
+      const view = this.#ipam.release(op.nameOrIp);
+      ops.push({ type: 'delete', key: addressKey(view.name) });
+      return view;
+    }
+    const host = op.req.host;
+    if (typeof host === 'string' && this.#state.hosts.get(host)?.removing) {
+      throw new RomanaError('Conflict', `Host ${host} is being removed`, {
         resourceType: 'host',
-        resourceId: req.host,
+        resourceId: host,
       });
     }
-    const view = this.#ipam.allocate(req);
-    const changes = this.#ipam.takeTouchedBlocks();
-    const g = this.#generation();
+    const view = this.#ipam.allocate(op.req);
     const aKey = addressKey(view.name);
-    const compares = [
-      this.#cmp(TOPOLOGY_KEY),
-      this.#cmp(hostKey(view.host)),
-      this.#cmp(networkKey(g, view.network)),
-      { key: aKey, modRevision: 0 },
-      ...changes.map((c) => this.#cmp(blockKey(g, c.network, c.cidr))),
-    ];
-    const ops: Op[] = [
-      ...this.#blockOps(g, changes),
-      {
-        type: 'put',
-        key: aKey,
-        value: JSON.stringify({ ip: view.ip, host: view.host, network: view.network }),
-      },
-    ];
-    const rev = await this.#commitOrUndo(compares, ops, changes);
-    if (rev === null) {
-      const taken = await this.#store.get(aKey);
-      if (taken !== undefined) {
-        const ip = (JSON.parse(taken.value) as { ip: string }).ip;
-        throw new RomanaError(
-          'AlreadyExists',
-          `Address with name ${view.name} already allocated: ${ip}`,
-          { resourceType: 'address', resourceId: view.name },
-        );
-      }
-      throw conflict(`allocation of ${view.name} on ${view.host} raced another writer`);
+    for (const key of [hostKey(view.host), networkKey(g, view.network)]) {
+      if (!compares.has(key)) compares.set(key, this.#cmp(key));
     }
-    this.#blocksCommitted(changes, rev);
+    compares.set(aKey, { key: aKey, modRevision: 0 });
+    ops.push({
+      type: 'put',
+      key: aKey,
+      value: JSON.stringify({ ip: view.ip, host: view.host, network: view.network }),
+    });
     return view;
-  }
-
-  async release(nameOrIp: string): Promise<AddressView> {
-    this.#checkWritable();
-    const host = this.#ipam.getAddress(nameOrIp).host;
-    return this.#rw.read(() =>
-      this.#hostLocks.run(host, () =>
-        withRetry(async () => {
-          this.#checkWritable();
-          const view = this.#ipam.release(nameOrIp);
-          const changes = this.#ipam.takeTouchedBlocks();
-          const g = this.#generation();
-          const compares = [
-            this.#cmp(TOPOLOGY_KEY),
-            ...changes.map((c) => this.#cmp(blockKey(g, c.network, c.cidr))),
-          ];
-          const ops: Op[] = [
-            ...this.#blockOps(g, changes),
-            { type: 'delete', key: addressKey(view.name) },
-          ];
-          const rev = await this.#commitOrUndo(compares, ops, changes);
-          if (rev === null) throw conflict(`release of ${view.name} raced another writer`);
-          this.#blocksCommitted(changes, rev);
-          return view;
-        }, RETRY),
-      ),
-    );
   }
 
   // ---- hosts --------------------------------------------------------------------------------

@@ -1,0 +1,211 @@
+/**
+ * romanad over HTTP: a real romanad process per configuration (embedded store, etcd), a
+ * topology of 1,024 hosts (and of 10, to show the cost does not grow with the cluster), and
+ * allocations at concurrency 1, 16 and 64 from keep-alive HTTP clients in this process.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startEtcd, type EtcdHandle } from '../test/helpers/etcd.ts';
+import type { GroupOrHost } from '../src/ipam/index.ts';
+import type { Report } from './run.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+export function topologyWithHosts(zones: number, racks: number, perRack: number): unknown {
+  const map: GroupOrHost[] = [];
+  for (let z = 0; z < zones; z++) {
+    const rs: GroupOrHost[] = [];
+    for (let r = 0; r < racks; r++) {
+      const hosts: GroupOrHost[] = [];
+      for (let h = 0; h < perRack; h++) {
+        hosts.push({ name: `node-${z}-${r}-${h}`, ip: `172.${16 + z}.${r}.${h + 1}` });
+      }
+      rs.push({ name: `rack-${z}-${r}`, groups: hosts });
+    }
+    map.push({ name: `zone-${z}`, groups: rs });
+  }
+  return {
+    networks: [{ name: 'pods', cidr: '10.0.0.0/8', block_mask: 29 }],
+    topologies: [{ networks: ['pods'], map }],
+  };
+}
+
+export interface Romanad {
+  url: string;
+  proc: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts `bin/romanad.js` with `args` on a free port and waits until it listens. */
+export async function startRomanad(args: string[]): Promise<Romanad> {
+  const proc = spawn(
+    process.execPath,
+    [path.join(ROOT, 'bin/romanad.js'), '--port', '0', '--log-level', 'warn', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    proc.once('exit', (code) => reject(new Error(`romanad exited with ${code}: ${err}`)));
+  });
+  return {
+    url,
+    proc,
+    stop: async () => {
+      if (proc.exitCode !== null) return;
+      const done = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await done;
+    },
+  };
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
+
+/** One JSON request; resolves with status and parsed body. */
+export function request(
+  url: string,
+  method: string,
+  body?: unknown,
+): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request(
+      url,
+      {
+        method,
+        agent,
+        headers:
+          data === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: text === '' ? null : JSON.parse(text) }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+async function allocateMany(
+  url: string,
+  hosts: string[],
+  count: number,
+  concurrency: number,
+  tag: string,
+): Promise<{ perSecond: number; p50: number; p99: number }> {
+  const latencies: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= count) return;
+      const s = performance.now();
+      const r = await request(`${url}/address`, 'POST', {
+        name: `${tag}-${i}`,
+        host: hosts[i % hosts.length],
+        tenant: 'bench',
+        segment: `s${i % 4}`,
+      });
+      if (r.status !== 200)
+        throw new Error(`allocation failed: ${r.status} ${JSON.stringify(r.body)}`);
+      latencies.push(performance.now() - s);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const ms = performance.now() - t0;
+  latencies.sort((a, b) => a - b);
+  return {
+    perSecond: (count / ms) * 1000,
+    p50: latencies[Math.floor(latencies.length * 0.5)]!,
+    p99: latencies[Math.floor(latencies.length * 0.99)]!,
+  };
+}
+
+async function runOne(
+  report: Report,
+  label: string,
+  args: string[],
+  topo: { name: string; doc: unknown; hosts: string[] },
+): Promise<void> {
+  const d = await startRomanad(args);
+  try {
+    const t = await request(`${d.url}/topology`, 'POST', topo.doc);
+    if (t.status !== 200) throw new Error(`topology: ${t.status} ${JSON.stringify(t.body)}`);
+    for (const c of [1, 16, 64]) {
+      const count = c === 1 ? 1500 : 6000;
+      await allocateMany(d.url, topo.hosts, 200, c, `warm-${c}`);
+      const r = await allocateMany(d.url, topo.hosts, count, c, `c${c}`);
+      const key = `${label}_${topo.name}_c${c}`;
+      report(`${key}_allocations_per_s`, r.perSecond, 'ops/s', `${count} allocations`);
+      report(`${key}_p50_ms`, r.p50, 'ms');
+      report(`${key}_p99_ms`, r.p99, 'ms');
+    }
+  } finally {
+    await d.stop();
+  }
+}
+
+function hostsOf(zones: number, racks: number, perRack: number): string[] {
+  const out: string[] = [];
+  for (let z = 0; z < zones; z++)
+    for (let r = 0; r < racks; r++)
+      for (let h = 0; h < perRack; h++) out.push(`node-${z}-${r}-${h}`);
+  return out;
+}
+
+export async function run(report: Report): Promise<void> {
+  const topologies = [
+    { name: '1024hosts', doc: topologyWithHosts(8, 16, 8), hosts: hostsOf(8, 16, 8) },
+    { name: '10hosts', doc: topologyWithHosts(1, 2, 5), hosts: hostsOf(1, 2, 5) },
+  ];
+  for (const topo of topologies) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'romana-bench-'));
+    try {
+      await runOne(report, 'embedded', ['--store', `embedded:${dir}`], topo);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  let etcd: EtcdHandle | undefined;
+  try {
+    etcd = await startEtcd();
+    for (const [i, topo] of topologies.entries()) {
+      await runOne(
+        report,
+        'etcd',
+        [
+          '--store',
+          'etcd',
+          '--etcd-endpoints',
+          etcd.endpoints.join(','),
+          '--etcd-prefix',
+          `/bench${i}`,
+        ],
+        topo,
+      );
+    }
+  } finally {
+    await etcd?.stop();
+  }
+  agent.destroy();
+}
