@@ -184,7 +184,7 @@ export function isLoopback(host: string): boolean {
 export function assertSafeListen(host: string, tokensConfigured: boolean): void {
   if (tokensConfigured || isLoopback(host)) return;
   throw invalidInput(
-    `romanad refuses to listen on '${host}' without authentication: anyone who can reach it ` +
+    `refusing to listen on '${host}' without authentication: anyone who can reach it ` +
       `could change the network. Pass --token-file <file> (bearer tokens with roles), or listen ` +
       `on loopback only (--host 127.0.0.1).`,
   );

@@ -41,12 +41,13 @@ export function watchRoutes(app: TypedApp, ctx: RouteContext): void {
       // fails at once (a compacted revision) is answered with a plain error status instead.
       const held: string[] = [];
       let early: Error | undefined;
-      let stream: Stream | undefined;
+      const open: { stream?: Stream } = {};
       const handle = service.watch(
         kinds,
         from,
-        (e: WatchEvent) => (stream === undefined ? held.push(line(e)) : stream.write(line(e))),
-        (err: Error) => (stream === undefined ? (early ??= err) : stream.fail(err)),
+        (e: WatchEvent) =>
+          open.stream === undefined ? held.push(line(e)) : open.stream.write(line(e)),
+        (err: Error) => (open.stream === undefined ? (early ??= err) : open.stream.fail(err)),
       );
       await new Promise((resolve) => setImmediate(resolve));
       if (early !== undefined) {
@@ -63,8 +64,11 @@ export function watchRoutes(app: TypedApp, ctx: RouteContext): void {
       });
       res.flushHeaders();
       metrics.watchStreams.inc();
-      stream = new Stream(res, ctx, () => handle.close(), req.log, String(req.id));
+      const stream = new Stream(res, ctx, () => handle.close(), req.log, String(req.id));
+      open.stream = stream;
       req.log.info({ kinds, revision: from }, 'watch stream opened');
+      // A client that left while the watch was starting never fires 'close' again.
+      if (res.socket === null || res.socket.destroyed) stream.close('client gone');
       for (const l of held) stream.write(l);
     },
   );
