@@ -535,6 +535,16 @@ describe('probes, metrics and failures', () => {
     assert.equal(a.headers['x-request-id'], 'req-42');
   });
 
+  test('an Internal error from the service is answered generically too', async () => {
+    service.failures.set(
+      'listNetworks',
+      new RomanaError('Internal', 'invariant broken in block 10.0.0.0/28'),
+    );
+    const a = await call(app, 'GET', '/networks');
+    assertError(a, 500, 'Internal', /request id/);
+    assert.doesNotMatch(a.text, /invariant/);
+  });
+
   test('a store outage is a 503 and a conflict a 409, from the error code', async () => {
     service.failures.set(
       'allocate',

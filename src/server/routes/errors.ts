@@ -65,8 +65,9 @@ const FRAMEWORK_STATUS: Record<string, number> = {
 
 /** Maps any thrown value to a status and error body. */
 export function toHttpFailure(err: unknown, requestId: string): HttpFailure {
-  if (isRomanaError(err))
+  if (isRomanaError(err) && err.code !== 'Internal') {
     return { status: httpStatusOf(err), body: errorBody(err), internal: false };
+  }
   const fe = err as Partial<FastifyError> & { validation?: AjvError[]; validationContext?: string };
   if (Array.isArray(fe.validation)) {
     const e = invalidFieldError(fe.validationContext ?? 'body', fe.validation);
