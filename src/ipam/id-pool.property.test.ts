@@ -250,3 +250,12 @@ describe('IdPool and the original IDRing bugs (reference §2.10)', () => {
     assert.equal(pool.firstAllocatedIn(4, 6), 5);
   });
 });
+
+describe('IdPool regressions', () => {
+  it('finds no allocated offset in an empty interval (from > to)', () => {
+    const pool = new IdPool(8);
+    for (let i = 0; i < 8; i++) pool.takeLowest();
+    // [5, 3] holds no offset at all; the pool answered 5.
+    assert.equal(pool.firstAllocatedIn(5, 3), undefined);
+  });
+});

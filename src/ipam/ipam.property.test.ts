@@ -943,7 +943,7 @@ describe('IPAM engine under random topologies and operation sequences', () => {
   it('keeps every invariant and agrees with the model after every step', () => {
     fc.assert(
       fc.property(scenarioArb, ({ topology, ops }) => runScenario(topology, ops)),
-      { numRuns: 1000 },
+      { numRuns: 600 },
     );
   });
 });
