@@ -3,16 +3,13 @@
  * topology of 1,024 hosts (and of 10, to show the cost does not grow with the cluster), and
  * allocations at concurrency 1, 16 and 64 from keep-alive HTTP clients in this process.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEtcd, type EtcdHandle } from '../test/helpers/etcd.ts';
+import { agent, request, startRomanad } from '../test/helpers/romanad.ts';
 import type { GroupOrHost } from '../src/ipam/index.ts';
 import type { Report } from './run.ts';
-
-const ROOT = path.resolve(import.meta.dirname, '..');
 
 export function topologyWithHosts(zones: number, racks: number, perRack: number): unknown {
   const map: GroupOrHost[] = [];
@@ -31,78 +28,6 @@ export function topologyWithHosts(zones: number, racks: number, perRack: number)
     networks: [{ name: 'pods', cidr: '10.0.0.0/8', block_mask: 29 }],
     topologies: [{ networks: ['pods'], map }],
   };
-}
-
-export interface Romanad {
-  url: string;
-  proc: ChildProcess;
-  stop(): Promise<void>;
-}
-
-/** Starts `bin/romanad.js` with `args` on a free port and waits until it listens. */
-export async function startRomanad(args: string[]): Promise<Romanad> {
-  const proc = spawn(
-    process.execPath,
-    [path.join(ROOT, 'bin/romanad.js'), '--port', '0', '--log-level', 'warn', ...args],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    proc.once('exit', (code) => reject(new Error(`romanad exited with ${code}: ${err}`)));
-  });
-  return {
-    url,
-    proc,
-    stop: async () => {
-      if (proc.exitCode !== null) return;
-      const done = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await done;
-    },
-  };
-}
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
-
-/** One JSON request; resolves with status and parsed body. */
-export function request(
-  url: string,
-  method: string,
-  body?: unknown,
-): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request(
-      url,
-      {
-        method,
-        agent,
-        headers:
-          data === undefined
-            ? {}
-            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: text === '' ? null : JSON.parse(text) }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
 }
 
 async function allocateMany(

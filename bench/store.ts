@@ -17,7 +17,13 @@ import type { Report } from './run.ts';
 const VALUE = 'v'.repeat(300);
 
 /** Runs `n` transactions with `inFlight` of them outstanding at any time; returns txn/s. */
-async function throughput(store: Store, n: number, inFlight: number, txnOf: (i: number) => Op[], tag: string): Promise<number> {
+async function throughput(
+  store: Store,
+  n: number,
+  inFlight: number,
+  txnOf: (i: number) => Op[],
+  tag: string,
+): Promise<number> {
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
@@ -33,21 +39,40 @@ async function throughput(store: Store, n: number, inFlight: number, txnOf: (i: 
   return n / ((performance.now() - t0) / 1000);
 }
 
-const oneKey = (tag: string) => (i: number): Op[] => [{ type: 'put', key: `${tag}/${i}`, value: VALUE }];
-const allocation = (tag: string) => (i: number): Op[] => [
-  { type: 'put', key: `${tag}/addr/${i}`, value: VALUE },
-  { type: 'put', key: `${tag}/name/${i}`, value: VALUE.slice(0, 100) },
-  { type: 'put', key: `${tag}/block/${i % 256}`, value: VALUE },
-];
+const oneKey =
+  (tag: string) =>
+  (i: number): Op[] => [{ type: 'put', key: `${tag}/${i}`, value: VALUE }];
+const allocation =
+  (tag: string) =>
+  (i: number): Op[] => [
+    { type: 'put', key: `${tag}/addr/${i}`, value: VALUE },
+    { type: 'put', key: `${tag}/name/${i}`, value: VALUE.slice(0, 100) },
+    { type: 'put', key: `${tag}/block/${i % 256}`, value: VALUE },
+  ];
 
 export async function run(report: Report): Promise<void> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'romana-bench-store-'));
   try {
     const store = await EmbeddedStore.open(dir);
     await throughput(store, 500, 8, oneKey('warm'), 'warm-up');
-    report('embedded txn, sequential', await throughput(store, 3000, 1, oneKey('seq'), 'seq'), 'txn/s', '1 key, 300 B, fsync each');
-    report('embedded txn, 64 in flight', await throughput(store, 100_000, 64, oneKey('par'), 'par'), 'txn/s', '1 key, 300 B, group commit');
-    report('embedded allocation txn, 64 in flight', await throughput(store, 100_000, 64, allocation('alloc'), 'alloc'), 'txn/s', '3 keys, ~700 B');
+    report(
+      'embedded txn, sequential',
+      await throughput(store, 3000, 1, oneKey('seq'), 'seq'),
+      'txn/s',
+      '1 key, 300 B, fsync each',
+    );
+    report(
+      'embedded txn, 64 in flight',
+      await throughput(store, 100_000, 64, oneKey('par'), 'par'),
+      'txn/s',
+      '1 key, 300 B, group commit',
+    );
+    report(
+      'embedded allocation txn, 64 in flight',
+      await throughput(store, 100_000, 64, allocation('alloc'), 'alloc'),
+      'txn/s',
+      '3 keys, ~700 B',
+    );
     await store.close();
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
@@ -61,8 +86,18 @@ export async function run(report: Report): Promise<void> {
   try {
     const store = new EtcdStore({ endpoints: etcd.endpoints, prefix: '/bench' });
     await throughput(store, 500, 8, oneKey('warm'), 'warm-up');
-    report('etcd txn, sequential', await throughput(store, 2000, 1, oneKey('seq'), 'seq'), 'txn/s', '1 key, 300 B, single member');
-    report('etcd txn, 64 in flight', await throughput(store, 20_000, 64, oneKey('par'), 'par'), 'txn/s', '1 key, 300 B, single member');
+    report(
+      'etcd txn, sequential',
+      await throughput(store, 2000, 1, oneKey('seq'), 'seq'),
+      'txn/s',
+      '1 key, 300 B, single member',
+    );
+    report(
+      'etcd txn, 64 in flight',
+      await throughput(store, 20_000, 64, oneKey('par'), 'par'),
+      'txn/s',
+      '1 key, 300 B, single member',
+    );
     await store.close();
   } finally {
     await etcd.stop();

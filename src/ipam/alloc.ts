@@ -98,20 +98,38 @@ function allocateInGroup(s: State, p: Placement, owner: string): [Block, number]
       return [b, i];
     }
   }
+  const seq = s.seq;
+  const skipped: Block[] = [];
   for (;;) {
     const b = g.createBlock();
-    if (b === undefined) return undefined;
+    if (b === undefined) {
+      dropNewBlocks(s, skipped, seq);
+      return undefined;
+    }
     const i = takeLowest(b);
     if (i === undefined) {
       // Entirely blacked out: keep it for reuse once the blackout is lifted.
       b.released = ++s.seq;
       g.reusable.push(b);
       s.touched.add(b);
+      skipped.push(b);
       continue;
     }
     s.assign(b, owner, p);
     return [b, i];
   }
+}
+
+/** Undoes the blacked-out blocks a failed allocation created (they are the group's last). */
+function dropNewBlocks(s: State, blocks: Block[], seq: number): void {
+  for (const b of blocks.reverse()) {
+    const g = b.group;
+    g.blocks.pop();
+    g.reusable.splice(g.reusable.indexOf(b), 1);
+    b.network.blocks.delete(b.offset / b.network.blockSize);
+    s.touched.delete(b);
+  }
+  s.seq = seq;
 }
 
 /** Takes the lowest free, not blacked-out address of a block. */

@@ -71,7 +71,7 @@ export class IdPool {
 
   /** Marks `x` allocated; fails when it is outside the pool or already allocated. */
   take(x: number): void {
-    this.#checkRange(x);
+    this.#checkRange(x, 'allocate');
     const f = this.#free;
     const i = this.#rangeAtOrBefore(x);
     if (i < 0 || x > f[i + 1]!) {
@@ -88,7 +88,7 @@ export class IdPool {
 
   /** Returns `x` to the pool, merging with the free ranges on either side. */
   release(x: number): void {
-    this.#checkRange(x);
+    this.#checkRange(x, 'reclaim');
     const f = this.#free;
     const i = this.#rangeAtOrBefore(x);
     if (i >= 0 && x <= f[i + 1]!) {
@@ -130,6 +130,7 @@ export class IdPool {
 
   /** The first allocated offset in `[from, to]`, or `undefined`. */
   firstAllocatedIn(from: number, to: number): number | undefined {
+    if (from > to) return undefined;
     for (const [min, max] of this.allocatedRanges()) {
       if (max < from) continue;
       if (min > to) return undefined;
@@ -138,11 +139,11 @@ export class IdPool {
     return undefined;
   }
 
-  #checkRange(x: number): void {
+  #checkRange(x: number, verb: 'allocate' | 'reclaim'): void {
     if (!Number.isInteger(x) || x < 0 || x >= this.size) {
       throw new RomanaError(
         'InvalidInput',
-        `Cannot reclaim ${x} as it is outside of range 0-${this.size - 1}`,
+        `Cannot ${verb} ${x} as it is outside of range 0-${this.size - 1}`,
       );
     }
   }

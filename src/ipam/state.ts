@@ -111,13 +111,15 @@ export class State {
         `A 'host' object identified by map[${key}] already exists: ${clash.name} (${clash.ipText})`,
       );
     }
+    // The sequence number is taken only once the host fits somewhere: a refused host
+    // changes nothing.
     const host = new Host({
       name: input.name,
       ip: input.ip,
       agentPort: input.agentPort ?? DEFAULT_AGENT_PORT,
       tags: input.tags ?? null,
       k8sInfo: input.k8sInfo ?? null,
-      seq: ++this.seq,
+      seq: this.seq + 1,
     });
     for (const net of this.networks) {
       const group = pick(net, host);
@@ -125,6 +127,7 @@ export class State {
       host.placements.push(new Placement(host, group));
     }
     if (host.placements.length === 0) return undefined;
+    this.seq++;
     for (const p of host.placements) p.group.hosts.push(host);
     this.hosts.set(host.name, host);
     this.hostsByIp.set(ipText, host);

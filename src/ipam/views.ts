@@ -180,7 +180,12 @@ export function getTopology(s: State): TopologyUpdateRequest {
 
 function mapOf(root: Group): GroupOrHost[] {
   if (!root.spec.synthetic) return [entryOf(root)];
-  if (root.children === null) return root.hosts.map(hostEntry);
+  if (root.children === null) {
+    // A map of hosts: once they are all gone, one unnamed group stands for the same leaf.
+    return root.hosts.length > 0
+      ? root.hosts.map(hostEntry)
+      : [{ name: '', cidr: root.spec.cidr.toString() }];
+  }
   return childEntries(root);
 }
 

@@ -61,6 +61,8 @@ export interface RomanaServiceOptions {
   store: Store;
   /** Applied when the store holds no topology yet. */
   initialTopology?: unknown;
+  /** How long to keep retrying an unavailable store at start (ms, default 60,000). */
+  startTimeoutMs?: number;
   /** Events kept for watch resumes. */
   eventCapacity?: number;
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
@@ -90,8 +92,18 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Creates the service and loads its state from the store. */
 export async function createRomanaService(opts: RomanaServiceOptions): Promise<RomanaService> {
   const svc = new StoreBackedService(opts);
-  await svc.start(opts.initialTopology);
-  return svc;
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await svc.start(opts.initialTopology);
+      return svc;
+    } catch (err) {
+      // A store that is briefly unreachable (an etcd election, a member down) is waited for.
+      if (!isRomanaError(err, 'Unavailable') || Date.now() > deadline) throw err;
+      opts.log?.('warn', 'the store is unavailable; retrying', { attempt, err: err.message });
+      await sleep(Math.min(2000, 100 * 2 ** attempt));
+    }
+  }
 }
 
 export class StoreBackedService implements RomanaService {
@@ -104,6 +116,7 @@ export class StoreBackedService implements RomanaService {
   #ready = false;
   #closed = false;
   #reloading: Promise<void> | null = null;
+  #reloadScheduled = false;
   /** Last revision seen per key; negative: deleted at that revision. */
   #revs = new Map<string, number>();
   #revision = 0;
@@ -728,28 +741,6 @@ export class StoreBackedService implements RomanaService {
     return rev;
   }
 
-  /**
-   * Commits the block changes of an engine operation; on failure (compare or store error)
-   * puts the engine back to what the store holds for those blocks.
-   */
-  async #commitOrUndo(
-    compares: Compare[],
-    ops: Op[],
-    changes: BlockChange[],
-  ): Promise<number | null> {
-    const g = this.#generation();
-    const keys = [...changes.map((c) => blockKey(g, c.network, c.cidr)), TOPOLOGY_KEY];
-    let rev: number | null;
-    try {
-      rev = await this.#commit(compares, ops);
-    } catch (err) {
-      await this.#refreshKeys(keys, true).catch(() => this.#scheduleReload());
-      throw err;
-    }
-    if (rev === null) await this.#refreshKeys(keys, true);
-    return rev;
-  }
-
   /** Reads keys back from the store and applies them (`force`: even at the same revision). */
   async #refreshKeys(keys: string[], force = false): Promise<void> {
     const kvs = await Promise.all(keys.map((k) => this.#store.get(k)));
@@ -808,7 +799,10 @@ export class StoreBackedService implements RomanaService {
     this.#events.publish(events.map((e) => ({ ...e, revision: rev })));
   }
 
-  /** Loads everything from the store and follows it from there. */
+  /**
+   * Loads everything from the store and follows it from there. The caller holds the write
+   * lock (or nothing else runs yet).
+   */
   async #reload(): Promise<void> {
     if (this.#reloading !== null) return this.#reloading;
     this.#reloading = (async () => {
@@ -846,12 +840,22 @@ export class StoreBackedService implements RomanaService {
     return this.#reloading;
   }
 
+  /**
+   * Reloads once every operation in flight has finished (a reload under an operation that
+   * commits afterwards would miss that commit), retrying while the store is unreachable.
+   */
   #scheduleReload(): void {
-    if (this.#closed) return;
-    this.#reload().catch((err: unknown) => {
-      this.#log('error', 'reload from the store failed; retrying', { err: String(err) });
-      setTimeout(() => this.#scheduleReload(), 1000).unref();
-    });
+    if (this.#closed || this.#reloadScheduled) return;
+    this.#reloadScheduled = true;
+    this.#rw
+      .write(() => {
+        this.#reloadScheduled = false;
+        return this.#reload();
+      })
+      .catch((err: unknown) => {
+        this.#log('error', 'reload from the store failed; retrying', { err: String(err) });
+        setTimeout(() => this.#scheduleReload(), 1000).unref();
+      });
   }
 
   /** Applies changes written by others (or read back after a failed transaction). */
