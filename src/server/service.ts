@@ -21,7 +21,13 @@ export type Policy = Record<string, unknown> & { id: string };
 
 /** Kinds of objects a watch stream can follow. */
 export type WatchKind = 'blocks' | 'hosts' | 'policies' | 'vips' | 'topology';
-export const WATCH_KINDS: readonly WatchKind[] = ['blocks', 'hosts', 'policies', 'vips', 'topology'];
+export const WATCH_KINDS: readonly WatchKind[] = [
+  'blocks',
+  'hosts',
+  'policies',
+  'vips',
+  'topology',
+];
 
 /**
  * One change on a watch stream. `revision` is the store revision of the change; a client

@@ -22,9 +22,7 @@ export async function startRomanad(
   const proc = spawn(
     process.execPath,
     [path.join(ROOT, 'bin/romanad.js'), '--port', '0', '--log-level', 'warn', ...args],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    { stdio: ['ignore', 'pipe', 'pipe'], env },
   );
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
