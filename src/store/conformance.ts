@@ -12,10 +12,27 @@ import { isRomanaError } from '../errors.ts';
 import { conflict, withRetry } from './retry.ts';
 import { isCompactable, type Store, type Watch, type WatchEvent } from './store.ts';
 
-/** One `onEvents` call as a watch saw it. */
+/**
+ * One `onEvents` call as a watch saw it.
+ *
+ * @example const d: Delivery = { revision: 7, events: [] };
+ */
 export interface Delivery {
   revision: number;
   events: WatchEvent[];
+}
+
+/**
+ * What `recordWatch` returns.
+ *
+ * @example const rec: RecordedWatch = recordWatch(store, '', 1);
+ */
+export interface RecordedWatch {
+  deliveries: Delivery[];
+  errors: Error[];
+  close(): void;
+  /** Resolves once `cond` holds; rejects after `ms` (default 10 s) with what was seen. */
+  waitFor(cond: (d: Delivery[], e: Error[]) => boolean, ms?: number): Promise<void>;
 }
 
 /**
@@ -26,7 +43,7 @@ export interface Delivery {
  * await rec.waitFor((d) => d.length >= 2);
  * rec.close();
  */
-export function recordWatch(store: Store, prefix: string, from: number) {
+export function recordWatch(store: Store, prefix: string, from: number): RecordedWatch {
   const deliveries: Delivery[] = [];
   const errors: Error[] = [];
   let wake: () => void = () => {};
@@ -76,7 +93,11 @@ async function put(store: Store, key: string, value: string): Promise<number> {
 }
 
 function flat(d: Delivery[]): Array<[number, string, string, string | null]> {
-  return d.flatMap((x) => x.events.map((e) => [x.revision, e.type, e.key, e.value] as [number, string, string, string | null]));
+  return d.flatMap((x) =>
+    x.events.map(
+      (e) => [x.revision, e.type, e.key, e.value] as [number, string, string, string | null],
+    ),
+  );
 }
 
 /**
@@ -119,26 +140,39 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
 
     it('ranges by prefix, sorted by key, isolated from neighbouring prefixes', async () => {
       const s = await fresh();
-      await s.txn([], [
-        { type: 'put', key: 'a/2', value: '2' },
-        { type: 'put', key: 'a/1', value: '1' },
-        { type: 'put', key: 'ab', value: 'x' },
-        { type: 'put', key: 'a', value: 'y' },
-        { type: 'put', key: 'b/1', value: 'z' },
-      ]);
+      await s.txn(
+        [],
+        [
+          { type: 'put', key: 'a/2', value: '2' },
+          { type: 'put', key: 'a/1', value: '1' },
+          { type: 'put', key: 'ab', value: 'x' },
+          { type: 'put', key: 'a', value: 'y' },
+          { type: 'put', key: 'b/1', value: 'z' },
+        ],
+      );
       const last = await put(s, 'a/10', '10');
       const r = await s.range('a/');
-      assert.deepEqual(r.kvs.map((kv) => kv.key), ['a/1', 'a/10', 'a/2']);
+      assert.deepEqual(
+        r.kvs.map((kv) => kv.key),
+        ['a/1', 'a/10', 'a/2'],
+      );
       assert.equal(r.revision, last);
       assert.ok(r.kvs.every((kv) => kv.modRevision <= r.revision));
-      assert.deepEqual((await s.range('a')).kvs.map((kv) => kv.key), ['a', 'a/1', 'a/10', 'a/2', 'ab']);
-      assert.deepEqual((await s.range('')).kvs.map((kv) => kv.key), ['a', 'a/1', 'a/10', 'a/2', 'ab', 'b/1']);
+      assert.deepEqual(
+        (await s.range('a')).kvs.map((kv) => kv.key),
+        ['a', 'a/1', 'a/10', 'a/2', 'ab'],
+      );
+      assert.deepEqual(
+        (await s.range('')).kvs.map((kv) => kv.key),
+        ['a', 'a/1', 'a/10', 'a/2', 'ab', 'b/1'],
+      );
       assert.deepEqual((await s.range('c/')).kvs, []);
     });
 
     it('creates a key only if absent', async () => {
       const s = await fresh();
-      const create = (v: string) => s.txn([{ key: 'k', modRevision: 0 }], [{ type: 'put', key: 'k', value: v }]);
+      const create = (v: string) =>
+        s.txn([{ key: 'k', modRevision: 0 }], [{ type: 'put', key: 'k', value: v }]);
       const first = await create('one');
       assert.equal(first.succeeded, true);
       const second = await create('two');
@@ -152,8 +186,14 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       const r1 = await put(s, 'x', '1');
       const before = await s.revision();
       const r = await s.txn(
-        [{ key: 'x', modRevision: r1 }, { key: 'y', modRevision: 12345 }],
-        [{ type: 'put', key: 'x', value: '2' }, { type: 'put', key: 'z', value: '3' }],
+        [
+          { key: 'x', modRevision: r1 },
+          { key: 'y', modRevision: 12345 },
+        ],
+        [
+          { type: 'put', key: 'x', value: '2' },
+          { type: 'put', key: 'z', value: '3' },
+        ],
       );
       assert.equal(r.succeeded, false);
       assert.equal(await s.revision(), before);
@@ -164,9 +204,15 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
     it('updates with the current modRevision and refuses a stale one', async () => {
       const s = await fresh();
       const r1 = await put(s, 'x', '1');
-      const ok = await s.txn([{ key: 'x', modRevision: r1 }], [{ type: 'put', key: 'x', value: '2' }]);
+      const ok = await s.txn(
+        [{ key: 'x', modRevision: r1 }],
+        [{ type: 'put', key: 'x', value: '2' }],
+      );
       assert.equal(ok.succeeded, true);
-      const stale = await s.txn([{ key: 'x', modRevision: r1 }], [{ type: 'put', key: 'x', value: '3' }]);
+      const stale = await s.txn(
+        [{ key: 'x', modRevision: r1 }],
+        [{ type: 'put', key: 'x', value: '3' }],
+      );
       assert.equal(stale.succeeded, false);
       assert.equal((await s.get('x'))?.value, '2');
     });
@@ -175,7 +221,10 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       const s = await fresh();
       const rec = recordWatch(s, 'm/', (await s.revision()) + 1);
       const r = await s.txn(
-        [{ key: 'm/a', modRevision: 0 }, { key: 'm/b', modRevision: 0 }],
+        [
+          { key: 'm/a', modRevision: 0 },
+          { key: 'm/b', modRevision: 0 },
+        ],
         [
           { type: 'put', key: 'm/a', value: 'A' },
           { type: 'put', key: 'm/b', value: 'B' },
@@ -184,7 +233,10 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       );
       assert.equal(r.succeeded, true);
       const { kvs } = await s.range('m/');
-      assert.deepEqual(kvs.map((kv) => kv.modRevision), [r.revision, r.revision, r.revision]);
+      assert.deepEqual(
+        kvs.map((kv) => kv.modRevision),
+        [r.revision, r.revision, r.revision],
+      );
       await rec.waitFor((d) => d.length >= 1);
       assert.equal(rec.deliveries.length, 1, 'one onEvents call for one revision');
       assert.equal(rec.deliveries[0]!.revision, r.revision);
@@ -195,7 +247,13 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
     it('deletes keys, tolerates deleting a missing key, and restarts createRevision on re-create', async () => {
       const s = await fresh();
       const r1 = await put(s, 'd/1', 'x');
-      const del = await s.txn([{ key: 'd/1', modRevision: r1 }], [{ type: 'delete', key: 'd/1' }, { type: 'delete', key: 'd/none' }]);
+      const del = await s.txn(
+        [{ key: 'd/1', modRevision: r1 }],
+        [
+          { type: 'delete', key: 'd/1' },
+          { type: 'delete', key: 'd/none' },
+        ],
+      );
       assert.equal(del.succeeded, true);
       assert.equal(del.revision, r1 + 1);
       assert.equal(await s.get('d/1'), undefined);
@@ -211,7 +269,11 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       const s = await fresh();
       let prev = await s.revision();
       for (let i = 0; i < 20; i++) {
-        const ops = Array.from({ length: (i % 4) + 1 }, (_, j) => ({ type: 'put' as const, key: `r/${i}/${j}`, value: `${i}` }));
+        const ops = Array.from({ length: (i % 4) + 1 }, (_, j) => ({
+          type: 'put' as const,
+          key: `r/${i}/${j}`,
+          value: `${i}`,
+        }));
         const r = await s.txn([], ops);
         assert.equal(r.revision, prev + 1);
         assert.equal(await s.revision(), r.revision);
@@ -223,10 +285,18 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       const s = await fresh();
       const before = await s.revision();
       await assert.rejects(
-        s.txn([], [{ type: 'put', key: 'dup', value: '1' }, { type: 'delete', key: 'dup' }]),
+        s.txn(
+          [],
+          [
+            { type: 'put', key: 'dup', value: '1' },
+            { type: 'delete', key: 'dup' },
+          ],
+        ),
         (err: unknown) => isRomanaError(err, 'InvalidInput') && /dup/.test(err.message),
       );
-      await assert.rejects(s.txn([], [{ type: 'put', key: '', value: '1' }]), (err: unknown) => isRomanaError(err, 'InvalidInput'));
+      await assert.rejects(s.txn([], [{ type: 'put', key: '', value: '1' }]), (err: unknown) =>
+        isRomanaError(err, 'InvalidInput'),
+      );
       assert.equal(await s.revision(), before);
     });
 
@@ -247,7 +317,10 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         [r4, 'put', 'w/b', '2'],
         [r5, 'put', 'w/a', '3'],
       ]);
-      assert.deepEqual(rec.deliveries.map((d) => d.events[0]!.modRevision), [r1, r3.revision, r4, r5]);
+      assert.deepEqual(
+        rec.deliveries.map((d) => d.events[0]!.modRevision),
+        [r1, r3.revision, r4, r5],
+      );
       assert.deepEqual(rec.errors, []);
       rec.close();
     });
@@ -276,8 +349,13 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       for (let i = 10; i < 15; i++) await put(s, `res/${i}`, `${i}`);
       await rec2.waitFor((d) => d.length >= 10);
       await new Promise((r) => setTimeout(r, 50));
-      const keys = [...rec1.deliveries, ...rec2.deliveries].flatMap((d) => d.events.map((e) => e.key));
-      assert.deepEqual(keys, Array.from({ length: 15 }, (_, i) => `res/${i}`));
+      const keys = [...rec1.deliveries, ...rec2.deliveries].flatMap((d) =>
+        d.events.map((e) => e.key),
+      );
+      assert.deepEqual(
+        keys,
+        Array.from({ length: 15 }, (_, i) => `res/${i}`),
+      );
       rec2.close();
     });
 
@@ -320,12 +398,18 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       const before = await s.revision();
       const results = await Promise.all(
         Array.from({ length: 64 }, (_, i) =>
-          s.txn([{ key: `cc/${i}`, modRevision: 0 }], [{ type: 'put', key: `cc/${i}`, value: 'x'.repeat(300) }]),
+          s.txn(
+            [{ key: `cc/${i}`, modRevision: 0 }],
+            [{ type: 'put', key: `cc/${i}`, value: 'x'.repeat(300) }],
+          ),
         ),
       );
       assert.ok(results.every((r) => r.succeeded));
       const revs = results.map((r) => r.revision).sort((a, b) => a - b);
-      assert.deepEqual(revs, Array.from({ length: 64 }, (_, i) => before + 1 + i));
+      assert.deepEqual(
+        revs,
+        Array.from({ length: 64 }, (_, i) => before + 1 + i),
+      );
       assert.equal((await s.range('cc/')).kvs.length, 64);
     });
 
@@ -348,9 +432,10 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         withRetry(
           async () => {
             const kv = (await s.get('counter'))!;
-            const r = await s.txn([{ key: 'counter', modRevision: kv.modRevision }], [
-              { type: 'put', key: 'counter', value: String(Number(kv.value) + 1) },
-            ]);
+            const r = await s.txn(
+              [{ key: 'counter', modRevision: kv.modRevision }],
+              [{ type: 'put', key: 'counter', value: String(Number(kv.value) + 1) }],
+            );
             if (!r.succeeded) throw conflict('counter changed');
           },
           { attempts: 200, maxDelayMs: 5 },

@@ -69,10 +69,14 @@ export async function lockDir(dir: string): Promise<DirLock> {
     // Stale (holder gone) or unreadable (torn write of a crashed opener): take it over.
     await fs.rm(lockPath, { force: true });
   }
-  throw new RomanaError('Unavailable', `could not take the lock ${lockPath}: it keeps reappearing`, {
-    resourceType: 'store',
-    resourceId: real,
-  });
+  throw new RomanaError(
+    'Unavailable',
+    `could not take the lock ${lockPath}: it keeps reappearing`,
+    {
+      resourceType: 'store',
+      resourceId: real,
+    },
+  );
 }
 
 async function release(real: string, lockPath: string, me: Holder): Promise<void> {

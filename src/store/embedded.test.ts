@@ -36,11 +36,19 @@ describe('EmbeddedStore durability', () => {
     await s1.close();
     const s2 = await EmbeddedStore.open(dir);
     assert.equal(await s2.revision(), 3);
-    assert.deepEqual(await s2.get('a'), { key: 'a', value: '3', modRevision: r2.revision, createRevision: r1.revision });
+    assert.deepEqual(await s2.get('a'), {
+      key: 'a',
+      value: '3',
+      modRevision: r2.revision,
+      createRevision: r1.revision,
+    });
     assert.equal(await s2.get('b'), undefined);
     const rec = recordWatch(s2, '', 1);
     await rec.waitFor((d) => d.length >= 3);
-    assert.deepEqual(rec.deliveries.map((d) => d.revision), [1, 2, 3]);
+    assert.deepEqual(
+      rec.deliveries.map((d) => d.revision),
+      [1, 2, 3],
+    );
     rec.close();
     const r4 = await s2.txn([], put('c', '4'));
     assert.equal(r4.revision, 4);
@@ -104,7 +112,10 @@ describe('EmbeddedStore durability', () => {
     assert.equal(kvs.find((kv) => kv.key === 'k/49')?.value.slice(0, 4), 'v199');
     const recent = recordWatch(s2, 'k/', 195);
     await recent.waitFor((d) => d.length >= 6);
-    assert.deepEqual(recent.deliveries.map((d) => d.revision), [195, 196, 197, 198, 199, 200]);
+    assert.deepEqual(
+      recent.deliveries.map((d) => d.revision),
+      [195, 196, 197, 198, 199, 200],
+    );
     recent.close();
     const old = recordWatch(s2, 'k/', 5);
     await old.waitFor((_d, e) => e.length >= 1);
@@ -118,7 +129,10 @@ describe('EmbeddedStore durability', () => {
     const s1 = await EmbeddedStore.open(dir);
     await assert.rejects(
       EmbeddedStore.open(dir),
-      (err: unknown) => isRomanaError(err, 'Unavailable') && err.message.includes(dir) && err.message.includes('in use'),
+      (err: unknown) =>
+        isRomanaError(err, 'Unavailable') &&
+        err.message.includes(dir) &&
+        err.message.includes('in use'),
     );
     await s1.close();
     const s2 = await EmbeddedStore.open(dir);
@@ -130,7 +144,10 @@ describe('EmbeddedStore durability', () => {
     const child = spawn(process.execPath, ['-e', '0']);
     const pid = child.pid!;
     await new Promise((resolve) => child.on('exit', resolve));
-    await fs.writeFile(path.join(dir, 'LOCK'), JSON.stringify({ pid, start: '1', host: os.hostname() }));
+    await fs.writeFile(
+      path.join(dir, 'LOCK'),
+      JSON.stringify({ pid, start: '1', host: os.hostname() }),
+    );
     const s = await EmbeddedStore.open(dir);
     await s.txn([], put('a', '1'));
     await s.close();
@@ -145,7 +162,11 @@ describe('EmbeddedStore durability', () => {
     const bytes = await fs.readFile(snap);
     bytes[bytes.length - 20] = bytes[bytes.length - 20]! ^ 0xff;
     await fs.writeFile(snap, bytes);
-    await assert.rejects(EmbeddedStore.open(dir), (err: unknown) => isRomanaError(err) && /snapshot/.test(err.message) && err.message.includes(dir));
+    await assert.rejects(
+      EmbeddedStore.open(dir),
+      (err: unknown) =>
+        isRomanaError(err) && /snapshot/.test(err.message) && err.message.includes(dir),
+    );
   });
 });
 
@@ -154,11 +175,19 @@ describe('EmbeddedStore crash safety (kill -9)', () => {
   const root = fileURLToPath(new URL('../..', import.meta.url));
 
   /** Runs the writer until it has printed `acks` acknowledgements, then SIGKILLs it. */
-  async function writeAndKill(dir: string, start: number, acks: number): Promise<Map<number, number>> {
-    const child = spawn(process.execPath, ['--import', 'tsx', writer, dir, String(start), '16', '32768'], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  async function writeAndKill(
+    dir: string,
+    start: number,
+    acks: number,
+  ): Promise<Map<number, number>> {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', writer, dir, String(start), '16', '32768'],
+      {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const acked = new Map<number, number>();
     let stderr = '';
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
@@ -180,7 +209,8 @@ describe('EmbeddedStore crash safety (kill -9)', () => {
         }
       });
       child.on('exit', (code, signal) => {
-        if (signal !== 'SIGKILL') reject(new Error(`writer exited early (${code ?? signal}): ${stderr}`));
+        if (signal !== 'SIGKILL')
+          reject(new Error(`writer exited early (${code ?? signal}): ${stderr}`));
       });
     });
     await exited;
@@ -196,7 +226,11 @@ describe('EmbeddedStore crash safety (kill -9)', () => {
     const dir = await tmpDir();
     const allAcked = new Map<number, number>();
     for (let round = 0; round < 5; round++) {
-      const acked = await writeAndKill(dir, round * 1_000_000, 100 + Math.floor(Math.random() * 400));
+      const acked = await writeAndKill(
+        dir,
+        round * 1_000_000,
+        100 + Math.floor(Math.random() * 400),
+      );
       for (const [i, rev] of acked) allAcked.set(i, rev);
       const s = await EmbeddedStore.open(dir);
       const { kvs, revision } = await s.range('t/');
@@ -212,7 +246,11 @@ describe('EmbeddedStore crash safety (kill -9)', () => {
         assert.ok(e.a !== undefined && e.a === e.b, `txn ${i} is whole (a@${e.a}, b@${e.b})`);
       }
       for (const [i, rev] of allAcked) {
-        assert.equal(byTxn.get(i)?.a, rev, `acknowledged txn ${i} (revision ${rev}) survived round ${round}`);
+        assert.equal(
+          byTxn.get(i)?.a,
+          rev,
+          `acknowledged txn ${i} (revision ${rev}) survived round ${round}`,
+        );
       }
       // One txn = one revision, and the durable txns are exactly revisions 1..revision.
       assert.equal(byTxn.size, revision);

@@ -39,15 +39,14 @@ import type {
   Watch,
   WatchEvent,
 } from './store.ts';
-import {
-  LOG_MAGIC,
-  decodeFrames,
-  decodeRecord,
-  decodeSnapshot,
-  encodeRecord,
-  encodeSnapshot,
-} from './wal.ts';
+import { LOG_MAGIC, encodeRecord, encodeSnapshot } from './wal.ts';
+import { loadSnapshot, replayLog, writeAll, writeFileDurably } from './embedded-files.ts';
 
+/**
+ * Options of `EmbeddedStore.open`.
+ *
+ * @example await EmbeddedStore.open(dir, { compactLogBytes: 16 << 20, onWarning: (m) => log.warn(m) })
+ */
 export interface EmbeddedStoreOptions {
   /** How many recent revisions a watch can resume from (also kept across restarts). Default 10,000. */
   historyRevisions?: number;
@@ -136,11 +135,15 @@ export class EmbeddedStore implements Store, Compactable {
     } catch (err) {
       await lock.release();
       if (err instanceof RomanaError) throw err;
-      throw new RomanaError('Unavailable', `cannot open embedded store ${abs}: ${(err as Error).message}`, {
-        resourceType: 'store',
-        resourceId: abs,
-        cause: err,
-      });
+      throw new RomanaError(
+        'Unavailable',
+        `cannot open embedded store ${abs}: ${(err as Error).message}`,
+        {
+          resourceType: 'store',
+          resourceId: abs,
+          cause: err,
+        },
+      );
     }
   }
 
@@ -217,7 +220,8 @@ export class EmbeddedStore implements Store, Compactable {
 
   /** Starts the writer unless it is running (it re-checks the queue when it stops). */
   #kick(): void {
-    if (this.#writing !== undefined || this.#queue.length === 0 || this.#broken !== undefined) return;
+    if (this.#writing !== undefined || this.#queue.length === 0 || this.#broken !== undefined)
+      return;
     this.#writing = this.#writeLoop().finally(() => {
       this.#writing = undefined;
       this.#kick();
@@ -230,7 +234,8 @@ export class EmbeddedStore implements Store, Compactable {
       const batch = this.#queue;
       this.#queue = [];
       try {
-        const bytes = batch.length === 1 ? batch[0]!.frame : Buffer.concat(batch.map((p) => p.frame));
+        const bytes =
+          batch.length === 1 ? batch[0]!.frame : Buffer.concat(batch.map((p) => p.frame));
         await writeAll(this.#log, bytes, this.#logSize);
         await this.#log.datasync();
         this.#logSize += bytes.length;
@@ -274,7 +279,11 @@ export class EmbeddedStore implements Store, Compactable {
    */
   #fail(err: unknown, batch: Pending[]): void {
     const msg = `embedded store ${this.dir}: writing the log failed (${(err as Error).message}); the outcome of in-flight transactions is unknown; restart romanad`;
-    this.#broken = new RomanaError('Unavailable', msg, { resourceType: 'store', resourceId: this.dir, cause: err });
+    this.#broken = new RomanaError('Unavailable', msg, {
+      resourceType: 'store',
+      resourceId: this.dir,
+      cause: err,
+    });
     for (const p of [...batch, ...this.#queue]) p.reject(this.#broken);
     this.#queue = [];
     this.#overlay.clear();
@@ -306,96 +315,5 @@ export class EmbeddedStore implements Store, Compactable {
   #checkWritable(): void {
     this.#checkOpen();
     if (this.#broken !== undefined) throw this.#broken;
-  }
-}
-
-async function loadSnapshot(dir: string, state: KvState): Promise<void> {
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(path.join(dir, 'snapshot'));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  let snap: ReturnType<typeof decodeSnapshot>;
-  try {
-    snap = decodeSnapshot(bytes);
-  } catch (err) {
-    throw new RomanaError('Internal', `embedded store ${dir}: snapshot file is corrupt: ${(err as Error).message}`, {
-      resourceType: 'store',
-      resourceId: dir,
-      cause: err,
-    });
-  }
-  for (const kv of snap.kvs) state.load(kv, snap.revision);
-  state.setRevision(snap.revision);
-}
-
-/** Replays the log onto `state` (cutting a torn tail) and returns it open for appending. */
-async function replayLog(
-  dir: string,
-  state: KvState,
-  onWarning: ((m: string) => void) | undefined,
-): Promise<{ log: fs.FileHandle; size: number }> {
-  const file = path.join(dir, 'log');
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    await writeFileDurably(dir, 'log', LOG_MAGIC);
-    return { log: await fs.open(file, 'r+'), size: LOG_MAGIC.length };
-  }
-  if (bytes.length < LOG_MAGIC.length && LOG_MAGIC.subarray(0, bytes.length).equals(bytes)) {
-    bytes = LOG_MAGIC; // crashed while creating the log: treat as empty
-    await writeFileDurably(dir, 'log', LOG_MAGIC);
-  }
-  if (!bytes.subarray(0, LOG_MAGIC.length).equals(LOG_MAGIC)) {
-    throw new RomanaError('Internal', `embedded store ${dir}: ${file} is not a Romana log (bad magic)`);
-  }
-  const { payloads, end } = decodeFrames(bytes, LOG_MAGIC.length);
-  const base = state.revision;
-  for (const p of payloads) {
-    const rec = decodeRecord(p);
-    if (rec.revision <= base) state.rememberOnly(rec.revision, rec.changes);
-    else if (rec.revision === state.revision + 1) state.apply(rec.revision, rec.changes);
-    else {
-      throw new RomanaError('Internal', `embedded store ${dir}: log jumps from revision ${state.revision} to ${rec.revision}`);
-    }
-  }
-  state.sealHistory();
-  const log = await fs.open(file, 'r+');
-  if (end < bytes.length) {
-    await log.truncate(end);
-    await log.sync();
-    onWarning?.(`embedded store ${dir}: dropped ${bytes.length - end} bytes of incomplete log tail at offset ${end} (a write cut short by a crash; never acknowledged)`);
-  }
-  return { log, size: end };
-}
-
-async function writeAll(fh: fs.FileHandle, bytes: Buffer, position: number): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) {
-    const { bytesWritten } = await fh.write(bytes, off, bytes.length - off, position + off);
-    off += bytesWritten;
-  }
-}
-
-/** Writes `name` in `dir` atomically and durably: temp file, fsync, rename, fsync the dir. */
-async function writeFileDurably(dir: string, name: string, bytes: Buffer): Promise<void> {
-  const tmp = path.join(dir, `${name}.tmp`);
-  const fh = await fs.open(tmp, 'w');
-  try {
-    await writeAll(fh, bytes, 0);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fs.rename(tmp, path.join(dir, name));
-  const d = await fs.open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
   }
 }

@@ -15,7 +15,11 @@ import type { Watch, WatchEvent } from './store.ts';
 
 type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
 
-/** What an `EtcdWatch` needs from its store. */
+/**
+ * What an `EtcdWatch` needs from its store.
+ *
+ * @example const t: EtcdWatchTarget = { client, key, rangeEnd: prefixEnd(key), unprefix, endpoints: '127.0.0.1:2379' };
+ */
 export interface EtcdWatchTarget {
   client: Etcd3;
   /** Full etcd key range of the watched prefix. */
@@ -109,7 +113,12 @@ export class EtcdWatch implements Watch {
     }
     if (res.canceled) {
       const reason = res.cancel_reason || 'no reason given';
-      this.#fail(new RomanaError('Unavailable', `etcd at ${this.#t.endpoints} cancelled the watch: ${reason}`));
+      this.#fail(
+        new RomanaError(
+          'Unavailable',
+          `etcd at ${this.#t.endpoints} cancelled the watch: ${reason}`,
+        ),
+      );
       return;
     }
     if (res.created) {

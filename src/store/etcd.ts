@@ -32,6 +32,13 @@ import type {
   WatchEvent,
 } from './store.ts';
 
+/**
+ * Options of `EtcdStore`.
+ *
+ * @example
+ * new EtcdStore({ endpoints: ['https://etcd-0:2379'], prefix: '/romana',
+ *                 tls: { ca: '/etc/romana/etcd-ca.pem', cert: '/etc/romana/etcd.pem', key: '/etc/romana/etcd-key.pem' } })
+ */
 export interface EtcdStoreOptions {
   /** Client URLs or host:port pairs, e.g. `['127.0.0.1:2379']` or `['https://etcd-0:2379']`. */
   endpoints: string[];
@@ -47,13 +54,42 @@ export interface EtcdStoreOptions {
 
 type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
 
-/** Runs the call once: retry and circuit breaking are done by `EtcdStore`. */
+/** Runs the call once: retries are done by `EtcdStore.#call`. */
 const passthrough = {
   execute: async (fn: (ctx: { signal: AbortSignal }) => unknown, signal?: AbortSignal) =>
     fn({ signal: signal ?? new AbortController().signal }),
   onSuccess: () => ({ dispose: () => {} }),
   onFailure: () => ({ dispose: () => {} }),
 } as unknown as Policy;
+
+const DOWN_MS = 500;
+
+/**
+ * Per-endpoint policy: after a connection-level failure the endpoint is skipped for a short
+ * while. A skipped call never reaches the endpoint, so the pool tries the next one within the
+ * same request, and a retry does not land on the dead member again by chance.
+ */
+function endpointPolicy(endpoint: string): Policy {
+  let downUntil = 0;
+  return {
+    execute: async (fn: (ctx: { signal: AbortSignal }) => unknown, signal?: AbortSignal) => {
+      if (Date.now() < downUntil) {
+        throw new Error(
+          `No connection established to etcd endpoint ${endpoint} (skipped for ${DOWN_MS} ms after a connection failure)`,
+        );
+      }
+      try {
+        return await fn({ signal: signal ?? new AbortController().signal });
+      } catch (err) {
+        if (/UNAVAILABLE|ECONNREFUSED/.test((err as Error).message ?? ''))
+          downUntil = Date.now() + DOWN_MS;
+        throw err;
+      }
+    },
+    onSuccess: () => ({ dispose: () => {} }),
+    onFailure: () => ({ dispose: () => {} }),
+  } as unknown as Policy;
+}
 
 const PAGE = 500;
 
@@ -78,7 +114,9 @@ export class EtcdStore implements Store, Compactable {
     const prefix = (options.prefix ?? '/romana').replace(/\/+$/, '');
     this.#prefix = Buffer.from(prefix === '' ? '' : `${prefix}/`, 'utf8');
     this.#attempts = Math.max(1, options.attempts ?? 3);
-    const hosts = options.endpoints.map((e) => (options.tls && !/^https?:\/\//.test(e) ? `https://${e}` : e));
+    const hosts = options.endpoints.map((e) =>
+      options.tls && !/^https?:\/\//.test(e) ? `https://${e}` : e,
+    );
     this.endpoints = hosts.join(',');
     const timeout = options.requestTimeoutMs ?? 5000;
     this.#client = new Etcd3({
@@ -90,13 +128,15 @@ export class EtcdStore implements Store, Compactable {
         'grpc.keepalive_timeout_ms': 5_000,
       },
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
-      faultHandling: { global: passthrough, host: () => passthrough },
+      faultHandling: { global: passthrough, host: endpointPolicy },
     });
   }
 
   async get(key: string): Promise<KeyValue | undefined> {
     this.#checkOpen();
-    const res = await this.#call('read', `get ${key}`, () => this.#client.kv.range({ key: this.#full(key) }));
+    const res = await this.#call('read', `get ${key}`, () =>
+      this.#client.kv.range({ key: this.#full(key) }),
+    );
     const kv = res.kvs[0];
     return kv === undefined ? undefined : this.#toKeyValue(kv);
   }
@@ -110,7 +150,8 @@ export class EtcdStore implements Store, Compactable {
         return await this.#rangePages(start, end);
       } catch (err) {
         // The snapshot revision was compacted between two pages: start over at a newer one.
-        if (attempt >= 3 || !/compacted/.test((err as Error).message)) throw this.#map(err, `range ${prefix}`);
+        if (attempt >= 3 || !/compacted/.test((err as Error).message))
+          throw this.#map(err, `range ${prefix}`);
       }
     }
   }
@@ -121,7 +162,12 @@ export class EtcdStore implements Store, Compactable {
     let key = start;
     for (;;) {
       const page: IRangeResponse = await this.#call('read', 'range', () =>
-        this.#client.kv.range({ key, range_end: end, limit: PAGE, ...(revision > 0 ? { revision } : {}) }),
+        this.#client.kv.range({
+          key,
+          range_end: end,
+          limit: PAGE,
+          ...(revision > 0 ? { revision } : {}),
+        }),
       );
       if (revision === 0) revision = Number(page.header.revision);
       for (const kv of page.kvs) kvs.push(this.#toKeyValue(kv));
@@ -145,7 +191,9 @@ export class EtcdStore implements Store, Compactable {
         ? { request_put: { key: this.#full(op.key), value: Buffer.from(op.value, 'utf8') } }
         : { request_delete_range: { key: this.#full(op.key) } },
     );
-    const res = await this.#call('write', 'txn', () => this.#client.kv.txn({ compare, success, failure: [] }));
+    const res = await this.#call('write', 'txn', () =>
+      this.#client.kv.txn({ compare, success, failure: [] }),
+    );
     return { succeeded: res.succeeded, revision: Number(res.header.revision) };
   }
 
@@ -186,7 +234,10 @@ export class EtcdStore implements Store, Compactable {
   async revision(): Promise<number> {
     this.#checkOpen();
     const res = await this.#call('read', 'revision', () =>
-      this.#client.kv.range({ key: this.#prefix.length > 0 ? this.#prefix : Buffer.from([0]), count_only: true }),
+      this.#client.kv.range({
+        key: this.#prefix.length > 0 ? this.#prefix : Buffer.from([0]),
+        count_only: true,
+      }),
     );
     return Number(res.header.revision);
   }
@@ -230,9 +281,14 @@ export class EtcdStore implements Store, Compactable {
     const msg = err instanceof Error ? err.message : String(err);
     const opts = { resourceType: 'store', resourceId: this.endpoints, cause: err };
     if (isUnavailable(err)) {
-      return new RomanaError('Unavailable', `etcd at ${this.endpoints} is unavailable (${what}): ${msg}`, opts);
+      return new RomanaError(
+        'Unavailable',
+        `etcd at ${this.endpoints} is unavailable (${what}): ${msg}`,
+        opts,
+      );
     }
-    if (/compacted/.test(msg)) return new RomanaError('Conflict', `etcd ${what}: revision compacted: ${msg}`, opts);
+    if (/compacted/.test(msg))
+      return new RomanaError('Conflict', `etcd ${what}: revision compacted: ${msg}`, opts);
     if (/future rev/.test(msg)) return invalidInput(`etcd ${what}: ${msg}`, opts);
     return new RomanaError('Internal', `etcd at ${this.endpoints}: ${what} failed: ${msg}`, opts);
   }
@@ -251,7 +307,8 @@ export class EtcdStore implements Store, Compactable {
   }
 
   #checkOpen(): void {
-    if (this.#closed) throw new RomanaError('Unavailable', `etcd store (${this.endpoints}) is closed`);
+    if (this.#closed)
+      throw new RomanaError('Unavailable', `etcd store (${this.endpoints}) is closed`);
   }
 }
 
@@ -275,7 +332,9 @@ export function prefixEnd(prefix: Buffer): Buffer {
 function isUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return (
-    /GRPCUnavailable|GRPCDeadlineExceeded|BrokenCircuit|ClientClosed/.test(err.constructor.name + ' ' + err.name) ||
+    /GRPCUnavailable|GRPCDeadlineExceeded|BrokenCircuit|ClientClosed/.test(
+      err.constructor.name + ' ' + err.name,
+    ) ||
     /UNAVAILABLE|DEADLINE_EXCEEDED|Deadline exceeded|No connection established|ECONNREFUSED|etcdserver: (no leader|leader changed|request timed out)/i.test(
       err.message,
     )
@@ -284,22 +343,30 @@ function isUnavailable(err: unknown): boolean {
 
 /** The request cannot have reached etcd, so even a write may be retried. */
 function neverSent(err: unknown): boolean {
-  return err instanceof Error && /No connection established|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/.test(err.message);
+  return (
+    err instanceof Error &&
+    /No connection established|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/.test(err.message)
+  );
 }
 
-function tlsCredentials(tls: NonNullable<EtcdStoreOptions['tls']>): NonNullable<IOptions['credentials']> {
+function tlsCredentials(
+  tls: NonNullable<EtcdStoreOptions['tls']>,
+): NonNullable<IOptions['credentials']> {
   const read = (what: string, file: PathOrFileDescriptor): Buffer => {
     try {
       return readFileSync(file);
     } catch (err) {
-      throw invalidInput(`etcd TLS ${what} file ${String(file)} cannot be read: ${(err as Error).message}`);
+      throw invalidInput(
+        `etcd TLS ${what} file ${String(file)} cannot be read: ${(err as Error).message}`,
+      );
     }
   };
   if ((tls.cert === undefined) !== (tls.key === undefined)) {
     throw invalidInput('etcd TLS: a client certificate needs both cert and key');
   }
   return {
-    rootCertificate: tls.ca !== undefined ? read('CA', tls.ca) : Buffer.from(rootCertificates.join('\n')),
+    rootCertificate:
+      tls.ca !== undefined ? read('CA', tls.ca) : Buffer.from(rootCertificates.join('\n')),
     ...(tls.key !== undefined ? { privateKey: read('key', tls.key) } : {}),
     ...(tls.cert !== undefined ? { certChain: read('cert', tls.cert) } : {}),
   };

@@ -12,13 +12,21 @@ import { RomanaError, invalidInput } from '../errors.ts';
 import { SortedKeys } from './sorted-keys.ts';
 import type { Compare, KeyValue, Op, Watch, WatchEvent } from './store.ts';
 
-/** One effective key change of a committed revision; `value: null` deletes the key. */
+/**
+ * One effective key change of a committed revision; `value: null` deletes the key.
+ *
+ * @example const ch: Change = { key: 'hosts/h1', value: null };
+ */
 export interface Change {
   key: string;
   value: string | null;
 }
 
-/** Looks a key up in whatever view the caller decides against. */
+/**
+ * Looks a key up in whatever view the caller decides against.
+ *
+ * @example const lookup: Lookup = (k) => state.peek(k);
+ */
 export type Lookup = (key: string) => KeyValue | undefined;
 
 interface HistoryEntry {
@@ -187,7 +195,10 @@ export class KvState {
    */
   apply(revision: number, changes: Change[]): void {
     if (revision !== this.#revision + 1) {
-      throw new RomanaError('Internal', `store: revision ${revision} applied after ${this.#revision}`);
+      throw new RomanaError(
+        'Internal',
+        `store: revision ${revision} applied after ${this.#revision}`,
+      );
     }
     const events: WatchEvent[] = [];
     for (const ch of changes) {
@@ -282,6 +293,8 @@ export class KvState {
   }
 
   #remember(entry: HistoryEntry): void {
+    // Events are shared by every watch that receives them: make sharing safe.
+    for (const ev of entry.events) Object.freeze(ev);
     const last = this.#history[this.#history.length - 1];
     if (this.#history.length === this.#historyHead || last?.revision !== entry.revision - 1) {
       // Empty or not contiguous: the history restarts here.

@@ -3,12 +3,7 @@
  * process exits. Semantics are exactly those of the durable backends (same conformance suite).
  */
 import { RomanaError } from '../errors.ts';
-import {
-  KvState,
-  comparesHold,
-  effectiveChanges,
-  validateTxn,
-} from './kv-state.ts';
+import { KvState, comparesHold, effectiveChanges, validateTxn } from './kv-state.ts';
 import type {
   Compactable,
   Compare,
@@ -20,6 +15,11 @@ import type {
   WatchEvent,
 } from './store.ts';
 
+/**
+ * Options of `MemoryStore`.
+ *
+ * @example new MemoryStore({ historyRevisions: 100 })
+ */
 export interface MemoryStoreOptions {
   /** How many recent revisions a watch can resume from. Default 10,000. */
   historyRevisions?: number;
@@ -55,7 +55,8 @@ export class MemoryStore implements Store, Compactable {
     this.#checkOpen();
     validateTxn(compares, ops);
     const lookup = (k: string): KeyValue | undefined => this.#state.peek(k);
-    if (!comparesHold(lookup, compares)) return { succeeded: false, revision: this.#state.revision };
+    if (!comparesHold(lookup, compares))
+      return { succeeded: false, revision: this.#state.revision };
     const changes = effectiveChanges(lookup, ops);
     if (changes.length > 0) this.#state.apply(this.#state.revision + 1, changes);
     return { succeeded: true, revision: this.#state.revision };

@@ -47,14 +47,20 @@ describe('openStore', () => {
   ];
   for (const [spec, msg] of bad) {
     it(`rejects '${spec}' with an error naming it`, async () => {
-      await assert.rejects(openStore(spec), (err: unknown) => isRomanaError(err, 'InvalidInput') && msg.test(err.message));
+      await assert.rejects(
+        openStore(spec),
+        (err: unknown) => isRomanaError(err, 'InvalidInput') && msg.test(err.message),
+      );
     });
   }
 
   it('refuses unreadable TLS files, naming the file', async () => {
     await assert.rejects(
-      openStore('etcd', { etcd: { endpoints: ['127.0.0.1:1'], tls: { ca: '/nonexistent/ca.pem' } } }),
-      (err: unknown) => isRomanaError(err, 'InvalidInput') && err.message.includes('/nonexistent/ca.pem'),
+      openStore('etcd', {
+        etcd: { endpoints: ['127.0.0.1:1'], tls: { ca: '/nonexistent/ca.pem' } },
+      }),
+      (err: unknown) =>
+        isRomanaError(err, 'InvalidInput') && err.message.includes('/nonexistent/ca.pem'),
     );
   });
 });

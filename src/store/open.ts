@@ -14,9 +14,18 @@ import { EtcdStore, type EtcdStoreOptions } from './etcd.ts';
 import { MemoryStore, type MemoryStoreOptions } from './memory.ts';
 import type { Store } from './store.ts';
 
-/** Default data directory of the embedded store. */
+/**
+ * Default data directory of the embedded store (relative to the working directory).
+ *
+ * @example await openStore('embedded:') // opens ./romana-data
+ */
 export const DEFAULT_DATA_DIR = './romana-data';
 
+/**
+ * Per-backend options of `openStore`; only the chosen backend's are used.
+ *
+ * @example await openStore('etcd', { etcd: { endpoints: ['127.0.0.1:2379'], prefix: '/romana' } })
+ */
 export interface OpenStoreOptions {
   embedded?: EmbeddedStoreOptions;
   memory?: MemoryStoreOptions;
@@ -38,16 +47,24 @@ export async function openStore(spec: string, options: OpenStoreOptions = {}): P
     case 'embedded':
       return EmbeddedStore.open(arg === '' ? DEFAULT_DATA_DIR : arg, options.embedded);
     case 'memory':
-      if (arg !== '') throw invalidInput(`--store: '${spec}': the memory store takes no argument (use 'memory:')`);
+      if (arg !== '')
+        throw invalidInput(
+          `--store: '${spec}': the memory store takes no argument (use 'memory:')`,
+        );
       return new MemoryStore(options.memory);
     case 'etcd': {
-      const endpoints = arg !== '' ? arg.split(',').filter((e) => e !== '') : (options.etcd?.endpoints ?? []);
+      const endpoints =
+        arg !== '' ? arg.split(',').filter((e) => e !== '') : (options.etcd?.endpoints ?? []);
       if (endpoints.length === 0) {
-        throw invalidInput(`--store: '${spec}' needs at least one etcd endpoint (e.g. etcd:127.0.0.1:2379)`);
+        throw invalidInput(
+          `--store: '${spec}' needs at least one etcd endpoint (e.g. etcd:127.0.0.1:2379)`,
+        );
       }
       return new EtcdStore({ ...options.etcd, endpoints });
     }
     default:
-      throw invalidInput(`--store: unknown store '${spec}'; expected embedded:<dir>, memory: or etcd`);
+      throw invalidInput(
+        `--store: unknown store '${spec}'; expected embedded:<dir>, memory: or etcd`,
+      );
   }
 }

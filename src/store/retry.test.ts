@@ -20,7 +20,12 @@ describe('withRetry', () => {
         if (attempt < 6) throw conflict('changed');
         return 'done';
       },
-      { baseDelayMs: 2, maxDelayMs: 10, random: () => 0.5, sleep: async (ms) => void sleeps.push(ms) },
+      {
+        baseDelayMs: 2,
+        maxDelayMs: 10,
+        random: () => 0.5,
+        sleep: async (ms) => void sleeps.push(ms),
+      },
     );
     assert.equal(r, 'done');
     assert.deepEqual(attempts, [1, 2, 3, 4, 5, 6]);

@@ -6,6 +6,11 @@
  */
 import { RomanaError, isRomanaError } from '../errors.ts';
 
+/**
+ * Tuning of `withRetry`; every field is optional.
+ *
+ * @example const opts: RetryOptions = { attempts: 20, maxDelayMs: 20 };
+ */
 export interface RetryOptions {
   /** Total number of calls of `fn` (first try included). Default 10. */
   attempts?: number;

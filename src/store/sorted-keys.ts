@@ -35,7 +35,8 @@ export class SortedKeys {
     if (chunk[i] === key) return false;
     chunk.splice(i, 0, key);
     this.#size++;
-    if (chunk.length > CHUNK * 2) this.#chunks.splice(ci, 1, chunk.slice(0, CHUNK), chunk.slice(CHUNK));
+    if (chunk.length > CHUNK * 2)
+      this.#chunks.splice(ci, 1, chunk.slice(0, CHUNK), chunk.slice(CHUNK));
     return true;
   }
 

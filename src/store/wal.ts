@@ -15,13 +15,19 @@ import * as zlib from 'node:zlib';
 import type { Change } from './kv-state.ts';
 import type { KeyValue } from './store.ts';
 
+/** First bytes of a log file. @example bytes.subarray(0, 8).equals(LOG_MAGIC) */
 export const LOG_MAGIC = Buffer.from('RMNLOG1\n', 'latin1');
+/** First bytes of a snapshot file. @example bytes.subarray(0, 8).equals(SNAPSHOT_MAGIC) */
 export const SNAPSHOT_MAGIC = Buffer.from('RMNSNP1\n', 'latin1');
 const FRAME_HEADER = 8;
 /** Upper bound of one frame; larger lengths can only come from garbage. */
 const MAX_FRAME = 256 * 1024 * 1024;
 
-/** A committed transaction as stored in the log. */
+/**
+ * A committed transaction as stored in the log.
+ *
+ * @example const rec: LogRecord = { revision: 9, changes: [{ key: 'a', value: '1' }] };
+ */
 export interface LogRecord {
   revision: number;
   changes: Change[];
@@ -158,11 +164,15 @@ export function decodeSnapshot(buf: Buffer): { revision: number; kvs: KeyValue[]
     throw new Error(`snapshot is damaged at byte ${end} of ${buf.length}`);
   }
   const head = JSON.parse(payloads[0]!.toString('utf8')) as { revision: number; count: number };
-  const tail = JSON.parse(payloads[payloads.length - 1]!.toString('utf8')) as { end?: boolean; count?: number };
+  const tail = JSON.parse(payloads[payloads.length - 1]!.toString('utf8')) as {
+    end?: boolean;
+    count?: number;
+  };
   const kvs: KeyValue[] = [];
   for (const p of payloads.slice(1, -1)) {
     const rows = JSON.parse(p.toString('utf8')) as Array<[string, string, number, number]>;
-    for (const [key, value, modRevision, createRevision] of rows) kvs.push({ key, value, modRevision, createRevision });
+    for (const [key, value, modRevision, createRevision] of rows)
+      kvs.push({ key, value, modRevision, createRevision });
   }
   if (tail.end !== true || tail.count !== head.count || kvs.length !== head.count) {
     throw new Error(`snapshot is incomplete: header says ${head.count} keys, found ${kvs.length}`);

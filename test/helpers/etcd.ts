@@ -128,20 +128,34 @@ async function tryStartCluster(n: number): Promise<EtcdCluster> {
   const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(',');
   const launch = (m: Member): void => {
     const args = [
-      '--name', m.name,
-      '--data-dir', m.dataDir,
-      '--listen-client-urls', `http://127.0.0.1:${m.clientPort}`,
-      '--advertise-client-urls', `http://127.0.0.1:${m.clientPort}`,
-      '--listen-peer-urls', `http://127.0.0.1:${m.peerPort}`,
-      '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peerPort}`,
-      '--initial-cluster', initialCluster,
-      '--initial-cluster-state', 'new',
-      '--initial-cluster-token', token,
-      '--heartbeat-interval', '50',
-      '--election-timeout', '500',
-      '--logger', 'zap',
-      '--log-outputs', 'stderr',
-      '--log-level', 'warn',
+      '--name',
+      m.name,
+      '--data-dir',
+      m.dataDir,
+      '--listen-client-urls',
+      `http://127.0.0.1:${m.clientPort}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${m.clientPort}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${m.peerPort}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${m.peerPort}`,
+      '--initial-cluster',
+      initialCluster,
+      '--initial-cluster-state',
+      'new',
+      '--initial-cluster-token',
+      token,
+      '--heartbeat-interval',
+      '50',
+      '--election-timeout',
+      '500',
+      '--logger',
+      'zap',
+      '--log-outputs',
+      'stderr',
+      '--log-level',
+      'warn',
     ];
     const proc = spawn('sh', ['-c', WRAPPER, ETCD, ...args], {
       stdio: ['pipe', 'ignore', 'pipe'],
@@ -210,7 +224,9 @@ async function waitHealthy(m: Member): Promise<void> {
   while (Date.now() < deadline) {
     if (exited) throw new Error(`etcd ${m.name} exited during start-up: ${m.stderr.trim()}`);
     try {
-      const res = await fetch(`http://127.0.0.1:${m.clientPort}/health`, { signal: AbortSignal.timeout(1000) });
+      const res = await fetch(`http://127.0.0.1:${m.clientPort}/health`, {
+        signal: AbortSignal.timeout(1000),
+      });
       const body = (await res.json()) as { health?: string };
       if (body.health === 'true') return;
     } catch {
@@ -267,7 +283,13 @@ function freePort(): Promise<number> {
 
 /** etcd 3.4 refuses to start on arches other than amd64, arm64 and ppc64le unless told. */
 function unsupportedArchEnv(): Record<string, string> {
-  const goArch: Record<string, string> = { arm: 'arm', ia32: '386', s390x: 's390x', riscv64: 'riscv64', mips: 'mips' };
+  const goArch: Record<string, string> = {
+    arm: 'arm',
+    ia32: '386',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+    mips: 'mips',
+  };
   const arch = goArch[process.arch];
   return arch === undefined ? {} : { ETCD_UNSUPPORTED_ARCH: arch };
 }

@@ -9,7 +9,8 @@
 import { EmbeddedStore } from '../embedded.ts';
 
 const [dir, startArg, concArg, compactArg] = process.argv.slice(2);
-if (dir === undefined) throw new Error('usage: crash-writer DIR START CONCURRENCY COMPACT_LOG_BYTES');
+if (dir === undefined)
+  throw new Error('usage: crash-writer DIR START CONCURRENCY COMPACT_LOG_BYTES');
 const store = await EmbeddedStore.open(dir, { compactLogBytes: Number(compactArg ?? 65536) });
 let next = Number(startArg ?? 0);
 const pad = 'p'.repeat(250);
