@@ -117,9 +117,21 @@ describe('romana service over a store', () => {
     const a = await withHosts(store);
     const b = await createRomanaService({ store });
     await a.allocate({ name: 'p1', host: 'h2' });
+    const seen: WatchEvent[] = [];
+    a.watch(
+      ['blocks'],
+      a.revision() + 1,
+      (e) => seen.push(e),
+      () => undefined,
+    );
     const doc = a.getTopology();
     doc.networks[0]!.block_mask = 28;
     await a.updateTopology(doc);
+    assert.deepEqual(
+      seen.map((e) => `${e.type} ${e.id}`),
+      ['delete 10.0.128.0/29', 'put 10.0.128.0/28'],
+      'watchers learn that the old blocks are gone',
+    );
     assert.equal(a.getAddress('p1').block, '10.0.128.0/28');
     await eventually(() => assert.equal(b.getAddress('p1').block, '10.0.128.0/28'));
     assert.deepEqual((await store.range('g/1/')).kvs, [], 'the old generation is deleted');

@@ -117,6 +117,8 @@ export class StoreBackedService implements RomanaService {
   #closed = false;
   #reloading: Promise<void> | null = null;
   #reloadScheduled = false;
+  /** The store moved to another generation; events are ignored until the reload. */
+  #stale = false;
   /** Last revision seen per key; negative: deleted at that revision. */
   #revs = new Map<string, number>();
   #revision = 0;
@@ -609,9 +611,11 @@ export class StoreBackedService implements RomanaService {
         current: this.#state.topology,
         currentRevision: this.#revs.get(TOPOLOGY_KEY) ?? 0,
         doc,
+        // The update is worked out on a copy: this replica keeps serving reads from the
+        // current state until the switch.
         buildFrom: async () => {
           await this.#reload();
-          return this.#ipam;
+          return new Ipam(this.#ipam.toSnapshot());
         },
       });
       await this.#reload();
@@ -808,8 +812,13 @@ export class StoreBackedService implements RomanaService {
     this.#reloading = (async () => {
       this.#watch?.close();
       this.#watch = null;
+      this.#stale = false;
       const loaded = await loadState(this.#store);
       const previous = this.#events;
+      const before =
+        previous === undefined
+          ? []
+          : this.#currentState(['topology', 'hosts', 'blocks'], loaded.revision);
       this.#state = loaded;
       this.#ipam = loaded.ipam;
       this.#revs = loaded.revs;
@@ -821,7 +830,17 @@ export class StoreBackedService implements RomanaService {
       );
       if (previous === undefined) this.#events = new EventLog(loaded.revision, this.#eventCapacity);
       else {
-        this.#events.publish(this.#currentState(['topology', 'hosts', 'blocks'], loaded.revision));
+        // Watchers get the new state, and deletes for what is gone (blocks of a carving
+        // that a topology update replaced, hosts removed meanwhile).
+        const now = this.#currentState(['topology', 'hosts', 'blocks'], loaded.revision);
+        const key = (e: WatchEvent) => `${e.kind}\n${e.id}`;
+        const was = new Map(before.map((e) => [key(e), JSON.stringify(e.value)]));
+        const still = new Set(now.map(key));
+        const gone = before
+          .filter((e) => !still.has(key(e)))
+          .map((e): WatchEvent => ({ ...e, type: 'delete', value: null }));
+        const changed = now.filter((e) => was.get(key(e)) !== JSON.stringify(e.value));
+        this.#events.publish([...gone, ...changed]);
       }
       if (!this.#closed) {
         this.#watch = this.#store.watch(
@@ -860,7 +879,7 @@ export class StoreBackedService implements RomanaService {
 
   /** Applies changes written by others (or read back after a failed transaction). */
   #applyStoreEvents(events: StoreEvent[], refreshing: boolean): void {
-    if (this.#reloading !== null && !refreshing) return;
+    if ((this.#reloading !== null || this.#stale) && !refreshing) return;
     try {
       const out = applyEvents(this, events, refreshing);
       for (const [rev, list] of out) this.#publish(rev, list);
@@ -878,6 +897,10 @@ export class StoreBackedService implements RomanaService {
       revs: this.#revs,
       generation: this.#generation(),
       scheduleReload: () => this.#scheduleReload(),
+      markStale: () => {
+        this.#stale = true;
+        this.#scheduleReload();
+      },
       markBlocks: (rev, network) => {
         this.#blocksRevision = Math.max(this.#blocksRevision, rev);
         this.#networkRevisions.set(network, rev);
@@ -896,6 +919,7 @@ export interface ServiceInternals {
   revs: Map<string, number>;
   generation: number;
   scheduleReload(): void;
+  markStale(): void;
   markBlocks(rev: number, network: string): void;
   markHosts(rev: number): void;
   markNetwork(rev: number, network: string): void;
@@ -926,7 +950,8 @@ function applyEvents(
       case 'topology': {
         const rec = value === null ? null : (JSON.parse(value) as TopologyRecord);
         if (rec?.generation !== x.state.topology?.generation) {
-          x.scheduleReload();
+          // A new carving: nothing after this applies to the state held; reload it all.
+          x.markStale();
           return out;
         }
         x.state.topology = rec;
