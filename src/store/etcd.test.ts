@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { startEtcd, startEtcdCluster, type EtcdHandle } from '../../test/helpers/etcd.ts';
+import {
+  startEtcd,
+  startEtcdCluster,
+  type EtcdCluster,
+  type EtcdHandle,
+} from '../../test/helpers/etcd.ts';
 import { isRomanaError } from '../errors.ts';
 import { recordWatch, runStoreConformance } from './conformance.ts';
 import { EtcdStore } from './etcd.ts';
@@ -155,19 +160,27 @@ describe('EtcdStore specifics', () => {
 });
 
 describe('EtcdStore on a 3-member cluster', () => {
+  let cluster: EtcdCluster | undefined;
+  before(async () => {
+    cluster = await startEtcdCluster(3);
+  });
+  after(async () => {
+    await cluster?.stopAll();
+  });
+
   it('resumes a watch whose member was down, delivering the writes made meanwhile', async () => {
-    const cluster = await startEtcdCluster(3);
+    const c = cluster!;
     const prefix = freshPrefix();
-    const watcherSide = new EtcdStore({ endpoints: [cluster.endpoints[0]!], prefix });
-    const writerSide = new EtcdStore({ endpoints: cluster.endpoints.slice(1), prefix });
+    const watcherSide = new EtcdStore({ endpoints: [c.endpoints[0]!], prefix });
+    const writerSide = new EtcdStore({ endpoints: c.endpoints.slice(1), prefix });
     try {
       const r0 = await writerSide.txn([], put('c/0', '0'));
       const rec = recordWatch(watcherSide, 'c/', r0.revision);
       await rec.waitFor((d) => d.length >= 1);
-      await cluster.stop(0);
-      await cluster.leaderIndex(); // a write racing the election may time out (outcome unknown)
+      await c.stop(0);
+      await c.leaderIndex(); // a write racing the election may time out (outcome unknown)
       for (let i = 1; i <= 20; i++) await createEventually(writerSide, `c/${i}`, `${i}`);
-      await cluster.start(0);
+      await c.start(0);
       for (let i = 21; i <= 25; i++) await createEventually(writerSide, `c/${i}`, `${i}`);
       await rec.waitFor((d) => d.length >= 26, 20_000);
       await new Promise((r) => setTimeout(r, 200));
@@ -178,7 +191,38 @@ describe('EtcdStore on a 3-member cluster', () => {
       rec.close();
     } finally {
       await Promise.all([watcherSide.close(), writerSide.close()]);
-      await cluster.stopAll();
+    }
+  });
+
+  it('keeps committing and watching through the loss of the leader', async () => {
+    const c = cluster!;
+    // A write caught by the election can wait for its deadline: keep that short here.
+    const s = new EtcdStore({
+      endpoints: c.endpoints,
+      prefix: freshPrefix(),
+      requestTimeoutMs: 1500,
+    });
+    try {
+      const r0 = await s.txn([], put('l/0', '0'));
+      const rec = recordWatch(s, 'l/', r0.revision);
+      const leader = await c.leaderIndex();
+      await c.stop(leader);
+      for (let i = 1; i <= 10; i++) await createEventually(s, `l/${i}`, `${i}`);
+      const next = await c.leaderIndex();
+      assert.notEqual(next, leader);
+      assert.deepEqual(
+        c.members().map((m) => m.running),
+        [0, 1, 2].map((i) => i !== leader),
+      );
+      await rec.waitFor((d) => d.length >= 11, 20_000);
+      assert.deepEqual(
+        rec.deliveries.map((d) => d.events[0]!.key),
+        Array.from({ length: 11 }, (_, i) => `l/${i}`),
+      );
+      rec.close();
+      await c.start(leader);
+    } finally {
+      await s.close();
     }
   });
 });

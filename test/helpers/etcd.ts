@@ -58,9 +58,11 @@ export interface EtcdHandle {
 
 /** A multi-member cluster, for failover tests. */
 export interface EtcdCluster {
-  /** Client URLs of all members, in member order. */
+  /** Client endpoints (host:port) of all members, in member order. */
   endpoints: string[];
   size: number;
+  /** Name and client endpoint of each member, and whether it is running now. */
+  members(): Array<{ name: string; endpoint: string; running: boolean }>;
   /** Stops member `i` (SIGKILL by default), keeping its data. */
   stop(i: number, signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   /** Starts member `i` again and waits until it is healthy. */
@@ -205,6 +207,12 @@ async function tryStartCluster(n: number): Promise<EtcdCluster> {
   return {
     endpoints: members.map((m) => `127.0.0.1:${m.clientPort}`),
     size: n,
+    members: () =>
+      members.map((m) => ({
+        name: m.name,
+        endpoint: `127.0.0.1:${m.clientPort}`,
+        running: m.proc !== undefined,
+      })),
     stop: (i, signal = 'SIGKILL') => stopMember(member(i), signal),
     start: async (i) => {
       const m = member(i);
