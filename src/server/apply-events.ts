@@ -1,0 +1,117 @@
+/**
+ * Applying store changes written by others (another replica, or the store's truth read back
+ * after a failed transaction) to a replica's engine, and turning them into watch events.
+ */
+import type { HostRecord } from '../ipam/index.ts';
+import type { WatchEvent as StoreEvent } from '../store/store.ts';
+import type { ServiceCore } from './core.ts';
+import {
+  parseKey,
+  type BlockState,
+  type StoredHost,
+  type StoredPlacement,
+  type TopologyRecord,
+} from './keys.ts';
+import type { Policy, WatchEvent } from './service.ts';
+
+/** Turns store events into engine changes and view events, grouped by revision. */
+export function applyEvents(
+  core: ServiceCore,
+  events: StoreEvent[],
+  force: boolean,
+): Map<number, Array<Omit<WatchEvent, 'revision'>>> {
+  const x = core;
+  const out = new Map<number, Array<Omit<WatchEvent, 'revision'>>>();
+  const emit = (rev: number, e: Omit<WatchEvent, 'revision'>) => {
+    const list = out.get(rev) ?? [];
+    list.push(e);
+    out.set(rev, list);
+  };
+  const dirtyHosts = new Map<string, number>();
+  const blocks: Array<{ ev: StoreEvent; network: string; cidr: string }> = [];
+  for (const ev of events) {
+    const known = Math.abs(x.revs.get(ev.key) ?? 0);
+    // Our own commits come back through the watch at the revision we already hold.
+    if (ev.modRevision < known || (ev.modRevision === known && !force)) continue;
+    const k = parseKey(ev.key);
+    const value = ev.value;
+    switch (k.kind) {
+      case 'topology': {
+        const rec = value === null ? null : (JSON.parse(value) as TopologyRecord);
+        if (rec?.generation !== x.state.topology?.generation) {
+          // A new carving: nothing after this applies to the state held; reload it all.
+          x.stale = true;
+          x.scheduleReload();
+          return out;
+        }
+        x.state.topology = rec;
+        break;
+      }
+      case 'host':
+        if (value === null) x.state.hosts.delete(k.name);
+        else x.state.hosts.set(k.name, JSON.parse(value) as StoredHost);
+        dirtyHosts.set(k.name, ev.modRevision);
+        break;
+      case 'placement':
+        if (k.generation !== x.generation()) break;
+        if (value === null) x.state.placements.delete(k.host);
+        else x.state.placements.set(k.host, JSON.parse(value) as StoredPlacement);
+        dirtyHosts.set(k.host, ev.modRevision);
+        break;
+      case 'block':
+        if (k.generation === x.generation()) blocks.push({ ev, network: k.network, cidr: k.cidr });
+        break;
+      case 'network':
+        if (k.generation !== x.generation()) break;
+        x.ipam.applyBlackouts(
+          k.network,
+          value === null ? [] : (JSON.parse(value) as { blackouts: string[] }).blackouts,
+        );
+        x.networkRevisions.set(k.network, ev.modRevision);
+        break;
+      case 'policy':
+        if (value === null) {
+          x.state.policies.delete(k.id);
+          emit(ev.modRevision, { kind: 'policies', type: 'delete', id: k.id, value: null });
+        } else {
+          const p = JSON.parse(value) as Policy;
+          x.state.policies.set(k.id, p);
+          emit(ev.modRevision, { kind: 'policies', type: 'put', id: k.id, value: p });
+        }
+        break;
+      default:
+        break;
+    }
+    x.revs.set(ev.key, ev.type === 'put' ? ev.modRevision : -ev.modRevision);
+  }
+  for (const [name, rev] of dirtyHosts) {
+    const h = x.state.hosts.get(name);
+    const p = x.state.placements.get(name);
+    if (h !== undefined && p !== undefined) {
+      x.ipam.applyHost(name, { ...h, groups: p.groups } satisfies HostRecord);
+      const view = x.ipam.listHosts().hosts.find((v) => v.name === name) ?? null;
+      emit(rev, { kind: 'hosts', type: 'put', id: name, value: view });
+    } else if (h === undefined) {
+      x.ipam.applyHost(name, null);
+      emit(rev, { kind: 'hosts', type: 'delete', id: name, value: null });
+    }
+    x.hostsRevision = Math.max(x.hostsRevision, rev);
+  }
+  for (const { ev, network, cidr } of blocks) {
+    x.ipam.applyBlock(
+      network,
+      cidr,
+      ev.value === null ? null : (JSON.parse(ev.value) as BlockState),
+    );
+    x.ipam.setBlockRevision(network, cidr, ev.modRevision);
+    x.blocksRevision = Math.max(x.blocksRevision, ev.modRevision);
+    x.networkRevisions.set(network, ev.modRevision);
+    emit(ev.modRevision, {
+      kind: 'blocks',
+      type: 'put',
+      id: cidr,
+      value: x.ipam.getBlock(network, cidr),
+    });
+  }
+  return out;
+}

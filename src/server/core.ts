@@ -1,0 +1,284 @@
+/**
+ * The state a romanad replica shares between its operations: the engine, what it knows of the
+ * store (the revision of every key), the change log behind watch streams, and the mechanics
+ * every operation uses: compares, commits, reading keys back, reloading everything.
+ * Internal to the server: `StoreBackedService` is the public face.
+ */
+import { isRomanaError, RomanaError } from '../errors.ts';
+import { Ipam, type BlockChange } from '../ipam/index.ts';
+import type {
+  Compare,
+  KeyValue,
+  Op,
+  Store,
+  Watch,
+  WatchEvent as StoreEvent,
+} from '../store/store.ts';
+import { applyEvents } from './apply-events.ts';
+import { EventLog } from './events.ts';
+import { blockKey, type BlockState } from './keys.ts';
+import { KeyedMutex, RwLock } from './locks.ts';
+import { loadState, type LoadedState } from './load.ts';
+import type { WatchEvent, WatchKind } from './service.ts';
+
+export type LogFn = (
+  level: 'info' | 'warn' | 'error',
+  msg: string,
+  extra?: Record<string, unknown>,
+) => void;
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function unavailable(message: string, cause?: unknown): RomanaError {
+  return new RomanaError('Unavailable', message, { cause });
+}
+
+export class ServiceCore {
+  readonly store: Store;
+  readonly log: LogFn;
+  ipam = new Ipam();
+  state!: LoadedState;
+  events!: EventLog;
+  watch: Watch | null = null;
+  closed = false;
+  reloading: Promise<void> | null = null;
+  reloadScheduled = false;
+  /** The store moved to another generation; events are ignored until the reload. */
+  stale = false;
+  /** Last revision seen per key; negative: deleted at that revision. */
+  revs = new Map<string, number>();
+  revision = 0;
+  blocksRevision = 0;
+  hostsRevision = 0;
+  networkRevisions = new Map<string, number>();
+  /** Readers: operations; writer: reloads, topology updates, host removals. */
+  readonly rw = new RwLock();
+  readonly hostLocks = new KeyedMutex();
+  readonly eventCapacity: number;
+
+  constructor(store: Store, log: LogFn, eventCapacity: number) {
+    this.store = store;
+    this.log = log;
+    this.eventCapacity = eventCapacity;
+  }
+
+  generation(): number {
+    return this.state.topology?.generation ?? 0;
+  }
+
+  checkWritable(): void {
+    if (this.closed) throw unavailable('romanad is shutting down');
+    if (this.state.topology?.updating !== undefined) {
+      throw unavailable('a topology update is in progress; retry in a moment');
+    }
+  }
+
+  cmp(key: string): Compare {
+    const r = this.revs.get(key) ?? 0;
+    return { key, modRevision: r > 0 ? r : 0 };
+  }
+
+  blockOps(g: number, changes: BlockChange[]): Op[] {
+    return changes.map((c) => ({
+      type: 'put',
+      key: blockKey(g, c.network, c.cidr),
+      value: JSON.stringify(c.state satisfies BlockState),
+    }));
+  }
+
+  /** Commits; `null` when a compare failed. Store failures become `Unavailable`. */
+  async commit(compares: Compare[], ops: Op[]): Promise<number | null> {
+    let r;
+    try {
+      r = await this.store.txn(compares, ops);
+    } catch (err) {
+      if (isRomanaError(err)) throw err;
+      throw unavailable(`the datastore failed: ${(err as Error).message}`, err);
+    }
+    if (!r.succeeded) return null;
+    for (const op of ops) this.revs.set(op.key, op.type === 'put' ? r.revision : -r.revision);
+    this.revision = Math.max(this.revision, r.revision);
+    return r.revision;
+  }
+
+  /** Splits a long list of ops into transactions of at most 100 (etcd allows 128). */
+  async commitChunked(compares: Compare[], ops: Op[]): Promise<number | null> {
+    let rev = await this.commit(compares, ops.slice(0, 100));
+    for (let i = 100; rev !== null && i < ops.length; i += 100) {
+      rev = await this.commit([], ops.slice(i, i + 100));
+    }
+    return rev;
+  }
+
+  /** Reads keys back from the store and applies them (`force`: even at the same revision). */
+  async refreshKeys(keys: string[], force = false): Promise<void> {
+    const kvs = await Promise.all(keys.map((k) => this.store.get(k)));
+    const events: StoreEvent[] = [];
+    keys.forEach((key, i) => {
+      const kv: KeyValue | undefined = kvs[i];
+      const known = Math.abs(this.revs.get(key) ?? 0);
+      const rev = kv?.modRevision ?? known;
+      if (rev < known || (rev === known && !force)) return;
+      events.push(
+        kv === undefined
+          ? { type: 'delete', key, value: null, modRevision: rev }
+          : { type: 'put', key, value: kv.value, modRevision: rev },
+      );
+    });
+    this.applyStoreEvents(events, true);
+  }
+
+  blocksCommitted(changes: BlockChange[], rev: number): void {
+    const events: WatchEvent[] = [];
+    for (const c of changes) {
+      this.ipam.setBlockRevision(c.network, c.cidr, rev);
+      this.networkRevisions.set(c.network, rev);
+      events.push({
+        revision: rev,
+        kind: 'blocks',
+        type: 'put',
+        id: c.cidr,
+        value: this.ipam.getBlock(c.network, c.cidr),
+      });
+    }
+    this.blocksRevision = Math.max(this.blocksRevision, rev);
+    this.publish(rev, events);
+  }
+
+  hostsCommitted(names: string[], rev: number, deleted = false): void {
+    this.hostsRevision = Math.max(this.hostsRevision, rev);
+    this.publish(
+      rev,
+      names.map((name) =>
+        deleted
+          ? { revision: rev, kind: 'hosts', type: 'delete', id: name, value: null }
+          : {
+              revision: rev,
+              kind: 'hosts',
+              type: 'put',
+              id: name,
+              value: this.ipam.listHosts().hosts.find((h) => h.name === name) ?? null,
+            },
+      ),
+    );
+  }
+
+  publish(rev: number, events: Array<Omit<WatchEvent, 'revision'> & { revision?: number }>): void {
+    this.revision = Math.max(this.revision, rev);
+    this.events.publish(events.map((e) => ({ ...e, revision: rev })));
+  }
+
+  /**
+   * Loads everything from the store and follows it from there. The caller holds the write
+   * lock (or nothing else runs yet).
+   */
+  async reload(): Promise<void> {
+    if (this.reloading !== null) return this.reloading;
+    this.reloading = (async () => {
+      this.watch?.close();
+      this.watch = null;
+      this.stale = false;
+      const loaded = await loadState(this.store);
+      const previous = this.events;
+      const before =
+        previous === undefined
+          ? []
+          : this.currentState(['topology', 'hosts', 'blocks'], loaded.revision);
+      this.state = loaded;
+      this.ipam = loaded.ipam;
+      this.revs = loaded.revs;
+      this.revision = loaded.revision;
+      this.blocksRevision = loaded.revision;
+      this.hostsRevision = loaded.revision;
+      this.networkRevisions = new Map(this.ipam.listNetworks().map((n) => [n.id, loaded.revision]));
+      if (previous === undefined) this.events = new EventLog(loaded.revision, this.eventCapacity);
+      else {
+        // Watchers get the new state, and deletes for what is gone (blocks of a carving
+        // that a topology update replaced, hosts removed meanwhile).
+        const now = this.currentState(['topology', 'hosts', 'blocks'], loaded.revision);
+        const key = (e: WatchEvent) => `${e.kind}\n${e.id}`;
+        const was = new Map(before.map((e) => [key(e), JSON.stringify(e.value)]));
+        const still = new Set(now.map(key));
+        const gone = before
+          .filter((e) => !still.has(key(e)))
+          .map((e): WatchEvent => ({ ...e, type: 'delete', value: null }));
+        const changed = now.filter((e) => was.get(key(e)) !== JSON.stringify(e.value));
+        this.events.publish([...gone, ...changed]);
+      }
+      if (!this.closed) {
+        this.watch = this.store.watch(
+          '',
+          loaded.revision + 1,
+          (events) => this.applyStoreEvents(events, false),
+          (err) => {
+            this.log('warn', 'store watch failed; reloading', { err: err.message });
+            this.scheduleReload();
+          },
+        );
+      }
+    })().finally(() => {
+      this.reloading = null;
+    });
+    return this.reloading;
+  }
+
+  /**
+   * Reloads once every operation in flight has finished (a reload under an operation that
+   * commits afterwards would miss that commit), retrying while the store is unreachable.
+   */
+  scheduleReload(): void {
+    if (this.closed || this.reloadScheduled) return;
+    this.reloadScheduled = true;
+    this.rw
+      .write(() => {
+        this.reloadScheduled = false;
+        return this.reload();
+      })
+      .catch((err: unknown) => {
+        this.log('error', 'reload from the store failed; retrying', { err: String(err) });
+        setTimeout(() => this.scheduleReload(), 1000).unref();
+      });
+  }
+
+  /** Applies changes written by others (or read back after a failed transaction). */
+  applyStoreEvents(events: StoreEvent[], refreshing: boolean): void {
+    if ((this.reloading !== null || this.stale) && !refreshing) return;
+    try {
+      const out = applyEvents(this, events, refreshing);
+      for (const [rev, list] of out) this.publish(rev, list);
+    } catch (err) {
+      this.log('warn', 'could not apply a store change; reloading', { err: String(err) });
+      this.scheduleReload();
+    }
+  }
+
+  currentState(kinds: readonly WatchKind[], revision: number): WatchEvent[] {
+    const out: WatchEvent[] = [];
+    const want = new Set(kinds);
+    if (want.has('topology') && this.state.topology !== null) {
+      out.push({
+        revision,
+        kind: 'topology',
+        type: 'put',
+        id: 'topology',
+        value: this.ipam.getTopology(),
+      });
+    }
+    if (want.has('hosts')) {
+      for (const h of this.ipam.listHosts().hosts) {
+        out.push({ revision, kind: 'hosts', type: 'put', id: h.name, value: h });
+      }
+    }
+    if (want.has('blocks')) {
+      for (const b of this.ipam.listAllBlocks().blocks) {
+        out.push({ revision, kind: 'blocks', type: 'put', id: b.cidr, value: b });
+      }
+    }
+    if (want.has('policies')) {
+      for (const p of this.state.policies.values()) {
+        out.push({ revision, kind: 'policies', type: 'put', id: p.id, value: p });
+      }
+    }
+    return out;
+  }
+}
