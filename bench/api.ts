@@ -8,27 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEtcd, type EtcdHandle } from '../test/helpers/etcd.ts';
 import { agent, request, startRomanad } from '../test/helpers/romanad.ts';
-import type { GroupOrHost } from '../src/ipam/index.ts';
 import type { Report } from './run.ts';
-
-export function topologyWithHosts(zones: number, racks: number, perRack: number): unknown {
-  const map: GroupOrHost[] = [];
-  for (let z = 0; z < zones; z++) {
-    const rs: GroupOrHost[] = [];
-    for (let r = 0; r < racks; r++) {
-      const hosts: GroupOrHost[] = [];
-      for (let h = 0; h < perRack; h++) {
-        hosts.push({ name: `node-${z}-${r}-${h}`, ip: `172.${16 + z}.${r}.${h + 1}` });
-      }
-      rs.push({ name: `rack-${z}-${r}`, groups: hosts });
-    }
-    map.push({ name: `zone-${z}`, groups: rs });
-  }
-  return {
-    networks: [{ name: 'pods', cidr: '10.0.0.0/8', block_mask: 29 }],
-    topologies: [{ networks: ['pods'], map }],
-  };
-}
+import { rackTopology } from './topology.ts';
 
 async function allocateMany(
   url: string,
@@ -90,18 +71,10 @@ async function runOne(
   }
 }
 
-function hostsOf(zones: number, racks: number, perRack: number): string[] {
-  const out: string[] = [];
-  for (let z = 0; z < zones; z++)
-    for (let r = 0; r < racks; r++)
-      for (let h = 0; h < perRack; h++) out.push(`node-${z}-${r}-${h}`);
-  return out;
-}
-
 export async function run(report: Report): Promise<void> {
   const topologies = [
-    { name: '1024hosts', doc: topologyWithHosts(8, 16, 8), hosts: hostsOf(8, 16, 8) },
-    { name: '10hosts', doc: topologyWithHosts(1, 2, 5), hosts: hostsOf(1, 2, 5) },
+    { name: '1024hosts', ...rackTopology(8, 16, 8) },
+    { name: '10hosts', ...rackTopology(1, 2, 5) },
   ];
   for (const topo of topologies) {
     const dir = mkdtempSync(path.join(tmpdir(), 'romana-bench-'));

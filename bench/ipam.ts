@@ -4,8 +4,8 @@
  * order; and the heap each allocated address costs (names included).
  */
 import { Ipam } from '../src/ipam/index.ts';
-import type { GroupOrHost } from '../src/ipam/index.ts';
 import type { Report } from './run.ts';
+import { rackTopology } from './topology.ts';
 
 const ZONES = 8;
 const RACKS = 16;
@@ -23,26 +23,9 @@ const OWNERS = [
 ] as const;
 
 export function bigTopology(): { ipam: Ipam; hosts: string[] } {
-  const hosts: string[] = [];
-  const map: GroupOrHost[] = [];
-  for (let z = 0; z < ZONES; z++) {
-    const racks: GroupOrHost[] = [];
-    for (let r = 0; r < RACKS; r++) {
-      const members: GroupOrHost[] = [];
-      for (let h = 0; h < HOSTS_PER_RACK; h++) {
-        const name = `node-${z}-${r}-${h}`;
-        hosts.push(name);
-        members.push({ name, ip: `172.${16 + z}.${r}.${h + 1}` });
-      }
-      racks.push({ name: `rack-${z}-${r}`, groups: members });
-    }
-    map.push({ name: `zone-${z}`, groups: racks });
-  }
+  const { doc, hosts } = rackTopology(ZONES, RACKS, HOSTS_PER_RACK);
   const ipam = new Ipam();
-  ipam.updateTopology({
-    networks: [{ name: 'pods', cidr: '10.0.0.0/8', block_mask: 29 }],
-    topologies: [{ networks: ['pods'], map }],
-  });
+  ipam.updateTopology(doc);
   return { ipam, hosts };
 }
 

@@ -7,6 +7,7 @@ import { RomanaError } from '../errors.ts';
 import { Addr, Cidr } from './addr.ts';
 import type { Block, Host } from './model.ts';
 import { groupAt } from './replica.ts';
+import { hostView, type HostView } from './views.ts';
 import { State } from './state.ts';
 import { parseTopology, type TopologyUpdateRequest } from './topology.ts';
 
@@ -16,12 +17,7 @@ export interface NetworkRecord {
   blackouts: string[];
 }
 
-export interface HostRecord {
-  name: string;
-  ip: string;
-  agent_port: number;
-  tags: Record<string, string> | null;
-  k8s_info: Record<string, unknown> | null;
+export interface HostRecord extends HostView {
   /** Registration order. */
   seq: number;
   /** Network name to the path of the host's group ('' = root, '1.0' = second child's first). */
@@ -79,11 +75,7 @@ export function toSnapshot(s: State): IpamSnapshot {
 
 export function hostRecord(h: Host): HostRecord {
   return {
-    name: h.name,
-    ip: h.ipText,
-    agent_port: h.agentPort,
-    tags: h.tags === null ? null : { ...h.tags },
-    k8s_info: h.k8sInfo === null ? null : structuredClone(h.k8sInfo),
+    ...hostView(h),
     seq: h.seq,
     groups: Object.fromEntries(h.placements.map((p) => [p.group.network.name, p.group.path])),
   };

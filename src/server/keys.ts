@@ -15,7 +15,7 @@
  * | `g/<n>/blocks/<network>/<a.b.c.d_len>` | `BlockState`: owner, host, names by offset |
  * | `g/<n>/networks/<network>` | `{ blackouts }` |
  */
-import type { BlockState, TopologyUpdateRequest } from '../ipam/index.ts';
+import type { BlockState, HostRecord, TopologyUpdateRequest } from '../ipam/index.ts';
 
 export interface TopologyRecord {
   doc: TopologyUpdateRequest;
@@ -24,13 +24,8 @@ export interface TopologyRecord {
   updating?: { to: number; since: number };
 }
 
-export interface StoredHost {
-  name: string;
-  ip: string;
-  agent_port: number;
-  tags: Record<string, string> | null;
-  k8s_info: Record<string, unknown> | null;
-  seq: number;
+/** A host as stored: its record without the generation-dependent group paths. */
+export interface StoredHost extends Omit<HostRecord, 'groups'> {
   /** Set while the host is being removed: no new address may be allocated on it. */
   removing?: boolean;
 }
