@@ -12,6 +12,7 @@ interface BenchModule {
 const BENCHES: Record<string, () => Promise<BenchModule>> = {
   ipam: () => import('./ipam.ts'),
   api: () => import('./api.ts'),
+  store: () => import('./store.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {

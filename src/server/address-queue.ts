@@ -131,7 +131,7 @@ export class AddressQueue {
         [...this.core.blockOps(g, changes), ...ops],
       );
     } catch (err) {
-      await this.core.refreshKeys(undoKeys, true).catch(() => this.core.scheduleReload());
+      await this.core.refreshKeys(undoKeys, true).catch(() => this.core.markTainted());
       for (const { job } of done) job.reject(err);
       return;
     }

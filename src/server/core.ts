@@ -20,6 +20,7 @@ import { blockKey, type BlockState } from './keys.ts';
 import { KeyedMutex, RwLock } from './locks.ts';
 import { loadState, type LoadedState } from './load.ts';
 import type { WatchEvent, WatchKind } from './service.ts';
+import { recoverStaleUpdate, STALE_UPDATE_MS } from './topology-writer.ts';
 
 export type LogFn = (
   level: 'info' | 'warn' | 'error',
@@ -45,6 +46,8 @@ export class ServiceCore {
   reloadScheduled = false;
   /** The store moved to another generation; events are ignored until the reload. */
   stale = false;
+  /** See `markTainted`. */
+  tainted = false;
   /** Last revision seen per key; negative: deleted at that revision. */
   revs = new Map<string, number>();
   revision = 0;
@@ -66,9 +69,44 @@ export class ServiceCore {
     return this.state.topology?.generation ?? 0;
   }
 
+  #lifting = false;
+
+  /** A topology update that never finished (its writer died) blocks writes: undo it. */
+  #liftStaleFence(): void {
+    if (this.#lifting) return;
+    this.#lifting = true;
+    void this.rw
+      .write(async () => {
+        if (await recoverStaleUpdate(this.store)) {
+          this.log('warn', 'lifted the fence of a topology update that never finished');
+        }
+        await this.reload();
+      })
+      .catch((err: unknown) =>
+        this.log('error', 'could not lift a stale fence', { err: String(err) }),
+      )
+      .finally(() => {
+        this.#lifting = false;
+      });
+  }
+
+  /**
+   * The engine may hold a change the store never got (a commit failed and the state could
+   * not be read back): no write may build on it until a reload from the store.
+   */
+  markTainted(): void {
+    this.tainted = true;
+    this.scheduleReload();
+  }
+
   checkWritable(): void {
     if (this.closed) throw unavailable('romanad is shutting down');
-    if (this.state.topology?.updating !== undefined) {
+    if (this.tainted) {
+      throw unavailable('romanad is re-reading its state after a datastore failure; retry');
+    }
+    const updating = this.state.topology?.updating;
+    if (updating !== undefined) {
+      if (Date.now() - updating.since > STALE_UPDATE_MS) this.#liftStaleFence();
       throw unavailable('a topology update is in progress; retry in a moment');
     }
   }
@@ -179,6 +217,7 @@ export class ServiceCore {
       this.watch = null;
       this.stale = false;
       const loaded = await loadState(this.store);
+      this.tainted = false;
       const previous = this.events;
       const before =
         previous === undefined

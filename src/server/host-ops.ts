@@ -141,7 +141,7 @@ export class HostOps {
       try {
         return await this.#removeHostSteps(name);
       } catch (err) {
-        await this.core.reload();
+        await this.core.reload().catch(() => this.core.markTainted());
         throw err;
       }
     });

@@ -5,9 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { RomanaError } from '../errors.ts';
-import { EmbeddedStore } from '../store/embedded.ts';
-import { EtcdStore } from '../store/etcd.ts';
-import { MemoryStore } from '../store/memory.ts';
+import { openStore as openStoreSpec } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import { buildApp } from './app.ts';
 import { assertSafeListen } from './auth.ts';
@@ -120,17 +118,18 @@ function readTopologyFile(path: string | undefined): unknown {
 }
 
 async function openStore(cfg: RomanadConfig, log: Logger): Promise<Store> {
-  switch (cfg.store.kind) {
-    case 'memory':
-      return new MemoryStore();
-    case 'embedded':
-      return EmbeddedStore.open(cfg.store.dir, { onWarning: (m) => log.warn(m) });
-    case 'etcd': {
-      const { endpoints, prefix, ca, cert, key } = cfg.etcd;
-      const tls = ca || cert || key ? { ca, cert, key } : undefined;
-      return new EtcdStore({ endpoints, prefix, ...(tls ? { tls } : {}) });
-    }
-  }
+  const { endpoints, prefix, ca, cert, key } = cfg.etcd;
+  const tls = ca || cert || key ? { ca, cert, key } : undefined;
+  const spec =
+    cfg.store.kind === 'embedded'
+      ? `embedded:${cfg.store.dir}`
+      : cfg.store.kind === 'memory'
+        ? 'memory:'
+        : 'etcd';
+  return openStoreSpec(spec, {
+    embedded: { onWarning: (m) => log.warn(m) },
+    etcd: { endpoints, prefix, ...(tls ? { tls } : {}) },
+  });
 }
 
 function describeStore(cfg: RomanadConfig): string {

@@ -248,3 +248,44 @@ describe('romana service over a store', () => {
     await rejects(svc.deletePolicy('allow-web'), 'NotFound', /allow-web/);
   });
 });
+
+describe('a topology update that never finished', () => {
+  it('is rolled back once stale, so writes resume', async () => {
+    const store = new MemoryStore();
+    const svc = await withHosts(store);
+    await svc.allocate({ name: 'before', host: 'h1' });
+    // What a romanad that died between fence and switch leaves behind.
+    const kv = (await store.get('topology'))!;
+    const rec = JSON.parse(kv.value) as { generation: number };
+    await store.txn(
+      [],
+      [
+        {
+          type: 'put',
+          key: 'topology',
+          value: JSON.stringify({ ...rec, updating: { to: rec.generation + 1, since: 1 } }),
+        },
+        { type: 'put', key: `g/${rec.generation + 1}/networks/pods`, value: '{"blackouts":[]}' },
+      ],
+    );
+    let sawFence = false;
+    let ip = '';
+    for (let i = 0; i < 200 && ip === ''; i++) {
+      try {
+        ip = (await svc.allocate({ name: 'after', host: 'h1' })).ip;
+      } catch (err) {
+        if (!isRomanaError(err, 'Unavailable')) throw err;
+        assert.match(err.message, /topology update/);
+        sawFence = true;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+    assert.ok(sawFence, 'writes wait while the fence stands');
+    assert.equal(ip, '10.0.0.1');
+    assert.deepEqual(
+      (await store.range(`g/${rec.generation + 1}/`)).kvs,
+      [],
+      'its writes are gone',
+    );
+  });
+});

@@ -34,8 +34,17 @@ process.on('exit', () => {
   for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
 });
 
+/** Serve clients over TLS and require client certificates signed by `ca` (PEM paths). */
+export interface EtcdTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
 interface Member {
   name: string;
+  /** Plain-HTTP port for /health when clients must use TLS. */
+  metricsPort: number | undefined;
   clientPort: number;
   peerPort: number;
   dataDir: string;
@@ -78,8 +87,8 @@ export interface EtcdCluster {
  *
  * @example const etcd = await startEtcd(); try { ... } finally { await etcd.stop(); }
  */
-export async function startEtcd(): Promise<EtcdHandle> {
-  const c = await startEtcdCluster(1);
+export async function startEtcd(opts: { tls?: EtcdTls } = {}): Promise<EtcdHandle> {
+  const c = await startEtcdCluster(1, opts);
   return {
     endpoints: c.endpoints,
     stop: () => c.stopAll(),
@@ -99,10 +108,10 @@ export async function startEtcd(): Promise<EtcdHandle> {
  * const cluster = await startEtcdCluster(3);
  * await cluster.stop(await cluster.leaderIndex());
  */
-export async function startEtcdCluster(n = 3): Promise<EtcdCluster> {
+export async function startEtcdCluster(n = 3, opts: { tls?: EtcdTls } = {}): Promise<EtcdCluster> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await tryStartCluster(n);
+      return await tryStartCluster(n, opts.tls);
     } catch (err) {
       // A free port can be taken between our probe and etcd's bind: try new ports.
       if (attempt >= 3 || !/address already in use/.test(String(err))) throw err;
@@ -110,7 +119,8 @@ export async function startEtcdCluster(n = 3): Promise<EtcdCluster> {
   }
 }
 
-async function tryStartCluster(n: number): Promise<EtcdCluster> {
+async function tryStartCluster(n: number, tls: EtcdTls | undefined): Promise<EtcdCluster> {
+  const scheme = tls === undefined ? 'http' : 'https';
   const root = mkdtempSync(path.join(os.tmpdir(), 'romana-etcd-'));
   liveDirs.add(root);
   const token = `romana-test-${process.pid}-${Math.random().toString(36).slice(2)}`;
@@ -120,6 +130,7 @@ async function tryStartCluster(n: number): Promise<EtcdCluster> {
       name: `m${i}`,
       clientPort: await freePort(),
       peerPort: await freePort(),
+      metricsPort: tls === undefined ? undefined : await freePort(),
       dataDir: path.join(root, `m${i}`),
       proc: undefined,
       stderr: '',
@@ -135,9 +146,22 @@ async function tryStartCluster(n: number): Promise<EtcdCluster> {
       '--data-dir',
       m.dataDir,
       '--listen-client-urls',
-      `http://127.0.0.1:${m.clientPort}`,
+      `${scheme}://127.0.0.1:${m.clientPort}`,
       '--advertise-client-urls',
-      `http://127.0.0.1:${m.clientPort}`,
+      `${scheme}://127.0.0.1:${m.clientPort}`,
+      ...(tls === undefined
+        ? []
+        : [
+            '--cert-file',
+            tls.cert,
+            '--key-file',
+            tls.key,
+            '--trusted-ca-file',
+            tls.ca,
+            '--client-cert-auth',
+            '--listen-metrics-urls',
+            `http://127.0.0.1:${m.metricsPort}`,
+          ]),
       '--listen-peer-urls',
       `http://127.0.0.1:${m.peerPort}`,
       '--initial-advertise-peer-urls',
@@ -205,7 +229,9 @@ async function tryStartCluster(n: number): Promise<EtcdCluster> {
     return m;
   };
   return {
-    endpoints: members.map((m) => `127.0.0.1:${m.clientPort}`),
+    endpoints: members.map((m) =>
+      tls === undefined ? `127.0.0.1:${m.clientPort}` : `https://127.0.0.1:${m.clientPort}`,
+    ),
     size: n,
     members: () =>
       members.map((m) => ({
@@ -232,7 +258,7 @@ async function waitHealthy(m: Member): Promise<void> {
   while (Date.now() < deadline) {
     if (exited) throw new Error(`etcd ${m.name} exited during start-up: ${m.stderr.trim()}`);
     try {
-      const res = await fetch(`http://127.0.0.1:${m.clientPort}/health`, {
+      const res = await fetch(`http://127.0.0.1:${m.metricsPort ?? m.clientPort}/health`, {
         signal: AbortSignal.timeout(1000),
       });
       const body = (await res.json()) as { health?: string };

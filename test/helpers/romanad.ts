@@ -3,6 +3,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -52,30 +53,44 @@ export async function startRomanad(
 export const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
 
 /** One JSON request; resolves with status and parsed body. */
+export interface RequestOptions {
+  /** Bearer token. */
+  token?: string;
+  /** CA certificate (PEM) trusted for https URLs. */
+  ca?: Buffer;
+}
+
+/** One JSON request over http or https; resolves with status and parsed body. */
 export function request(
   url: string,
   method: string,
   body?: unknown,
-): Promise<{ status: number; body: unknown }> {
+  opts: RequestOptions = {},
+): Promise<{ status: number; body: unknown; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request(
+    const headers: Record<string, string | number> = {};
+    if (data !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = Buffer.byteLength(data);
+    }
+    if (opts.token) headers['authorization'] = `Bearer ${opts.token}`;
+    const tls = url.startsWith('https:');
+    const req = (tls ? https : http).request(
       url,
-      {
-        method,
-        agent,
-        headers:
-          data === undefined
-            ? {}
-            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
-      },
+      { method, headers, ...(tls ? { ca: opts.ca } : { agent }) },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (text += c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: text === '' ? null : JSON.parse(text) }),
-        );
+        res.on('end', () => {
+          const json = (res.headers['content-type'] ?? '').includes('json');
+          resolve({
+            status: res.statusCode ?? 0,
+            body: text === '' ? null : json ? JSON.parse(text) : text,
+            headers: res.headers,
+          });
+        });
       },
     );
     req.on('error', reject);
