@@ -4,7 +4,7 @@
  * the same time never hold the same host, so they write disjoint keys. When a combined
  * transaction fails (another replica won a key), its jobs are retried one by one.
  */
-import { RomanaError } from '../errors.ts';
+import { isRomanaError, RomanaError } from '../errors.ts';
 import type { AddressView, AllocationRequest } from '../ipam/index.ts';
 import { conflict } from '../store/retry.ts';
 import type { Compare, Op } from '../store/store.ts';
@@ -39,7 +39,19 @@ export class AddressQueue {
     this.core = core;
   }
 
-  enqueue(op: AddressOp): Promise<AddressView> {
+  async enqueue(op: AddressOp): Promise<AddressView> {
+    try {
+      return await this.#run(op);
+    } catch (err) {
+      // A host, tenant network or address that another replica has just written is not
+      // known here until the watch delivers it: catch up with the store and try once more.
+      const key = isRomanaError(err, 'NotFound') ? keyOf(err) : undefined;
+      if (key === undefined || !(await this.core.catchUp(key))) throw err;
+      return this.#run(op);
+    }
+  }
+
+  #run(op: AddressOp): Promise<AddressView> {
     this.core.checkWritable();
     return new Promise<AddressView>((resolve, reject) => {
       this.#queue.push({ op, resolve, reject, solo: false, attempts: 0 });
@@ -199,5 +211,20 @@ export class AddressQueue {
       value: JSON.stringify({ ip: view.ip, host: view.host, network: view.network }),
     });
     return view;
+  }
+}
+
+/** The key whose newer stored version could resolve a NotFound. */
+function keyOf(err: RomanaError): string | undefined {
+  const id = err.resourceId ?? '';
+  switch (err.resourceType) {
+    case 'host':
+      return hostKey(id);
+    case 'address':
+      return addressKey(id);
+    case 'tenant':
+      return TOPOLOGY_KEY;
+    default:
+      return undefined;
   }
 }

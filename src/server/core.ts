@@ -70,6 +70,7 @@ export class ServiceCore {
   }
 
   #lifting = false;
+  #reloadFailures = 0;
 
   /** A topology update that never finished (its writer died) blocks writes: undo it. */
   #liftStaleFence(): void {
@@ -218,6 +219,7 @@ export class ServiceCore {
       this.stale = false;
       const loaded = await loadState(this.store);
       this.tainted = false;
+      this.#reloadFailures = 0;
       const previous = this.events;
       const before =
         previous === undefined
@@ -275,11 +277,26 @@ export class ServiceCore {
       })
       .catch((err: unknown) => {
         this.log('error', 'reload from the store failed; retrying', { err: String(err) });
-        setTimeout(() => this.scheduleReload(), 1000).unref();
+        this.#reloadFailures++;
+        const delay = Math.min(1000, 50 * 2 ** this.#reloadFailures);
+        setTimeout(() => this.scheduleReload(), delay).unref();
       });
   }
 
   /** Applies changes written by others (or read back after a failed transaction). */
+  /**
+   * Waits (at most `timeoutMs`) until this replica has applied the stored version of `key`,
+   * when the store holds a newer one than this replica has seen. Returns true when it did.
+   */
+  async catchUp(key: string, timeoutMs = 2000): Promise<boolean> {
+    const kv = await this.store.get(key).catch(() => undefined);
+    const seen = () => Math.abs(this.revs.get(key) ?? 0);
+    if (kv === undefined || kv.modRevision <= seen()) return false;
+    const end = Date.now() + timeoutMs;
+    while (seen() < kv.modRevision && Date.now() < end) await sleep(5);
+    return seen() >= kv.modRevision;
+  }
+
   applyStoreEvents(events: StoreEvent[], refreshing: boolean): void {
     if ((this.reloading !== null || this.stale) && !refreshing) return;
     try {

@@ -162,6 +162,16 @@ describe('romana service over a store', () => {
     );
   });
 
+  it('a replica allocates at once on a host another replica has just added', async () => {
+    const store = new MemoryStore();
+    const a = await withHosts(store);
+    const b = await createRomanaService({ store });
+    await a.addHost({ name: 'fresh', ip: '192.168.0.99' });
+    const v = await b.allocate({ name: 'p', host: 'fresh' });
+    assert.equal(v.host, 'fresh');
+    await rejects(b.allocate({ name: 'q', host: 'never-added' }), 'NotFound', /never-added/);
+  });
+
   it('a name allocated on one replica is refused on the other', async () => {
     const store = new MemoryStore();
     const a = await withHosts(store);
