@@ -43,9 +43,13 @@ export class AddressQueue {
     try {
       return await this.#run(op);
     } catch (err) {
-      // A host, tenant network or address that another replica has just written is not
-      // known here until the watch delivers it: catch up with the store and try once more.
-      const key = isRomanaError(err, 'NotFound') ? keyOf(err) : undefined;
+      // A host, tenant network, address or finished topology update that another replica
+      // has just written is not known here until the watch delivers it: catch up with the
+      // store and try once more.
+      const behind =
+        isRomanaError(err, 'NotFound') ||
+        (isRomanaError(err, 'Unavailable') && err.resourceType === 'topology');
+      const key = behind ? keyOf(err as RomanaError) : undefined;
       if (key === undefined || !(await this.core.catchUp(key))) throw err;
       return this.#run(op);
     }
@@ -223,6 +227,7 @@ function keyOf(err: RomanaError): string | undefined {
     case 'address':
       return addressKey(id);
     case 'tenant':
+    case 'topology':
       return TOPOLOGY_KEY;
     default:
       return undefined;

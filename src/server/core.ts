@@ -108,7 +108,9 @@ export class ServiceCore {
     const updating = this.state.topology?.updating;
     if (updating !== undefined) {
       if (Date.now() - updating.since > STALE_UPDATE_MS) this.#liftStaleFence();
-      throw unavailable('a topology update is in progress; retry in a moment');
+      throw new RomanaError('Unavailable', 'a topology update is in progress; retry in a moment', {
+        resourceType: 'topology',
+      });
     }
   }
 

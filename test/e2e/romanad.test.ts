@@ -78,8 +78,9 @@ async function stream(
   concurrency: number,
   onAck?: (n: number) => void,
   deadlineMs = 60_000,
-): Promise<{ acked: Map<string, string>; failed: number }> {
+): Promise<{ acked: Map<string, string>; failed: number; errors: string[] }> {
   const acked = new Map<string, string>();
+  const errors: string[] = [];
   let failed = 0;
   let next = 0;
   const end = Date.now() + deadlineMs;
@@ -108,8 +109,9 @@ async function stream(
           onAck?.(acked.size);
           continue;
         }
-      } catch {
-        // connection refused or reset: counted below
+        if (errors.length < 5) errors.push(`${r.status} ${JSON.stringify(r.body)}`);
+      } catch (err) {
+        if (errors.length < 5) errors.push(String(err));
       }
       pending--;
       failed++;
@@ -117,7 +119,7 @@ async function stream(
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return { acked, failed };
+  return { acked, failed, errors };
 }
 
 function assertNoDuplicates(list: Address[]): void {
@@ -308,8 +310,8 @@ describe('romanad on etcd', () => {
     const b = await startRomanad(args);
     try {
       await ok(`${a.url}/topology`, 'POST', small);
-      const { acked, failed } = await stream([a.url, b.url], 'rep', 64, 64);
-      assert.equal(failed, 0);
+      const { acked, failed, errors } = await stream([a.url, b.url], 'rep', 64, 64);
+      assert.equal(failed, 0, errors.join('\n'));
       assert.equal(new Set(acked.values()).size, 64);
       for (const d of [a, b]) {
         let list: Address[] = [];
