@@ -56,19 +56,19 @@ export async function run(report: Report): Promise<void> {
     const store = await EmbeddedStore.open(dir);
     await throughput(store, 500, 8, oneKey('warm'), 'warm-up');
     report(
-      'embedded txn, sequential',
+      'embedded_txn_sequential_per_s',
       await throughput(store, 3000, 1, oneKey('seq'), 'seq'),
       'txn/s',
       '1 key, 300 B, fsync each',
     );
     report(
-      'embedded txn, 64 in flight',
+      'embedded_txn_c64_per_s',
       await throughput(store, 100_000, 64, oneKey('par'), 'par'),
       'txn/s',
       '1 key, 300 B, group commit',
     );
     report(
-      'embedded allocation txn, 64 in flight',
+      'embedded_allocation_txn_c64_per_s',
       await throughput(store, 100_000, 64, allocation('alloc'), 'alloc'),
       'txn/s',
       '3 keys, ~700 B',
@@ -79,7 +79,7 @@ export async function run(report: Report): Promise<void> {
   }
 
   if (!existsSync('/usr/bin/etcd')) {
-    report('etcd txn, 64 in flight', 0, 'txn/s', 'skipped: /usr/bin/etcd not installed');
+    process.stderr.write('store: etcd figures skipped: /usr/bin/etcd is not installed\n');
     return;
   }
   const etcd = await startEtcd();
@@ -87,13 +87,13 @@ export async function run(report: Report): Promise<void> {
     const store = new EtcdStore({ endpoints: etcd.endpoints, prefix: '/bench' });
     await throughput(store, 500, 8, oneKey('warm'), 'warm-up');
     report(
-      'etcd txn, sequential',
+      'etcd_txn_sequential_per_s',
       await throughput(store, 2000, 1, oneKey('seq'), 'seq'),
       'txn/s',
       '1 key, 300 B, single member',
     );
     report(
-      'etcd txn, 64 in flight',
+      'etcd_txn_c64_per_s',
       await throughput(store, 20_000, 64, oneKey('par'), 'par'),
       'txn/s',
       '1 key, 300 B, single member',
