@@ -15,5 +15,5 @@ export function validatePolicyInput(input: unknown): Policy {
       resourceType: 'policy',
     });
   }
-  return r.policy as unknown as Policy;
+  return r.policy;
 }

@@ -15,9 +15,10 @@ import type {
   TopologyUpdateRequest,
   TopologyUpdateResult,
 } from '../ipam/index.ts';
+import type { Policy } from '../policy/index.ts';
 
-/** A Romana policy (reference §10.1); validated by src/policy before it is stored. */
-export type Policy = Record<string, unknown> & { id: string };
+/** A Romana policy (reference §10.1), as src/policy validates and normalises it. */
+export type { Policy };
 
 /** Kinds of objects a watch stream can follow. */
 export type WatchKind = 'blocks' | 'hosts' | 'policies' | 'vips' | 'topology';
