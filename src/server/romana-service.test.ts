@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isRomanaError, type ErrorCode } from '../errors.ts';
 import { MemoryStore } from '../store/memory.ts';
-import { createRomanaService } from './romana-service.ts';
+import { createRomanaService, StoreBackedService } from './romana-service.ts';
 import type { RomanaService, WatchEvent } from './service.ts';
 
 const topology = {
@@ -256,6 +256,27 @@ describe('romana service over a store', () => {
     assert.equal(svc.getPolicy('allow-web').id, 'allow-web');
     await svc.deletePolicy('allow-web');
     await rejects(svc.deletePolicy('allow-web'), 'NotFound', /allow-web/);
+  });
+});
+
+describe('store history', () => {
+  it('is compacted to the last revisions kept, and the service goes on', async () => {
+    const store = new MemoryStore();
+    const svc = (await createRomanaService({
+      store,
+      initialTopology: topology,
+      keepRevisions: 2,
+      compactEveryMs: 0,
+    })) as StoreBackedService;
+    await svc.addHost({ name: 'h1', ip: '192.168.0.1' });
+    for (let i = 0; i < 5; i++) await svc.allocate({ name: `p${i}`, host: 'h1' });
+    const rev = await store.revision();
+    assert.equal(await svc.compactHistory(), rev - 2);
+    const err = await new Promise<Error>((resolve) => {
+      store.watch('', 1, () => undefined, resolve);
+    });
+    assert.match(err.message, /compacted/);
+    assert.equal((await svc.allocate({ name: 'later', host: 'h1' })).ip, '10.0.0.5');
   });
 });
 

@@ -25,7 +25,7 @@ import {
   type TopologyUpdateResult,
 } from '../ipam/index.ts';
 import { conflict, withRetry } from '../store/retry.ts';
-import type { Store } from '../store/store.ts';
+import { isCompactable, type Store } from '../store/store.ts';
 import { AddressQueue } from './address-queue.ts';
 import { ServiceCore, sleep, unavailable } from './core.ts';
 import { HostOps, type HostRequestBody } from './host-ops.ts';
@@ -42,6 +42,14 @@ export interface RomanaServiceOptions {
   startTimeoutMs?: number;
   /** Events kept for watch resumes. */
   eventCapacity?: number;
+  /**
+   * How often to drop the store's history older than `keepRevisions` (ms; 0: never).
+   * etcd keeps every old value until compacted and stops accepting writes at its quota.
+   * Default 300,000.
+   */
+  compactEveryMs?: number;
+  /** Revisions of history kept by compaction (default 10,000). */
+  keepRevisions?: number;
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -69,8 +77,13 @@ export class StoreBackedService implements RomanaService {
   readonly #addresses: AddressQueue;
   readonly #hosts: HostOps;
   #ready = false;
+  #compactTimer: NodeJS.Timeout | undefined;
+  readonly #compactEveryMs: number;
+  readonly #keepRevisions: number;
 
   constructor(opts: RomanaServiceOptions) {
+    this.#compactEveryMs = opts.compactEveryMs ?? 300_000;
+    this.#keepRevisions = opts.keepRevisions ?? 10_000;
     this.#core = new ServiceCore(
       opts.store,
       opts.log ?? (() => undefined),
@@ -90,6 +103,29 @@ export class StoreBackedService implements RomanaService {
       this.#core.log('info', 'applied the initial topology');
     }
     this.#ready = true;
+    if (this.#compactEveryMs > 0 && isCompactable(this.#core.store)) {
+      this.#compactTimer = setInterval(() => void this.compactHistory(), this.#compactEveryMs);
+      this.#compactTimer.unref();
+    }
+  }
+
+  /**
+   * Drops store history older than the last `keepRevisions` revisions. Other replicas whose
+   * store watch was behind that point reload; clients' watch streams are served from each
+   * replica's own change log and are not affected. Returns the revision compacted to, if any.
+   */
+  async compactHistory(): Promise<number | undefined> {
+    const store = this.#core.store;
+    if (!isCompactable(store) || this.#core.closed) return undefined;
+    try {
+      const target = (await store.revision()) - this.#keepRevisions;
+      if (target <= 0) return undefined;
+      await store.compact(target);
+      return target;
+    } catch (err) {
+      this.#core.log('warn', 'store compaction failed', { err: String(err) });
+      return undefined;
+    }
   }
 
   ready(): boolean {
@@ -304,6 +340,7 @@ export class StoreBackedService implements RomanaService {
   async close(): Promise<void> {
     if (this.#core.closed) return;
     this.#core.closed = true;
+    clearInterval(this.#compactTimer);
     this.#core.watch?.close();
     this.#core.watch = null;
   }
