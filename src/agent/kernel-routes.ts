@@ -1,0 +1,85 @@
+/**
+ * The kernel side of routes: read table `romana` with `ip -json`, find how other hosts are
+ * reached with `ip -json route get` (one `ip -batch` for all of them), and apply the
+ * difference between the table and a plan as one `ip -batch` (`route replace` / `route del`).
+ * The table is never flushed: a route that stays the same is never touched.
+ */
+import type { PlannedRoute, Reach } from './route-plan.ts';
+
+/** Runs a program with optional standard input. */
+export type Run = (
+  cmd: string,
+  args: string[],
+  stdin?: string,
+) => Promise<{ code: number; stdout: string; stderr: string }>;
+
+interface IpRoute {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+}
+
+async function ipJson(run: Run, args: string[], stdin?: string): Promise<string> {
+  const r = await run('ip', ['-json', ...args], stdin);
+  if (r.code !== 0 && r.stdout.trim() === '') {
+    throw new Error(`ip -json ${args.join(' ')} failed: ${r.stderr.trim()}`);
+  }
+  return r.stdout;
+}
+
+/** Current routes of a table: destination → next hop (an empty table may not exist yet). */
+export async function readTable(run: Run, table: number): Promise<Map<string, string>> {
+  const r = await run('ip', ['-json', 'route', 'show', 'table', String(table)]);
+  if (r.code !== 0) {
+    if (/FIB table does not exist/.test(r.stderr)) return new Map();
+    throw new Error(`ip -json route show table ${table} failed: ${r.stderr.trim()}`);
+  }
+  const routes = JSON.parse(r.stdout.trim() === '' ? '[]' : r.stdout) as IpRoute[];
+  const m = new Map<string, string>();
+  for (const route of routes) {
+    const dst = route.dst.includes('/') ? route.dst : `${route.dst}/32`;
+    m.set(dst, route.gateway ?? '');
+  }
+  return m;
+}
+
+/** How the kernel reaches each IP; an IP it cannot reach is left out. */
+export async function reachability(run: Run, ips: string[]): Promise<Map<string, Reach>> {
+  const m = new Map<string, Reach>();
+  if (ips.length === 0) return m;
+  const script = ips.map((ip) => `route get ${ip}\n`).join('');
+  const out = await ipJson(run, ['-force', '-batch', '-'], script);
+  for (const line of out.split('\n')) {
+    if (line.trim() === '') continue;
+    for (const r of JSON.parse(line) as IpRoute[]) {
+      m.set(r.dst, r.gateway === undefined ? { dev: r.dev } : { gateway: r.gateway, dev: r.dev });
+    }
+  }
+  return m;
+}
+
+/** `ip -batch` lines turning `current` into `desired` (empty when nothing changes). */
+export function routeChanges(
+  current: Map<string, string>,
+  desired: PlannedRoute[],
+  table: number,
+): string[] {
+  const lines: string[] = [];
+  const want = new Set<string>();
+  for (const r of desired) {
+    want.add(r.dst);
+    if (current.get(r.dst) !== r.via)
+      lines.push(`route replace ${r.dst} via ${r.via} table ${table}`);
+  }
+  for (const dst of current.keys()) {
+    if (!want.has(dst)) lines.push(`route del ${dst} table ${table}`);
+  }
+  return lines;
+}
+
+/** Applies `ip -batch` lines in one process; fails with what `ip` said. */
+export async function applyBatch(run: Run, lines: string[]): Promise<void> {
+  if (lines.length === 0) return;
+  const r = await run('ip', ['-batch', '-'], lines.join('\n') + '\n');
+  if (r.code !== 0) throw new Error(`ip -batch failed: ${r.stderr.trim()}`);
+}
