@@ -1,0 +1,159 @@
+/**
+ * The seam between policy enforcement and the host: running `iptables-save`,
+ * `iptables-restore`, `ipset` with a payload on stdin. The firewall code only sees `Exec`, so
+ * tests can record commands, and kernel tests can run everything inside a network namespace.
+ */
+import { spawn } from 'node:child_process';
+import { RomanaError } from '../errors.ts';
+
+/**
+ * What a finished command left behind. `code` is the exit status (127 when the program could
+ * not be started, 128 + n when killed by signal n).
+ *
+ * @example const r: ExecResult = { code: 0, stdout: '', stderr: '' };
+ */
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs one program with arguments and optional stdin. Never throws for a non-zero exit: the
+ * caller decides (see `runChecked`).
+ *
+ * @example
+ * const r = await exec.run('ipset', ['save']);
+ * if (r.code !== 0) console.error(r.stderr);
+ */
+export interface Exec {
+  run(program: string, args: readonly string[], stdin?: string): Promise<ExecResult>;
+}
+
+/**
+ * A host command that failed. `code` is `Internal`; the command line, exit status and stderr
+ * are kept for the log and for `romana-agent plan`.
+ *
+ * @example
+ * try { await runChecked(exec, 'iptables-restore', ['--noflush'], payload); }
+ * catch (e) { if (e instanceof CommandFailedError) console.error(e.stderr); }
+ */
+export class CommandFailedError extends RomanaError {
+  readonly command: string;
+  readonly exitCode: number;
+  readonly stderr: string;
+
+  constructor(command: string, result: ExecResult) {
+    const detail = result.stderr.trim().split('\n').slice(0, 5).join(' | ');
+    super('Internal', `${command} failed with exit status ${result.code}: ${detail}`, {
+      resourceType: 'command',
+      resourceId: command,
+    });
+    this.name = 'CommandFailedError';
+    this.command = command;
+    this.exitCode = result.code;
+    this.stderr = result.stderr;
+  }
+}
+
+/**
+ * Runs a command and returns its stdout; throws `CommandFailedError` on a non-zero exit.
+ *
+ * @example const text = await runChecked(exec, 'iptables-save', ['-t', 'filter']);
+ */
+export async function runChecked(
+  exec: Exec,
+  program: string,
+  args: readonly string[],
+  stdin?: string,
+): Promise<string> {
+  const r = await exec.run(program, args, stdin);
+  if (r.code !== 0) throw new CommandFailedError([program, ...args].join(' '), r);
+  return r.stdout;
+}
+
+/**
+ * The real implementation: `node:child_process.spawn`, no shell, stdin written in full then
+ * closed.
+ *
+ * @example const r = await new ProcessExec().run('iptables-save', ['-t', 'filter']);
+ */
+export class ProcessExec implements Exec {
+  run(program: string, args: readonly string[], stdin?: string): Promise<ExecResult> {
+    return new Promise((resolve) => {
+      const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let spawnError: Error | undefined;
+      child.stdout.on('data', (b: Buffer) => out.push(b));
+      child.stderr.on('data', (b: Buffer) => err.push(b));
+      child.on('error', (e) => {
+        spawnError = e;
+      });
+      // A program that exits without reading its stdin makes the write fail with EPIPE; the
+      // exit status tells the caller what happened.
+      child.stdin.on('error', () => undefined);
+      child.on('close', (code, signal) => {
+        const stderr = Buffer.concat(err).toString('utf8');
+        resolve({
+          code: spawnError ? 127 : (code ?? 128 + signalNumber(signal)),
+          stdout: Buffer.concat(out).toString('utf8'),
+          stderr: spawnError ? `${stderr}${spawnError.message}` : stderr,
+        });
+      });
+      child.stdin.end(stdin ?? '');
+    });
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  const names: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+  return signal === null ? 0 : (names[signal] ?? 0);
+}
+
+/**
+ * Wraps an `Exec` so every command runs inside the network namespace `ns`
+ * (`ip netns exec <ns> <program> …`): iptables and ipset state are per namespace, so tests and
+ * benchmarks never touch the host's firewall.
+ *
+ * @example const exec = inNetns(new ProcessExec(), 'romana-test-1a2b');
+ */
+export function inNetns(exec: Exec, ns: string): Exec {
+  return {
+    run: (program, args, stdin) => exec.run('ip', ['netns', 'exec', ns, program, ...args], stdin),
+  };
+}
+
+/**
+ * One command as `RecordingExec` saw it.
+ *
+ * @example const c: RecordedCommand = { program: 'ipset', args: ['save'], stdin: '' };
+ */
+export interface RecordedCommand {
+  program: string;
+  args: string[];
+  stdin: string;
+}
+
+/**
+ * A fake for tests: answers from a function (default: success with empty output) and records
+ * every command.
+ *
+ * @example
+ * const exec = new RecordingExec((p) => (p === 'ipset' ? { code: 0, stdout: '', stderr: '' } : undefined));
+ */
+export class RecordingExec implements Exec {
+  readonly commands: RecordedCommand[] = [];
+  readonly #answer: (program: string, args: readonly string[]) => ExecResult | undefined;
+
+  constructor(
+    answer: (program: string, args: readonly string[]) => ExecResult | undefined = () => undefined,
+  ) {
+    this.#answer = answer;
+  }
+
+  run(program: string, args: readonly string[], stdin?: string): Promise<ExecResult> {
+    this.commands.push({ program, args: [...args], stdin: stdin ?? '' });
+    return Promise.resolve(this.#answer(program, args) ?? { code: 0, stdout: '', stderr: '' });
+  }
+}

@@ -1,0 +1,359 @@
+/**
+ * Rendering policies and blocks into the node's desired firewall state (reference §6.3): the
+ * ipsets of render-sets.ts and the iptables filter chains. Pure: plain data in, plain data out;
+ * firewall.ts applies it as a diff.
+ *
+ * Same names and rules as the original, with these differences (each on purpose):
+ * - a policy that fails validation is skipped and reported; the others are rendered
+ *   (the original rendered no policy at all);
+ * - each ingress entry gets its own chain pair, so peers never get another entry's ports:
+ *   entry 0 uses `ROMANA-P-<h16>_X` / `_R` (the original's names), entry i ≥ 1 uses
+ *   `_X<i>` / `_R<i>` with i in base 36 (`_X1` … `_Xz`): iptables chain names are limited to
+ *   28 characters, so a policy has at most 36 entries;
+ * - peer sets a rule names are created (empty when no block has that tenant/segment yet), so a
+ *   rule never refers to a missing set;
+ * - the per-policy `_s`/`_d` CIDR sets, which no rule used, are not created;
+ * - policies are rendered in id order, so the same input always gives the same text.
+ */
+import {
+  isValidCombination,
+  peerTypeOf,
+  targetTypeOf,
+  type Endpoint,
+  type Policy,
+  type Rule,
+} from './model.ts';
+import { policyHash, tenantSetName } from './hash.ts';
+import {
+  LOCAL_BLOCKS_SET,
+  makeBlockSets,
+  segmentSetName,
+  targetValid,
+  type IpSet,
+  type RenderBlock,
+} from './render-sets.ts';
+import { validatePolicy } from './validate.ts';
+
+/**
+ * One iptables rule of a chain: `-A <chain> <match> -j <target>`; `match` may be empty.
+ *
+ * @example const r: ChainRule = { match: '-p tcp --dport 80', target: 'ACCEPT' };
+ */
+export interface ChainRule {
+  match: string;
+  target: string;
+}
+
+/**
+ * A chain of the filter table and its rules, in order.
+ *
+ * @example const c: Chain = { name: 'ROMANA-OUTPUT', rules: [{ match: '', target: 'ACCEPT' }] };
+ */
+export interface Chain {
+  name: string;
+  rules: ChainRule[];
+}
+
+/**
+ * A policy left out of the rendering, with why.
+ *
+ * @example const s: SkippedPolicy = { id: 'p', problems: ['applied_to: field empty'] };
+ */
+export interface SkippedPolicy {
+  id: string;
+  problems: string[];
+}
+
+/**
+ * Everything a node's firewall should contain for Romana: sets (`hash:net` before `list:set`)
+ * and chains (base chains first), plus the policies that could not be rendered.
+ *
+ * @example const { sets, chains, skipped } = renderDesiredState(policies, blocks, 'host1');
+ */
+export interface DesiredState {
+  sets: IpSet[];
+  chains: Chain[];
+  skipped: SkippedPolicy[];
+}
+
+/** The base chains, in the order the original created them. */
+export const BASE_CHAIN_NAMES = [
+  'ROMANA-OUTPUT',
+  'ROMANA-INPUT',
+  'ROMANA-FORWARD-OUT',
+  'ROMANA-FORWARD-IN',
+  'ROMANA-OP',
+  'ROMANA-OP-IN',
+] as const;
+
+/** Most ingress entries one policy may have (one chain-name character of suffix, base 36). */
+export const MAX_RENDERED_ENTRIES = 36;
+
+const FOOTER: ChainRule = { match: '-m comment --comment POLICY_CHAIN_FOOTER', target: 'RETURN' };
+
+/**
+ * The base chains with their fixed rules (§6.3): host ↔ pod traffic allowed, pod egress
+ * allowed unless a policy drops it, pod ingress dropped unless established or a policy allows it.
+ *
+ * @example baseChains()[0] // { name: 'ROMANA-OUTPUT', rules: [{ match: '', target: 'ACCEPT' }] }
+ */
+export function baseChains(): Chain[] {
+  return [
+    { name: 'ROMANA-OUTPUT', rules: [{ match: '', target: 'ACCEPT' }] },
+    { name: 'ROMANA-INPUT', rules: [{ match: '', target: 'ACCEPT' }] },
+    {
+      name: 'ROMANA-FORWARD-OUT',
+      rules: [
+        { match: `-m set --match-set ${LOCAL_BLOCKS_SET} dst`, target: 'ROMANA-FORWARD-IN' },
+        { match: '-m comment --comment Egress', target: 'ACCEPT' },
+      ],
+    },
+    {
+      name: 'ROMANA-FORWARD-IN',
+      rules: [
+        {
+          match: '-m comment --comment Ingress -m state --state RELATED,ESTABLISHED',
+          target: 'ACCEPT',
+        },
+        { match: '', target: 'ROMANA-OP' },
+        { match: '-m comment --comment DefaultDrop', target: 'DROP' },
+      ],
+    },
+    { name: 'ROMANA-OP', rules: [{ ...FOOTER }] },
+    { name: 'ROMANA-OP-IN', rules: [{ ...FOOTER }] },
+  ];
+}
+
+const TERMINAL = new Set(['ACCEPT', 'DROP', 'RETURN']);
+
+/** Chains in creation order; rules added as the original's `EnsureRule` did. */
+class ChainTable {
+  readonly #chains = new Map<string, ChainRule[]>();
+
+  constructor(initial: readonly Chain[] = []) {
+    for (const c of initial)
+      this.#chains.set(
+        c.name,
+        c.rules.map((r) => ({ ...r })),
+      );
+  }
+
+  /**
+   * Adds the rule unless the chain has it already, just above the chain's trailing run of
+   * terminal rules (ACCEPT/DROP/RETURN). Creates the chain on first use.
+   */
+  ensureRule(chain: string, rule: ChainRule): void {
+    let rules = this.#chains.get(chain);
+    if (rules === undefined) this.#chains.set(chain, (rules = []));
+    if (rules.some((r) => r.match === rule.match && r.target === rule.target)) return;
+    let at = rules.length;
+    while (at > 0 && TERMINAL.has(rules[at - 1]!.target)) at--;
+    rules.splice(at, 0, { ...rule });
+  }
+
+  chains(): Chain[] {
+    return [...this.#chains].map(([name, rules]) => ({ name, rules }));
+  }
+}
+
+/**
+ * The iptables matches of one policy rule, one per port and range (§6.3): tcp/udp ports and
+ * ranges as `--dport`, icmp as `-p icmp` (type and code are not matched, as in the original),
+ * `any` as an empty match, anything else as nothing.
+ *
+ * @example ruleMatches({ protocol: 'tcp', ports: [80], port_ranges: [[8000, 8080]] })
+ * // ['-p tcp --dport 80', '-p tcp --dport 8000:8080']
+ */
+export function ruleMatches(rule: Rule): string[] {
+  const proto = rule.protocol.trim().toLowerCase();
+  switch (proto) {
+    case 'tcp':
+    case 'udp': {
+      const out = (rule.ports ?? []).map((p) => `-p ${proto} --dport ${p}`);
+      for (const [lo, hi] of rule.port_ranges ?? []) out.push(`-p ${proto} --dport ${lo}:${hi}`);
+      return out.length > 0 ? out : [`-p ${proto}`];
+    }
+    case 'icmp':
+      return ['-p icmp'];
+    case 'any':
+      return [''];
+    default:
+      return [];
+  }
+}
+
+/** Chain-name suffix of ingress entry `i`: '' for the first, then base-36 digits. */
+function entrySuffix(i: number): string {
+  return i === 0 ? '' : i.toString(36);
+}
+
+function setMatch(e: Endpoint, dir: 'src' | 'dst'): string {
+  const name = e.segment_id
+    ? segmentSetName(e.tenant_id ?? '', e.segment_id)
+    : tenantSetName(e.tenant_id ?? '');
+  return `-m set --match-set ${name} ${dir}`;
+}
+
+/** Renders one valid policy into `table`; records the tenant/segment peers it refers to. */
+function renderPolicy(
+  table: ChainTable,
+  policy: Policy,
+  localBlocks: readonly RenderBlock[],
+  peersUsed: Endpoint[],
+): void {
+  const ingress = policy.direction === 'ingress';
+  const p = `ROMANA-P-${policyHash(policy)}`;
+  const base = ingress ? 'ROMANA-FORWARD-IN' : 'ROMANA-FORWARD-OUT';
+  const verdict = ingress ? 'ACCEPT' : 'DROP';
+  for (const target of policy.applied_to) {
+    const tType = targetTypeOf(target);
+    if (!targetValid(target, localBlocks)) continue;
+    policy.ingress.forEach((entry, i) => {
+      const x = `${p}_X${entrySuffix(i)}`;
+      const r = `${p}_R${entrySuffix(i)}`;
+      for (const peer of entry.peers) {
+        const pType = peerTypeOf(peer);
+        if (!isValidCombination(policy.direction, tType, pType)) continue;
+        const matches = entry.rules.flatMap(ruleMatches);
+        if (matches.length === 0) continue;
+        table.ensureRule(base, { match: '', target: p });
+        let peerChain = p;
+        if (tType !== 'host') {
+          table.ensureRule(p, { match: setMatch(target, ingress ? 'dst' : 'src'), target: x });
+          peerChain = x;
+        }
+        table.ensureRule(peerChain, { match: peerMatch(peer, ingress, peersUsed), target: r });
+        for (const match of matches) table.ensureRule(r, { match, target: verdict });
+      }
+    });
+  }
+}
+
+function peerMatch(peer: Endpoint, ingress: boolean, peersUsed: Endpoint[]): string {
+  switch (peerTypeOf(peer)) {
+    case 'cidr':
+      return `${ingress ? '-s' : '-d'} ${peer.cidr}`;
+    case 'tenant':
+    case 'tenant-segment':
+      peersUsed.push(peer);
+      return setMatch(peer, ingress ? 'src' : 'dst');
+    default:
+      return '';
+  }
+}
+
+interface PolicyRendering {
+  chains: Chain[];
+  skipped: SkippedPolicy[];
+  peersUsed: Endpoint[];
+}
+
+function renderInto(
+  table: ChainTable,
+  policies: readonly Policy[],
+  blocks: readonly RenderBlock[],
+  host: string,
+): PolicyRendering {
+  const localBlocks = blocks.filter((b) => b.host === host);
+  const skipped: SkippedPolicy[] = [];
+  const peersUsed: Endpoint[] = [];
+  const valid: Policy[] = [];
+  for (const input of policies) {
+    const v = validatePolicy(input);
+    const id = typeof input?.id === 'string' ? input.id : '';
+    if (!v.ok) skipped.push({ id, problems: v.problems });
+    else if (v.policy.ingress.length > MAX_RENDERED_ENTRIES) {
+      const problem = `ingress: ${v.policy.ingress.length} entries, at most ${MAX_RENDERED_ENTRIES} can be rendered`;
+      skipped.push({ id, problems: [problem] });
+    } else valid.push(v.policy);
+  }
+  valid.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const policy of valid) renderPolicy(table, policy, localBlocks, peersUsed);
+  return { chains: table.chains(), skipped, peersUsed };
+}
+
+/**
+ * The policy chains alone, rendered into an empty table (what the original's golden tests
+ * show): base chains appear only with the jumps policies add to them.
+ *
+ * @example
+ * formatIptablesRestore(renderPolicyChains([demoPolicy], blocks, 'host1').chains)
+ * // '*filter\n:ROMANA-FORWARD-IN - \n:ROMANA-P-aca884e8b43cc0e7 - \n…COMMIT\n'
+ */
+export function renderPolicyChains(
+  policies: readonly Policy[],
+  blocks: readonly RenderBlock[],
+  host: string,
+): { chains: Chain[]; skipped: SkippedPolicy[] } {
+  const { chains, skipped } = renderInto(new ChainTable(), policies, blocks, host);
+  return { chains, skipped };
+}
+
+/**
+ * The node's whole desired Romana firewall state: block sets, base chains with the policy
+ * jumps, and the policy chains. Invalid policies are skipped and listed in `skipped`.
+ *
+ * @example
+ * const desired = renderDesiredState(policies, blocks, 'host1');
+ * for (const s of desired.skipped) log.warn(`policy ${s.id} not enforced: ${s.problems.join('; ')}`);
+ */
+export function renderDesiredState(
+  policies: readonly Policy[],
+  blocks: readonly RenderBlock[],
+  host: string,
+): DesiredState {
+  const { chains, skipped, peersUsed } = renderInto(
+    new ChainTable(baseChains()),
+    policies,
+    blocks,
+    host,
+  );
+  return { sets: withPeerSets(makeBlockSets(blocks, host), peersUsed), chains, skipped };
+}
+
+/** Adds an empty set for every peer set a rule names that no block filled. */
+function withPeerSets(sets: IpSet[], peers: readonly Endpoint[]): IpSet[] {
+  const have = new Set(sets.map((s) => s.name));
+  const extraHash: IpSet[] = [];
+  const extraList: IpSet[] = [];
+  for (const peer of peers) {
+    const tenant = peer.tenant_id ?? '';
+    const name = peer.segment_id ? segmentSetName(tenant, peer.segment_id) : tenantSetName(tenant);
+    if (have.has(name)) continue;
+    have.add(name);
+    const set: IpSet = { name, type: peer.segment_id ? 'hash:net' : 'list:set', members: [] };
+    (set.type === 'hash:net' ? extraHash : extraList).push(set);
+  }
+  const firstList = sets.findIndex((s) => s.type === 'list:set');
+  const hash = firstList < 0 ? sets : sets.slice(0, firstList);
+  const list = firstList < 0 ? [] : sets.slice(firstList);
+  return [...hash, ...extraHash, ...list, ...extraList];
+}
+
+/**
+ * One rule in iptables-save syntax, as the original wrote it (`-A CH  -j X` for an empty match).
+ *
+ * @example formatRule('ROMANA-OUTPUT', { match: '', target: 'ACCEPT' }) // '-A ROMANA-OUTPUT  -j ACCEPT'
+ */
+export function formatRule(chain: string, rule: ChainRule): string {
+  return `-A ${chain} ${rule.match} -j ${rule.target}`;
+}
+
+/**
+ * An `iptables-restore --noflush` payload for the filter table: a `:<chain> - ` header per
+ * chain (declaring a chain flushes it), its rules, then `-X` lines for `deletions`, `COMMIT`.
+ *
+ * @example formatIptablesRestore([{ name: 'ROMANA-OP', rules: [] }], ['ROMANA-P-0123456789abcdef'])
+ * // '*filter\n:ROMANA-OP - \n-X ROMANA-P-0123456789abcdef\nCOMMIT\n'
+ */
+export function formatIptablesRestore(
+  chains: readonly Chain[],
+  deletions: readonly string[] = [],
+): string {
+  const lines = ['*filter'];
+  for (const c of chains) lines.push(`:${c.name} - `);
+  for (const c of chains) for (const r of c.rules) lines.push(formatRule(c.name, r));
+  for (const d of deletions) lines.push(`-X ${d}`);
+  lines.push('COMMIT', '');
+  return lines.join('\n');
+}
