@@ -1,0 +1,138 @@
+/** `romana address list|show|allocate|release` and `romana blackout list|add|remove`. */
+import type { Command } from 'commander';
+import type { Address, Blackout } from '../../client/index.ts';
+import { examples, type Runner } from '../context.ts';
+import { fields, table } from '../output.ts';
+
+/** Registers `address` and `blackout`. */
+export function registerAddresses(program: Command, run: Runner): void {
+  const address = program.command('address').description('pod addresses');
+  examples(
+    address
+      .command('list')
+      .description('list addresses, optionally of one host')
+      .option('--host <name>', 'only addresses on this host')
+      .action(
+        run(async (ctx, opts: { host?: string }) => {
+          const list = await ctx.client.listAddresses(opts.host);
+          ctx.show(list, () => addressesTable(list));
+        }),
+      ),
+    'romana address list --host node-1',
+  );
+  examples(
+    address
+      .command('show')
+      .description('one address, by name or IP')
+      .argument('<name-or-ip>')
+      .action(
+        run(async (ctx, nameOrIp: string) => {
+          const a = await ctx.client.getAddress(nameOrIp);
+          ctx.show(a, () => addressDetail(a));
+        }),
+      ),
+    'romana address show pod-a',
+  );
+  examples(
+    address
+      .command('allocate')
+      .description('allocate an address on a host; prints it')
+      .argument('<name>')
+      .requiredOption('--host <name>', 'host the address is for')
+      .option('--tenant <tenant>', 'tenant (default: none)')
+      .option('--segment <segment>', 'segment within the tenant (default: none)')
+      .action(
+        run(
+          async (ctx, name: string, opts: { host: string; tenant?: string; segment?: string }) => {
+            await ctx.client.allocateAddress({ name, ...opts });
+            const a = await ctx.client.getAddress(name);
+            ctx.show(a, () => addressDetail(a));
+          },
+        ),
+      ),
+    'romana address allocate pod-a --host node-1 --tenant web --segment frontend',
+  );
+  examples(
+    address
+      .command('release')
+      .description('release an address, by name or IP')
+      .argument('<name-or-ip>')
+      .action(
+        run(async (ctx, nameOrIp: string) => {
+          const answer = await ctx.client.releaseAddress(nameOrIp);
+          ctx.show(answer, () => `Address ${nameOrIp} released.\n`);
+        }),
+      ),
+    'romana address release pod-a',
+    'romana address release 10.112.0.1',
+  );
+  registerBlackouts(program, run);
+}
+
+function registerBlackouts(program: Command, run: Runner): void {
+  const blackout = program.command('blackout').description('reserved ranges never allocated from');
+  examples(
+    blackout
+      .command('list')
+      .description('list blackouts')
+      .action(
+        run(async (ctx) => {
+          const list = await ctx.client.listBlackouts();
+          ctx.show(list, () => blackoutsTable(list));
+        }),
+      ),
+    'romana blackout list',
+  );
+  examples(
+    blackout
+      .command('add')
+      .description('reserve a range')
+      .argument('<cidr>')
+      .action(
+        run(async (ctx, cidr: string) => {
+          const b = await ctx.client.addBlackout(cidr);
+          ctx.show(b, () => blackoutsTable([b]));
+        }),
+      ),
+    'romana blackout add 10.127.255.0/24',
+  );
+  examples(
+    blackout
+      .command('remove')
+      .description('lift a reservation')
+      .argument('<cidr>')
+      .action(
+        run(async (ctx, cidr: string) => {
+          const answer = await ctx.client.removeBlackout(cidr);
+          ctx.show(answer, () => `Blackout ${cidr} removed.\n`);
+        }),
+      ),
+    'romana blackout remove 10.127.255.0/24',
+  );
+}
+
+function addressesTable(list: Address[]): string {
+  return table(
+    ['NAME', 'IP', 'HOST', 'TENANT', 'SEGMENT', 'NETWORK', 'BLOCK'],
+    list.map((a) => [a.name, a.ip, a.host, a.tenant, a.segment, a.network, a.block]),
+  );
+}
+
+function addressDetail(a: Address): string {
+  return fields([
+    ['Name', a.name],
+    ['IP', a.ip],
+    ['Host', a.host],
+    ['Tenant', a.tenant],
+    ['Segment', a.segment],
+    ['Network', a.network],
+    ['Block', a.block],
+  ]);
+}
+
+function blackoutsTable(list: Blackout[]): string {
+  return table(
+    ['CIDR', 'NETWORK'],
+    list.map((b) => [b.cidr, b.network]),
+  );
+}

@@ -1,0 +1,76 @@
+/**
+ * What the CLI prints: the server's JSON (indented, keys in the server's order) or plain
+ * aligned columns in the style of kubectl (cli-table3 with every border character empty).
+ */
+import Table from 'cli-table3';
+
+/** Where a command writes its output. */
+export interface Out {
+  write(text: string): void;
+}
+
+const NO_BORDERS = {
+  top: '',
+  'top-mid': '',
+  'top-left': '',
+  'top-right': '',
+  bottom: '',
+  'bottom-mid': '',
+  'bottom-left': '',
+  'bottom-right': '',
+  left: '',
+  'left-mid': '',
+  mid: '',
+  'mid-mid': '',
+  right: '',
+  'right-mid': '',
+  middle: '   ',
+};
+
+/** A table cell: strings as they are, numbers in decimal, nothing as empty. */
+export type Cell = string | number | null | undefined;
+
+/**
+ * Renders rows under upper-case headers, columns aligned, no borders, no trailing spaces.
+ *
+ * @example table(['NAME', 'IP'], [['node-1', '192.168.0.11']])
+ * // 'NAME     IP\nnode-1   192.168.0.11\n'
+ */
+export function table(head: string[], rows: Cell[][]): string {
+  const t = new Table({
+    head,
+    chars: NO_BORDERS,
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0, compact: true },
+  });
+  for (const row of rows) t.push(row.map((c) => (c === null || c === undefined ? '' : String(c))));
+  return trimLines(t.toString()) + '\n';
+}
+
+/**
+ * Renders `label: value` lines, values aligned.
+ *
+ * @example fields([['Name', 'node-1'], ['IP', '192.168.0.11']]) // 'Name:   node-1\nIP:     192.168.0.11\n'
+ */
+export function fields(pairs: Array<[string, Cell]>): string {
+  const width = Math.max(...pairs.map(([k]) => k.length)) + 1;
+  return pairs.map(([k, v]) => `${`${k}:`.padEnd(width)}   ${v ?? ''}`.trimEnd() + '\n').join('');
+}
+
+/** The server's JSON, indented two spaces, keys in the order the server sent them. */
+export function json(body: unknown): string {
+  return JSON.stringify(body, null, 2) + '\n';
+}
+
+/** `k=v,k2=v2` (keys in their order), or empty for no tags. */
+export function tagsText(tags: Record<string, string> | null | undefined): string {
+  return Object.entries(tags ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
+function trimLines(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .join('\n');
+}
