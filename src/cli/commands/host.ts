@@ -135,12 +135,14 @@ function hostsTable(list: Host[]): string {
 }
 
 function hostDetail(h: HostDetail): string {
+  const k8s: Array<[string, string]> =
+    h.k8s_info === null ? [] : [['K8s info', JSON.stringify(h.k8s_info)]];
   const head = fields([
     ['Name', h.name],
     ['IP', h.ip],
     ['Agent port', h.agent_port],
     ['Tags', tagsText(h.tags)],
-    ['K8s info', h.k8s_info === null ? '' : JSON.stringify(h.k8s_info)],
+    ...k8s,
     ['Addresses', h.address_count],
   ]);
   const groups = table(
