@@ -1,0 +1,245 @@
+/**
+ * Applying a rendered `DesiredState` to the node as the smallest diff, atomically per step,
+ * touching only Romana's own chains and sets (names starting with `ROMANA-`):
+ *
+ * 1. `ipset restore`: new sets are created; a set whose members changed is rebuilt under a
+ *    temporary name and swapped in (`swap` exchanges the two sets in place, so rules and
+ *    `list:set`s that refer to it see the old members until the swap and the new ones after,
+ *    never an empty set), then the temporary set (now holding the old members) is destroyed.
+ * 2. `iptables-restore --noflush`: only changed or new chains are declared (which flushes
+ *    them) and rewritten, in one transaction; stale `ROMANA-*` chains are flushed and deleted
+ *    (`-X`) in the same transaction, after the rules that jumped to them are gone. A stale chain
+ *    that a non-Romana chain still jumps to is flushed but kept, so the transaction cannot fail
+ *    on it.
+ * 3. `ipset restore`: stale `ROMANA-*` sets are destroyed, now that no rule refers to them.
+ *
+ * A step with nothing to do runs no command; applying the same state twice runs none the
+ * second time.
+ */
+import { runChecked, type Exec } from './exec.ts';
+import {
+  ROMANA_PREFIX,
+  normalizeMember,
+  normalizeRule,
+  parseIpsetSave,
+  parseIptablesSave,
+  type CurrentChains,
+  type CurrentSet,
+} from './firewall-state.ts';
+import type { IpSet } from './render-sets.ts';
+import { formatIptablesRestore, type Chain, type DesiredState } from './render.ts';
+
+/**
+ * What the kernel holds now, Romana's part only.
+ *
+ * @example const current: FirewallState = await firewall.read();
+ */
+export interface FirewallState {
+  chains: CurrentChains;
+  sets: Map<string, CurrentSet>;
+}
+
+/**
+ * The payloads that bring the kernel to the desired state (empty string: step not needed),
+ * and the names each step changes.
+ *
+ * @example if (!isEmptyPlan(plan)) process.stdout.write(formatPlan(plan));
+ */
+export interface FirewallPlan {
+  /** `ipset restore` input run before iptables: creations and swaps. */
+  ipsetBefore: string;
+  /** `iptables-restore --noflush` input. */
+  iptables: string;
+  /** `ipset restore` input run after iptables: stale sets destroyed. */
+  ipsetAfter: string;
+  setsCreated: string[];
+  setsReplaced: string[];
+  setsDestroyed: string[];
+  chainsWritten: string[];
+  chainsDeleted: string[];
+  /** Stale chains other chains still jump to: emptied, not deleted. */
+  chainsEmptied: string[];
+}
+
+/** The desired-state part the plan needs. */
+export type FirewallTarget = Pick<DesiredState, 'sets' | 'chains'>;
+
+/**
+ * True when the plan changes nothing.
+ *
+ * @example isEmptyPlan(planFirewall(desired, current)) // true right after applying desired
+ */
+export function isEmptyPlan(plan: FirewallPlan): boolean {
+  return plan.ipsetBefore === '' && plan.iptables === '' && plan.ipsetAfter === '';
+}
+
+/** Temporary name a set is rebuilt under before the swap. */
+function tempName(name: string): string {
+  return `${name}-next`;
+}
+
+function createLine(set: IpSet, name: string): string {
+  if (set.type === 'list:set')
+    return `create ${name} list:set size ${Math.max(8, set.members.length)}`;
+  const maxelem = Math.max(65536, set.members.length);
+  return `create ${name} hash:net family inet maxelem ${maxelem}`;
+}
+
+function sameMembers(set: IpSet, current: CurrentSet): boolean {
+  if (set.members.length !== current.members.size) return false;
+  return set.members.every((m) => current.members.has(normalizeMember(m)));
+}
+
+function planSets(
+  desired: readonly IpSet[],
+  current: Map<string, CurrentSet>,
+): Pick<
+  FirewallPlan,
+  'ipsetBefore' | 'ipsetAfter' | 'setsCreated' | 'setsReplaced' | 'setsDestroyed'
+> {
+  const before: string[] = [];
+  const created: string[] = [];
+  const replaced: string[] = [];
+  const wanted = new Set<string>();
+  const fill = (set: IpSet, name: string) => {
+    before.push(createLine(set, name));
+    for (const m of set.members) before.push(`add ${name} ${m}`);
+  };
+  for (const set of desired) {
+    wanted.add(set.name);
+    const have = current.get(set.name);
+    if (have === undefined) {
+      fill(set, set.name);
+      created.push(set.name);
+    } else if (have.type !== set.type) {
+      // Not a set Romana made (same name, other type): swap is impossible between types.
+      before.push(`destroy ${set.name}`);
+      fill(set, set.name);
+      replaced.push(set.name);
+    } else if (!sameMembers(set, have)) {
+      const temp = tempName(set.name);
+      wanted.add(temp);
+      if (current.has(temp)) before.push(`destroy ${temp}`);
+      fill(set, temp);
+      before.push(`swap ${temp} ${set.name}`, `destroy ${temp}`);
+      replaced.push(set.name);
+    }
+  }
+  const stale = [...current]
+    .filter(([name]) => name.startsWith(ROMANA_PREFIX) && !wanted.has(name))
+    .sort(([, a], [, b]) => Number(b.type === 'list:set') - Number(a.type === 'list:set'))
+    .map(([name]) => name);
+  return {
+    ipsetBefore: payload(before),
+    ipsetAfter: payload(stale.map((n) => `destroy ${n}`)),
+    setsCreated: created,
+    setsReplaced: replaced,
+    setsDestroyed: stale,
+  };
+}
+
+function payload(lines: readonly string[]): string {
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+}
+
+function sameRules(chain: Chain, current: readonly string[] | undefined): boolean {
+  if (current === undefined || current.length !== chain.rules.length) return false;
+  return chain.rules.every((r, i) => normalizeRule(`${r.match} -j ${r.target}`) === current[i]);
+}
+
+function planChains(
+  desired: readonly Chain[],
+  current: CurrentChains,
+): Pick<FirewallPlan, 'iptables' | 'chainsWritten' | 'chainsDeleted' | 'chainsEmptied'> {
+  const written = desired.filter((c) => !sameRules(c, current.chains.get(c.name)));
+  const wanted = new Set(desired.map((c) => c.name));
+  const deleted: string[] = [];
+  const emptied: string[] = [];
+  for (const [name, rules] of current.chains) {
+    if (wanted.has(name)) continue;
+    if (!current.referencedByOthers.has(name)) deleted.push(name);
+    else if (rules.length > 0) emptied.push(name);
+  }
+  const flushOnly = [...deleted, ...emptied].map((name) => ({ name, rules: [] }));
+  const touched = written.length + deleted.length + emptied.length > 0;
+  return {
+    iptables: touched ? formatIptablesRestore([...written, ...flushOnly], deleted) : '',
+    chainsWritten: written.map((c) => c.name),
+    chainsDeleted: deleted,
+    chainsEmptied: emptied,
+  };
+}
+
+/**
+ * The diff from `current` to `desired`, as payloads; pure.
+ *
+ * @example
+ * const plan = planFirewall(renderDesiredState(policies, blocks, 'host1'), await firewall.read());
+ */
+export function planFirewall(desired: FirewallTarget, current: FirewallState): FirewallPlan {
+  return { ...planSets(desired.sets, current.sets), ...planChains(desired.chains, current.chains) };
+}
+
+/**
+ * The plan as text for an operator (`romana-agent plan --policy`): each non-empty payload under
+ * a header naming the command it is fed to.
+ *
+ * @example process.stdout.write(formatPlan(plan));
+ */
+export function formatPlan(plan: FirewallPlan): string {
+  if (isEmptyPlan(plan)) return '# nothing to change\n';
+  const parts: string[] = [];
+  if (plan.ipsetBefore) parts.push(`# ipset restore\n${plan.ipsetBefore}`);
+  if (plan.iptables) parts.push(`# iptables-restore --noflush\n${plan.iptables}`);
+  if (plan.ipsetAfter) parts.push(`# ipset restore (after iptables)\n${plan.ipsetAfter}`);
+  return parts.join('\n');
+}
+
+/**
+ * The node's Romana firewall, read and changed through an `Exec`.
+ *
+ * @example
+ * const fw = new Firewall(new ProcessExec());
+ * const plan = await fw.apply(renderDesiredState(policies, blocks, hostname));
+ */
+export class Firewall {
+  readonly #exec: Exec;
+
+  constructor(exec: Exec) {
+    this.#exec = exec;
+  }
+
+  /** Romana's chains and sets as the kernel has them now. */
+  async read(): Promise<FirewallState> {
+    const [save, sets] = await Promise.all([
+      runChecked(this.#exec, 'iptables-save', ['-t', 'filter']),
+      runChecked(this.#exec, 'ipset', ['save']),
+    ]);
+    return { chains: parseIptablesSave(save), sets: parseIpsetSave(sets) };
+  }
+
+  /** What `apply` would run now, without running it. */
+  async plan(desired: FirewallTarget): Promise<FirewallPlan> {
+    return planFirewall(desired, await this.read());
+  }
+
+  /**
+   * Brings the kernel to `desired` and returns the plan it ran. Throws `CommandFailedError` when
+   * a step fails; the steps before it stay applied (each is consistent on its own) and the next
+   * apply starts from whatever the kernel then holds.
+   */
+  async apply(desired: FirewallTarget): Promise<FirewallPlan> {
+    const plan = await this.plan(desired);
+    await this.run(plan);
+    return plan;
+  }
+
+  /** Runs a plan's payloads in order (skipping empty ones). */
+  async run(plan: FirewallPlan): Promise<void> {
+    if (plan.ipsetBefore) await runChecked(this.#exec, 'ipset', ['restore'], plan.ipsetBefore);
+    if (plan.iptables) {
+      await runChecked(this.#exec, 'iptables-restore', ['--noflush', '-w'], plan.iptables);
+    }
+    if (plan.ipsetAfter) await runChecked(this.#exec, 'ipset', ['restore'], plan.ipsetAfter);
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * Policy enforcement's apply layer on a real kernel, inside a throwaway network namespace
+ * (every command runs through `ip netns exec`, so the host's firewall is never touched):
+ * first apply, no-op re-apply, a changed policy, a removed policy, a block change, a rule
+ * deleted by hand, and a foreign chain and set that must survive every apply. Needs root.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { inNetns, ProcessExec, type Exec } from '../../src/policy/exec.ts';
+import { parseIpsetSave, parseIptablesSave } from '../../src/policy/firewall-state.ts';
+import { Firewall, isEmptyPlan, type FirewallPlan } from '../../src/policy/firewall.ts';
+import { policyChainName, tenantSetName } from '../../src/policy/hash.ts';
+import type { Policy } from '../../src/policy/model.ts';
+import { GOLDEN_BLOCKS, GOLDEN_FIXTURES } from '../../src/policy/render.fixtures.ts';
+import { renderDesiredState, type DesiredState } from '../../src/policy/render.ts';
+import type { RenderBlock } from '../../src/policy/render-sets.ts';
+
+const NS = `romana-test-${randomBytes(4).toString('hex')}`;
+const HOST = 'host1';
+const isRoot = process.getuid?.() === 0;
+
+function inNs(...args: string[]): string {
+  return execFileSync('ip', ['netns', 'exec', NS, ...args], { encoding: 'utf8' });
+}
+
+/** Counts the commands that change state, to prove a no-op apply runs none. */
+class CountingExec implements Exec {
+  writes = 0;
+  readonly #inner: Exec;
+  constructor(inner: Exec) {
+    this.#inner = inner;
+  }
+  run(program: string, args: readonly string[], stdin?: string) {
+    if (program.endsWith('-restore') || args[0] === 'restore') this.writes++;
+    return this.#inner.run(program, args, stdin);
+  }
+}
+
+const ranges: Policy = {
+  id: 'ranges',
+  direction: 'ingress',
+  applied_to: [{ tenant_id: 'tenant-a' }],
+  ingress: [
+    {
+      peers: [{ cidr: '192.168.7.0/24' }, { peer: 'any' }],
+      rules: [
+        {
+          protocol: 'tcp',
+          ports: [22],
+          port_ranges: [
+            [80, 80],
+            [1, 1000],
+            [1000, 65535],
+          ],
+        },
+        { protocol: 'udp' },
+        { protocol: 'icmp', icmp_type: 8 },
+      ],
+    },
+    { peers: [{ tenant_id: 'tenant-b', segment_id: 'default' }], rules: [{ protocol: 'any' }] },
+  ],
+};
+const egress: Policy = {
+  id: 'no-dns',
+  direction: 'egress',
+  applied_to: [{ tenant_id: 'tenant-a', segment_id: 'frontend' }],
+  ingress: [{ peers: [{ cidr: '8.8.8.8/32' }], rules: [{ protocol: 'udp', ports: [53] }] }],
+};
+const fixtures = GOLDEN_FIXTURES.map((f) => f.policy);
+
+describe('policy firewall in a network namespace', { skip: !isRoot && 'needs root' }, () => {
+  let fw: Firewall;
+  let counting: CountingExec;
+  let blocks: RenderBlock[] = [...GOLDEN_BLOCKS];
+
+  before(() => {
+    execFileSync('ip', ['netns', 'add', NS]);
+    counting = new CountingExec(inNetns(new ProcessExec(), NS));
+    fw = new Firewall(counting);
+    // Somebody else's chain, jumped to from FORWARD, and somebody else's set.
+    inNs('iptables', '-N', 'FOREIGN');
+    inNs('iptables', '-A', 'FOREIGN', '-s', '10.9.0.0/16', '-j', 'ACCEPT');
+    inNs('iptables', '-A', 'FORWARD', '-j', 'FOREIGN');
+    inNs('ipset', 'create', 'foreign-set', 'hash:ip');
+    inNs('ipset', 'add', 'foreign-set', '10.9.9.9');
+  });
+
+  after(() => {
+    try {
+      inNs('iptables', '-F');
+      inNs('iptables', '-X');
+      inNs('ipset', 'flush'); // list:sets hold their members: empty them first
+      inNs('ipset', 'destroy');
+    } finally {
+      execFileSync('ip', ['netns', 'del', NS]);
+    }
+  });
+
+  function desired(policies: Policy[]): DesiredState {
+    const d = renderDesiredState(policies, blocks, HOST);
+    assert.deepEqual(d.skipped, []);
+    return d;
+  }
+
+  async function apply(policies: Policy[]): Promise<FirewallPlan> {
+    const d = desired(policies);
+    const plan = await fw.apply(d);
+    const again = await fw.plan(d);
+    assert.ok(isEmptyPlan(again), `kernel holds the desired state:\n${JSON.stringify(again)}`);
+    assertForeignIntact();
+    return plan;
+  }
+
+  function assertForeignIntact(): void {
+    const save = inNs('iptables-save', '-t', 'filter');
+    assert.match(save, /^-A FOREIGN -s 10\.9\.0\.0\/16 -j ACCEPT$/m);
+    assert.match(save, /^-A FORWARD -j FOREIGN$/m);
+    assert.match(inNs('ipset', 'list', 'foreign-set'), /^10\.9\.9\.9$/m);
+  }
+
+  function kernelChains(): Map<string, string[]> {
+    return parseIptablesSave(inNs('iptables-save', '-t', 'filter')).chains;
+  }
+
+  it('applies the rendered state from scratch', async () => {
+    const plan = await apply([...fixtures, ranges, egress]);
+    const chains = kernelChains();
+    for (const c of desired([...fixtures, ranges, egress]).chains) {
+      assert.ok(chains.has(c.name), `${c.name} exists`);
+    }
+    assert.ok(plan.chainsWritten.includes('ROMANA-FORWARD-IN'));
+    assert.deepEqual(plan.chainsDeleted, []);
+    const sets = parseIpsetSave(inNs('ipset', 'save'));
+    assert.deepEqual([...sets.get(tenantSetName('tenant-a', 'frontend'))!.members].sort(), [
+      '10.0.0.16/28',
+      '10.0.1.0/28',
+    ]);
+    assert.deepEqual([...sets.get('ROMANA-LOCAL-BLOCKS')!.members].sort(), [
+      '10.0.0.0/28',
+      '10.0.0.16/28',
+    ]);
+    assert.ok(sets.has(tenantSetName('kube-system')), 'empty peer set created');
+    // The CNI plugin's divert rules (§6.4) can now refer to the base chains.
+    inNs('iptables', '-A', 'FORWARD', '-o', 'veth0', '-j', 'ROMANA-FORWARD-IN');
+    inNs('iptables', '-A', 'FORWARD', '-i', 'veth0', '-j', 'ROMANA-FORWARD-OUT');
+  });
+
+  it('changes nothing when the same state is applied again', async () => {
+    const writes = counting.writes;
+    const plan = await apply([...fixtures, ranges, egress]);
+    assert.ok(isEmptyPlan(plan));
+    assert.equal(counting.writes, writes, 'no restore command ran');
+  });
+
+  it('rewrites only the chains of a changed policy', async () => {
+    const demo = fixtures[1]!;
+    const changed: Policy = {
+      ...demo,
+      ingress: [{ peers: demo.ingress[0]!.peers, rules: [{ protocol: 'tcp', ports: [8080] }] }],
+    };
+    const others = fixtures.filter((p) => p !== demo);
+    const plan = await apply([...others, changed, ranges, egress]);
+    const oldP = policyChainName(demo);
+    const newP = policyChainName(changed);
+    assert.deepEqual(plan.chainsWritten.sort(), [
+      'ROMANA-FORWARD-IN',
+      newP,
+      `${newP}_R`,
+      `${newP}_X`,
+    ]);
+    assert.deepEqual(plan.chainsDeleted.sort(), [oldP, `${oldP}_R`, `${oldP}_X`]);
+    assert.equal(plan.ipsetBefore, '');
+    assert.equal(plan.ipsetAfter, '');
+    const chains = kernelChains();
+    assert.ok(!chains.has(oldP));
+    assert.deepEqual(chains.get(`${newP}_R`), ['-p tcp --dport 8080 -j ACCEPT']);
+  });
+
+  it("removes a removed policy's chains and the sets only it used", async () => {
+    const foreignPeer = fixtures[2]!; // peer tenant kube-system, which has no block
+    const plan = await apply([ranges, egress]);
+    assert.ok(plan.chainsDeleted.includes(policyChainName(foreignPeer)));
+    assert.deepEqual(plan.setsDestroyed, [tenantSetName('kube-system')]);
+    const chains = kernelChains();
+    for (const name of chains.keys()) {
+      assert.ok(!name.startsWith(policyChainName(foreignPeer)), `${name} is gone`);
+    }
+    assert.ok(!parseIpsetSave(inNs('ipset', 'save')).has(tenantSetName('kube-system')));
+  });
+
+  it('swaps in a changed set without touching chains', async () => {
+    blocks = [
+      ...blocks,
+      { cidr: '10.0.3.0/28', tenant: 'tenant-a', segment: 'frontend', host: 'host3' },
+    ];
+    const plan = await apply([ranges, egress]);
+    assert.deepEqual(plan.setsReplaced, [tenantSetName('tenant-a', 'frontend')]);
+    assert.equal(plan.iptables, '');
+    const sets = parseIpsetSave(inNs('ipset', 'save'));
+    assert.ok(sets.get(tenantSetName('tenant-a', 'frontend'))!.members.has('10.0.3.0/28'));
+    assert.ok(![...sets.keys()].some((n) => n.endsWith('-next')), 'temporary set destroyed');
+    // The tenant list:set still holds the (swapped) segment set.
+    assert.match(
+      inNs('ipset', 'list', tenantSetName('tenant-a')),
+      new RegExp(`^${tenantSetName('tenant-a', 'frontend')}$`, 'm'),
+    );
+  });
+
+  it('restores a rule deleted by hand on the next apply', async () => {
+    const p = policyChainName(ranges);
+    inNs('iptables', '-D', `${p}_R`, '1');
+    const plan = await apply([ranges, egress]);
+    assert.deepEqual(plan.chainsWritten, [`${p}_R`]);
+  });
+
+  it('empties, but keeps, a stale chain that a foreign rule still jumps to', async () => {
+    const p = policyChainName(egress);
+    inNs('iptables', '-A', 'FOREIGN', '-j', p);
+    const plan = await apply([ranges]);
+    assert.deepEqual(plan.chainsEmptied, [p]);
+    assert.deepEqual(kernelChains().get(p), []);
+    inNs('iptables', '-D', 'FOREIGN', '-j', p);
+    const last = await apply([]);
+    assert.deepEqual(last.chainsDeleted.includes(p), true);
+    const names = [...kernelChains().keys()].sort();
+    assert.deepEqual(names, [
+      'ROMANA-FORWARD-IN',
+      'ROMANA-FORWARD-OUT',
+      'ROMANA-INPUT',
+      'ROMANA-OP',
+      'ROMANA-OP-IN',
+      'ROMANA-OUTPUT',
+    ]);
+  });
+});
