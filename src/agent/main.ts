@@ -1,3 +1,280 @@
-import { notYet } from '../not-yet.ts';
+/**
+ * `romana-agent`: the node side of Romana. Sets the node up (romana-lo, sysctls, table and
+ * rule), then keeps table `romana` routing to every other host's pods; `romana-agent plan`
+ * prints the changes it would make now, and why, without making them.
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { pino } from 'pino';
+import { RomanadApiError, RomanadClient } from '../client/index.ts';
+import { Agent } from './agent.ts';
+import { AgentMetrics, serveMetrics } from './metrics.ts';
+import { ensureRule, nameTable, provisionInterface, sysctls, type Log } from './provision.ts';
+import { spawnRun } from './run.ts';
 
-export const main = notYet('romana-agent', 'issue 6');
+interface Flags {
+  romanadUrl: string;
+  tokenFile?: string;
+  caFile?: string;
+  hostname: string;
+  provisionIface: boolean;
+  gatewayIp: string;
+  provisionSysctls: boolean;
+  routeTable: number;
+  rtTablesFile: string;
+  multihop: boolean;
+  metricsPort: number;
+  metricsHost: string;
+  resyncInterval: number;
+  register: boolean;
+  hostIp?: string;
+  hostTag: string[];
+  logLevel: string;
+  netns?: string;
+}
+
+const env = (flag: string) => `ROMANA_AGENT_${flag.toUpperCase().replace(/-/g, '_')}`;
+
+function intArg(flag: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`'${v}' is not a whole number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+function options(cmd: Command): Command {
+  const opt = (flags: string, help: string, name: string) => new Option(flags, help).env(env(name));
+  return cmd
+    .addOption(
+      opt('--romanad-url <url>', "romanad's URL", 'romanad-url').default('http://127.0.0.1:9600'),
+    )
+    .addOption(
+      opt(
+        '--token-file <file>',
+        'file holding a bearer token for romanad (node role)',
+        'token-file',
+      ),
+    )
+    .addOption(
+      opt('--ca-file <file>', 'CA certificate (PEM) to trust for an https romanad', 'ca-file'),
+    )
+    .addOption(
+      opt('--hostname <name>', "this host's name in romanad", 'hostname').default(os.hostname()),
+    )
+    .addOption(
+      opt(
+        '--provision-iface',
+        'create romana-lo holding the gateway address',
+        'provision-iface',
+      ).default(false),
+    )
+    .addOption(
+      opt('--gateway-ip <ip>', "the pods' gateway address", 'gateway-ip').default('172.142.0.1'),
+    )
+    .addOption(
+      opt(
+        '--provision-sysctls',
+        'set proxy_arp (default, all) and ip_forward to 1',
+        'provision-sysctls',
+      ).default(false),
+    )
+    .addOption(
+      opt('--route-table <id>', 'routing table of the routes to other hosts', 'route-table')
+        .default(10)
+        .argParser(intArg('route-table', 1, 2 ** 31 - 1)),
+    )
+    .addOption(
+      opt(
+        '--rt-tables-file <file>',
+        "where the table's name 'romana' is written",
+        'rt-tables-file',
+      ).default('/etc/iproute2/rt_tables'),
+    )
+    .addOption(
+      opt('--multihop', 'also route pods of hosts reached through a gateway', 'multihop').default(
+        false,
+      ),
+    )
+    .addOption(
+      opt('--metrics-port <port>', 'port of /metrics and /healthz (0: off)', 'metrics-port')
+        .default(9607)
+        .argParser(intArg('metrics-port', 0, 65535)),
+    )
+    .addOption(
+      opt('--metrics-host <addr>', 'address /metrics listens on', 'metrics-host').default(
+        '0.0.0.0',
+      ),
+    )
+    .addOption(
+      opt(
+        '--resync-interval <s>',
+        'seconds between full reconciles that repair drift',
+        'resync-interval',
+      )
+        .default(30)
+        .argParser(intArg('resync-interval', 1, 86400)),
+    )
+    .addOption(
+      opt(
+        '--register',
+        'add this host to romanad if it is not there (needs --host-ip)',
+        'register',
+      ).default(false),
+    )
+    .addOption(opt('--host-ip <ip>', "this host's IP, for --register", 'host-ip'))
+    .addOption(
+      new Option('--host-tag <k=v>', 'a tag for --register (repeatable)')
+        .default([])
+        .argParser((v: string, prev: string[]) => [...prev, v]),
+    )
+    .addOption(
+      opt('--log-level <level>', 'fatal, error, warn, info or debug', 'log-level').default('info'),
+    )
+    .addOption(
+      opt(
+        '--netns <name>',
+        'manage network namespace NAME instead of this one (kernel commands run through nsenter)',
+        'netns',
+      ),
+    );
+}
+
+function connection(f: Flags): { client: RomanadClient; token?: string; ca?: Buffer } {
+  const token = f.tokenFile === undefined ? undefined : readFileSync(f.tokenFile, 'utf8').trim();
+  const ca = f.caFile === undefined ? undefined : readFileSync(f.caFile);
+  return {
+    client: new RomanadClient({ baseUrl: f.romanadUrl, token, ca, timeoutMs: 10_000 }),
+    token,
+    ca,
+  };
+}
+
+function kernel(f: Flags) {
+  return spawnRun(f.netns === undefined ? [] : ['nsenter', `--net=/var/run/netns/${f.netns}`]);
+}
+
+async function register(client: RomanadClient, f: Flags, log: Log): Promise<void> {
+  try {
+    await client.getHost(f.hostname);
+    return;
+  } catch (err) {
+    if (!(err instanceof RomanadApiError) || err.status !== 404) throw err;
+  }
+  if (f.hostIp === undefined) throw new Error('--register needs --host-ip');
+  const tags: Record<string, string> = {};
+  for (const t of f.hostTag) {
+    const eq = t.indexOf('=');
+    if (eq <= 0) throw new Error(`--host-tag: '${t}' is not key=value`);
+    tags[t.slice(0, eq)] = t.slice(eq + 1);
+  }
+  await client.addHost({ name: f.hostname, ip: f.hostIp, tags });
+  log('info', 'registered this host with romanad', { host: f.hostname, ip: f.hostIp, tags });
+}
+
+async function run(f: Flags): Promise<number> {
+  const logger = pino({ level: f.logLevel, base: { program: 'romana-agent', host: f.hostname } });
+  const log: Log = (level, msg, extra) => logger[level](extra ?? {}, msg);
+  const metrics = new AgentMetrics();
+  const { client, token, ca } = connection(f);
+  const exec = kernel(f);
+  if (f.register) await register(client, f, log);
+  if (f.provisionIface)
+    log('info', 'romana-lo ready', { kind: await provisionInterface(exec, f.gatewayIp, log) });
+  await sysctls(exec, f.provisionSysctls);
+  await nameTable(f.rtTablesFile, f.routeTable);
+  if (await ensureRule(exec, f.routeTable))
+    log('info', 'added the policy rule', { table: f.routeTable });
+  const agent = new Agent({
+    client,
+    baseUrl: f.romanadUrl,
+    token,
+    ca,
+    hostname: f.hostname,
+    table: f.routeTable,
+    multihop: f.multihop,
+    run: exec,
+    resyncMs: f.resyncInterval * 1000,
+    log,
+    metrics,
+  });
+  const server =
+    f.metricsPort > 0
+      ? await serveMetrics(metrics, f.metricsPort, f.metricsHost, () => agent.healthy)
+      : undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await agent.start();
+      break;
+    } catch (err) {
+      log('warn', 'romanad is not reachable yet; retrying', { attempt, err: String(err) });
+      await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+    }
+  }
+  log('info', 'romana-agent running', { table: f.routeTable, romanad: f.romanadUrl });
+  return new Promise((resolve) => {
+    const stop = () => {
+      agent.stop();
+      server?.close();
+      resolve(0);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
+
+async function plan(f: Flags): Promise<number> {
+  const agent = new Agent({
+    client: connection(f).client,
+    baseUrl: f.romanadUrl,
+    hostname: f.hostname,
+    table: f.routeTable,
+    multihop: f.multihop,
+    run: kernel(f),
+    resyncMs: 0,
+    log: () => undefined,
+  });
+  await agent.refresh();
+  const p = await agent.plan();
+  const why = new Map(p.routes.map((r) => [r.dst, r.reason]));
+  const out: string[] = [
+    `# table ${f.routeTable} on ${f.hostname}: ${p.changes.length} change(s), ${p.routes.length} route(s) wanted`,
+  ];
+  for (const line of p.changes) {
+    const dst = line.split(' ')[2]!;
+    out.push(`# ${why.get(dst) ?? 'no longer wanted'}`, line);
+  }
+  for (const s of p.skipped) out.push(`# not routed: host ${s.host}: ${s.why}`);
+  process.stdout.write(out.join('\n') + '\n');
+  return 0;
+}
+
+/** Exit statuses: 0 done, 1 failure, 2 bad usage. */
+export async function main(argv: string[]): Promise<number> {
+  const program = options(new Command('romana-agent'))
+    .description("Keeps this node's routes to every other host's pods (see docs/node.md)")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  let code = 0;
+  program.action(async (f: Flags) => {
+    code = await run(f);
+  });
+  options(program.command('plan'))
+    .description('print the route changes this node would make now, and why; change nothing')
+    .action(async (_o: unknown, cmd: Command) => {
+      code = await plan(cmd.optsWithGlobals<Flags>());
+    });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number; message?: string };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) return 2;
+    process.stderr.write(`romana-agent: ${e.message ?? String(err)}\n`);
+    return 1;
+  }
+}

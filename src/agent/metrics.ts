@@ -1,0 +1,57 @@
+/**
+ * The agent's Prometheus metrics and its small HTTP server: `/metrics` and `/healthz`.
+ */
+import http from 'node:http';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  readonly managedRoutes = new Gauge({
+    name: 'romana_managed_routes',
+    help: 'Routes in table romana that the agent manages',
+    registers: [this.registry],
+  });
+  readonly reconcileSeconds = new Histogram({
+    name: 'romana_reconcile_duration_seconds',
+    help: 'Time to plan and apply the routes of table romana',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly reconcileErrors = new Counter({
+    name: 'romana_reconcile_errors_total',
+    help: 'Route reconciles that failed',
+    registers: [this.registry],
+  });
+  readonly watchReconnects = new Counter({
+    name: 'romana_watch_reconnects_total',
+    help: 'Times the watch stream to romanad was interrupted and reconnected',
+    registers: [this.registry],
+  });
+}
+
+/** Serves `/metrics` and `/healthz` (200 while `healthy()`, else 503). */
+export function serveMetrics(
+  metrics: AgentMetrics,
+  port: number,
+  host: string,
+  healthy: () => boolean,
+): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    if (req.url === '/healthz') {
+      const ok = healthy();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: ok ? 'ok' : 'reconcile failing' }));
+    } else if (req.url === '/metrics') {
+      void metrics.registry.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(text);
+      });
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}

@@ -1,0 +1,85 @@
+/**
+ * One-time node setup (reference §6.1), each step idempotent: the `romana-lo` interface with
+ * the pods' gateway address, the three sysctls, the `romana` routing table's name and the
+ * policy rule that sends traffic to it.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import type { Run } from './kernel-routes.ts';
+
+export const SYSCTLS = [
+  'net/ipv4/conf/default/proxy_arp',
+  'net/ipv4/conf/all/proxy_arp',
+  'net/ipv4/ip_forward',
+] as const;
+
+export type Log = (level: 'info' | 'warn' | 'error', msg: string, extra?: object) => void;
+
+/**
+ * Creates `romana-lo` (a `dummy` link; on kernels without dummy, a bridge with no ports,
+ * which holds an address just as well) and puts `<gateway>/32` on it. Returns the kind used.
+ */
+export async function provisionInterface(run: Run, gateway: string, log: Log): Promise<string> {
+  const exists = (await run('ip', ['link', 'show', 'romana-lo'])).code === 0;
+  let kind = 'existing';
+  if (!exists) {
+    const dummy = await run('ip', ['link', 'add', 'romana-lo', 'type', 'dummy']);
+    kind = 'dummy';
+    if (dummy.code !== 0) {
+      log('warn', 'this kernel has no dummy links; using a bridge without ports for romana-lo', {
+        error: dummy.stderr.trim(),
+      });
+      const bridge = await run('ip', ['link', 'add', 'romana-lo', 'type', 'bridge']);
+      if (bridge.code !== 0) throw new Error(`cannot create romana-lo: ${bridge.stderr.trim()}`);
+      kind = 'bridge';
+    }
+  }
+  const up = await run(
+    'ip',
+    ['-batch', '-'],
+    `link set romana-lo up\naddress replace ${gateway}/32 dev romana-lo\n`,
+  );
+  if (up.code !== 0) throw new Error(`cannot set up romana-lo: ${up.stderr.trim()}`);
+  return kind;
+}
+
+/**
+ * Sets the sysctls to 1 (`write`), or checks them; throws naming the first that is not 1.
+ * Runs through `run` (a shell), so that it acts in the network namespace `run` acts in.
+ */
+export async function sysctls(run: Run, write: boolean): Promise<void> {
+  for (const key of SYSCTLS) {
+    const path = `/proc/sys/${key}`;
+    if (write) {
+      const w = await run('sh', ['-c', `echo 1 > ${path}`]);
+      if (w.code !== 0) throw new Error(`cannot set ${path}: ${w.stderr.trim()}`);
+    }
+    const value = (await run('cat', [path])).stdout.trim();
+    if (value !== '1') {
+      throw new Error(
+        `${path} is ${value}, not 1: pods need proxy ARP and forwarding; run with --provision-sysctls or set it`,
+      );
+    }
+  }
+}
+
+/** Makes sure `/etc/iproute2/rt_tables` (or `file`) names table `id` "romana". */
+export async function nameTable(file: string, id: number): Promise<void> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const named = text.split('\n').some((l) => {
+    const [n, name] = l.trim().split(/\s+/);
+    return n === String(id) && name === 'romana';
+  });
+  if (!named)
+    await writeFile(file, `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${id} romana\n`);
+}
+
+/** Adds `from all lookup <id>` unless an IPv4 rule already looks the table up. */
+export async function ensureRule(run: Run, id: number): Promise<boolean> {
+  const r = await run('ip', ['-4', '-json', 'rule', 'show']);
+  const rules = JSON.parse(r.stdout.trim() === '' ? '[]' : r.stdout) as Array<{ table?: string }>;
+  if (rules.some((x) => x.table === String(id) || x.table === 'romana')) return false;
+  const add = await run('ip', ['-4', 'rule', 'add', 'from', 'all', 'lookup', String(id)]);
+  if (add.code !== 0)
+    throw new Error(`cannot add the policy rule for table ${id}: ${add.stderr.trim()}`);
+  return true;
+}

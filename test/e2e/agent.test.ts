@@ -1,0 +1,202 @@
+/**
+ * The real `romana-agent` process against a real romanad process, managing a throwaway
+ * network namespace (`--netns`): provisioning, routes following allocations through the watch
+ * stream, repair of a route deleted by hand, `plan`, metrics, and a romanad restart that
+ * leaves the data path alone.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { request, startRomanad, type Romanad } from '../helpers/romanad.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const AGENT = path.join(ROOT, 'bin/romana-agent.js');
+const NS = `romana-ag-${process.pid}`;
+
+const ip = (...args: string[]) => execFileSync('ip', ['-n', NS, ...args], { encoding: 'utf8' });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function routes(): string[] {
+  const out = spawnSync('ip', ['-n', NS, 'route', 'show', 'table', '10'], { encoding: 'utf8' });
+  return out.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => l.replace(/\s+dev v0.*$/, '').trim())
+    .sort();
+}
+
+async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end)
+      throw new Error(`timed out waiting for ${what}; routes: ${routes().join(', ')}`);
+    await sleep(50);
+  }
+}
+
+describe('romana-agent', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'romana-agent-'));
+  const rtTables = path.join(dir, 'rt_tables');
+  let port: number;
+  let metricsPort: number;
+  let romanad: Romanad;
+  let agent: ChildProcess;
+  let agentLog = '';
+  const url = () => `http://127.0.0.1:${port}`;
+  const startD = () => startRomanad(['--store', `embedded:${dir}/data`, '--port', String(port)]);
+  const agentArgs = (extra: string[] = []) => [
+    AGENT,
+    ...extra,
+    '--netns',
+    NS,
+    '--hostname',
+    'me',
+    '--romanad-url',
+    url(),
+    '--rt-tables-file',
+    rtTables,
+    '--log-level',
+    'warn',
+  ];
+
+  before(async () => {
+    execFileSync('ip', ['netns', 'add', NS]);
+    ip('link', 'set', 'lo', 'up');
+    ip('link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
+    ip('addr', 'add', '192.168.60.1/24', 'dev', 'v0');
+    ip('link', 'set', 'v0', 'up');
+    ip('link', 'set', 'v1', 'up');
+    writeFileSync(rtTables, '255\tlocal\n254\tmain\n');
+    port = await freePort();
+    metricsPort = await freePort();
+    romanad = await startD();
+    await request(`${url()}/topology`, 'POST', {
+      networks: [{ name: 'pods', cidr: '10.0.0.0/16', block_mask: 28 }],
+      topologies: [
+        {
+          networks: ['pods'],
+          map: [
+            {
+              name: 'rack-1',
+              groups: [
+                { name: 'me', ip: '192.168.60.1' },
+                { name: 'peer', ip: '192.168.60.2' },
+              ],
+            },
+            { name: 'rack-2', groups: [{ name: 'solo', ip: '192.168.60.3' }] },
+          ],
+        },
+      ],
+    });
+    agent = spawn(
+      process.execPath,
+      agentArgs([
+        '--provision-iface',
+        '--provision-sysctls',
+        '--resync-interval',
+        '1',
+        '--metrics-port',
+        String(metricsPort),
+        '--metrics-host',
+        '127.0.0.1',
+      ]),
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    agent.stderr!.on('data', (d: Buffer) => (agentLog += d.toString()));
+  });
+
+  after(async () => {
+    agent?.kill('SIGKILL');
+    await romanad?.stop();
+    spawnSync('ip', ['netns', 'del', NS]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('provisions the namespace and routes a sole-host rack as one prefix', async () => {
+    await until('the rack-2 route', () => routes().includes('10.0.128.0/17 via 192.168.60.3'));
+    assert.match(ip('-4', 'addr', 'show', 'romana-lo'), /172\.142\.0\.1\/32/);
+    for (const key of [
+      'net.ipv4.ip_forward',
+      'net.ipv4.conf.all.proxy_arp',
+      'net.ipv4.conf.default.proxy_arp',
+    ]) {
+      assert.equal(
+        execFileSync('ip', ['netns', 'exec', NS, 'sysctl', '-n', key], { encoding: 'utf8' }).trim(),
+        '1',
+        key,
+      );
+    }
+    assert.match(ip('rule', 'show'), /lookup 10/);
+    assert.match(execFileSync('cat', [rtTables], { encoding: 'utf8' }), /^10 romana$/m);
+  });
+
+  it('adds the route of a new block on another host through the watch, and removes it on release', async () => {
+    await request(`${url()}/address`, 'POST', { name: 'p1', host: 'peer', tenant: 't' });
+    const p1 = ((await request(`${url()}/address?addressName=p1`, 'GET')).body as { block: string })
+      .block;
+    await until('the block route', () => routes().includes(`${p1} via 192.168.60.2`));
+    await request(`${url()}/address?addressName=p1`, 'DELETE');
+    await until('the block route to go', () => !routes().includes(`${p1} via 192.168.60.2`));
+    assert.deepEqual(routes(), ['10.0.128.0/17 via 192.168.60.3']);
+  });
+
+  it('puts back a route deleted by hand within one resync', async () => {
+    ip('route', 'del', '10.0.128.0/17', 'table', '10');
+    await until(
+      'the route to come back',
+      () => routes().includes('10.0.128.0/17 via 192.168.60.3'),
+      5000,
+    );
+  });
+
+  it('exposes metrics and health', async () => {
+    const m = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
+    assert.match(m, /^romana_managed_routes 1$/m);
+    assert.match(m, /romana_reconcile_duration_seconds_count \d+/);
+    assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status, 200);
+  });
+
+  it('plans without changing anything, and says why', async () => {
+    await request(`${url()}/address`, 'POST', { name: 'p2', host: 'peer', tenant: 'u' });
+    await until('the p2 route', () => routes().some((r) => r.endsWith('via 192.168.60.2')));
+    const out = execFileSync(
+      process.execPath,
+      [...agentArgs(['plan']).slice(0, 1), 'plan', ...agentArgs().slice(1)],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.match(out, /^# table 10 on me: 0 change\(s\), 2 route\(s\) wanted$/m);
+  });
+
+  it('keeps the data path while romanad restarts, and follows it again afterwards', async () => {
+    const before = routes();
+    await romanad.stop();
+    await sleep(1500);
+    assert.deepEqual(routes(), before, 'routes stay while romanad is down');
+    romanad = await startD();
+    await request(`${url()}/address`, 'POST', { name: 'p3', host: 'peer', tenant: 'v' });
+    const p3 = ((await request(`${url()}/address?addressName=p3`, 'GET')).body as { block: string })
+      .block;
+    await until(
+      'the route of a block made after the restart',
+      () => routes().includes(`${p3} via 192.168.60.2`),
+      15_000,
+    );
+    assert.ok(agent.exitCode === null, `the agent is still running: ${agentLog}`);
+  });
+});
