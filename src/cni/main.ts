@@ -1,3 +1,109 @@
-import { notYet } from '../not-yet.ts';
+/**
+ * romana-cni: the CNI plugin's entry. Reads CNI_COMMAND and the configuration on stdin, runs the
+ * command, prints the result or the CNI error JSON on stdout (and nothing else there), and
+ * resolves to the exit code.
+ */
+import { readFileSync } from 'node:fs';
+import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, type Deps } from './commands.ts';
+import { parseCommand, parseEnv, parseNetConf, type Command, type NetConf } from './config.ts';
+import { CniCode, CniError, errorJson } from './errors.ts';
+import { spawnExec, type Exec } from './exec.ts';
+import { makeLog } from './log.ts';
+import { versionResult } from './result.ts';
+import { Romanad } from './romanad.ts';
 
-export const main = notYet('romana-cni', 'issue 6');
+export interface Io {
+  env: NodeJS.ProcessEnv;
+  /** Reads all of stdin. */
+  stdin: () => string;
+  stdout: (text: string) => void;
+  exec: Exec;
+}
+
+const processIo: Io = {
+  env: process.env,
+  stdin: () => readFileSync(0, 'utf8'),
+  stdout: (text) => process.stdout.write(text),
+  exec: spawnExec,
+};
+
+/**
+ * Runs one CNI command. Resolves to 0 on success, 1 after printing an error; DEL resolves to 0
+ * whatever happens.
+ *
+ * @example
+ * process.exitCode = await main(process.argv.slice(2));
+ */
+export async function main(_argv: string[] = [], io: Io = processIo): Promise<number> {
+  let input = '';
+  let command: Command | undefined;
+  let conf: NetConf | undefined;
+  try {
+    command = parseCommand(io.env);
+    try {
+      input = io.stdin();
+    } catch (err) {
+      throw new CniError(
+        CniCode.IoFailure,
+        'cannot read the network configuration on stdin',
+        String(err),
+      );
+    }
+    if (command === 'VERSION') {
+      io.stdout(JSON.stringify(versionResult(askedVersion(input))) + '\n');
+      return 0;
+    }
+    conf = parseNetConf(input);
+    const result = await run(command, conf, io);
+    if (result !== undefined) io.stdout(JSON.stringify(result) + '\n');
+    return 0;
+  } catch (err) {
+    if (command === 'DEL') {
+      makeLog(
+        conf?.logFile,
+        'DEL',
+      )(`failed before cleaning up (reported as success): ${String(err)}`);
+      return 0;
+    }
+    const version = conf?.cniVersion ?? askedVersion(input) ?? '1.1.0';
+    const out = errorJson(err, version);
+    makeLog(conf?.logFile, command ?? '?')(`error ${out.code}: ${out.msg} ${out.details}`);
+    io.stdout(JSON.stringify(out) + '\n');
+    return 1;
+  }
+}
+
+async function run(command: Command, conf: NetConf, io: Io): Promise<unknown> {
+  const cniEnv =
+    command === 'ADD' || command === 'DEL' || command === 'CHECK'
+      ? parseEnv(io.env, command)
+      : undefined;
+  const tag = cniEnv ? `${command} ${cniEnv.containerId.slice(0, 12)}` : command;
+  const log = makeLog(conf.logFile, tag);
+  const api = new Romanad({ url: conf.romanadUrl, tokenFile: conf.tokenFile, caFile: conf.caFile });
+  const d: Deps = { api, exec: io.exec, log };
+  switch (command) {
+    case 'ADD':
+      return cmdAdd(conf, cniEnv!, d);
+    case 'DEL':
+      return cmdDel(conf, cniEnv!, d);
+    case 'CHECK':
+      return cmdCheck(conf, cniEnv!, d);
+    case 'STATUS':
+      return cmdStatus(conf, d);
+    case 'GC':
+      return cmdGc(conf, d);
+    default:
+      return undefined;
+  }
+}
+
+/** The cniVersion stdin asks for, when it is JSON carrying one. */
+function askedVersion(input: string): string | undefined {
+  try {
+    const v = (JSON.parse(input) as { cniVersion?: unknown } | null)?.cniVersion;
+    return typeof v === 'string' && v !== '' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * ADD, DEL, CHECK, STATUS and GC. Each takes parsed input and the I/O seams, and either
+ * resolves (with the result to print, for ADD) or throws a CniError.
+ */
+import { statSync } from 'node:fs';
+import type { CniEnv, NetConf } from './config.ts';
+import { containerKeyOf, deriveNames } from './config.ts';
+import { CniCode, CniError } from './errors.ts';
+import type { Exec } from './exec.ts';
+import type { Log } from './log.ts';
+import { addDiverts, removeDiverts } from './policy.ts';
+import { addressFromPrevResult, formatResult, type CniResult } from './result.ts';
+import type { Romanad } from './romanad.ts';
+import { inspect, randomMac, unwire, wire, type WirePlan } from './wire.ts';
+
+export interface Deps {
+  api: Romanad;
+  exec: Exec;
+  log: Log;
+}
+
+/** The pod's segment. Reading the pod's label from Kubernetes is not implemented yet. */
+function segmentOf(conf: NetConf, log: Log): string {
+  if (conf.kubernetesConfig) {
+    log(`segment label ${conf.segmentLabelName} is not read from Kubernetes yet: segment default`);
+  }
+  return 'default';
+}
+
+/**
+ * ADD: finds or allocates the container's address, wires the pod, installs divert rules with
+ * `use_policy`. A repeated ADD reuses the address it finds and never releases it; on failure an
+ * address allocated by this call is released and whatever was made is removed.
+ */
+export async function cmdAdd(conf: NetConf, env: CniEnv, d: Deps): Promise<CniResult> {
+  const names = deriveNames(env);
+  try {
+    statSync(env.netns);
+  } catch {
+    throw new CniError(CniCode.InvalidEnvironment, `CNI_NETNS: ${env.netns} does not exist`);
+  }
+  let ip: string | undefined;
+  let allocated = false;
+  const known = await d.api.getAddress(names.addressName);
+  if (known) {
+    ip = ownAddress(known, conf.hostName);
+    d.log(`${names.addressName} already has ${ip}: reusing it`);
+  } else {
+    const req = {
+      name: names.addressName,
+      host: conf.hostName,
+      tenant: names.tenant,
+      segment: segmentOf(conf, d.log),
+    };
+    ip = await d.api.allocate(req);
+    allocated = ip !== undefined;
+    if (ip === undefined) {
+      // Allocated concurrently by another ADD of the same container: take that one.
+      const again = await d.api.getAddress(names.addressName);
+      if (!again) throw new CniError(CniCode.TryAgainLater, `${names.addressName} vanished`);
+      ip = ownAddress(again, conf.hostName);
+    }
+  }
+  const plan: WirePlan = {
+    hostVeth: names.hostVeth,
+    ifname: env.ifname,
+    netns: env.netns,
+    ip,
+    gatewayIp: conf.gatewayIp,
+    mtu: conf.mtu,
+    hostMac: randomMac(),
+    podMac: randomMac(),
+  };
+  try {
+    await wire(d.exec, plan);
+    if (conf.usePolicy) {
+      if (!allocated) await removeDiverts(d.exec, plan.hostVeth);
+      await addDiverts(d.exec, plan.hostVeth).catch(async (err: unknown) => {
+        await unwire(d.exec, plan.hostVeth);
+        throw err;
+      });
+    }
+  } catch (err) {
+    if (allocated) {
+      await d.api.release(names.addressName).catch((e: unknown) => {
+        d.log(`rollback: releasing ${names.addressName} failed: ${String(e)}`);
+      });
+    }
+    d.log(`failed, ${allocated ? `released ${ip}` : `kept ${ip}`}: ${describe(err)}`);
+    throw err;
+  }
+  d.log(`${names.addressName} ${ip} on ${plan.hostVeth}`);
+  return formatResult({ ...plan, netns: env.netns }, conf.cniVersion);
+}
+
+function ownAddress(a: { ip: string; host: string; name: string }, host: string): string {
+  if (a.host !== host) {
+    throw new CniError(
+      CniCode.Romanad,
+      `address ${a.name} (${a.ip}) belongs to host ${a.host}, not ${host}`,
+      'check romana_host_name in the CNI configuration',
+    );
+  }
+  return a.ip;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof CniError) return `${err.message}: ${err.details}`;
+  return String(err);
+}
+
+/**
+ * DEL: releases the address (unknown is fine), removes divert rules and the host veth. Never
+ * throws: every failure is logged and DEL reports success, so no runtime retries forever; GC
+ * collects what a failed DEL left.
+ */
+export async function cmdDel(conf: NetConf, env: CniEnv, d: Deps): Promise<void> {
+  const names = deriveNames(env);
+  const steps: [string, () => Promise<unknown>][] = [
+    ['release', () => d.api.release(names.addressName)],
+    [
+      'divert rules',
+      () => (conf.usePolicy ? removeDiverts(d.exec, names.hostVeth) : Promise.resolve()),
+    ],
+    ['host veth', () => unwire(d.exec, names.hostVeth)],
+  ];
+  for (const [what, step] of steps) {
+    try {
+      await step();
+    } catch (err) {
+      d.log(`DEL ${names.addressName}: ${what} failed (ignored): ${describe(err)}`);
+    }
+  }
+  d.log(`${names.addressName} deleted`);
+}
+
+/** CHECK: the address is still the container's and the wiring is as ADD left it. */
+export async function cmdCheck(conf: NetConf, env: CniEnv, d: Deps): Promise<void> {
+  if (conf.cniVersion === '0.3.0' || conf.cniVersion === '0.3.1') {
+    throw new CniError(CniCode.IncompatibleVersion, `CHECK needs cniVersion 0.4.0 or later`);
+  }
+  const names = deriveNames(env);
+  const ip = addressFromPrevResult(conf.prevResult);
+  if (!ip) throw new CniError(CniCode.InvalidConfig, 'prevResult: no IPv4 address to check');
+  const known = await d.api.getAddress(names.addressName);
+  const problems: string[] = [];
+  if (!known) problems.push(`romanad has no address ${names.addressName}`);
+  else if (known.ip !== ip)
+    problems.push(`romanad gives ${names.addressName} ${known.ip}, not ${ip}`);
+  problems.push(
+    ...(await inspect(d.exec, {
+      hostVeth: names.hostVeth,
+      ifname: env.ifname,
+      netns: env.netns,
+      ip,
+      gatewayIp: conf.gatewayIp,
+    })),
+  );
+  if (problems.length > 0) {
+    throw new CniError(
+      CniCode.CheckFailed,
+      `${names.addressName} is not as ADD left it`,
+      problems.join('; '),
+    );
+  }
+}
+
+function needs110(conf: NetConf, command: string): void {
+  if (conf.cniVersion !== '1.1.0') {
+    throw new CniError(CniCode.IncompatibleVersion, `${command} needs cniVersion 1.1.0`);
+  }
+}
+
+/** STATUS: ready when romanad answers and knows this host; otherwise code 50. */
+export async function cmdStatus(conf: NetConf, d: Deps): Promise<void> {
+  needs110(conf, 'STATUS');
+  try {
+    await d.api.checkHost(conf.hostName);
+  } catch (err) {
+    const e = err instanceof CniError ? err : new CniError(CniCode.Internal, String(err));
+    throw new CniError(CniCode.NotAvailable, `romana cannot add pods: ${e.message}`, e.details);
+  }
+}
+
+/**
+ * GC: releases this host's addresses made by this plugin whose container is not among
+ * `cni.dev/valid-attachments`, with their veths and divert rules. Addresses whose names this
+ * plugin does not make are never touched. Keeps going past failures, then reports them.
+ */
+export async function cmdGc(conf: NetConf, d: Deps): Promise<void> {
+  needs110(conf, 'GC');
+  const valid = conf.validAttachments;
+  if (!valid) throw new CniError(CniCode.InvalidConfig, 'GC needs cni.dev/valid-attachments');
+  const plain = new Set(valid.map((a) => `${a.containerID.slice(0, 8)}.${a.ifname}`));
+  const keys = new Set(valid.map((a) => a.containerID.slice(0, 8)));
+  const failures: string[] = [];
+  for (const a of await d.api.addressesOn(conf.hostName)) {
+    const key = containerKeyOf(a.name);
+    if (key === undefined || keys.has(key) || plain.has(a.name)) continue;
+    try {
+      await d.api.release(a.name);
+      if (conf.usePolicy) await removeDiverts(d.exec, `romana-${key}`);
+      await unwire(d.exec, `romana-${key}`);
+      d.log(`GC released ${a.name} ${a.ip}`);
+    } catch (err) {
+      failures.push(`${a.name}: ${describe(err)}`);
+    }
+  }
+  if (failures.length > 0) {
+    throw new CniError(
+      CniCode.TryAgainLater,
+      'GC could not release every stale address',
+      failures.join('; '),
+    );
+  }
+}

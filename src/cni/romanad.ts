@@ -1,0 +1,162 @@
+/**
+ * A minimal romanad client for the plugin: plain node:http(s), one connection per request (no
+ * keep-alive, so the process exits as soon as its work is done), a timeout, and the few routes
+ * the plugin needs. Kept apart from src/client so the bundle stays small and starts fast.
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { CniCode, CniError } from './errors.ts';
+
+/** Address as romanad answers it (docs/api.md, "Shapes"). */
+export interface RomanadAddress {
+  name: string;
+  ip: string;
+  host: string;
+  tenant: string;
+  segment: string;
+}
+
+export interface RomanadOptions {
+  url: string;
+  tokenFile?: string | undefined;
+  caFile?: string | undefined;
+  timeoutMs?: number;
+}
+
+interface Answer {
+  status: number;
+  body: unknown;
+}
+
+/**
+ * The routes ADD, DEL, GC and STATUS use. Unreachable or 503 → code 11 (try again later);
+ * any other refusal → code 100 carrying romanad's `details`.
+ *
+ * @example
+ * const api = new Romanad({ url: 'http://127.0.0.1:9600' });
+ * const ip = await api.allocate({ name: 'web-1.default.abcdef01', host: 'node-1', tenant: 'default', segment: 'default' });
+ */
+export class Romanad {
+  #url: string;
+  #token: string | undefined;
+  #ca: Buffer | undefined;
+  #timeoutMs: number;
+
+  constructor(opts: RomanadOptions) {
+    this.#url = opts.url;
+    this.#token = opts.tokenFile ? readText(opts.tokenFile, 'token_file').trim() : undefined;
+    this.#ca = opts.caFile ? Buffer.from(readText(opts.caFile, 'romanad_ca_file')) : undefined;
+    this.#timeoutMs = opts.timeoutMs ?? 10_000;
+  }
+
+  /** The address named `name`, or undefined when romanad has none. */
+  async getAddress(name: string): Promise<RomanadAddress | undefined> {
+    const a = await this.#send('GET', `/address?addressName=${encodeURIComponent(name)}`);
+    if (a.status === 404) return undefined;
+    return this.#ok(a, `looking up address ${name}`) as RomanadAddress;
+  }
+
+  /** Allocates; resolves to the IP, or to undefined when the name is already in use (409). */
+  async allocate(req: {
+    name: string;
+    host: string;
+    tenant: string;
+    segment: string;
+  }): Promise<string | undefined> {
+    const a = await this.#send('POST', '/address', req);
+    if (a.status === 409) return undefined;
+    const ip = this.#ok(a, `allocating an address for ${req.name} on host ${req.host}`);
+    if (typeof ip !== 'string') {
+      throw new CniError(CniCode.Romanad, 'romanad answered no address', JSON.stringify(ip));
+    }
+    return ip;
+  }
+
+  /** Releases `name`; resolves to false when romanad did not know it. */
+  async release(name: string): Promise<boolean> {
+    const a = await this.#send('DELETE', `/address?addressName=${encodeURIComponent(name)}`);
+    if (a.status === 404) return false;
+    this.#ok(a, `releasing address ${name}`);
+    return true;
+  }
+
+  /** Addresses allocated on `host`. */
+  async addressesOn(host: string): Promise<RomanadAddress[]> {
+    const a = await this.#send('GET', `/addresses?host=${encodeURIComponent(host)}`);
+    return this.#ok(a, `listing addresses of host ${host}`) as RomanadAddress[];
+  }
+
+  /** Throws unless romanad is ready and knows `host`. */
+  async checkHost(host: string): Promise<void> {
+    this.#ok(await this.#send('GET', '/readyz'), 'asking romanad whether it is ready');
+    const a = await this.#send('GET', `/hosts/${encodeURIComponent(host)}`);
+    if (a.status === 404) {
+      throw new CniError(
+        CniCode.Romanad,
+        `host ${host} is not known to romanad`,
+        'register it (romana-agent --register, or POST /hosts) or fix romana_host_name',
+      );
+    }
+    this.#ok(a, `looking up host ${host}`);
+  }
+
+  #ok(a: Answer, what: string): unknown {
+    if (a.status >= 200 && a.status < 300) return a.body;
+    const b = (a.body ?? {}) as { code?: unknown; details?: unknown };
+    const details = `romanad answered ${a.status} ${String(b.code ?? '')}: ${String(b.details ?? '')}`;
+    const code = a.status === 503 ? CniCode.TryAgainLater : CniCode.Romanad;
+    throw new CniError(code, `${what} failed`, details);
+  }
+
+  #send(method: string, path: string, body?: unknown): Promise<Answer> {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string | number> = { accept: 'application/json' };
+    if (data !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = Buffer.byteLength(data);
+    }
+    if (this.#token) headers['authorization'] = `Bearer ${this.#token}`;
+    const url = this.#url + path;
+    const tls = url.startsWith('https:');
+    return new Promise((resolve, reject) => {
+      const opts = { method, headers, agent: false as const, timeout: this.#timeoutMs };
+      const req = (tls ? https : http).request(
+        url,
+        tls ? { ...opts, ca: this.#ca } : opts,
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => {
+            let parsed: unknown = text;
+            try {
+              parsed = text === '' ? null : JSON.parse(text);
+            } catch {
+              // not JSON: keep the text for the error message
+            }
+            resolve({ status: res.statusCode ?? 0, body: parsed });
+          });
+          res.on('error', (err) => reject(unreachable(this.#url, err)));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.#timeoutMs} ms`)));
+      req.on('error', (err) => reject(unreachable(this.#url, err)));
+      req.end(data);
+    });
+  }
+}
+
+function unreachable(url: string, err: Error): CniError {
+  return new CniError(CniCode.TryAgainLater, `romanad at ${url} is unreachable`, err.message, {
+    cause: err,
+  });
+}
+
+function readText(path: string, key: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CniError(CniCode.IoFailure, `${key}: cannot read ${path}`, String(err));
+  }
+}

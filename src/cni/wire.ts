@@ -1,0 +1,158 @@
+/**
+ * The pod's plumbing (reference §7.2), one `ip -batch` per side:
+ * - host side (the plugin's own namespace): the veth `romana-<infra8>` created with its peer
+ *   directly in the pod's namespace (no move), up, and the host route `<ip>/32` on it; proxy
+ *   ARP on, proxy delay 0;
+ * - pod side: `<ip>/32` on the interface, up, a link route to the gateway and the default
+ *   route via it (onlink).
+ * Removing the host veth removes its peer and the host route with it.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { CniCode, CniError } from './errors.ts';
+import type { Exec } from './exec.ts';
+
+export interface WirePlan {
+  hostVeth: string;
+  ifname: string;
+  netns: string;
+  ip: string;
+  gatewayIp: string;
+  mtu: number;
+  hostMac: string;
+  podMac: string;
+}
+
+/** A random locally administered unicast MAC, so the result can name it without a read. */
+export function randomMac(): string {
+  const b = randomBytes(6);
+  b[0] = (b[0]! & 0xfe) | 0x02;
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+/** The host side's batch. */
+export function hostBatch(p: WirePlan): string {
+  return [
+    `link add ${p.hostVeth} mtu ${p.mtu} address ${p.hostMac} type veth` +
+      ` peer name ${p.ifname} mtu ${p.mtu} address ${p.podMac} netns ${p.netns}`,
+    `link set ${p.hostVeth} up`,
+    `route replace ${p.ip}/32 dev ${p.hostVeth} scope link`,
+    '',
+  ].join('\n');
+}
+
+/** The pod side's batch. */
+export function podBatch(p: WirePlan): string {
+  return [
+    `addr add ${p.ip}/32 dev ${p.ifname}`,
+    `link set ${p.ifname} up`,
+    `route replace ${p.gatewayIp}/32 dev ${p.ifname} scope link`,
+    `route replace default via ${p.gatewayIp} dev ${p.ifname} onlink`,
+    '',
+  ].join('\n');
+}
+
+/** Runs `argv` in the namespace at `netns` (a path). */
+export function inNetns(netns: string, argv: string[]): string[] {
+  return ['nsenter', `--net=${netns}`, ...argv];
+}
+
+async function batch(exec: Exec, argv: string[], text: string, what: string): Promise<void> {
+  const r = await exec(argv, text);
+  if (r.code !== 0) {
+    throw new CniError(CniCode.Wiring, `${what} failed`, r.stderr.trim() || `exit ${r.code}`);
+  }
+}
+
+/**
+ * Wires the pod. A host veth of the same name left by an earlier ADD of this container is
+ * replaced. On failure, whatever was made is removed before the error propagates.
+ */
+export async function wire(exec: Exec, p: WirePlan): Promise<void> {
+  let r = await exec(['ip', '-batch', '-'], hostBatch(p));
+  if (r.code !== 0 && /File exists/.test(r.stderr)) {
+    await exec(['ip', 'link', 'del', p.hostVeth]);
+    r = await exec(['ip', '-batch', '-'], hostBatch(p));
+  }
+  if (r.code !== 0) {
+    await unwire(exec, p.hostVeth);
+    throw new CniError(
+      CniCode.Wiring,
+      `creating ${p.hostVeth} and ${p.ifname} in ${p.netns} failed`,
+      r.stderr.trim() || `exit ${r.code}`,
+    );
+  }
+  try {
+    tuneHostSide(p.hostVeth);
+    await batch(
+      exec,
+      inNetns(p.netns, ['ip', '-batch', '-']),
+      podBatch(p),
+      `setting up ${p.ifname}`,
+    );
+  } catch (err) {
+    await unwire(exec, p.hostVeth);
+    throw err;
+  }
+}
+
+/**
+ * Proxy ARP on the host veth, so the host answers the pod's ARP for the gateway even when the
+ * gateway address is not local; no proxy delay. Best effort for the delay (reference §7.2.4).
+ */
+function tuneHostSide(hostVeth: string): void {
+  writeFileSync(`/proc/sys/net/ipv4/conf/${hostVeth}/proxy_arp`, '1');
+  try {
+    writeFileSync(`/proc/sys/net/ipv4/neigh/${hostVeth}/proxy_delay`, '0');
+  } catch {
+    // best effort, as in the original
+  }
+}
+
+/** Removes the host veth (and so its peer and host route); absent is fine. */
+export async function unwire(exec: Exec, hostVeth: string): Promise<void> {
+  await exec(['ip', 'link', 'del', hostVeth]);
+}
+
+/** True when the host veth exists in the plugin's namespace. */
+export async function hostVethExists(exec: Exec, hostVeth: string): Promise<boolean> {
+  return (await exec(['ip', 'link', 'show', 'dev', hostVeth])).code === 0;
+}
+
+/** What CHECK found wrong; empty when the wiring is as ADD left it. */
+export async function inspect(
+  exec: Exec,
+  p: Omit<WirePlan, 'mtu' | 'hostMac' | 'podMac'>,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const host = await exec(['ip', '-j', 'route', 'show', 'exact', `${p.ip}/32`]);
+  const hostRoutes = parseJsonLines(host.stdout)[0] ?? [];
+  if (!hostRoutes.some((r) => r['dev'] === p.hostVeth)) {
+    problems.push(`host route ${p.ip}/32 dev ${p.hostVeth} is missing`);
+  }
+  const pod = await exec(
+    inNetns(p.netns, ['ip', '-j', '-batch', '-']),
+    `addr show dev ${p.ifname}\nroute show\n`,
+  );
+  if (pod.code !== 0)
+    return [...problems, `cannot read ${p.ifname} in ${p.netns}: ${pod.stderr.trim()}`];
+  const [links = [], routes = []] = parseJsonLines(pod.stdout);
+  const addrs = (links[0]?.['addr_info'] ?? []) as { local?: string; prefixlen?: number }[];
+  if (!addrs.some((a) => a.local === p.ip && a.prefixlen === 32)) {
+    problems.push(`${p.ip}/32 is not on ${p.ifname}`);
+  }
+  if (!routes.some((r) => r['dst'] === p.gatewayIp && r['dev'] === p.ifname)) {
+    problems.push(`route ${p.gatewayIp} dev ${p.ifname} is missing`);
+  }
+  if (!routes.some((r) => r['dst'] === 'default' && r['gateway'] === p.gatewayIp)) {
+    problems.push(`default route via ${p.gatewayIp} is missing`);
+  }
+  return problems;
+}
+
+function parseJsonLines(text: string): Record<string, unknown>[][] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim().startsWith('['))
+    .map((l) => JSON.parse(l) as Record<string, unknown>[]);
+}
