@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Exec } from './exec.ts';
+import { main, type Io } from './main.ts';
+
+const noExec: Exec = async () => assert.fail('no command should run');
+
+function io(env: Record<string, string>, stdin: string): Io & { out: string[] } {
+  const out: string[] = [];
+  return { env, stdin: () => stdin, stdout: (t) => void out.push(t), exec: noExec, out };
+}
+
+describe('the plugin entry', () => {
+  it('prints exactly one JSON document for VERSION', async () => {
+    const x = io({ CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}');
+    assert.equal(await main([], x), 0);
+    assert.equal(x.out.length, 1);
+    assert.equal((JSON.parse(x.out[0]!) as { cniVersion: string }).cniVersion, '1.0.0');
+  });
+
+  it('prints the error JSON in the config version and exits 1', async () => {
+    const x = io(
+      { CNI_COMMAND: 'ADD', CNI_IFNAME: 'eth0', CNI_NETNS: '/var/run/netns/p' },
+      '{"cniVersion":"0.3.1","name":"n"}',
+    );
+    assert.equal(await main([], x), 1);
+    const err = JSON.parse(x.out.join('')) as Record<string, unknown>;
+    assert.equal(err['cniVersion'], '0.3.1');
+    assert.equal(err['code'], 4);
+    assert.match(String(err['msg']), /CNI_CONTAINERID/);
+  });
+
+  it('answers an unsupported version with code 1', async () => {
+    const x = io({ CNI_COMMAND: 'STATUS' }, '{"cniVersion":"0.1.0"}');
+    assert.equal(await main([], x), 1);
+    assert.equal((JSON.parse(x.out.join('')) as { code: number }).code, 1);
+  });
+
+  it('reports DEL as success even when the input is unusable, printing nothing', async () => {
+    const x = io({ CNI_COMMAND: 'DEL' }, 'not json');
+    assert.equal(await main([], x), 0);
+    assert.deepEqual(x.out, []);
+  });
+
+  it('answers code 11 when romanad cannot be reached', async () => {
+    const x = io(
+      { CNI_COMMAND: 'STATUS' },
+      '{"cniVersion":"1.1.0","romanad_url":"http://127.0.0.1:1","romana_host_name":"h"}',
+    );
+    assert.equal(await main([], x), 1);
+    const err = JSON.parse(x.out.join('')) as { code: number; details: string };
+    // STATUS wraps every cause in 50 (not available); the cause is in details.
+    assert.equal(err.code, 50);
+    assert.match(err.details, /ECONNREFUSED/);
+  });
+});
