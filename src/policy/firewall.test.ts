@@ -125,6 +125,22 @@ describe('Firewall', () => {
     assert.equal(exec.commands[3]!.stdin, plan.iptables);
   });
 
+  it('skips the read when asked to diff against the state it last applied', async () => {
+    const exec = new RecordingExec();
+    const fw = new Firewall(exec);
+    await fw.apply(desired);
+    exec.commands.length = 0;
+    const plan = await fw.apply(desired, { fromLastApplied: true });
+    assert.ok(isEmptyPlan(plan));
+    assert.deepEqual(exec.commands, []);
+  });
+
+  it('reads the kernel when nothing was applied yet, even if asked not to', async () => {
+    const exec = new RecordingExec();
+    await new Firewall(exec).apply(desired, { fromLastApplied: true });
+    assert.equal(exec.commands[0]!.program, 'iptables-save');
+  });
+
   it('plans without applying', async () => {
     const exec = new RecordingExec();
     await new Firewall(exec).plan(desired);

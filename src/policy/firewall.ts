@@ -14,7 +14,8 @@
  * 3. `ipset restore`: stale `ROMANA-*` sets are destroyed, now that no rule refers to them.
  *
  * A step with nothing to do runs no command; applying the same state twice runs none the
- * second time.
+ * second time. On request a `Firewall` diffs against the state it last left instead of reading
+ * the kernel (see `ApplyOptions`).
  */
 import { runChecked, type Exec } from './exec.ts';
 import {
@@ -196,6 +197,45 @@ export function formatPlan(plan: FirewallPlan): string {
 }
 
 /**
+ * How `Firewall.apply` learns the current state.
+ *
+ * @example await firewall.apply(desired, { fromLastApplied: true }); // after a policy event
+ */
+export interface ApplyOptions {
+  /**
+   * Diff against the state this `Firewall` last applied instead of reading the kernel
+   * (`iptables-save`, `ipset save`), the largest cost of a small change. Default false: read,
+   * which also repairs anything changed by hand. Meant for event-driven applies between
+   * periodic full ones. Falls back to reading the kernel when nothing was applied yet or when a
+   * step fails (the kernel was not what was left).
+   */
+  fromLastApplied?: boolean;
+}
+
+/** The state the kernel holds right after `desired` was applied over `before`. */
+function stateAfter(desired: FirewallTarget, before: FirewallState): FirewallState {
+  const chains = new Map<string, string[]>();
+  for (const c of desired.chains) {
+    chains.set(
+      c.name,
+      c.rules.map((r) => normalizeRule(`${r.match} -j ${r.target}`)),
+    );
+  }
+  // Stale chains other chains jump to were kept, empty.
+  for (const name of before.chains.referencedByOthers) {
+    if (!chains.has(name) && before.chains.chains.has(name)) chains.set(name, []);
+  }
+  const sets = new Map<string, CurrentSet>();
+  for (const s of desired.sets) {
+    sets.set(s.name, { type: s.type, members: new Set(s.members.map(normalizeMember)) });
+  }
+  return {
+    chains: { chains, referencedByOthers: new Set(before.chains.referencedByOthers) },
+    sets,
+  };
+}
+
+/**
  * The node's Romana firewall, read and changed through an `Exec`.
  *
  * @example
@@ -204,6 +244,7 @@ export function formatPlan(plan: FirewallPlan): string {
  */
 export class Firewall {
   readonly #exec: Exec;
+  #last: FirewallState | undefined;
 
   constructor(exec: Exec) {
     this.#exec = exec;
@@ -218,19 +259,33 @@ export class Firewall {
     return { chains: parseIptablesSave(save), sets: parseIpsetSave(sets) };
   }
 
-  /** What `apply` would run now, without running it. */
+  /** What `apply` would run now against the kernel's state, without running it. */
   async plan(desired: FirewallTarget): Promise<FirewallPlan> {
     return planFirewall(desired, await this.read());
   }
 
   /**
    * Brings the kernel to `desired` and returns the plan it ran. Throws `CommandFailedError` when
-   * a step fails; the steps before it stay applied (each is consistent on its own) and the next
-   * apply starts from whatever the kernel then holds.
+   * a step fails even after re-reading the kernel; the steps before it stay applied (each is
+   * consistent on its own) and the next apply starts from whatever the kernel then holds.
    */
-  async apply(desired: FirewallTarget): Promise<FirewallPlan> {
-    const plan = await this.plan(desired);
+  async apply(desired: FirewallTarget, options: ApplyOptions = {}): Promise<FirewallPlan> {
+    const cached = options.fromLastApplied ? this.#last : undefined;
+    this.#last = undefined;
+    if (cached !== undefined) {
+      const plan = planFirewall(desired, cached);
+      try {
+        await this.run(plan);
+        this.#last = stateAfter(desired, cached);
+        return plan;
+      } catch {
+        // The kernel was not what we last left: fall through to a full read.
+      }
+    }
+    const current = await this.read();
+    const plan = planFirewall(desired, current);
     await this.run(plan);
+    this.#last = stateAfter(desired, current);
     return plan;
   }
 

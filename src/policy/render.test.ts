@@ -7,6 +7,7 @@ import {
   formatIptablesRestore,
   renderDesiredState,
   renderPolicyChains,
+  Renderer,
   ruleMatches,
   type Chain,
 } from './render.ts';
@@ -281,4 +282,25 @@ describe('ruleMatches', () => {
       assert.deepEqual(ruleMatches(c.rule), c.out);
     });
   }
+});
+
+describe('Renderer', () => {
+  it('renders exactly what renderDesiredState renders, across changes', () => {
+    const renderer = new Renderer();
+    const all = GOLDEN_FIXTURES.map((f) => f.policy);
+    const bad = { id: 'bad', direction: 'ingress', applied_to: [], ingress: [] } as Policy;
+    const steps: Policy[][] = [
+      [...all, bad],
+      [...all, bad],
+      [all[0]!, { ...all[1]!, description: 'changed' }, bad],
+      [],
+      all,
+    ];
+    for (const policies of steps) {
+      assert.deepEqual(
+        renderer.render(policies, GOLDEN_BLOCKS, 'host1'),
+        renderDesiredState(policies, GOLDEN_BLOCKS, 'host1'),
+      );
+    }
+  });
 });

@@ -215,6 +215,36 @@ describe('policy firewall in a network namespace', { skip: !isRoot && 'needs roo
     assert.deepEqual(plan.chainsWritten, [`${p}_R`]);
   });
 
+  it('diffs against the last applied state on request, and resyncs by default', async () => {
+    const p = policyChainName(ranges);
+    inNs('iptables', '-D', `${p}_R`, '1');
+    const writes = counting.writes;
+    const fast = await fw.apply(desired([ranges, egress]), { fromLastApplied: true });
+    assert.ok(isEmptyPlan(fast), 'the last applied state has the rule');
+    assert.equal(counting.writes, writes);
+    const full = await apply([ranges, egress]);
+    assert.deepEqual(full.chainsWritten, [`${p}_R`]);
+  });
+
+  it('falls back to reading the kernel when the last applied state is wrong', async () => {
+    // By hand: the tenant-b set is unhooked from the rules that use it and destroyed.
+    const p = policyChainName(ranges);
+    const set = tenantSetName('tenant-b', 'default');
+    inNs('iptables', '-F', `${p}_X1`);
+    inNs('ipset', 'del', tenantSetName('tenant-b'), set);
+    inNs('ipset', 'destroy', set);
+    blocks = [
+      ...blocks,
+      { cidr: '10.0.4.0/28', tenant: 'tenant-b', segment: 'default', host: 'h4' },
+    ];
+    const plan = await fw.apply(desired([ranges, egress]), { fromLastApplied: true });
+    assert.deepEqual(plan.setsCreated, [set], 'planned from the kernel after the swap failed');
+    assert.deepEqual(plan.setsReplaced, [tenantSetName('tenant-b')]);
+    assert.deepEqual(plan.chainsWritten, [`${p}_X1`]);
+    assert.ok(isEmptyPlan(await fw.plan(desired([ranges, egress]))));
+    assertForeignIntact();
+  });
+
   it('empties, but keeps, a stale chain that a foreign rule still jumps to', async () => {
     const p = policyChainName(egress);
     inNs('iptables', '-A', 'FOREIGN', '-j', p);
