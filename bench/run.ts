@@ -13,6 +13,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   ipam: () => import('./ipam.ts'),
   api: () => import('./api.ts'),
   store: () => import('./store.ts'),
+  node: () => import('./node.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {

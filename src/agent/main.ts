@@ -238,7 +238,7 @@ async function plan(f: Flags): Promise<number> {
     log: () => undefined,
   });
   await agent.refresh();
-  const p = await agent.plan();
+  const p = await agent.reconciler.plan();
   const why = new Map(p.routes.map((r) => [r.dst, r.reason]));
   const out: string[] = [
     `# table ${f.routeTable} on ${f.hostname}: ${p.changes.length} change(s), ${p.routes.length} route(s) wanted`,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { isRomanaError } from '../errors.ts';
 import { Addr, Cidr, formatIPv4, parseIPv4 } from './addr.ts';
 
@@ -87,6 +88,30 @@ describe('Cidr', () => {
     assert.deepEqual(
       [0, 1, 2, 3].map((i) => c.subnet(18, i).toString()),
       ['10.0.0.0/18', '10.0.64.0/18', '10.0.128.0/18', '10.0.192.0/18'],
+    );
+  });
+});
+
+describe('parseIPv4 against a reference parser', () => {
+  const reference = (text: string): number | undefined => {
+    const parts = text.split('.');
+    if (parts.length !== 4 || !parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p)))
+      return undefined;
+    const n = parts.map(Number);
+    return n.every((x) => x <= 255) ? n.reduce((v, x) => v * 256 + x, 0) : undefined;
+  };
+
+  it('agrees on any string of digits and dots, and on every valid address', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[0-9.]{0,16}$/), (text) => {
+        assert.equal(parseIPv4(text), reference(text), text);
+      }),
+      { numRuns: 3000 },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), (v) => {
+        assert.equal(parseIPv4(formatIPv4(v)), v);
+      }),
     );
   });
 });

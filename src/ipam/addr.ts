@@ -174,20 +174,34 @@ export class Cidr {
   }
 }
 
-const OCTET = /^(0|[1-9][0-9]{0,2})$/;
-
-/** Dotted-quad text to its 32-bit value, or `undefined` when it is not canonical IPv4. */
+/**
+ * Dotted-quad text to its 32-bit value, or `undefined` when it is not canonical IPv4 (four
+ * decimal octets 0-255, no leading zeros, nothing else). A hand-written scanner: it runs for
+ * every address and block the agent plans.
+ */
 export function parseIPv4(text: string): number | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let v = 0;
-  for (const p of parts) {
-    if (!OCTET.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    v = v * 256 + n;
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return undefined;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return undefined; // leading zero
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return undefined;
+    } else {
+      return undefined;
+    }
   }
-  return v;
+  if (dots !== 3 || digits === 0) return undefined;
+  return value * 256 + octet;
 }
 
 /** 32-bit value to dotted-quad text. */
