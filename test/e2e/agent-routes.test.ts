@@ -16,6 +16,7 @@ import {
 } from '../../src/agent/kernel-routes.ts';
 import { planRoutes } from '../../src/agent/route-plan.ts';
 import { spawnRun } from '../../src/agent/run.ts';
+import { createNetns } from '../helpers/netns.ts';
 
 const NS = `romana-rt-${process.pid}`;
 const TABLE = 10;
@@ -29,13 +30,7 @@ describe('route reconciliation in a network namespace', () => {
   const ipam = new Ipam();
 
   before(() => {
-    execFileSync('ip', ['netns', 'add', NS]);
-    ip('link', 'set', 'lo', 'up');
-    // Two ends of a veth in the same namespace: 192.168.50.0/24 is "directly connected".
-    ip('link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
-    ip('addr', 'add', '192.168.50.1/24', 'dev', 'v0');
-    ip('link', 'set', 'v0', 'up');
-    ip('link', 'set', 'v1', 'up');
+    createNetns(NS, '192.168.50.1/24');
     ip('route', 'add', 'default', 'via', '192.168.50.254');
     run = spawnRun(['nsenter', `--net=/var/run/netns/${NS}`]);
     ipam.updateTopology({

@@ -11,6 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createNetns } from '../helpers/netns.ts';
 import { request, startRomanad, type Romanad } from '../helpers/romanad.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -74,12 +75,7 @@ describe('romana-agent', () => {
   ];
 
   before(async () => {
-    execFileSync('ip', ['netns', 'add', NS]);
-    ip('link', 'set', 'lo', 'up');
-    ip('link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
-    ip('addr', 'add', '192.168.60.1/24', 'dev', 'v0');
-    ip('link', 'set', 'v0', 'up');
-    ip('link', 'set', 'v1', 'up');
+    createNetns(NS, '192.168.60.1/24');
     writeFileSync(rtTables, '255\tlocal\n254\tmain\n');
     port = await freePort();
     metricsPort = await freePort();
