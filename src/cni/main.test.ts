@@ -53,4 +53,27 @@ describe('the plugin entry', () => {
     assert.equal(err.code, 50);
     assert.match(err.details, /ECONNREFUSED/);
   });
+
+  const addEnv = {
+    CNI_COMMAND: 'ADD',
+    CNI_CONTAINERID: 'abcdef0123',
+    CNI_NETNS: '/proc/self/ns/net',
+    CNI_IFNAME: 'eth0',
+  };
+
+  it('answers ADD with code 11 (try again later) when romanad cannot be reached', async () => {
+    const x = io(addEnv, '{"cniVersion":"1.0.0","romanad_url":"http://127.0.0.1:1"}');
+    assert.equal(await main([], x), 1);
+    const err = JSON.parse(x.out.join('')) as { code: number; msg: string };
+    assert.equal(err.code, 11);
+    assert.match(err.msg, /unreachable/);
+  });
+
+  it('answers code 5 when the token file cannot be read', async () => {
+    const x = io(addEnv, '{"cniVersion":"1.0.0","token_file":"/nonexistent/romana-token"}');
+    assert.equal(await main([], x), 1);
+    const err = JSON.parse(x.out.join('')) as { code: number; msg: string };
+    assert.equal(err.code, 5);
+    assert.match(err.msg, /token_file/);
+  });
 });
