@@ -28,7 +28,7 @@ import {
   type CurrentSet,
 } from './firewall-state.ts';
 import type { IpSet } from './render-sets.ts';
-import { formatIptablesRestore, type Chain, type DesiredState } from './render.ts';
+import { formatIptablesRestore, type Chain, type ChainRule, type DesiredState } from './render.ts';
 
 /**
  * What the kernel holds now, Romana's part only.
@@ -143,9 +143,15 @@ function payload(lines: readonly string[]): string {
   return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
 }
 
+/** A rendered rule in normal form; rendered matches are single-spaced, so only ranges need work. */
+function ruleKey(r: ChainRule): string {
+  if (r.match.includes(':')) return normalizeRule(`${r.match} -j ${r.target}`);
+  return r.match === '' ? `-j ${r.target}` : `${r.match} -j ${r.target}`;
+}
+
 function sameRules(chain: Chain, current: readonly string[] | undefined): boolean {
   if (current === undefined || current.length !== chain.rules.length) return false;
-  return chain.rules.every((r, i) => normalizeRule(`${r.match} -j ${r.target}`) === current[i]);
+  return chain.rules.every((r, i) => ruleKey(r) === current[i]);
 }
 
 function planChains(
@@ -216,10 +222,7 @@ export interface ApplyOptions {
 function stateAfter(desired: FirewallTarget, before: FirewallState): FirewallState {
   const chains = new Map<string, string[]>();
   for (const c of desired.chains) {
-    chains.set(
-      c.name,
-      c.rules.map((r) => normalizeRule(`${r.match} -j ${r.target}`)),
-    );
+    chains.set(c.name, c.rules.map(ruleKey));
   }
   // Stale chains other chains jump to were kept, empty.
   for (const name of before.chains.referencedByOthers) {

@@ -51,9 +51,38 @@ export const LOCAL_BLOCKS_SET = 'ROMANA-LOCAL-BLOCKS';
  * @example segmentSetName('tenant-a', 'backend') // 'ROMANA-446f0022c0a89d93'
  */
 export function segmentSetName(tenant: string, segment: string): string {
+  const key = `${tenant}\u0000${segment}`;
+  let name = setNames.get(key);
+  if (name === undefined) {
+    if (setNames.size >= MAX_CACHED_NAMES) setNames.clear();
+    setNames.set(key, (name = computeSetName(tenant, segment)));
+  }
+  return name;
+}
+
+/** Set names are SHA-1 based and asked for once per rule on every render: remember them. */
+const setNames = new Map<string, string>();
+const MAX_CACHED_NAMES = 100_000;
+
+function computeSetName(tenant: string, segment: string): string {
   if (segment !== '') return tenantSetName(tenant, segment);
   const h = createHash('sha1').update(`tenant_${tenant}_segment_`, 'utf8').digest('hex');
   return `ROMANA-${h.slice(0, 16)}`;
+}
+
+/**
+ * The tenant's `list:set` name (`tenantSetName(tenant)`), remembered like `segmentSetName`.
+ *
+ * @example tenantListName('tenant-a') // 'ROMANA-bc42e93f0aa666e1'
+ */
+export function tenantListName(tenant: string): string {
+  const key = `${tenant}\u0001`;
+  let name = setNames.get(key);
+  if (name === undefined) {
+    if (setNames.size >= MAX_CACHED_NAMES) setNames.clear();
+    setNames.set(key, (name = tenantSetName(tenant)));
+  }
+  return name;
 }
 
 /**
@@ -77,7 +106,7 @@ export function makeBlockSets(blocks: readonly RenderBlock[], host: string): IpS
     if (b.tenant === '') continue;
     const seg = segmentSetName(b.tenant, b.segment);
     addTo(segments, seg, b.cidr);
-    addTo(tenants, tenantSetName(b.tenant), seg);
+    addTo(tenants, tenantListName(b.tenant), seg);
   }
   const hashSets: IpSet[] = [...segments].map(([name, cidrs]) => hashNet(name, cidrs));
   hashSets.push(hashNet(LOCAL_BLOCKS_SET, local));

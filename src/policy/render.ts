@@ -23,12 +23,13 @@ import {
   type Policy,
   type Rule,
 } from './model.ts';
-import { policyHash, tenantSetName } from './hash.ts';
+import { policyHash } from './hash.ts';
 import {
   LOCAL_BLOCKS_SET,
   makeBlockSets,
   segmentSetName,
   targetValid,
+  tenantListName,
   type IpSet,
   type RenderBlock,
 } from './render-sets.ts';
@@ -199,7 +200,7 @@ function entrySuffix(i: number): string {
 function setMatch(e: Endpoint, dir: 'src' | 'dst'): string {
   const name = e.segment_id
     ? segmentSetName(e.tenant_id ?? '', e.segment_id)
-    : tenantSetName(e.tenant_id ?? '');
+    : tenantListName(e.tenant_id ?? '');
   return `-m set --match-set ${name} ${dir}`;
 }
 
@@ -340,7 +341,7 @@ function withPeerSets(sets: IpSet[], peers: readonly Endpoint[]): IpSet[] {
   const extraList: IpSet[] = [];
   for (const peer of peers) {
     const tenant = peer.tenant_id ?? '';
-    const name = peer.segment_id ? segmentSetName(tenant, peer.segment_id) : tenantSetName(tenant);
+    const name = peer.segment_id ? segmentSetName(tenant, peer.segment_id) : tenantListName(tenant);
     if (have.has(name)) continue;
     have.add(name);
     const set: IpSet = { name, type: peer.segment_id ? 'hash:net' : 'list:set', members: [] };
