@@ -91,8 +91,9 @@ function registerLabel(host: Command, run: Runner): void {
       .argument('<key=value|key-...>')
       .action(
         run(async (ctx, name: string, changes: string[]) => {
+          const labels = parseLabels(changes);
           const current = await ctx.client.getHost(name);
-          const tags = applyLabels(current.tags ?? {}, changes);
+          const tags = applyLabels(current.tags ?? {}, labels);
           const h = await ctx.client.patchHost(name, { tags });
           ctx.show(h, () => hostDetail(h));
         }),
@@ -102,20 +103,38 @@ function registerLabel(host: Command, run: Runner): void {
   );
 }
 
+/** Label changes: tags to set and tag keys to remove. */
+export interface LabelChanges {
+  set: Record<string, string>;
+  remove: string[];
+}
+
 /**
- * The tags after `changes` (`k=v` sets, `k-` removes), keeping the others in their order.
+ * Parses `key=value` (set) and `key-` (remove) arguments.
  *
- * @example applyLabels({ zone: 'a' }, ['rack=a1']) // { zone: 'a', rack: 'a1' }
+ * @throws UsageError naming an argument that is neither.
+ * @example parseLabels(['role=web', 'tier-']) // { set: { role: 'web' }, remove: ['tier'] }
+ */
+export function parseLabels(args: string[]): LabelChanges {
+  const remove = args.filter((a) => /^[^=]+-$/.test(a)).map((a) => a.slice(0, -1));
+  const set = keyValues(
+    args.filter((a) => !/^[^=]+-$/.test(a)),
+    'label',
+  );
+  return { set, remove };
+}
+
+/**
+ * The tags after the changes, keeping the other tags in their order.
+ *
+ * @example applyLabels({ zone: 'a', tier: '1' }, parseLabels(['rack=a1', 'tier-'])) // { zone: 'a', rack: 'a1' }
  */
 export function applyLabels(
   tags: Record<string, string>,
-  changes: string[],
+  changes: LabelChanges,
 ): Record<string, string> {
-  const out = { ...tags };
-  for (const c of changes) {
-    if (/^[^=]+-$/.test(c)) delete out[c.slice(0, -1)];
-    else Object.assign(out, keyValues([c], 'label'));
-  }
+  const out = { ...tags, ...changes.set };
+  for (const k of changes.remove) delete out[k];
   return out;
 }
 

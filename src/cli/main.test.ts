@@ -1,0 +1,127 @@
+/**
+ * `main` in-process: usage errors (exit 2, one line, nothing sent), help texts with an
+ * example for every command, the version, and an unreachable server (exit 3).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { Io } from './io.ts';
+import { main } from './main.ts';
+
+const HOME = mkdtempSync(path.join(tmpdir(), 'romana-main-'));
+after(() => rmSync(HOME, { recursive: true, force: true }));
+const DEAD = 'http://127.0.0.1:1';
+
+async function run(
+  argv: string[],
+  env: Record<string, string> = {},
+  stdin?: string,
+): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: Io = {
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (err += s) },
+    readStdin: async () => stdin,
+    env,
+    home: HOME,
+  };
+  const code = await main(argv, io);
+  return { code, out, err };
+}
+
+describe('romana main', () => {
+  const usage: Array<[string[], RegExp]> = [
+    [['frobnicate'], /unknown command 'frobnicate'/],
+    [['host', 'add', 'node-9'], /missing required argument 'ip'/],
+    [['host', 'list', '--bogus'], /unknown option '--bogus'/],
+    [['-f', 'yaml', 'host', 'list'], /--format: 'yaml' is not a format \(table or json\)/],
+    [['-r', 'ftp://x', 'host', 'list'], /--root-url: 'ftp:\/\/x' must be an http/],
+    [['-r', 'not a url', 'host', 'list'], /--root-url: 'not a url' is not a URL/],
+    [['-c', '/nonexistent.yaml', 'host', 'list'], /config file \/nonexistent\.yaml: cannot read/],
+    [['host', 'add', 'n', '1.2.3.4', '--tag', 'zone'], /--tag: 'zone' is not key=value/],
+    [['host', 'add', 'n', '1.2.3.4', '--agent-port', 'x'], /--agent-port: 'x' is not a port/],
+    [['host', 'label', 'n', '=v'], /label: '=v' is not key=value/],
+    [['address', 'allocate', 'pod'], /required option '--host <name>' not specified/],
+    [['policy', 'show'], /missing required argument 'id'/],
+    [['topology', 'validate'], /missing required argument 'file'/],
+    [['topology', 'update'], /stdin is a terminal: give a FILE/],
+    [['topology', 'update', '/nonexistent.json'], /cannot read \/nonexistent\.json: ENOENT/],
+  ];
+  for (const [argv, message] of usage) {
+    it(`exits 2 for: romana ${argv.join(' ')}`, async () => {
+      const r = await run(['-r', DEAD, ...argv]);
+      assert.equal(r.code, 2, r.err);
+      assert.equal(r.out, '');
+      assert.match(r.err, /^romana: [^\n]+\n$/);
+      assert.match(r.err, message);
+    });
+  }
+
+  it('names the variable or the config key whose value is wrong', async () => {
+    const env = await run(['host', 'list'], { ROMANA_FORMAT: 'xml' });
+    assert.equal(env.code, 2);
+    assert.match(env.err, /^romana: ROMANA_FORMAT: 'xml' is not a format/);
+    const cfg = path.join(HOME, 'bad.yaml');
+    writeFileSync(cfg, 'rooturl: http://x\ncolour: red\n');
+    const file = await run(['-c', cfg, 'host', 'list']);
+    assert.equal(file.code, 2);
+    assert.match(file.err, /config file .*bad\.yaml: unknown key 'colour'/);
+  });
+
+  it('exits 3 with the URL it tried when romanad cannot be reached', async () => {
+    const r = await run(['-r', DEAD, 'host', 'list']);
+    assert.equal(r.code, 3);
+    assert.match(r.err, /^romana: cannot reach romanad at http:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/);
+  });
+
+  it('prints help on stderr and exits 2 without a command', async () => {
+    for (const argv of [[], ['host']]) {
+      const r = await run(argv);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /^Usage: romana /);
+    }
+  });
+
+  it('has --help with an example for every command', async () => {
+    const groups = ['network', 'block', 'host', 'address', 'topology', 'policy', 'blackout'];
+    const top = await run(['--help']);
+    assert.equal(top.code, 0);
+    for (const g of groups) assert.match(top.out, new RegExp(`\n {2}${g} `));
+    for (const g of groups) {
+      const help = (await run([g, '--help'])).out;
+      const subs = [...help.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]!);
+      assert.ok(subs.length >= 2, `${g} has subcommands`);
+      for (const s of subs.filter((x) => x !== 'help')) {
+        const r = await run([g, s, '--help']);
+        assert.equal(r.code, 0);
+        assert.match(r.out, new RegExp(`Examples:\n {2}\\$ romana ${g} ${s}`), `${g} ${s}`);
+      }
+    }
+  });
+
+  it('prints the package version', async () => {
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+    assert.deepEqual(await run(['--version']), {
+      code: 0,
+      out: `romana ${pkg.version}\n`,
+      err: '',
+    });
+  });
+
+  it('validates a topology from stdin without a server', async () => {
+    const ok = await run(
+      ['-r', DEAD, 'topology', 'validate', '-'],
+      {},
+      '{"networks": [], "topologies": []}',
+    );
+    assert.deepEqual(ok, { code: 0, out: 'stdin: valid\n', err: '' });
+    const yaml =
+      'networks:\n  - {name: n, cidr: 10.0.0.0/16}\ntopologies:\n  - {networks: [n], map: [{name: g}]}\n';
+    assert.equal((await run(['topology', 'validate', '-'], {}, yaml)).code, 0);
+  });
+});
