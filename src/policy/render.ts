@@ -34,26 +34,10 @@ import {
   type RenderBlock,
 } from './render-sets.ts';
 import { validatePolicy } from './validate.ts';
+import type { Chain, ChainRule } from './render-format.ts';
 
-/**
- * One iptables rule of a chain: `-A <chain> <match> -j <target>`; `match` may be empty.
- *
- * @example const r: ChainRule = { match: '-p tcp --dport 80', target: 'ACCEPT' };
- */
-export interface ChainRule {
-  match: string;
-  target: string;
-}
-
-/**
- * A chain of the filter table and its rules, in order.
- *
- * @example const c: Chain = { name: 'ROMANA-OUTPUT', rules: [{ match: '', target: 'ACCEPT' }] };
- */
-export interface Chain {
-  name: string;
-  rules: ChainRule[];
-}
+export { formatIptablesRestore, formatRule } from './render-format.ts';
+export type { Chain, ChainRule } from './render-format.ts';
 
 /**
  * A policy left out of the rendering, with why.
@@ -379,32 +363,4 @@ export class Renderer {
     this.#seen = seen;
     return { sets: withPeerSets(makeBlockSets(blocks, host), peersUsed), chains, skipped };
   }
-}
-
-/**
- * One rule in iptables-save syntax, as the original wrote it (`-A CH  -j X` for an empty match).
- *
- * @example formatRule('ROMANA-OUTPUT', { match: '', target: 'ACCEPT' }) // '-A ROMANA-OUTPUT  -j ACCEPT'
- */
-export function formatRule(chain: string, rule: ChainRule): string {
-  return `-A ${chain} ${rule.match} -j ${rule.target}`;
-}
-
-/**
- * An `iptables-restore --noflush` payload for the filter table: a `:<chain> - ` header per
- * chain (declaring a chain flushes it), its rules, then `-X` lines for `deletions`, `COMMIT`.
- *
- * @example formatIptablesRestore([{ name: 'ROMANA-OP', rules: [] }], ['ROMANA-P-0123456789abcdef'])
- * // '*filter\n:ROMANA-OP - \n-X ROMANA-P-0123456789abcdef\nCOMMIT\n'
- */
-export function formatIptablesRestore(
-  chains: readonly Chain[],
-  deletions: readonly string[] = [],
-): string {
-  const lines = ['*filter'];
-  for (const c of chains) lines.push(`:${c.name} - `);
-  for (const c of chains) for (const r of c.rules) lines.push(formatRule(c.name, r));
-  for (const d of deletions) lines.push(`-X ${d}`);
-  lines.push('COMMIT', '');
-  return lines.join('\n');
 }
