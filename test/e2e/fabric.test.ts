@@ -28,9 +28,6 @@ const ADMIN = 'fabric-admin-token-0123456789';
 const NODE = 'fabric-node-token-0123456789';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const inNs = (ns: string, argv: string[]) =>
-  execFileSync('nsenter', [`--net=/var/run/netns/${ns}`, ...argv], { encoding: 'utf8' });
-
 function table10(h: string): string[] {
   const r = spawnSync('ip', ['-n', nsOf(h), 'route', 'show', 'table', '10'], { encoding: 'utf8' });
   return r.stdout
