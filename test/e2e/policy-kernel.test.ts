@@ -73,7 +73,14 @@ const fixtures = GOLDEN_FIXTURES.map((f) => f.policy);
 describe('policy firewall in a network namespace', { skip: !isRoot && 'needs root' }, () => {
   let fw: Firewall;
   let counting: CountingExec;
-  let blocks: RenderBlock[] = [...GOLDEN_BLOCKS];
+  // tenant-c has more segments than a list:set holds by default (8).
+  const manySegments: RenderBlock[] = Array.from({ length: 10 }, (_, i) => ({
+    cidr: `10.3.${i}.0/28`,
+    tenant: 'tenant-c',
+    segment: `seg-${i}`,
+    host: 'host9',
+  }));
+  let blocks: RenderBlock[] = [...GOLDEN_BLOCKS, ...manySegments];
 
   before(() => {
     execFileSync('ip', ['netns', 'add', NS]);
@@ -142,6 +149,7 @@ describe('policy firewall in a network namespace', { skip: !isRoot && 'needs roo
       '10.0.0.16/28',
     ]);
     assert.ok(sets.has(tenantSetName('kube-system')), 'empty peer set created');
+    assert.equal(sets.get(tenantSetName('tenant-c'))!.members.size, 10);
     // The CNI plugin's divert rules (§6.4) can now refer to the base chains.
     inNs('iptables', '-A', 'FORWARD', '-o', 'veth0', '-j', 'ROMANA-FORWARD-IN');
     inNs('iptables', '-A', 'FORWARD', '-i', 'veth0', '-j', 'ROMANA-FORWARD-OUT');
@@ -206,6 +214,20 @@ describe('policy firewall in a network namespace', { skip: !isRoot && 'needs roo
       inNs('ipset', 'list', tenantSetName('tenant-a')),
       new RegExp(`^${tenantSetName('tenant-a', 'frontend')}$`, 'm'),
     );
+  });
+
+  it('grows a tenant list:set past its size by swapping in a bigger one', async () => {
+    const more = [10, 11, 12].map((i) => ({
+      cidr: `10.3.${i}.0/28`,
+      tenant: 'tenant-c',
+      segment: `seg-${i}`,
+      host: 'host9',
+    }));
+    blocks = [...blocks, ...more];
+    const plan = await apply([ranges, egress]);
+    assert.ok(plan.setsReplaced.includes(tenantSetName('tenant-c')));
+    const sets = parseIpsetSave(inNs('ipset', 'save'));
+    assert.equal(sets.get(tenantSetName('tenant-c'))!.members.size, 13);
   });
 
   it('restores a rule deleted by hand on the next apply', async () => {
