@@ -4,9 +4,10 @@
  */
 import { statSync } from 'node:fs';
 import type { CniEnv, NetConf } from './config.ts';
-import { containerKeyOf, deriveNames } from './config.ts';
+import { containerKeyOf, deriveNames, type Names } from './config.ts';
 import { CniCode, CniError } from './errors.ts';
 import type { Exec } from './exec.ts';
+import { podTag, readKubeconfig } from './k8s.ts';
 import type { Log } from './log.ts';
 import { addDiverts, removeDiverts } from './policy.ts';
 import { addressFromPrevResult, formatResult, type CniResult } from './result.ts';
@@ -19,12 +20,14 @@ export interface Deps {
   log: Log;
 }
 
-/** The pod's segment. Reading the pod's label from Kubernetes is not implemented yet. */
-function segmentOf(conf: NetConf, log: Log): string {
-  if (conf.kubernetesConfig) {
-    log(`segment label ${conf.segmentLabelName} is not read from Kubernetes yet: segment default`);
-  }
-  return 'default';
+/**
+ * The pod's segment: its `segment_label_name` label (or annotation) read from Kubernetes when
+ * a kubeconfig is configured and the pod is known; `default` otherwise.
+ */
+async function segmentOf(conf: NetConf, pod: Names['pod']): Promise<string> {
+  if (!conf.kubernetesConfig || !pod) return 'default';
+  const access = await readKubeconfig(conf.kubernetesConfig);
+  return (await podTag(access, pod, conf.segmentLabelName, conf.useAnnotations)) ?? 'default';
 }
 
 /**
@@ -50,7 +53,7 @@ export async function cmdAdd(conf: NetConf, env: CniEnv, d: Deps): Promise<CniRe
       name: names.addressName,
       host: conf.hostName,
       tenant: names.tenant,
-      segment: segmentOf(conf, d.log),
+      segment: await segmentOf(conf, names.pod),
     };
     ip = await d.api.allocate(req);
     allocated = ip !== undefined;

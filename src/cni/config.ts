@@ -32,6 +32,8 @@ export interface NetConf {
   segmentLabelName: string;
   kubernetesConfig: string | undefined;
   usePolicy: boolean;
+  /** Read the segment from an annotation instead of a label. */
+  useAnnotations: boolean;
   logFile: string | undefined;
   /** CHECK: the result of the ADD being checked, as the runtime passes it back. */
   prevResult: Record<string, unknown> | undefined;
@@ -122,6 +124,7 @@ export function parseNetConf(text: string): NetConf {
     segmentLabelName: str(r, 'segment_label_name') ?? DEFAULTS.segmentLabelName,
     kubernetesConfig: str(r, 'kubernetes_config'),
     usePolicy: bool(r, 'use_policy'),
+    useAnnotations: bool(r, 'use_annotations'),
     logFile: str(r, 'log_file'),
     prevResult:
       typeof prev === 'object' && prev !== null && !Array.isArray(prev)

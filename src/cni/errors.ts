@@ -29,6 +29,8 @@ export const CniCode = {
   Wiring: 101,
   /** CHECK found the container's networking not as ADD left it. */
   CheckFailed: 102,
+  /** The Kubernetes API refused the pod lookup. */
+  Kubernetes: 103,
   /** Anything else. */
   Internal: 999,
 } as const;

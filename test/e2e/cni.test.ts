@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,12 +22,39 @@ const HOST_NS = `${PREFIX}-host`;
 const HOST = 'cni-host';
 const SOCK = path.join(tmpdir(), `${PREFIX}.sock`);
 const NOT_A_NETNS = path.join(tmpdir(), `${PREFIX}-not-a-netns`);
+const KUBE_SOCK = path.join(tmpdir(), `${PREFIX}-k8s.sock`);
+const KUBECONFIG = path.join(tmpdir(), `${PREFIX}-kubeconfig`);
 const GW = '172.142.0.1';
 
 const namespaces: string[] = [];
 let romanad: Romanad | undefined;
 let relay: net.Server | undefined;
-let socat: ChildProcess | undefined;
+const socats: ChildProcess[] = [];
+/** A stand-in Kubernetes API: pod k1 in team-a carries segment label "frontend". */
+const kubeApi = http.createServer((req, res) => {
+  const found = req.url === '/api/v1/namespaces/team-a/pods/k1';
+  res.statusCode = found ? 200 : 404;
+  res.setHeader('content-type', 'application/json');
+  res.end(
+    JSON.stringify(found ? { metadata: { labels: { 'romana.io/segment': 'frontend' } } } : {}),
+  );
+});
+
+/** Forwards 127.0.0.1:<port> in the host namespace to the Unix socket `sock`. */
+function forward(port: number, sock: string): void {
+  socats.push(
+    spawn(
+      'nsenter',
+      [
+        `--net=/var/run/netns/${HOST_NS}`,
+        'socat',
+        `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`,
+        `UNIX-CONNECT:${sock}`,
+      ],
+      { stdio: 'ignore' },
+    ),
+  );
+}
 
 function netns(name: string): string {
   execFileSync('ip', ['netns', 'add', name]);
@@ -157,15 +185,14 @@ before(async () => {
   // What romana-agent provides on a node: the gateway address and forwarding.
   inNs(HOST_NS, ['ip', 'addr', 'add', `${GW}/32`, 'dev', 'lo']);
   inNs(HOST_NS, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-  socat = spawn(
-    'nsenter',
-    [
-      `--net=/var/run/netns/${HOST_NS}`,
-      'socat',
-      'TCP-LISTEN:9600,bind=127.0.0.1,reuseaddr,fork',
-      `UNIX-CONNECT:${SOCK}`,
-    ],
-    { stdio: 'ignore' },
+  forward(9600, SOCK);
+  rmSync(KUBE_SOCK, { force: true });
+  await new Promise<void>((r) => kubeApi.listen(KUBE_SOCK, r));
+  forward(6443, KUBE_SOCK);
+  writeFileSync(
+    KUBECONFIG,
+    'current-context: c\nclusters: [{name: k, cluster: {server: "http://127.0.0.1:6443"}}]\n' +
+      'contexts: [{name: c, context: {cluster: k}}]\n',
   );
   for (let i = 0; i < 100; i++) {
     if ((await cni('STATUS')).code === 0) break;
@@ -175,12 +202,14 @@ before(async () => {
 });
 
 after(async () => {
-  if (socat && socat.exitCode === null) {
-    const done = new Promise((r) => socat!.once('exit', r));
+  for (const socat of socats) {
+    if (socat.exitCode !== null || socat.signalCode !== null) continue;
+    const done = new Promise((r) => socat.once('exit', r));
     socat.kill('SIGTERM');
     await done;
   }
   await new Promise((r) => (relay ? relay.close(r) : r(undefined)));
+  await new Promise((r) => (kubeApi.listening ? kubeApi.close(r) : r(undefined)));
   await romanad?.stop();
   for (const ns of namespaces.reverse()) {
     try {
@@ -191,6 +220,8 @@ after(async () => {
   }
   rmSync(SOCK, { force: true });
   rmSync(NOT_A_NETNS, { force: true });
+  rmSync(KUBE_SOCK, { force: true });
+  rmSync(KUBECONFIG, { force: true });
 });
 
 describe('romana-cni, the bundled plugin against a real romanad', () => {
@@ -276,6 +307,20 @@ describe('romana-cni, the bundled plugin against a real romanad', () => {
       ]);
       assert.equal(hostRoute!.dev, `romana-${pod.id.slice(0, 8)}`);
     }
+  });
+
+  it('with a kubeconfig, the segment is the pod label read from Kubernetes', async () => {
+    const pod = await addPod('k1', '1.0.0', { kubernetes_config: KUBECONFIG });
+    assert.equal(pod.run.code, 0, pod.run.stdout + pod.run.stderr);
+    const a = await request(`${romanad!.url}/address?addressName=${pod.name}`, 'GET');
+    assert.equal((a.body as { segment: string; tenant: string }).segment, 'frontend');
+    assert.equal((a.body as { segment: string; tenant: string }).tenant, 'team-a');
+    const del = await cni('DEL', {
+      containerId: pod.id,
+      netns: pod.path,
+      args: `K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=k1;K8S_POD_INFRA_CONTAINER_ID=${pod.id}`,
+    });
+    assert.equal(del.code, 0);
   });
 
   it('two pods on the host ping each other', () => {
