@@ -22,6 +22,10 @@ export interface Io {
  * @example await main(argv, processIo());
  */
 export function processIo(): Io {
+  // `romana … | head` closes the pipe early: stop writing quietly rather than crash.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
   return {
     stdout: process.stdout,
     stderr: process.stderr,

@@ -125,3 +125,34 @@ describe('romana main', () => {
     assert.equal((await run(['topology', 'validate', '-'], {}, yaml)).code, 0);
   });
 });
+
+describe('romana start-up', () => {
+  it('loads no server, store or datastore client code (static imports of src/cli)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const seen = new Set<string>();
+    const external = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/^(?:import|export) (?!type )[^;]*? from '([^']+)';/gms)) {
+        const spec = m[1]!;
+        if (spec.startsWith('.')) visit(path.resolve(path.dirname(file), spec));
+        else external.add(spec);
+      }
+    };
+    visit(path.join(import.meta.dirname, 'main.ts'));
+    const files = [...seen].map((f) => path.relative(path.join(import.meta.dirname, '..'), f));
+    assert.deepEqual(
+      files.filter((f) => !f.startsWith('cli/') && !f.startsWith('client/')),
+      [],
+      'only src/cli and src/client at start-up',
+    );
+    assert.ok(
+      files.includes('cli/commands/host.ts') && files.includes('client/http.ts'),
+      String(files),
+    );
+    for (const dep of ['fastify', 'etcd3', 'pino', 'prom-client'])
+      assert.ok(!external.has(dep), dep);
+  });
+});

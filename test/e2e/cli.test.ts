@@ -449,6 +449,19 @@ describe('romana against a real romanad', () => {
   });
 });
 
+describe('romana in a pipeline', () => {
+  it('stops quietly when the reader closes the pipe early', async () => {
+    const out = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const cmd = `"${process.execPath}" "${BIN}" --help | head -c 5 >/dev/null`;
+      const proc = spawn('/bin/sh', ['-c', `${cmd}; echo "$?" >&2`], { cwd: ROOT });
+      let stderr = '';
+      proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      proc.on('close', (code) => resolve({ code, stderr }));
+    });
+    assert.equal(out.stderr, '0\n', 'no EPIPE stack, exit 0 from head');
+  });
+});
+
 describe('romana validates topology files locally', () => {
   it('accepts the example without any server, and prints every problem of a bad file', async () => {
     const noServer = ['-r', 'http://127.0.0.1:1'];
