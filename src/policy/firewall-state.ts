@@ -16,6 +16,8 @@ export const ROMANA_PREFIX = 'ROMANA-';
 export interface CurrentChains {
   chains: Map<string, string[]>;
   referencedByOthers: Set<string>;
+  /** `ROMANA-*` sets that rules of non-Romana chains match on (they cannot be destroyed). */
+  setsUsedByOthers?: Set<string>;
 }
 
 /**
@@ -73,6 +75,7 @@ export function normalizeRule(spec: string): string {
 export function parseIptablesSave(text: string): CurrentChains {
   const chains = new Map<string, string[]>();
   const referencedByOthers = new Set<string>();
+  const setsUsedByOthers = new Set<string>();
   let inFilter = false;
   for (const line of text.split('\n')) {
     if (line.startsWith('*')) inFilter = line.trim() === '*filter';
@@ -93,10 +96,13 @@ export function parseIptablesSave(text: string): CurrentChains {
         for (const target of jumpTargets(spec)) {
           if (target.startsWith(ROMANA_PREFIX)) referencedByOthers.add(target);
         }
+        for (const m of spec.matchAll(/--match-set (\S+)/g)) {
+          if (m[1]!.startsWith(ROMANA_PREFIX)) setsUsedByOthers.add(m[1]!);
+        }
       }
     }
   }
-  return { chains, referencedByOthers };
+  return { chains, referencedByOthers, setsUsedByOthers };
 }
 
 function jumpTargets(spec: string): string[] {
@@ -135,4 +141,20 @@ export function parseIpsetSave(text: string): Map<string, CurrentSet> {
     else if (verb === 'add' && arg !== undefined) sets.get(name)?.members.add(normalizeMember(arg));
   }
   return sets;
+}
+
+/**
+ * `ROMANA-*` sets that a non-Romana `list:set` holds, from `ipset save` output: they cannot be
+ * destroyed while it does.
+ *
+ * @example romanaSetsInForeignLists('create theirs list:set size 8\nadd theirs ROMANA-x\n') // Set { 'ROMANA-x' }
+ */
+export function romanaSetsInForeignLists(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const line of text.split('\n')) {
+    const [verb, name, member] = line.trim().split(/\s+/);
+    if (verb !== 'add' || name === undefined || member === undefined) continue;
+    if (!name.startsWith(ROMANA_PREFIX) && member.startsWith(ROMANA_PREFIX)) out.add(member);
+  }
+  return out;
 }

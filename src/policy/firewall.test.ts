@@ -99,6 +99,18 @@ describe('planFirewall', () => {
     assert.equal(plan.iptables, '*filter\n:ROMANA-OLD - \nCOMMIT\n');
   });
 
+  it('keeps stale sets that something else uses, and the members of such a list:set', () => {
+    const current = stateOf(desired);
+    current.sets.set('ROMANA-old-list', { type: 'list:set', members: new Set(['ROMANA-old-a']) });
+    current.sets.set('ROMANA-old-a', { type: 'hash:net', members: new Set(['10.7.0.0/28']) });
+    current.sets.set('ROMANA-old-b', { type: 'hash:net', members: new Set() });
+    current.setsUsedByOthers = new Set(['ROMANA-old-list']);
+    const plan = planFirewall(desired, current);
+    assert.deepEqual(plan.setsKept.sort(), ['ROMANA-old-a', 'ROMANA-old-list']);
+    assert.deepEqual(plan.setsDestroyed, ['ROMANA-old-b']);
+    assert.equal(plan.ipsetAfter, 'destroy ROMANA-old-b\n');
+  });
+
   it('rewrites only a chain whose rules differ', () => {
     const current = stateOf(desired);
     current.chains.chains.set('ROMANA-OP', []);

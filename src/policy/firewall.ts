@@ -11,7 +11,8 @@
  *    (`-X`) in the same transaction, after the rules that jumped to them are gone. A stale chain
  *    that a non-Romana chain still jumps to is flushed but kept, so the transaction cannot fail
  *    on it.
- * 3. `ipset restore`: stale `ROMANA-*` sets are destroyed, now that no rule refers to them.
+ * 3. `ipset restore`: stale `ROMANA-*` sets are destroyed, now that no rule refers to them;
+ *    a stale set that a non-Romana filter rule or `list:set` uses is kept.
  *
  * A step with nothing to do runs no command; applying the same state twice runs none the
  * second time. On request a `Firewall` diffs against the state it last left instead of reading
@@ -24,6 +25,7 @@ import {
   normalizeRule,
   parseIpsetSave,
   parseIptablesSave,
+  romanaSetsInForeignLists,
   type CurrentChains,
   type CurrentSet,
 } from './firewall-state.ts';
@@ -38,6 +40,8 @@ import { formatIptablesRestore, type Chain, type ChainRule, type DesiredState } 
 export interface FirewallState {
   chains: CurrentChains;
   sets: Map<string, CurrentSet>;
+  /** `ROMANA-*` sets non-Romana rules or `list:set`s use: never destroyed. */
+  setsUsedByOthers?: Set<string>;
 }
 
 /**
@@ -56,6 +60,8 @@ export interface FirewallPlan {
   setsCreated: string[];
   setsReplaced: string[];
   setsDestroyed: string[];
+  /** Stale sets something else still uses (and the members of such a `list:set`): kept. */
+  setsKept: string[];
   chainsWritten: string[];
   chainsDeleted: string[];
   /** Stale chains other chains still jump to: emptied, not deleted. */
@@ -94,9 +100,10 @@ function sameMembers(set: IpSet, current: CurrentSet): boolean {
 function planSets(
   desired: readonly IpSet[],
   current: Map<string, CurrentSet>,
+  usedByOthers: ReadonlySet<string>,
 ): Pick<
   FirewallPlan,
-  'ipsetBefore' | 'ipsetAfter' | 'setsCreated' | 'setsReplaced' | 'setsDestroyed'
+  'ipsetBefore' | 'ipsetAfter' | 'setsCreated' | 'setsReplaced' | 'setsDestroyed' | 'setsKept'
 > {
   const before: string[] = [];
   const created: string[] = [];
@@ -126,8 +133,9 @@ function planSets(
       replaced.push(set.name);
     }
   }
+  const kept = keptSets(current, wanted, usedByOthers);
   const stale = [...current]
-    .filter(([name]) => name.startsWith(ROMANA_PREFIX) && !wanted.has(name))
+    .filter(([name]) => name.startsWith(ROMANA_PREFIX) && !wanted.has(name) && !kept.has(name))
     .sort(([, a], [, b]) => Number(b.type === 'list:set') - Number(a.type === 'list:set'))
     .map(([name]) => name);
   return {
@@ -136,7 +144,25 @@ function planSets(
     setsCreated: created,
     setsReplaced: replaced,
     setsDestroyed: stale,
+    setsKept: [...kept],
   };
+}
+
+/** Stale sets something else uses, and the stale members of such a `list:set`. */
+function keptSets(
+  current: Map<string, CurrentSet>,
+  wanted: ReadonlySet<string>,
+  usedByOthers: ReadonlySet<string>,
+): Set<string> {
+  const kept = new Set<string>();
+  for (const name of usedByOthers) {
+    const set = current.get(name);
+    if (set === undefined || wanted.has(name)) continue;
+    kept.add(name);
+    if (set.type !== 'list:set') continue;
+    for (const m of set.members) if (current.has(m) && !wanted.has(m)) kept.add(m);
+  }
+  return kept;
 }
 
 function payload(lines: readonly string[]): string {
@@ -184,7 +210,11 @@ function planChains(
  * const plan = planFirewall(renderDesiredState(policies, blocks, 'host1'), await firewall.read());
  */
 export function planFirewall(desired: FirewallTarget, current: FirewallState): FirewallPlan {
-  return { ...planSets(desired.sets, current.sets), ...planChains(desired.chains, current.chains) };
+  const usedByOthers = current.setsUsedByOthers ?? new Set<string>();
+  return {
+    ...planSets(desired.sets, current.sets, usedByOthers),
+    ...planChains(desired.chains, current.chains),
+  };
 }
 
 /**
@@ -232,9 +262,15 @@ function stateAfter(desired: FirewallTarget, before: FirewallState): FirewallSta
   for (const s of desired.sets) {
     sets.set(s.name, { type: s.type, members: new Set(s.members.map(normalizeMember)) });
   }
+  const usedByOthers = before.setsUsedByOthers ?? new Set<string>();
+  const wanted = new Set(sets.keys());
+  for (const name of keptSets(before.sets, wanted, usedByOthers)) {
+    sets.set(name, before.sets.get(name)!);
+  }
   return {
     chains: { chains, referencedByOthers: new Set(before.chains.referencedByOthers) },
     sets,
+    setsUsedByOthers: new Set(usedByOthers),
   };
 }
 
@@ -259,7 +295,10 @@ export class Firewall {
       runChecked(this.#exec, 'iptables-save', ['-t', 'filter']),
       runChecked(this.#exec, 'ipset', ['save']),
     ]);
-    return { chains: parseIptablesSave(save), sets: parseIpsetSave(sets) };
+    const chains = parseIptablesSave(save);
+    const usedByOthers = romanaSetsInForeignLists(sets);
+    for (const name of chains.setsUsedByOthers ?? []) usedByOthers.add(name);
+    return { chains, sets: parseIpsetSave(sets), setsUsedByOthers: usedByOthers };
   }
 
   /** What `apply` would run now against the kernel's state, without running it. */

@@ -267,15 +267,24 @@ describe('policy firewall in a network namespace', { skip: !isRoot && 'needs roo
     assertForeignIntact();
   });
 
-  it('empties, but keeps, a stale chain that a foreign rule still jumps to', async () => {
+  it('keeps a stale chain or set while something else uses it, and removes it after', async () => {
     const p = policyChainName(egress);
     inNs('iptables', '-A', 'FOREIGN', '-j', p);
     const plan = await apply([ranges]);
     assert.deepEqual(plan.chainsEmptied, [p]);
     assert.deepEqual(kernelChains().get(p), []);
     inNs('iptables', '-D', 'FOREIGN', '-j', p);
+    // tenant-c's blocks are gone, but a foreign rule still matches tenant-c's set.
+    const tenantC = tenantSetName('tenant-c');
+    inNs('iptables', '-A', 'FOREIGN', '-m', 'set', '--match-set', tenantC, 'src', '-j', 'DROP');
+    blocks = blocks.filter((b) => b.tenant !== 'tenant-c');
+    const kept = await apply([]);
+    assert.ok(kept.chainsDeleted.includes(p), 'no longer jumped to: deleted');
+    assert.equal(kept.setsKept.length, 14, 'the list:set and its 13 segment sets');
+    assert.ok(parseIpsetSave(inNs('ipset', 'save')).has(tenantC));
+    inNs('iptables', '-D', 'FOREIGN', '-m', 'set', '--match-set', tenantC, 'src', '-j', 'DROP');
     const last = await apply([]);
-    assert.deepEqual(last.chainsDeleted.includes(p), true);
+    assert.equal(last.setsDestroyed.length, 14);
     const names = [...kernelChains().keys()].sort();
     assert.deepEqual(names, [
       'ROMANA-FORWARD-IN',
