@@ -4,11 +4,6 @@
  */
 import Table from 'cli-table3';
 
-/** Where a command writes its output. */
-export interface Out {
-  write(text: string): void;
-}
-
 const NO_BORDERS = {
   top: '',
   'top-mid': '',

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request, startRomanad, type Romanad } from '../helpers/romanad.ts';
+import { makeCerts, type TestCerts } from '../helpers/tls.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin/romana.js');
@@ -43,16 +44,27 @@ function romana(
 }
 
 /** Runs a command expected to succeed; returns stdout. */
-async function ok(args: string[], stdin?: string): Promise<string> {
-  const r = await romana(args, stdin === undefined ? {} : { stdin });
+async function ok(args: string[], stdin?: string, env?: NodeJS.ProcessEnv): Promise<string> {
+  const r = await romana(args, {
+    ...(stdin === undefined ? {} : { stdin }),
+    ...(env ? { env } : {}),
+  });
   assert.equal(r.code, 0, `romana ${args.join(' ')}: exit ${r.code}, stderr: ${r.stderr}`);
   assert.equal(r.stderr, '');
   return r.stdout;
 }
 
 /** Runs a command expected to fail with `code`; returns its one stderr line. */
-async function fails(code: number, args: string[], stdin?: string): Promise<string> {
-  const r = await romana(args, stdin === undefined ? {} : { stdin });
+async function fails(
+  code: number,
+  args: string[],
+  stdin?: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<string> {
+  const r = await romana(args, {
+    ...(stdin === undefined ? {} : { stdin }),
+    ...(env ? { env } : {}),
+  });
   assert.equal(r.code, code, `romana ${args.join(' ')}: exit ${r.code}, stderr: ${r.stderr}`);
   assert.equal(r.stdout, '', 'nothing on stdout');
   assert.match(r.stderr, /^romana: [^\n]+\n$/, 'one line on stderr');
@@ -500,30 +512,53 @@ describe('romana validates topology files locally', () => {
   });
 });
 
-describe('romana with tokens', () => {
+describe('romana over HTTPS with tokens', () => {
   let d: Romanad;
+  let certs: TestCerts;
+  let tls: NodeJS.ProcessEnv;
   const ADMIN = '3f9a0c51d2e84b7f9a61c0de55b2a7e1';
   const READER = '0d4c2b1a9e8f7a6b5c4d3e2f1a0b9c8d';
   before(async () => {
-    const file = path.join(HOME, 'tokens.yaml');
+    certs = makeCerts();
+    const file = path.join(certs.dir, 'tokens.yaml');
     writeFileSync(
       file,
       `- { token: ${ADMIN}, role: admin, name: ops }\n- { token: ${READER}, role: read-only, name: ro }\n`,
     );
-    d = await startRomanad([...ROMANAD_ARGS, '--token-file', file]);
+    const tlsArgs = ['--tls-cert', certs.serverCert, '--tls-key', certs.serverKey];
+    d = await startRomanad([...ROMANAD_ARGS, '--token-file', file, ...tlsArgs]);
+    tls = { NODE_EXTRA_CA_CERTS: certs.ca };
   });
-  after(() => d.stop());
+  after(async () => {
+    await d.stop();
+    certs.remove();
+  });
+
+  it('trusts romanad through NODE_EXTRA_CA_CERTS, and cannot reach it without', async () => {
+    assert.match(d.url, /^https:/);
+    assert.match(
+      await ok(['-r', d.url, '--token', ADMIN, 'host', 'list'], undefined, tls),
+      /^NAME/,
+    );
+    const line = await fails(3, ['-r', d.url, '--token', ADMIN, 'host', 'list']);
+    assert.match(line, new RegExp(`^romana: cannot reach romanad at ${d.url}: .*certificate`));
+  });
 
   it('sends the token from the flag, the environment or the config file', async () => {
-    assert.match(await fails(1, ['-r', d.url, 'host', 'list']), /\(HTTP 401 Unauthorized\)/);
-    assert.match(await ok(['-r', d.url, '--token', ADMIN, 'host', 'list']), /^NAME/);
-    const viaEnv = await romana(['-r', d.url, 'blackout', 'add', '10.127.0.0/24'], {
-      env: { ROMANA_TOKEN: READER },
-    });
-    assert.equal(viaEnv.code, 1);
-    assert.match(viaEnv.stderr, /\(HTTP 403 Forbidden\)\n$/);
-    const cfg = path.join(HOME, 'token.yaml');
+    const r = ['-r', d.url];
+    assert.match(
+      await fails(1, [...r, 'host', 'list'], undefined, tls),
+      /\(HTTP 401 Unauthorized\)/,
+    );
+    assert.match(await ok([...r, '--token', ADMIN, 'host', 'list'], undefined, tls), /^NAME/);
+    const reader = { ...tls, ROMANA_TOKEN: READER };
+    const line = await fails(1, [...r, 'blackout', 'add', '10.127.0.0/24'], undefined, reader);
+    assert.match(line, /\(HTTP 403 Forbidden\)\n$/);
+    const cfg = path.join(certs.dir, 'cli.yaml');
     writeFileSync(cfg, `root-url: ${d.url}\ntoken: ${ADMIN}\n`);
-    assert.match(await ok(['-c', cfg, 'blackout', 'add', '10.127.0.0/24']), /^CIDR/);
+    assert.match(
+      await ok(['-c', cfg, 'blackout', 'add', '10.127.0.0/24'], undefined, tls),
+      /^CIDR/,
+    );
   });
 });
