@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { applyBatch, readTable } from '../src/agent/kernel-routes.ts';
 import { RouteReconciler } from '../src/agent/reconciler.ts';
-import { spawnRun } from '../src/agent/run.ts';
+import { inNetns, ProcessExec } from '../src/exec.ts';
 import { Ipam, type GroupOrHost } from '../src/ipam/index.ts';
 import type { Report } from './run.ts';
 
@@ -47,14 +47,14 @@ export async function run(report: Report): Promise<void> {
     ip('addr', 'add', '192.168.0.1/16', 'dev', 'v0');
     ip('link', 'set', 'v0', 'up');
     ip('link', 'set', 'v1', 'up');
-    const exec = spawnRun(['nsenter', `--net=/var/run/netns/${NS}`]);
+    const exec = inNetns(new ProcessExec(), NS);
     const ipam = cluster();
 
     const reconciler = new RouteReconciler({
       hostname: 'me',
       table: 10,
       multihop: false,
-      run: exec,
+      exec,
       log: () => undefined,
     });
     reconciler.replace(ipam.listHosts(), ipam.listAllBlocks(), ipam.getTopology());

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { inNetns, ProcessExec, runChecked, type Exec } from '../src/policy/exec.ts';
+import { inNetns, ProcessExec, runChecked, type Exec } from '../src/exec.ts';
 import { Firewall, isEmptyPlan, type FirewallPlan } from '../src/policy/firewall.ts';
 import type { Policy } from '../src/policy/model.ts';
 import type { RenderBlock } from '../src/policy/render-sets.ts';

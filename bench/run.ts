@@ -14,6 +14,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   api: () => import('./api.ts'),
   store: () => import('./store.ts'),
   node: () => import('./node.ts'),
+  policy: () => import('./policy.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {

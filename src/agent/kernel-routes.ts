@@ -4,14 +4,8 @@
  * difference between the table and a plan as one `ip -batch` (`route replace` / `route del`).
  * The table is never flushed: a route that stays the same is never touched.
  */
+import type { Exec } from '../exec.ts';
 import type { PlannedRoute, Reach } from './route-plan.ts';
-
-/** Runs a program with optional standard input. */
-export type Run = (
-  cmd: string,
-  args: string[],
-  stdin?: string,
-) => Promise<{ code: number; stdout: string; stderr: string }>;
 
 interface IpRoute {
   dst: string;
@@ -19,8 +13,8 @@ interface IpRoute {
   dev?: string;
 }
 
-async function ipJson(run: Run, args: string[], stdin?: string): Promise<string> {
-  const r = await run('ip', ['-json', ...args], stdin);
+async function ipJson(exec: Exec, args: string[], stdin?: string): Promise<string> {
+  const r = await exec.run('ip', ['-json', ...args], stdin);
   if (r.code !== 0 && r.stdout.trim() === '') {
     throw new Error(`ip -json ${args.join(' ')} failed: ${r.stderr.trim()}`);
   }
@@ -28,8 +22,8 @@ async function ipJson(run: Run, args: string[], stdin?: string): Promise<string>
 }
 
 /** Current routes of a table: destination → next hop (an empty table may not exist yet). */
-export async function readTable(run: Run, table: number): Promise<Map<string, string>> {
-  const r = await run('ip', ['-json', 'route', 'show', 'table', String(table)]);
+export async function readTable(exec: Exec, table: number): Promise<Map<string, string>> {
+  const r = await exec.run('ip', ['-json', 'route', 'show', 'table', String(table)]);
   if (r.code !== 0) {
     if (/FIB table does not exist/.test(r.stderr)) return new Map();
     throw new Error(`ip -json route show table ${table} failed: ${r.stderr.trim()}`);
@@ -44,11 +38,11 @@ export async function readTable(run: Run, table: number): Promise<Map<string, st
 }
 
 /** How the kernel reaches each IP; an IP it cannot reach is left out. */
-export async function reachability(run: Run, ips: string[]): Promise<Map<string, Reach>> {
+export async function reachability(exec: Exec, ips: string[]): Promise<Map<string, Reach>> {
   const m = new Map<string, Reach>();
   if (ips.length === 0) return m;
   const script = ips.map((ip) => `route get ${ip}\n`).join('');
-  const out = await ipJson(run, ['-force', '-batch', '-'], script);
+  const out = await ipJson(exec, ['-force', '-batch', '-'], script);
   for (const line of out.split('\n')) {
     if (line.trim() === '') continue;
     for (const r of JSON.parse(line) as IpRoute[]) {
@@ -78,8 +72,8 @@ export function routeChanges(
 }
 
 /** Applies `ip -batch` lines in one process; fails with what `ip` said. */
-export async function applyBatch(run: Run, lines: string[]): Promise<void> {
+export async function applyBatch(exec: Exec, lines: string[]): Promise<void> {
   if (lines.length === 0) return;
-  const r = await run('ip', ['-batch', '-'], lines.join('\n') + '\n');
+  const r = await exec.run('ip', ['-batch', '-'], lines.join('\n') + '\n');
   if (r.code !== 0) throw new Error(`ip -batch failed: ${r.stderr.trim()}`);
 }

@@ -11,7 +11,7 @@ import { RomanadApiError, RomanadClient } from '../client/index.ts';
 import { Agent } from './agent.ts';
 import { AgentMetrics, serveMetrics } from './metrics.ts';
 import { ensureRule, nameTable, provisionInterface, sysctls, type Log } from './provision.ts';
-import { spawnRun } from './run.ts';
+import { inNetns, ProcessExec } from '../exec.ts';
 
 interface Flags {
   romanadUrl: string;
@@ -154,7 +154,8 @@ function connection(f: Flags): { client: RomanadClient; token?: string; ca?: Buf
 }
 
 function kernel(f: Flags) {
-  return spawnRun(f.netns === undefined ? [] : ['nsenter', `--net=/var/run/netns/${f.netns}`]);
+  const exec = new ProcessExec();
+  return f.netns === undefined ? exec : inNetns(exec, f.netns);
 }
 
 async function register(client: RomanadClient, f: Flags, log: Log): Promise<void> {
@@ -196,7 +197,7 @@ async function run(f: Flags): Promise<number> {
     hostname: f.hostname,
     table: f.routeTable,
     multihop: f.multihop,
-    run: exec,
+    exec,
     resyncMs: f.resyncInterval * 1000,
     log,
     metrics,
@@ -233,7 +234,7 @@ async function plan(f: Flags): Promise<number> {
     hostname: f.hostname,
     table: f.routeTable,
     multihop: f.multihop,
-    run: kernel(f),
+    exec: kernel(f),
     resyncMs: 0,
     log: () => undefined,
   });

@@ -4,7 +4,7 @@
  * policy rule that sends traffic to it.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import type { Run } from './kernel-routes.ts';
+import type { Exec } from '../exec.ts';
 
 export const SYSCTLS = [
   'net/ipv4/conf/default/proxy_arp',
@@ -18,22 +18,22 @@ export type Log = (level: 'info' | 'warn' | 'error', msg: string, extra?: object
  * Creates `romana-lo` (a `dummy` link; on kernels without dummy, a bridge with no ports,
  * which holds an address just as well) and puts `<gateway>/32` on it. Returns the kind used.
  */
-export async function provisionInterface(run: Run, gateway: string, log: Log): Promise<string> {
-  const exists = (await run('ip', ['link', 'show', 'romana-lo'])).code === 0;
+export async function provisionInterface(exec: Exec, gateway: string, log: Log): Promise<string> {
+  const exists = (await exec.run('ip', ['link', 'show', 'romana-lo'])).code === 0;
   let kind = 'existing';
   if (!exists) {
-    const dummy = await run('ip', ['link', 'add', 'romana-lo', 'type', 'dummy']);
+    const dummy = await exec.run('ip', ['link', 'add', 'romana-lo', 'type', 'dummy']);
     kind = 'dummy';
     if (dummy.code !== 0) {
       log('warn', 'this kernel has no dummy links; using a bridge without ports for romana-lo', {
         error: dummy.stderr.trim(),
       });
-      const bridge = await run('ip', ['link', 'add', 'romana-lo', 'type', 'bridge']);
+      const bridge = await exec.run('ip', ['link', 'add', 'romana-lo', 'type', 'bridge']);
       if (bridge.code !== 0) throw new Error(`cannot create romana-lo: ${bridge.stderr.trim()}`);
       kind = 'bridge';
     }
   }
-  const up = await run(
+  const up = await exec.run(
     'ip',
     ['-batch', '-'],
     `link set romana-lo up\naddress replace ${gateway}/32 dev romana-lo\n`,
@@ -44,16 +44,16 @@ export async function provisionInterface(run: Run, gateway: string, log: Log): P
 
 /**
  * Sets the sysctls to 1 (`write`), or checks them; throws naming the first that is not 1.
- * Runs through `run` (a shell), so that it acts in the network namespace `run` acts in.
+ * Runs through `exec`, so that it acts in the network namespace `exec` acts in.
  */
-export async function sysctls(run: Run, write: boolean): Promise<void> {
+export async function sysctls(exec: Exec, write: boolean): Promise<void> {
   for (const key of SYSCTLS) {
     const path = `/proc/sys/${key}`;
     if (write) {
-      const w = await run('sh', ['-c', `echo 1 > ${path}`]);
+      const w = await exec.run('sh', ['-c', `echo 1 > ${path}`]);
       if (w.code !== 0) throw new Error(`cannot set ${path}: ${w.stderr.trim()}`);
     }
-    const value = (await run('cat', [path])).stdout.trim();
+    const value = (await exec.run('cat', [path])).stdout.trim();
     if (value !== '1') {
       throw new Error(
         `${path} is ${value}, not 1: pods need proxy ARP and forwarding; run with --provision-sysctls or set it`,
@@ -74,11 +74,11 @@ export async function nameTable(file: string, id: number): Promise<void> {
 }
 
 /** Adds `from all lookup <id>` unless an IPv4 rule already looks the table up. */
-export async function ensureRule(run: Run, id: number): Promise<boolean> {
-  const r = await run('ip', ['-4', '-json', 'rule', 'show']);
+export async function ensureRule(exec: Exec, id: number): Promise<boolean> {
+  const r = await exec.run('ip', ['-4', '-json', 'rule', 'show']);
   const rules = JSON.parse(r.stdout.trim() === '' ? '[]' : r.stdout) as Array<{ table?: string }>;
   if (rules.some((x) => x.table === String(id) || x.table === 'romana')) return false;
-  const add = await run('ip', ['-4', 'rule', 'add', 'from', 'all', 'lookup', String(id)]);
+  const add = await exec.run('ip', ['-4', 'rule', 'add', 'from', 'all', 'lookup', String(id)]);
   if (add.code !== 0)
     throw new Error(`cannot add the policy rule for table ${id}: ${add.stderr.trim()}`);
   return true;

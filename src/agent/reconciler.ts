@@ -6,7 +6,8 @@
  */
 import type { Block, Host, Topology } from '../client/index.ts';
 import type { WatchEvent } from '../client/watch.ts';
-import { applyBatch, reachability, readTable, routeChanges, type Run } from './kernel-routes.ts';
+import type { Exec } from '../exec.ts';
+import { applyBatch, reachability, readTable, routeChanges } from './kernel-routes.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { Log } from './provision.ts';
 import { RoutePlanner, type RoutePlan } from './route-plan.ts';
@@ -15,7 +16,7 @@ export interface ReconcilerOptions {
   hostname: string;
   table: number;
   multihop: boolean;
-  run: Run;
+  exec: Exec;
   log: Log;
   metrics?: AgentMetrics;
 }
@@ -94,11 +95,11 @@ export class RouteReconciler {
       self: this.#o.hostname,
       hosts,
       topology: this.#topology,
-      reach: await reachability(this.#o.run, others),
+      reach: await reachability(this.#o.exec, others),
       multihop: this.#o.multihop,
     });
     const plan = planner.plan([...this.#blocks.values()]);
-    const current = await readTable(this.#o.run, this.#o.table);
+    const current = await readTable(this.#o.exec, this.#o.table);
     this.#planner = planner;
     return { ...plan, changes: routeChanges(current, plan.routes, this.#o.table) };
   }
@@ -145,7 +146,7 @@ export class RouteReconciler {
 
   async #syncAll(): Promise<number> {
     const p = await this.plan();
-    await applyBatch(this.#o.run, p.changes);
+    await applyBatch(this.#o.exec, p.changes);
     this.#applied = new Map(p.routes.map((r) => [r.dst, r.via]));
     return p.changes.length;
   }
@@ -165,7 +166,7 @@ export class RouteReconciler {
       );
       next.set(cidr, want);
     }
-    await applyBatch(this.#o.run, lines);
+    await applyBatch(this.#o.exec, lines);
     for (const [cidr, via] of next) {
       if (via === undefined) this.#applied.delete(cidr);
       else this.#applied.set(cidr, via);

@@ -18,7 +18,7 @@
  * second time. On request a `Firewall` diffs against the state it last left instead of reading
  * the kernel (see `ApplyOptions`).
  */
-import { runChecked, type Exec } from './exec.ts';
+import { runChecked, type Exec } from '../exec.ts';
 import {
   ROMANA_PREFIX,
   normalizeMember,

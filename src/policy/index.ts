@@ -33,3 +33,15 @@ export { convertV1, normalizePolicyInput, parsePolicyInput, v1WrapperKey } from 
 export type { ConversionResult } from './convert.ts';
 export { policyCanonicalString, policyChainName, policyHash, tenantSetName } from './hash.ts';
 export { PolicyProblemsError } from './errors.ts';
+export {
+  BASE_CHAIN_NAMES,
+  formatIptablesRestore,
+  MAX_RENDERED_ENTRIES,
+  renderDesiredState,
+  Renderer,
+} from './render.ts';
+export type { Chain, ChainRule, DesiredState, SkippedPolicy } from './render.ts';
+export { LOCAL_BLOCKS_SET, makeBlockSets, targetValid } from './render-sets.ts';
+export type { IpSet, RenderBlock } from './render-sets.ts';
+export { Firewall, formatPlan, isEmptyPlan, planFirewall } from './firewall.ts';
+export type { ApplyOptions, FirewallPlan, FirewallState, FirewallTarget } from './firewall.ts';

@@ -12,10 +12,9 @@ import {
   reachability,
   readTable,
   routeChanges,
-  type Run,
 } from '../../src/agent/kernel-routes.ts';
 import { planRoutes } from '../../src/agent/route-plan.ts';
-import { spawnRun } from '../../src/agent/run.ts';
+import { inNetns, ProcessExec, type Exec } from '../../src/exec.ts';
 import { createNetns } from '../helpers/netns.ts';
 
 const NS = `romana-rt-${process.pid}`;
@@ -26,13 +25,13 @@ function ip(...args: string[]): string {
 }
 
 describe('route reconciliation in a network namespace', () => {
-  let run: Run;
+  let run: Exec;
   const ipam = new Ipam();
 
   before(() => {
     createNetns(NS, '192.168.50.1/24');
     ip('route', 'add', 'default', 'via', '192.168.50.254');
-    run = spawnRun(['nsenter', `--net=/var/run/netns/${NS}`]);
+    run = inNetns(new ProcessExec(), NS);
     ipam.updateTopology({
       networks: [{ name: 'pods', cidr: '10.0.0.0/16', block_mask: 28 }],
       topologies: [

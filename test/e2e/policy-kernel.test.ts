@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { inNetns, ProcessExec, type Exec } from '../../src/policy/exec.ts';
+import { inNetns, ProcessExec, type Exec } from '../../src/exec.ts';
 import { parseIpsetSave, parseIptablesSave } from '../../src/policy/firewall-state.ts';
 import { Firewall, isEmptyPlan, type FirewallPlan } from '../../src/policy/firewall.ts';
 import { policyChainName, tenantSetName } from '../../src/policy/hash.ts';

@@ -34,13 +34,13 @@ describe('runChecked', () => {
 });
 
 describe('inNetns', () => {
-  it('prefixes every command with ip netns exec <ns>', async () => {
+  it('prefixes every command with nsenter into the namespace', async () => {
     const rec = new RecordingExec();
     await inNetns(rec, 'romana-test-x').run('ipset', ['restore'], 'create a hash:net\n');
     assert.deepEqual(rec.commands, [
       {
-        program: 'ip',
-        args: ['netns', 'exec', 'romana-test-x', 'ipset', 'restore'],
+        program: 'nsenter',
+        args: ['--net=/var/run/netns/romana-test-x', 'ipset', 'restore'],
         stdin: 'create a hash:net\n',
       },
     ]);
