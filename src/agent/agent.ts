@@ -7,6 +7,7 @@
 import type { RomanadClient } from '../client/index.ts';
 import type { TransportOptions } from '../client/http.ts';
 import { watchRomanad, type Watcher } from '../client/watch.ts';
+import { PolicySync } from './policy-sync.ts';
 import { RouteReconciler, type ReconcilerOptions } from './reconciler.ts';
 
 export interface AgentOptions extends TransportOptions, ReconcilerOptions {
@@ -15,11 +16,14 @@ export interface AgentOptions extends TransportOptions, ReconcilerOptions {
   resyncMs: number;
   /** Pause that gathers a burst of changes into one sync (ms, default 20). */
   debounceMs?: number;
+  /** Enforce policies (iptables and ipset) too. */
+  policy?: boolean;
 }
 
 export class Agent {
   readonly #o: AgentOptions;
   readonly reconciler: RouteReconciler;
+  readonly policies: PolicySync | undefined;
   #watch: Watcher | undefined;
   #timer: NodeJS.Timeout | undefined;
   #resync: NodeJS.Timeout | undefined;
@@ -28,24 +32,41 @@ export class Agent {
   constructor(opts: AgentOptions) {
     this.#o = opts;
     this.reconciler = new RouteReconciler(opts);
+    this.policies = opts.policy
+      ? new PolicySync(
+          opts.exec,
+          opts.hostname,
+          () => this.reconciler.blocks(),
+          opts.log,
+          opts.metrics,
+        )
+      : undefined;
   }
 
   get healthy(): boolean {
-    return this.reconciler.healthy;
+    return this.reconciler.healthy && (this.policies?.healthy ?? true);
+  }
+
+  async #syncAll(): Promise<void> {
+    await this.reconciler.sync();
+    await this.policies?.sync();
   }
 
   /** Lists the state, syncs once, then follows changes until `stop`. */
   async start(): Promise<void> {
     await this.refresh();
-    await this.reconciler.sync();
+    await this.#syncAll();
     let restarted = false;
     this.#watch = watchRomanad({
       baseUrl: this.#o.baseUrl,
       token: this.#o.token,
       ca: this.#o.ca,
-      kinds: ['blocks', 'hosts', 'topology'],
+      kinds: this.policies
+        ? ['blocks', 'hosts', 'topology', 'policies']
+        : ['blocks', 'hosts', 'topology'],
       onEvent: (e) => {
         this.reconciler.apply(e);
+        this.policies?.apply(e);
         this.#schedule();
       },
       onReset: () => (restarted = true),
@@ -67,13 +88,14 @@ export class Agent {
       void this.refresh()
         .catch((err: unknown) => {
           this.reconciler.requestFull();
+          this.policies?.requestFull();
           this.#o.log('warn', 'resync: romanad unreachable; keeping routes', { err: String(err) });
         })
-        .then(() => this.reconciler.sync());
+        .then(() => this.#syncAll());
     }, this.#o.resyncMs);
   }
 
-  /** Replaces the reconciler's copies with romanad's current lists. */
+  /** Replaces the copies with romanad's current lists. */
   async refresh(): Promise<void> {
     const [hosts, blocks, topology] = await Promise.all([
       this.#o.client.listHosts(),
@@ -81,13 +103,14 @@ export class Agent {
       this.#o.client.getTopology(),
     ]);
     this.reconciler.replace(hosts, blocks, topology);
+    if (this.policies) this.policies.replace(await this.#o.client.listPolicies());
   }
 
   #schedule(): void {
     if (this.#stopped || this.#timer !== undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      void this.reconciler.sync();
+      void this.#syncAll();
     }, this.#o.debounceMs ?? 20);
   }
 

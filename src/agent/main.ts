@@ -8,6 +8,7 @@ import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { RomanadApiError, RomanadClient } from '../client/index.ts';
+import { formatPlan } from '../policy/index.ts';
 import { Agent } from './agent.ts';
 import { AgentMetrics, serveMetrics } from './metrics.ts';
 import { ensureRule, nameTable, provisionInterface, sysctls, type Log } from './provision.ts';
@@ -32,6 +33,7 @@ interface Flags {
   hostTag: string[];
   logLevel: string;
   netns?: string;
+  policy: boolean;
 }
 
 const env = (flag: string) => `ROMANA_AGENT_${flag.toUpperCase().replace(/-/g, '_')}`;
@@ -135,6 +137,9 @@ function options(cmd: Command): Command {
       opt('--log-level <level>', 'fatal, error, warn, info or debug', 'log-level').default('info'),
     )
     .addOption(
+      opt('--policy', 'enforce Romana policies with iptables and ipset', 'policy').default(false),
+    )
+    .addOption(
       opt(
         '--netns <name>',
         'manage network namespace NAME instead of this one (kernel commands run through nsenter)',
@@ -201,6 +206,7 @@ async function run(f: Flags): Promise<number> {
     resyncMs: f.resyncInterval * 1000,
     log,
     metrics,
+    policy: f.policy,
   });
   const server =
     f.metricsPort > 0
@@ -237,6 +243,7 @@ async function plan(f: Flags): Promise<number> {
     exec: kernel(f),
     resyncMs: 0,
     log: () => undefined,
+    policy: f.policy,
   });
   await agent.refresh();
   const p = await agent.reconciler.plan();
@@ -249,6 +256,16 @@ async function plan(f: Flags): Promise<number> {
     out.push(`# ${why.get(dst) ?? 'no longer wanted'}`, line);
   }
   for (const s of p.skipped) out.push(`# not routed: host ${s.host}: ${s.why}`);
+  if (agent.policies) {
+    const desired = agent.policies.desired();
+    out.push(
+      '',
+      '# policy: changes to the firewall (ipset restore, then iptables-restore --noflush)',
+    );
+    for (const s of desired.skipped)
+      out.push(`# not enforced: policy ${s.id}: ${s.problems.join('; ')}`);
+    out.push(formatPlan(await agent.policies.plan()));
+  }
   process.stdout.write(out.join('\n') + '\n');
   return 0;
 }

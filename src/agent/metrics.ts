@@ -22,6 +22,38 @@ export class AgentMetrics {
     help: 'Route reconciles that failed',
     registers: [this.registry],
   });
+  readonly policyRules = new Gauge({
+    name: 'romana_policy_rules',
+    help: 'iptables rules in the Romana chains the agent manages',
+    registers: [this.registry],
+  });
+  readonly managedSets = new Gauge({
+    name: 'romana_managed_sets',
+    help: 'ipsets the agent manages',
+    registers: [this.registry],
+  });
+  readonly policyRenderSeconds = new Histogram({
+    name: 'romana_policy_render_duration_seconds',
+    help: 'Time to render the desired chains and sets from policies and blocks',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly policyApplySeconds = new Histogram({
+    name: 'romana_policy_apply_duration_seconds',
+    help: 'Time to apply the firewall changes (ipset restore, iptables-restore)',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly policyErrors = new Counter({
+    name: 'romana_policy_errors_total',
+    help: 'Policy renders or applies that failed',
+    registers: [this.registry],
+  });
+  readonly skippedPolicies = new Gauge({
+    name: 'romana_policies_skipped',
+    help: 'Policies that could not be rendered (see the log for why)',
+    registers: [this.registry],
+  });
   readonly watchReconnects = new Counter({
     name: 'romana_watch_reconnects_total',
     help: 'Times the watch stream to romanad was interrupted and reconnected',

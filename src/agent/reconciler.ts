@@ -82,6 +82,11 @@ export class RouteReconciler {
     }
   }
 
+  /** The blocks as last listed or streamed. */
+  blocks(): Block[] {
+    return [...this.#blocks.values()];
+  }
+
   /** The next sync re-reads everything (resync). */
   requestFull(): void {
     this.#full = true;
