@@ -1,0 +1,295 @@
+/**
+ * A small data centre in network namespaces: a bridge (its own namespace), hosts attached to
+ * it on 192.168.77.0/24, romanad (a real process, with tokens) reached from every host at its
+ * own 127.0.0.1:9600 through socat and a unix socket this process relays, a romana-agent per
+ * host, and pods wired by the real romana-cni bundle. Nothing listens outside loopback and no
+ * traffic leaves the namespaces; `close` removes every namespace and process.
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { request, startRomanad, type Romanad } from './romanad.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+export const CNI_BUNDLE = path.join(ROOT, 'dist/romana-cni.cjs');
+const AGENT = path.join(ROOT, 'bin/romana-agent.js');
+const ADMIN = 'fabric-admin-token-0123456789';
+const NODE = 'fabric-node-token-0123456789';
+
+export interface Pod {
+  name: string;
+  ns: string;
+  host: string;
+  id: string;
+  ip: string;
+  tenant: string;
+}
+
+export interface CniRun {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Fabric {
+  readonly prefix: string;
+  readonly hosts: string[];
+  readonly dir = mkdtempSync(path.join(tmpdir(), 'romana-fabric-'));
+  readonly pods = new Map<string, Pod>();
+  readonly #processes: ChildProcess[] = [];
+  readonly #namespaces: string[] = [];
+  #romanad: Romanad | undefined;
+  #relay: net.Server | undefined;
+  #port = 0;
+  #cniConf: Record<string, unknown>;
+
+  constructor(prefix: string, hosts: string[], cniConf: Record<string, unknown> = {}) {
+    this.prefix = prefix;
+    this.hosts = hosts;
+    this.#cniConf = cniConf;
+  }
+
+  nsOf(host: string): string {
+    return `${this.prefix}-${host}`;
+  }
+
+  hostIp(host: string): string {
+    return `192.168.77.${11 + this.hosts.indexOf(host)}`;
+  }
+
+  get romanad(): Romanad {
+    return this.#romanad!;
+  }
+
+  admin(method: string, p: string, body?: unknown): ReturnType<typeof request> {
+    return request(`http://127.0.0.1:${this.#port}${p}`, method, body, { token: ADMIN });
+  }
+
+  async startRomanad(): Promise<void> {
+    this.#romanad = await startRomanad([
+      '--store',
+      `embedded:${this.dir}/data`,
+      '--port',
+      String(this.#port),
+      '--token-file',
+      path.join(this.dir, 'tokens.yaml'),
+    ]);
+  }
+
+  #addNs(name: string): void {
+    execFileSync('ip', ['netns', 'add', name]);
+    this.#namespaces.push(name);
+    execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  }
+
+  /** Builds the fabric and starts romanad; `topology` is posted once it runs. */
+  async start(topology: unknown): Promise<void> {
+    if (!existsSync(CNI_BUNDLE)) throw new Error(`${CNI_BUNDLE} is built by 'npm test' (pretest)`);
+    writeFileSync(
+      path.join(this.dir, 'tokens.yaml'),
+      `- {token: ${ADMIN}, role: admin}\n- {token: ${NODE}, role: node}\n`,
+    );
+    writeFileSync(path.join(this.dir, 'node.token'), `${NODE}\n`);
+    writeFileSync(path.join(this.dir, 'rt_tables'), '');
+    this.#port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    await this.startRomanad();
+    const sock = path.join(this.dir, 'romanad.sock');
+    this.#relay = net.createServer((s) => {
+      const up = net.connect(this.#port, '127.0.0.1');
+      s.pipe(up).pipe(s);
+      s.on('error', () => up.destroy());
+      up.on('error', () => s.destroy());
+    });
+    await new Promise<void>((r) => this.#relay!.listen(sock, r));
+    const sw = `${this.prefix}-sw`;
+    this.#addNs(sw);
+    execFileSync('ip', ['-n', sw, 'link', 'add', 'br0', 'type', 'bridge']);
+    execFileSync('ip', ['-n', sw, 'link', 'set', 'br0', 'up']);
+    for (const h of this.hosts) {
+      this.#addNs(this.nsOf(h));
+      execFileSync('ip', [
+        '-n',
+        sw,
+        'link',
+        'add',
+        `p-${h}`,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'eth0',
+        'netns',
+        this.nsOf(h),
+      ]);
+      execFileSync('ip', ['-n', sw, 'link', 'set', `p-${h}`, 'master', 'br0', 'up']);
+      execFileSync('ip', [
+        '-n',
+        this.nsOf(h),
+        'addr',
+        'add',
+        `${this.hostIp(h)}/24`,
+        'dev',
+        'eth0',
+      ]);
+      execFileSync('ip', ['-n', this.nsOf(h), 'link', 'set', 'eth0', 'up']);
+      this.#processes.push(
+        spawn(
+          'nsenter',
+          [
+            `--net=/var/run/netns/${this.nsOf(h)}`,
+            'socat',
+            'TCP-LISTEN:9600,bind=127.0.0.1,reuseaddr,fork',
+            `UNIX-CONNECT:${sock}`,
+          ],
+          { stdio: 'ignore' },
+        ),
+      );
+    }
+    const r = await this.admin('POST', '/topology', topology);
+    if (r.status !== 200) throw new Error(`topology: ${r.status} ${JSON.stringify(r.body)}`);
+  }
+
+  /** Starts romana-agent in every host; resolves once every host has routes. */
+  async startAgents(extra: string[] = []): Promise<void> {
+    for (const h of this.hosts) {
+      this.#processes.push(
+        spawn(
+          'nsenter',
+          [
+            `--net=/var/run/netns/${this.nsOf(h)}`,
+            process.execPath,
+            AGENT,
+            '--hostname',
+            h,
+            '--romanad-url',
+            'http://127.0.0.1:9600',
+            '--token-file',
+            path.join(this.dir, 'node.token'),
+            '--provision-iface',
+            '--provision-sysctls',
+            '--rt-tables-file',
+            path.join(this.dir, 'rt_tables'),
+            '--metrics-port',
+            '0',
+            '--resync-interval',
+            '2',
+            '--log-level',
+            'warn',
+            ...extra,
+          ],
+          { stdio: ['ignore', 'ignore', 'inherit'] },
+        ),
+      );
+    }
+  }
+
+  cni(command: string, host: string, id: string, podNs?: string, tenant = 'team'): Promise<CniRun> {
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env['PATH'],
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: id,
+      CNI_IFNAME: 'eth0',
+      CNI_PATH: '/opt/cni/bin',
+      CNI_ARGS: `K8S_POD_NAMESPACE=${tenant};K8S_POD_NAME=${id};K8S_POD_INFRA_CONTAINER_ID=${id}`,
+    };
+    if (podNs !== undefined) env['CNI_NETNS'] = `/var/run/netns/${podNs}`;
+    const conf = {
+      cniVersion: '1.0.0',
+      name: 'romana',
+      type: 'romana',
+      romana_host_name: host,
+      romanad_url: 'http://127.0.0.1:9600',
+      token_file: path.join(this.dir, 'node.token'),
+      ...this.#cniConf,
+    };
+    const child = spawn(
+      'nsenter',
+      [`--net=/var/run/netns/${this.nsOf(host)}`, process.execPath, CNI_BUNDLE],
+      { env },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.stdin.end(JSON.stringify(conf));
+    return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
+  }
+
+  /** ADD of a pod in its own namespace; retries while the agent has not made its chains yet. */
+  async addPod(name: string, host: string, tenant = 'team'): Promise<Pod> {
+    const ns = `${this.prefix}-${name}`;
+    this.#addNs(ns);
+    const id = `${name.padEnd(8, '0')}beef`;
+    let r: CniRun = { code: null, out: '', err: '' };
+    for (let i = 0; i < 50; i++) {
+      r = await this.cni('ADD', host, id, ns, tenant);
+      if (r.code === 0) break;
+      await sleep(200);
+    }
+    if (r.code !== 0) throw new Error(`ADD ${name} on ${host}: ${r.out} ${r.err}`);
+    const ip = (JSON.parse(r.out) as { ips: Array<{ address: string }> }).ips[0]!.address.split(
+      '/',
+    )[0]!;
+    const pod = { name, ns, host, id, ip, tenant };
+    this.pods.set(name, pod);
+    return pod;
+  }
+
+  /** Runs a command inside a pod. */
+  inPod(pod: string, argv: string[]): ReturnType<typeof spawnSync> {
+    return spawnSync('nsenter', [`--net=/var/run/netns/${this.pods.get(pod)!.ns}`, ...argv], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+  }
+
+  /** Starts a long-lived process inside a pod (stopped by `close`). */
+  spawnInPod(pod: string, argv: string[]): ChildProcess {
+    const p = spawn('nsenter', [`--net=/var/run/netns/${this.pods.get(pod)!.ns}`, ...argv], {
+      stdio: 'ignore',
+    });
+    this.#processes.push(p);
+    return p;
+  }
+
+  ping(from: string, to: string): boolean {
+    return this.inPod(from, ['ping', '-c', '1', '-W', '1', this.pods.get(to)!.ip]).status === 0;
+  }
+
+  table10(host: string): string[] {
+    const r = spawnSync('ip', ['-n', this.nsOf(host), 'route', 'show', 'table', '10'], {
+      encoding: 'utf8',
+    });
+    return r.stdout
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => l.replace(/\s+dev \S+.*$/, '').trim())
+      .sort();
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.#processes) if (p.exitCode === null) p.kill('SIGKILL');
+    await this.#romanad?.stop();
+    await new Promise((r) => (this.#relay ? this.#relay.close(r) : r(undefined)));
+    for (const ns of this.#namespaces.reverse()) spawnSync('ip', ['netns', 'del', ns]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Waits until `check` holds. */
+export async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
