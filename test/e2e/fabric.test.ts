@@ -82,7 +82,7 @@ describe('three hosts, routed pods, no overlay', { timeout: 180_000 }, () => {
 
   it('a repeated ADD returns the same address', async () => {
     const p = f.pods.get('a1')!;
-    const r = await f.cni('ADD', p.host, p.id, p.ns);
+    const r = await f.cni('ADD', p.host, p.id, p.ns, p.tenant, p.name);
     assert.equal(r.code, 0, r.err);
     assert.equal(
       (JSON.parse(r.out) as { ips: Array<{ address: string }> }).ips[0]!.address,
@@ -120,7 +120,7 @@ describe('three hosts, routed pods, no overlay', { timeout: 180_000 }, () => {
   it("after DEL of every pod on a host, its blocks' routes vanish from the other hosts", async () => {
     for (const name of ['b1', 'b2']) {
       const p = f.pods.get(name)!;
-      const r = await f.cni('DEL', p.host, p.id, p.ns);
+      const r = await f.cni('DEL', p.host, p.id, p.ns, p.tenant, p.name);
       assert.equal(r.code, 0, r.err);
     }
     await until('h2 routes to vanish', () =>

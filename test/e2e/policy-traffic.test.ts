@@ -39,7 +39,7 @@ async function expectTalk(
 const allowTcp8080 = (peers: unknown[]) => ({
   id: 'back-8080',
   direction: 'ingress',
-  applied_to: [{ tenant_id: 'a', segment_id: 'default' }],
+  applied_to: [{ tenant_id: 'a', segment_id: 'backend' }],
   ingress: [{ peers, rules: [{ protocol: 'tcp', ports: [8080] }] }],
 });
 
@@ -58,9 +58,11 @@ describe('policies enforced on real traffic', { timeout: 240_000 }, () => {
       ],
     });
     await f.startAgents(['--policy']);
-    await f.addPod('front', 'h1', 'a');
-    await f.addPod('back', 'h2', 'a');
-    await f.addPod('other', 'h1', 'b');
+    // Two tenants with two segments each; the segment is the pod's romana.io/segment label.
+    await f.addPod('front', 'h1', 'a', 'frontend');
+    await f.addPod('back', 'h2', 'a', 'backend');
+    await f.addPod('other', 'h1', 'b', 'frontend');
+    await f.addPod('b-back', 'h2', 'b', 'backend');
     for (const port of [8080, 9090]) {
       f.spawnInPod('back', ['socat', `TCP-LISTEN:${port},reuseaddr,fork`, 'SYSTEM:echo pong']);
     }
@@ -74,8 +76,21 @@ describe('policies enforced on real traffic', { timeout: 240_000 }, () => {
     await expectTalk('other', 'back', 8080, false);
   });
 
-  it('a tenant peer policy opens TCP 8080 from that tenant only', async () => {
-    const r = await f.admin('POST', '/policies', allowTcp8080([{ tenant_id: 'a' }]));
+  it('tenant-a/frontend -> tenant-a/backend on TCP 8080 opens exactly that', async () => {
+    const addrs = (await f.admin('GET', '/addresses')).body as Array<{
+      tenant: string;
+      segment: string;
+    }>;
+    assert.deepEqual(
+      addrs.map((a) => `${a.tenant}/${a.segment}`).sort(),
+      ['a/backend', 'a/frontend', 'b/backend', 'b/frontend'],
+      'segments come from the pod labels',
+    );
+    const r = await f.admin(
+      'POST',
+      '/policies',
+      allowTcp8080([{ tenant_id: 'a', segment_id: 'frontend' }]),
+    );
     assert.equal(r.status, 200, JSON.stringify(r.body));
     await expectTalk('front', 'back', 8080, true);
     await expectTalk('other', 'back', 8080, false);
@@ -101,7 +116,7 @@ describe('policies enforced on real traffic', { timeout: 240_000 }, () => {
     const r = await f.admin('POST', '/policies', {
       id: 'no-front-egress',
       direction: 'egress',
-      applied_to: [{ tenant_id: 'a', segment_id: 'default' }],
+      applied_to: [{ tenant_id: 'a', segment_id: 'frontend' }],
       ingress: [
         {
           peers: [{ cidr: `${f.pods.get('back')!.ip}/32` }],

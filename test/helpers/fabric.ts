@@ -6,6 +6,7 @@
  * traffic leaves the namespaces; `close` removes every namespace and process.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -44,6 +45,9 @@ export class Fabric {
   readonly #namespaces: string[] = [];
   #romanad: Romanad | undefined;
   #relay: net.Server | undefined;
+  /** A stand-in Kubernetes API that answers pod lookups (labels by `namespace/name`). */
+  #kube: http.Server | undefined;
+  readonly #labels = new Map<string, Record<string, string>>();
   #port = 0;
   #cniConf: Record<string, unknown>;
 
@@ -110,6 +114,20 @@ export class Fabric {
       up.on('error', () => s.destroy());
     });
     await new Promise<void>((r) => this.#relay!.listen(sock, r));
+    const kubeSock = path.join(this.dir, 'kube.sock');
+    this.#kube = http.createServer((req, res) => {
+      const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/?]+)/.exec(req.url ?? '');
+      const labels = m ? this.#labels.get(`${m[1]}/${m[2]}`) : undefined;
+      res.statusCode = labels ? 200 : 404;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(labels ? { metadata: { labels } } : { kind: 'Status', code: 404 }));
+    });
+    await new Promise<void>((r) => this.#kube!.listen(kubeSock, r));
+    writeFileSync(
+      path.join(this.dir, 'kubeconfig'),
+      'current-context: c\nclusters: [{name: k, cluster: {server: "http://127.0.0.1:6443"}}]\n' +
+        'contexts: [{name: c, context: {cluster: k}}]\n',
+    );
     const sw = `${this.prefix}-sw`;
     this.#addNs(sw);
     execFileSync('ip', ['-n', sw, 'link', 'add', 'br0', 'type', 'bridge']);
@@ -141,18 +159,23 @@ export class Fabric {
         'eth0',
       ]);
       execFileSync('ip', ['-n', this.nsOf(h), 'link', 'set', 'eth0', 'up']);
-      this.#processes.push(
-        spawn(
-          'nsenter',
-          [
-            `--net=/var/run/netns/${this.nsOf(h)}`,
-            'socat',
-            'TCP-LISTEN:9600,bind=127.0.0.1,reuseaddr,fork',
-            `UNIX-CONNECT:${sock}`,
-          ],
-          { stdio: 'ignore' },
-        ),
-      );
+      for (const [port, to] of [
+        [9600, sock],
+        [6443, kubeSock],
+      ] as const) {
+        this.#processes.push(
+          spawn(
+            'nsenter',
+            [
+              `--net=/var/run/netns/${this.nsOf(h)}`,
+              'socat',
+              `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`,
+              `UNIX-CONNECT:${to}`,
+            ],
+            { stdio: 'ignore' },
+          ),
+        );
+      }
     }
     const r = await this.admin('POST', '/topology', topology);
     if (r.status !== 200) throw new Error(`topology: ${r.status} ${JSON.stringify(r.body)}`);
@@ -192,14 +215,21 @@ export class Fabric {
     }
   }
 
-  cni(command: string, host: string, id: string, podNs?: string, tenant = 'team'): Promise<CniRun> {
+  cni(
+    command: string,
+    host: string,
+    id: string,
+    podNs?: string,
+    tenant = 'team',
+    podName = id,
+  ): Promise<CniRun> {
     const env: NodeJS.ProcessEnv = {
       PATH: process.env['PATH'],
       CNI_COMMAND: command,
       CNI_CONTAINERID: id,
       CNI_IFNAME: 'eth0',
       CNI_PATH: '/opt/cni/bin',
-      CNI_ARGS: `K8S_POD_NAMESPACE=${tenant};K8S_POD_NAME=${id};K8S_POD_INFRA_CONTAINER_ID=${id}`,
+      CNI_ARGS: `K8S_POD_NAMESPACE=${tenant};K8S_POD_NAME=${podName};K8S_POD_INFRA_CONTAINER_ID=${id}`,
     };
     if (podNs !== undefined) env['CNI_NETNS'] = `/var/run/netns/${podNs}`;
     const conf = {
@@ -209,6 +239,7 @@ export class Fabric {
       romana_host_name: host,
       romanad_url: 'http://127.0.0.1:9600',
       token_file: path.join(this.dir, 'node.token'),
+      kubernetes_config: path.join(this.dir, 'kubeconfig'),
       ...this.#cniConf,
     };
     const child = spawn(
@@ -224,14 +255,22 @@ export class Fabric {
     return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
   }
 
-  /** ADD of a pod in its own namespace; retries while the agent has not made its chains yet. */
-  async addPod(name: string, host: string, tenant = 'team'): Promise<Pod> {
+  /**
+   * ADD of a pod (Kubernetes namespace = `tenant`, label romana.io/segment = `segment` when
+   * given) in its own network namespace; retries while the agent has not made its chains yet.
+   */
+  async addPod(name: string, host: string, tenant = 'team', segment?: string): Promise<Pod> {
     const ns = `${this.prefix}-${name}`;
     this.#addNs(ns);
     const id = `${name.padEnd(8, '0')}beef`;
+    // The stand-in Kubernetes API knows every pod; the segment label only when given.
+    this.#labels.set(
+      `${tenant}/${name}`,
+      segment === undefined ? {} : { 'romana.io/segment': segment },
+    );
     let r: CniRun = { code: null, out: '', err: '' };
     for (let i = 0; i < 50; i++) {
-      r = await this.cni('ADD', host, id, ns, tenant);
+      r = await this.cni('ADD', host, id, ns, tenant, name);
       if (r.code === 0) break;
       await sleep(200);
     }
@@ -280,6 +319,7 @@ export class Fabric {
     for (const p of this.#processes) if (p.exitCode === null) p.kill('SIGKILL');
     await this.#romanad?.stop();
     await new Promise((r) => (this.#relay ? this.#relay.close(r) : r(undefined)));
+    await new Promise((r) => (this.#kube ? this.#kube.close(r) : r(undefined)));
     for (const ns of this.#namespaces.reverse()) spawnSync('ip', ['netns', 'del', ns]);
     rmSync(this.dir, { recursive: true, force: true });
   }
