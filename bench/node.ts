@@ -8,6 +8,8 @@ import { applyBatch, readTable } from '../src/agent/kernel-routes.ts';
 import { RouteReconciler } from '../src/agent/reconciler.ts';
 import { inNetns, ProcessExec } from '../src/exec.ts';
 import { Ipam, type GroupOrHost } from '../src/ipam/index.ts';
+import { spawnSync } from 'node:child_process';
+import { CNI_BUNDLE, Fabric } from '../test/helpers/fabric.ts';
 import type { Report } from './run.ts';
 
 const NS = `romana-bench-${process.pid}`;
@@ -38,7 +40,66 @@ function cluster(): Ipam {
   return ipam;
 }
 
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * p))]!;
+}
+
+/** romana-cni: bare start (VERSION), then ADD and DEL of 50 pods on one host. */
+async function cniFigures(report: Report): Promise<void> {
+  const starts: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t = performance.now();
+    spawnSync(process.execPath, [CNI_BUNDLE], {
+      env: { CNI_COMMAND: 'VERSION' },
+      input: '{"cniVersion":"1.1.0"}',
+    });
+    starts.push(performance.now() - t);
+  }
+  report('cni_start_p50_ms', percentile(starts, 0.5), 'ms', 'VERSION, 20 runs');
+  const f = new Fabric(`rb${process.pid % 100000}`, ['h1']);
+  try {
+    await f.start({
+      networks: [{ name: 'pods', cidr: '10.66.0.0/16', block_mask: 28 }],
+      topologies: [
+        { networks: ['pods'], map: [{ name: 'r', groups: [{ name: 'h1', ip: f.hostIp('h1') }] }] },
+      ],
+    });
+    // Namespaces are made first: the figures are the plugin's ADD and DEL alone.
+    const pods = Array.from({ length: 50 }, (_, i) => ({
+      name: `p${i}`,
+      ns: `${f.prefix}-p${i}`,
+      id: `p${i}`.padEnd(8, '0') + 'beef',
+    }));
+    for (const p of pods) {
+      f.addNamespace(p.ns);
+      f.registerPod('team', p.name);
+    }
+    const adds: number[] = [];
+    for (const p of pods) {
+      const t = performance.now();
+      const r = await f.cni('ADD', 'h1', p.id, p.ns, 'team', p.name);
+      adds.push(performance.now() - t);
+      if (r.code !== 0) throw new Error(`ADD ${p.name}: ${r.out}`);
+    }
+    const dels: number[] = [];
+    for (const p of pods) {
+      const t = performance.now();
+      const r = await f.cni('DEL', 'h1', p.id, p.ns, 'team', p.name);
+      dels.push(performance.now() - t);
+      if (r.code !== 0) throw new Error(`DEL ${p.name}: ${r.out}`);
+    }
+    report('cni_add_p50_ms', percentile(adds, 0.5), 'ms', '50 pods, the nsenter wrapper included');
+    report('cni_add_p99_ms', percentile(adds, 0.99), 'ms');
+    report('cni_del_p50_ms', percentile(dels, 0.5), 'ms');
+    report('cni_del_p99_ms', percentile(dels, 0.99), 'ms');
+  } finally {
+    await f.close();
+  }
+}
+
 export async function run(report: Report): Promise<void> {
+  await cniFigures(report);
   execFileSync('ip', ['netns', 'add', NS]);
   try {
     const ip = (...a: string[]) => execFileSync('ip', ['-n', NS, ...a]);

@@ -84,6 +84,19 @@ export class Fabric {
     ]);
   }
 
+  /** Makes the stand-in Kubernetes API know a pod (with a segment label when given). */
+  registerPod(namespace: string, name: string, segment?: string): void {
+    this.#labels.set(
+      `${namespace}/${name}`,
+      segment === undefined ? {} : { 'romana.io/segment': segment },
+    );
+  }
+
+  /** Creates a namespace that `close` removes. */
+  addNamespace(name: string): void {
+    this.#addNs(name);
+  }
+
   #addNs(name: string): void {
     execFileSync('ip', ['netns', 'add', name]);
     this.#namespaces.push(name);
@@ -263,11 +276,7 @@ export class Fabric {
     const ns = `${this.prefix}-${name}`;
     this.#addNs(ns);
     const id = `${name.padEnd(8, '0')}beef`;
-    // The stand-in Kubernetes API knows every pod; the segment label only when given.
-    this.#labels.set(
-      `${tenant}/${name}`,
-      segment === undefined ? {} : { 'romana.io/segment': segment },
-    );
+    this.registerPod(tenant, name, segment);
     let r: CniRun = { code: null, out: '', err: '' };
     for (let i = 0; i < 50; i++) {
       r = await this.cni('ADD', host, id, ns, tenant, name);
