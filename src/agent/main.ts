@@ -11,7 +11,14 @@ import { RomanadApiError, RomanadClient } from '../client/index.ts';
 import { formatPlan } from '../policy/index.ts';
 import { Agent } from './agent.ts';
 import { AgentMetrics, serveMetrics } from './metrics.ts';
-import { ensureRule, nameTable, provisionInterface, sysctls, type Log } from './provision.ts';
+import {
+  ensureRule,
+  nameTable,
+  primaryLink,
+  provisionInterface,
+  sysctls,
+  type Log,
+} from './provision.ts';
 import { inNetns, ProcessExec } from '../exec.ts';
 
 interface Flags {
@@ -34,6 +41,7 @@ interface Flags {
   logLevel: string;
   netns?: string;
   policy: boolean;
+  linkName?: string;
 }
 
 const env = (flag: string) => `ROMANA_AGENT_${flag.toUpperCase().replace(/-/g, '_')}`;
@@ -141,6 +149,13 @@ function options(cmd: Command): Command {
     )
     .addOption(
       opt(
+        '--link-name <if>',
+        "the node's primary interface (default: the default route's); checked at start",
+        'link-name',
+      ),
+    )
+    .addOption(
+      opt(
         '--netns <name>',
         'manage network namespace NAME instead of this one (kernel commands run through nsenter)',
         'netns',
@@ -192,6 +207,7 @@ async function run(f: Flags): Promise<number> {
     log('info', 'romana-lo ready', { kind: await provisionInterface(exec, f.gatewayIp, log) });
   await sysctls(exec, f.provisionSysctls);
   await nameTable(f.rtTablesFile, f.routeTable);
+  log('info', 'primary link', { link: await primaryLink(exec, f.linkName) });
   if (await ensureRule(exec, f.routeTable))
     log('info', 'added the policy rule', { table: f.routeTable });
   const agent = new Agent({

@@ -83,3 +83,22 @@ export async function ensureRule(exec: Exec, id: number): Promise<boolean> {
     throw new Error(`cannot add the policy rule for table ${id}: ${add.stderr.trim()}`);
   return true;
 }
+
+/**
+ * The node's primary interface: `name` when given (it must exist), else the interface of the
+ * default route. Throws naming what is missing.
+ */
+export async function primaryLink(exec: Exec, name: string | undefined): Promise<string> {
+  if (name !== undefined) {
+    const r = await exec.run('ip', ['link', 'show', name]);
+    if (r.code !== 0) throw new Error(`--link-name: there is no interface '${name}'`);
+    return name;
+  }
+  const r = await exec.run('ip', ['-json', 'route', 'show', 'default']);
+  const routes = JSON.parse(r.stdout.trim() === '' ? '[]' : r.stdout) as Array<{ dev?: string }>;
+  const dev = routes.find((x) => x.dev !== undefined)?.dev;
+  if (dev === undefined) {
+    throw new Error('no default route to find the primary interface; give --link-name');
+  }
+  return dev;
+}

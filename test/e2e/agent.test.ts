@@ -70,6 +70,8 @@ describe('romana-agent', () => {
     url(),
     '--rt-tables-file',
     rtTables,
+    '--link-name',
+    'v0',
     '--log-level',
     'warn',
   ];
@@ -177,6 +179,31 @@ describe('romana-agent', () => {
       },
     );
     assert.match(out, /^# table 10 on me: 0 change\(s\), 2 route\(s\) wanted$/m);
+  });
+
+  it('plan --policy prints the firewall payloads it would apply, and applies nothing', async () => {
+    const policy = {
+      id: 'web-in',
+      applied_to: [{ tenant_id: 'u' }],
+      ingress: [{ peers: [{ peer: 'any' }], rules: [{ protocol: 'tcp', ports: [80] }] }],
+    };
+    assert.equal((await request(`${url()}/policies`, 'POST', policy)).status, 200);
+    // A policy is rendered on the hosts that hold blocks of its target.
+    await request(`${url()}/address`, 'POST', { name: 'mine', host: 'me', tenant: 'u' });
+    const out = execFileSync(
+      process.execPath,
+      [AGENT, 'plan', '--policy', ...agentArgs().slice(1)],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.match(out, /^# policy: /m);
+    assert.match(out, /^:ROMANA-FORWARD-IN - $/m);
+    assert.match(out, /^-A ROMANA-P-[0-9a-f]{16}_R -p tcp --dport 80 -j ACCEPT$/m);
+    const chains = execFileSync('ip', ['netns', 'exec', NS, 'iptables-save', '-t', 'filter'], {
+      encoding: 'utf8',
+    });
+    assert.ok(!chains.includes('ROMANA-'), 'plan changed nothing');
   });
 
   it('keeps the data path while romanad restarts, and follows it again afterwards', async () => {

@@ -218,6 +218,8 @@ export class Fabric {
             '0',
             '--resync-interval',
             '2',
+            '--link-name',
+            'eth0',
             '--log-level',
             'warn',
             ...extra,
