@@ -11,13 +11,13 @@ import type { Exec } from '../exec.ts';
 import { Firewall, Renderer, type DesiredState, type FirewallPlan } from '../policy/index.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { Log } from './provision.ts';
+import { SingleFlight } from './single-flight.ts';
 
 export class PolicySync {
   readonly #renderer = new Renderer();
   readonly #firewall: Firewall;
   #policies = new Map<string, Policy>();
-  #running: Promise<void> | undefined;
-  #again = false;
+  readonly #flight = new SingleFlight(() => this.#syncOnce());
   #full = true;
   healthy = false;
 
@@ -59,20 +59,8 @@ export class PolicySync {
   }
 
   /** Applies the desired state; one at a time, a request during a run runs once after. */
-  async sync(): Promise<void> {
-    if (this.#running !== undefined) {
-      this.#again = true;
-      return this.#running;
-    }
-    this.#running = (async () => {
-      do {
-        this.#again = false;
-        await this.#syncOnce();
-      } while (this.#again);
-    })().finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
+  sync(): Promise<void> {
+    return this.#flight.run();
   }
 
   async #syncOnce(): Promise<void> {

@@ -10,6 +10,7 @@ import type { Exec } from '../exec.ts';
 import { applyBatch, reachability, readTable, routeChanges } from './kernel-routes.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { Log } from './provision.ts';
+import { SingleFlight } from './single-flight.ts';
 import { RoutePlanner, type RoutePlan } from './route-plan.ts';
 
 export interface ReconcilerOptions {
@@ -37,8 +38,7 @@ export class RouteReconciler {
   #applied = new Map<string, string>();
   #dirty = new Set<string>();
   #full = true;
-  #running: Promise<void> | undefined;
-  #again = false;
+  readonly #flight = new SingleFlight(() => this.#syncOnce());
   /** Whether the last sync succeeded (for /healthz). */
   healthy = false;
 
@@ -110,20 +110,8 @@ export class RouteReconciler {
   }
 
   /** Brings the table to the plan; one at a time, a request during a run runs once after. */
-  async sync(): Promise<void> {
-    if (this.#running !== undefined) {
-      this.#again = true;
-      return this.#running;
-    }
-    this.#running = (async () => {
-      do {
-        this.#again = false;
-        await this.#syncOnce();
-      } while (this.#again);
-    })().finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
+  sync(): Promise<void> {
+    return this.#flight.run();
   }
 
   async #syncOnce(): Promise<void> {

@@ -1,81 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { policyCanonicalString, policyChainName, policyHash, tenantSetName } from './hash.ts';
-import type { Endpoint, Policy, Rule } from './model.ts';
+import type { Policy, Rule } from './model.ts';
+import { GOLDEN_FIXTURES } from './render.fixtures.ts';
 import { validatePolicy } from './validate.ts';
 
-/**
- * The original's enforcer golden fixtures (agent/enforcer/testdata, reference §6.3). Their
- * policies are the listener's translations of the Kubernetes fixtures (listener/testdata/*.json
- * in romana/core); the ids below were read there.
- */
-const backend: Endpoint = { tenant_id: 'tenant-a', segment_id: 'backend' };
-const frontend: Endpoint = { tenant_id: 'tenant-a', segment_id: 'frontend' };
-const tcp80: Rule = { protocol: 'tcp', ports: [80] };
-
-function kubePolicy(uid: string, target: Endpoint, peer: Endpoint, rule: Rule): Policy {
-  return {
-    id: `kube.tenant-a.pol1.${uid}`,
-    direction: 'ingress',
-    applied_to: [target],
-    ingress: [{ peers: [peer], rules: [rule] }],
-  };
-}
-
-const FIXTURES: { name: string; policy: Policy; hash: string }[] = [
-  {
-    name: 'any-source',
-    policy: kubePolicy(
-      'd3122af3-a4cc-11e7-a1ea-068bf013416e',
-      backend,
-      { peer: 'any' },
-      { ...tcp80, is_stateful: false },
-    ),
-    hash: '702122ee51ef3cb5',
-  },
-  {
-    name: 'demo-policy',
-    policy: kubePolicy('a8e9618f-ab1d-11e7-a1ea-068bf013416e', backend, frontend, tcp80),
-    hash: 'aca884e8b43cc0e7',
-  },
-  {
-    name: 'foreing-source-tenant',
-    policy: kubePolicy(
-      '0ef621c5-a4cd-11e7-a1ea-068bf013416e',
-      backend,
-      { tenant_id: 'kube-system' },
-      tcp80,
-    ),
-    hash: 'b62df31062b6b496',
-  },
-  {
-    name: 'no-rules',
-    policy: kubePolicy('4bf9aba4-a4cd-11e7-a1ea-068bf013416e', backend, frontend, {
-      protocol: 'any',
-    }),
-    hash: 'a70997e12148f097',
-  },
-  {
-    name: 'no-source-segment',
-    policy: kubePolicy(
-      '7bcdb586-a4cd-11e7-a1ea-068bf013416e',
-      backend,
-      { tenant_id: 'tenant-a' },
-      tcp80,
-    ),
-    hash: 'd881c0948d2a25ec',
-  },
-  {
-    name: 'no-target-segment',
-    policy: kubePolicy(
-      'a7cac6f1-a4cd-11e7-a1ea-068bf013416e',
-      { tenant_id: 'tenant-a' },
-      frontend,
-      tcp80,
-    ),
-    hash: '1853ba0d91f85673',
-  },
-];
+/** The original's enforcer golden fixtures, shared with the rendering tests. */
+const FIXTURES = GOLDEN_FIXTURES;
 
 describe('policyHash', () => {
   for (const f of FIXTURES) {
@@ -128,6 +59,7 @@ describe('policyHash', () => {
     const r1: Rule = { protocol: 'tcp', ports: [80] };
     const r2: Rule = { protocol: 'udp', ports: [53] };
     const base = FIXTURES[1]!.policy;
+    const frontend = { tenant_id: 'tenant-a', segment_id: 'frontend' };
     const one: Policy = { ...base, ingress: [{ peers: [frontend], rules: [r1, r2] }] };
     const two: Policy = { ...base, ingress: [{ peers: [frontend], rules: [r2, r1] }] };
     assert.notEqual(policyHash(one), policyHash(two));
