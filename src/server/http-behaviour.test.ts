@@ -3,15 +3,13 @@
  * methods (405), trailing slashes, request ids, and no request detached by a timeout.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { beforeEach, describe, test } from 'node:test';
+import { after, beforeEach, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { makeCerts } from '../../test/helpers/tls.ts';
 import { buildApp } from './app.ts';
 import { assertError, call, InMemoryService, seededService } from './in-memory-service.test.ts';
 
@@ -166,44 +164,17 @@ describe('logging', () => {
 });
 
 describe('TLS', () => {
-  test('with https options the app serves HTTPS (and only HTTPS)', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'romanad-tls-'));
-    const key = join(dir, 'tls.key');
-    const cert = join(dir, 'tls.pem');
-    try {
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-keyout',
-          key,
-          '-out',
-          cert,
-          '-days',
-          '1',
-          '-subj',
-          '/CN=localhost',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1',
-        ],
-        { stdio: 'ignore' },
-      );
-    } catch {
-      t.skip('openssl is not available');
-      return;
-    }
+  test('with https options the app serves HTTPS (and only HTTPS)', async () => {
+    const certs = makeCerts();
+    after(() => certs.remove());
+    const cert = certs.serverCert;
+    const key = certs.serverKey;
     const tls = buildApp(service, { https: { cert: readFileSync(cert), key: readFileSync(key) } });
     await tls.listen({ host: '127.0.0.1', port: 0 });
     try {
       const port = (tls.server.address() as AddressInfo).port;
       const body = await new Promise<string>((resolve, reject) => {
-        httpsGet(`https://127.0.0.1:${port}/hosts`, { ca: readFileSync(cert) }, (res) => {
+        httpsGet(`https://127.0.0.1:${port}/hosts`, { ca: readFileSync(certs.ca) }, (res) => {
           let text = '';
           res.on('data', (c: Buffer) => (text += c.toString()));
           res.on('end', () => resolve(text));
