@@ -50,7 +50,8 @@ export class AddressQueue {
         isRomanaError(err, 'NotFound') ||
         (isRomanaError(err, 'Unavailable') && err.resourceType === 'topology');
       const key = behind ? keyOf(err as RomanaError) : undefined;
-      if (key === undefined || !(await this.core.catchUp(key))) throw err;
+      if (key === undefined) throw err;
+      if (!(await this.core.catchUp(key, this.core.seenRevision(key)))) throw err;
       return this.#run(op);
     }
   }

@@ -285,20 +285,25 @@ export class ServiceCore {
       });
   }
 
-  /** Applies changes written by others (or read back after a failed transaction). */
   /**
    * Waits (at most `timeoutMs`) until this replica has applied the stored version of `key`,
-   * when the store holds a newer one than this replica has seen. Returns true when it did.
+   * when the store holds a newer one than the replica had seen when the caller failed
+   * (`seenBefore`; the replica may have caught up meanwhile). Returns true when it has.
    */
-  async catchUp(key: string, timeoutMs = 2000): Promise<boolean> {
+  async catchUp(key: string, seenBefore: number, timeoutMs = 2000): Promise<boolean> {
     const kv = await this.store.get(key).catch(() => undefined);
-    const seen = () => Math.abs(this.revs.get(key) ?? 0);
-    if (kv === undefined || kv.modRevision <= seen()) return false;
+    if (kv === undefined || kv.modRevision <= seenBefore) return false;
     const end = Date.now() + timeoutMs;
-    while (seen() < kv.modRevision && Date.now() < end) await sleep(5);
-    return seen() >= kv.modRevision;
+    while (this.seenRevision(key) < kv.modRevision && Date.now() < end) await sleep(5);
+    return this.seenRevision(key) >= kv.modRevision;
   }
 
+  /** The store revision of the version of `key` this replica holds (0: never seen). */
+  seenRevision(key: string): number {
+    return Math.abs(this.revs.get(key) ?? 0);
+  }
+
+  /** Applies changes written by others (or read back after a failed transaction). */
   applyStoreEvents(events: StoreEvent[], refreshing: boolean): void {
     if ((this.reloading !== null || this.stale) && !refreshing) return;
     try {
