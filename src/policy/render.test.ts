@@ -273,7 +273,9 @@ describe('ruleMatches', () => {
       out: ['-p udp --dport 53', '-p udp --dport 5353'],
     },
     { rule: { protocol: 'tcp', port_ranges: [[1, 1024]] }, out: ['-p tcp --dport 1:1024'] },
-    { rule: { protocol: 'icmp', icmp_type: 8 }, out: ['-p icmp'] },
+    { rule: { protocol: 'icmp' }, out: ['-p icmp'] },
+    { rule: { protocol: 'icmp', icmp_type: 8 }, out: ['-p icmp --icmp-type 8'] },
+    { rule: { protocol: 'ICMP', icmp_type: 3, icmp_code: 4 }, out: ['-p icmp --icmp-type 3/4'] },
     { rule: { protocol: 'any' }, out: [''] },
     { rule: { protocol: 'sctp' }, out: [] },
   ];

@@ -152,11 +152,13 @@ class ChainTable {
 
 /**
  * The iptables matches of one policy rule, one per port and range (§6.3): tcp/udp ports and
- * ranges as `--dport`, icmp as `-p icmp` (type and code are not matched, as in the original),
- * `any` as an empty match, anything else as nothing.
+ * ranges as `--dport`, icmp as `-p icmp` with `--icmp-type T` when a type is given (`T/C` when a
+ * code is too; the original ignored both and so opened every ICMP type), `any` as an empty
+ * match, anything else as nothing. Type 0 and code 0 mean "not given", as in validation.
  *
  * @example ruleMatches({ protocol: 'tcp', ports: [80], port_ranges: [[8000, 8080]] })
  * // ['-p tcp --dport 80', '-p tcp --dport 8000:8080']
+ * @example ruleMatches({ protocol: 'icmp', icmp_type: 3, icmp_code: 4 }) // ['-p icmp --icmp-type 3/4']
  */
 export function ruleMatches(rule: Rule): string[] {
   const proto = rule.protocol.trim().toLowerCase();
@@ -167,8 +169,12 @@ export function ruleMatches(rule: Rule): string[] {
       for (const [lo, hi] of rule.port_ranges ?? []) out.push(`-p ${proto} --dport ${lo}:${hi}`);
       return out.length > 0 ? out : [`-p ${proto}`];
     }
-    case 'icmp':
-      return ['-p icmp'];
+    case 'icmp': {
+      const type = rule.icmp_type ?? 0;
+      const code = rule.icmp_code ?? 0;
+      if (type === 0) return ['-p icmp'];
+      return [code === 0 ? `-p icmp --icmp-type ${type}` : `-p icmp --icmp-type ${type}/${code}`];
+    }
     case 'any':
       return [''];
     default:

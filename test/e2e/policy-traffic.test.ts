@@ -4,6 +4,7 @@
  * romanad opens exactly what it says, on every node, within seconds; removing it closes it.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { Fabric, sleep } from '../helpers/fabric.ts';
 
@@ -127,6 +128,39 @@ describe('policies enforced on real traffic', { timeout: 240_000 }, () => {
     assert.equal(r.status, 200, JSON.stringify(r.body));
     await expectTalk('front', 'back', 8080, false);
     await expectTalk('other', 'back', 8080, true);
+  });
+
+  it('an icmp rule opens only the ICMP type it names', async () => {
+    const pingPolicy = (icmp_type: number) => ({
+      id: 'b-back-ping',
+      direction: 'ingress',
+      applied_to: [{ tenant_id: 'b', segment_id: 'backend' }],
+      ingress: [{ peers: [{ tenant_id: 'a' }], rules: [{ protocol: 'icmp', icmp_type }] }],
+    });
+    const expectPing = async (want: boolean) => {
+      for (let i = 0; i < 40; i++) {
+        if (f.ping('front', 'b-back') === want) {
+          await sleep(300);
+          if (f.ping('front', 'b-back') === want) return;
+        }
+        await sleep(250);
+      }
+      assert.fail(`front -> b-back ping should ${want ? '' : 'not '}get through`);
+    };
+    await expectPing(false);
+    // Timestamp requests (13) only: once h2 holds that rule, an echo request is still dropped.
+    assert.equal((await f.admin('POST', '/policies', pingPolicy(13))).status, 200);
+    const rules = () =>
+      execFileSync('ip', ['netns', 'exec', f.nsOf('h2'), 'iptables-save', '-t', 'filter'], {
+        encoding: 'utf8',
+      });
+    for (let i = 0; i < 40 && !rules().includes('--icmp-type 13 '); i++) await sleep(250);
+    assert.match(rules(), /-p icmp -m icmp --icmp-type 13 -j ACCEPT/);
+    assert.equal(f.ping('front', 'b-back'), false);
+    assert.equal((await f.admin('POST', '/policies', pingPolicy(8))).status, 200);
+    await expectPing(true);
+    assert.equal((await f.admin('DELETE', '/policies/b-back-ping')).status, 200);
+    await expectPing(false);
   });
 
   it('refuses an invalid policy at POST, and keeps enforcing the others', async () => {
