@@ -23,6 +23,7 @@ import { healthRoutes } from './routes/health.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { ipamRoutes } from './routes/ipam.ts';
 import { policyRoutes } from './routes/policies.ts';
+import { vipRoutes } from './routes/vips.ts';
 import type { RouteContext, TypedApp } from './routes/types.ts';
 import { watchRoutes } from './routes/watch.ts';
 import type { RomanaService } from './service.ts';
@@ -122,6 +123,7 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
   ipamRoutes(app, ctx);
   hostRoutes(app, ctx);
   policyRoutes(app, ctx);
+  vipRoutes(app, ctx);
   watchRoutes(app, ctx);
   app.decorate('romanadMetrics', ctx.metrics);
   return base;

@@ -12,7 +12,7 @@ import {
   type StoredPlacement,
   type TopologyRecord,
 } from './keys.ts';
-import type { Policy, WatchEvent } from './service.ts';
+import type { Policy, Vip, WatchEvent } from './service.ts';
 
 /** Turns store events into engine changes and view events, grouped by revision. */
 export function applyEvents(
@@ -77,6 +77,16 @@ export function applyEvents(
           const p = JSON.parse(value) as Policy;
           x.state.policies.set(k.id, p);
           emit(ev.modRevision, { kind: 'policies', type: 'put', id: k.id, value: p });
+        }
+        break;
+      case 'vip':
+        if (value === null) {
+          x.state.vips.delete(k.name);
+          emit(ev.modRevision, { kind: 'vips', type: 'delete', id: k.name, value: null });
+        } else {
+          const v = JSON.parse(value) as Vip;
+          x.state.vips.set(k.name, v);
+          emit(ev.modRevision, { kind: 'vips', type: 'put', id: k.name, value: v });
         }
         break;
       default:

@@ -28,6 +28,9 @@ export type LogFn = (
   extra?: Record<string, unknown>,
 ) => void;
 
+/** What a reload compares before and after, to tell watchers what changed meanwhile. */
+const RELOADED_KINDS: readonly WatchKind[] = ['topology', 'hosts', 'blocks', 'policies', 'vips'];
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function unavailable(message: string, cause?: unknown): RomanaError {
@@ -224,9 +227,7 @@ export class ServiceCore {
       this.#reloadFailures = 0;
       const previous = this.events;
       const before =
-        previous === undefined
-          ? []
-          : this.currentState(['topology', 'hosts', 'blocks'], loaded.revision);
+        previous === undefined ? [] : this.currentState(RELOADED_KINDS, loaded.revision);
       this.state = loaded;
       this.ipam = loaded.ipam;
       this.revs = loaded.revs;
@@ -237,8 +238,8 @@ export class ServiceCore {
       if (previous === undefined) this.events = new EventLog(loaded.revision, this.eventCapacity);
       else {
         // Watchers get the new state, and deletes for what is gone (blocks of a carving
-        // that a topology update replaced, hosts removed meanwhile).
-        const now = this.currentState(['topology', 'hosts', 'blocks'], loaded.revision);
+        // that a topology update replaced, hosts, policies or VIPs removed meanwhile).
+        const now = this.currentState(RELOADED_KINDS, loaded.revision);
         const key = (e: WatchEvent) => `${e.kind}\n${e.id}`;
         const was = new Map(before.map((e) => [key(e), JSON.stringify(e.value)]));
         const still = new Set(now.map(key));
@@ -340,6 +341,11 @@ export class ServiceCore {
     if (want.has('policies')) {
       for (const p of this.state.policies.values()) {
         out.push({ revision, kind: 'policies', type: 'put', id: p.id, value: p });
+      }
+    }
+    if (want.has('vips')) {
+      for (const v of this.state.vips.values()) {
+        out.push({ revision, kind: 'vips', type: 'put', id: v.name, value: v });
       }
     }
     return out;

@@ -8,7 +8,16 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { invalidInput, notFound, RomanaError } from '../errors.ts';
 import { Ipam, type AddressView, type AllocationRequest } from '../ipam/index.ts';
-import type { Policy, RomanaService, WatchEvent, WatchHandle, WatchKind } from './service.ts';
+import type {
+  Policy,
+  RomanaService,
+  Vip,
+  VipInput,
+  WatchEvent,
+  WatchHandle,
+  WatchKind,
+} from './service.ts';
+import { validateVip } from './vips.ts';
 
 interface Watcher {
   kinds: readonly WatchKind[];
@@ -19,6 +28,7 @@ interface Watcher {
 export class InMemoryService implements RomanaService {
   readonly ipam = new Ipam();
   readonly policies = new Map<string, Policy>();
+  readonly vips = new Map<string, Vip>();
   readonly log: WatchEvent[] = [];
   readonly watchers = new Set<Watcher>();
   isReady = true;
@@ -163,6 +173,26 @@ export class InMemoryService implements RomanaService {
   async deletePolicy(id: string) {
     if (!this.policies.delete(id)) throw notFound('policy', id, `Policy ${id} not found`);
     this.#emit('policies', 'delete', id, null);
+  }
+
+  listVips() {
+    return [...this.vips.values()];
+  }
+  getVip(name: string) {
+    const v = this.vips.get(name);
+    if (v === undefined) throw notFound('vip', name, `No VIP named ${name}`);
+    return v;
+  }
+  async putVip(name: string, input: VipInput) {
+    const hosts = new Set(this.ipam.listHosts().hosts.map((h) => h.name));
+    const v = validateVip(name, input, { hosts, networks: this.ipam.listNetworks() });
+    this.vips.set(name, v);
+    this.#emit('vips', 'put', name, v);
+    return v;
+  }
+  async deleteVip(name: string) {
+    if (!this.vips.delete(name)) throw notFound('vip', name, `No VIP named ${name}`);
+    this.#emit('vips', 'delete', name, null);
   }
 
   watch(

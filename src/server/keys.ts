@@ -11,6 +11,8 @@
  * | `hostips/<ip>` | the host name (keeps IPs unique) |
  * | `addresses/<name>` | `StoredAddress` (keeps names unique; lookups go through blocks) |
  * | `policies/<id>` | the policy |
+ * | `vips/<name>` | `Vip`: address, holding host, namespace |
+ * | `vipips/<ip>` | the VIP name (keeps VIP addresses unique) |
  * | `g/<n>/placements/<host>` | `{ groups }`: the host's group path per network |
  * | `g/<n>/blocks/<network>/<a.b.c.d_len>` | `BlockState`: owner, host, names by offset |
  * | `g/<n>/networks/<network>` | `{ blackouts }` |
@@ -49,6 +51,8 @@ export const HOSTS = 'hosts/';
 export const HOST_IPS = 'hostips/';
 export const ADDRESSES = 'addresses/';
 export const POLICIES = 'policies/';
+export const VIPS = 'vips/';
+export const VIP_IPS = 'vipips/';
 export const GENERATIONS = 'g/';
 
 /** Names may hold any character; keys keep one segment per name. */
@@ -59,6 +63,8 @@ export const hostKey = (name: string) => `${HOSTS}${seg(name)}`;
 export const hostIpKey = (ip: string) => `${HOST_IPS}${ip}`;
 export const addressKey = (name: string) => `${ADDRESSES}${seg(name)}`;
 export const policyKey = (id: string) => `${POLICIES}${seg(id)}`;
+export const vipKey = (name: string) => `${VIPS}${seg(name)}`;
+export const vipIpKey = (ip: string) => `${VIP_IPS}${ip}`;
 export const generationPrefix = (g: number) => `${GENERATIONS}${g}/`;
 export const placementKey = (g: number, host: string) =>
   `${generationPrefix(g)}placements/${seg(host)}`;
@@ -74,6 +80,8 @@ export type ParsedKey =
   | { kind: 'hostip' }
   | { kind: 'address'; name: string }
   | { kind: 'policy'; id: string }
+  | { kind: 'vip'; name: string }
+  | { kind: 'vipip' }
   | { kind: 'placement'; generation: number; host: string }
   | { kind: 'block'; generation: number; network: string; cidr: string }
   | { kind: 'network'; generation: number; network: string }
@@ -86,6 +94,8 @@ export function parseKey(key: string): ParsedKey {
   if (key.startsWith(ADDRESSES))
     return { kind: 'address', name: unseg(key.slice(ADDRESSES.length)) };
   if (key.startsWith(POLICIES)) return { kind: 'policy', id: unseg(key.slice(POLICIES.length)) };
+  if (key.startsWith(VIPS)) return { kind: 'vip', name: unseg(key.slice(VIPS.length)) };
+  if (key.startsWith(VIP_IPS)) return { kind: 'vipip' };
   if (key.startsWith(GENERATIONS)) {
     const [g, type, a, b] = key.slice(GENERATIONS.length).split('/');
     const generation = Number(g);

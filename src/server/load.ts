@@ -21,7 +21,7 @@ import {
   type StoredPlacement,
   type TopologyRecord,
 } from './keys.ts';
-import type { Policy } from './service.ts';
+import type { Policy, Vip } from './service.ts';
 
 export interface LoadedState {
   ipam: Ipam;
@@ -29,6 +29,7 @@ export interface LoadedState {
   hosts: Map<string, StoredHost>;
   placements: Map<string, StoredPlacement>;
   policies: Map<string, Policy>;
+  vips: Map<string, Vip>;
   /** modRevision of every key read. */
   revs: Map<string, number>;
   revision: number;
@@ -44,6 +45,7 @@ export async function loadState(store: Store): Promise<LoadedState> {
     [];
   const networks: Array<{ g: number; network: string; st: StoredNetwork; rev: number }> = [];
   const policies = new Map<string, Policy>();
+  const vips = new Map<string, Vip>();
   for (const kv of kvs) {
     const k = parseKey(kv.key);
     const v = (): unknown => JSON.parse(kv.value);
@@ -80,6 +82,9 @@ export async function loadState(store: Store): Promise<LoadedState> {
       case 'policy':
         policies.set(k.id, v() as Policy);
         break;
+      case 'vip':
+        vips.set(k.name, v() as Vip);
+        break;
       default:
         continue;
     }
@@ -100,7 +105,7 @@ export async function loadState(store: Store): Promise<LoadedState> {
             networks.filter((n) => n.g === g),
           ),
         );
-  return { ipam, topology, hosts, placements, policies, revs, revision };
+  return { ipam, topology, hosts, placements, policies, vips, revs, revision };
 }
 
 function snapshotOf(

@@ -31,7 +31,16 @@ import { ServiceCore, sleep, unavailable } from './core.ts';
 import { HostOps, type HostRequestBody } from './host-ops.ts';
 import { blockKey, networkKey, policyKey, TOPOLOGY_KEY } from './keys.ts';
 import { validatePolicyInput } from './policies.ts';
-import type { Policy, RomanaService, WatchEvent, WatchHandle, WatchKind } from './service.ts';
+import type {
+  Policy,
+  RomanaService,
+  Vip,
+  VipInput,
+  WatchEvent,
+  WatchHandle,
+  WatchKind,
+} from './service.ts';
+import { VipOps } from './vips.ts';
 import { recoverStaleUpdate, writeTopologyUpdate } from './topology-writer.ts';
 
 export interface RomanaServiceOptions {
@@ -76,6 +85,7 @@ export class StoreBackedService implements RomanaService {
   readonly #core: ServiceCore;
   readonly #addresses: AddressQueue;
   readonly #hosts: HostOps;
+  readonly #vips: VipOps;
   #ready = false;
   #compactTimer: NodeJS.Timeout | undefined;
   readonly #compactEveryMs: number;
@@ -91,6 +101,7 @@ export class StoreBackedService implements RomanaService {
     );
     this.#addresses = new AddressQueue(this.#core);
     this.#hosts = new HostOps(this.#core);
+    this.#vips = new VipOps(this.#core);
   }
 
   async start(initialTopology: unknown): Promise<void> {
@@ -191,6 +202,22 @@ export class StoreBackedService implements RomanaService {
       });
     }
     return p;
+  }
+
+  listVips(): Vip[] {
+    return this.#vips.list();
+  }
+
+  getVip(name: string): Vip {
+    return this.#vips.get(name);
+  }
+
+  putVip(name: string, input: VipInput): Promise<Vip> {
+    return this.#vips.put(name, input);
+  }
+
+  deleteVip(name: string): Promise<void> {
+    return this.#vips.delete(name);
   }
 
   // ---- addresses ----------------------------------------------------------------------------

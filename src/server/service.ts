@@ -20,6 +20,25 @@ import type { Policy } from '../policy/index.ts';
 /** A Romana policy (reference §10.1), as src/policy validates and normalises it. */
 export type { Policy };
 
+/** A virtual IP held by one host (docs/api.md, "VIPs"). */
+export interface Vip {
+  /** Its identity, by convention `<service>.<namespace>` (the `{name}` of `/vips/{name}`). */
+  name: string;
+  /** The IPv4 address exposed. */
+  ip: string;
+  /** The romanad host that holds the address now; changing it moves the address. */
+  host: string;
+  /** Kubernetes namespace of the Service, when it came from one. */
+  namespace?: string;
+}
+
+/** The body of `PUT /vips/{name}`. */
+export interface VipInput {
+  ip: string;
+  host: string;
+  namespace?: string;
+}
+
 /** Kinds of objects a watch stream can follow. */
 export type WatchKind = 'blocks' | 'hosts' | 'policies' | 'vips' | 'topology';
 export const WATCH_KINDS: readonly WatchKind[] = [
@@ -92,6 +111,17 @@ export interface RomanaService {
   /** Validates (InvalidInput, semantic, with every problem) and stores; overwrites by id. */
   putPolicy(policy: unknown): Promise<Policy>;
   deletePolicy(id: string): Promise<void>;
+
+  /** VIPs sorted by name. */
+  listVips(): Vip[];
+  /** Throws NotFound for an unknown name. */
+  getVip(name: string): Vip;
+  /**
+   * Creates or replaces a VIP. InvalidInput names each bad field (the host must be known, the
+   * address outside every Romana network); AlreadyExists when another VIP holds the address.
+   */
+  putVip(name: string, input: VipInput): Promise<Vip>;
+  deleteVip(name: string): Promise<void>;
 
   /**
    * Streams changes of the given kinds from `fromRevision` (inclusive); with no revision,

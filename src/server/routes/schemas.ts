@@ -115,3 +115,15 @@ export const WatchQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** `PUT /vips/{name}`: the address, the host that holds it, and the Service's namespace. */
+export const VipBody = Type.Object(
+  {
+    ip: Type.String({ maxLength: 64 }),
+    host: Type.String({ maxLength: 253 }),
+    namespace: Type.Optional(Type.String({ maxLength: 253 })),
+  },
+  { additionalProperties: false },
+);
+
+export const VipParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 253 }) });

@@ -1,0 +1,162 @@
+/**
+ * Virtual IPs: an address a Kubernetes Service (or an operator) exposes on one node, which
+ * the node's agent holds as a /32 on its primary link, and which moves to another node when
+ * the VIP's `host` changes. The 2.x listener wrote them straight into etcd (reference §8.4,
+ * §6.5); here romanad owns them like every other object: one key per VIP, a second key per
+ * address so that two VIPs never share one, validated writes, and `vips` events on the
+ * watch stream.
+ */
+import { invalidInput, RomanaError } from '../errors.ts';
+import { Addr, Cidr } from '../ipam/addr.ts';
+import { conflict, withRetry } from '../store/retry.ts';
+import type { Op } from '../store/store.ts';
+import type { ServiceCore } from './core.ts';
+import { vipIpKey, vipKey } from './keys.ts';
+import type { Vip, VipInput } from './service.ts';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+const RETRY = { attempts: 20, baseDelayMs: 1, maxDelayMs: 40 };
+
+/**
+ * Checks a `PUT /vips/{name}` body against what romanad knows; every problem is reported,
+ * each naming its field and value.
+ *
+ * @example
+ * validateVip('web.default', { ip: '192.0.2.10', host: 'node-1' }, { hosts: new Set(['node-1']), networks: [] })
+ * // { name: 'web.default', ip: '192.0.2.10', host: 'node-1' }
+ */
+export function validateVip(
+  name: string,
+  body: VipInput,
+  known: { hosts: ReadonlySet<string>; networks: ReadonlyArray<{ id: string; cidr: string }> },
+): Vip {
+  const problems: string[] = [];
+  if (!NAME.test(name)) {
+    problems.push(
+      `name: '${name}' must be 1-253 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+    );
+  }
+  const addr = Addr.tryParse(body.ip);
+  if (addr === undefined) {
+    problems.push(`ip: '${body.ip}' is not a valid IPv4 address`);
+  } else {
+    const first = Number(addr.value >> 24n);
+    if (first === 0 || first === 127 || first >= 224) {
+      problems.push(
+        `ip: '${body.ip}' cannot be a VIP (unspecified, loopback, multicast or reserved)`,
+      );
+    }
+    for (const n of known.networks) {
+      if (Cidr.parse(n.cidr).containsAddr(addr)) {
+        problems.push(
+          `ip: '${body.ip}' lies inside Romana network ${n.id} (${n.cidr}), whose addresses go to pods`,
+        );
+      }
+    }
+  }
+  if (!known.hosts.has(body.host)) problems.push(`host: no host named '${body.host}'`);
+  if (problems.length > 0) {
+    throw invalidInput(problems.join('\n'), {
+      resourceType: 'vip',
+      resourceId: name,
+      semantic: addr !== undefined && NAME.test(name),
+    });
+  }
+  const vip: Vip = { name, ip: body.ip, host: body.host };
+  if (body.namespace !== undefined) vip.namespace = body.namespace;
+  return vip;
+}
+
+export class VipOps {
+  readonly core: ServiceCore;
+
+  constructor(core: ServiceCore) {
+    this.core = core;
+  }
+
+  list(): Vip[] {
+    return [...this.core.state.vips.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  get(name: string): Vip {
+    const v = this.core.state.vips.get(name);
+    if (v === undefined) {
+      throw new RomanaError('NotFound', `No VIP named ${name}`, {
+        resourceType: 'vip',
+        resourceId: name,
+      });
+    }
+    return v;
+  }
+
+  /** Creates the VIP or replaces it (a new host moves it); its address must be free. */
+  async put(name: string, body: VipInput): Promise<Vip> {
+    this.core.checkWritable();
+    return this.core.rw.read(() =>
+      withRetry(async () => {
+        this.core.checkWritable();
+        const vip = validateVip(name, body, {
+          hosts: new Set(this.core.state.hosts.keys()),
+          networks: this.core.ipam.listNetworks(),
+        });
+        const before = this.core.state.vips.get(name);
+        const holder = this.#holderOf(vip.ip);
+        if (holder !== undefined && holder !== name) throw this.#taken(vip.ip, holder);
+        const ops: Op[] = [
+          { type: 'put', key: vipKey(name), value: JSON.stringify(vip) },
+          { type: 'put', key: vipIpKey(vip.ip), value: name },
+        ];
+        if (before !== undefined && before.ip !== vip.ip) {
+          ops.push({ type: 'delete', key: vipIpKey(before.ip) });
+        }
+        const rev = await this.core.commit(
+          [this.core.cmp(vipKey(name)), this.core.cmp(vipIpKey(vip.ip))],
+          ops,
+        );
+        if (rev === null) {
+          await this.core.refreshKeys([vipKey(name), vipIpKey(vip.ip)]);
+          const now = await this.core.store.get(vipIpKey(vip.ip));
+          if (now !== undefined && now.value !== name) throw this.#taken(vip.ip, now.value);
+          throw conflict(`writing VIP ${name} raced another writer`);
+        }
+        this.core.state.vips.set(name, vip);
+        this.core.publish(rev, [{ kind: 'vips', type: 'put', id: name, value: vip }]);
+        return vip;
+      }, RETRY),
+    );
+  }
+
+  async delete(name: string): Promise<void> {
+    this.core.checkWritable();
+    await this.core.rw.read(() =>
+      withRetry(async () => {
+        const vip = this.get(name);
+        const rev = await this.core.commit(
+          [this.core.cmp(vipKey(name))],
+          [
+            { type: 'delete', key: vipKey(name) },
+            { type: 'delete', key: vipIpKey(vip.ip) },
+          ],
+        );
+        if (rev === null) {
+          await this.core.refreshKeys([vipKey(name)]);
+          throw conflict(`deleting VIP ${name} raced another writer`);
+        }
+        this.core.state.vips.delete(name);
+        this.core.publish(rev, [{ kind: 'vips', type: 'delete', id: name, value: null }]);
+      }, RETRY),
+    );
+  }
+
+  #holderOf(ip: string): string | undefined {
+    for (const v of this.core.state.vips.values()) if (v.ip === ip) return v.name;
+    return undefined;
+  }
+
+  #taken(ip: string, holder: string): RomanaError {
+    return new RomanaError('AlreadyExists', `VIP address ${ip} is already held by VIP ${holder}`, {
+      resourceType: 'vip',
+      resourceId: holder,
+    });
+  }
+}
