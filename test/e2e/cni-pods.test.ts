@@ -1,0 +1,212 @@
+/**
+ * The bundled CNI plugin (dist/romana-cni.cjs, built by `npm run build:cni`) run for real, as a
+ * container runtime would, against a real romanad (see test/helpers/cni.ts): the life of pods,
+ * from ADD in each cniVersion through CHECK, DEL, the policy divert rules and GC, with pings
+ * between pods.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { cniHarness } from '../helpers/cni.ts';
+import { request, type Romanad } from '../helpers/romanad.ts';
+
+const harness = cniHarness('pods');
+const {
+  HOST_NS,
+  HOST,
+  KUBECONFIG,
+  GW,
+  baseConf,
+  cni,
+  addPod,
+  addressOf,
+  hostLinks,
+  ipOf,
+  inNs,
+  json,
+} = harness;
+let romanad: Romanad | undefined;
+
+before(async () => {
+  romanad = await harness.start();
+});
+
+after(() => harness.stop());
+
+describe('romana-cni, the bundled plugin against a real romanad', () => {
+  const versions = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'];
+  const pods: Awaited<ReturnType<typeof addPod>>[] = [];
+
+  it('ADD answers in each cniVersion and wires eth0 with the /32 and the default route', async () => {
+    for (const [i, v] of versions.entries()) {
+      const pod = await addPod(`p${i}`, v);
+      pods.push(pod);
+      const { run } = pod;
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.equal(run.out?.['cniVersion'], v);
+      const ip = (run.out?.['ips'] as Record<string, unknown>[])[0]!;
+      assert.match(String(ip['address']), /^10\.200\.\d+\.\d+\/32$/);
+      assert.equal(ip['gateway'], GW);
+      assert.equal(ip['interface'], 1);
+      assert.equal(ip['version'], v.startsWith('0.') ? '4' : undefined);
+      const ifs = run.out?.['interfaces'] as Record<string, unknown>[];
+      assert.equal(ifs[0]!['name'], `romana-${pod.id.slice(0, 8)}`);
+      assert.equal(ifs[1]!['name'], 'eth0');
+      assert.equal(ifs[1]!['sandbox'], pod.path);
+      assert.equal(ifs[1]!['mtu'], v === '1.1.0' ? 1400 : undefined);
+      assert.deepEqual(run.out?.['routes'], [{ dst: '0.0.0.0/0', gw: GW }]);
+
+      const [eth0] = json<{ mtu: number; addr_info: { local: string; prefixlen: number }[] }[]>(
+        pod.ns,
+        ['-4', 'addr', 'show', 'dev', 'eth0'],
+      );
+      assert.equal(eth0!.mtu, 1400);
+      assert.deepEqual(
+        eth0!.addr_info.map((a) => `${a.local}/${a.prefixlen}`),
+        [ip['address']],
+      );
+      const [def] = json<{ gateway: string; dev: string }[]>(pod.ns, ['route', 'show', 'default']);
+      assert.equal(def!.gateway, GW);
+      assert.equal((await addressOf(pod.name)).ip, ipOf(run));
+      const [hostRoute] = json<{ dev: string }[]>(HOST_NS, [
+        'route',
+        'show',
+        'exact',
+        `${ipOf(run)}/32`,
+      ]);
+      assert.equal(hostRoute!.dev, `romana-${pod.id.slice(0, 8)}`);
+    }
+  });
+
+  it('with a kubeconfig, the segment is the pod label read from Kubernetes', async () => {
+    const pod = await addPod('k1', '1.0.0', { kubernetes_config: KUBECONFIG });
+    assert.equal(pod.run.code, 0, pod.run.stdout + pod.run.stderr);
+    const a = await request(`${romanad!.url}/address?addressName=${pod.name}`, 'GET');
+    assert.equal((a.body as { segment: string; tenant: string }).segment, 'frontend');
+    assert.equal((a.body as { segment: string; tenant: string }).tenant, 'team-a');
+    const del = await cni('DEL', {
+      containerId: pod.id,
+      netns: pod.path,
+      args: `K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=k1;K8S_POD_INFRA_CONTAINER_ID=${pod.id}`,
+    });
+    assert.equal(del.code, 0);
+  });
+
+  it('two pods on the host ping each other', () => {
+    inNs(pods[0]!.ns, ['ping', '-c', '1', '-W', '2', ipOf(pods[1]!.run)]);
+    inNs(pods[4]!.ns, ['ping', '-c', '1', '-W', '2', ipOf(pods[2]!.run)]);
+  });
+
+  it('a repeated ADD returns the same address and keeps it', async () => {
+    const again = await addPod('p1', '1.0.0');
+    assert.equal(again.run.code, 0, again.run.stdout + again.run.stderr);
+    assert.equal(ipOf(again.run), ipOf(pods[1]!.run));
+    assert.equal((await addressOf(again.name)).ip, ipOf(pods[1]!.run));
+    inNs(pods[0]!.ns, ['ping', '-c', '1', '-W', '2', ipOf(again.run)]);
+  });
+
+  it('CHECK passes on a wired pod and fails once a route is gone', async () => {
+    const pod = pods[3]!;
+    const conf = { ...baseConf('1.0.0'), prevResult: pod.run.out };
+    const check = () =>
+      cni('CHECK', {
+        conf,
+        containerId: pod.id,
+        netns: pod.path,
+        args: `K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=p3;K8S_POD_INFRA_CONTAINER_ID=${pod.id}`,
+      });
+    const ok = await check();
+    assert.equal(ok.code, 0, ok.stdout);
+    assert.equal(ok.stdout, '');
+    inNs(pod.ns, ['ip', 'route', 'del', 'default']);
+    const broken = await check();
+    assert.equal(broken.out?.['code'], 102);
+    assert.match(String(broken.out?.['details']), /default route/);
+    const old = await cni('CHECK', {
+      conf: { ...conf, cniVersion: '0.3.1' },
+      containerId: pod.id,
+      netns: pod.path,
+    });
+    assert.equal(old.out?.['code'], 1);
+  });
+
+  it('DEL releases the address and removes the veth; DEL again succeeds', async () => {
+    const pod = pods[3]!;
+    const del = () =>
+      cni('DEL', {
+        containerId: pod.id,
+        netns: pod.path,
+        args: `K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=p3;K8S_POD_INFRA_CONTAINER_ID=${pod.id}`,
+      });
+    const first = await del();
+    assert.equal(first.code, 0);
+    assert.equal(first.stdout, '');
+    assert.equal((await addressOf(pod.name)).status, 404);
+    assert.ok(!hostLinks().includes(`romana-${pod.id.slice(0, 8)}`));
+    const listed = await request(`${romanad!.url}/addresses?host=${HOST}`, 'GET');
+    assert.ok(!(listed.body as { name: string }[]).some((a) => a.name === pod.name));
+    const second = await del();
+    assert.equal(second.code, 0);
+    assert.equal(second.stdout, '');
+    const unknown = await cni('DEL', { containerId: 'never-added' });
+    assert.equal(unknown.code, 0);
+  });
+
+  it('with use_policy, ADD installs the divert rules and DEL removes them', async () => {
+    for (const chain of [
+      'ROMANA-INPUT',
+      'ROMANA-FORWARD-OUT',
+      'ROMANA-FORWARD-IN',
+      'ROMANA-OUTPUT',
+    ]) {
+      inNs(HOST_NS, ['iptables', '-w', '-N', chain]);
+    }
+    const pod = await addPod('q1', '1.1.0', { use_policy: true });
+    assert.equal(pod.run.code, 0, pod.run.stdout + pod.run.stderr);
+    const veth = `romana-${pod.id.slice(0, 8)}`;
+    const rules = () =>
+      inNs(HOST_NS, ['iptables', '-w', '-S'])
+        .split('\n')
+        .filter((l) => l.includes(veth));
+    assert.deepEqual(rules().sort(), [
+      `-A FORWARD -i ${veth} -j ROMANA-FORWARD-OUT`,
+      `-A FORWARD -o ${veth} -j ROMANA-FORWARD-IN`,
+      `-A INPUT -i ${veth} -j ROMANA-INPUT`,
+      `-A OUTPUT -o ${veth} -j ROMANA-OUTPUT`,
+    ]);
+    const again = await addPod('q1', '1.1.0', { use_policy: true });
+    assert.equal(again.run.code, 0);
+    assert.equal(rules().length, 4);
+    const del = await cni('DEL', {
+      conf: { ...baseConf(), use_policy: true },
+      containerId: pod.id,
+      netns: pod.path,
+      args: `K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=q1;K8S_POD_INFRA_CONTAINER_ID=${pod.id}`,
+    });
+    assert.equal(del.code, 0);
+    assert.deepEqual(rules(), []);
+  });
+
+  it('GC releases addresses of containers not in the valid list, and nothing else', async () => {
+    const manual = await request(`${romanad!.url}/address`, 'POST', {
+      name: 'manual-1',
+      host: HOST,
+    });
+    assert.equal(manual.status, 200);
+    const keep = pods.filter((_, i) => i !== 3 && i !== 4);
+    const gc = await cni('GC', {
+      conf: {
+        ...baseConf(),
+        'cni.dev/valid-attachments': keep.map((p) => ({ containerID: p.id, ifname: 'eth0' })),
+      },
+    });
+    assert.equal(gc.code, 0, gc.stdout);
+    assert.equal(gc.stdout, '');
+    const names = (
+      (await request(`${romanad!.url}/addresses?host=${HOST}`, 'GET')).body as {
+        name: string;
+      }[]
+    ).map((a) => a.name);
+    assert.deepEqual(names.sort(), [...keep.map((p) => p.name), 'manual-1'].sort());
+    assert.ok(!hostLinks().includes(`romana-${pods[4]!.id.slice(0, 8)}`));
+  });
+});
