@@ -9,6 +9,7 @@ import type { TransportOptions } from '../client/http.ts';
 import { watchRomanad, type Watcher } from '../client/watch.ts';
 import { PolicySync } from './policy-sync.ts';
 import { RouteReconciler, type ReconcilerOptions } from './reconciler.ts';
+import { VipSync } from './vip-sync.ts';
 
 export interface AgentOptions extends TransportOptions, ReconcilerOptions {
   client: RomanadClient;
@@ -18,12 +19,15 @@ export interface AgentOptions extends TransportOptions, ReconcilerOptions {
   debounceMs?: number;
   /** Enforce policies (iptables and ipset) too. */
   policy?: boolean;
+  /** Hold this node's VIPs on this link (none: VIPs are not handled). */
+  vipLink?: string;
 }
 
 export class Agent {
   readonly #o: AgentOptions;
   readonly reconciler: RouteReconciler;
   readonly policies: PolicySync | undefined;
+  readonly vips: VipSync | undefined;
   #watch: Watcher | undefined;
   #timer: NodeJS.Timeout | undefined;
   #resync: NodeJS.Timeout | undefined;
@@ -41,15 +45,22 @@ export class Agent {
           opts.metrics,
         )
       : undefined;
+    this.vips =
+      opts.vipLink === undefined
+        ? undefined
+        : new VipSync(opts.exec, opts.hostname, opts.vipLink, opts.log, opts.metrics);
   }
 
   get healthy(): boolean {
-    return this.reconciler.healthy && (this.policies?.healthy ?? true);
+    return (
+      this.reconciler.healthy && (this.policies?.healthy ?? true) && (this.vips?.healthy ?? true)
+    );
   }
 
   async #syncAll(): Promise<void> {
     await this.reconciler.sync();
     await this.policies?.sync();
+    await this.vips?.sync();
   }
 
   /** Lists the state, syncs once, then follows changes until `stop`. */
@@ -61,12 +72,17 @@ export class Agent {
       baseUrl: this.#o.baseUrl,
       token: this.#o.token,
       ca: this.#o.ca,
-      kinds: this.policies
-        ? ['blocks', 'hosts', 'topology', 'policies']
-        : ['blocks', 'hosts', 'topology'],
+      kinds: [
+        'blocks',
+        'hosts',
+        'topology',
+        ...(this.policies ? (['policies'] as const) : []),
+        ...(this.vips ? (['vips'] as const) : []),
+      ],
       onEvent: (e) => {
         this.reconciler.apply(e);
         this.policies?.apply(e);
+        this.vips?.apply(e);
         this.#schedule();
       },
       onReset: () => (restarted = true),
@@ -104,6 +120,7 @@ export class Agent {
     ]);
     this.reconciler.replace(hosts, blocks, topology);
     if (this.policies) this.policies.replace(await this.#o.client.listPolicies());
+    if (this.vips) this.vips.replace(await this.#o.client.listVips());
   }
 
   #schedule(): void {

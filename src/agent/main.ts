@@ -41,6 +41,7 @@ interface Flags {
   logLevel: string;
   netns?: string;
   policy: boolean;
+  vips: boolean;
   linkName?: string;
 }
 
@@ -149,6 +150,13 @@ function options(cmd: Command): Command {
     )
     .addOption(
       opt(
+        '--no-vips',
+        "do not hold this node's VIPs (PUT /vips) as /32s on the primary link",
+        'no-vips',
+      ),
+    )
+    .addOption(
+      opt(
         '--link-name <if>',
         "the node's primary interface (default: the default route's); checked at start",
         'link-name',
@@ -207,7 +215,8 @@ async function run(f: Flags): Promise<number> {
     log('info', 'romana-lo ready', { kind: await provisionInterface(exec, f.gatewayIp, log) });
   await sysctls(exec, f.provisionSysctls);
   await nameTable(f.rtTablesFile, f.routeTable);
-  log('info', 'primary link', { link: await primaryLink(exec, f.linkName) });
+  const link = await primaryLink(exec, f.linkName);
+  log('info', 'primary link', { link });
   if (await ensureRule(exec, f.routeTable))
     log('info', 'added the policy rule', { table: f.routeTable });
   const agent = new Agent({
@@ -223,6 +232,7 @@ async function run(f: Flags): Promise<number> {
     log,
     metrics,
     policy: f.policy,
+    vipLink: f.vips ? link : undefined,
   });
   const server =
     f.metricsPort > 0
@@ -260,6 +270,7 @@ async function plan(f: Flags): Promise<number> {
     resyncMs: 0,
     log: () => undefined,
     policy: f.policy,
+    vipLink: f.vips ? await primaryLink(kernel(f), f.linkName) : undefined,
   });
   await agent.refresh();
   const p = await agent.reconciler.plan();
@@ -281,6 +292,12 @@ async function plan(f: Flags): Promise<number> {
     for (const s of desired.skipped)
       out.push(`# not enforced: policy ${s.id}: ${s.problems.join('; ')}`);
     out.push(formatPlan(await agent.policies.plan()));
+  }
+  if (agent.vips) {
+    const v = await agent.vips.plan();
+    out.push('', `# vips on ${agent.vips.link}: ${v.add.length + v.remove.length} change(s)`);
+    for (const ip of v.remove) out.push(`addr del ${ip}/32 dev ${agent.vips.link}`);
+    for (const ip of v.add) out.push(`addr add ${ip}/32 dev ${agent.vips.link}`);
   }
   process.stdout.write(out.join('\n') + '\n');
   return 0;

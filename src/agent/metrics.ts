@@ -54,6 +54,16 @@ export class AgentMetrics {
     help: 'Policies that could not be rendered (see the log for why)',
     registers: [this.registry],
   });
+  readonly vips = new Gauge({
+    name: 'romana_vips_held',
+    help: 'VIP addresses this node holds on its primary link',
+    registers: [this.registry],
+  });
+  readonly vipErrors = new Counter({
+    name: 'romana_vip_errors_total',
+    help: 'VIP syncs that failed',
+    registers: [this.registry],
+  });
   readonly watchReconnects = new Counter({
     name: 'romana_watch_reconnects_total',
     help: 'Times the watch stream to romanad was interrupted and reconnected',

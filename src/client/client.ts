@@ -18,6 +18,7 @@ import type {
   Policy,
   RemovedHost,
   Topology,
+  Vip,
 } from './types.ts';
 
 /** Settings of a client: where romanad is, plus transport options (token, CA, timeout). */
@@ -152,6 +153,26 @@ export class RomanadClient {
   /** `DELETE /policies/{id}`. */
   removePolicy(id: string): Promise<null> {
     return this.call('DELETE', `/policies/${seg(id)}`);
+  }
+
+  /** `GET /vips`. */
+  listVips(): Promise<Vip[]> {
+    return this.call('GET', '/vips');
+  }
+
+  /** `GET /vips/{name}`. */
+  getVip(name: string): Promise<Vip> {
+    return this.call('GET', `/vips/${seg(name)}`);
+  }
+
+  /** `PUT /vips/{name}`: creates the VIP, or replaces it (another host moves it). */
+  putVip(name: string, vip: { ip: string; host: string; namespace?: string }): Promise<Vip> {
+    return this.call('PUT', `/vips/${seg(name)}`, { body: vip });
+  }
+
+  /** `DELETE /vips/{name}`. */
+  removeVip(name: string): Promise<null> {
+    return this.call('DELETE', `/vips/${seg(name)}`);
   }
 
   /** `GET /blackouts`. */

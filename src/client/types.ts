@@ -44,6 +44,14 @@ export interface AllocationRequest {
 }
 
 /** One blackout (reserved range). */
+/** A VIP (`GET /vips`): an IPv4 address held by one host. */
+export interface Vip {
+  name: string;
+  ip: string;
+  host: string;
+  namespace?: string;
+}
+
 export interface Blackout {
   network: string;
   cidr: string;

@@ -168,6 +168,33 @@ describe('romana-agent', () => {
     assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status, 200);
   });
 
+  it("holds this node's VIPs on its link, moves and drops them, and leaves other /32s alone", async () => {
+    const held = () =>
+      ip('-4', '-o', 'addr', 'show', 'dev', 'v0')
+        .split('\n')
+        .filter((l) => l.includes('/32'))
+        .map((l) => l.replace(/^.*inet (\S+) .*?(v0:rv)?\s*(\\|$).*$/, '$1 $2').trim())
+        .sort();
+    ip('addr', 'add', '192.0.2.99/32', 'dev', 'v0'); // the node's own, not Romana's
+    const put = (host: string) =>
+      request(`${url()}/vips/web.default`, 'PUT', { ip: '192.0.2.77', host });
+    assert.equal((await put('me')).status, 200);
+    await until('the VIP on v0', () => held().includes('192.0.2.77/32 v0:rv'));
+    const m = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
+    assert.match(m, /^romana_vips_held 1$/m);
+    assert.equal((await put('peer')).status, 200);
+    await until(
+      'the VIP to leave v0 when it moves to peer',
+      () => !held().includes('192.0.2.77/32 v0:rv'),
+    );
+    assert.equal((await put('me')).status, 200);
+    await until('the VIP back on v0', () => held().includes('192.0.2.77/32 v0:rv'));
+    assert.equal((await request(`${url()}/vips/web.default`, 'DELETE')).status, 200);
+    await until('the VIP to leave v0 when deleted', () => !held().includes('192.0.2.77/32 v0:rv'));
+    assert.deepEqual(held(), ['192.0.2.99/32']);
+    ip('addr', 'del', '192.0.2.99/32', 'dev', 'v0');
+  });
+
   it('plans without changing anything, and says why', async () => {
     await request(`${url()}/address`, 'POST', { name: 'p2', host: 'peer', tenant: 'u' });
     await until('the p2 route', () => routes().some((r) => r.endsWith('via 192.168.60.2')));
