@@ -117,6 +117,39 @@ describe('three hosts, routed pods, no overlay', { timeout: 180_000 }, () => {
     assert.ok(f.ping('b1', 'c2'));
   });
 
+  it('a VIP is reachable on its host, and moves to another with a gratuitous ARP', async () => {
+    const vip = '192.168.77.200';
+    const inHost = (h: string, ...argv: string[]) =>
+      execFileSync('ip', ['netns', 'exec', f.nsOf(h), ...argv], { encoding: 'utf8' });
+    const macOf = (h: string) =>
+      (
+        JSON.parse(inHost(h, 'ip', '-json', 'link', 'show', 'eth0')) as Array<{ address: string }>
+      )[0]!.address;
+    const neighOfVip = () => {
+      const n = JSON.parse(inHost('h1', 'ip', '-json', 'neigh', 'show', vip)) as Array<{
+        lladdr?: string;
+      }>;
+      return n[0]?.lladdr;
+    };
+    const put = (host: string) => f.admin('PUT', '/vips/web.default', { ip: vip, host });
+    const pingVip = (pod: string) => f.inPod(pod, ['ping', '-c', '1', '-W', '1', vip]).status === 0;
+    assert.equal((await put('h2')).status, 200);
+    await until('a1 to reach the VIP on h2', () => pingVip('a1'));
+    assert.equal(neighOfVip(), macOf('h2'));
+    await sleep(1200); // past the neighbour entry's lock time, so an ARP may replace it
+    assert.equal((await put('h3')).status, 200);
+    await until('h3 to hold the VIP', () => inHost('h3', 'ip', '-o', 'addr').includes(`${vip}/32`));
+    // h1 learnt the move from h3's gratuitous ARP, not from its cache expiring.
+    await until('h1 to see the VIP at h3', () => neighOfVip() === macOf('h3'), 3000);
+    assert.ok(!inHost('h2', 'ip', '-o', 'addr').includes(`${vip}/32`), 'h2 let the VIP go');
+    assert.ok(pingVip('a1') && pingVip('b1'), 'pods reach the VIP at its new host');
+    assert.equal((await f.admin('DELETE', '/vips/web.default')).status, 200);
+    await until(
+      'h3 to drop the VIP',
+      () => !inHost('h3', 'ip', '-o', 'addr').includes(`${vip}/32`),
+    );
+  });
+
   it("after DEL of every pod on a host, its blocks' routes vanish from the other hosts", async () => {
     for (const name of ['b1', 'b2']) {
       const p = f.pods.get(name)!;
