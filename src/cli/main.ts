@@ -10,6 +10,7 @@ import { registerHosts } from './commands/host.ts';
 import { registerNetworks } from './commands/network.ts';
 import { registerPolicies } from './commands/policy.ts';
 import { registerTopology } from './commands/topology.ts';
+import { registerVips } from './commands/vip.ts';
 import { DEFAULT_ROOT_URL, ENV } from './config.ts';
 import { runner } from './context.ts';
 import { describeError, EXIT } from './errors.ts';
@@ -73,6 +74,7 @@ export function buildProgram(io: Io): Command {
   registerAddresses(program, run);
   registerTopology(program, run);
   registerPolicies(program, run);
+  registerVips(program, run);
   return program;
 }
 

@@ -183,6 +183,37 @@ describe('romana against a real romanad', () => {
     );
   });
 
+  it('sets, moves, shows, lists and removes VIPs', async () => {
+    const set = await ok([
+      ...r,
+      'vip',
+      'set',
+      'web.default',
+      '--ip',
+      '192.168.0.200',
+      '--host',
+      'node-1',
+    ]);
+    assert.match(set, /^Name: +web\.default\nIP: +192\.168\.0\.200\nHost: +node-1\n/);
+    const moved = JSON.parse(
+      await ok([...json, 'vip', 'set', 'web.default', '--ip', '192.168.0.200', '--host', 'node-2']),
+    ) as unknown;
+    assert.deepEqual(moved, { name: 'web.default', ip: '192.168.0.200', host: 'node-2' });
+    assert.match(
+      await ok([...r, 'vip', 'list']),
+      /^NAME +IP +HOST +NAMESPACE\nweb\.default +192\.168\.0\.200 +node-2 *\n$/,
+    );
+    assert.deepEqual(JSON.parse(await ok([...json, 'vip', 'list'])), [moved]);
+    assert.deepEqual(JSON.parse(await ok([...json, 'vip', 'show', 'web.default'])), moved);
+    assert.match(
+      await fails(1, [...r, 'vip', 'set', 'api', '--ip', '10.112.0.9', '--host', 'node-1']),
+      /inside Romana network pods.*\(HTTP 422 InvalidInput\)/,
+    );
+    assert.match(await fails(2, [...r, 'vip', 'set', 'api', '--ip', '192.168.0.201']), /--host/);
+    assert.equal(await ok([...r, 'vip', 'remove', 'web.default']), 'VIP web.default removed.\n');
+    assert.match(await fails(1, [...r, 'vip', 'show', 'web.default']), /\(HTTP 404 NotFound\)/);
+  });
+
   it('removes hosts, refusing one with addresses unless --force', async () => {
     assert.match(await fails(1, [...r, 'host', 'remove', 'node-1']), /\(HTTP 409 Conflict\)$/m);
     assert.match(
