@@ -189,6 +189,20 @@ describe('romanad routes over HTTPS with tokens', () => {
     await expect('POST', '/policies', policy, 200);
     await expect('DELETE', '/policies/web-in', undefined, 200);
     await expect('GET', '/policies/web-in', undefined, 404, READER);
+    // VIPs.
+    const vip = { name: 'web.default', ip: '192.168.7.200', host: 'n1' };
+    assert.deepEqual(
+      await expect('PUT', '/vips/web.default', { ip: vip.ip, host: 'n1' }, 200),
+      vip,
+    );
+    await expect('PUT', '/vips/other', { ip: vip.ip, host: 'n1' }, 409);
+    await expect('PUT', '/vips/other', { ip: '192.168.7.201', host: 'nope' }, 422);
+    await expect('PUT', '/vips/other', { ip: '192.168.7.201' }, 400);
+    await expect('PUT', '/vips/other', { ip: '192.168.7.201', host: 'n1' }, 403, NODE);
+    assert.deepEqual(await expect('GET', '/vips', undefined, 200, READER), [vip]);
+    assert.deepEqual(await expect('GET', '/vips/web.default', undefined, 200, READER), vip);
+    await expect('DELETE', '/vips/web.default', undefined, 200);
+    await expect('GET', '/vips/web.default', undefined, 404, READER);
     // Topology.
     const topo = await expect('GET', '/topology', undefined, 200, READER);
     assert.equal(await expect('POST', '/topology', topo, 200), null);
