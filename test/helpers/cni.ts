@@ -11,9 +11,9 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { closeHttpServer, relayUnixToTcp, type Relay } from './relay.ts';
 import { request, startRomanad, type Romanad } from './romanad.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -86,7 +86,7 @@ export function cniHarness(label: string): CniHarness {
 
   const namespaces: string[] = [];
   let romanad: Romanad | undefined;
-  let relay: net.Server | undefined;
+  let relay: Relay | undefined;
   const socats: ChildProcess[] = [];
   /** A stand-in Kubernetes API: pod k1 in team-a carries segment label "frontend". */
   const kubeApi = http.createServer((req, res) => {
@@ -225,14 +225,8 @@ export function cniHarness(label: string): CniHarness {
     });
     assert.equal(topo.status, 200, JSON.stringify(topo.body));
     const port = new URL(romanad.url).port;
-    relay = net.createServer((s) => {
-      const up = net.connect(Number(port), '127.0.0.1');
-      s.pipe(up).pipe(s);
-      s.on('error', () => up.destroy());
-      up.on('error', () => s.destroy());
-    });
     rmSync(SOCK, { force: true });
-    await new Promise<void>((r) => relay!.listen(SOCK, r));
+    relay = await relayUnixToTcp(SOCK, () => Number(port));
     netns(HOST_NS);
     // What romana-agent provides on a node: the gateway address and forwarding.
     inNs(HOST_NS, ['ip', 'addr', 'add', `${GW}/32`, 'dev', 'lo']);
@@ -261,8 +255,8 @@ export function cniHarness(label: string): CniHarness {
       socat.kill('SIGTERM');
       await done;
     }
-    await new Promise((r) => (relay ? relay.close(r) : r(undefined)));
-    await new Promise((r) => (kubeApi.listening ? kubeApi.close(r) : r(undefined)));
+    await relay?.close();
+    await closeHttpServer(kubeApi);
     await romanad?.stop();
     for (const ns of namespaces.reverse()) {
       try {

@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { closeHttpServer, relayUnixToTcp, type Relay } from './relay.ts';
 import { request, startRomanad, type Romanad } from './romanad.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -44,7 +45,7 @@ export class Fabric {
   readonly #processes: ChildProcess[] = [];
   readonly #namespaces: string[] = [];
   #romanad: Romanad | undefined;
-  #relay: net.Server | undefined;
+  #relay: Relay | undefined;
   /** A stand-in Kubernetes API that answers pod lookups (labels by `namespace/name`). */
   #kube: http.Server | undefined;
   readonly #labels = new Map<string, Record<string, string>>();
@@ -120,13 +121,7 @@ export class Fabric {
     });
     await this.startRomanad();
     const sock = path.join(this.dir, 'romanad.sock');
-    this.#relay = net.createServer((s) => {
-      const up = net.connect(this.#port, '127.0.0.1');
-      s.pipe(up).pipe(s);
-      s.on('error', () => up.destroy());
-      up.on('error', () => s.destroy());
-    });
-    await new Promise<void>((r) => this.#relay!.listen(sock, r));
+    this.#relay = await relayUnixToTcp(sock, () => this.#port);
     const kubeSock = path.join(this.dir, 'kube.sock');
     this.#kube = http.createServer((req, res) => {
       const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/?]+)/.exec(req.url ?? '');
@@ -326,11 +321,12 @@ export class Fabric {
       .sort();
   }
 
+  /** Ends every process, namespace and file of the fabric; never waits on a connection. */
   async close(): Promise<void> {
     for (const p of this.#processes) if (p.exitCode === null) p.kill('SIGKILL');
-    await this.#romanad?.stop();
-    await new Promise((r) => (this.#relay ? this.#relay.close(r) : r(undefined)));
-    await new Promise((r) => (this.#kube ? this.#kube.close(r) : r(undefined)));
+    await this.#relay?.close();
+    if (this.#kube) await closeHttpServer(this.#kube);
+    await this.#romanad?.stop('SIGKILL');
     for (const ns of this.#namespaces.reverse()) spawnSync('ip', ['netns', 'del', ns]);
     rmSync(this.dir, { recursive: true, force: true });
   }
