@@ -10,7 +10,7 @@
  * retried. Changes committed by other replicas arrive through a store watch and are applied
  * object by object.
  */
-import { invalidInput, isRomanaError, RomanaError } from '../errors.ts';
+import { invalidInput, invalidTopology, isRomanaError, RomanaError } from '../errors.ts';
 import {
   Ipam,
   type AddressView,
@@ -40,7 +40,7 @@ import type {
   WatchHandle,
   WatchKind,
 } from './service.ts';
-import { VipOps } from './vips.ts';
+import { VipOps, vipsInsideNetworks } from './vips.ts';
 import { recoverStaleUpdate, writeTopologyUpdate } from './topology-writer.ts';
 
 export interface RomanaServiceOptions {
@@ -311,6 +311,8 @@ export class StoreBackedService implements RomanaService {
   async updateTopology(doc: unknown): Promise<TopologyUpdateResult> {
     if (this.#core.closed) throw unavailable('romanad is shutting down');
     return this.#core.rw.write(async () => {
+      const clash = vipsInsideNetworks(doc, this.#core.state.vips.values());
+      if (clash.length > 0) throw invalidTopology(clash.join('\n'), { resourceId: 'topology' });
       const result = await writeTopologyUpdate({
         store: this.#core.store,
         current: this.#core.state.topology,

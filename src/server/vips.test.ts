@@ -145,6 +145,25 @@ describe('VIPs in romanad', () => {
     await svc.close();
   });
 
+  it('refuses a topology update whose networks would cover a VIP, and changes nothing', async () => {
+    const svc = await withHosts();
+    await svc.putVip('web', { ip: '10.1.0.5', host: 'h1' });
+    const wider = {
+      ...topology,
+      networks: [{ name: 'pods', cidr: '10.0.0.0/15', block_mask: 29 }],
+    };
+    await rejects(
+      svc.updateTopology(wider),
+      'InvalidInput',
+      /^network pods \(10\.0\.0\.0\/15\) covers VIP web \(10\.1\.0\.5\); move or delete the VIP first$/,
+    );
+    assert.equal(svc.listNetworks()[0]!.cidr, '10.0.0.0/16');
+    await svc.deleteVip('web');
+    await svc.updateTopology(wider);
+    assert.equal(svc.listNetworks()[0]!.cidr, '10.0.0.0/15');
+    await svc.close();
+  });
+
   it('streams VIP changes on the watch, to replicas and after a resume', async () => {
     const store = new MemoryStore();
     const a = await withHosts(store);

@@ -8,6 +8,7 @@
  */
 import { invalidInput, RomanaError } from '../errors.ts';
 import { Addr, Cidr } from '../ipam/addr.ts';
+import { parseTopology } from '../ipam/topology.ts';
 import { conflict, withRetry } from '../store/retry.ts';
 import type { Op } from '../store/store.ts';
 import type { ServiceCore } from './core.ts';
@@ -65,6 +66,27 @@ export function validateVip(
   const vip: Vip = { name, ip: body.ip, host: body.host };
   if (body.namespace !== undefined) vip.namespace = body.namespace;
   return vip;
+}
+
+/**
+ * The problems a topology document would make with the VIPs held now: a network that covers a
+ * VIP would hand its address to a pod. Empty when there are none (or the document is invalid:
+ * the topology's own validation reports that).
+ */
+export function vipsInsideNetworks(doc: unknown, vips: Iterable<Vip>): string[] {
+  const parsed = parseTopology(doc);
+  if (!parsed.ok) return [];
+  const problems: string[] = [];
+  for (const v of vips) {
+    const addr = Addr.tryParse(v.ip);
+    const n = addr && parsed.spec.networks.find((x) => x.cidr.containsAddr(addr));
+    if (n) {
+      problems.push(
+        `network ${n.name} (${n.cidr.toString()}) covers VIP ${v.name} (${v.ip}); move or delete the VIP first`,
+      );
+    }
+  }
+  return problems;
 }
 
 export class VipOps {
