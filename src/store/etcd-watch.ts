@@ -7,6 +7,12 @@
  * creates the server-side watch at `next`; events below `next` are dropped as duplicates, so a
  * reconnect can neither lose nor repeat a revision. Disconnects are retried forever with capped,
  * jittered backoff (the caller only hears about the one error it must act on: compaction).
+ *
+ * A member cut off from its cluster keeps the stream open and answers keepalives, but sees no
+ * new writes: the watch would fall silent. So every `probeMs` the watch reads the cluster's
+ * revision (a linearizable read, which any member with a quorum answers) and asks its own
+ * member for a progress report; a member still behind that revision a `probeMs` later is left,
+ * and the watch reconnects (the client picks members at random) from its cursor.
  */
 import type { Etcd3, IDuplexStream, IWatchRequest, IWatchResponse } from 'etcd3';
 import { RomanaError } from '../errors.ts';
@@ -29,6 +35,8 @@ export interface EtcdWatchTarget {
   unprefix: (key: Buffer) => string;
   /** For error messages. */
   endpoints: string;
+  /** See `EtcdStoreOptions.watchProbeMs`; 0 or absent: no probe. */
+  probeMs?: number;
 }
 
 const MIN_BACKOFF_MS = 50;
@@ -51,6 +59,10 @@ export class EtcdWatch implements Watch {
   #closed = false;
   #backoff = MIN_BACKOFF_MS;
   #timer: NodeJS.Timeout | undefined;
+  /** Highest revision the current stream's member has reported (response headers). */
+  #memberRevision = 0;
+  #probe: NodeJS.Timeout | undefined;
+  #probing = false;
 
   constructor(
     target: EtcdWatchTarget,
@@ -63,13 +75,42 @@ export class EtcdWatch implements Watch {
     this.#onEvents = onEvents;
     this.#onError = onError;
     void this.#connect();
+    const every = target.probeMs ?? 0;
+    if (every > 0) {
+      this.#probe = setInterval(() => void this.#checkMember(every), every);
+      this.#probe.unref();
+    }
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#probe);
     this.#drop();
+  }
+
+  /** Leaves the stream's member when it stays behind the cluster's revision (module comment). */
+  async #checkMember(waitMs: number): Promise<void> {
+    const stream = this.#stream;
+    if (this.#closed || this.#probing || stream === undefined) return;
+    this.#probing = true;
+    try {
+      const r = await this.#t.client.kv.range({ key: this.#t.key, limit: 1, keys_only: true });
+      const cluster = Number(r.header.revision);
+      if (this.#memberRevision >= cluster || this.#stream !== stream) return;
+      stream.write({ progress_request: {} });
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      if (this.#stream === stream && this.#memberRevision < cluster) {
+        this.#retry(
+          new Error(`watch member at revision ${this.#memberRevision}, cluster at ${cluster}`),
+        );
+      }
+    } catch {
+      // No quorum reachable for the read: nothing to compare with; the next probe tries again.
+    } finally {
+      this.#probing = false;
+    }
   }
 
   async #connect(): Promise<void> {
@@ -86,6 +127,7 @@ export class EtcdWatch implements Watch {
       return;
     }
     this.#stream = stream;
+    this.#memberRevision = 0;
     stream.on('data', (res: IWatchResponse) => {
       if (this.#stream === stream) this.#onResponse(res);
     });
@@ -106,6 +148,8 @@ export class EtcdWatch implements Watch {
 
   #onResponse(res: IWatchResponse): void {
     if (this.#closed) return;
+    const at = Number(res.header?.revision ?? 0);
+    if (at > this.#memberRevision) this.#memberRevision = at;
     const compactRevision = Number(res.compact_revision);
     if (compactRevision > 0) {
       this.#fail(compactedError(this.#next, compactRevision));

@@ -50,6 +50,11 @@ export interface EtcdStoreOptions {
   requestTimeoutMs?: number;
   /** Attempts of one request when etcd is unreachable (see module comment). Default 3. */
   attempts?: number;
+  /**
+   * How often (ms) a watch checks that its member keeps up with the cluster (0: never); a
+   * member cut off from the others is left for another. Default 10000.
+   */
+  watchProbeMs?: number;
 }
 
 type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
@@ -106,6 +111,7 @@ export class EtcdStore implements Store, Compactable {
   readonly #client: Etcd3;
   readonly #prefix: Buffer;
   readonly #attempts: number;
+  readonly #watchProbeMs: number;
   #closed = false;
   #watches = new Set<Watch>();
 
@@ -114,6 +120,7 @@ export class EtcdStore implements Store, Compactable {
     const prefix = (options.prefix ?? '/romana').replace(/\/+$/, '');
     this.#prefix = Buffer.from(prefix === '' ? '' : `${prefix}/`, 'utf8');
     this.#attempts = Math.max(1, options.attempts ?? 3);
+    this.#watchProbeMs = options.watchProbeMs ?? 10_000;
     const hosts = options.endpoints.map((e) =>
       options.tls && !/^https?:\/\//.test(e) ? `https://${e}` : e,
     );
@@ -213,6 +220,7 @@ export class EtcdStore implements Store, Compactable {
         rangeEnd: prefixEnd(key),
         unprefix: (k) => k.subarray(plen).toString('utf8'),
         endpoints: this.endpoints,
+        probeMs: this.#watchProbeMs,
       },
       fromRevision,
       onEvents,

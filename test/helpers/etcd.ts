@@ -1,6 +1,7 @@
 /**
  * Real etcd for tests: Debian's `etcd-server` (3.4) on free 127.0.0.1 ports with a throwaway
- * data directory. Nothing listens on anything but loopback.
+ * data directory. Nothing listens on anything but loopback, except members given a
+ * `placement`: those run in network namespaces the caller made (see etcd-partition.ts).
  *
  * Each member runs under a tiny `sh` wrapper whose stdin is a pipe from this process: when the
  * pipe closes (a test calls `stop`, or this process dies for any reason, even SIGKILL), the
@@ -41,8 +42,18 @@ export interface EtcdTls {
   key: string;
 }
 
+/** Where a member runs when not on loopback: its network namespace and address there. */
+export interface MemberPlacement {
+  netns: string;
+  ip: string;
+}
+
 interface Member {
   name: string;
+  /** Address it listens on (client and peer). */
+  host: string;
+  /** Network namespace it runs in (undefined: this one). */
+  netns: string | undefined;
   /** Plain-HTTP port for /health when clients must use TLS. */
   metricsPort: number | undefined;
   clientPort: number;
@@ -108,10 +119,13 @@ export async function startEtcd(opts: { tls?: EtcdTls } = {}): Promise<EtcdHandl
  * const cluster = await startEtcdCluster(3);
  * await cluster.stop(await cluster.leaderIndex());
  */
-export async function startEtcdCluster(n = 3, opts: { tls?: EtcdTls } = {}): Promise<EtcdCluster> {
+export async function startEtcdCluster(
+  n = 3,
+  opts: { tls?: EtcdTls; placement?: MemberPlacement[] } = {},
+): Promise<EtcdCluster> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await tryStartCluster(n, opts.tls);
+      return await tryStartCluster(n, opts.tls, opts.placement);
     } catch (err) {
       // A free port can be taken between our probe and etcd's bind: try new ports.
       if (attempt >= 3 || !/address already in use/.test(String(err))) throw err;
@@ -119,17 +133,25 @@ export async function startEtcdCluster(n = 3, opts: { tls?: EtcdTls } = {}): Pro
   }
 }
 
-async function tryStartCluster(n: number, tls: EtcdTls | undefined): Promise<EtcdCluster> {
+async function tryStartCluster(
+  n: number,
+  tls: EtcdTls | undefined,
+  placement: MemberPlacement[] | undefined,
+): Promise<EtcdCluster> {
   const scheme = tls === undefined ? 'http' : 'https';
   const root = mkdtempSync(path.join(os.tmpdir(), 'romana-etcd-'));
   liveDirs.add(root);
   const token = `romana-test-${process.pid}-${Math.random().toString(36).slice(2)}`;
   const members: Member[] = [];
   for (let i = 0; i < n; i++) {
+    const at = placement?.[i];
     members.push({
       name: `m${i}`,
-      clientPort: await freePort(),
-      peerPort: await freePort(),
+      host: at?.ip ?? '127.0.0.1',
+      netns: at?.netns,
+      // A member in its own namespace has the standard ports to itself.
+      clientPort: at === undefined ? await freePort() : 2379,
+      peerPort: at === undefined ? await freePort() : 2380,
       metricsPort: tls === undefined ? undefined : await freePort(),
       dataDir: path.join(root, `m${i}`),
       proc: undefined,
@@ -138,7 +160,7 @@ async function tryStartCluster(n: number, tls: EtcdTls | undefined): Promise<Etc
       memberId: undefined,
     });
   }
-  const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(',');
+  const initialCluster = members.map((m) => `${m.name}=http://${m.host}:${m.peerPort}`).join(',');
   const launch = (m: Member): void => {
     const args = [
       '--name',
@@ -146,9 +168,9 @@ async function tryStartCluster(n: number, tls: EtcdTls | undefined): Promise<Etc
       '--data-dir',
       m.dataDir,
       '--listen-client-urls',
-      `${scheme}://127.0.0.1:${m.clientPort}`,
+      `${scheme}://${m.host}:${m.clientPort}`,
       '--advertise-client-urls',
-      `${scheme}://127.0.0.1:${m.clientPort}`,
+      `${scheme}://${m.host}:${m.clientPort}`,
       ...(tls === undefined
         ? []
         : [
@@ -163,9 +185,9 @@ async function tryStartCluster(n: number, tls: EtcdTls | undefined): Promise<Etc
             `http://127.0.0.1:${m.metricsPort}`,
           ]),
       '--listen-peer-urls',
-      `http://127.0.0.1:${m.peerPort}`,
+      `http://${m.host}:${m.peerPort}`,
       '--initial-advertise-peer-urls',
-      `http://127.0.0.1:${m.peerPort}`,
+      `http://${m.host}:${m.peerPort}`,
       '--initial-cluster',
       initialCluster,
       '--initial-cluster-state',
@@ -183,7 +205,8 @@ async function tryStartCluster(n: number, tls: EtcdTls | undefined): Promise<Etc
       '--log-level',
       'warn',
     ];
-    const proc = spawn('sh', ['-c', WRAPPER, ETCD, ...args], {
+    const command = m.netns === undefined ? [ETCD] : ['ip', 'netns', 'exec', m.netns, ETCD];
+    const proc = spawn('sh', ['-c', WRAPPER, ...command, ...args], {
       stdio: ['pipe', 'ignore', 'pipe'],
       env: { ...process.env, ...unsupportedArchEnv() },
     });
@@ -230,13 +253,13 @@ async function tryStartCluster(n: number, tls: EtcdTls | undefined): Promise<Etc
   };
   return {
     endpoints: members.map((m) =>
-      tls === undefined ? `127.0.0.1:${m.clientPort}` : `https://127.0.0.1:${m.clientPort}`,
+      tls === undefined ? `${m.host}:${m.clientPort}` : `https://${m.host}:${m.clientPort}`,
     ),
     size: n,
     members: () =>
       members.map((m) => ({
         name: m.name,
-        endpoint: `127.0.0.1:${m.clientPort}`,
+        endpoint: `${m.host}:${m.clientPort}`,
         running: m.proc !== undefined,
       })),
     stop: (i, signal = 'SIGKILL') => stopMember(member(i), signal),
@@ -258,7 +281,7 @@ async function waitHealthy(m: Member): Promise<void> {
   while (Date.now() < deadline) {
     if (exited) throw new Error(`etcd ${m.name} exited during start-up: ${m.stderr.trim()}`);
     try {
-      const res = await fetch(`http://127.0.0.1:${m.metricsPort ?? m.clientPort}/health`, {
+      const res = await fetch(`http://${m.host}:${m.metricsPort ?? m.clientPort}/health`, {
         signal: AbortSignal.timeout(1000),
       });
       const body = (await res.json()) as { health?: string };
@@ -273,7 +296,7 @@ async function waitHealthy(m: Member): Promise<void> {
 
 async function memberStatus(m: Member): Promise<{ memberId: string; leader: string } | undefined> {
   try {
-    const res = await fetch(`http://127.0.0.1:${m.clientPort}/v3/maintenance/status`, {
+    const res = await fetch(`http://${m.host}:${m.clientPort}/v3/maintenance/status`, {
       method: 'POST',
       body: '{}',
       signal: AbortSignal.timeout(1000),

@@ -1,0 +1,111 @@
+/**
+ * A 3-member etcd cluster whose members can be cut off from each other: each member runs in its
+ * own network namespace on a bridge (in a namespace of its own too), and this namespace joins
+ * the bridge through one veth, so tests reach every member's client port. `isolate(i)` drops
+ * member i's peer traffic (port 2380) while its clients still reach it: the member stays up,
+ * answers, and silently falls behind the cluster — the case keepalives cannot see.
+ *
+ * Addresses come from 198.18.0.0/15 (reserved for benchmarks), one /24 per test process.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { startEtcdCluster, type EtcdCluster } from './etcd.ts';
+
+export interface PartitionableCluster {
+  cluster: EtcdCluster;
+  /** Client endpoint of each member. */
+  endpoints: string[];
+  /** Cuts member i off from the other members (clients still reach it). */
+  isolate(i: number): void;
+  /** Refuses (TCP reset) client connections to member i, or lets them in again. */
+  refuseClients(i: number, refuse: boolean): void;
+  /** Stops etcd and removes every namespace and link made. */
+  stop(): Promise<void>;
+}
+
+export async function startPartitionableCluster(n = 3): Promise<PartitionableCluster> {
+  const tag = `etp${process.pid % 100000}`;
+  const net = `198.18.${process.pid % 250}`;
+  const sw = `${tag}-sw`;
+  const rootLink = `${tag}-r`;
+  const namespaces: string[] = [];
+  const ip = (...args: string[]) => execFileSync('ip', args);
+  const inNs = (ns: string, ...argv: string[]) =>
+    execFileSync('ip', ['netns', 'exec', ns, ...argv]);
+  const addNs = (ns: string) => {
+    ip('netns', 'add', ns);
+    namespaces.push(ns);
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+  };
+  const cleanup = () => {
+    spawnSync('ip', ['link', 'del', rootLink]);
+    for (const ns of namespaces.reverse()) spawnSync('ip', ['netns', 'del', ns]);
+  };
+  const memberNs = (i: number) => `${tag}-m${i}`;
+  try {
+    addNs(sw);
+    ip('-n', sw, 'link', 'add', 'br0', 'type', 'bridge');
+    ip('-n', sw, 'link', 'set', 'br0', 'up');
+    ip('link', 'add', rootLink, 'type', 'veth', 'peer', 'name', 'p-root', 'netns', sw);
+    ip('-n', sw, 'link', 'set', 'p-root', 'master', 'br0', 'up');
+    ip('addr', 'add', `${net}.254/24`, 'dev', rootLink);
+    ip('link', 'set', rootLink, 'up');
+    for (let i = 0; i < n; i++) {
+      addNs(memberNs(i));
+      ip(
+        '-n',
+        sw,
+        'link',
+        'add',
+        `p-m${i}`,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'eth0',
+        'netns',
+        memberNs(i),
+      );
+      ip('-n', sw, 'link', 'set', `p-m${i}`, 'master', 'br0', 'up');
+      ip('-n', memberNs(i), 'addr', 'add', `${net}.${i + 1}/24`, 'dev', 'eth0');
+      ip('-n', memberNs(i), 'link', 'set', 'eth0', 'up');
+    }
+    const cluster = await startEtcdCluster(n, {
+      placement: Array.from({ length: n }, (_, i) => ({
+        netns: memberNs(i),
+        ip: `${net}.${i + 1}`,
+      })),
+    });
+    return {
+      cluster,
+      endpoints: cluster.endpoints,
+      isolate: (i) => {
+        for (const chain of ['INPUT', 'OUTPUT']) {
+          for (const dir of ['--dport', '--sport']) {
+            inNs(memberNs(i), 'iptables', '-A', chain, '-p', 'tcp', dir, '2380', '-j', 'DROP');
+          }
+        }
+      },
+      refuseClients: (i, refuse) => {
+        const rule = [
+          'INPUT',
+          '-p',
+          'tcp',
+          '--dport',
+          '2379',
+          '-j',
+          'REJECT',
+          '--reject-with',
+          'tcp-reset',
+        ];
+        inNs(memberNs(i), 'iptables', refuse ? '-A' : '-D', ...rule);
+      },
+      stop: async () => {
+        await cluster.stopAll();
+        cleanup();
+      },
+    };
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+}
