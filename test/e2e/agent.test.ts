@@ -206,6 +206,7 @@ describe('romana-agent', () => {
       },
     );
     assert.match(out, /^# table 10 on me: 0 change\(s\), 2 route\(s\) wanted$/m);
+    assert.match(out, /^# vips on v0: 0 change\(s\)$/m);
   });
 
   it('plan --policy prints the firewall payloads it would apply, and applies nothing', async () => {
