@@ -1,21 +1,34 @@
 /**
  * Routes of romanad's API for networks, blocks and addresses, in-process with `inject()`, over
- * the in-memory service: 2.x paths and JSON shapes, and each route's error statuses.
+ * the real service over the memory store: 2.x paths and JSON shapes, and each route's error statuses.
  */
 import assert from 'node:assert/strict';
-import { beforeEach, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { noAvailableIp } from '../errors.ts';
 import { buildApp, type AppOptions } from './app.ts';
-import { assertError, call, InMemoryService, seededService } from './in-memory-service.test.ts';
+import {
+  assertError,
+  call,
+  type FaultyService,
+  H1_REVISION,
+  realService,
+  seededService,
+  TOPOLOGY_REVISION,
+} from '../../test/helpers/service.ts';
 
-let service: InMemoryService;
+let service: FaultyService;
 let app: FastifyInstance;
 
 async function fresh(opts: AppOptions = {}): Promise<void> {
   service = await seededService();
   app = buildApp(service, opts);
 }
+
+afterEach(async () => {
+  await app.close();
+  await service.close();
+});
 
 describe('networks and blocks', () => {
   beforeEach(() => fresh());
@@ -24,13 +37,15 @@ describe('networks and blocks', () => {
     const a = await call(app, 'GET', '/networks');
     assert.equal(a.status, 200);
     assert.match(String(a.headers['content-type']), /^application\/json; charset=utf-8/);
-    assert.deepEqual(a.body, [{ revision: 1, id: 'net1', cidr: '10.0.0.0/16', block_mask: 28 }]);
+    assert.deepEqual(a.body, [
+      { revision: TOPOLOGY_REVISION, id: 'net1', cidr: '10.0.0.0/16', block_mask: 28 },
+    ]);
   });
 
   test('GET /blocks and GET /networks/{network}/blocks give revision and blocks', async () => {
     await call(app, 'POST', '/address', { name: 'pod-a', host: 'h1', tenant: 't', segment: 's' });
     const want = {
-      revision: 1,
+      revision: H1_REVISION + 1, // the allocation's
       cidr: '10.0.0.0/28',
       network: 'net1',
       tenant: 't',
@@ -127,23 +142,29 @@ describe('addresses', () => {
   });
 
   test('a full network answers 507 from the engine itself', async () => {
-    const s = new InMemoryService();
-    await s.updateTopology({
-      networks: [{ name: 'tiny', cidr: '10.9.0.0/30', block_mask: 30 }],
-      topologies: [{ networks: ['tiny'], map: [{ name: 'g' }] }],
+    const s = await realService({
+      initialTopology: {
+        networks: [{ name: 'tiny', cidr: '10.9.0.0/30', block_mask: 30 }],
+        topologies: [{ networks: ['tiny'], map: [{ name: 'g' }] }],
+      },
     });
-    await s.addHost({ name: 'h', ip: '192.168.0.9' });
     const small = buildApp(s);
-    for (let i = 0; i < 4; i++)
-      assert.equal(
-        (await call(small, 'POST', '/address', { name: `p${i}`, host: 'h' })).status,
-        200,
+    try {
+      await s.addHost({ name: 'h', ip: '192.168.0.9' });
+      for (let i = 0; i < 4; i++)
+        assert.equal(
+          (await call(small, 'POST', '/address', { name: `p${i}`, host: 'h' })).status,
+          200,
+        );
+      assertError(
+        await call(small, 'POST', '/address', { name: 'p4', host: 'h' }),
+        507,
+        'NoAvailableIP',
       );
-    assertError(
-      await call(small, 'POST', '/address', { name: 'p4', host: 'h' }),
-      507,
-      'NoAvailableIP',
-    );
+    } finally {
+      await small.close();
+      await s.close();
+    }
   });
 
   test('GET /address?addressName= gives one address by name or IP', async () => {

@@ -1,21 +1,22 @@
 /**
  * Routes of romanad's API for policies, and the probes, metrics and error mapping, in-process
- * with `inject()`, over the in-memory service; and the in-memory service's own watch log.
+ * with `inject()`, over the real service on the memory store; and the service's watch log.
  */
 import assert from 'node:assert/strict';
-import { beforeEach, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { RomanaError } from '../errors.ts';
+import { isRomanaError, RomanaError } from '../errors.ts';
 import { buildApp, type AppOptions } from './app.ts';
 import {
   assertError,
   call,
-  type InMemoryService,
+  type FaultyService,
+  H1_REVISION,
   seededService,
-} from './in-memory-service.test.ts';
+} from '../../test/helpers/service.ts';
 import type { WatchEvent } from './service.ts';
 
-let service: InMemoryService;
+let service: FaultyService;
 let app: FastifyInstance;
 
 async function fresh(opts: AppOptions = {}): Promise<void> {
@@ -23,9 +24,20 @@ async function fresh(opts: AppOptions = {}): Promise<void> {
   app = buildApp(service, opts);
 }
 
+async function closeBoth(): Promise<void> {
+  await app.close();
+  await service.close();
+}
+
 describe('policies', () => {
   beforeEach(() => fresh());
-  const policy = { id: 'p1', direction: 'ingress', applied_to: [{ tenant_id: 't' }], ingress: [] };
+  afterEach(closeBoth);
+  const policy = {
+    id: 'p1',
+    direction: 'ingress',
+    applied_to: [{ tenant_id: 't' }],
+    ingress: [{ peers: [{ peer: 'any' }], rules: [{ protocol: 'tcp', ports: [80] }] }],
+  };
 
   test('POST /policies answers null; GET /policies and GET /policies/{id} return it (2.x bug fixed)', async () => {
     const a = await call(app, 'POST', '/policies', policy);
@@ -89,13 +101,14 @@ describe('policies', () => {
 
 describe('probes, metrics and failures', () => {
   beforeEach(() => fresh());
+  afterEach(closeBoth);
 
   test('/healthz answers 200; /readyz answers 503 until the service is ready', async () => {
     assert.deepEqual((await call(app, 'GET', '/healthz')).body, { status: 'ok' });
-    service.isReady = false;
+    service.readyOverride = false;
     assertError(await call(app, 'GET', '/readyz'), 503, 'Unavailable', /not ready/);
     assert.equal((await call(app, 'GET', '/healthz')).status, 200);
-    service.isReady = true;
+    service.readyOverride = undefined;
     const r = await call(app, 'GET', '/readyz');
     assert.equal(r.status, 200);
     assert.equal((r.body as Record<string, unknown>)['status'], 'ready');
@@ -132,9 +145,13 @@ describe('probes, metrics and failures', () => {
 
   test('two apps in one process keep separate metrics', async () => {
     const other = buildApp(service);
-    await call(app, 'GET', '/hosts');
-    const m = await call(other, 'GET', '/metrics');
-    assert.doesNotMatch(m.text, /route="\/hosts"/);
+    try {
+      await call(app, 'GET', '/hosts');
+      const m = await call(other, 'GET', '/metrics');
+      assert.doesNotMatch(m.text, /route="\/hosts"/);
+    } finally {
+      await other.close();
+    }
   });
 
   test('an unexpected error is a 500 with a generic message; the cause is not leaked', async () => {
@@ -175,28 +192,40 @@ describe('probes, metrics and failures', () => {
   });
 });
 
-test('the in-memory service replays its log from a revision and refuses compacted ones', async () => {
+test('the service replays its log from a revision and refuses compacted ones', async () => {
   const s = await seededService();
-  await s.allocate({ name: 'pod-a', host: 'h1' });
-  const seen: WatchEvent[] = [];
-  const h = s.watch(['blocks', 'hosts'], 2, (e) => seen.push(e), assert.fail);
-  await Promise.resolve();
-  h.close();
-  assert.deepEqual(
-    seen.map((e) => [e.revision, e.kind]),
-    [
-      [2, 'hosts'],
-      [3, 'blocks'],
-    ],
-  );
-  s.compactedBefore = 3;
-  const errors: Error[] = [];
-  s.watch(
-    ['blocks'],
-    1,
-    () => assert.fail('no event expected'),
-    (e) => errors.push(e),
-  );
-  await Promise.resolve();
-  assert.match(errors[0]!.message, /compacted/);
+  try {
+    await s.allocate({ name: 'pod-a', host: 'h1' });
+    const seen: WatchEvent[] = [];
+    const h = s.watch(['blocks', 'hosts'], H1_REVISION, (e) => seen.push(e), assert.fail);
+    await Promise.resolve();
+    h.close();
+    assert.deepEqual(
+      seen.map((e) => [e.revision, e.kind]),
+      [
+        [H1_REVISION, 'hosts'],
+        [H1_REVISION + 1, 'blocks'],
+      ],
+    );
+  } finally {
+    await s.close();
+  }
+  // The real service keeps `eventCapacity` events; older revisions are refused at once.
+  const small = await seededService({ eventCapacity: 2 });
+  try {
+    for (const name of ['pod-a', 'pod-b', 'pod-c']) await small.allocate({ name, host: 'h1' });
+    assert.throws(
+      () =>
+        small.watch(
+          ['blocks'],
+          1,
+          () => assert.fail('no event expected'),
+          () => assert.fail('refused at once, not through onError'),
+        ),
+      (e: unknown) => isRomanaError(e, 'Conflict') && /compacted/.test(e.message),
+    );
+    assert.equal(small.openWatches, 0);
+  } finally {
+    await small.close();
+  }
 });

@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { MemoryStore } from '../store/memory.ts';
+import { assertError, call } from '../../test/helpers/service.ts';
 import { buildApp } from './app.ts';
-import { assertError, call } from './in-memory-service.test.ts';
 import { createRomanaService } from './romana-service.ts';
 import type { RomanaService } from './service.ts';
 

@@ -1,26 +1,33 @@
 /**
  * Routes of romanad's API for hosts, the topology and blackouts, in-process with `inject()`,
- * over the in-memory service: 2.x paths and JSON shapes, and each route's error statuses.
+ * over the real service on the memory store: 2.x paths and JSON shapes, and each route's error statuses.
  */
 import assert from 'node:assert/strict';
-import { beforeEach, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppOptions } from './app.ts';
 import {
   assertError,
   call,
-  type InMemoryService,
+  type FaultyService,
+  H1_REVISION,
   seededService,
   TOPOLOGY,
-} from './in-memory-service.test.ts';
+  TOPOLOGY_REVISION,
+} from '../../test/helpers/service.ts';
 
-let service: InMemoryService;
+let service: FaultyService;
 let app: FastifyInstance;
 
 async function fresh(opts: AppOptions = {}): Promise<void> {
   service = await seededService();
   app = buildApp(service, opts);
 }
+
+afterEach(async () => {
+  await app.close();
+  await service.close();
+});
 
 describe('hosts and topology', () => {
   beforeEach(() => fresh());
@@ -30,7 +37,7 @@ describe('hosts and topology', () => {
     assert.equal(a.status, 200);
     assert.deepEqual(a.body, {
       hosts: [{ name: 'h1', ip: '192.168.0.1', agent_port: 9604, tags: null, k8s_info: null }],
-      revision: 2,
+      revision: H1_REVISION,
     });
   });
 
@@ -158,7 +165,7 @@ describe('hosts and topology', () => {
     assertError(a, 422, 'InvalidInput', /already is contained/);
     assert.equal((a.body as Record<string, unknown>)['resource_type'], 'topology');
     assert.deepEqual((await call(app, 'GET', '/networks')).body, [
-      { revision: 1, id: 'net1', cidr: '10.0.0.0/16', block_mask: 28 },
+      { revision: TOPOLOGY_REVISION, id: 'net1', cidr: '10.0.0.0/16', block_mask: 28 },
     ]);
   });
 
@@ -177,11 +184,15 @@ describe('hosts and topology', () => {
       /too large/,
     );
     const small = buildApp(service, { topologyBodyLimit: 1024 });
-    assertError(
-      await call(small, 'POST', '/topology', padded, { 'content-type': 'application/json' }),
-      413,
-      'InvalidInput',
-    );
+    try {
+      assertError(
+        await call(small, 'POST', '/topology', padded, { 'content-type': 'application/json' }),
+        413,
+        'InvalidInput',
+      );
+    } finally {
+      await small.close();
+    }
   });
 });
 

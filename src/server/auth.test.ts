@@ -3,8 +3,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import {
+  assertError,
+  call,
+  type FaultyService,
+  seededService,
+  TOPOLOGY,
+} from '../../test/helpers/service.ts';
 import { isRomanaError } from '../errors.ts';
 import { buildApp } from './app.ts';
 import {
@@ -16,7 +23,6 @@ import {
   TokenAuth,
   type TokenEntry,
 } from './auth.ts';
-import { assertError, call, seededService, TOPOLOGY } from './in-memory-service.test.ts';
 
 const ADMIN = 'admin-token-0123456789abcdef';
 const NODE = 'node-token-0123456789abcdef';
@@ -147,9 +153,15 @@ describe('assertSafeListen', () => {
 });
 
 describe('roles over HTTP', () => {
+  let service: FaultyService;
   let app: FastifyInstance;
   before(async () => {
-    app = buildApp(await seededService(), { tokens: TOKENS });
+    service = await seededService();
+    app = buildApp(service, { tokens: TOKENS });
+  });
+  after(async () => {
+    await app.close();
+    await service.close();
   });
 
   test('no token is a 401 with WWW-Authenticate; an unknown token says invalid_token', async () => {
@@ -202,9 +214,14 @@ describe('roles over HTTP', () => {
   const ips = { 'read-only': '11', node: '12', admin: '13' } as const;
 
   for (const role of ['read-only', 'node', 'admin'] as const) {
-    test(`role ${role}: allowed routes pass auth, the others are 403`, async () => {
+    test(`role ${role}: allowed routes pass auth, the others are 403`, async (t) => {
       // A fresh app per role so that each role's writes see the state they expect.
-      const roleApp = buildApp(await seededService(), { tokens: TOKENS });
+      const roleService = await seededService();
+      const roleApp = buildApp(roleService, { tokens: TOKENS });
+      t.after(async () => {
+        await roleApp.close();
+        await roleService.close();
+      });
       if (role !== 'admin') {
         // Objects the lower roles read or delete must exist.
         await call(roleApp, 'POST', '/address', { name: role, host: 'h1' }, bearer(ADMIN));

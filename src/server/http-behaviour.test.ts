@@ -7,18 +7,28 @@ import { readFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { after, beforeEach, describe, test } from 'node:test';
+import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { makeCerts } from '../../test/helpers/tls.ts';
+import {
+  assertError,
+  call,
+  type FaultyService,
+  seededService,
+} from '../../test/helpers/service.ts';
 import { buildApp } from './app.ts';
-import { assertError, call, InMemoryService, seededService } from './in-memory-service.test.ts';
 
-let service: InMemoryService;
+let service: FaultyService;
 let app: FastifyInstance;
 
 beforeEach(async () => {
   service = await seededService();
   app = buildApp(service);
+});
+
+afterEach(async () => {
+  await app.close();
+  await service.close();
 });
 
 describe('request bodies', () => {
@@ -134,14 +144,19 @@ describe('request ids and timeouts', () => {
   });
 
   test('a slow operation is answered when it completes, not cut off by a timeout (2.x: 503 after 500 ms)', async () => {
-    const slow = Object.create(service) as InMemoryService;
+    const slow = Object.create(service) as FaultyService;
     slow.allocate = async (req) => {
       await new Promise((r) => setTimeout(r, 700));
       return service.allocate(req);
     };
-    const a = await call(buildApp(slow), 'POST', '/address', { name: 'pod-slow', host: 'h1' });
-    assert.equal(a.status, 200, a.text);
-    assert.equal(a.text, '"10.0.0.0"');
+    const slowApp = buildApp(slow);
+    try {
+      const a = await call(slowApp, 'POST', '/address', { name: 'pod-slow', host: 'h1' });
+      assert.equal(a.status, 200, a.text);
+      assert.equal(a.text, '"10.0.0.0"');
+    } finally {
+      await slowApp.close();
+    }
   });
 });
 
@@ -152,6 +167,7 @@ describe('logging', () => {
     const logged = buildApp(service, { logger: { level: 'info', stream } });
     service.failures.set('listNetworks', new Error('disk on fire'));
     await call(logged, 'GET', '/networks', undefined, { 'x-request-id': 'rid-7' });
+    await logged.close();
     const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     const failure = records.find((r) => r['msg'] === 'internal error');
     assert.ok(failure, lines.join(''));

@@ -7,10 +7,16 @@ import { get, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import {
+  assertError,
+  call,
+  type FaultyService,
+  H1_REVISION,
+  seededService,
+} from '../../test/helpers/service.ts';
 import { RomanaError } from '../errors.ts';
 import { buildApp, type AppOptions } from './app.ts';
 import { parseKinds } from './routes/watch.ts';
-import { assertError, call, InMemoryService, seededService } from './in-memory-service.test.ts';
 
 interface Line {
   [k: string]: unknown;
@@ -76,7 +82,7 @@ function open(base: string, path: string, headers: Record<string, string> = {}):
   });
 }
 
-let service: InMemoryService;
+let service: FaultyService;
 let app: FastifyInstance;
 let base: string;
 
@@ -87,9 +93,14 @@ async function start(opts: AppOptions = {}): Promise<void> {
   base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 }
 
+async function stop(): Promise<void> {
+  await app.close();
+  await service.close();
+}
+
 describe('GET /watch', () => {
   beforeEach(() => start());
-  afterEach(() => app.close());
+  afterEach(stop);
 
   test('streams application/x-ndjson: current state first, then each change as one line', async () => {
     const c = await open(base, '/watch?kinds=blocks,hosts');
@@ -98,66 +109,86 @@ describe('GET /watch', () => {
     assert.ok(c.res.headers['x-request-id']);
     await c.until(() => c.lines.length >= 1, 'the initial host');
     assert.deepEqual(c.lines[0], {
-      revision: 2,
+      revision: H1_REVISION,
       kind: 'hosts',
       type: 'put',
       id: 'h1',
       value: service.listHosts().hosts[0],
     });
-    await call(app, 'POST', '/address', { name: 'pod-a', host: 'h1' });
-    await call(app, 'POST', '/policies', { id: 'p1', applied_to: [{ tenant_id: 't' }] }); // not watched
-    await call(app, 'DELETE', '/hosts/h1?force=true');
-    await c.until(() => c.lines.length >= 3, 'the block and host events');
+    const r = H1_REVISION;
+    assert.equal((await call(app, 'POST', '/address', { name: 'pod-a', host: 'h1' })).status, 200); // r+1
+    const policy = {
+      id: 'p1',
+      applied_to: [{ tenant_id: 't' }],
+      ingress: [{ peers: [{ peer: 'any' }], rules: [{ protocol: 'tcp', ports: [80] }] }],
+    };
+    assert.equal((await call(app, 'POST', '/policies', policy)).status, 200); // r+2, not watched
+    // Removing a host with force: the host is fenced (r+3), its block freed (r+4), then it goes (r+5).
+    assert.equal((await call(app, 'DELETE', '/hosts/h1?force=true')).status, 200);
+    await c.until(() => c.lines.length >= 5, 'the block and host events');
     assert.deepEqual(
       c.lines.map((l) => [l['revision'], l['kind'], l['type'], l['id']]),
       [
-        [2, 'hosts', 'put', 'h1'],
-        [3, 'blocks', 'put', '10.0.0.0/28'],
-        [5, 'hosts', 'delete', 'h1'],
+        [r, 'hosts', 'put', 'h1'],
+        [r + 1, 'blocks', 'put', '10.0.0.0/28'],
+        [r + 3, 'hosts', 'put', 'h1'],
+        [r + 4, 'blocks', 'put', '10.0.0.0/28'],
+        [r + 5, 'hosts', 'delete', 'h1'],
       ],
     );
     assert.equal((c.lines[1]!['value'] as Record<string, unknown>)['allocated_ip_count'], 1);
-    assert.equal(c.lines[2]!['value'], null);
+    assert.equal((c.lines[3]!['value'] as Record<string, unknown>)['allocated_ip_count'], 0);
+    assert.equal(c.lines[4]!['value'], null);
     c.close();
   });
 
   test('?revision=N resumes with every change from N on, inclusive', async () => {
-    await call(app, 'POST', '/address', { name: 'pod-a', host: 'h1' }); // revision 3
-    await call(app, 'POST', '/address', { name: 'pod-b', host: 'h1' }); // revision 4
-    const c = await open(base, '/watch?kinds=blocks&revision=4');
+    const r = H1_REVISION;
+    await call(app, 'POST', '/address', { name: 'pod-a', host: 'h1' }); // revision r+1
+    await call(app, 'POST', '/address', { name: 'pod-b', host: 'h1' }); // revision r+2
+    const c = await open(base, `/watch?kinds=blocks&revision=${r + 2}`);
     await c.until(() => c.lines.length >= 1, 'the replayed event');
     assert.deepEqual(
       c.lines.map((l) => l['revision']),
-      [4],
+      [r + 2],
     );
     await call(app, 'DELETE', '/address?addressName=pod-a');
     await c.until(() => c.lines.length >= 2, 'the live event');
-    assert.equal(c.lines[1]!['revision'], 5);
+    assert.equal(c.lines[1]!['revision'], r + 3);
     c.close();
   });
 
   test('closing the HTTP request closes the service watch', async () => {
     const c = await open(base, '/watch');
-    await c.until(() => service.watchers.size === 1, 'the service watch');
+    await c.until(() => service.openWatches === 1, 'the service watch');
     assert.match(await metricsText(), /romanad_watch_streams 1/);
     c.close();
     const deadline = Date.now() + 3000;
-    while (service.watchers.size > 0 && Date.now() < deadline)
+    while (service.openWatches > 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 10));
-    assert.equal(service.watchers.size, 0);
+    assert.equal(service.openWatches, 0);
     assert.match(await metricsText(), /romanad_watch_streams 0/);
   });
 
   test('a compacted revision is a 409 before the stream starts', async () => {
-    service.compactedBefore = 3;
-    const a = await call(app, 'GET', '/watch?revision=1');
-    assertError(a, 409, 'Conflict', /compacted/);
-    assert.equal(service.watchers.size, 0);
+    // A service that keeps only 4 events for resumes, and more changes than that since 1.
+    const small = await seededService({ eventCapacity: 4 });
+    const smallApp = buildApp(small);
+    try {
+      for (const name of ['pod-a', 'pod-b', 'pod-c'])
+        assert.equal((await call(smallApp, 'POST', '/address', { name, host: 'h1' })).status, 200);
+      const a = await call(smallApp, 'GET', '/watch?revision=1');
+      assertError(a, 409, 'Conflict', /compacted/);
+      assert.equal(small.openWatches, 0);
+    } finally {
+      await smallApp.close();
+      await small.close();
+    }
   });
 
   test('an error during the stream is sent as an {"error": ...} line, then the stream ends', async () => {
     const c = await open(base, '/watch?kinds=hosts');
-    await c.until(() => c.lines.length >= 1 && service.watchers.size === 1, 'the stream');
+    await c.until(() => c.lines.length >= 1 && service.openWatches === 1, 'the stream');
     service.breakWatches(new RomanaError('Conflict', 'revision 2 has been compacted'));
     await c.until(() => c.ended, 'the end of the stream');
     const last = c.lines.at(-1)!;
@@ -173,7 +204,7 @@ describe('GET /watch', () => {
 
   test('an unexpected error mid-stream is reported as Internal without its details', async () => {
     const c = await open(base, '/watch?kinds=hosts');
-    await c.until(() => service.watchers.size === 1, 'the stream');
+    await c.until(() => service.openWatches === 1, 'the stream');
     service.breakWatches(new Error('store exploded at /secret/path'));
     await c.until(() => c.ended, 'the end of the stream');
     const err = c.lines.at(-1)!['error'] as Record<string, unknown>;
@@ -204,15 +235,15 @@ describe('GET /watch', () => {
 
   test('closing the app ends open streams', async () => {
     const c = await open(base, '/watch');
-    await c.until(() => service.watchers.size === 1, 'the stream');
+    await c.until(() => service.openWatches === 1, 'the stream');
     await app.close();
     await c.until(() => c.ended, 'the end of the stream');
-    assert.equal(service.watchers.size, 0);
+    assert.equal(service.openWatches, 0);
   });
 });
 
 describe('heartbeats and slow clients', () => {
-  afterEach(() => app.close());
+  afterEach(stop);
 
   test('a heartbeat line with the current revision comes every interval', async () => {
     await start({ watchHeartbeatMs: 40 });
@@ -231,11 +262,11 @@ describe('heartbeats and slow clients', () => {
     c.res.pause();
     await new Promise((r) => setTimeout(r, 50));
     const big = { k: 'x'.repeat(200_000) };
-    for (let i = 0; i < 40 && service.watchers.size > 0; i++) {
+    for (let i = 0; i < 40 && service.openWatches > 0; i++) {
       await service.patchHost('h1', { k8s_info: { ...big, i } });
       await new Promise((r) => setTimeout(r, 5));
     }
-    assert.equal(service.watchers.size, 0, 'the slow stream was cut');
+    assert.equal(service.openWatches, 0, 'the slow stream was cut');
     c.close();
   });
 });
