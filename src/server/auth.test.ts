@@ -185,6 +185,12 @@ describe('roles over HTTP', () => {
   });
 
   // [method, url, body, least role]
+  /** A valid policy, so that the roles that read or delete it find it. */
+  const policyOf = (id: string) => ({
+    id,
+    applied_to: [{ tenant_id: 't' }],
+    ingress: [{ peers: [{ peer: 'any' }], rules: [{ protocol: 'tcp', ports: [80] }] }],
+  });
   const routes: Array<[string, string, unknown, 'read-only' | 'node' | 'admin']> = [
     ['GET', '/networks', undefined, 'read-only'],
     ['GET', '/networks/net1/blocks', undefined, 'read-only'],
@@ -202,7 +208,7 @@ describe('roles over HTTP', () => {
     ['PATCH', '/hosts/h1', { tags: { who: 'ROLE' } }, 'node'],
     ['DELETE', '/hosts/hROLE', undefined, 'admin'],
     ['POST', '/topology', TOPOLOGY, 'admin'],
-    ['POST', '/policies', { id: 'pROLE', applied_to: [{ tenant_id: 't' }] }, 'admin'],
+    ['POST', '/policies', policyOf('pROLE'), 'admin'],
     ['GET', '/policies/pROLE', undefined, 'read-only'],
     ['DELETE', '/policies/pROLE', undefined, 'admin'],
     ['POST', '/blackouts', { cidr: '10.0.250.0/24' }, 'admin'],
@@ -224,21 +230,18 @@ describe('roles over HTTP', () => {
       });
       if (role !== 'admin') {
         // Objects the lower roles read or delete must exist.
-        await call(roleApp, 'POST', '/address', { name: role, host: 'h1' }, bearer(ADMIN));
-        await call(
-          roleApp,
-          'POST',
-          '/policies',
-          { id: `p${role}`, applied_to: [{ tenant_id: 't' }] },
-          bearer(ADMIN),
-        );
-        await call(
-          roleApp,
-          'POST',
-          '/hosts',
-          { name: `h${role}`, ip: `192.168.1.${ips[role]}` },
-          bearer(ADMIN),
-        );
+        const setup = [
+          await call(roleApp, 'POST', '/address', { name: role, host: 'h1' }, bearer(ADMIN)),
+          await call(roleApp, 'POST', '/policies', policyOf(`p${role}`), bearer(ADMIN)),
+          await call(
+            roleApp,
+            'POST',
+            '/hosts',
+            { name: `h${role}`, ip: `192.168.1.${ips[role]}` },
+            bearer(ADMIN),
+          ),
+        ];
+        for (const a of setup) assert.equal(a.status, 200, a.text);
       }
       for (const [method, url0, body0, least] of routes) {
         const url = url0.replace('ROLE', role);
