@@ -28,7 +28,7 @@ async function rejects(p: Promise<unknown>, code: ErrorCode, re: RegExp): Promis
 }
 
 const known = {
-  hosts: new Set(['node-1']),
+  hosts: new Map([['node-1', '192.0.2.1']]),
   networks: [{ id: 'pods', cidr: '10.0.0.0/16' }],
 };
 
@@ -55,7 +55,15 @@ describe('validateVip', () => {
     );
   });
 
-  for (const ip of ['192.0.2', '010.0.0.1', '::1', '127.0.0.1', '0.0.0.0', '224.0.0.1']) {
+  for (const ip of [
+    '192.0.2',
+    '010.0.0.1',
+    '::1',
+    '127.0.0.1',
+    '0.0.0.0',
+    '224.0.0.1',
+    '192.0.2.1',
+  ]) {
     it(`refuses ip ${ip}`, () => {
       assert.throws(
         () => validateVip('v', { ip, host: 'node-1' }, known),

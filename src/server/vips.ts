@@ -23,13 +23,18 @@ const RETRY = { attempts: 20, baseDelayMs: 1, maxDelayMs: 40 };
  * each naming its field and value.
  *
  * @example
- * validateVip('web.default', { ip: '192.0.2.10', host: 'node-1' }, { hosts: new Set(['node-1']), networks: [] })
+ * validateVip('web.default', { ip: '192.0.2.10', host: 'node-1' },
+ *             { hosts: new Map([['node-1', '192.0.2.1']]), networks: [] })
  * // { name: 'web.default', ip: '192.0.2.10', host: 'node-1' }
  */
 export function validateVip(
   name: string,
   body: VipInput,
-  known: { hosts: ReadonlySet<string>; networks: ReadonlyArray<{ id: string; cidr: string }> },
+  known: {
+    /** Host name → host IP. */
+    hosts: ReadonlyMap<string, string>;
+    networks: ReadonlyArray<{ id: string; cidr: string }>;
+  },
 ): Vip {
   const problems: string[] = [];
   if (!NAME.test(name)) {
@@ -53,6 +58,9 @@ export function validateVip(
           `ip: '${body.ip}' lies inside Romana network ${n.id} (${n.cidr}), whose addresses go to pods`,
         );
       }
+    }
+    for (const [host, ip] of known.hosts) {
+      if (ip === body.ip) problems.push(`ip: '${body.ip}' is the address of host ${host}`);
     }
   }
   if (!known.hosts.has(body.host)) problems.push(`host: no host named '${body.host}'`);
@@ -118,7 +126,7 @@ export class VipOps {
       withRetry(async () => {
         this.core.checkWritable();
         const vip = validateVip(name, body, {
-          hosts: new Set(this.core.state.hosts.keys()),
+          hosts: new Map([...this.core.state.hosts].map(([n, h]) => [n, h.ip])),
           networks: this.core.ipam.listNetworks(),
         });
         const before = this.core.state.vips.get(name);
