@@ -96,7 +96,12 @@ export class EtcdWatch implements Watch {
     if (this.#closed || this.#probing || stream === undefined) return;
     this.#probing = true;
     try {
-      const r = await this.#t.client.kv.range({ key: this.#t.key, limit: 1, keys_only: true });
+      // Bounded by one period: a read that lands on a cut-off member fails fast, and the
+      // next probe asks again (the client picks members at random).
+      const r = await this.#t.client.kv.range(
+        { key: this.#t.key, limit: 1, keys_only: true },
+        { deadline: Date.now() + waitMs },
+      );
       const cluster = Number(r.header.revision);
       if (this.#memberRevision >= cluster || this.#stream !== stream) return;
       stream.write({ progress_request: {} });
