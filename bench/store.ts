@@ -2,7 +2,8 @@
  * Store backends: commit throughput of create-if-absent transactions (one key, ~300-byte value),
  * one at a time and 64 in flight, on the embedded store (in a temp dir, fsync on) and on a real
  * single-member etcd started on loopback (skipped when /usr/bin/etcd is missing). Also the
- * embedded store with allocation-shaped transactions (3 keys, compare on 1).
+ * embedded store with allocation-shaped transactions (3 keys, compare on 1), and the longest
+ * commit while the embedded store rewrites its snapshot and log at a large state (200,000 keys).
  */
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
@@ -37,6 +38,51 @@ async function throughput(
     }),
   );
   return n / ((performance.now() - t0) / 1000);
+}
+
+/** Commit latencies (ms, sorted) of `n` transactions with `inFlight` outstanding. */
+async function latencies(
+  store: Store,
+  n: number,
+  inFlight: number,
+  tag: string,
+): Promise<number[]> {
+  const out: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < n) {
+        const i = next++;
+        const key = `${tag}/${i}`;
+        const t0 = performance.now();
+        const r = await store.txn([{ key, modRevision: 0 }], [{ type: 'put', key, value: VALUE }]);
+        out.push(performance.now() - t0);
+        if (!r.succeeded) throw new Error(`bench ${tag}: txn ${i} conflicted`);
+      }
+    }),
+  );
+  return out.sort((a, b) => a - b);
+}
+
+/** Fills an embedded store with 200,000 keys, then times commits across a log compaction. */
+async function compactionPause(report: Report, dir: string): Promise<void> {
+  // 16 MiB of log (~50,000 transactions of this size) between compactions.
+  const store = await EmbeddedStore.open(dir, { compactLogBytes: 16 << 20 });
+  await throughput(store, 200_000, 64, oneKey('fill'), 'fill');
+  const lat = await latencies(store, 60_000, 64, 'lat');
+  report(
+    'embedded_commit_p99_ms_200k_keys',
+    lat[Math.floor(lat.length * 0.99)]!,
+    'ms',
+    '64 in flight',
+  );
+  report(
+    'embedded_commit_max_ms_200k_keys',
+    lat[lat.length - 1]!,
+    'ms',
+    'longest commit; ~60,000 commits span at least one snapshot + log rewrite',
+  );
+  await store.close();
 }
 
 const oneKey =
@@ -74,6 +120,7 @@ export async function run(report: Report): Promise<void> {
       '3 keys, ~700 B',
     );
     await store.close();
+    await compactionPause(report, path.join(dir, 'big'));
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

@@ -124,6 +124,46 @@ describe('EmbeddedStore durability', () => {
     await s2.close();
   });
 
+  it('keeps committing while snapshots are written, and loses nothing across them', async () => {
+    const dir = await tmpDir();
+    const opts = { compactLogBytes: 16384, historyRevisions: 50 };
+    const s1 = await EmbeddedStore.open(dir, opts);
+    // A state large enough that each snapshot takes several chunks, then 64 writers at once.
+    for (let i = 0; i < 20; i++) {
+      await s1.txn(
+        [],
+        Array.from({ length: 100 }, (_, j) => ({
+          type: 'put' as const,
+          key: `big/${i * 100 + j}`,
+          value: 'y'.repeat(50),
+        })),
+      );
+    }
+    let next = 0;
+    const revisions = new Map<string, number>();
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (next < 3000) {
+          const key = `c/${next++}`;
+          const r = await s1.txn([{ key, modRevision: 0 }], put(key, 'z'.repeat(100)));
+          assert.ok(r.succeeded);
+          revisions.set(key, r.revision);
+        }
+      }),
+    );
+    await s1.close();
+    const logSize = (await fs.stat(path.join(dir, 'log'))).size;
+    // Without rewrites it would hold all 3,020 records (about 500 kB).
+    assert.ok(logSize < 8 * 16384, `the log was rewritten (size ${logSize})`);
+    const s2 = await EmbeddedStore.open(dir, opts);
+    assert.equal(await s2.revision(), 3020);
+    const { kvs } = await s2.range('c/');
+    assert.equal(kvs.length, 3000);
+    for (const kv of kvs) assert.equal(kv.modRevision, revisions.get(kv.key), kv.key);
+    assert.equal((await s2.range('big/')).kvs.length, 2000);
+    await s2.close();
+  });
+
   it('refuses a second open of a directory while it is held, naming the directory', async () => {
     const dir = await tmpDir();
     const s1 = await EmbeddedStore.open(dir);

@@ -11,11 +11,13 @@
  * are applied to the durable state, watches see them, and their promises resolve. Reads, watches
  * and `revision()` only ever see durable state, so nothing a client saw can vanish in a crash.
  *
- * Log compaction: when the log grows past `compactLogBytes`, the writer (between batches) writes
- * the durable state to `snapshot.tmp`, fsyncs and renames it, then replaces the log by one that
- * holds only the most recent history (for watch resume), the same way. Every crash point leaves
- * either the old pair or the new one, and log records at or below the snapshot's revision are
- * only used as history on open.
+ * Log compaction: when the log grows past `compactLogBytes`, the durable state at that revision
+ * is written to `snapshot.tmp`, fsynced and renamed, in the background: batches go on being
+ * appended to the log meanwhile (encoding yields between chunks). Then the writer, between two
+ * batches, replaces the log by one holding the recent history (for watch resume) and every
+ * record after the snapshot, the same way. Every crash point leaves either the old snapshot
+ * with the full log, or the new snapshot with the old or the new log; log records at or below
+ * the snapshot's revision are only used as history on open.
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -39,7 +41,7 @@ import type {
   Watch,
   WatchEvent,
 } from './store.ts';
-import { LOG_MAGIC, encodeRecord, encodeSnapshot } from './wal.ts';
+import { LOG_MAGIC, encodeRecord, snapshotFrames } from './wal.ts';
 import { loadSnapshot, replayLog, writeAll, writeFileDurably } from './embedded-files.ts';
 
 /**
@@ -89,6 +91,12 @@ export class EmbeddedStore implements Store, Compactable {
   #head: number;
   #queue: Pending[] = [];
   #writing: Promise<void> | undefined;
+  /** The background snapshot being written, if any. */
+  #snapshotting: Promise<void> | undefined;
+  /** Revision of a durable snapshot whose log rewrite the writer still owes. */
+  #snapshotAt: number | undefined;
+  /** Log bytes appended since the snapshot being written: the new log's end. */
+  #tail: Buffer[] | undefined;
   #durableWaiters: Array<{ revision: number; resolve: () => void }> = [];
   #broken: Error | undefined;
   #closed = false;
@@ -212,6 +220,7 @@ export class EmbeddedStore implements Store, Compactable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#snapshotting;
     while (this.#writing !== undefined) await this.#writing;
     this.#state.closeWatches();
     await this.#log.close();
@@ -220,17 +229,22 @@ export class EmbeddedStore implements Store, Compactable {
 
   /** Starts the writer unless it is running (it re-checks the queue when it stops). */
   #kick(): void {
-    if (this.#writing !== undefined || this.#queue.length === 0 || this.#broken !== undefined)
-      return;
+    const work = this.#queue.length > 0 || this.#snapshotAt !== undefined;
+    if (this.#writing !== undefined || !work || this.#broken !== undefined) return;
     this.#writing = this.#writeLoop().finally(() => {
       this.#writing = undefined;
       this.#kick();
     });
   }
 
-  /** Appends queued frames batch by batch until the queue is empty; never throws. */
+  /**
+   * Appends queued frames batch by batch until the queue is empty, and rewrites the log after a
+   * snapshot between two batches; never throws.
+   */
   async #writeLoop(): Promise<void> {
-    while (this.#queue.length > 0 && this.#broken === undefined) {
+    while (this.#broken === undefined) {
+      if (this.#snapshotAt !== undefined) await this.#rewriteLog(this.#snapshotAt);
+      if (this.#queue.length === 0) return;
       const batch = this.#queue;
       this.#queue = [];
       try {
@@ -239,12 +253,20 @@ export class EmbeddedStore implements Store, Compactable {
         await writeAll(this.#log, bytes, this.#logSize);
         await this.#log.datasync();
         this.#logSize += bytes.length;
+        this.#tail?.push(bytes);
       } catch (err) {
         this.#fail(err, batch);
         return;
       }
       this.#commit(batch);
-      if (this.#logSize >= this.#options.compactLogBytes) await this.#compactLog();
+      // One snapshot at a time, and not before the log rewrite the last one is owed.
+      const idle = this.#snapshotting === undefined && this.#snapshotAt === undefined;
+      if (this.#logSize >= this.#options.compactLogBytes && idle) {
+        this.#tail = [];
+        this.#snapshotting = this.#snapshot().finally(() => {
+          this.#snapshotting = undefined;
+        });
+      }
       // Let the callers just acknowledged submit their next transactions into this batch.
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -291,13 +313,39 @@ export class EmbeddedStore implements Store, Compactable {
     this.#durableWaiters = [];
   }
 
-  /** Snapshot + log rewrite; runs in the writer, so no batch is being written meanwhile. */
-  async #compactLog(): Promise<void> {
+  /** Writes the durable state as the new snapshot, yielding to the writer between chunks. */
+  async #snapshot(): Promise<void> {
     try {
       const revision = this.#state.revision;
-      await writeFileDurably(this.dir, 'snapshot', encodeSnapshot(this.#state.entries(), revision));
-      const history = this.#state.recentHistory(this.#options.historyRevisions);
-      const bytes = Buffer.concat([LOG_MAGIC, ...history.map((h) => encodeRecord(h))]);
+      const kvs = [...this.#state.entries()];
+      const parts: Buffer[] = [];
+      for (const frame of snapshotFrames(kvs, revision)) {
+        parts.push(frame);
+        if (parts.length % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      await writeFileDurably(this.dir, 'snapshot', Buffer.concat(parts));
+      if (this.#closed) return;
+      this.#snapshotAt = revision;
+      this.#kick();
+    } catch (err) {
+      this.#tail = undefined;
+      this.#fail(err, []);
+    }
+  }
+
+  /**
+   * Replaces the log by the recent history up to the snapshot and every record appended since
+   * (kept as written); runs in the writer, so no batch is being written meanwhile.
+   */
+  async #rewriteLog(snapshotRevision: number): Promise<void> {
+    this.#snapshotAt = undefined;
+    const tail = this.#tail ?? [];
+    this.#tail = undefined;
+    const history = this.#state
+      .recentHistory(this.#options.historyRevisions)
+      .filter((h) => h.revision <= snapshotRevision);
+    try {
+      const bytes = Buffer.concat([LOG_MAGIC, ...history.map((h) => encodeRecord(h)), ...tail]);
       await writeFileDurably(this.dir, 'log', bytes);
       const old = this.#log;
       this.#log = await fs.open(path.join(this.dir, 'log'), 'r+');

@@ -127,27 +127,22 @@ export function decodeRecord(payload: Buffer): LogRecord {
 }
 
 /**
- * The bytes of a snapshot file holding `kvs` at `revision`.
+ * The frames of a snapshot file holding `kvs` at `revision`, in file order (magic, header, one
+ * frame per 1,000 entries, end): a caller can yield between them.
  *
- * @example const bytes = encodeSnapshot(state.entries(), state.revision);
+ * @example const bytes = Buffer.concat([...snapshotFrames([...state.entries()], state.revision)]);
  */
-export function encodeSnapshot(kvs: Iterable<KeyValue>, revision: number): Buffer {
-  const frames: Buffer[] = [SNAPSHOT_MAGIC];
-  let chunk: Array<[string, string, number, number]> = [];
-  let count = 0;
-  const flush = (): void => {
-    frames.push(encodeFrame(Buffer.from(JSON.stringify(chunk), 'utf8')));
-    chunk = [];
-  };
-  for (const kv of kvs) {
-    chunk.push([kv.key, kv.value, kv.modRevision, kv.createRevision]);
-    count++;
-    if (chunk.length === 1000) flush();
+export function* snapshotFrames(kvs: readonly KeyValue[], revision: number): Generator<Buffer> {
+  const count = kvs.length;
+  yield SNAPSHOT_MAGIC;
+  yield encodeFrame(Buffer.from(JSON.stringify({ revision, count }), 'utf8'));
+  for (let i = 0; i < count; i += 1000) {
+    const chunk = kvs
+      .slice(i, i + 1000)
+      .map((kv) => [kv.key, kv.value, kv.modRevision, kv.createRevision]);
+    yield encodeFrame(Buffer.from(JSON.stringify(chunk), 'utf8'));
   }
-  if (chunk.length > 0) flush();
-  frames.splice(1, 0, encodeFrame(Buffer.from(JSON.stringify({ revision, count }), 'utf8')));
-  frames.push(encodeFrame(Buffer.from(JSON.stringify({ end: true, count }), 'utf8')));
-  return Buffer.concat(frames);
+  yield encodeFrame(Buffer.from(JSON.stringify({ end: true, count }), 'utf8'));
 }
 
 /**
