@@ -154,7 +154,10 @@ export class ServiceCore {
     return rev;
   }
 
-  /** Reads keys back from the store and applies them (`force`: even at the same revision). */
+  /**
+   * Reads keys back from the store and applies them: newer versions, and deletions of keys it
+   * holds (`force`: also versions at the revision it holds).
+   */
   async refreshKeys(keys: string[], force = false): Promise<void> {
     const kvs = await Promise.all(keys.map((k) => this.store.get(k)));
     const events: StoreEvent[] = [];
@@ -162,7 +165,10 @@ export class ServiceCore {
       const kv: KeyValue | undefined = kvs[i];
       const known = Math.abs(this.revs.get(key) ?? 0);
       const rev = kv?.modRevision ?? known;
-      if (rev < known || (rev === known && !force)) return;
+      // A key this replica holds that the store no longer has was deleted (at a revision the
+      // store cannot tell any more): apply the delete now; the watch's copy comes later.
+      const gone = kv === undefined && (this.revs.get(key) ?? 0) > 0;
+      if (!gone && (rev < known || (rev === known && !force))) return;
       events.push(
         kv === undefined
           ? { type: 'delete', key, value: null, modRevision: rev }

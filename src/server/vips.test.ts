@@ -4,6 +4,7 @@ import { isRomanaError, type ErrorCode } from '../errors.ts';
 import { MemoryStore } from '../store/memory.ts';
 import { buildApp } from './app.ts';
 import { createRomanaService } from './romana-service.ts';
+import type { Store } from '../store/store.ts';
 import type { RomanaService, WatchEvent } from './service.ts';
 import { validateVip } from './vips.ts';
 
@@ -133,6 +134,45 @@ describe('VIPs in romanad', () => {
       .listVips()
       .filter((v) => v.ip === '192.0.2.30');
     assert.equal(holders.length, 1);
+    await a.close();
+    await b.close();
+  });
+
+  it('takes an address another replica has just freed, before its watch says so', async () => {
+    const store = new MemoryStore();
+    const a = await withHosts(store);
+    // Replica b's view of the store's changes is held back until released.
+    let held: Array<() => void> | undefined = [];
+    const lagging: Store = {
+      get: (key) => store.get(key),
+      range: (prefix) => store.range(prefix),
+      txn: (compares, ops) => store.txn(compares, ops),
+      revision: () => store.revision(),
+      close: () => store.close(),
+      watch: (prefix, from, onEvents, onError) =>
+        store.watch(
+          prefix,
+          from,
+          (events, rev) =>
+            held === undefined ? onEvents(events, rev) : held.push(() => onEvents(events, rev)),
+          onError,
+        ),
+    };
+    const b = await createRomanaService({ store: lagging });
+    await a.putVip('old', { ip: '192.0.2.60', host: 'h1' });
+    for (const release of held) release();
+    held = [];
+    assert.equal(b.getVip('old').ip, '192.0.2.60');
+    await a.deleteVip('old');
+    // b still holds 'old' from its watch, yet the store knows better.
+    assert.equal(b.getVip('old').ip, '192.0.2.60');
+    assert.deepEqual(await b.putVip('new', { ip: '192.0.2.60', host: 'h2' }), {
+      name: 'new',
+      ip: '192.0.2.60',
+      host: 'h2',
+    });
+    for (const release of held) release();
+    held = undefined;
     await a.close();
     await b.close();
   });

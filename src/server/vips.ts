@@ -130,8 +130,13 @@ export class VipOps {
           networks: this.core.ipam.listNetworks(),
         });
         const before = this.core.state.vips.get(name);
-        const holder = this.#holderOf(vip.ip);
-        if (holder !== undefined && holder !== name) throw this.#taken(vip.ip, holder);
+        let holder = this.#holderOf(vip.ip);
+        if (holder !== undefined && holder !== name) {
+          // Another replica may have moved or deleted it a moment ago: ask the store.
+          await this.core.refreshKeys([vipKey(holder)]);
+          holder = this.#holderOf(vip.ip);
+          if (holder !== undefined && holder !== name) throw this.#taken(vip.ip, holder);
+        }
         const ops: Op[] = [
           { type: 'put', key: vipKey(name), value: JSON.stringify(vip) },
           { type: 'put', key: vipIpKey(vip.ip), value: name },
