@@ -1,29 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isRomanaError, type ErrorCode } from '../errors.ts';
+import { isRomanaError } from '../errors.ts';
 import { MemoryStore } from '../store/memory.ts';
+import { PODS_TOPOLOGY, rejectsWith, serviceWithHosts } from '../../test/helpers/service.ts';
 import { createRomanaService, StoreBackedService } from './romana-service.ts';
-import type { RomanaService, WatchEvent } from './service.ts';
-
-const topology = {
-  networks: [{ name: 'pods', cidr: '10.0.0.0/16', block_mask: 29 }],
-  topologies: [{ networks: ['pods'], map: [{ name: 'r1' }, { name: 'r2' }] }],
-};
-
-async function withHosts(store = new MemoryStore()): Promise<RomanaService> {
-  const svc = await createRomanaService({ store, initialTopology: topology });
-  await svc.addHost({ name: 'h1', ip: '192.168.0.1' });
-  await svc.addHost({ name: 'h2', ip: '192.168.0.2' });
-  return svc;
-}
-
-async function rejects(p: Promise<unknown>, code: ErrorCode, re: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(isRomanaError(e, code), `expected ${code}, got ${String(e)}`);
-    assert.match(e.message, re);
-    return true;
-  });
-}
+import type { WatchEvent } from './service.ts';
 
 /** Waits until `check` passes (watch delivery is asynchronous). */
 async function eventually(check: () => void, ms = 2000): Promise<void> {
@@ -42,13 +23,13 @@ async function eventually(check: () => void, ms = 2000): Promise<void> {
 describe('romana service over a store', () => {
   it('applies the initial topology only to an empty store', async () => {
     const store = new MemoryStore();
-    const a = await createRomanaService({ store, initialTopology: topology });
+    const a = await createRomanaService({ store, initialTopology: PODS_TOPOLOGY });
     assert.deepEqual(
       a.listNetworks().map((n) => n.cidr),
       ['10.0.0.0/16'],
     );
     await a.close();
-    const other = { ...topology, networks: [{ name: 'pods', cidr: '10.9.0.0/16' }] };
+    const other = { ...PODS_TOPOLOGY, networks: [{ name: 'pods', cidr: '10.9.0.0/16' }] };
     const b = await createRomanaService({ store, initialTopology: other });
     assert.deepEqual(
       b.listNetworks().map((n) => n.cidr),
@@ -58,7 +39,7 @@ describe('romana service over a store', () => {
 
   it('persists hosts, allocations and releases: a new service over the store sees them', async () => {
     const store = new MemoryStore();
-    const a = await withHosts(store);
+    const a = await serviceWithHosts(store);
     assert.equal((await a.allocate({ name: 'p1', host: 'h1', tenant: 't' })).ip, '10.0.0.0');
     assert.equal((await a.allocate({ name: 'p2', host: 'h1', tenant: 't' })).ip, '10.0.0.1');
     assert.equal((await a.allocate({ name: 'p3', host: 'h2', tenant: 't' })).ip, '10.0.128.0');
@@ -80,22 +61,22 @@ describe('romana service over a store', () => {
   });
 
   it('refuses bad input and changes nothing', async () => {
-    const svc = await withHosts();
+    const svc = await serviceWithHosts();
     const before = svc.revision();
-    await rejects(svc.allocate({ name: '', host: 'h1' }), 'InvalidInput', /Name required/);
-    await rejects(svc.allocate({ name: 'x', host: 'nope' }), 'NotFound', /Host nope not found/);
-    await rejects(svc.addHost({ name: 'h1', ip: '192.168.0.9' }), 'AlreadyExists', /name:h1/);
-    await rejects(svc.updateTopology({ networks: [] }), 'InvalidInput', /topologies: required/);
+    await rejectsWith(svc.allocate({ name: '', host: 'h1' }), 'InvalidInput', /Name required/);
+    await rejectsWith(svc.allocate({ name: 'x', host: 'nope' }), 'NotFound', /Host nope not found/);
+    await rejectsWith(svc.addHost({ name: 'h1', ip: '192.168.0.9' }), 'AlreadyExists', /name:h1/);
+    await rejectsWith(svc.updateTopology({ networks: [] }), 'InvalidInput', /topologies: required/);
     assert.equal(svc.revision(), before);
     assert.deepEqual(svc.listAddresses(), []);
   });
 
   it('refuses to remove a host that holds addresses unless forced, then frees its blocks', async () => {
     const store = new MemoryStore();
-    const svc = await withHosts(store);
+    const svc = await serviceWithHosts(store);
     await svc.allocate({ name: 'p1', host: 'h1' });
     await svc.allocate({ name: 'p2', host: 'h1', tenant: 'u' });
-    await rejects(svc.removeHost('h1', { force: false }), 'Conflict', /still holds 2 address/);
+    await rejectsWith(svc.removeHost('h1', { force: false }), 'Conflict', /still holds 2 address/);
     const removed = await svc.removeHost('h1', { force: true });
     assert.deepEqual(removed.releasedAddresses.sort(), ['p1', 'p2']);
     assert.deepEqual(
@@ -114,7 +95,7 @@ describe('romana service over a store', () => {
 
   it('updates the topology keeping addresses, and a replica follows', async () => {
     const store = new MemoryStore();
-    const a = await withHosts(store);
+    const a = await serviceWithHosts(store);
     const b = await createRomanaService({ store });
     await a.allocate({ name: 'p1', host: 'h2' });
     const seen: WatchEvent[] = [];
@@ -140,7 +121,7 @@ describe('romana service over a store', () => {
 
   it('two replicas over one store never hand out an address twice', async () => {
     const store = new MemoryStore();
-    const a = await withHosts(store);
+    const a = await serviceWithHosts(store);
     const b = await createRomanaService({ store });
     const jobs: Array<Promise<{ ip: string }>> = [];
     for (let i = 0; i < 64; i++) {
@@ -164,29 +145,33 @@ describe('romana service over a store', () => {
 
   it('a replica allocates at once on a host another replica has just added', async () => {
     const store = new MemoryStore();
-    const a = await withHosts(store);
+    const a = await serviceWithHosts(store);
     const b = await createRomanaService({ store });
     await a.addHost({ name: 'fresh', ip: '192.168.0.99' });
     const v = await b.allocate({ name: 'p', host: 'fresh' });
     assert.equal(v.host, 'fresh');
-    await rejects(b.allocate({ name: 'q', host: 'never-added' }), 'NotFound', /never-added/);
+    await rejectsWith(b.allocate({ name: 'q', host: 'never-added' }), 'NotFound', /never-added/);
   });
 
   it('a name allocated on one replica is refused on the other', async () => {
     const store = new MemoryStore();
-    const a = await withHosts(store);
+    const a = await serviceWithHosts(store);
     const b = await createRomanaService({ store });
     await Promise.all([
       a.allocate({ name: 'same', host: 'h1' }),
       b.allocate({ name: 'x', host: 'h2' }),
     ]);
-    await rejects(b.allocate({ name: 'same', host: 'h2' }), 'AlreadyExists', /already allocated/);
+    await rejectsWith(
+      b.allocate({ name: 'same', host: 'h2' }),
+      'AlreadyExists',
+      /already allocated/,
+    );
     assert.equal(b.listAddresses().filter((x) => x.name === 'same').length, 1);
   });
 
   it('streams block and host changes, resumable from a revision', async () => {
     const store = new MemoryStore();
-    const svc = await withHosts(store);
+    const svc = await serviceWithHosts(store);
     const seen: WatchEvent[] = [];
     const from = svc.revision() + 1;
     const w = svc.watch(
@@ -244,8 +229,8 @@ describe('romana service over a store', () => {
   });
 
   it('validates policies before storing them', async () => {
-    const svc = await withHosts();
-    await rejects(svc.putPolicy({ id: 'p' }), 'InvalidInput', /applied_to|ingress/);
+    const svc = await serviceWithHosts();
+    await rejectsWith(svc.putPolicy({ id: 'p' }), 'InvalidInput', /applied_to|ingress/);
     const p = {
       id: 'allow-web',
       direction: 'ingress',
@@ -255,7 +240,7 @@ describe('romana service over a store', () => {
     await svc.putPolicy(p);
     assert.equal(svc.getPolicy('allow-web').id, 'allow-web');
     await svc.deletePolicy('allow-web');
-    await rejects(svc.deletePolicy('allow-web'), 'NotFound', /allow-web/);
+    await rejectsWith(svc.deletePolicy('allow-web'), 'NotFound', /allow-web/);
   });
 });
 
@@ -264,7 +249,7 @@ describe('store history', () => {
     const store = new MemoryStore();
     const svc = (await createRomanaService({
       store,
-      initialTopology: topology,
+      initialTopology: PODS_TOPOLOGY,
       keepRevisions: 2,
       compactEveryMs: 0,
     })) as StoreBackedService;
@@ -283,7 +268,7 @@ describe('store history', () => {
 describe('a topology update that never finished', () => {
   it('is rolled back once stale, so writes resume', async () => {
     const store = new MemoryStore();
-    const svc = await withHosts(store);
+    const svc = await serviceWithHosts(store);
     await svc.allocate({ name: 'before', host: 'h1' });
     // What a romanad that died between fence and switch leaves behind.
     const kv = (await store.get('topology'))!;

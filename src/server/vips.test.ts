@@ -1,32 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isRomanaError, type ErrorCode } from '../errors.ts';
+import { isRomanaError } from '../errors.ts';
 import { MemoryStore } from '../store/memory.ts';
+import { PODS_TOPOLOGY, rejectsWith, serviceWithHosts } from '../../test/helpers/service.ts';
 import { buildApp } from './app.ts';
 import { createRomanaService } from './romana-service.ts';
 import type { Store } from '../store/store.ts';
-import type { RomanaService, WatchEvent } from './service.ts';
+import type { WatchEvent } from './service.ts';
 import { validateVip } from './vips.ts';
-
-const topology = {
-  networks: [{ name: 'pods', cidr: '10.0.0.0/16', block_mask: 29 }],
-  topologies: [{ networks: ['pods'], map: [{ name: 'r1' }, { name: 'r2' }] }],
-};
-
-async function withHosts(store = new MemoryStore()): Promise<RomanaService> {
-  const svc = await createRomanaService({ store, initialTopology: topology });
-  await svc.addHost({ name: 'h1', ip: '192.168.0.1' });
-  await svc.addHost({ name: 'h2', ip: '192.168.0.2' });
-  return svc;
-}
-
-async function rejects(p: Promise<unknown>, code: ErrorCode, re: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(isRomanaError(e, code), `expected ${code}, got ${String(e)}`);
-    assert.match(e.message, re);
-    return true;
-  });
-}
 
 const known = {
   hosts: new Map([['node-1', '192.0.2.1']]),
@@ -77,7 +58,7 @@ describe('validateVip', () => {
 describe('VIPs in romanad', () => {
   it('stores, moves, lists and deletes VIPs, and a new service over the store sees them', async () => {
     const store = new MemoryStore();
-    const a = await withHosts(store);
+    const a = await serviceWithHosts(store);
     await a.putVip('web.default', { ip: '192.0.2.10', host: 'h1', namespace: 'default' });
     await a.putVip('api.default', { ip: '192.0.2.11', host: 'h1' });
     // Moving a VIP is a put with another host.
@@ -100,7 +81,7 @@ describe('VIPs in romanad', () => {
       () => b.getVip('api.default'),
       (e: unknown) => isRomanaError(e, 'NotFound'),
     );
-    await rejects(b.deleteVip('api.default'), 'NotFound', /No VIP named api\.default/);
+    await rejectsWith(b.deleteVip('api.default'), 'NotFound', /No VIP named api\.default/);
     // Its address is free again.
     await b.putVip('other.default', { ip: '192.0.2.11', host: 'h2' });
     await b.close();
@@ -108,15 +89,15 @@ describe('VIPs in romanad', () => {
 
   it('never lets two VIPs hold one address, also across replicas', async () => {
     const store = new MemoryStore();
-    const a = await withHosts(store);
+    const a = await serviceWithHosts(store);
     const b = await createRomanaService({ store });
     await a.putVip('one', { ip: '192.0.2.20', host: 'h1' });
-    await rejects(
+    await rejectsWith(
       b.putVip('two', { ip: '192.0.2.20', host: 'h2' }),
       'AlreadyExists',
       /192\.0\.2\.20 is already held by VIP one/,
     );
-    await rejects(
+    await rejectsWith(
       a.putVip('two', { ip: '192.0.2.20', host: 'h2' }),
       'AlreadyExists',
       /already held by VIP one/,
@@ -140,7 +121,7 @@ describe('VIPs in romanad', () => {
 
   it('takes an address another replica has just freed, before its watch says so', async () => {
     const store = new MemoryStore();
-    const a = await withHosts(store);
+    const a = await serviceWithHosts(store);
     // Replica b's view of the store's changes is held back until released.
     let held: Array<() => void> | undefined = [];
     const lagging: Store = {
@@ -178,13 +159,13 @@ describe('VIPs in romanad', () => {
   });
 
   it('refuses bad input and changes nothing', async () => {
-    const svc = await withHosts();
-    await rejects(
+    const svc = await serviceWithHosts();
+    await rejectsWith(
       svc.putVip('v', { ip: '192.0.2.1', host: 'nope' }),
       'InvalidInput',
       /host: no host named 'nope'/,
     );
-    await rejects(
+    await rejectsWith(
       svc.putVip('v', { ip: '10.0.0.9', host: 'h1' }),
       'InvalidInput',
       /inside Romana network pods/,
@@ -194,13 +175,13 @@ describe('VIPs in romanad', () => {
   });
 
   it('refuses a topology update whose networks would cover a VIP, and changes nothing', async () => {
-    const svc = await withHosts();
+    const svc = await serviceWithHosts();
     await svc.putVip('web', { ip: '10.1.0.5', host: 'h1' });
     const wider = {
-      ...topology,
+      ...PODS_TOPOLOGY,
       networks: [{ name: 'pods', cidr: '10.0.0.0/15', block_mask: 29 }],
     };
-    await rejects(
+    await rejectsWith(
       svc.updateTopology(wider),
       'InvalidInput',
       /^network pods \(10\.0\.0\.0\/15\) covers VIP web \(10\.1\.0\.5\); move or delete the VIP first$/,
@@ -214,7 +195,7 @@ describe('VIPs in romanad', () => {
 
   it('streams VIP changes on the watch, to replicas and after a resume', async () => {
     const store = new MemoryStore();
-    const a = await withHosts(store);
+    const a = await serviceWithHosts(store);
     const b = await createRomanaService({ store });
     const seen: WatchEvent[] = [];
     const h = b.watch(['vips'], undefined, (e) => seen.push(e), assert.fail);
@@ -248,7 +229,7 @@ describe('VIPs in romanad', () => {
   });
 
   it('serves /vips over HTTP with the usual error bodies', async () => {
-    const svc = await withHosts();
+    const svc = await serviceWithHosts();
     const app = buildApp(svc);
     const put = await app.inject({
       method: 'PUT',

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import type { FastifyInstance, InjectOptions } from 'fastify';
+import { isRomanaError, type ErrorCode } from '../../src/errors.ts';
 import type { AllocationRequest } from '../../src/ipam/index.ts';
 import { createRomanaService, type RomanaServiceOptions } from '../../src/server/romana-service.ts';
 import type {
@@ -289,4 +290,27 @@ export function assertError(a: Answer, status: number, code: string, details?: R
   assert.equal(b['see_also'], 'docs/api.md#errors');
   assert.equal(typeof b['details'], 'string');
   if (details !== undefined) assert.match(String(b['details']), details);
+}
+
+/** The service-level tests' topology: one /16 in /29 blocks, two groups. */
+export const PODS_TOPOLOGY = {
+  networks: [{ name: 'pods', cidr: '10.0.0.0/16', block_mask: 29 }],
+  topologies: [{ networks: ['pods'], map: [{ name: 'r1' }, { name: 'r2' }] }],
+};
+
+/** The real service over `store` with `PODS_TOPOLOGY` and hosts h1 and h2. */
+export async function serviceWithHosts(store = new MemoryStore()): Promise<RomanaService> {
+  const svc = await createRomanaService({ store, initialTopology: PODS_TOPOLOGY });
+  await svc.addHost({ name: 'h1', ip: '192.168.0.1' });
+  await svc.addHost({ name: 'h2', ip: '192.168.0.2' });
+  return svc;
+}
+
+/** Asserts that `p` rejects with a RomanaError of `code` whose message matches `re`. */
+export async function rejectsWith(p: Promise<unknown>, code: ErrorCode, re: RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(isRomanaError(e, code), `expected ${code}, got ${String(e)}`);
+    assert.match(e.message, re);
+    return true;
+  });
 }
