@@ -18,23 +18,30 @@ function talk(from: string, to: string, port: number, proto: 'tcp' | 'udp' = 'tc
   return String(r.stdout).includes('pong');
 }
 
-/** Waits until `talk` gives `want` (policies reach the nodes through the watch stream). */
-async function expectTalk(
+/**
+ * Waits until `gets` answers `want` twice in a row, 300 ms apart (policies reach the nodes
+ * through the watch stream; the second ask makes sure this is not a moment in between).
+ */
+async function expectStable(what: string, gets: () => boolean, want: boolean): Promise<void> {
+  for (let i = 0; i < 40; i++) {
+    if (gets() === want) {
+      await sleep(300);
+      if (gets() === want) return;
+    }
+    await sleep(250);
+  }
+  assert.fail(`${what} should ${want ? '' : 'not '}get through`);
+}
+
+/** Waits until `talk` gives `want`. */
+function expectTalk(
   from: string,
   to: string,
   port: number,
   want: boolean,
   proto: 'tcp' | 'udp' = 'tcp',
 ): Promise<void> {
-  for (let i = 0; i < 40; i++) {
-    if (talk(from, to, port, proto) === want) {
-      // Stable: ask once more, to be sure this is not a moment in between.
-      await sleep(300);
-      if (talk(from, to, port, proto) === want) return;
-    }
-    await sleep(250);
-  }
-  assert.fail(`${from} -> ${to}:${port}/${proto} should ${want ? '' : 'not '}get through`);
+  return expectStable(`${from} -> ${to}:${port}/${proto}`, () => talk(from, to, port, proto), want);
 }
 
 const allowTcp8080 = (peers: unknown[]) => ({
@@ -137,16 +144,8 @@ describe('policies enforced on real traffic', { timeout: 240_000 }, () => {
       applied_to: [{ tenant_id: 'b', segment_id: 'backend' }],
       ingress: [{ peers: [{ tenant_id: 'a' }], rules: [{ protocol: 'icmp', icmp_type }] }],
     });
-    const expectPing = async (want: boolean) => {
-      for (let i = 0; i < 40; i++) {
-        if (f.ping('front', 'b-back') === want) {
-          await sleep(300);
-          if (f.ping('front', 'b-back') === want) return;
-        }
-        await sleep(250);
-      }
-      assert.fail(`front -> b-back ping should ${want ? '' : 'not '}get through`);
-    };
+    const expectPing = (want: boolean) =>
+      expectStable('front -> b-back ping', () => f.ping('front', 'b-back'), want);
     await expectPing(false);
     // Timestamp requests (13) only: once h2 holds that rule, an echo request is still dropped.
     assert.equal((await f.admin('POST', '/policies', pingPolicy(13))).status, 200);
