@@ -2,7 +2,8 @@
  * Policy enforcement's apply layer on a real kernel, inside a throwaway network namespace
  * (every command runs through `ip netns exec`, so the host's firewall is never touched):
  * first apply, no-op re-apply, a changed policy, a removed policy, a block change, a rule
- * deleted by hand, and a foreign chain and set that must survive every apply. Needs root.
+ * deleted by hand, and a foreign chain and set that must survive every apply; and the kernel's
+ * rules compared with rules written out by hand (not the renderer's output). Needs root.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -69,6 +70,41 @@ const egress: Policy = {
   ingress: [{ peers: [{ cidr: '8.8.8.8/32' }], rules: [{ protocol: 'udp', ports: [53] }] }],
 };
 const fixtures = GOLDEN_FIXTURES.map((f) => f.policy);
+/** Several rules per entry, single-port and multi-port ranges, two entries, two protocols. */
+const literal: Policy = {
+  id: 'literal',
+  direction: 'ingress',
+  applied_to: [{ tenant_id: 'tenant-a', segment_id: 'backend' }],
+  ingress: [
+    {
+      peers: [{ cidr: '192.168.9.0/24' }],
+      rules: [
+        {
+          protocol: 'tcp',
+          ports: [443, 8443],
+          port_ranges: [
+            [22, 22],
+            [6000, 6010],
+          ],
+        },
+        {
+          protocol: 'udp',
+          port_ranges: [
+            [53, 53],
+            [5000, 5100],
+          ],
+        },
+      ],
+    },
+    {
+      peers: [{ tenant_id: 'tenant-b' }],
+      rules: [
+        { protocol: 'icmp', icmp_type: 3, icmp_code: 4 },
+        { protocol: 'tcp', ports: [5432] },
+      ],
+    },
+  ],
+};
 
 describe('policy firewall in a network namespace', { skip: !isRoot && 'needs root' }, () => {
   let fw: Firewall;
@@ -294,5 +330,58 @@ describe('policy firewall in a network namespace', { skip: !isRoot && 'needs roo
       'ROMANA-OP-IN',
       'ROMANA-OUTPUT',
     ]);
+  });
+  it('holds, in the kernel, literally the rules each policy entry asks for', async () => {
+    await apply([literal, ranges]);
+    const save = inNs('iptables-save', '-t', 'filter');
+    /** The `-A` lines of the chains whose names start with `prefix`, as iptables prints them. */
+    const lines = (prefix: string) =>
+      save
+        .split('\n')
+        .filter((l) => l.startsWith(`-A ${prefix}`))
+        .map((l) => l.replaceAll(prefix, 'P'));
+    // Written by hand from the policies above, not from the renderer: a single-port range is
+    // the port (iptables prints 22:22 as 22), a range keeps both ends, each rule its protocol;
+    // rules are added in reverse order (the original's "insert above the terminal rules"),
+    // and iptables-save lists chains by name.
+    assert.deepEqual(lines(policyChainName(literal)), [
+      `-A P -m set --match-set ${tenantSetName('tenant-a', 'backend')} dst -j P_X`,
+      `-A P -m set --match-set ${tenantSetName('tenant-a', 'backend')} dst -j P_X1`,
+      '-A P_R -p udp -m udp --dport 5000:5100 -j ACCEPT',
+      '-A P_R -p udp -m udp --dport 53 -j ACCEPT',
+      '-A P_R -p tcp -m tcp --dport 6000:6010 -j ACCEPT',
+      '-A P_R -p tcp -m tcp --dport 22 -j ACCEPT',
+      '-A P_R -p tcp -m tcp --dport 8443 -j ACCEPT',
+      '-A P_R -p tcp -m tcp --dport 443 -j ACCEPT',
+      '-A P_R1 -p tcp -m tcp --dport 5432 -j ACCEPT',
+      '-A P_R1 -p icmp -m icmp --icmp-type 3/4 -j ACCEPT',
+      '-A P_X -s 192.168.9.0/24 -j P_R',
+      `-A P_X1 -m set --match-set ${tenantSetName('tenant-b')} src -j P_R1`,
+    ]);
+    assert.deepEqual(lines(policyChainName(ranges)), [
+      `-A P -m set --match-set ${tenantSetName('tenant-a')} dst -j P_X`,
+      `-A P -m set --match-set ${tenantSetName('tenant-a')} dst -j P_X1`,
+      '-A P_R -p icmp -m icmp --icmp-type 8 -j ACCEPT',
+      '-A P_R -p udp -j ACCEPT',
+      '-A P_R -p tcp -m tcp --dport 1000:65535 -j ACCEPT',
+      '-A P_R -p tcp -m tcp --dport 1:1000 -j ACCEPT',
+      '-A P_R -p tcp -m tcp --dport 80 -j ACCEPT',
+      '-A P_R -p tcp -m tcp --dport 22 -j ACCEPT',
+      '-A P_R1 -j ACCEPT',
+      '-A P_X -s 192.168.7.0/24 -j P_R',
+      '-A P_X -j P_R',
+      `-A P_X1 -m set --match-set ${tenantSetName('tenant-b', 'default')} src -j P_R1`,
+    ]);
+    // Each policy is jumped to from its base chain, before the default drop.
+    assert.deepEqual(
+      save.split('\n').filter((l) => l.startsWith('-A ROMANA-FORWARD-IN ')),
+      [
+        '-A ROMANA-FORWARD-IN -m comment --comment Ingress -m state --state RELATED,ESTABLISHED -j ACCEPT',
+        '-A ROMANA-FORWARD-IN -j ROMANA-OP',
+        `-A ROMANA-FORWARD-IN -j ${policyChainName(literal)}`,
+        `-A ROMANA-FORWARD-IN -j ${policyChainName(ranges)}`,
+        '-A ROMANA-FORWARD-IN -m comment --comment DefaultDrop -j DROP',
+      ],
+    );
   });
 });
