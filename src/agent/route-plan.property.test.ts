@@ -77,7 +77,7 @@ describe('route planning over random nested topologies', () => {
           topologies: [{ networks: ['pods'], map }],
         });
         // Every host holds at least one block, then more at random.
-        const wanted = [...hosts.map((h) => [h, 't1'] as const)];
+        const wanted: Array<[string, string]> = hosts.map((h) => [h, 't1']);
         for (const [i, tenant] of allocations) wanted.push([hosts[i % hosts.length]!, tenant]);
         wanted.forEach(([host, tenant], i) => ipam.allocate({ name: `a${i}`, host, tenant }));
         const self = hosts[pick % hosts.length]!;
