@@ -1,12 +1,13 @@
 /**
  * Network policy with real traffic: two hosts, agents with `--policy`, pods wired with the
  * divert rules (`use_policy`). Ingress to pods is denied by default; a policy posted to
- * romanad opens exactly what it says, on every node, within seconds; removing it closes it.
+ * romanad opens exactly what it says (ports, single-port and multi-port ranges, ICMP types), on
+ * every node, within seconds; removing it closes it.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { Fabric, sleep } from '../helpers/fabric.ts';
+import { Fabric, sleep, until } from '../helpers/fabric.ts';
 
 const f = new Fabric(`rp${process.pid % 100000}`, ['h1', 'h2'], { use_policy: true });
 
@@ -44,6 +45,9 @@ function expectTalk(
   return expectStable(`${from} -> ${to}:${port}/${proto}`, () => talk(from, to, port, proto), want);
 }
 
+/** TCP ports pod `back` listens on (and UDP 8080). */
+const TCP_PORTS = [7070, 7100, 8080, 9090];
+
 const allowTcp8080 = (peers: unknown[]) => ({
   id: 'back-8080',
   direction: 'ingress',
@@ -71,15 +75,26 @@ describe('policies enforced on real traffic', { timeout: 240_000 }, () => {
     await f.addPod('back', 'h2', 'a', 'backend');
     await f.addPod('other', 'h1', 'b', 'frontend');
     await f.addPod('b-back', 'h2', 'b', 'backend');
-    for (const port of [8080, 9090]) {
+    for (const port of TCP_PORTS) {
       f.spawnInPod('back', ['socat', `TCP-LISTEN:${port},reuseaddr,fork`, 'SYSTEM:echo pong']);
     }
     f.spawnInPod('back', ['socat', 'UDP-LISTEN:8080,reuseaddr,fork', 'SYSTEM:echo pong']);
-    await sleep(500);
+    await until('the listeners in back', () => {
+      const ss = String(f.inPod('back', ['ss', '-lntu']).stdout);
+      return [...TCP_PORTS, 8080].every((p) => ss.includes(`:${p} `));
+    });
   });
   after(() => f.close());
 
   it('denies ingress to pods when no policy allows it', async () => {
+    // First the datapath and the listener are shown to work: a policy opens 9090, then goes.
+    const probe = { ...allowTcp8080([{ peer: 'any' }]), id: 'probe' };
+    probe.ingress[0]!.rules = [{ protocol: 'tcp', ports: [9090] }];
+    assert.equal((await f.admin('POST', '/policies', probe)).status, 200);
+    await expectTalk('front', 'back', 9090, true);
+    await expectTalk('other', 'back', 9090, true);
+    assert.equal((await f.admin('DELETE', '/policies/probe')).status, 200);
+    await expectTalk('front', 'back', 9090, false);
     await expectTalk('front', 'back', 8080, false);
     await expectTalk('other', 'back', 8080, false);
   });
@@ -170,5 +185,31 @@ describe('policies enforced on real traffic', { timeout: 240_000 }, () => {
     });
     assert.equal(r.status, 422);
     await expectTalk('other', 'back', 8080, true);
+  });
+  it('a single-port range opens that port only, a multi-port range each port in it', async () => {
+    await expectTalk('other', 'back', 9090, false);
+    const r = await f.admin('POST', '/policies', {
+      id: 'back-ranges',
+      direction: 'ingress',
+      applied_to: [{ tenant_id: 'a', segment_id: 'backend' }],
+      ingress: [
+        {
+          peers: [{ tenant_id: 'b' }],
+          rules: [
+            {
+              protocol: 'tcp',
+              port_ranges: [
+                [9090, 9090],
+                [7000, 7080],
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    await expectTalk('other', 'back', 9090, true);
+    await expectTalk('other', 'back', 7070, true);
+    await expectTalk('other', 'back', 7100, false);
   });
 });
