@@ -1,0 +1,268 @@
+/**
+ * `cmdAdd`'s failure paths with real parts: a real romanad (in-process, memory store, over
+ * HTTP), real network namespaces and real `ip`/`iptables`, and a fault planted at one command
+ * through the `Exec` seam. A half-done ADD leaves nothing behind (no address, veth, route or
+ * divert rule); a failed repeated ADD, or one into a namespace deleted meanwhile, keeps the
+ * running pod's address.
+ *
+ * The plugin writes the host veth's sysctls under /proc/sys/net of its own namespace, so the
+ * tests run inside a host namespace of their own: this file runs itself again there (with
+ * `nsenter`), and the outer run only checks that the inner one passed. Needs root.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { realService, type FaultyService } from '../../test/helpers/service.ts';
+import { buildApp } from '../server/app.ts';
+import { cmdAdd, type Deps } from './commands.ts';
+import { parseNetConf, type CniEnv } from './config.ts';
+import { CniCode, CniError } from './errors.ts';
+import { spawnExec, type Exec } from './exec.ts';
+import { Romanad } from './romanad.ts';
+
+const INNER = 'ROMANA_CNI_TEST_HOST_NS';
+const isRoot = process.getuid?.() === 0;
+const tag = randomBytes(3).toString('hex');
+
+if (process.env[INNER] === undefined) {
+  describe('cmdAdd failure paths', { skip: !isRoot && 'needs root' }, () => {
+    it('pass inside a host network namespace of their own', () => {
+      const ns = `trust-cni-${tag}`;
+      execFileSync('ip', ['netns', 'add', ns]);
+      try {
+        execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+        const file = fileURLToPath(import.meta.url);
+        const r = spawnSync(
+          'nsenter',
+          [
+            `--net=/var/run/netns/${ns}`,
+            process.execPath,
+            '--import',
+            'tsx',
+            '--test',
+            '--test-reporter=tap',
+            file,
+          ],
+          {
+            cwd: path.resolve(path.dirname(file), '../..'),
+            env: { ...innerEnv(), [INNER]: ns },
+            encoding: 'utf8',
+            timeout: 120_000,
+          },
+        );
+        assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+        assert.match(r.stdout, /^# pass [1-9]/m);
+        assert.match(r.stdout, /^# fail 0$/m);
+      } finally {
+        spawnSync('ip', ['netns', 'del', ns]);
+      }
+    });
+  });
+} else {
+  inner();
+}
+
+/** This process's environment, less what makes a nested `node --test` report to a parent. */
+function innerEnv(): NodeJS.ProcessEnv {
+  const { NODE_TEST_CONTEXT: _, ...rest } = process.env;
+  return rest;
+}
+
+function inner(): void {
+  const HOST = 'trust-h';
+  let service: FaultyService;
+  let app: FastifyInstance;
+  let api: Romanad;
+  const pods: string[] = [];
+
+  /** A fresh pod namespace (removed in `after`). */
+  function podNs(): string {
+    const name = `trust-pod-${tag}-${pods.length}`;
+    execFileSync('ip', ['netns', 'add', name]);
+    pods.push(name);
+    return name;
+  }
+
+  /** Real commands; the first command `matches` picks fails instead (or runs `then` first). */
+  function faulty(matches: (argv: string[]) => boolean, then?: () => void) {
+    const seen = { fired: false };
+    const exec: Exec = (argv, stdin) => {
+      if (!seen.fired && matches(argv)) {
+        seen.fired = true;
+        if (then === undefined) {
+          return Promise.resolve({ code: 1, stdout: '', stderr: `planted failure` });
+        }
+        then();
+      }
+      return spawnExec(argv, stdin);
+    };
+    return { exec, seen };
+  }
+
+  function conf(usePolicy = false) {
+    return parseNetConf(
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: 'romana',
+        type: 'romana',
+        romana_host_name: HOST,
+        romanad_url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
+        use_policy: usePolicy,
+      }),
+    );
+  }
+
+  function env(ns: string, id: string): CniEnv {
+    return {
+      command: 'ADD',
+      containerId: id,
+      netns: `/var/run/netns/${ns}`,
+      ifname: 'eth0',
+      args: {},
+    };
+  }
+
+  function deps(exec: Exec): Deps {
+    return { api, exec, log: () => undefined };
+  }
+
+  const sh = (...argv: string[]) => execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+  const hostLinks = () => sh('ip', '-o', 'link', 'show');
+  const hostRoutes = () => sh('ip', 'route', 'show');
+  const podLinks = (ns: string) => sh('ip', '-n', ns, '-o', 'link', 'show');
+
+  /** What a failed ADD must leave as it found: links, routes, rules, sets of the host. */
+  const hostState = () => ({
+    links: sh('ip', '-o', 'link', 'show').replace(/^\d+: /gm, ''),
+    routes: hostRoutes(),
+    rules: sh('iptables-save', '-t', 'filter')
+      .replace(/^#.*\n/gm, '')
+      .replace(/\[\d+:\d+\]/g, ''),
+  });
+
+  /** Nothing of container `id` is left: no address, veth, host route, divert rule, pod link. */
+  async function assertNothingLeft(id: string, ns: string, was: ReturnType<typeof hostState>) {
+    assert.equal(await api.getAddress(`${id.slice(0, 8)}.eth0`), undefined, 'address released');
+    assert.ok(!hostLinks().includes(`romana-${id.slice(0, 8)}`), 'veth removed');
+    assert.deepEqual(hostState(), was, 'the host is as before');
+    assert.doesNotMatch(podLinks(ns), /eth0/, 'no interface in the pod');
+  }
+
+  before(async () => {
+    service = await realService({
+      initialTopology: {
+        networks: [{ name: 'pods', cidr: '10.77.0.0/16', block_mask: 28 }],
+        topologies: [{ networks: ['pods'], map: [{ name: 'rack' }] }],
+      },
+    });
+    await service.addHost({ name: HOST, ip: '192.168.99.1' });
+    app = buildApp(service);
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    api = new Romanad({ url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` });
+    // The chains romana-agent makes, which the divert rules jump to.
+    for (const c of ['ROMANA-INPUT', 'ROMANA-OUTPUT', 'ROMANA-FORWARD-IN', 'ROMANA-FORWARD-OUT']) {
+      sh('iptables', '-w', '-N', c);
+    }
+  });
+
+  after(async () => {
+    await app.close();
+    await service.close();
+    for (const ns of pods) spawnSync('ip', ['netns', 'del', ns]);
+  });
+
+  describe('a half-done ADD leaves nothing', () => {
+    const cases: Array<[string, (argv: string[]) => boolean]> = [
+      ['the host side', (a) => a[0] === 'ip' && a[1] === '-batch'],
+      ['the pod side', (a) => a[0] === 'nsenter' && a.includes('-batch')],
+      ['the divert rules', (a) => a[0] === 'iptables-restore'],
+    ];
+    cases.forEach(([step, matches], i) => {
+      it(`when ${step} fails`, async () => {
+        const ns = podNs();
+        const id = `f${i}${tag}00000`;
+        const { exec, seen } = faulty(matches);
+        const was = hostState();
+        await assert.rejects(cmdAdd(conf(true), env(ns, id), deps(exec)), (e: unknown) => {
+          assert.ok(e instanceof CniError);
+          assert.equal(e.code, CniCode.Wiring);
+          return true;
+        });
+        assert.ok(seen.fired, `the fault at ${step} was reached`);
+        await assertNothingLeft(id, ns, was);
+        // And the same ADD then succeeds: nothing in the way.
+        const ok = await cmdAdd(conf(true), env(ns, id), deps(spawnExec));
+        assert.match(JSON.stringify(ok), /10\.77\./);
+      });
+    });
+  });
+
+  describe('a failed repeated ADD keeps the running pod’s address', () => {
+    it('when the repeat fails at the pod side', async () => {
+      const ns = podNs();
+      const id = `r0${tag}00000`;
+      const first = await api.getAddress(`${id.slice(0, 8)}.eth0`);
+      assert.equal(first, undefined);
+      await cmdAdd(conf(), env(ns, id), deps(spawnExec));
+      const before = await api.getAddress(`${id.slice(0, 8)}.eth0`);
+      assert.ok(before, 'allocated by the first ADD');
+      const { exec, seen } = faulty((a) => a[0] === 'nsenter' && a.includes('-batch'));
+      await assert.rejects(cmdAdd(conf(), env(ns, id), deps(exec)), CniError);
+      assert.ok(seen.fired);
+      assert.deepEqual(await api.getAddress(`${id.slice(0, 8)}.eth0`), before, 'kept');
+      // A later repeat wires the pod again with the same address.
+      const again = (await cmdAdd(conf(), env(ns, id), deps(spawnExec))) as {
+        ips: Array<{ address: string }>;
+      };
+      assert.equal(again.ips[0]!.address, `${before.ip}/32`);
+      assert.match(sh('ip', '-n', ns, '-o', 'addr', 'show', 'eth0'), new RegExp(before.ip));
+    });
+
+    it('when the pod’s namespace is deleted while the repeat runs', async () => {
+      const ns = podNs();
+      const id = `r1${tag}00000`;
+      await cmdAdd(conf(), env(ns, id), deps(spawnExec));
+      const before = await api.getAddress(`${id.slice(0, 8)}.eth0`);
+      assert.ok(before);
+      // The namespace goes after the plugin checked it exists, before it wires anything.
+      const { exec, seen } = faulty(
+        (a) => a[0] === 'ip' && a[1] === '-batch',
+        () => execFileSync('ip', ['netns', 'del', ns]),
+      );
+      await assert.rejects(cmdAdd(conf(), env(ns, id), deps(exec)), (e: unknown) => {
+        assert.ok(e instanceof CniError);
+        assert.equal(e.code, CniCode.Wiring);
+        return true;
+      });
+      assert.ok(seen.fired);
+      assert.deepEqual(await api.getAddress(`${id.slice(0, 8)}.eth0`), before, 'kept');
+      assert.ok(!hostLinks().includes(`romana-${id.slice(0, 8)}`), 'no veth left');
+    });
+
+    it('when the pod’s namespace is already gone (code 4, nothing run)', async () => {
+      const ns = podNs();
+      const id = `r2${tag}00000`;
+      await cmdAdd(conf(), env(ns, id), deps(spawnExec));
+      const before = await api.getAddress(`${id.slice(0, 8)}.eth0`);
+      assert.ok(before);
+      execFileSync('ip', ['netns', 'del', ns]);
+      const ran: string[][] = [];
+      const recording: Exec = (argv, stdin) => {
+        ran.push(argv);
+        return spawnExec(argv, stdin);
+      };
+      await assert.rejects(cmdAdd(conf(), env(ns, id), deps(recording)), (e: unknown) => {
+        assert.ok(e instanceof CniError);
+        assert.equal(e.code, CniCode.InvalidEnvironment);
+        return true;
+      });
+      assert.deepEqual(ran, []);
+      assert.deepEqual(await api.getAddress(`${id.slice(0, 8)}.eth0`), before, 'kept');
+    });
+  });
+}
