@@ -5,13 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { cniBundle } from '../helpers/cni.ts';
 import { startEtcd, type EtcdHandle } from '../helpers/etcd.ts';
 import { request, startRomanad, type Romanad } from '../helpers/romanad.ts';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const BUNDLE = path.join(ROOT, 'dist/romana-cni.cjs');
 
 const POD_NS = `romana-cni-u${process.pid}`;
 let etcd: EtcdHandle;
@@ -26,7 +23,7 @@ function cni(command: string, containerId: string): { status: number | null; out
     romanad_url: romanad.url,
     romana_host_name: 'node-1',
   };
-  const r = spawnSync(process.execPath, [BUNDLE], {
+  const r = spawnSync(process.execPath, [cniBundle()], {
     input: JSON.stringify(conf),
     encoding: 'utf8',
     timeout: 60_000,

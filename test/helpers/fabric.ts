@@ -7,10 +7,11 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { cniBundle } from './cni.ts';
 import { closeHttpServer, relayUnixToTcp, type Relay } from './relay.ts';
 import { request, startRomanad, type Romanad } from './romanad.ts';
 
@@ -106,7 +107,7 @@ export class Fabric {
 
   /** Builds the fabric and starts romanad; `topology` is posted once it runs. */
   async start(topology: unknown): Promise<void> {
-    if (!existsSync(CNI_BUNDLE)) throw new Error(`${CNI_BUNDLE} is built by 'npm test' (pretest)`);
+    cniBundle(); // rebuilt when older than its sources
     writeFileSync(
       path.join(this.dir, 'tokens.yaml'),
       `- {token: ${ADMIN}, role: admin}\n- {token: ${NODE}, role: node}\n`,
