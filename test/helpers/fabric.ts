@@ -8,7 +8,6 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { cniBundle } from './cni.ts';
@@ -75,15 +74,18 @@ export class Fabric {
     return request(`http://127.0.0.1:${this.#port}${p}`, method, body, { token: ADMIN });
   }
 
+  /**
+   * Starts romanad on a port of its own choosing (port 0): the hosts reach it through the relay,
+   * which follows the port across restarts, so no probed port can be taken by another test.
+   */
   async startRomanad(): Promise<void> {
     this.#romanad = await startRomanad([
       '--store',
       `embedded:${this.dir}/data`,
-      '--port',
-      String(this.#port),
       '--token-file',
       path.join(this.dir, 'tokens.yaml'),
     ]);
+    this.#port = Number(new URL(this.#romanad.url).port);
   }
 
   /** Makes the stand-in Kubernetes API know a pod (with a segment label when given). */
@@ -114,12 +116,6 @@ export class Fabric {
     );
     writeFileSync(path.join(this.dir, 'node.token'), `${NODE}\n`);
     writeFileSync(path.join(this.dir, 'rt_tables'), '');
-    this.#port = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
     await this.startRomanad();
     const sock = path.join(this.dir, 'romanad.sock');
     this.#relay = await relayUnixToTcp(sock, () => this.#port);
