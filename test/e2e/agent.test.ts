@@ -21,7 +21,11 @@ const NS = `romana-ag-${process.pid}`;
 const ip = (...args: string[]) => execFileSync('ip', ['-n', NS, ...args], { encoding: 'utf8' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function freePort(): Promise<number> {
+/**
+ * A port free a moment ago, for the agent's metrics (it cannot bind port 0 and say which it
+ * got): another test may take it before the agent binds, so `startAgent` retries on EADDRINUSE.
+ */
+function probedPort(): Promise<number> {
   return new Promise((resolve) => {
     const s = net.createServer().listen(0, '127.0.0.1', () => {
       const port = (s.address() as net.AddressInfo).port;
@@ -58,7 +62,67 @@ describe('romana-agent', () => {
   let agent: ChildProcess;
   let agentLog = '';
   const url = () => `http://127.0.0.1:${port}`;
-  const startD = () => startRomanad(['--store', `embedded:${dir}/data`, '--port', String(port)]);
+  /** romanad on a port of its own choosing, or on `port` again after a restart. */
+  const startD = async (again = false) => {
+    const d = await startRomanad([
+      '--store',
+      `embedded:${dir}/data`,
+      ...(again ? ['--port', String(port)] : []),
+    ]);
+    port = Number(new URL(d.url).port);
+    return d;
+  };
+  /** The restart needs the same port (the agent has its URL): retried while it is taken. */
+  const restartD = async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startD(true);
+      } catch (err) {
+        if (attempt >= 25 || !/EADDRINUSE|address already in use/.test(String(err))) throw err;
+        await sleep(200);
+      }
+    }
+  };
+  /** Starts the agent; resolves once its metrics answer, probing another port if it was taken. */
+  const startAgent = async () => {
+    for (let attempt = 1; ; attempt++) {
+      metricsPort = await probedPort();
+      agentLog = '';
+      agent = spawn(
+        process.execPath,
+        agentArgs([
+          '--provision-iface',
+          '--provision-sysctls',
+          '--resync-interval',
+          '1',
+          '--metrics-port',
+          String(metricsPort),
+          '--metrics-host',
+          '127.0.0.1',
+        ]),
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      // Logs (JSON lines) on stdout, a fatal error on stderr.
+      agent.stdout!.on('data', (d: Buffer) => (agentLog += d.toString()));
+      agent.stderr!.on('data', (d: Buffer) => (agentLog += d.toString()));
+      const proc = agent;
+      const exited = new Promise<false>((r) => proc.once('exit', () => r(false)));
+      const up = (async () => {
+        while (proc.exitCode === null) {
+          const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+            .then((r) => r.text())
+            .catch(() => '');
+          if (text.includes('romana_managed_routes')) return true;
+          await sleep(50);
+        }
+        return false;
+      })();
+      if (await Promise.race([up, exited])) return;
+      if (attempt >= 3 || !/EADDRINUSE/.test(agentLog)) {
+        throw new Error(`the agent exited: ${agentLog}`);
+      }
+    }
+  };
   const agentArgs = (extra: string[] = []) => [
     AGENT,
     ...extra,
@@ -79,8 +143,6 @@ describe('romana-agent', () => {
   before(async () => {
     createNetns(NS, '192.168.60.1/24');
     writeFileSync(rtTables, '255\tlocal\n254\tmain\n');
-    port = await freePort();
-    metricsPort = await freePort();
     romanad = await startD();
     await request(`${url()}/topology`, 'POST', {
       networks: [{ name: 'pods', cidr: '10.0.0.0/16', block_mask: 28 }],
@@ -100,21 +162,7 @@ describe('romana-agent', () => {
         },
       ],
     });
-    agent = spawn(
-      process.execPath,
-      agentArgs([
-        '--provision-iface',
-        '--provision-sysctls',
-        '--resync-interval',
-        '1',
-        '--metrics-port',
-        String(metricsPort),
-        '--metrics-host',
-        '127.0.0.1',
-      ]),
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    agent.stderr!.on('data', (d: Buffer) => (agentLog += d.toString()));
+    await startAgent();
   });
 
   after(async () => {
@@ -236,10 +284,14 @@ describe('romana-agent', () => {
 
   it('keeps the data path while romanad restarts, and follows it again afterwards', async () => {
     const before = routes();
+    const logged = agentLog.length;
     await romanad.stop();
-    await sleep(1500);
+    // The agent ran while romanad was down: a resync found it unreachable and kept the routes.
+    await until('a resync to find romanad unreachable', () =>
+      agentLog.slice(logged).includes('resync: romanad unreachable; keeping routes'),
+    );
     assert.deepEqual(routes(), before, 'routes stay while romanad is down');
-    romanad = await startD();
+    romanad = await restartD();
     await request(`${url()}/address`, 'POST', { name: 'p3', host: 'peer', tenant: 'v' });
     const p3 = ((await request(`${url()}/address?addressName=p3`, 'GET')).body as { block: string })
       .block;
