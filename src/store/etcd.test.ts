@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   startEtcd,
@@ -46,15 +45,11 @@ async function createEventually(store: EtcdStore, key: string, value: string): P
   }
 }
 
-async function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/**
+ * Port 1 (tcpmux): nothing listens there. A port probed free and closed again could be handed to
+ * another test meanwhile, and then this would talk to it.
+ */
+const CLOSED_PORT = 1;
 
 describe('EtcdStore specifics', () => {
   it('keeps installations with different prefixes apart', async () => {
@@ -99,7 +94,7 @@ describe('EtcdStore specifics', () => {
   });
 
   it('reports an unreachable etcd as Unavailable, naming the endpoint', async () => {
-    const port = await closedPort();
+    const port = CLOSED_PORT;
     const s = new EtcdStore({ endpoints: [`127.0.0.1:${port}`], requestTimeoutMs: 2000 });
     try {
       const t0 = Date.now();
@@ -118,7 +113,7 @@ describe('EtcdStore specifics', () => {
   });
 
   it('commits through a live endpoint when another listed endpoint is down', async () => {
-    const port = await closedPort();
+    const port = CLOSED_PORT;
     const s = new EtcdStore({
       endpoints: [`127.0.0.1:${port}`, ...etcd!.endpoints],
       prefix: freshPrefix(),
