@@ -42,7 +42,7 @@ describe('the plugin entry', () => {
     assert.deepEqual(x.out, []);
   });
 
-  it('answers code 11 when romanad cannot be reached', async () => {
+  it('answers STATUS with code 50 when romanad cannot be reached, the cause in details', async () => {
     const x = io(
       { CNI_COMMAND: 'STATUS' },
       '{"cniVersion":"1.1.0","romanad_url":"http://127.0.0.1:1","romana_host_name":"h"}',

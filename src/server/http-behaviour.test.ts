@@ -166,7 +166,8 @@ describe('logging', () => {
     const stream = { write: (s: string) => lines.push(s) };
     const logged = buildApp(service, { logger: { level: 'info', stream } });
     service.failures.set('listNetworks', new Error('disk on fire'));
-    await call(logged, 'GET', '/networks', undefined, { 'x-request-id': 'rid-7' });
+    const r = await call(logged, 'GET', '/networks', undefined, { 'x-request-id': 'rid-7' });
+    assert.equal(r.status, 500);
     await logged.close();
     const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     const failure = records.find((r) => r['msg'] === 'internal error');
