@@ -5,7 +5,8 @@
  * the machine's podman state is never touched. The image is built here from busybox-static.
  * Two Romana networks (two conflists of type `romana`) per host: containers get addresses from
  * their host's blocks, reach each other across hosts, keep both interfaces when attached to both
- * networks, and `podman rm` releases their addresses.
+ * networks, and `podman rm` releases their addresses. A configuration at cniVersion 1.1.0 is
+ * refused by podman 4.x (docs/node.md says which runtimes take which versions).
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -27,6 +28,8 @@ import { CNI_BUNDLE, Fabric, sleep } from '../helpers/fabric.ts';
 const BUSYBOX = '/bin/busybox';
 const IMAGE = 'localhost/romana-busybox:test';
 const NETS = ['romana-a', 'romana-b'];
+/** A network whose configuration says cniVersion 1.1.0, which podman 4.x cannot read back. */
+const NET_110 = 'romana-v110';
 const f = new Fabric(`node-pm${process.pid % 10000}`, ['h1', 'h2']);
 const work = mkdtempSync(path.join(tmpdir(), 'romana-podman-'));
 
@@ -60,9 +63,12 @@ function setUpHost(host: string): void {
       '',
     ].join('\n'),
   );
-  for (const name of NETS) {
+  for (const name of [...NETS, NET_110]) {
+    // podman 4.x (libcni 1.1) takes configurations up to 1.0.0; the second network also lists
+    // the versions a newer runtime may pick from, which podman ignores.
     const conf = {
-      cniVersion: '1.0.0',
+      cniVersion: name === NET_110 ? '1.1.0' : '1.0.0',
+      ...(name === 'romana-b' ? { cniVersions: ['1.0.0', '1.1.0'] } : {}),
       name,
       plugins: [
         {
@@ -273,6 +279,15 @@ describe('romana-cni under podman 4.3 (CNI backend) on two hosts', { timeout: 18
     assert.deepEqual(
       hostLinks('h2').filter((l) => l.startsWith('romana-') && l !== 'romana-lo'),
       [],
+    );
+  });
+
+  it('a configuration saying cniVersion 1.1.0 fails under podman 4.3, and leaves no address', async () => {
+    const before = (await addresses()).map((a) => a.name);
+    await assert.rejects(run('h1', 'v110', [NET_110]), /unsupported CNI result version "1\.1\.0"/);
+    assert.deepEqual(
+      (await addresses()).map((a) => a.name),
+      before,
     );
   });
 });
