@@ -12,7 +12,15 @@ import type { Log } from './log.ts';
 import { addDiverts, removeDiverts } from './policy.ts';
 import { addressFromPrevResult, formatResult, type CniResult } from './result.ts';
 import type { Romanad } from './romanad.ts';
-import { inspect, randomMac, unwire, wire, type WirePlan } from './wire.ts';
+import {
+  hostVethExists,
+  inspect,
+  randomMac,
+  routeDevOf,
+  unwire,
+  wire,
+  type WirePlan,
+} from './wire.ts';
 
 export interface Deps {
   api: Romanad;
@@ -66,6 +74,7 @@ export async function cmdAdd(conf: NetConf, env: CniEnv, d: Deps): Promise<CniRe
   }
   const plan: WirePlan = {
     hostVeth: names.hostVeth,
+    owner: names.owner,
     ifname: env.ifname,
     netns: env.netns,
     ip,
@@ -113,29 +122,40 @@ function describe(err: unknown): string {
 }
 
 /**
- * DEL: releases the address (unknown is fine), removes divert rules and the host veth. Never
- * throws: every failure is logged and DEL reports success, so no runtime retries forever; GC
- * collects what a failed DEL left.
+ * DEL: releases the address (unknown is fine), removes divert rules and the host veth (also
+ * one named the old way, `romana-<infra8>`). The local steps always run; when romanad could not
+ * release, DEL then fails: code 11 while retrying can help (romanad unreachable, timing out or
+ * answering 503), so the runtime calls DEL again instead of leaking the address.
  */
 export async function cmdDel(conf: NetConf, env: CniEnv, d: Deps): Promise<void> {
   const names = deriveNames(env);
-  const steps: [string, () => Promise<unknown>][] = [
-    ['release', () => d.api.release(names.addressName)],
-    [
-      'divert rules',
-      () => (conf.usePolicy ? removeDiverts(d.exec, names.hostVeth) : Promise.resolve()),
-    ],
-    ['host veth', () => unwire(d.exec, names.hostVeth)],
-  ];
-  // Independent of each other: run together (deleting a veth waits on the kernel for ~tens of ms).
-  await Promise.all(
-    steps.map(([what, step]) =>
-      step().catch((err: unknown) => {
-        d.log(`DEL ${names.addressName}: ${what} failed (ignored): ${describe(err)}`);
-      }),
-    ),
+  const release = d.api.release(names.addressName).then(
+    (known) => ({ known, err: undefined }),
+    (err: unknown) => ({ known: false, err }),
   );
-  d.log(`${names.addressName} deleted`);
+  const local = async (veth: string, onlyIfPresent: boolean): Promise<void> => {
+    if (onlyIfPresent && !(await hostVethExists(d.exec, veth))) return;
+    if (conf.usePolicy) await removeDiverts(d.exec, veth);
+    await unwire(d.exec, veth);
+  };
+  // Independent of each other: run together (deleting a veth waits on the kernel for ~tens of ms).
+  const [released] = await Promise.all([
+    release,
+    local(names.hostVeth, false),
+    local(names.legacyHostVeth, true),
+  ]);
+  if (released.err !== undefined) {
+    const e = released.err;
+    const cause = e instanceof CniError ? e : new CniError(CniCode.Internal, String(e));
+    d.log(`DEL ${names.addressName}: release failed: ${describe(cause)}`);
+    throw new CniError(
+      cause.code,
+      `could not release ${names.addressName}: ${cause.message}`,
+      cause.details,
+      { cause: e },
+    );
+  }
+  d.log(`${names.addressName} ${released.known ? 'released' : 'was not allocated'}; deleted`);
 }
 
 /** CHECK: the address is still the container's and the wiring is as ADD left it. */
@@ -202,9 +222,15 @@ export async function cmdGc(conf: NetConf, d: Deps): Promise<void> {
     const key = containerKeyOf(a.name);
     if (key === undefined || keys.has(key) || plain.has(a.name)) continue;
     try {
+      // The veth is found by the address's host route (its name hashes the full container id
+      // and the interface, which the address name does not carry), read before the address is
+      // released and can go to another pod.
+      const dev = await routeDevOf(d.exec, a.ip);
+      const veths = [`romana-${key}`];
+      if (dev && /^romana-[0-9a-v]{8}$/.test(dev) && dev !== veths[0]) veths.push(dev);
       await d.api.release(a.name);
-      if (conf.usePolicy) await removeDiverts(d.exec, `romana-${key}`);
-      await unwire(d.exec, `romana-${key}`);
+      if (conf.usePolicy) for (const v of veths) await removeDiverts(d.exec, v);
+      await unwire(d.exec, ...veths);
       d.log(`GC released ${a.name} ${a.ip}`);
     } catch (err) {
       failures.push(`${a.name}: ${describe(err)}`);

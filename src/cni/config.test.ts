@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   containerKeyOf,
   deriveNames,
+  hostVethName,
   parseArgs,
   parseCommand,
   parseEnv,
@@ -111,6 +113,9 @@ describe('CNI environment', () => {
       [{ CNI_NETNS: '' }, 'ADD', 'CNI_NETNS'],
       [{ CNI_NETNS: 'relative' }, 'CHECK', 'CNI_NETNS'],
       [{ CNI_ARGS: 'K8S_POD_NAME' }, 'ADD', 'CNI_ARGS'],
+      // It becomes the host veth's alias, on an `ip -batch` line.
+      [{ CNI_ARGS: 'K8S_POD_INFRA_CONTAINER_ID=ab cd\nlink del lo' }, 'ADD', 'K8S_POD_INFRA'],
+      [{ CNI_CONTAINERID: 'a'.repeat(201) }, 'DEL', 'CNI_CONTAINERID'],
     ] as const) {
       const e = { ...env, ...patch };
       try {
@@ -136,7 +141,7 @@ describe('CNI environment', () => {
 });
 
 describe('derived names', () => {
-  it('are <pod>.<namespace>.<infra8> and romana-<infra8> under Kubernetes', () => {
+  it('are <pod>.<namespace>.<infra8> and a host veth of the infra container under Kubernetes', () => {
     const n = deriveNames({
       containerId: 'ffff0000aaaa',
       ifname: 'eth0',
@@ -147,16 +152,35 @@ describe('derived names', () => {
       },
     });
     assert.equal(n.addressName, 'web-1.shop.01234567');
-    assert.equal(n.hostVeth, 'romana-01234567');
+    assert.equal(n.hostVeth, hostVethName('0123456789ab', 'eth0'));
+    assert.equal(n.legacyHostVeth, 'romana-01234567');
+    assert.equal(n.owner, '0123456789ab/eth0');
     assert.equal(n.tenant, 'shop');
   });
 
   it('are <containerId8>.<ifname> with tenant default outside Kubernetes', () => {
     const n = deriveNames({ containerId: 'abcdef0123', ifname: 'net1', args: {} });
     assert.equal(n.addressName, 'abcdef01.net1');
-    assert.equal(n.hostVeth, 'romana-abcdef01');
+    assert.equal(n.hostVeth, hostVethName('abcdef0123', 'net1'));
+    assert.equal(n.legacyHostVeth, 'romana-abcdef01');
     assert.equal(n.tenant, 'default');
-    assert.ok(n.hostVeth.length <= 15);
+  });
+
+  it('give each (container, interface) its own host veth name, stable and within 15 characters', () => {
+    const id = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,70}$/);
+    const ifname = fc.stringMatching(/^[a-z][a-z0-9]{0,14}$/);
+    fc.assert(
+      fc.property(id, ifname, ifname, (c, a, b) => {
+        const va = hostVethName(c, a);
+        assert.match(va, /^romana-[0-9a-v]{8}$/);
+        assert.equal(va, hostVethName(c, a));
+        if (a !== b) assert.notEqual(va, hostVethName(c, b));
+      }),
+      { numRuns: 2000 },
+    );
+    // The case podman hit: one container on two networks.
+    assert.notEqual(hostVethName('cca05500bece', 'eth0'), hostVethName('cca05500bece', 'eth1'));
+    assert.notEqual(hostVethName('cca05500bece', 'eth0'), hostVethName('cca05500beff', 'eth0'));
   });
 
   it('give GC the container key, and none for names the plugin does not make', () => {

@@ -3,6 +3,7 @@
  * §7.1, with `romanad_url` and `token_file` instead of etcd settings) and the CNI_* variables.
  * Every problem is a CniError naming the field or variable (code 7 config, 4 environment).
  */
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CniCode, CniError } from './errors.ts';
 
@@ -194,11 +195,7 @@ export function parseCommand(env: NodeJS.ProcessEnv): Command {
  */
 export function parseEnv(env: NodeJS.ProcessEnv, command: Command): CniEnv {
   const containerId = env['CNI_CONTAINERID'] ?? '';
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(containerId)) {
-    throw badEnv(
-      `CNI_CONTAINERID: '${containerId}' is not a container id (letters, digits, '_', '.', '-')`,
-    );
-  }
+  checkContainerId('CNI_CONTAINERID', containerId);
   const ifname = env['CNI_IFNAME'] ?? '';
   if (!/^[^\s/:]{1,15}$/.test(ifname) || ifname === '.' || ifname === '..') {
     throw badEnv(`CNI_IFNAME: '${ifname}' is not an interface name (1-15 characters, no '/')`);
@@ -207,7 +204,16 @@ export function parseEnv(env: NodeJS.ProcessEnv, command: Command): CniEnv {
   if ((command !== 'DEL' || netns !== '') && !/^\/\S*$/.test(netns)) {
     throw badEnv(`CNI_NETNS: '${netns}' is not the path of a network namespace`);
   }
-  return { command, containerId, netns, ifname, args: parseArgs(env['CNI_ARGS'] ?? '') };
+  const args = parseArgs(env['CNI_ARGS'] ?? '');
+  const infra = args['K8S_POD_INFRA_CONTAINER_ID'];
+  if (infra) checkContainerId('CNI_ARGS K8S_POD_INFRA_CONTAINER_ID', infra);
+  return { command, containerId, netns, ifname, args };
+}
+
+function checkContainerId(where: string, id: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/.test(id)) {
+    throw badEnv(`${where}: '${id}' is not a container id (1-200 letters, digits, '_', '.', '-')`);
+  }
 }
 
 /** Parses CNI_ARGS (`K=V;K2=V2`); code 4 for a pair without `=`. */
@@ -226,15 +232,34 @@ export function parseArgs(s: string): Record<string, string> {
 export interface Names {
   /** First 8 characters of the infra (sandbox) container id. */
   infra8: string;
+  /** The host side of this attachment's veth: unique per (container, interface). */
   hostVeth: string;
+  /** The name the 2.x plugin and earlier versions of this one gave the host veth. */
+  legacyHostVeth: string;
+  /** Who owns the host veth, kept as its alias: `<container id>/<ifname>`. */
+  owner: string;
   addressName: string;
   tenant: string;
   pod: { name: string; namespace: string } | undefined;
 }
 
 /**
+ * The host veth of attachment (`containerId`, `ifname`): `romana-` and 8 base-32 digits of a
+ * SHA-256 of both (40 bits, within the kernel's 15 characters). Two networks attached to one
+ * container get two names; DEL and CHECK compute the same name from the same environment.
+ *
+ * @example
+ * hostVethName('abcdef0123', 'eth1'); // 'romana-' + 8 characters of [0-9a-v]
+ */
+export function hostVethName(containerId: string, ifname: string): string {
+  const digest = createHash('sha256').update(`${containerId}/${ifname}`).digest();
+  return `romana-${digest.readUIntBE(0, 5).toString(32).padStart(8, '0')}`;
+}
+
+/**
  * Names for one attachment: `<pod>.<namespace>.<infra8>` under Kubernetes (K8S_POD_NAME and
- * K8S_POD_NAMESPACE in CNI_ARGS), else `<containerId8>.<ifname>`; host veth `romana-<infra8>`.
+ * K8S_POD_NAMESPACE in CNI_ARGS), else `<containerId8>.<ifname>`; host veth from
+ * `hostVethName(<infra id>, ifname)`.
  *
  * @example
  * deriveNames({ containerId: 'abcdef0123', ifname: 'eth0', args: {} }).addressName; // 'abcdef01.eth0'
@@ -247,7 +272,9 @@ export function deriveNames(env: Pick<CniEnv, 'containerId' | 'ifname' | 'args'>
   const pod = podName && podNs ? { name: podName, namespace: podNs } : undefined;
   return {
     infra8,
-    hostVeth: `romana-${infra8}`,
+    hostVeth: hostVethName(infra, env.ifname),
+    legacyHostVeth: `romana-${infra8}`,
+    owner: `${infra}/${env.ifname}`,
     addressName: pod
       ? `${pod.name}.${pod.namespace}.${infra8}`
       : `${env.containerId.slice(0, 8)}.${env.ifname}`,

@@ -28,8 +28,9 @@ const processIo: Io = {
 };
 
 /**
- * Runs one CNI command. Resolves to 0 on success, 1 after printing an error; DEL resolves to 0
- * whatever happens.
+ * Runs one CNI command. Resolves to 0 on success, 1 after printing an error. A DEL whose input
+ * is unusable (no retry could help) resolves to 0, so the runtime does not loop on it; a DEL
+ * that could not release its address fails (code 11 when a retry can help).
  *
  * @example
  * process.exitCode = await main(process.argv.slice(2));
@@ -58,7 +59,7 @@ export async function main(_argv: string[] = [], io: Io = processIo): Promise<nu
     if (result !== undefined) io.stdout(JSON.stringify(result) + '\n');
     return 0;
   } catch (err) {
-    if (command === 'DEL') {
+    if (command === 'DEL' && unusableInput(err)) {
       makeLog(
         conf?.logFile,
         'DEL',
@@ -96,6 +97,18 @@ async function run(command: Command, conf: NetConf, io: Io): Promise<unknown> {
     default:
       return undefined;
   }
+}
+
+/** Input a DEL can never act on, however often the runtime retries: not worth failing for. */
+function unusableInput(err: unknown): boolean {
+  const input: number[] = [
+    CniCode.IncompatibleVersion,
+    CniCode.UnsupportedField,
+    CniCode.InvalidEnvironment,
+    CniCode.DecodingFailure,
+    CniCode.InvalidConfig,
+  ];
+  return err instanceof CniError && input.includes(err.code);
 }
 
 /** The cniVersion stdin asks for, when it is JSON carrying one. */

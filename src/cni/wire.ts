@@ -1,10 +1,11 @@
 /**
  * The pod's plumbing (reference §7.2), one `ip -batch` per side:
- * - host side (the plugin's own namespace): the veth `romana-<infra8>` created with its peer
- *   directly in the pod's namespace (no move), up, and the host route `<ip>/32` on it; proxy
- *   ARP on, proxy delay 0;
+ * - host side (the plugin's own namespace): the veth (named per attachment, see
+ *   `hostVethName`) created with its peer directly in the pod's namespace (no move), up, its
+ *   alias naming the attachment that owns it, and the host route `<ip>/32` on it; proxy ARP on,
+ *   proxy delay 0;
  * - pod side: `<ip>/32` on the interface, up, a link route to the gateway and the default
- *   route via it (onlink).
+ *   route via it (onlink), appended next to those of other interfaces.
  * Removing the host veth removes its peer and the host route with it.
  */
 import { randomBytes } from 'node:crypto';
@@ -14,6 +15,8 @@ import type { Exec } from './exec.ts';
 
 export interface WirePlan {
   hostVeth: string;
+  /** The attachment owning the host veth (`<container id>/<ifname>`), kept as its alias. */
+  owner: string;
   ifname: string;
   netns: string;
   ip: string;
@@ -35,19 +38,23 @@ export function hostBatch(p: WirePlan): string {
   return [
     `link add ${p.hostVeth} mtu ${p.mtu} address ${p.hostMac} type veth` +
       ` peer name ${p.ifname} mtu ${p.mtu} address ${p.podMac} netns ${p.netns}`,
-    `link set ${p.hostVeth} up`,
+    `link set dev ${p.hostVeth} up alias ${p.owner}`,
     `route replace ${p.ip}/32 dev ${p.hostVeth} scope link`,
     '',
   ].join('\n');
 }
 
-/** The pod side's batch. */
+/**
+ * The pod side's batch. The routes are appended, not replaced: in a container attached to
+ * several networks each interface keeps its own gateway and default route (the first one added
+ * is used), and removing one interface leaves the others' routes in place.
+ */
 export function podBatch(p: WirePlan): string {
   return [
     `addr add ${p.ip}/32 dev ${p.ifname}`,
     `link set ${p.ifname} up`,
-    `route replace ${p.gatewayIp}/32 dev ${p.ifname} scope link`,
-    `route replace default via ${p.gatewayIp} dev ${p.ifname} onlink`,
+    `route append ${p.gatewayIp}/32 dev ${p.ifname} scope link`,
+    `route append default via ${p.gatewayIp} dev ${p.ifname} onlink`,
     '',
   ].join('\n');
 }
@@ -65,12 +72,22 @@ async function batch(exec: Exec, argv: string[], text: string, what: string): Pr
 }
 
 /**
- * Wires the pod. A host veth of the same name left by an earlier ADD of this container is
- * replaced. On failure, whatever was made is removed before the error propagates.
+ * Wires the pod. A host veth of the same name left by an earlier ADD of this attachment (or one
+ * without an owner, made by an older plugin) is replaced; one owned by another attachment is
+ * never touched: the ADD fails instead. On failure, whatever was made is removed before the
+ * error propagates.
  */
 export async function wire(exec: Exec, p: WirePlan): Promise<void> {
   let r = await exec(['ip', '-batch', '-'], hostBatch(p));
   if (r.code !== 0 && /File exists/.test(r.stderr)) {
+    const owner = await ownerOf(exec, p.hostVeth);
+    if (owner !== undefined && owner !== p.owner) {
+      throw new CniError(
+        CniCode.Wiring,
+        `host veth ${p.hostVeth} belongs to attachment ${owner}, not ${p.owner}`,
+        'two attachments hash to one host veth name; delete the other container or rename this interface',
+      );
+    }
     await exec(['ip', 'link', 'del', p.hostVeth]);
     r = await exec(['ip', '-batch', '-'], hostBatch(p));
   }
@@ -109,9 +126,27 @@ function tuneHostSide(hostVeth: string): void {
   }
 }
 
-/** Removes the host veth (and so its peer and host route); absent is fine. */
-export async function unwire(exec: Exec, hostVeth: string): Promise<void> {
-  await exec(['ip', 'link', 'del', hostVeth]);
+/** Removes the host veths (and so their peers and host routes); absent ones are fine. */
+export async function unwire(exec: Exec, ...hostVeths: string[]): Promise<void> {
+  if (hostVeths.length === 1) await exec(['ip', 'link', 'del', hostVeths[0]!]);
+  else
+    await exec(['ip', '-force', '-batch', '-'], hostVeths.map((v) => `link del ${v}\n`).join(''));
+}
+
+/** The owner recorded in a host veth's alias; undefined when it has none (or is absent). */
+async function ownerOf(exec: Exec, hostVeth: string): Promise<string | undefined> {
+  const r = await exec(['ip', '-j', 'link', 'show', 'dev', hostVeth]);
+  if (r.code !== 0) return undefined;
+  const [link] = JSON.parse(r.stdout) as { ifalias?: string }[];
+  return link?.ifalias || undefined;
+}
+
+/** The device of host route `<ip>/32`, when there is one. */
+export async function routeDevOf(exec: Exec, ip: string): Promise<string | undefined> {
+  const r = await exec(['ip', '-j', 'route', 'show', 'exact', `${ip}/32`]);
+  if (r.code !== 0) return undefined;
+  const [route] = parseJsonLines(r.stdout)[0] ?? [];
+  return typeof route?.['dev'] === 'string' ? route['dev'] : undefined;
 }
 
 /** True when the host veth exists in the plugin's namespace. */
@@ -122,7 +157,7 @@ export async function hostVethExists(exec: Exec, hostVeth: string): Promise<bool
 /** What CHECK found wrong; empty when the wiring is as ADD left it. */
 export async function inspect(
   exec: Exec,
-  p: Omit<WirePlan, 'mtu' | 'hostMac' | 'podMac'>,
+  p: Omit<WirePlan, 'mtu' | 'hostMac' | 'podMac' | 'owner'>,
 ): Promise<string[]> {
   const problems: string[] = [];
   const host = await exec(['ip', '-j', 'route', 'show', 'exact', `${p.ip}/32`]);

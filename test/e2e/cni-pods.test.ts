@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { hostVethName } from '../../src/cni/config.ts';
 import { cniHarness } from '../helpers/cni.ts';
 import { request, type Romanad } from '../helpers/romanad.ts';
 
@@ -49,7 +50,7 @@ describe('romana-cni, the bundled plugin against a real romanad', () => {
       assert.equal(ip['interface'], 1);
       assert.equal(ip['version'], v.startsWith('0.') ? '4' : undefined);
       const ifs = run.out?.['interfaces'] as Record<string, unknown>[];
-      assert.equal(ifs[0]!['name'], `romana-${pod.id.slice(0, 8)}`);
+      assert.equal(ifs[0]!['name'], hostVethName(pod.id, 'eth0'));
       assert.equal(ifs[1]!['name'], 'eth0');
       assert.equal(ifs[1]!['sandbox'], pod.path);
       assert.equal(ifs[1]!['mtu'], v === '1.1.0' ? 1400 : undefined);
@@ -73,7 +74,7 @@ describe('romana-cni, the bundled plugin against a real romanad', () => {
         'exact',
         `${ipOf(run)}/32`,
       ]);
-      assert.equal(hostRoute!.dev, `romana-${pod.id.slice(0, 8)}`);
+      assert.equal(hostRoute!.dev, hostVethName(pod.id, 'eth0'));
     }
   });
 
@@ -141,7 +142,7 @@ describe('romana-cni, the bundled plugin against a real romanad', () => {
     assert.equal(first.code, 0);
     assert.equal(first.stdout, '');
     assert.equal((await addressOf(pod.name)).status, 404);
-    assert.ok(!hostLinks().includes(`romana-${pod.id.slice(0, 8)}`));
+    assert.ok(!hostLinks().includes(hostVethName(pod.id, 'eth0')));
     const listed = await request(`${romanad!.url}/addresses?host=${HOST}`, 'GET');
     assert.ok(!(listed.body as { name: string }[]).some((a) => a.name === pod.name));
     const second = await del();
@@ -162,7 +163,7 @@ describe('romana-cni, the bundled plugin against a real romanad', () => {
     }
     const pod = await addPod('q1', '1.1.0', { use_policy: true });
     assert.equal(pod.run.code, 0, pod.run.stdout + pod.run.stderr);
-    const veth = `romana-${pod.id.slice(0, 8)}`;
+    const veth = hostVethName(pod.id, 'eth0');
     const rules = () =>
       inNs(HOST_NS, ['iptables', '-w', '-S'])
         .split('\n')
@@ -186,6 +187,88 @@ describe('romana-cni, the bundled plugin against a real romanad', () => {
     assert.deepEqual(rules(), []);
   });
 
+  it('one container on two networks keeps both interfaces; DEL of one leaves the other', async () => {
+    // A namespace of its own (made by addPod, then emptied) for a container that podman
+    // attaches to two networks: no Kubernetes names, interfaces eth0 and eth1.
+    const pod = await addPod('m1', '1.0.0');
+    const k8sArgs = `K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=m1;K8S_POD_INFRA_CONTAINER_ID=${pod.id}`;
+    assert.equal((await cni('DEL', { containerId: pod.id, args: k8sArgs })).code, 0);
+    const plain = (command: string, ifname: string) =>
+      cni(command, { conf: baseConf('1.0.0'), containerId: pod.id, netns: pod.path, ifname });
+    const eth0 = await plain('ADD', 'eth0');
+    const eth1 = await plain('ADD', 'eth1');
+    assert.equal(eth0.code, 0, eth0.stdout + eth0.stderr);
+    assert.equal(eth1.code, 0, eth1.stdout + eth1.stderr);
+    const ips = [ipOf(eth0), ipOf(eth1)];
+    assert.notEqual(ips[0], ips[1]);
+    const veths = [hostVethName(pod.id, 'eth0'), hostVethName(pod.id, 'eth1')];
+    for (const v of veths) assert.ok(hostLinks().includes(v), `${v} is missing`);
+    const addrs = json<{ ifname: string; addr_info: { local: string }[] }[]>(pod.ns, [
+      '-4',
+      'addr',
+      'show',
+    ]);
+    const on = (ifname: string) =>
+      addrs.find((l) => l.ifname === ifname)?.addr_info.map((a) => a.local);
+    assert.deepEqual(on('eth0'), [ips[0]]);
+    assert.deepEqual(on('eth1'), [ips[1]]);
+    for (const ip of ips) inNs(pods[0]!.ns, ['ping', '-c', '1', '-W', '2', ip]);
+
+    // Either interface may go first; the other keeps its address, veth and routes.
+    const key = pod.id.slice(0, 8);
+    for (const [gone, kept] of [
+      [1, 0],
+      [0, 1],
+    ] as const) {
+      const del = await plain('DEL', `eth${gone}`);
+      assert.equal(del.code, 0, del.stdout);
+      assert.equal((await addressOf(`${key}.eth${gone}`)).status, 404);
+      assert.equal((await addressOf(`${key}.eth${kept}`)).ip, ips[kept]);
+      assert.ok(!hostLinks().includes(veths[gone]!));
+      assert.ok(hostLinks().includes(veths[kept]!));
+      inNs(pods[0]!.ns, ['ping', '-c', '1', '-W', '2', ips[kept]!]);
+      if (gone === 1) {
+        const back = await plain('ADD', 'eth1');
+        assert.equal(back.code, 0, back.stdout);
+        ips[1] = ipOf(back);
+      }
+    }
+    assert.equal((await plain('DEL', 'eth1')).code, 0);
+    assert.deepEqual(
+      hostLinks().filter((l) => veths.includes(l)),
+      [],
+    );
+  });
+
+  it('ADD never takes over a host veth another attachment owns; DEL removes one named the old way', async () => {
+    const id = 'n1000000c0ffee';
+    const veth = hostVethName(id, 'eth0');
+    inNs(HOST_NS, ['ip', 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'node-x1']);
+    inNs(HOST_NS, ['ip', 'link', 'set', 'dev', veth, 'alias', 'someone-else/eth0']);
+    const pod = await addPod('n1', '1.0.0');
+    assert.equal(pod.id, id);
+    assert.equal(pod.run.out?.['code'], 101, pod.run.stdout);
+    assert.match(String(pod.run.out?.['msg']), /belongs to attachment someone-else\/eth0/);
+    const [kept] = json<{ ifalias: string }[]>(HOST_NS, ['link', 'show', 'dev', veth]);
+    assert.equal(kept!.ifalias, 'someone-else/eth0');
+    assert.equal((await addressOf(pod.name)).status, 404);
+    inNs(HOST_NS, ['ip', 'link', 'del', veth]);
+
+    // A veth left by the 2.x plugin (or an older romana-cni) goes with the container's DEL.
+    const legacy = `romana-${id.slice(0, 8)}`;
+    inNs(HOST_NS, ['ip', 'link', 'add', legacy, 'type', 'veth', 'peer', 'name', 'node-x2']);
+    const again = await addPod('n1', '1.0.0');
+    assert.equal(again.run.code, 0, again.run.stdout);
+    const del = await cni('DEL', {
+      containerId: id,
+      netns: again.path,
+      args: `K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=n1;K8S_POD_INFRA_CONTAINER_ID=${id}`,
+    });
+    assert.equal(del.code, 0, del.stdout);
+    assert.ok(!hostLinks().includes(legacy));
+    assert.ok(!hostLinks().includes(veth));
+  });
+
   it('GC releases addresses of containers not in the valid list, and nothing else', async () => {
     const manual = await request(`${romanad!.url}/address`, 'POST', {
       name: 'manual-1',
@@ -207,6 +290,6 @@ describe('romana-cni, the bundled plugin against a real romanad', () => {
       }[]
     ).map((a) => a.name);
     assert.deepEqual(names.sort(), [...keep.map((p) => p.name), 'manual-1'].sort());
-    assert.ok(!hostLinks().includes(`romana-${pods[4]!.id.slice(0, 8)}`));
+    assert.ok(!hostLinks().includes(hostVethName(pods[4]!.id, 'eth0')));
   });
 });

@@ -1,14 +1,20 @@
 /**
- * The bundled CNI plugin against a romanad whose datastore has gone away: romanad answers 503
- * (Unavailable) and the plugin must answer CNI code 11, "try again later", so that the runtime
- * retries the pod instead of failing it for good; nothing is left allocated.
+ * The bundled CNI plugin against a romanad whose datastore has gone away (romanad answers 503,
+ * Unavailable) or that is not running at all: the plugin must answer CNI code 11, "try again
+ * later", so that the runtime retries. For ADD nothing is left allocated; for DEL the address
+ * stays allocated until a retried DEL, once romanad is back, releases it.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cniBundle } from '../helpers/cni.ts';
+import { hostVethName } from '../../src/cni/config.ts';
+import { cniBundle, cniHarness } from '../helpers/cni.ts';
 import { startEtcd, type EtcdHandle } from '../helpers/etcd.ts';
 import { request, startRomanad, type Romanad } from '../helpers/romanad.ts';
+
 
 const POD_NS = `romana-cni-u${process.pid}`;
 let etcd: EtcdHandle;
@@ -97,5 +103,101 @@ describe('romana-cni when romanad cannot reach its datastore', { timeout: 120_00
         .map((l) => l.split(':')[1]!.trim()),
       ['lo'],
     );
+  });
+});
+
+/** Waits until romanad answers `GET path` with 200. */
+async function ready(url: string): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    if ((await request(`${url}/readyz`, 'GET').catch(() => ({ status: 0 }))).status === 200) return;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.fail(`romanad at ${url} never became ready`);
+}
+
+describe('romana-cni DEL while romanad cannot release', { timeout: 120_000 }, () => {
+  it('answers code 11 while romanad answers 503; the retried DEL releases once etcd is back', async () => {
+    etcd = await startEtcd();
+    romanad = await startRomanad(['--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(',')]);
+    try {
+      const topo = await request(`${romanad.url}/topology`, 'POST', {
+        networks: [{ name: 'pods', cidr: '10.77.0.0/16', block_mask: 28 }],
+        topologies: [
+          {
+            networks: ['pods'],
+            map: [{ name: 'node-1', groups: [{ name: 'node-1', ip: '192.0.2.1' }] }],
+          },
+        ],
+      });
+      assert.equal(topo.status, 200, JSON.stringify(topo.body));
+      // The address a successful ADD of this pod would hold (this plugin runs in the test's own
+      // namespace here, so it is allocated directly rather than wired).
+      const name = 'web-1.team.c0ffee00';
+      const a = await request(`${romanad.url}/address`, 'POST', {
+        name,
+        host: 'node-1',
+        tenant: 'team',
+        segment: 'default',
+      });
+      assert.equal(a.status, 200, JSON.stringify(a.body));
+      await etcd.kill();
+      const r = cni('DEL', 'c0ffee0002');
+      assert.equal(r.status, 1);
+      const err = r.out as { code: number; msg: string; details: string };
+      assert.equal(err.code, 11, JSON.stringify(err));
+      assert.match(err.msg, new RegExp(`could not release ${name.replace(/\./g, '\\.')}`));
+      assert.match(err.details, /503 Unavailable/);
+      await etcd.start();
+      await ready(romanad.url);
+      assert.equal(
+        (await request(`${romanad.url}/address?addressName=${name}`, 'GET')).status,
+        200,
+      );
+      const again = cni('DEL', 'c0ffee0002');
+      assert.equal(again.status, 0, JSON.stringify(again.out));
+      assert.equal(again.out, null);
+      assert.equal(
+        (await request(`${romanad.url}/address?addressName=${name}`, 'GET')).status,
+        404,
+      );
+    } finally {
+      await romanad.stop();
+      await etcd.stop();
+    }
+  });
+
+  it('answers code 11 while romanad is stopped, removes the veth anyway, and the retried DEL releases', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'romana-cni-del-'));
+    const h = cniHarness('del', ['--store', `embedded:${dir}`]);
+    try {
+      await h.start();
+      const pod = await h.addPod('d1', '1.0.0');
+      assert.equal(pod.run.code, 0, pod.run.stdout + pod.run.stderr);
+      const ip = h.ipOf(pod.run);
+      const del = () =>
+        h.cni('DEL', {
+          conf: h.baseConf('1.0.0'),
+          containerId: pod.id,
+          netns: pod.path,
+          args: `K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=d1;K8S_POD_INFRA_CONTAINER_ID=${pod.id}`,
+        });
+      await h.stopRomanad();
+      const failed = await del();
+      assert.equal(failed.code, 1);
+      assert.equal(failed.out?.['code'], 11, failed.stdout);
+      assert.equal(failed.out?.['cniVersion'], '1.0.0');
+      assert.match(String(failed.out?.['msg']), /could not release d1\.team-a\./);
+      assert.match(String(failed.out?.['details']), /ECONNREFUSED|ECONNRESET|socket hang up/);
+      assert.ok(!h.hostLinks().includes(hostVethName(pod.id, 'eth0')));
+      await h.restartRomanad();
+      assert.equal((await h.addressOf(pod.name)).ip, ip);
+      const retried = await del();
+      assert.equal(retried.code, 0, retried.stdout);
+      assert.equal(retried.stdout, '');
+      assert.equal((await h.addressOf(pod.name)).status, 404);
+    } finally {
+      await h.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

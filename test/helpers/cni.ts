@@ -90,6 +90,10 @@ export interface CniHarness {
   GW: string;
   /** Starts romanad, the relays and the host namespace; resolves with romanad. */
   start(): Promise<Romanad>;
+  /** Stops romanad (the plugin then finds nothing listening). */
+  stopRomanad(): Promise<void>;
+  /** Starts romanad again on the same port (keeping its data with a durable store). */
+  restartRomanad(): Promise<Romanad>;
   /** Stops everything `start` started and deletes every namespace and file. */
   stop(): Promise<void>;
   baseConf(cniVersion?: string): Record<string, unknown>;
@@ -114,8 +118,14 @@ export interface CniHarness {
   json<T>(ns: string, argv: string[]): T;
 }
 
-/** A harness whose namespaces and files are named after `label` and this process. */
-export function cniHarness(label: string): CniHarness {
+/**
+ * A harness whose namespaces and files are named after `label` and this process; romanad runs
+ * with `romanadArgs` (by default the memory store).
+ */
+export function cniHarness(
+  label: string,
+  romanadArgs: string[] = ['--store', 'memory:'],
+): CniHarness {
   const PREFIX = `romana-cni-${label}-${process.pid}`;
   const HOST_NS = `${PREFIX}-host`;
   const HOST = 'cni-host';
@@ -255,7 +265,7 @@ export function cniHarness(label: string): CniHarness {
   }
 
   async function start(): Promise<Romanad> {
-    romanad = await startRomanad(['--store', 'memory:']);
+    romanad = await startRomanad(romanadArgs);
     const topo = await request(`${romanad.url}/topology`, 'POST', {
       networks: [{ name: 'pods', cidr: '10.200.0.0/16', block_mask: 28 }],
       topologies: [
@@ -290,6 +300,16 @@ export function cniHarness(label: string): CniHarness {
     return romanad;
   }
 
+  async function stopRomanad(): Promise<void> {
+    await romanad?.stop();
+  }
+
+  async function restartRomanad(): Promise<Romanad> {
+    await romanad?.stop();
+    romanad = await startRomanad([...romanadArgs, '--port', new URL(romanad!.url).port]);
+    return romanad;
+  }
+
   async function stop(): Promise<void> {
     for (const socat of socats) {
       if (socat.exitCode !== null || socat.signalCode !== null) continue;
@@ -321,6 +341,8 @@ export function cniHarness(label: string): CniHarness {
     KUBECONFIG,
     GW,
     start,
+    stopRomanad,
+    restartRomanad,
     stop,
     baseConf,
     cni,
