@@ -137,8 +137,8 @@ export class EmbeddedStore implements Store, Compactable {
         if (f.endsWith('.tmp')) await fs.rm(path.join(abs, f), { force: true });
       }
       const state = new KvState(options);
-      await loadSnapshot(abs, state);
-      const { log, size } = await replayLog(abs, state, options.onWarning);
+      const hadSnapshot = await loadSnapshot(abs, state);
+      const { log, size } = await replayLog(abs, state, hadSnapshot, options.onWarning);
       return new EmbeddedStore(abs, state, lock, log, size, options);
     } catch (err) {
       await lock.release();
