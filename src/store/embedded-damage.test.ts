@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isRomanaError } from '../errors.ts';
 import { EmbeddedStore } from './embedded.ts';
+import { LOG_MAGIC, LOG_MAGIC_V1, encodeFrame } from './wal.ts';
 
 const root = await fs.mkdtemp(path.join(os.tmpdir(), 'romana-store-damage-'));
 after(() => fs.rm(root, { recursive: true, force: true }));
@@ -178,6 +179,53 @@ describe('EmbeddedStore with damaged files', () => {
       EmbeddedStore.open(dir, OPTS),
       (err: unknown) =>
         isRefusal(path.join(dir, 'log'))(err) && /snapshot file is missing/.test(String(err)),
+    );
+  });
+
+  it('reads a log of the first format (no header checksums) and rewrites it in the current one', async () => {
+    const dir = await freshDir();
+    const frames = [1, 2, 3].map((rev) =>
+      encodeFrame(Buffer.from(JSON.stringify([rev, `k${rev}`, `v${rev}`]))),
+    );
+    const torn = encodeFrame(Buffer.from(JSON.stringify([4, 'k4', 'never acked']))).subarray(0, 15);
+    await fs.writeFile(path.join(dir, 'log'), Buffer.concat([LOG_MAGIC_V1, ...frames, torn]));
+    const warnings: string[] = [];
+    const s1 = await EmbeddedStore.open(dir, { onWarning: (m) => warnings.push(m) });
+    assert.equal(await s1.revision(), 3);
+    assert.deepEqual(
+      (await s1.range('k')).kvs.map((kv) => [kv.key, kv.value, kv.modRevision]),
+      [
+        ['k1', 'v1', 1],
+        ['k2', 'v2', 2],
+        ['k3', 'v3', 3],
+      ],
+    );
+    await s1.txn([], [{ type: 'put', key: 'k4', value: 'v4' }]);
+    await s1.close();
+    assert.ok(
+      warnings.some((w) => /rewrote .* in the current format/.test(w)),
+      warnings.join('\n'),
+    );
+    const bytes = await fs.readFile(path.join(dir, 'log'));
+    assert.ok(bytes.subarray(0, 8).equals(LOG_MAGIC));
+    const s2 = await EmbeddedStore.open(dir);
+    assert.equal((await s2.get('k4'))?.modRevision, 4);
+    await s2.close();
+  });
+
+  it('refuses a first-format log with a damaged record followed by intact ones', async () => {
+    const dir = await freshDir();
+    const frames = [1, 2, 3].map((rev) =>
+      encodeFrame(Buffer.from(JSON.stringify([rev, `k${rev}`, `v${rev}`]))),
+    );
+    const bytes = Buffer.concat([LOG_MAGIC_V1, ...frames]);
+    bytes[8 + 2] = 0x7f; // the length of the first record now runs past the end of the file
+    await fs.writeFile(path.join(dir, 'log'), bytes);
+    await assert.rejects(
+      EmbeddedStore.open(dir),
+      (err: unknown) =>
+        isRefusal(path.join(dir, 'log'))(err) &&
+        /intact records follow at byte \d+/.test(String(err)),
     );
   });
 });
