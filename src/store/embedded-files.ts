@@ -115,6 +115,43 @@ export async function replayLog(
 }
 
 /**
+ * Makes the log appendable again after a failed write: cuts whatever the failed write left past
+ * `size` and proves that the file takes writes (4 KiB of zeros written, synced and cut again; a
+ * crash in between leaves a zero tail, which the next open drops as torn). When the path no
+ * longer names the open file (a log rewrite renamed its new file in place, then failed), the
+ * file at the path is taken, whole. Throws while the cause of the failure persists.
+ *
+ * @example const { log, size } = await reclaimLog(dir, oldLog, durableSize);
+ */
+export async function reclaimLog(
+  dir: string,
+  log: fs.FileHandle,
+  size: number,
+): Promise<{ log: fs.FileHandle; size: number }> {
+  const file = path.join(dir, 'log');
+  for (const tmp of ['log.tmp', 'snapshot.tmp']) await fs.rm(path.join(dir, tmp), { force: true });
+  const [open, named] = await Promise.all([log.stat(), fs.stat(file)]);
+  let fh = log;
+  let end = size;
+  if (open.ino !== named.ino || open.dev !== named.dev) {
+    fh = await fs.open(file, 'r+');
+    end = named.size;
+  }
+  try {
+    await fh.truncate(end);
+    await fh.datasync();
+    await writeAll(fh, Buffer.alloc(4096), end);
+    await fh.datasync();
+    await fh.truncate(end);
+    await fh.datasync();
+  } catch (err) {
+    if (fh !== log) await fh.close();
+    throw err;
+  }
+  return { log: fh, size: end };
+}
+
+/**
  * Writes all of `bytes` at `position`.
  *
  * @example await writeAll(fh, frame, size);
