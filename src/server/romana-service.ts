@@ -25,7 +25,7 @@ import {
   type TopologyUpdateResult,
 } from '../ipam/index.ts';
 import { conflict, withRetry } from '../store/retry.ts';
-import { isCompactable, type Store } from '../store/store.ts';
+import { isCompactable, storeHealth, type Store, type StoreHealth } from '../store/store.ts';
 import { AddressQueue } from './address-queue.ts';
 import { ServiceCore, sleep, unavailable } from './core.ts';
 import { HostOps, type HostRequestBody } from './host-ops.ts';
@@ -141,6 +141,10 @@ export class StoreBackedService implements RomanaService {
 
   ready(): boolean {
     return this.#ready && !this.#core.closed;
+  }
+
+  storeHealth(): StoreHealth {
+    return storeHealth(this.#core.store);
   }
 
   revision(): number {

@@ -16,6 +16,7 @@ import type {
   TopologyUpdateResult,
 } from '../ipam/index.ts';
 import type { Policy } from '../policy/index.ts';
+import type { StoreHealth } from '../store/store.ts';
 
 /** A Romana policy (reference §10.1), as src/policy validates and normalises it. */
 export type { Policy };
@@ -70,6 +71,8 @@ export interface WatchHandle {
 export interface RomanaService {
   /** True once the service has loaded its state and can serve requests. */
   ready(): boolean;
+  /** Whether the store can take writes now (`/readyz` fails while it cannot); absent: it can. */
+  storeHealth?(): StoreHealth;
   /** Store-wide revision of the state this replica has applied. */
   revision(): number;
 

@@ -122,6 +122,16 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       await Promise.all(open.splice(0).map((s) => s.close()));
     });
 
+    it('reports itself writable while open, and not writable once closed', async () => {
+      const s = await fresh();
+      assert.equal(typeof s.health, 'function', 'every backend of ours says whether it can write');
+      assert.deepEqual(s.health!(), { writable: true });
+      await s.close();
+      const h = s.health!();
+      assert.equal(h.writable, false);
+      assert.match(h.problem ?? '', /closed/);
+    });
+
     it('returns undefined for a missing key and the value with its revisions after a put', async () => {
       const s = await fresh();
       assert.equal(await s.get('hosts/h1'), undefined);

@@ -1,52 +1,70 @@
 /**
  * File operations of the embedded store: loading the snapshot, replaying the log (cutting a torn
- * tail), and durable writes (temp file, fsync, rename, fsync the directory).
+ * tail, refusing damage), and durable writes (temp file, fsync, rename, fsync the directory).
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { RomanaError } from '../errors.ts';
 import type { KvState } from './kv-state.ts';
-import { LOG_MAGIC, decodeFrames, decodeRecord, decodeSnapshot } from './wal.ts';
+import { LOG_MAGIC, encodeRecord } from './wal.ts';
+import { scanLog, scanSnapshot, type LogTail } from './wal-scan.ts';
 
 /**
- * Loads `dir/snapshot` into `state`, if there is one; a damaged snapshot is an error.
+ * The error of a damaged store file: names the file and the byte offset, and says how to
+ * recover. One line, so that romanad can print it as its last word.
  *
- * @example await loadSnapshot('/var/lib/romana', state);
+ * @example throw damagedFile(dir, path.join(dir, 'log'), 4096, 'a record that fails its checksum');
  */
-export async function loadSnapshot(dir: string, state: KvState): Promise<void> {
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(path.join(dir, 'snapshot'));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  let snap: ReturnType<typeof decodeSnapshot>;
-  try {
-    snap = decodeSnapshot(bytes);
-  } catch (err) {
-    throw new RomanaError(
-      'Internal',
-      `embedded store ${dir}: snapshot file is corrupt: ${(err as Error).message}`,
-      {
-        resourceType: 'store',
-        resourceId: dir,
-        cause: err,
-      },
-    );
-  }
-  for (const kv of snap.kvs) state.load(kv, snap.revision);
-  state.setRevision(snap.revision);
+export function damagedFile(dir: string, file: string, offset: number, what: string): RomanaError {
+  return new RomanaError(
+    'Internal',
+    `embedded store ${dir}: ${file} is damaged at byte ${offset}: ${what}; refusing to open it, as that would lose acknowledged writes. See 'romanad store check ${dir}', then 'romanad store repair ${dir}' keeps every intact record (the original files are kept in a backup)`,
+    { resourceType: 'store', resourceId: file },
+  );
 }
 
 /**
- * Replays `dir/log` onto `state` (cutting a torn tail) and returns it open for appending.
+ * Loads `dir/snapshot` into `state`, if there is one; a damaged snapshot is an error.
+ * Returns whether there was one.
  *
- * @example const { log, size } = await replayLog(dir, state, console.warn);
+ * @example await loadSnapshot('/var/lib/romana', state);
+ */
+export async function loadSnapshot(dir: string, state: KvState): Promise<boolean> {
+  const file = path.join(dir, 'snapshot');
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  const snap = scanSnapshot(bytes);
+  if (!snap.complete || snap.revision === undefined) {
+    const d = snap.damaged[0]!;
+    throw damagedFile(dir, file, d.offset, `the snapshot holds ${d.reason}`);
+  }
+  for (const kv of snap.kvs) state.load(kv, snap.revision);
+  state.setRevision(snap.revision);
+  return true;
+}
+
+function tailProblem(tail: Extract<LogTail, { kind: 'damaged' }>): string {
+  const after =
+    tail.nextValid === undefined ? '' : `, and intact records follow at byte ${tail.nextValid}`;
+  return `${tail.reason}${after}`;
+}
+
+/**
+ * Replays `dir/log` onto `state` and returns it open for appending. A torn tail (a write cut
+ * short by a crash, never acknowledged) is cut away with a warning; damage is refused. A log of
+ * the first format is rewritten in the current one.
+ *
+ * @example const { log, size } = await replayLog(dir, state, true, console.warn);
  */
 export async function replayLog(
   dir: string,
   state: KvState,
+  hadSnapshot: boolean,
   onWarning: ((m: string) => void) | undefined,
 ): Promise<{ log: fs.FileHandle; size: number }> {
   const file = path.join(dir, 'log');
@@ -55,42 +73,82 @@ export async function replayLog(
     bytes = await fs.readFile(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    await writeFileDurably(dir, 'log', LOG_MAGIC);
-    return { log: await fs.open(file, 'r+'), size: LOG_MAGIC.length };
+    bytes = Buffer.alloc(0);
   }
-  if (bytes.length < LOG_MAGIC.length && LOG_MAGIC.subarray(0, bytes.length).equals(bytes)) {
-    bytes = LOG_MAGIC; // crashed while creating the log: treat as empty
-    await writeFileDurably(dir, 'log', LOG_MAGIC);
-  }
-  if (!bytes.subarray(0, LOG_MAGIC.length).equals(LOG_MAGIC)) {
-    throw new RomanaError(
-      'Internal',
-      `embedded store ${dir}: ${file} is not a Romana log (bad magic)`,
-    );
-  }
-  const { payloads, end } = decodeFrames(bytes, LOG_MAGIC.length);
+  const scan = scanLog(bytes);
+  if (scan.tail.kind === 'damaged')
+    throw damagedFile(dir, file, scan.tail.offset, tailProblem(scan.tail));
   const base = state.revision;
-  for (const p of payloads) {
-    const rec = decodeRecord(p);
+  for (const { offset, record: rec } of scan.records) {
     if (rec.revision <= base) state.rememberOnly(rec.revision, rec.changes);
     else if (rec.revision === state.revision + 1) state.apply(rec.revision, rec.changes);
     else {
-      throw new RomanaError(
-        'Internal',
-        `embedded store ${dir}: log jumps from revision ${state.revision} to ${rec.revision}`,
+      const why = hadSnapshot ? '' : ' (the snapshot file is missing)';
+      throw damagedFile(
+        dir,
+        file,
+        offset,
+        `the log jumps from revision ${state.revision} to ${rec.revision}${why}`,
       );
     }
   }
   state.sealHistory();
+  if (scan.end === 0 || scan.version === 1) {
+    // New, cut inside its magic by a crash, or of the first format: write it afresh.
+    const records = scan.records.map((r) => encodeRecord(r.record));
+    await writeFileDurably(dir, 'log', Buffer.concat([LOG_MAGIC, ...records]));
+    if (scan.version === 1)
+      onWarning?.(`embedded store ${dir}: rewrote ${file} in the current format`);
+  }
   const log = await fs.open(file, 'r+');
-  if (end < bytes.length) {
-    await log.truncate(end);
-    await log.sync();
+  if (scan.tail.kind === 'torn') {
+    if (scan.version === 2) {
+      await log.truncate(scan.end);
+      await log.sync();
+    }
     onWarning?.(
-      `embedded store ${dir}: dropped ${bytes.length - end} bytes of incomplete log tail at offset ${end} (a write cut short by a crash; never acknowledged)`,
+      `embedded store ${dir}: dropped ${scan.tail.bytes} bytes of torn log tail at offset ${scan.tail.offset} of ${file} (a write cut short by a crash; never acknowledged)`,
     );
   }
-  return { log, size: end };
+  const size = scan.version === 2 && scan.end > 0 ? scan.end : (await log.stat()).size;
+  return { log, size };
+}
+
+/**
+ * Makes the log appendable again after a failed write: cuts whatever the failed write left past
+ * `size` and proves that the file takes writes (4 KiB of zeros written, synced and cut again; a
+ * crash in between leaves a zero tail, which the next open drops as torn). When the path no
+ * longer names the open file (a log rewrite renamed its new file in place, then failed), the
+ * file at the path is taken, whole. Throws while the cause of the failure persists.
+ *
+ * @example const { log, size } = await reclaimLog(dir, oldLog, durableSize);
+ */
+export async function reclaimLog(
+  dir: string,
+  log: fs.FileHandle,
+  size: number,
+): Promise<{ log: fs.FileHandle; size: number }> {
+  const file = path.join(dir, 'log');
+  for (const tmp of ['log.tmp', 'snapshot.tmp']) await fs.rm(path.join(dir, tmp), { force: true });
+  const [open, named] = await Promise.all([log.stat(), fs.stat(file)]);
+  let fh = log;
+  let end = size;
+  if (open.ino !== named.ino || open.dev !== named.dev) {
+    fh = await fs.open(file, 'r+');
+    end = named.size;
+  }
+  try {
+    await fh.truncate(end);
+    await fh.datasync();
+    await writeAll(fh, Buffer.alloc(4096), end);
+    await fh.datasync();
+    await fh.truncate(end);
+    await fh.datasync();
+  } catch (err) {
+    if (fh !== log) await fh.close();
+    throw err;
+  }
+  return { log: fh, size: end };
 }
 
 /**

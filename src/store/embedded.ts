@@ -37,12 +37,22 @@ import type {
   KeyValue,
   Op,
   Store,
+  StoreHealth,
   TxnResult,
   Watch,
   WatchEvent,
 } from './store.ts';
 import { LOG_MAGIC, encodeRecord, snapshotFrames } from './wal.ts';
-import { loadSnapshot, replayLog, writeAll, writeFileDurably } from './embedded-files.ts';
+import {
+  loadSnapshot,
+  reclaimLog,
+  replayLog,
+  writeAll,
+  writeFileDurably,
+} from './embedded-files.ts';
+
+/** Longest pause between two attempts to make a failed log writable again (ms). */
+const MAX_RETRY_MS = 2000;
 
 /**
  * Options of `EmbeddedStore.open`.
@@ -99,6 +109,9 @@ export class EmbeddedStore implements Store, Compactable {
   #tail: Buffer[] | undefined;
   #durableWaiters: Array<{ revision: number; resolve: () => void }> = [];
   #broken: Error | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryDelay = 0;
+  #recovering: Promise<void> | undefined;
   #closed = false;
 
   private constructor(
@@ -137,8 +150,8 @@ export class EmbeddedStore implements Store, Compactable {
         if (f.endsWith('.tmp')) await fs.rm(path.join(abs, f), { force: true });
       }
       const state = new KvState(options);
-      await loadSnapshot(abs, state);
-      const { log, size } = await replayLog(abs, state, options.onWarning);
+      const hadSnapshot = await loadSnapshot(abs, state);
+      const { log, size } = await replayLog(abs, state, hadSnapshot, options.onWarning);
       return new EmbeddedStore(abs, state, lock, log, size, options);
     } catch (err) {
       await lock.release();
@@ -216,10 +229,18 @@ export class EmbeddedStore implements Store, Compactable {
     this.#state.compact(revision);
   }
 
+  health(): StoreHealth {
+    if (this.#closed) return { writable: false, problem: `embedded store ${this.dir} is closed` };
+    if (this.#broken !== undefined) return { writable: false, problem: this.#broken.message };
+    return { writable: true };
+  }
+
   /** Waits for queued transactions to be durable, then releases files and the lock. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    await this.#recovering;
     await this.#snapshotting;
     while (this.#writing !== undefined) await this.#writing;
     this.#state.closeWatches();
@@ -296,21 +317,72 @@ export class EmbeddedStore implements Store, Compactable {
   }
 
   /**
-   * A failed write leaves the file in an unknown state and the head view ahead of the disk:
-   * refuse every queued and future write. Reads keep serving the durable state.
+   * A failed write leaves the log in an unknown state past its durable end and the head view
+   * ahead of the disk: refuse every queued and future write, and retry until the log takes
+   * writes again (`#recover`). Reads keep serving the durable state.
    */
   #fail(err: unknown, batch: Pending[]): void {
-    const msg = `embedded store ${this.dir}: writing the log failed (${(err as Error).message}); the outcome of in-flight transactions is unknown; restart romanad`;
-    this.#broken = new RomanaError('Unavailable', msg, {
-      resourceType: 'store',
-      resourceId: this.dir,
-      cause: err,
-    });
+    this.#broken = this.#brokenError(err);
     for (const p of [...batch, ...this.#queue]) p.reject(this.#broken);
     this.#queue = [];
     this.#overlay.clear();
     for (const w of this.#durableWaiters) w.resolve();
     this.#durableWaiters = [];
+    this.#options.onWarning?.(this.#broken.message);
+    this.#scheduleRecovery();
+  }
+
+  #brokenError(err: unknown): RomanaError {
+    const msg = `embedded store ${this.dir}: cannot write ${path.join(this.dir, 'log')} (${(err as Error).message}); writes are refused until it can be written again (retried every ${MAX_RETRY_MS / 1000} s at most); transactions in flight were not acknowledged`;
+    return new RomanaError('Unavailable', msg, {
+      resourceType: 'store',
+      resourceId: this.dir,
+      cause: err,
+    });
+  }
+
+  #scheduleRecovery(): void {
+    if (this.#closed || this.#retryTimer !== undefined) return;
+    this.#retryDelay = Math.min(MAX_RETRY_MS, Math.max(50, this.#retryDelay * 2));
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#recovering = this.#recover().finally(() => (this.#recovering = undefined));
+    }, this.#retryDelay);
+    this.#retryTimer.unref();
+  }
+
+  /**
+   * Once nothing is being written, cuts what the failed write left in the log and proves the
+   * log takes writes again; then accepts writes anew. Nothing acknowledged is touched: the
+   * durable state and the log up to its durable end are as they were.
+   */
+  async #recover(): Promise<void> {
+    if (this.#closed || this.#broken === undefined) return;
+    if (this.#writing !== undefined || this.#snapshotting !== undefined) {
+      this.#scheduleRecovery();
+      return;
+    }
+    try {
+      const { log, size } = await reclaimLog(this.dir, this.#log, this.#logSize);
+      if (log !== this.#log) {
+        const old = this.#log;
+        this.#log = log;
+        await old.close().catch(() => undefined);
+      }
+      this.#logSize = size;
+    } catch (err) {
+      this.#broken = this.#brokenError(err);
+      this.#scheduleRecovery();
+      return;
+    }
+    this.#head = this.#state.revision;
+    this.#overlay.clear();
+    this.#tail = undefined;
+    this.#snapshotAt = undefined;
+    this.#broken = undefined;
+    this.#retryDelay = 0;
+    this.#options.onWarning?.(`embedded store ${this.dir}: the log takes writes again`);
+    this.#kick();
   }
 
   /** Writes the durable state as the new snapshot, yielding to the writer between chunks. */

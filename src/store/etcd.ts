@@ -27,6 +27,7 @@ import type {
   KeyValue,
   Op,
   Store,
+  StoreHealth,
   TxnResult,
   Watch,
   WatchEvent,
@@ -262,6 +263,11 @@ export class EtcdStore implements Store, Compactable {
       if (/compacted/.test((err as Error).message)) return;
       throw err;
     }
+  }
+
+  /** Writable unless closed: an unreachable cluster shows in the requests themselves. */
+  health(): StoreHealth {
+    return this.#closed ? { writable: false, problem: 'etcd store is closed' } : { writable: true };
   }
 
   async close(): Promise<void> {

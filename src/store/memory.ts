@@ -10,6 +10,7 @@ import type {
   KeyValue,
   Op,
   Store,
+  StoreHealth,
   TxnResult,
   Watch,
   WatchEvent,
@@ -80,6 +81,12 @@ export class MemoryStore implements Store, Compactable {
   async compact(revision: number): Promise<void> {
     this.#checkOpen();
     this.#state.compact(revision);
+  }
+
+  health(): StoreHealth {
+    return this.#closed
+      ? { writable: false, problem: 'memory store is closed' }
+      : { writable: true };
   }
 
   async close(): Promise<void> {

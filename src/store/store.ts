@@ -100,6 +100,18 @@ export interface Watch {
 }
 
 /**
+ * Whether a backend can take writes now (`Store.health`).
+ *
+ * @example
+ * const h: StoreHealth = { writable: false, problem: 'embedded store /data: cannot write /data/log (ENOSPC)' };
+ */
+export interface StoreHealth {
+  writable: boolean;
+  /** Why writes cannot succeed, when `writable` is false; names the file or endpoint. */
+  problem?: string;
+}
+
+/**
  * The datastore interface used by romanad. See the module comment for the model.
  *
  * @example
@@ -168,6 +180,17 @@ export interface Store {
   revision(): Promise<number>;
 
   /**
+   * Whether writes can succeed now, as far as the backend knows without asking anyone (no I/O):
+   * the embedded store is not writable while its log cannot be written (a full disk, a file
+   * made read-only) and until a retry has written to it again. romanad's `/readyz` fails
+   * meanwhile. A closed store is not writable. Optional, so that test wrappers need not
+   * forward it: absent means writable (see `storeHealth`).
+   *
+   * @example if (!store.health?.().writable) log.warn(store.health?.().problem);
+   */
+  health?(): StoreHealth;
+
+  /**
    * Releases the backend (files, locks, connections) and stops every watch. Idempotent.
    *
    * @example await store.close();
@@ -194,4 +217,13 @@ export interface Compactable {
  */
 export function isCompactable(store: Store): store is Store & Compactable {
   return typeof (store as Partial<Compactable>).compact === 'function';
+}
+
+/**
+ * `store.health()`, or writable for a store without the method.
+ *
+ * @example const { writable, problem } = storeHealth(store);
+ */
+export function storeHealth(store: Store): StoreHealth {
+  return store.health?.() ?? { writable: true };
 }

@@ -1,27 +1,35 @@
 /**
- * On-disk formats of the embedded store. Both files are a magic header followed by frames:
+ * On-disk formats of the embedded store. Both files are a magic header followed by frames.
  *
- *     frame = u32le payload length | u32le crc32(payload) | payload (UTF-8 JSON)
+ * - `log` (magic `RMNLOG2\n`): one frame per committed transaction,
  *
- * - `log`: one frame per committed transaction, `[revision, key, value|null, key, value|null…]`.
- *   A crash can leave a torn or garbage tail (the last batch was not fully written): reading stops
- *   at the first frame that is short or fails its checksum, and the store truncates it away.
- *   Such a tail was never acknowledged, because a batch is acknowledged only after fsync.
- * - `snapshot`: the whole state at one revision, written to a temp file, fsynced and renamed;
- *   frames are a header `{revision, count}`, chunks of `[key, value, modRevision,
- *   createRevision]` rows, and an end marker. It must be complete: anything else is corruption.
+ *       frame = u32le payload length | u32le crc32(payload) | u32le crc32(the 8 bytes before) | payload
+ *
+ *   with the payload `[revision, key, value|null, key, value|null…]` as UTF-8 JSON. The header has
+ *   its own checksum so that a damaged length is told apart from a frame cut short: see
+ *   `wal-scan.ts` for how a torn tail (droppable: never acknowledged) differs from damage
+ *   (refused). Logs of the first format (`RMNLOG1\n`, frames without the header checksum) are
+ *   still read, and rewritten in this format when opened.
+ * - `snapshot` (magic `RMNSNP1\n`): the whole state at one revision, written to a temp file,
+ *   fsynced and renamed; frames `u32le length | u32le crc32(payload) | payload` are a header
+ *   `{revision, count}`, chunks of `[key, value, modRevision, createRevision]` rows, and an end
+ *   marker. It must be complete: anything else is corruption.
  */
 import * as zlib from 'node:zlib';
 import type { Change } from './kv-state.ts';
 import type { KeyValue } from './store.ts';
 
 /** First bytes of a log file. @example bytes.subarray(0, 8).equals(LOG_MAGIC) */
-export const LOG_MAGIC = Buffer.from('RMNLOG1\n', 'latin1');
+export const LOG_MAGIC = Buffer.from('RMNLOG2\n', 'latin1');
+/** First bytes of a log file of the first format (no header checksum). */
+export const LOG_MAGIC_V1 = Buffer.from('RMNLOG1\n', 'latin1');
 /** First bytes of a snapshot file. @example bytes.subarray(0, 8).equals(SNAPSHOT_MAGIC) */
 export const SNAPSHOT_MAGIC = Buffer.from('RMNSNP1\n', 'latin1');
 const FRAME_HEADER = 8;
+/** Header of a log frame: length, payload checksum, header checksum. */
+export const LOG_FRAME_HEADER = 12;
 /** Upper bound of one frame; larger lengths can only come from garbage. */
-const MAX_FRAME = 256 * 1024 * 1024;
+export const MAX_FRAME = 256 * 1024 * 1024;
 
 /**
  * A committed transaction as stored in the log.
@@ -72,24 +80,17 @@ export function encodeFrame(payload: Buffer): Buffer {
 }
 
 /**
- * Reads frames from `buf` starting at `offset` until the end or the first invalid frame.
- * `end` is where valid data stops (the truncation point when `end < buf.length`).
+ * Frames one log payload with a checksummed header.
  *
- * @example const { payloads, end } = decodeFrames(fileBytes, LOG_MAGIC.length);
+ * @example encodeLogFrame(Buffer.from('[1,"a","x"]')).length // 12 + 11
  */
-export function decodeFrames(buf: Buffer, offset: number): { payloads: Buffer[]; end: number } {
-  const payloads: Buffer[] = [];
-  let pos = offset;
-  while (pos + FRAME_HEADER <= buf.length) {
-    const len = buf.readUInt32LE(pos);
-    const crc = buf.readUInt32LE(pos + 4);
-    if (len > MAX_FRAME || pos + FRAME_HEADER + len > buf.length) break;
-    const payload = buf.subarray(pos + FRAME_HEADER, pos + FRAME_HEADER + len);
-    if (crc32(payload) !== crc) break;
-    payloads.push(payload);
-    pos += FRAME_HEADER + len;
-  }
-  return { payloads, end: pos };
+export function encodeLogFrame(payload: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(LOG_FRAME_HEADER + payload.length);
+  frame.writeUInt32LE(payload.length, 0);
+  frame.writeUInt32LE(crc32(payload), 4);
+  frame.writeUInt32LE(crc32(frame.subarray(0, 8)), 8);
+  payload.copy(frame, LOG_FRAME_HEADER);
+  return frame;
 }
 
 /**
@@ -100,7 +101,7 @@ export function decodeFrames(buf: Buffer, offset: number): { payloads: Buffer[];
 export function encodeRecord(rec: LogRecord): Buffer {
   const row: Array<number | string | null> = [rec.revision];
   for (const ch of rec.changes) row.push(ch.key, ch.value);
-  return encodeFrame(Buffer.from(JSON.stringify(row), 'utf8'));
+  return encodeLogFrame(Buffer.from(JSON.stringify(row), 'utf8'));
 }
 
 /**
@@ -111,7 +112,7 @@ export function encodeRecord(rec: LogRecord): Buffer {
  */
 export function decodeRecord(payload: Buffer): LogRecord {
   const row: unknown = JSON.parse(payload.toString('utf8'));
-  if (!Array.isArray(row) || typeof row[0] !== 'number' || row.length % 2 !== 1) {
+  if (!Array.isArray(row) || !isRevision(row[0]) || row.length % 2 !== 1 || row.length < 3) {
     throw new Error(`malformed log record ${payload.toString('utf8').slice(0, 80)}`);
   }
   const changes: Change[] = [];
@@ -124,6 +125,10 @@ export function decodeRecord(payload: Buffer): LogRecord {
     changes.push({ key, value });
   }
   return { revision: row[0], changes };
+}
+
+function isRevision(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
 }
 
 /**
@@ -143,34 +148,4 @@ export function* snapshotFrames(kvs: readonly KeyValue[], revision: number): Gen
     yield encodeFrame(Buffer.from(JSON.stringify(chunk), 'utf8'));
   }
   yield encodeFrame(Buffer.from(JSON.stringify({ end: true, count }), 'utf8'));
-}
-
-/**
- * Parses a snapshot file; throws with what is wrong when it is not complete and intact.
- *
- * @example const { revision, kvs } = decodeSnapshot(await fs.readFile(path));
- */
-export function decodeSnapshot(buf: Buffer): { revision: number; kvs: KeyValue[] } {
-  if (!buf.subarray(0, SNAPSHOT_MAGIC.length).equals(SNAPSHOT_MAGIC)) {
-    throw new Error('not a Romana snapshot file (bad magic)');
-  }
-  const { payloads, end } = decodeFrames(buf, SNAPSHOT_MAGIC.length);
-  if (end !== buf.length || payloads.length < 2) {
-    throw new Error(`snapshot is damaged at byte ${end} of ${buf.length}`);
-  }
-  const head = JSON.parse(payloads[0]!.toString('utf8')) as { revision: number; count: number };
-  const tail = JSON.parse(payloads[payloads.length - 1]!.toString('utf8')) as {
-    end?: boolean;
-    count?: number;
-  };
-  const kvs: KeyValue[] = [];
-  for (const p of payloads.slice(1, -1)) {
-    const rows = JSON.parse(p.toString('utf8')) as Array<[string, string, number, number]>;
-    for (const [key, value, modRevision, createRevision] of rows)
-      kvs.push({ key, value, modRevision, createRevision });
-  }
-  if (tail.end !== true || tail.count !== head.count || kvs.length !== head.count) {
-    throw new Error(`snapshot is incomplete: header says ${head.count} keys, found ${kvs.length}`);
-  }
-  return { revision: head.revision, kvs };
 }

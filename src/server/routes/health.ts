@@ -9,7 +9,7 @@ export function healthRoutes(app: TypedApp, ctx: RouteContext): void {
   /** Liveness: the process answers HTTP. */
   app.get('/healthz', { config: pub, logLevel: 'warn' }, async () => ({ status: 'ok' }));
 
-  /** Readiness: the service has loaded its state (503 until then). */
+  /** Readiness: the service has loaded its state and its store takes writes (503 otherwise). */
   app.get('/readyz', { config: pub, logLevel: 'warn' }, async () => {
     if (!service.ready()) {
       throw new RomanaError(
@@ -18,6 +18,14 @@ export function healthRoutes(app: TypedApp, ctx: RouteContext): void {
         {
           resourceType: 'service',
         },
+      );
+    }
+    const store = service.storeHealth?.();
+    if (store !== undefined && !store.writable) {
+      throw new RomanaError(
+        'Unavailable',
+        `romanad is not ready: its store cannot take writes: ${store.problem ?? 'no reason given'}`,
+        { resourceType: 'store' },
       );
     }
     return { status: 'ready', revision: service.revision() };
