@@ -17,6 +17,7 @@
  * | `g/<n>/blocks/<network>/<a.b.c.d_len>` | `BlockState`: owner, host, names by offset |
  * | `g/<n>/networks/<network>` | `{ blackouts }` |
  * | `ops/<id>` | `StoredOperation`: the intent of a multi-transaction operation in progress |
+ * | `beats/<owner>` | a counter the owner of an operation rewrites while it lives (etcd only) |
  */
 import type { BlockState, HostRecord, TopologyUpdateRequest } from '../ipam/index.ts';
 
@@ -90,6 +91,7 @@ export const VIPS = 'vips/';
 export const VIP_IPS = 'vipips/';
 export const GENERATIONS = 'g/';
 export const OPERATIONS = 'ops/';
+export const BEATS = 'beats/';
 
 /** Names may hold any character; keys keep one segment per name. */
 const seg = (s: string) => encodeURIComponent(s);
@@ -102,6 +104,7 @@ export const policyKey = (id: string) => `${POLICIES}${seg(id)}`;
 export const vipKey = (name: string) => `${VIPS}${seg(name)}`;
 export const vipIpKey = (ip: string) => `${VIP_IPS}${ip}`;
 export const operationKey = (id: string) => `${OPERATIONS}${seg(id)}`;
+export const beatKey = (owner: string) => `${BEATS}${seg(owner)}`;
 export const generationPrefix = (g: number) => `${GENERATIONS}${g}/`;
 export const placementKey = (g: number, host: string) =>
   `${generationPrefix(g)}placements/${seg(host)}`;

@@ -14,14 +14,17 @@
  * When is an owner gone:
  * - on an exclusive store (`Store.exclusive`: the embedded store's directory lock, or memory),
  *   every writer lives in this process, so an owner not running here is gone: at once;
- * - on a shared store (etcd) the owner rewrites its intent every `heartbeatMs`; an intent whose
- *   revision has not moved for `staleMs`, measured by the observer's own clock (no two clocks
- *   are compared), is abandoned. A live owner is never preempted while it beats.
+ * - on a shared store (etcd) the owner rewrites its beat key (`beats/<owner>`) every
+ *   `heartbeatMs`, apart from its steps (a slow step does not hold the beat back); an intent
+ *   whose revision and whose owner's beat have not moved for `staleMs`, measured by the
+ *   observer's own clock (no two clocks are compared), is abandoned. A live owner is never
+ *   preempted while it beats; one that stopped beating and is taken over finds every later
+ *   step refused by the intent's compare.
  */
 import { randomUUID } from 'node:crypto';
 import { RomanaError } from '../errors.ts';
 import type { Compare, KeyValue, Op, Store } from '../store/store.ts';
-import { operationKey, OPERATIONS, type StoredOperation } from './keys.ts';
+import { beatKey, operationKey, OPERATIONS, type StoredOperation } from './keys.ts';
 
 /** Heartbeat and staleness of operations on shared stores (ms). */
 export interface OperationTiming {
@@ -104,23 +107,12 @@ export class Operation {
     ops: Op[],
   ): Promise<Operation | null> {
     const key = operationKey(id);
-    running.add(value.owner);
     const op = new Operation(ctx, id, value, 0);
-    try {
-      const rev = await op.#run(
-        [...compares, { key, modRevision: 0 }],
-        [...ops, { type: 'put', key, value: JSON.stringify(value) }],
-      );
-      if (rev === null) {
-        running.delete(value.owner);
-        return null;
-      }
-    } catch (err) {
-      running.delete(value.owner);
-      throw err;
-    }
-    op.#beat(ctx.timing);
-    return op;
+    const beat: Op[] = op.#beats ? [{ type: 'put', key: beatKey(value.owner), value: '0' }] : [];
+    return op.#start(ctx.timing, [
+      [...compares, { key, modRevision: 0 }],
+      [...ops, ...beat, { type: 'put', key, value: JSON.stringify(value) }],
+    ]);
   }
 
   /**
@@ -132,20 +124,41 @@ export class Operation {
     kv: KeyValue,
   ): Promise<Operation | null> {
     const id = decodeURIComponent(kv.key.slice(OPERATIONS.length));
-    const value = { ...(JSON.parse(kv.value) as StoredOperation), owner: randomUUID() };
-    running.add(value.owner);
-    const op = new Operation(ctx, id, value, kv.modRevision);
+    const was = JSON.parse(kv.value) as StoredOperation;
+    const op = new Operation(ctx, id, { ...was, owner: randomUUID() }, kv.modRevision);
+    const beat: Op[] = op.#beats
+      ? [
+          { type: 'delete', key: beatKey(was.owner) },
+          { type: 'put', key: beatKey(op.#value.owner), value: '0' },
+        ]
+      : [];
+    return op.#start(ctx.timing, [[], beat]);
+  }
+
+  async #start(
+    timing: OperationTiming,
+    [compares, ops]: [Compare[], Op[]],
+  ): Promise<Operation | null> {
+    running.add(this.#value.owner);
     try {
-      if ((await op.#run([], [])) === null) {
-        running.delete(value.owner);
+      if ((await this.#run(compares, ops)) === null) {
+        running.delete(this.#value.owner);
         return null;
       }
     } catch (err) {
-      running.delete(value.owner);
+      running.delete(this.#value.owner);
       throw err;
     }
-    op.#beat(ctx.timing);
-    return op;
+    if (this.#beats) {
+      let n = 0;
+      const key = beatKey(this.#value.owner);
+      this.#timer = setInterval(() => {
+        void this.#store.txn([], [{ type: 'put', key, value: String(++n) }]).catch(() => undefined);
+      }, timing.heartbeatMs);
+      this.#timer.unref();
+    }
+    crashPoint(this.#value.kind, 1);
+    return this;
   }
 
   get value(): StoredOperation {
@@ -169,9 +182,10 @@ export class Operation {
     });
   }
 
-  /** The last step: commits `ops` and deletes the intent in one transaction. */
+  /** The last step: commits `ops` and deletes the intent (and the beat) in one transaction. */
   async finish(compares: Compare[], ops: Op[]): Promise<number | null> {
-    const rev = await this.#serial(() => this.#run(compares, ops, undefined, true));
+    const beat: Op[] = this.#beats ? [{ type: 'delete', key: beatKey(this.#value.owner) }] : [];
+    const rev = await this.#serial(() => this.#run(compares, [...ops, ...beat], undefined, true));
     if (rev !== null) {
       this.#done = true;
       this.release();
@@ -191,16 +205,9 @@ export class Operation {
     return this.#done;
   }
 
-  #beat(timing: OperationTiming): void {
-    if (this.#store.exclusive === true) {
-      crashPoint(this.#value.kind, 1);
-      return;
-    }
-    this.#timer = setInterval(() => {
-      void this.#serial(() => this.#run([], [])).catch(() => undefined);
-    }, timing.heartbeatMs);
-    this.#timer.unref();
-    crashPoint(this.#value.kind, 1);
+  /** Beats are needed only where other processes must tell whether this one lives. */
+  get #beats(): boolean {
+    return this.#store.exclusive !== true;
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -262,29 +269,40 @@ export class Operation {
 
 /**
  * Tells abandoned intents from live ones (module comment). One per replica: it remembers
- * since when (on this replica's clock) each intent it saw has kept its revision.
+ * since when (on this replica's clock) each intent it saw has kept its revision and its
+ * owner's beat.
  */
 export class AbandonWatch {
-  readonly #seen = new Map<string, { rev: number; at: number }>();
+  readonly #seen = new Map<string, { mark: string; at: number }>();
 
-  /** True when the operation written in `kv` has no live owner. */
-  abandoned(kv: KeyValue, exclusive: boolean, timing: OperationTiming, now = Date.now()): boolean {
+  /**
+   * True when the operation written in `kv` has no live owner. `beatRevision`: the revision
+   * of its owner's beat key (0: absent).
+   */
+  abandoned(
+    kv: KeyValue,
+    beatRevision: number,
+    exclusive: boolean,
+    timing: OperationTiming,
+    now = Date.now(),
+  ): boolean {
     const op = JSON.parse(kv.value) as StoredOperation;
     if (runsHere(op)) return false;
-    return this.abandonedFence(kv, exclusive, timing, now);
+    return this.still(kv.key, `${kv.modRevision}/${beatRevision}`, exclusive, timing, now);
   }
 
-  /** True when `kv` (a fence or intent with no owner running here) has not moved for long. */
-  abandonedFence(
-    kv: KeyValue,
+  /** True when `mark` (what shows life of `key`) has not changed for `staleMs`. */
+  still(
+    key: string,
+    mark: string,
     exclusive: boolean,
     timing: OperationTiming,
     now = Date.now(),
   ): boolean {
     if (exclusive) return true;
-    const seen = this.#seen.get(kv.key);
-    if (seen === undefined || seen.rev !== kv.modRevision) {
-      this.#seen.set(kv.key, { rev: kv.modRevision, at: now });
+    const seen = this.#seen.get(key);
+    if (seen === undefined || seen.mark !== mark) {
+      this.#seen.set(key, { mark, at: now });
       return false;
     }
     return now - seen.at >= timing.staleMs;

@@ -12,7 +12,14 @@ import { RomanaError } from '../errors.ts';
 import type { KeyValue } from '../store/store.ts';
 import type { ServiceCore } from './core.ts';
 import { resumeHostRemoval } from './host-ops.ts';
-import { operationKey, OPERATIONS, TOPOLOGY_KEY, type TopologyRecord } from './keys.ts';
+import {
+  beatKey,
+  operationKey,
+  OPERATIONS,
+  TOPOLOGY_KEY,
+  type StoredOperation,
+  type TopologyRecord,
+} from './keys.ts';
 import { Operation } from './operations.ts';
 import { finishTopology, liftBareFence, undoTopology } from './topology-writer.ts';
 
@@ -28,7 +35,14 @@ export async function findAbandoned(core: ServiceCore): Promise<Abandoned> {
   const exclusive = core.store.exclusive === true;
   const { kvs } = await core.store.range(OPERATIONS);
   const watched = new Set(kvs.map((kv) => kv.key));
-  const operations = kvs.filter((kv) => core.abandon.abandoned(kv, exclusive, core.timing));
+  const operations: KeyValue[] = [];
+  for (const kv of kvs) {
+    const owner = (JSON.parse(kv.value) as StoredOperation).owner;
+    const beat = exclusive ? undefined : await core.store.get(beatKey(owner));
+    if (core.abandon.abandoned(kv, beat?.modRevision ?? 0, exclusive, core.timing)) {
+      operations.push(kv);
+    }
+  }
   let bareFence: KeyValue | undefined;
   const topo = await core.store.get(TOPOLOGY_KEY);
   const updating = topo && (JSON.parse(topo.value) as TopologyRecord).updating;
@@ -43,7 +57,9 @@ export async function findAbandoned(core: ServiceCore): Promise<Abandoned> {
       const again = await core.store.get(TOPOLOGY_KEY);
       if (again?.modRevision === topo.modRevision) {
         watched.add(TOPOLOGY_KEY);
-        if (core.abandon.abandonedFence(topo, exclusive, core.timing)) bareFence = topo;
+        if (core.abandon.still(TOPOLOGY_KEY, String(topo.modRevision), exclusive, core.timing)) {
+          bareFence = topo;
+        }
       }
     }
   }
