@@ -20,7 +20,8 @@ import { blockKey, type BlockState } from './keys.ts';
 import { KeyedMutex, RwLock } from './locks.ts';
 import { loadState, type LoadedState } from './load.ts';
 import type { WatchEvent, WatchKind } from './service.ts';
-import { recoverStaleUpdate, STALE_UPDATE_MS } from './topology-writer.ts';
+import { AbandonWatch, DEFAULT_TIMING, type Commit, type OperationTiming } from './operations.ts';
+import { findAbandoned, settleAbandoned } from './recovery.ts';
 
 export type LogFn = (
   level: 'info' | 'warn' | 'error',
@@ -61,37 +62,78 @@ export class ServiceCore {
   readonly rw = new RwLock();
   readonly hostLocks = new KeyedMutex();
   readonly eventCapacity: number;
+  /** Heartbeat and staleness of multi-transaction operations (`operations.ts`). */
+  readonly timing: OperationTiming;
+  readonly abandon = new AbandonWatch();
 
-  constructor(store: Store, log: LogFn, eventCapacity: number) {
+  constructor(
+    store: Store,
+    log: LogFn,
+    eventCapacity: number,
+    timing: Partial<OperationTiming> = {},
+  ) {
     this.store = store;
     this.log = log;
     this.eventCapacity = eventCapacity;
+    this.timing = { ...DEFAULT_TIMING, ...timing };
+  }
+
+  /** What an `Operation` needs: the store, this replica's commit, the timing. */
+  opContext(): { store: Store; commit: Commit; timing: OperationTiming } {
+    return { store: this.store, commit: (c, o) => this.commit(c, o), timing: this.timing };
   }
 
   generation(): number {
     return this.state.topology?.generation ?? 0;
   }
 
-  #lifting = false;
+  #recovering: Promise<number> | null = null;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #sweepFailing = false;
+  #lastLook = 0;
   #reloadFailures = 0;
 
-  /** A topology update that never finished (its writer died) blocks writes: undo it. */
-  #liftStaleFence(): void {
-    if (this.#lifting) return;
-    this.#lifting = true;
-    void this.rw
-      .write(async () => {
-        if (await recoverStaleUpdate(this.store)) {
-          this.log('warn', 'lifted the fence of a topology update that never finished');
-        }
-        await this.reload();
-      })
-      .catch((err: unknown) =>
-        this.log('error', 'could not lift a stale fence', { err: String(err) }),
-      )
-      .finally(() => {
-        this.#lifting = false;
-      });
+  /**
+   * Finishes or undoes the operations whose writer is gone (`recovery.ts`). Looks without a
+   * lock; takes the write lock only when something is abandoned. Returns how many it settled.
+   */
+  recoverOperations(): Promise<number> {
+    if (this.#recovering !== null) return this.#recovering;
+    this.#recovering = (async () => {
+      const found = await findAbandoned(this);
+      if (found.operations.length === 0 && found.bareFence === undefined) return 0;
+      return this.rw.write(() => settleAbandoned(this, found));
+    })().finally(() => {
+      this.#recovering = null;
+    });
+    return this.#recovering;
+  }
+
+  /** Looks for abandoned operations every `heartbeatMs` until the service closes. */
+  startSweeper(): void {
+    if (this.#sweepTimer !== undefined) return;
+    this.#sweepTimer = setInterval(() => {
+      if (this.closed) {
+        clearInterval(this.#sweepTimer);
+        return;
+      }
+      this.recoverOperations().then(
+        () => (this.#sweepFailing = false),
+        (err: unknown) => {
+          if (!this.#sweepFailing && !this.closed) {
+            this.log('warn', 'could not settle abandoned operations; retrying', {
+              err: String(err),
+            });
+          }
+          this.#sweepFailing = true;
+        },
+      );
+    }, this.timing.heartbeatMs);
+    this.#sweepTimer.unref();
+  }
+
+  stopSweeper(): void {
+    clearInterval(this.#sweepTimer);
   }
 
   /**
@@ -110,7 +152,11 @@ export class ServiceCore {
     }
     const updating = this.state.topology?.updating;
     if (updating !== undefined) {
-      if (Date.now() - updating.since > STALE_UPDATE_MS) this.#liftStaleFence();
+      // Abandoned? The sweeper looks too; looking now lifts it sooner on an exclusive store.
+      if (Date.now() - this.#lastLook > 250) {
+        this.#lastLook = Date.now();
+        void this.recoverOperations().catch(() => undefined);
+      }
       throw new RomanaError('Unavailable', 'a topology update is in progress; retry in a moment', {
         resourceType: 'topology',
       });

@@ -8,6 +8,7 @@ import type { HostDetailView, HostRecord, RemovedHost } from '../ipam/index.ts';
 import { conflict, withRetry } from '../store/retry.ts';
 import type { Op } from '../store/store.ts';
 import type { ServiceCore } from './core.ts';
+import { newOperationId, Operation } from './operations.ts';
 import {
   addressKey,
   blockKey,
@@ -20,6 +21,8 @@ import {
 } from './keys.ts';
 
 const RETRY = { attempts: 30, baseDelayMs: 1, maxDelayMs: 40 };
+/** Writes per transaction besides the intent (etcd allows 128). */
+const CHUNK = 100;
 
 export interface HostRequestBody {
   name?: unknown;
@@ -128,9 +131,17 @@ export class HostOps {
 
   async removeHost(name: string, opts: { force: boolean }): Promise<RemovedHost> {
     this.core.checkWritable();
+    // A removal of this host that its writer abandoned is finished first.
+    if (this.core.state.hosts.get(name)?.removing) await this.core.recoverOperations();
     return this.core.rw.write(async () => {
       this.core.checkWritable();
       const detail = this.core.ipam.getHost({ name });
+      if (this.core.state.hosts.get(name)?.removing) {
+        throw new RomanaError('Unavailable', `Host ${name} is being removed; retry in a moment`, {
+          resourceType: 'host',
+          resourceId: name,
+        });
+      }
       if (detail.address_count > 0 && !opts.force) {
         throw new RomanaError(
           'Conflict',
@@ -139,7 +150,7 @@ export class HostOps {
         );
       }
       try {
-        return await this.#removeHostSteps(name);
+        return await this.#removeHost(name);
       } catch (err) {
         await this.core.reload().catch(() => this.core.markTainted());
         throw err;
@@ -147,49 +158,92 @@ export class HostOps {
     });
   }
 
-  /** Fences the host, frees its blocks one transaction each, then deletes the host. */
-  async #removeHostSteps(name: string): Promise<RemovedHost> {
-    const g = this.core.generation();
+  /** Fences the host and writes the removal's intent in one transaction, then removes it. */
+  async #removeHost(name: string): Promise<RemovedHost> {
     const stored = { ...this.core.state.hosts.get(name)!, removing: true };
-    const fence = await this.core.commit(
+    const op = await Operation.begin(
+      this.core.opContext(),
+      newOperationId(),
+      {
+        kind: 'remove-host',
+        owner: newOperationId(),
+        since: Date.now(),
+        host: name,
+        ip: stored.ip,
+      },
       [this.core.cmp(TOPOLOGY_KEY), this.core.cmp(hostKey(name))],
       [{ type: 'put', key: hostKey(name), value: JSON.stringify(stored) }],
     );
-    if (fence === null) throw conflict(`host ${name} changed while removing it; retry`);
-    this.core.state.hosts.set(name, stored);
-    const byBlock = new Map<string, string[]>();
-    for (const a of this.core.ipam.listAddresses().filter((a) => a.host === name)) {
-      const k = `${a.network}\n${a.block}`;
-      byBlock.set(k, [...(byBlock.get(k) ?? []), a.name]);
+    if (op === null) throw conflict(`host ${name} changed while removing it; retry`);
+    try {
+      this.core.state.hosts.set(name, stored);
+      return await removeHostSteps(this.core, op);
+    } finally {
+      op.release();
     }
-    const ip = this.core.ipam.hostRecord(name).ip;
-    const removed = this.core.ipam.removeHost({ name });
-    const changes = this.core.ipam.takeTouchedBlocks();
-    for (const c of changes) {
-      const names = byBlock.get(`${c.network}\n${c.cidr}`) ?? [];
-      const ops: Op[] = [
-        ...this.core.blockOps(g, [c]),
-        ...names.map((n): Op => ({ type: 'delete', key: addressKey(n) })),
-      ];
-      const compares = [this.core.cmp(TOPOLOGY_KEY), this.core.cmp(blockKey(g, c.network, c.cidr))];
-      const rev = await this.core.commitChunked(compares, ops);
-      if (rev === null) throw conflict(`a block of host ${name} changed while removing it; retry`);
-      this.core.blocksCommitted([c], rev);
-    }
-    const rev = await this.core.commit(
-      [this.core.cmp(hostKey(name))],
-      [
-        { type: 'delete', key: hostKey(name) },
-        { type: 'delete', key: hostIpKey(ip) },
-        { type: 'delete', key: placementKey(g, name) },
-      ],
-    );
-    if (rev === null) throw conflict(`host ${name} changed while removing it; retry`);
-    this.core.state.hosts.delete(name);
-    this.core.state.placements.delete(name);
-    this.core.hostsCommitted([name], rev, true);
-    return removed;
   }
+}
+
+/**
+ * Finishes a removal that another process began (the caller holds the write lock and has
+ * reloaded): frees what is left of the host's blocks and deletes it.
+ */
+export async function resumeHostRemoval(core: ServiceCore, op: Operation): Promise<void> {
+  if (op.value.kind !== 'remove-host') return;
+  const { host, ip } = op.value;
+  if (core.state.hosts.has(host)) {
+    await removeHostSteps(core, op);
+    return;
+  }
+  // Gone already (its last step is what deletes the intent: only the IP key may remain).
+  const owner = (await core.store.get(hostIpKey(ip)))?.value;
+  await op.finish([], owner === host ? [{ type: 'delete', key: hostIpKey(ip) }] : []);
+}
+
+/**
+ * Frees the host's blocks one transaction each (with their address keys), then deletes the
+ * host, its IP key and its placement together with the intent. Every step is guarded by the
+ * intent, so whoever holds the operation can run this again from wherever it stopped.
+ */
+async function removeHostSteps(core: ServiceCore, op: Operation): Promise<RemovedHost> {
+  if (op.value.kind !== 'remove-host') throw new RomanaError('Internal', 'not a host removal');
+  const { host: name, ip } = op.value;
+  const g = core.generation();
+  const placed = core.ipam.listHosts().hosts.some((h) => h.name === name);
+  const byBlock = new Map<string, string[]>();
+  for (const a of core.ipam.listAddresses().filter((a) => a.host === name)) {
+    const k = `${a.network}\n${a.block}`;
+    byBlock.set(k, [...(byBlock.get(k) ?? []), a.name]);
+  }
+  const removed: RemovedHost = placed
+    ? core.ipam.removeHost({ name })
+    : { name, ip, releasedAddresses: [], releasedBlocks: [] };
+  for (const c of core.ipam.takeTouchedBlocks()) {
+    const deletes = (byBlock.get(`${c.network}\n${c.cidr}`) ?? []).map((n): Op => ({
+      type: 'delete',
+      key: addressKey(n),
+    }));
+    // A block with many addresses: their keys go first (the block, still listing them,
+    // keeps the names taken until it is freed).
+    while (deletes.length > CHUNK) await op.step([], deletes.splice(0, CHUNK));
+    const compares = [core.cmp(TOPOLOGY_KEY), core.cmp(blockKey(g, c.network, c.cidr))];
+    const rev = await op.step(compares, [...core.blockOps(g, [c]), ...deletes]);
+    if (rev === null) throw conflict(`a block of host ${name} changed while removing it; retry`);
+    core.blocksCommitted([c], rev);
+  }
+  const rev = await op.finish(
+    [core.cmp(hostKey(name))],
+    [
+      { type: 'delete', key: hostKey(name) },
+      { type: 'delete', key: hostIpKey(ip) },
+      { type: 'delete', key: placementKey(g, name) },
+    ],
+  );
+  if (rev === null) throw conflict(`host ${name} changed while removing it; retry`);
+  core.state.hosts.delete(name);
+  core.state.placements.delete(name);
+  core.hostsCommitted([name], rev, true);
+  return removed;
 }
 
 export function storedHost(rec: HostRecord): StoredHost {

@@ -16,14 +16,19 @@
  * | `g/<n>/placements/<host>` | `{ groups }`: the host's group path per network |
  * | `g/<n>/blocks/<network>/<a.b.c.d_len>` | `BlockState`: owner, host, names by offset |
  * | `g/<n>/networks/<network>` | `{ blackouts }` |
+ * | `ops/<id>` | `StoredOperation`: the intent of a multi-transaction operation in progress |
+ * | `beats/<owner>` | a counter the owner of an operation rewrites while it lives (etcd only) |
  */
 import type { BlockState, HostRecord, TopologyUpdateRequest } from '../ipam/index.ts';
 
 export interface TopologyRecord {
   doc: TopologyUpdateRequest;
   generation: number;
-  /** Set while an update writes generation `to`; `since` is a Unix time in ms. */
-  updating?: { to: number; since: number };
+  /**
+   * Set while an update writes generation `to`; `since` is a Unix time in ms; `op` names the
+   * update's intent (`ops/<op>`), absent in fences written before intents existed.
+   */
+  updating?: { to: number; since: number; op?: string };
 }
 
 /** A host as stored: its record without the generation-dependent group paths. */
@@ -31,6 +36,37 @@ export interface StoredHost extends Omit<HostRecord, 'groups'> {
   /** Set while the host is being removed: no new address may be allocated on it. */
   removing?: boolean;
 }
+
+/** A host's two unique keys, as an operation records them to undo or finish them. */
+export interface HostRef {
+  name: string;
+  ip: string;
+}
+
+/**
+ * The intent of an operation that takes several transactions, written in the same
+ * transaction as its fence and deleted in the same transaction as its last step. Whoever
+ * holds it (`owner`) is the only writer of the operation's keys; a replica that finds it
+ * abandoned takes it over (see `operations.ts`) and finishes or undoes it.
+ */
+export type StoredOperation =
+  | {
+      kind: 'topology';
+      owner: string;
+      /** Unix ms when it began (for logs only: staleness never trusts another's clock). */
+      since: number;
+      /** `writing`: the switch is not committed (undo); `switched`: it is (finish). */
+      phase: 'writing' | 'switched';
+      from: number;
+      to: number;
+      /** The `topology` record before the fence; `null`: there was none. */
+      base: TopologyRecord | null;
+      /** Hosts whose keys the update creates (deleted when undone). */
+      added: HostRef[];
+      /** Hosts the new topology drops (their keys deleted when finished). */
+      dropped: HostRef[];
+    }
+  | { kind: 'remove-host'; owner: string; since: number; host: string; ip: string };
 
 export interface StoredPlacement {
   groups: Record<string, string>;
@@ -54,6 +90,8 @@ export const POLICIES = 'policies/';
 export const VIPS = 'vips/';
 export const VIP_IPS = 'vipips/';
 export const GENERATIONS = 'g/';
+export const OPERATIONS = 'ops/';
+export const BEATS = 'beats/';
 
 /** Names may hold any character; keys keep one segment per name. */
 const seg = (s: string) => encodeURIComponent(s);
@@ -65,6 +103,8 @@ export const addressKey = (name: string) => `${ADDRESSES}${seg(name)}`;
 export const policyKey = (id: string) => `${POLICIES}${seg(id)}`;
 export const vipKey = (name: string) => `${VIPS}${seg(name)}`;
 export const vipIpKey = (ip: string) => `${VIP_IPS}${ip}`;
+export const operationKey = (id: string) => `${OPERATIONS}${seg(id)}`;
+export const beatKey = (owner: string) => `${BEATS}${seg(owner)}`;
 export const generationPrefix = (g: number) => `${GENERATIONS}${g}/`;
 export const placementKey = (g: number, host: string) =>
   `${generationPrefix(g)}placements/${seg(host)}`;
@@ -85,6 +125,7 @@ export type ParsedKey =
   | { kind: 'placement'; generation: number; host: string }
   | { kind: 'block'; generation: number; network: string; cidr: string }
   | { kind: 'network'; generation: number; network: string }
+  | { kind: 'operation'; id: string }
   | { kind: 'other' };
 
 export function parseKey(key: string): ParsedKey {
@@ -96,6 +137,8 @@ export function parseKey(key: string): ParsedKey {
   if (key.startsWith(POLICIES)) return { kind: 'policy', id: unseg(key.slice(POLICIES.length)) };
   if (key.startsWith(VIPS)) return { kind: 'vip', name: unseg(key.slice(VIPS.length)) };
   if (key.startsWith(VIP_IPS)) return { kind: 'vipip' };
+  if (key.startsWith(OPERATIONS))
+    return { kind: 'operation', id: unseg(key.slice(OPERATIONS.length)) };
   if (key.startsWith(GENERATIONS)) {
     const [g, type, a, b] = key.slice(GENERATIONS.length).split('/');
     const generation = Number(g);

@@ -12,7 +12,6 @@
  */
 import { invalidInput, invalidTopology, isRomanaError, RomanaError } from '../errors.ts';
 import {
-  Ipam,
   type AddressView,
   type AllocationRequest,
   type BlackoutView,
@@ -41,7 +40,8 @@ import type {
   WatchKind,
 } from './service.ts';
 import { VipOps, vipsInsideNetworks } from './vips.ts';
-import { recoverStaleUpdate, writeTopologyUpdate } from './topology-writer.ts';
+import type { OperationTiming } from './operations.ts';
+import { writeTopologyUpdate } from './topology-writer.ts';
 
 export interface RomanaServiceOptions {
   store: Store;
@@ -60,6 +60,8 @@ export interface RomanaServiceOptions {
   /** Revisions of history kept by compaction (default 10,000). */
   keepRevisions?: number;
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
+  /** Heartbeat and staleness of multi-transaction operations on etcd (`operations.ts`). */
+  operationTiming?: Partial<OperationTiming>;
 }
 
 const RETRY = { attempts: 30, baseDelayMs: 1, maxDelayMs: 40 };
@@ -98,6 +100,7 @@ export class StoreBackedService implements RomanaService {
       opts.store,
       opts.log ?? (() => undefined),
       opts.eventCapacity ?? 100_000,
+      opts.operationTiming,
     );
     this.#addresses = new AddressQueue(this.#core);
     this.#hosts = new HostOps(this.#core);
@@ -105,10 +108,11 @@ export class StoreBackedService implements RomanaService {
   }
 
   async start(initialTopology: unknown): Promise<void> {
-    if (await recoverStaleUpdate(this.#core.store)) {
-      this.#core.log('warn', 'lifted the fence of a topology update that a crashed romanad left');
-    }
+    // Operations a crashed romanad left half done: settled now on an exclusive store, and by
+    // the sweeper once abandoned on a shared one.
+    await this.#core.recoverOperations();
     await this.#core.reload();
+    this.#core.startSweeper();
     if (this.#core.state.topology === null && initialTopology !== undefined) {
       await this.updateTopology(initialTopology);
       this.#core.log('info', 'applied the initial topology');
@@ -317,18 +321,7 @@ export class StoreBackedService implements RomanaService {
     return this.#core.rw.write(async () => {
       const clash = vipsInsideNetworks(doc, this.#core.state.vips.values());
       if (clash.length > 0) throw invalidTopology(clash.join('\n'), { resourceId: 'topology' });
-      const result = await writeTopologyUpdate({
-        store: this.#core.store,
-        current: this.#core.state.topology,
-        currentRevision: this.#core.revs.get(TOPOLOGY_KEY) ?? 0,
-        doc,
-        // The update is worked out on a copy: this replica keeps serving reads from the
-        // current state until the switch.
-        buildFrom: async () => {
-          await this.#core.reload();
-          return new Ipam(this.#core.ipam.toSnapshot());
-        },
-      });
+      const result = await writeTopologyUpdate(this.#core, doc);
       await this.#core.reload();
       return result;
     });
@@ -374,6 +367,7 @@ export class StoreBackedService implements RomanaService {
     if (this.#core.closed) return;
     this.#core.closed = true;
     clearInterval(this.#compactTimer);
+    this.#core.stopSweeper();
     this.#core.watch?.close();
     this.#core.watch = null;
   }

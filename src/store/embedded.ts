@@ -90,6 +90,8 @@ interface OverlayEntry {
  * await store.close();
  */
 export class EmbeddedStore implements Store, Compactable {
+  /** Only this process writes it (see `Store.exclusive`). */
+  readonly exclusive = true;
   readonly dir: string;
   #state: KvState;
   #lock: DirLock;

@@ -35,6 +35,8 @@ export interface MemoryStoreOptions {
  * (await store.get('a'))?.value // '1'
  */
 export class MemoryStore implements Store, Compactable {
+  /** Only this process writes it (see `Store.exclusive`). */
+  readonly exclusive = true;
   #state: KvState;
   #closed = false;
 

@@ -128,6 +128,16 @@ export interface StoreHealth {
  */
 export interface Store {
   /**
+   * True when no other process can write this store while this object is open (the embedded
+   * store holds an exclusive lock on its directory; the memory store lives in this process):
+   * every writer is then in this process, so an operation whose writer is not running here is
+   * known to be abandoned. False or absent for shared stores (etcd).
+   *
+   * @example if (store.exclusive) recoverAtOnce();
+   */
+  readonly exclusive?: boolean;
+
+  /**
    * The value of one key, or `undefined` when absent.
    *
    * @example const kv = await store.get('topology');

@@ -2,6 +2,7 @@
  * Test and benchmark helpers: a real romanad process, and a small keep-alive JSON client.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
@@ -15,16 +16,58 @@ export interface Romanad {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+export interface StartOptions {
+  /**
+   * Run romanad from one esbuild bundle of its sources (built once per test process) instead
+   * of through tsx: the same code, started two to three times faster, for tests that restart
+   * it many times.
+   */
+  bundle?: boolean;
+}
+
+let bundled: Promise<string> | undefined;
+
+/** Bundles `src/server/main.ts` once per test process; removed when the process exits. */
+function romanadBundle(): Promise<string> {
+  bundled ??= (async () => {
+    const { build } = await import('esbuild');
+    const dir = path.join(ROOT, 'dist/test');
+    mkdirSync(dir, { recursive: true });
+    const outfile = path.join(dir, `romanad-${process.pid}.mjs`);
+    await build({
+      stdin: {
+        contents:
+          "import { main } from './src/server/main.ts';\n" +
+          'process.exitCode = await main(process.argv.slice(2));\n',
+        resolveDir: ROOT,
+        sourcefile: 'romanad-entry.ts',
+        loader: 'ts',
+      },
+      outfile,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'esm',
+      packages: 'external',
+      logLevel: 'warning',
+    });
+    process.once('exit', () => rmSync(outfile, { force: true }));
+    return outfile;
+  })();
+  return bundled;
+}
+
 /** Starts `bin/romanad.js` with `args` on a free port and waits until it listens. */
 export async function startRomanad(
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
+  opts: StartOptions = {},
 ): Promise<Romanad> {
-  const proc = spawn(
-    process.execPath,
-    [path.join(ROOT, 'bin/romanad.js'), '--port', '0', '--log-level', 'warn', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env },
-  );
+  const entry = opts.bundle ? await romanadBundle() : path.join(ROOT, 'bin/romanad.js');
+  const proc = spawn(process.execPath, [entry, '--port', '0', '--log-level', 'warn', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+  });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
