@@ -31,7 +31,8 @@ const NAME_RE = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
 const TENANT_RE = /^[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?$/;
 const LOOKS_LIKE_IP = /^[0-9]+(?:\.[0-9]+){3}$/;
 // C0 and C1 control characters, DEL, and a surrogate half without its partner.
-const BAD_TEXT_RE = /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const BAD_TEXT_RE =
+  /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** How the rule reads in messages, per kind. */
 export const NAME_RULE: Record<NameKind, string> = {
@@ -55,8 +56,11 @@ export function showValue(v: unknown): string {
 export function nameProblem(value: unknown, kind: NameKind = 'name'): string | undefined {
   if (typeof value !== 'string') return `must be a string, got ${showValue(value)}`;
   if (value === '') return 'required, must not be empty';
+  if (value.length > NAME_MAX[kind]) {
+    return `must be at most ${NAME_MAX[kind]} characters, got ${value.length}`;
+  }
   const re = kind === 'tenant' ? TENANT_RE : NAME_RE;
-  if (value.length > NAME_MAX[kind] || !re.test(value) || LOOKS_LIKE_IP.test(value)) {
+  if (!re.test(value) || LOOKS_LIKE_IP.test(value)) {
     return `must be ${NAME_RULE[kind]}, got ${showValue(value)}`;
   }
   return undefined;
