@@ -30,9 +30,6 @@ export const TEXT_MAX = 1024;
 const NAME_RE = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
 const TENANT_RE = /^[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?$/;
 const LOOKS_LIKE_IP = /^[0-9]+(?:\.[0-9]+){3}$/;
-// C0 and C1 control characters, DEL, and a surrogate half without its partner.
-const BAD_TEXT_RE =
-  /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** How the rule reads in messages, per kind. */
 export const NAME_RULE: Record<NameKind, string> = {
@@ -92,10 +89,25 @@ export function checkName(field: string, value: unknown, kind: NameKind = 'name'
 export function textProblem(value: unknown, max = TEXT_MAX): string | undefined {
   if (typeof value !== 'string') return `must be a string, got ${showValue(value)}`;
   if (value.length > max) return `must be at most ${max} characters, got ${value.length}`;
-  if (BAD_TEXT_RE.test(value)) {
+  if (hasBadChar(value)) {
     return `must not hold control characters or lone UTF-16 surrogates, got ${showValue(value)}`;
   }
   return undefined;
+}
+
+/** A C0 or C1 control character, DEL, or a surrogate half without its partner. */
+function hasBadChar(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return true;
+    if (c >= 0xdc00 && c <= 0xdfff) return true; // a low half not consumed by a high one
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = s.charCodeAt(i + 1);
+      if (!(next >= 0xdc00 && next <= 0xdfff)) return true;
+      i++;
+    }
+  }
+  return false;
 }
 
 /** True when `value` is acceptable text of at most `max` characters. */

@@ -18,7 +18,9 @@ export const MAX_PARAM_LENGTH = 1024;
 
 /** Ajv plugin that teaches the schemas' `format`s (see `FORMATS`). */
 export function registerFormats<
-  A extends { addFormat(name: string, f: { type: 'string'; validate: (s: string) => boolean }): unknown },
+  A extends {
+    addFormat(name: string, f: { type: 'string'; validate: (s: string) => boolean }): unknown;
+  },
 >(ajv: A): A {
   for (const [name, problem] of Object.entries(FORMATS)) {
     ajv.addFormat(name, { type: 'string', validate: (s) => problem(s) === undefined });
@@ -44,10 +46,7 @@ export function frameworkErrors(
         ? [400, `path: '${path}' is not valid percent-encoding`]
         : [400, `path: ${err.message}`];
   const e = new RomanaError('InvalidInput', details, { resourceType: 'URI', resourceId: path });
-  void reply
-    .status(status)
-    .type('application/json; charset=utf-8')
-    .send(errorBody(e, status));
+  void reply.status(status).type('application/json; charset=utf-8').send(errorBody(e, status));
 }
 
 /**
@@ -57,11 +56,7 @@ export function frameworkErrors(
 export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const status =
-    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? 408
-      : err.code === 'HPE_HEADER_OVERFLOW'
-        ? 431
-        : 400;
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
   const what =
     status === 408
       ? 'the request was not received in time'
@@ -69,7 +64,10 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Socke
         ? 'the request headers are too large'
         : `the request is not valid HTTP (${err.code ?? 'parse error'}: ${err.message})`;
   const body = JSON.stringify(
-    errorBody(new RomanaError('InvalidInput', `request: ${what}`, { resourceType: 'request' }), status),
+    errorBody(
+      new RomanaError('InvalidInput', `request: ${what}`, { resourceType: 'request' }),
+      status,
+    ),
   );
   if (socket.writable) {
     socket.write(

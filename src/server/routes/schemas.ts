@@ -163,7 +163,10 @@ export const TopologyBody = Type.Object(
 
 export const BlackoutBody = Type.Object({ cidr: Type.String({ ...text(), minLength: 1 }) }, closed);
 
-export const BlackoutQuery = Type.Object({ cidr: Type.String({ ...text(), minLength: 1 }) }, closed);
+export const BlackoutQuery = Type.Object(
+  { cidr: Type.String({ ...text(), minLength: 1 }) },
+  closed,
+);
 
 /**
  * `POST /policies`. Only the top is checked here: the policy validator (src/policy/shape.ts)
