@@ -199,8 +199,66 @@ describe('topology validation', () => {
       topologies: [{ networks: ['n'], map: [] }],
     });
     assert.equal(p.length, 2);
-    assert.match(p[0]!, /^networks\[0\]\.tenants\[1\]: Bad tenant name: "b@d"/);
-    assert.match(p[1]!, /^networks\[0\]\.tenants\[2\]: Bad tenant name: ""/);
+    assert.match(p[0]!, /^networks\[0\]\.tenants\[1\]: Bad tenant name: must be .*, got "b@d"$/);
+    assert.match(
+      p[1]!,
+      /^networks\[0\]\.tenants\[2\]: Bad tenant name: required, must not be empty$/,
+    );
+  });
+
+  it('refuses unknown fields at every depth, naming each (a misspelt "asignment" is not dropped)', () => {
+    const p = problemsOf({
+      networks: [{ name: 'n', cidr: '10.0.0.0/16', tenant: ['a'] }],
+      topologies: [
+        {
+          networks: ['n'],
+          maps: [],
+          map: [{ name: 'r1', asignment: { rack: '1' } }, { groups: [{ name: 'g', x: 1 }] }],
+        },
+      ],
+      extra: true,
+    });
+    assert.deepEqual(
+      p.map((s) => s.replace(/ \(known: .*\)$/, '')),
+      [
+        'extra: unknown field',
+        'networks[0].tenant: unknown field',
+        'topologies[0].maps: unknown field',
+        'topologies[0].map[0].asignment: unknown field',
+        'topologies[0].map[1].groups[0].x: unknown field',
+      ],
+    );
+  });
+
+  it('refuses names that break the name rule and host IPs that are special or inside a network', () => {
+    const p = problemsOf({
+      networks: [
+        { name: 'n\u0000', cidr: '10.0.0.0/16' },
+        { name: 'm', cidr: '10.1.0.0/16' },
+      ],
+      topologies: [{ networks: ['m'], map: [{ name: 'a b' }] }],
+    });
+    assert.match(p[0]!, /^networks\[0\]\.name: must be .*, got "n\\u0000"$/);
+    assert.ok(
+      p.some((s) => /^topologies\[0\]\.map\[0\]\.name: must be .*, got "a b"$/.test(s)),
+      p.join('\n'),
+    );
+    const ips = problemsOf({
+      networks: [{ name: 'm', cidr: '10.1.0.0/16' }],
+      topologies: [
+        {
+          networks: ['m'],
+          map: [
+            { name: 'g', groups: [{ name: 'h1', ip: '0.0.0.0' }] },
+            { name: 'g2', groups: [{ name: 'h2', ip: '10.1.0.9' }] },
+          ],
+        },
+      ],
+    });
+    assert.deepEqual(ips, [
+      "topologies[0].map[0].groups[0].ip: '0.0.0.0' is unspecified (0.0.0.0/8), not a host's address",
+      "topologies[0].map[1].groups[0].ip: '10.1.0.9' lies inside network m (10.1.0.0/16), whose addresses go to pods",
+    ]);
   });
 
   it('reports overlapping networks, naming the inner and outer one', () => {

@@ -3,6 +3,7 @@
  * validation into specs the engine builds from. Validation collects every problem, in the
  * order the original checks them, each prefixed with the path of the offending field.
  */
+import { hostIpProblem, LABEL_MAX, nameProblem, textProblem } from '../names.ts';
 import { Addr, Cidr } from './addr.ts';
 import { carveNetwork, type GroupSpec } from './carve.ts';
 
@@ -57,7 +58,11 @@ export interface TopologySpec {
 }
 
 export const DEFAULT_BLOCK_MASK = 29;
-const TENANT_RE = /^[a-zA-Z0-9_-]+$/;
+
+const ROOT_KEYS = ['networks', 'topologies'];
+const NETWORK_KEYS = ['name', 'cidr', 'block_mask', 'tenants'];
+const TOPOLOGY_KEYS = ['networks', 'map'];
+const GROUP_KEYS = ['name', 'ip', 'cidr', 'routing', 'dummy', 'assignment', 'groups'];
 
 /** Collects problems; each is `path: message`. */
 export class Problems {
@@ -69,6 +74,20 @@ export class Problems {
 
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Every key not in `known` is a problem: a misspelt `asignment` must not be dropped. */
+function refuseUnknownKeys(
+  obj: Record<string, unknown>,
+  known: readonly string[],
+  path: string,
+  p: Problems,
+): void {
+  for (const key of Object.keys(obj)) {
+    if (!known.includes(key)) {
+      p.add(path ? `${path}.${key}` : key, `unknown field (known: ${known.join(', ')})`);
+    }
+  }
 }
 
 /**
@@ -87,9 +106,11 @@ export function parseTopology(
     p.add('', 'the topology must be a JSON object with "networks" and "topologies"');
     return { ok: false, problems: p.list };
   }
+  refuseUnknownKeys(input, ROOT_KEYS, '', p);
   const networks = parseNetworks(input['networks'], p);
   checkOverlaps(networks, p);
   const { trees, topologies } = parseTopologies(input['topologies'], networks, p);
+  if (p.list.length === 0) checkHostIps(topologies, networks, p);
   for (const n of networks) {
     if (!trees.has(n.spec.name) && n.valid) {
       p.add(
@@ -134,11 +155,14 @@ function parseNetworks(raw: unknown, p: Problems): ParsedNetwork[] {
       return;
     }
     const before = p.list.length;
+    refuseUnknownKeys(entry, NETWORK_KEYS, path, p);
     const name = entry['name'];
     if (typeof name !== 'string' || name === '') {
       p.add(`${path}.name`, 'required, a non-empty string');
       return;
     }
+    const nameBad = nameProblem(name);
+    if (nameBad !== undefined) p.add(`${path}.name`, nameBad);
     if (seen.has(name)) p.add(`${path}.name`, `Network with name ${name} already defined`);
     seen.add(name);
     let cidr: Cidr | undefined;
@@ -197,13 +221,10 @@ function parseTenants(raw: unknown, path: string, p: Problems): string[] | null 
   const out: string[] = [];
   let wildcard = raw.length === 0;
   raw.forEach((t: unknown, i) => {
+    const bad = t === '*' ? undefined : nameProblem(t, 'tenant');
     if (t === '*') wildcard = true;
-    else if (typeof t !== 'string' || !TENANT_RE.test(t)) {
-      p.add(
-        `${path}[${i}]`,
-        `Bad tenant name: ${JSON.stringify(t)} (letters, digits, '_' and '-' only)`,
-      );
-    } else if (!out.includes(t)) out.push(t);
+    else if (bad !== undefined) p.add(`${path}[${i}]`, `Bad tenant name: ${bad}`);
+    else if (!out.includes(t as string)) out.push(t as string);
   });
   // "*" (as the original's GET /topology printed it) means every tenant.
   return wildcard ? null : out;
@@ -245,6 +266,7 @@ function parseTopologies(
       p.add(path, 'must be an object with "networks" and "map"');
       return;
     }
+    refuseUnknownKeys(entry, TOPOLOGY_KEYS, path, p);
     const names = entry['networks'];
     const map = entry['map'] ?? [];
     if (!Array.isArray(names)) {
@@ -282,9 +304,14 @@ function normalizeMap(list: unknown[], path: string, p: Problems): GroupOrHost[]
       return;
     }
     const e: GroupOrHost = {};
+    refuseUnknownKeys(raw, GROUP_KEYS, at, p);
     const name = raw['name'] ?? '';
     if (typeof name !== 'string') p.add(`${at}.name`, 'must be a string');
-    else e.name = name;
+    else {
+      e.name = name;
+      const bad = name === '' ? undefined : nameProblem(name);
+      if (bad !== undefined) p.add(`${at}.name`, bad);
+    }
     if (raw['ip'] !== undefined && raw['ip'] !== '') {
       if (typeof raw['ip'] !== 'string') p.add(`${at}.ip`, 'must be a string');
       else {
@@ -300,13 +327,17 @@ function normalizeMap(list: unknown[], path: string, p: Problems): GroupOrHost[]
     if (assignment !== undefined && assignment !== null) {
       if (!isObject(assignment) || Object.values(assignment).some((v) => typeof v !== 'string')) {
         p.add(`${at}.assignment`, 'must be an object of string labels to string values');
-      } else if (Object.keys(assignment).length > 0) {
-        e.assignment = { ...(assignment as Record<string, string>) };
+      } else {
+        checkLabels(assignment as Record<string, string>, `${at}.assignment`, p);
+        if (Object.keys(assignment).length > 0) {
+          e.assignment = { ...(assignment as Record<string, string>) };
+        }
       }
     }
     if (raw['routing'] !== undefined && raw['routing'] !== '') {
-      if (typeof raw['routing'] !== 'string') p.add(`${at}.routing`, 'must be a string');
-      else e.routing = raw['routing'];
+      const bad = textProblem(raw['routing'], 64);
+      if (bad !== undefined) p.add(`${at}.routing`, bad);
+      else e.routing = raw['routing'] as string;
     }
     if (raw['dummy'] !== undefined && raw['dummy'] !== false) {
       if (raw['dummy'] !== true) p.add(`${at}.dummy`, 'must be true or false');
@@ -320,6 +351,46 @@ function normalizeMap(list: unknown[], path: string, p: Problems): GroupOrHost[]
     out.push(e);
   });
   return out;
+}
+
+/** Label keys and values: no control characters, no lone surrogates, bounded length. */
+function checkLabels(labels: Record<string, string>, path: string, p: Problems): void {
+  for (const [k, v] of Object.entries(labels)) {
+    const badKey = k === '' ? 'must not be empty' : textProblem(k, LABEL_MAX);
+    if (badKey !== undefined) p.add(`${path}: key ${JSON.stringify(k)}`, badKey);
+    const badValue = textProblem(v, LABEL_MAX);
+    if (badValue !== undefined) p.add(`${path}.${k}`, badValue);
+  }
+}
+
+/**
+ * Hosts listed in a map: their IPs must be unicast addresses outside every network of the
+ * document (those addresses belong to pods).
+ */
+function checkHostIps(
+  topologies: TopologyDefinition[],
+  networks: ParsedNetwork[],
+  p: Problems,
+): void {
+  const visit = (list: GroupOrHost[], path: string): void => {
+    list.forEach((g, i) => {
+      const at = `${path}[${i}]`;
+      const addr = g.ip === undefined ? undefined : Addr.tryParse(g.ip);
+      if (addr !== undefined) {
+        const special = hostIpProblem(addr);
+        if (special !== undefined) p.add(`${at}.ip`, special);
+        const inside = networks.find((n) => n.valid && n.spec.cidr.containsAddr(addr));
+        if (inside !== undefined) {
+          p.add(
+            `${at}.ip`,
+            `'${g.ip}' lies inside network ${inside.spec.name} (${inside.spec.cidr.toString()}), whose addresses go to pods`,
+          );
+        }
+      }
+      if (g.groups !== undefined) visit(g.groups, `${at}.groups`);
+    });
+  };
+  topologies.forEach((t, i) => visit(t.map, `topologies[${i}].map`));
 }
 
 /** Tags in the Go map form the original's messages use: `map[a:1 b:2]`, keys sorted. */

@@ -7,6 +7,7 @@
  * field and empty strings behave like absent strings (`omitempty`); both are dropped here.
  */
 import { Cidr } from '../ipam/addr.ts';
+import { nameProblem, textProblem } from '../names.ts';
 import type { Direction, Endpoint, IngressEntry, Policy, PortRange, Rule } from './model.ts';
 
 /** A problem found in the input; `path` is like `ingress[0].rules[1].ports[2]` ('' = the root). */
@@ -69,15 +70,28 @@ function squash(key: string): string {
 }
 
 /**
- * Unknown keys are dropped, except those that look like a misspelt known key: those would
- * silently lose data (`"Direction": "egress"` read as an ingress policy), so they are problems.
+ * Keys that look like a misspelt known key are problems: they would silently lose data
+ * (`"Direction": "egress"` read as an ingress policy). With `strict` (every 2.x policy), any
+ * other unknown key is a problem too: a rule's `"port": [22]` dropped would store a rule for
+ * every port.
  */
-export function checkKeys(obj: Json, known: readonly string[], path: string, out: Problem[]): void {
+export function checkKeys(
+  obj: Json,
+  known: readonly string[],
+  path: string,
+  out: Problem[],
+  strict = false,
+): void {
   for (const key of Object.keys(obj)) {
     if (known.includes(key)) continue;
     const near = known.find((k) => squash(k) === squash(key));
     if (near !== undefined) {
       out.push({ path: joinPath(path, key), message: `unknown field; did you mean '${near}'?` });
+    } else if (strict) {
+      out.push({
+        path: joinPath(path, key),
+        message: `unknown field (known: ${known.join(', ')})`,
+      });
     }
   }
 }
@@ -104,6 +118,12 @@ class Reader {
       return undefined;
     }
     return v === '' ? undefined : v;
+  }
+
+  /** Reports a tenant or segment name that breaks the name rule (src/names.ts). */
+  name(v: string, path: string, kind: 'tenant' | 'name'): void {
+    const problem = nameProblem(v, kind);
+    if (problem !== undefined) this.problem(path, problem);
   }
 
   /** A non-negative integer (Go `uint`) at `path`; `undefined` when wrong (reported). */
@@ -138,7 +158,7 @@ class Reader {
   policy(input: unknown): Policy | undefined {
     const obj = this.object(input, '');
     if (obj === undefined) return undefined;
-    checkKeys(obj, POLICY_KEYS, '', this.problems);
+    checkKeys(obj, [...POLICY_KEYS, 'peers', 'rules'], '', this.problems, true);
     for (const key of ['peers', 'rules']) {
       if (obj[key] === undefined) continue;
       this.problem(
@@ -153,7 +173,11 @@ class Reader {
       ingress: this.list(obj, 'ingress', '', (v, p) => this.ingress(v, p), EMPTY.ingress),
     };
     const description = this.string(obj, 'description', '');
-    if (description !== undefined) policy.description = description;
+    if (description !== undefined) {
+      const problem = textProblem(description);
+      if (problem !== undefined) this.problem('description', problem);
+      policy.description = description;
+    }
     return policy;
   }
 
@@ -189,13 +213,8 @@ class Reader {
       this.problem('id', `must be a string, got ${describe(v)}`);
       return '';
     }
-    if (v === '') this.problem('id', 'must not be empty');
-    if (v.length > MAX_ID_LENGTH) {
-      this.problem('id', `must be at most ${MAX_ID_LENGTH} characters, got ${v.length}`);
-    }
-    if (v.includes('/'))
-      this.problem('id', `must not contain '/' (the id is a storage key): '${v}'`);
-    if (v === '.' || v === '..') this.problem('id', `must not be '${v}' (the id is a storage key)`);
+    const problem = nameProblem(v, 'name');
+    if (problem !== undefined) this.problem('id', problem);
     return v;
   }
 
@@ -219,7 +238,7 @@ class Reader {
   ingress(v: unknown, path: string): IngressEntry | undefined {
     const obj = this.object(v, path);
     if (obj === undefined) return undefined;
-    checkKeys(obj, INGRESS_KEYS, path, this.problems);
+    checkKeys(obj, INGRESS_KEYS, path, this.problems, true);
     return {
       peers: this.list(obj, 'peers', path, (e, p) => this.endpoint(e, p), EMPTY.peers),
       rules: this.list(obj, 'rules', path, (r, p) => this.rule(r, p), EMPTY.rules),
@@ -236,12 +255,14 @@ class Reader {
     const obj = this.object(v, path);
     if (obj === undefined) return undefined;
     const before = this.problems.length;
-    checkKeys(obj, ENDPOINT_KEYS, path, this.problems);
+    checkKeys(obj, ENDPOINT_KEYS, path, this.problems, true);
     const e: Endpoint = {};
     for (const key of ENDPOINT_KEYS) {
       const value = this.string(obj, key, path);
       if (value !== undefined) e[key] = value;
     }
+    if (e.tenant_id !== undefined) this.name(e.tenant_id, joinPath(path, 'tenant_id'), 'tenant');
+    if (e.segment_id !== undefined) this.name(e.segment_id, joinPath(path, 'segment_id'), 'name');
     this.endpointMeaning(e, path);
     if (this.problems.length > before) this.draft.brokenEndpoints.add(e);
     if (e.peer !== undefined && e.peer !== 'any' && e.peer !== 'local' && e.peer !== 'host') {
@@ -284,7 +305,7 @@ class Reader {
   rule(v: unknown, path: string): Rule | undefined {
     const obj = this.object(v, path);
     if (obj === undefined) return undefined;
-    checkKeys(obj, RULE_KEYS, path, this.problems);
+    checkKeys(obj, RULE_KEYS, path, this.problems, true);
     const rawProtocol = obj['protocol'];
     const protocolOk =
       rawProtocol === undefined || rawProtocol === null || typeof rawProtocol === 'string';

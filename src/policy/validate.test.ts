@@ -18,7 +18,11 @@ describe('validatePolicy: the whole policy', () => {
       input: policy({ id: 7 }),
       problems: ['id: must be a string, got number 7'],
     },
-    { name: 'rejects an empty id', input: policy({ id: '' }), problems: ['id: must not be empty'] },
+    {
+      name: 'rejects an empty id',
+      input: policy({ id: '' }),
+      problems: ['id: required, must not be empty'],
+    },
     {
       name: 'rejects an id longer than 253 characters',
       input: policy({ id: 'x'.repeat(254) }),
@@ -32,12 +36,16 @@ describe('validatePolicy: the whole policy', () => {
     {
       name: "rejects an id with a '/', which would nest storage keys",
       input: policy({ id: 'a/b' }),
-      problems: ["id: must not contain '/' (the id is a storage key): 'a/b'"],
+      problems: [
+        `id: must be 1-253 letters, digits, '.', '_' or '-', beginning and ending with a letter or digit, not an IP address, got "a/b"`,
+      ],
     },
     {
       name: "rejects the id '..'",
       input: policy({ id: '..' }),
-      problems: ["id: must not be '..' (the id is a storage key)"],
+      problems: [
+        `id: must be 1-253 letters, digits, '.', '_' or '-', beginning and ending with a letter or digit, not an IP address, got ".."`,
+      ],
     },
     {
       name: 'rejects an unknown direction, case included',
@@ -235,13 +243,57 @@ describe('validatePolicy: rules (rule 3)', () => {
 });
 
 describe('validatePolicy: normal form', () => {
-  it('drops unknown keys, nulls and empty strings, lower-cases protocols, keeps the rest', () => {
+  it('refuses unknown fields at every depth, naming each (a dropped "port" would open every port)', () => {
     const v = validatePolicy({
       id: 'p',
-      name: 'dropped',
+      name: 'x',
+      applied_to: [{ tenant_id: 't', extra: 1 }],
+      ingress: [
+        {
+          peers: [{ peer: 'any', cidrr: '10.0.0.0/8' }],
+          rules: [{ protocol: 'tcp', port: [22] }],
+          note: 'x',
+        },
+      ],
+    });
+    assert.deepEqual(v.ok ? [] : v.problems.map((p) => p.replace(/ \(known: .*\)$/, '')), [
+      'name: unknown field',
+      'applied_to[0].extra: unknown field',
+      'ingress[0].note: unknown field',
+      'ingress[0].peers[0].cidrr: unknown field',
+      'ingress[0].rules[0].port: unknown field',
+    ]);
+  });
+
+  it('refuses tenant and segment names that break the name rule, and control characters in the description', () => {
+    const v = validatePolicy({
+      id: 'p',
+      description: 'a\u0007b',
+      applied_to: [{ tenant_id: 'a.b', segment_id: 'x\ud800' }],
+      ingress: [{ peers: [{ peer: 'any' }], rules: [{ protocol: 'tcp' }] }],
+    });
+    assert.equal(v.ok, false);
+    const problems = v.ok ? [] : v.problems;
+    assert.ok(
+      problems.some((p) => p.startsWith('description: must not hold control characters')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('applied_to[0].tenant_id: must be 1-63')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('applied_to[0].segment_id: must be 1-253')),
+      problems.join('\n'),
+    );
+  });
+
+  it('drops nulls and empty strings, lower-cases protocols, keeps the rest', () => {
+    const v = validatePolicy({
+      id: 'p',
       description: '',
       direction: 'egress',
-      applied_to: [{ tenant_id: 't', segment_id: '', extra: 1 }],
+      applied_to: [{ tenant_id: 't', segment_id: '' }],
       ingress: [
         {
           peers: [{ cidr: '10.0.0.0/8', peer: null }],
@@ -254,7 +306,6 @@ describe('validatePolicy: normal form', () => {
               is_stateful: true,
             },
           ],
-          note: 'x',
         },
       ],
     });

@@ -4,7 +4,7 @@
  * the same time never hold the same host, so they write disjoint keys. When a combined
  * transaction fails (another replica won a key), its jobs are retried one by one.
  */
-import { isRomanaError, RomanaError } from '../errors.ts';
+import { invalidInput, isRomanaError, RomanaError } from '../errors.ts';
 import type { AddressView, AllocationRequest } from '../ipam/index.ts';
 import { conflict } from '../store/retry.ts';
 import type { Compare, Op } from '../store/store.ts';
@@ -204,8 +204,11 @@ export class AddressQueue {
         resourceId: host,
       });
     }
+    // Everything that can refuse the request runs before the engine decides: the engine's
+    // decision changes its blocks at once, and a throw after it would leave an address in
+    // memory that the store never holds (and that a commit of the same batch would persist).
+    const aKey = addressKeyOf(op.req.name);
     const view = this.core.ipam.allocate(op.req);
-    const aKey = addressKey(view.name);
     for (const key of [hostKey(view.host), networkKey(g, view.network)]) {
       if (!compares.has(key)) compares.set(key, this.core.cmp(key));
     }
@@ -216,6 +219,18 @@ export class AddressQueue {
       value: JSON.stringify({ ip: view.ip, host: view.host, network: view.network }),
     });
     return view;
+  }
+}
+
+/** The store key of an address name; a name that cannot be a key is refused as input. */
+function addressKeyOf(name: unknown): string {
+  if (typeof name !== 'string') return ''; // the engine refuses it
+  try {
+    return addressKey(name);
+  } catch {
+    throw invalidInput(`name: ${JSON.stringify(name)} holds a lone UTF-16 surrogate`, {
+      resourceType: 'address',
+    });
   }
 }
 

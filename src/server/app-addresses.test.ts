@@ -84,18 +84,18 @@ describe('addresses', () => {
     assert.match(String(a.headers['content-type']), /^application\/json/);
   });
 
-  test('POST /address refuses an empty name or host with 2.x messages', async () => {
+  test('POST /address refuses an empty name or host, naming the field', async () => {
     assertError(
       await call(app, 'POST', '/address', { name: '', host: 'h1' }),
       400,
       'InvalidInput',
-      /^Name required$/,
+      /^body\.name: required, must not be empty$/,
     );
     assertError(
       await call(app, 'POST', '/address', { name: 'x', host: '' }),
       400,
       'InvalidInput',
-      /^Host required$/,
+      /^body\.host: required, must not be empty$/,
     );
   });
 

@@ -91,7 +91,7 @@ describe('romanad HTTP over the real service and the memory store', () => {
       await call(app, 'POST', '/address', { name: '', host: 'h1' }),
       400,
       'InvalidInput',
-      /Name required/,
+      /body\.name: required/,
     );
     assertError(await call(app, 'POST', '/address', { name: 'x', host: 'h9' }), 404, 'NotFound');
     const one = (await call(app, 'GET', `/address?addressName=${ip}`)).body as Record<

@@ -19,6 +19,13 @@ import { RomanaError } from '../errors.ts';
 import { allows, TokenAuth, type TokenEntry } from './auth.ts';
 import { RomanadMetrics } from './metrics.ts';
 import { toHttpFailure, errorBody } from './routes/errors.ts';
+import {
+  clientErrorHandler,
+  frameworkErrors,
+  jsonDepthProblem,
+  MAX_PARAM_LENGTH,
+  registerFormats,
+} from './routes/framework.ts';
 import { healthRoutes } from './routes/health.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { ipamRoutes } from './routes/ipam.ts';
@@ -76,7 +83,10 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
     },
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    // Framework-level refusals answer our error body (./routes/framework.ts).
+    frameworkErrors,
+    clientErrorHandler,
     ajv: {
       customOptions: {
         coerceTypes: false,
@@ -84,6 +94,7 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
         allErrors: false,
         verbose: true,
       },
+      plugins: [registerFormats],
     },
   };
   if (opts.loggerInstance !== undefined) common.loggerInstance = opts.loggerInstance;
@@ -139,6 +150,10 @@ function installBodyParsers(app: TypedApp): void {
     done: (err: Error | null, v?: unknown) => void,
   ) => {
     if (body.trim() === '') return done(null, undefined);
+    const deep = jsonDepthProblem(body);
+    if (deep !== undefined) {
+      return done(new RomanaError('InvalidInput', deep, { resourceType: 'request' }));
+    }
     // The prototype-poisoning guard is fastify's; plain JSON.parse gives a better message.
     if (body.includes('__proto__') || body.includes('constructor')) return strict(req, body, done);
     try {

@@ -1,7 +1,9 @@
 /** `romana address list|show|allocate|release` and `romana blackout list|add|remove`. */
 import type { Command } from 'commander';
-import type { Address, Blackout } from '../../client/index.ts';
+import type { Address, Blackout, RomanadClient } from '../../client/index.ts';
+import { Addr } from '../../ipam/addr.ts';
 import { examples, type Runner } from '../context.ts';
+import { RefusedInput } from '../errors.ts';
 import { fields, table } from '../output.ts';
 
 /** Registers `address` and `blackout`. */
@@ -23,15 +25,16 @@ export function registerAddresses(program: Command, run: Runner): void {
   examples(
     address
       .command('show')
-      .description('one address, by name or IP')
+      .description('one address, by name, or the pod at an IP')
       .argument('<name-or-ip>')
       .action(
         run(async (ctx, nameOrIp: string) => {
-          const a = await ctx.client.getAddress(nameOrIp);
+          const a = (await podAt(ctx.client, nameOrIp)) ?? (await ctx.client.getAddress(nameOrIp));
           ctx.show(a, () => addressDetail(a));
         }),
       ),
     'romana address show pod-a',
+    'romana address show 10.112.0.3',
   );
   examples(
     address
@@ -55,11 +58,12 @@ export function registerAddresses(program: Command, run: Runner): void {
   examples(
     address
       .command('release')
-      .description('release an address, by name or IP')
+      .description('release an address, by name, or the pod at an IP')
       .argument('<name-or-ip>')
       .action(
         run(async (ctx, nameOrIp: string) => {
-          const answer = await ctx.client.releaseAddress(nameOrIp);
+          const pod = await podAt(ctx.client, nameOrIp);
+          const answer = await ctx.client.releaseAddress(pod?.name ?? nameOrIp);
           ctx.show(answer, () => `Address ${nameOrIp} released.\n`);
         }),
       ),
@@ -67,6 +71,18 @@ export function registerAddresses(program: Command, run: Runner): void {
     'romana address release 10.112.0.1',
   );
   registerBlackouts(program, run);
+}
+
+/**
+ * An argument that is an IPv4 address means the pod at that IP: names cannot look like IP
+ * addresses (docs/api.md, "Names and limits"), but one stored before that rule could, and
+ * romanad looks a name up before an IP. `undefined` when the argument is a name.
+ */
+async function podAt(client: RomanadClient, arg: string): Promise<Address | undefined> {
+  if (Addr.tryParse(arg) === undefined) return undefined;
+  const found = (await client.listAddresses()).find((a) => a.ip === arg);
+  if (found === undefined) throw new RefusedInput(`No pod holds IP ${arg}`);
+  return found;
 }
 
 function registerBlackouts(program: Command, run: Runner): void {

@@ -5,6 +5,8 @@
  */
 import type { FastifyError } from 'fastify';
 import { httpStatusOf, isRomanaError, RomanaError, type ErrorCode } from '../../errors.ts';
+import { showValue } from '../../names.ts';
+import { FORMATS } from './schemas.ts';
 
 /** Where the error codes and statuses are documented. */
 export const SEE_ALSO = 'docs/api.md#errors';
@@ -122,6 +124,14 @@ export function invalidFieldError(context: string, errors: AjvError[]): RomanaEr
     case 'minProperties':
       message = `must not be empty, got ${showValue(best.data)}`;
       break;
+    case 'format': {
+      const problem = FORMATS[String(best.params['format'])]?.(String(best.data));
+      message = problem ?? `${best.message ?? 'invalid'}, got ${showValue(best.data)}`;
+      break;
+    }
+    case 'propertyNames':
+      message = `key ${showValue(best.params['propertyName'])} is not a valid label key`;
+      break;
     default:
       message =
         best.instancePath === '' && (best.data === null || best.data === undefined)
@@ -129,9 +139,4 @@ export function invalidFieldError(context: string, errors: AjvError[]): RomanaEr
           : `${best.message ?? 'invalid'}, got ${showValue(best.data)}`;
   }
   return new RomanaError('InvalidInput', `${field}: ${message}`);
-}
-
-function showValue(v: unknown): string {
-  const text = v === undefined ? 'nothing' : JSON.stringify(v);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

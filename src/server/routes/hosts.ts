@@ -1,4 +1,8 @@
 /** Hosts and the topology. */
+import { invalidInput } from '../../errors.ts';
+import { Addr, Cidr } from '../../ipam/addr.ts';
+import { hostIpProblem } from '../../names.ts';
+import type { RomanaService } from '../service.ts';
 import { sendJsonText } from './ipam.ts';
 import { HostBody, HostDeleteQuery, HostParams, HostPatchBody, TopologyBody } from './schemas.ts';
 import type { RouteContext, TypedApp } from './types.ts';
@@ -13,6 +17,7 @@ export function hostRoutes(app: TypedApp, ctx: RouteContext): void {
 
   // 2.x answers null; GET /hosts/{name} gives the placement.
   app.post('/hosts', { config: node, schema: { body: HostBody } }, async (req, reply) => {
+    checkHostIp(service, req.body.ip);
     const host = await service.addHost(req.body);
     req.log.info({ host: host.name, ip: host.ip, groups: host.groups }, 'host added');
     return sendJsonText(reply, 'null');
@@ -57,4 +62,24 @@ export function hostRoutes(app: TypedApp, ctx: RouteContext): void {
       return sendJsonText(reply, 'null');
     },
   );
+}
+
+/**
+ * A host's IP must be a unicast address outside every Romana network: those addresses belong
+ * to pods, and a host holding one would take a pod's traffic. (A topology update that would
+ * cover a host is the topology writer's to refuse.)
+ */
+export function checkHostIp(service: RomanaService, ip: string): void {
+  const addr = Addr.tryParse(ip);
+  if (addr === undefined) return; // the service names a malformed IP itself
+  const special = hostIpProblem(addr);
+  if (special !== undefined) throw invalidInput(`body.ip: ${special}`, { resourceType: 'host' });
+  for (const n of service.listNetworks()) {
+    if (Cidr.parse(n.cidr).containsAddr(addr)) {
+      throw invalidInput(
+        `body.ip: '${ip}' lies inside Romana network ${n.id} (${n.cidr}), whose addresses go to pods`,
+        { resourceType: 'host', semantic: true },
+      );
+    }
+  }
 }

@@ -1,6 +1,6 @@
 /** Virtual IPs (docs/api.md, "VIPs"): one per name, held by one host. */
 import { sendJsonText } from './ipam.ts';
-import { VipBody, VipParams } from './schemas.ts';
+import { VipBody, VipParams, VipPutParams } from './schemas.ts';
 import type { RouteContext, TypedApp } from './types.ts';
 
 export function vipRoutes(app: TypedApp, ctx: RouteContext): void {
@@ -16,7 +16,7 @@ export function vipRoutes(app: TypedApp, ctx: RouteContext): void {
 
   app.put(
     '/vips/:name',
-    { config: admin, schema: { params: VipParams, body: VipBody } },
+    { config: admin, schema: { params: VipPutParams, body: VipBody } },
     async (req) => {
       const vip = await service.putVip(req.params.name, req.body);
       req.log.info({ vip: vip.name, ip: vip.ip, host: vip.host }, 'VIP stored');
