@@ -40,6 +40,8 @@ export const JSON_MEDIA_TYPES = [
 export interface AppOptions {
   /** Bearer tokens; none (or empty) means no authentication (then listen on loopback only). */
   tokens?: readonly TokenEntry[];
+  /** A token checker to use instead of `tokens` (romanad replaces its tokens on SIGHUP). */
+  auth?: TokenAuth;
   /** Serve HTTPS with this certificate chain and key (PEM). */
   https?: { cert: string | Buffer; key: string | Buffer };
   /** Fastify's logger option (pino options, `true`, or `false`); default: no logging. */
@@ -111,7 +113,7 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
   const routes = new RouteTable();
   app.addHook('onRoute', (r) => routes.add(r.method, r.url));
   installBodyParsers(app);
-  installAuth(app, opts.tokens ?? []);
+  installAuth(app, opts.auth ?? new TokenAuth(opts.tokens ?? []));
   installErrors(app, routes);
   installMetrics(app, ctx.metrics);
   app.addHook('preClose', (done) => {
@@ -169,12 +171,11 @@ function installBodyParsers(app: TypedApp): void {
   });
 }
 
-function installAuth(app: TypedApp, tokens: readonly TokenEntry[]): void {
+function installAuth(app: TypedApp, auth: TokenAuth): void {
   app.addHook('onRequest', async (req, reply) => {
     void reply.header('x-request-id', req.id);
   });
-  if (tokens.length === 0) return;
-  const auth = new TokenAuth(tokens);
+  if (auth.size === 0) return;
   app.addHook('onRequest', async (req) => {
     // Unknown paths need a valid token too, so that the route table is not public.
     const access = req.is404 ? 'read-only' : (req.routeOptions.config.access ?? 'admin');

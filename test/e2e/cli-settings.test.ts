@@ -133,6 +133,7 @@ describe('romana over HTTPS with tokens', () => {
     writeFileSync(
       file,
       `- { token: ${ADMIN}, role: admin, name: ops }\n- { token: ${READER}, role: read-only, name: ro }\n`,
+      { mode: 0o600 },
     );
     const tlsArgs = ['--tls-cert', certs.serverCert, '--tls-key', certs.serverKey];
     d = await startRomanad([...ROMANAD_ARGS, '--token-file', file, ...tlsArgs]);
