@@ -18,6 +18,7 @@ import Fastify, {
 import { RomanaError } from '../errors.ts';
 import { allows, TokenAuth, type TokenEntry } from './auth.ts';
 import { RomanadMetrics } from './metrics.ts';
+import { installRequestLog, RequestLog } from './request-log.ts';
 import { toHttpFailure, errorBody } from './routes/errors.ts';
 import { healthRoutes } from './routes/health.ts';
 import { hostRoutes } from './routes/hosts.ts';
@@ -74,6 +75,7 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
   const common: FastifyServerOptions = {
     bodyLimit: opts.bodyLimit ?? MiB,
     requestIdHeader: false,
+    logController: new RequestLog(), // one line per request, writes audited
     genReqId: (req: IncomingMessage) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
@@ -114,6 +116,7 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
   app.addHook('onRoute', (r) => routes.add(r.method, r.url));
   installBodyParsers(app);
   installAuth(app, opts.auth ?? new TokenAuth(opts.tokens ?? []));
+  installRequestLog(app);
   installErrors(app, routes);
   installMetrics(app, ctx.metrics);
   app.addHook('preClose', (done) => {
