@@ -25,6 +25,11 @@ export interface RomanaErrorOptions {
    * (an invalid topology or policy: HTTP 422), `false` for malformed or missing fields (400).
    */
   semantic?: boolean;
+  /**
+   * `true` when the same request may succeed if simply tried again (a transaction lost a race
+   * with another writer); `false` (the default) when the answer is definitive.
+   */
+  retryable?: boolean;
   cause?: unknown;
 }
 
@@ -39,6 +44,8 @@ export class RomanaError extends Error {
   readonly resourceType: string | undefined;
   readonly resourceId: string | undefined;
   readonly semantic: boolean;
+  /** Whether trying again may succeed (see `RomanaErrorOptions.retryable`). */
+  readonly retryable: boolean;
 
   constructor(code: ErrorCode, message: string, options: RomanaErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -47,6 +54,7 @@ export class RomanaError extends Error {
     this.resourceType = options.resourceType;
     this.resourceId = options.resourceId;
     this.semantic = options.semantic ?? false;
+    this.retryable = options.retryable ?? false;
   }
 }
 

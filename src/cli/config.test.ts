@@ -24,8 +24,30 @@ describe('resolveSettings', () => {
       rootUrl: DEFAULT_ROOT_URL,
       format: 'table',
       token: undefined,
+      timeoutMs: 30_000,
       configFile: undefined,
     });
+  });
+
+  it('reads --timeout as kubectl spells durations, from a flag, a variable or the file', async () => {
+    const t = async (flags: object, env: Record<string, string> = {}) =>
+      (await resolveSettings(flags, env, EMPTY_HOME)).timeoutMs;
+    assert.equal(await t({ timeout: '5s' }), 5000);
+    assert.equal(await t({ timeout: '250ms' }), 250);
+    assert.equal(await t({ timeout: '2m' }), 120_000);
+    assert.equal(await t({ timeout: '1.5' }), 1500);
+    assert.equal(await t({ timeout: '0' }), 0);
+    assert.equal(await t({}, { ROMANA_TIMEOUT: '7s' }), 7000);
+    assert.equal(await t({ timeout: '1s' }, { ROMANA_TIMEOUT: '7s' }), 1000);
+    assert.equal(await t({ config: file('t.yaml', 'timeout: 9\n') }), 9000);
+    assert.equal(await t({ config: file('t2.yaml', 'timeout: 90s\n') }), 90_000);
+  });
+
+  it('takes -o json|yaml as kubectl spells it, the same as --format', async () => {
+    const f = async (flags: object) => (await resolveSettings(flags, {}, EMPTY_HOME)).format;
+    assert.equal(await f({ output: 'yaml' }), 'yaml');
+    assert.equal(await f({ output: 'json', format: 'json' }), 'json');
+    assert.equal(await f({ format: 'yaml' }), 'yaml');
   });
 
   it('lets flags override the environment, which overrides the file', async () => {
@@ -105,6 +127,11 @@ describe('resolveSettings', () => {
       'a bad format in the file',
       () => resolveSettings({ config: file('f.yaml', 'format: xml\n') }, {}, EMPTY_HOME),
       /f\.yaml: format: 'xml' is not a format/,
+    ],
+    [
+      'a bad timeout in the environment',
+      () => resolveSettings({}, { ROMANA_TIMEOUT: '5 minutes' }, EMPTY_HOME),
+      /ROMANA_TIMEOUT: '5 minutes' is not a duration/,
     ],
     [
       'a bad URL in the environment',

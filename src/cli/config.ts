@@ -9,13 +9,19 @@ import path from 'node:path';
 import { UsageError } from './errors.ts';
 
 /** Output formats. */
-export type Format = 'table' | 'json';
+export type Format = 'table' | 'json' | 'yaml';
+const FORMATS: readonly Format[] = ['table', 'json', 'yaml'];
+
+/** How long a request may go without an answer, by default (ms). */
+export const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** The settings a command runs with. */
 export interface Settings {
   rootUrl: string;
   format: Format;
   token: string | undefined;
+  /** Give up on a request after this long without an answer (ms); 0 waits forever. */
+  timeoutMs: number;
   /** The config file that was read, if any. */
   configFile: string | undefined;
 }
@@ -24,7 +30,10 @@ export interface Settings {
 export interface GlobalFlags {
   rootUrl?: string;
   format?: string;
+  /** `-o`, kubectl's spelling of `--format`. */
+  output?: string;
   token?: string;
+  timeout?: string;
   config?: string;
 }
 
@@ -38,16 +47,18 @@ export const ENV = {
   rootUrl: 'ROMANA_ROOT_URL',
   format: 'ROMANA_FORMAT',
   token: 'ROMANA_TOKEN',
+  timeout: 'ROMANA_TIMEOUT',
   config: 'ROMANA_CONFIG',
 } as const;
 
-type Key = 'rootUrl' | 'format' | 'token';
+type Key = 'rootUrl' | 'format' | 'token' | 'timeout';
 
 /** Config file keys (compared without case, `-` and `_`), including the 2.x `RootURL`. */
 const FILE_KEYS: Record<string, Key | null> = {
   rooturl: 'rootUrl',
   format: 'format',
   token: 'token',
+  timeout: 'timeout',
   // 2.x keys with no meaning here: accepted and ignored, so a 2.x file still works.
   platform: null,
   logfile: null,
@@ -71,6 +82,14 @@ export async function resolveSettings(
   const file = configFile === undefined ? {} : await readConfig(configFile, explicit);
   const pick = (k: Key): { value: string | undefined; from: string } => {
     const flagName = k === 'rootUrl' ? '--root-url' : `--${k}`;
+    if (k === 'format' && flags.output !== undefined) {
+      if (flags.format !== undefined && flags.format !== flags.output) {
+        throw new UsageError(
+          `-o '${flags.output}' and --format '${flags.format}' disagree; give one of them`,
+        );
+      }
+      return { value: flags.output, from: '-o' };
+    }
     if (flags[k] !== undefined) return { value: flags[k], from: flagName };
     if (envValue(k) !== undefined) return { value: envValue(k), from: ENV[k] };
     return { value: file[k], from: `${configFile}: ${k === 'rootUrl' ? 'root-url' : k}` };
@@ -79,6 +98,7 @@ export async function resolveSettings(
     rootUrl: checkUrl(pick('rootUrl')),
     format: checkFormat(pick('format')),
     token: pick('token').value || undefined,
+    timeoutMs: checkTimeout(pick('timeout')),
     configFile,
   };
 }
@@ -118,10 +138,14 @@ function settingsOf(doc: Record<string, unknown>, file: string): Partial<Record<
     const key = FILE_KEYS[rawKey.toLowerCase().replace(/[-_]/g, '')];
     if (key === undefined) {
       throw new UsageError(
-        `config file ${file}: unknown key '${rawKey}' (known: root-url, format, token)`,
+        `config file ${file}: unknown key '${rawKey}' (known: root-url, format, token, timeout)`,
       );
     }
     if (key === null || value === null || value === undefined) continue;
+    if (key === 'timeout' && typeof value === 'number') {
+      out[key] = String(value);
+      continue;
+    }
     if (typeof value !== 'string') {
       throw new UsageError(`config file ${file}: ${rawKey} must be a string, got ${typeof value}`);
     }
@@ -146,6 +170,23 @@ function checkUrl({ value, from }: { value: string | undefined; from: string }):
 
 function checkFormat({ value, from }: { value: string | undefined; from: string }): Format {
   if (value === undefined || value === '') return 'table';
-  if (value === 'table' || value === 'json') return value;
-  throw new UsageError(`${from}: '${value}' is not a format (table or json)`);
+  if ((FORMATS as readonly string[]).includes(value)) return value as Format;
+  throw new UsageError(`${from}: '${value}' is not a format (${FORMATS.join(', ')})`);
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * A duration as kubectl's `--request-timeout` spells it: `30s`, `500ms`, `2m`, or a plain number
+ * of seconds; `0` waits forever.
+ */
+function checkTimeout({ value, from }: { value: string | undefined; from: string }): number {
+  if (value === undefined || value === '') return DEFAULT_TIMEOUT_MS;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (m === null) {
+    throw new UsageError(
+      `${from}: '${value}' is not a duration (e.g. 30s, 500ms, 2m; 0 waits forever)`,
+    );
+  }
+  return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']!);
 }

@@ -3,7 +3,7 @@
  */
 import type { Command } from 'commander';
 import { RomanadClient } from '../client/index.ts';
-import { resolveSettings, type GlobalFlags, type Settings } from './config.ts';
+import { resolveSettings, type Format, type GlobalFlags, type Settings } from './config.ts';
 import type { Io } from './io.ts';
 import { json } from './output.ts';
 import { UsageError } from './errors.ts';
@@ -14,7 +14,8 @@ export interface Ctx {
   settings: Settings;
   client: RomanadClient;
   /**
-   * Prints `body` (the server's JSON) with `--format json`, else the text `table()` renders.
+   * Prints `body` (the server's JSON) with `--format json` or `yaml`, else the text `table()`
+   * renders.
    */
   show(body: unknown, table: () => string): void;
 }
@@ -37,11 +38,23 @@ export function runner(io: Io): Runner {
       const client = new RomanadClient({
         baseUrl: settings.rootUrl,
         ...(settings.token === undefined ? {} : { token: settings.token }),
+        ...(settings.timeoutMs > 0 ? { timeoutMs: settings.timeoutMs } : {}),
       });
+      const render = await renderer(settings.format);
       const show = (body: unknown, table: () => string) =>
-        void io.stdout.write(settings.format === 'json' ? json(body) : table());
+        void io.stdout.write(render === undefined ? table() : render(body));
       await fn({ io, settings, client, show }, ...(args.slice(0, -1) as A));
     };
+}
+
+/** The renderer of a machine-readable format, or `undefined` for tables (yaml loads lazily). */
+async function renderer(format: Format): Promise<((body: unknown) => string) | undefined> {
+  if (format === 'json') return json;
+  if (format === 'yaml') {
+    const { stringify } = await import('yaml');
+    return (body) => stringify(body);
+  }
+  return undefined;
 }
 
 /**

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import type { Io } from './io.ts';
 import { main } from './main.ts';
@@ -37,7 +38,10 @@ describe('romana main', () => {
     [['frobnicate'], /unknown command 'frobnicate'/],
     [['host', 'add', 'node-9'], /missing required argument 'ip'/],
     [['host', 'list', '--bogus'], /unknown option '--bogus'/],
-    [['-f', 'yaml', 'host', 'list'], /--format: 'yaml' is not a format \(table or json\)/],
+    [['-f', 'xml', 'host', 'list'], /--format: 'xml' is not a format \(table, json, yaml\)/],
+    [['-o', 'wide', 'host', 'list'], /-o: 'wide' is not a format \(table, json, yaml\)/],
+    [['-o', 'json', '-f', 'yaml', 'host', 'list'], /-o 'json' and --format 'yaml' disagree/],
+    [['--timeout', 'soon', 'host', 'list'], /--timeout: 'soon' is not a duration/],
     [['-r', 'ftp://x', 'host', 'list'], /--root-url: 'ftp:\/\/x' must be an http/],
     [['-r', 'not a url', 'host', 'list'], /--root-url: 'not a url' is not a URL/],
     [['-c', '/nonexistent.yaml', 'host', 'list'], /config file \/nonexistent\.yaml: cannot read/],
@@ -75,6 +79,28 @@ describe('romana main', () => {
     const r = await run(['-r', DEAD, 'host', 'list']);
     assert.equal(r.code, 3);
     assert.match(r.err, /^romana: cannot reach romanad at http:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/);
+  });
+
+  it('gives up on a silent server after --timeout (or ROMANA_TIMEOUT), exit 3', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((s) => void sockets.push(s)); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      for (const [argv, env] of [
+        [['--timeout', '300ms', '-r', url, 'host', 'list'], {}],
+        [['-r', url, 'host', 'list'], { ROMANA_TIMEOUT: '0.3' }],
+      ] as const) {
+        const t0 = Date.now();
+        const r = await run([...argv], env);
+        assert.equal(r.code, 3, r.err);
+        assert.match(r.err, /^romana: cannot reach romanad at .*: no answer within 300 ms\n$/);
+        assert.ok(Date.now() - t0 < 10_000, `took ${Date.now() - t0} ms`);
+      }
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
   });
 
   it('prints help on stderr and exits 2 without a command', async () => {

@@ -54,11 +54,19 @@ export function buildProgram(io: Io): Command {
       '-r, --root-url <url>',
       `romanad's URL (env ${ENV.rootUrl}; default ${DEFAULT_ROOT_URL})`,
     )
-    .option('-f, --format <format>', `output: table or json (env ${ENV.format}; default table)`)
+    .option(
+      '-f, --format <format>',
+      `output: table, json or yaml (env ${ENV.format}; default table)`,
+    )
+    .option('-o, --output <format>', 'the same as --format, as kubectl spells it: -o json, -o yaml')
     .option('--token <token>', `bearer token (env ${ENV.token})`)
     .option(
+      '--timeout <duration>',
+      `give up when romanad has not answered for this long: 30s, 500ms, 2m; 0 waits forever (env ${ENV.timeout}; default 30s)`,
+    )
+    .option(
       '-c, --config <file>',
-      `YAML file with root-url, format, token (env ${ENV.config}; default ~/.romana.yaml, then /etc/romana/cli.yaml)`,
+      `YAML file with root-url, format, token, timeout (env ${ENV.config}; default ~/.romana.yaml, then /etc/romana/cli.yaml)`,
     )
     .version(`romana ${version()}`, '--version', 'print the version')
     .helpCommand(false)
@@ -66,7 +74,7 @@ export function buildProgram(io: Io): Command {
       'after',
       '\nSettings: flags override environment variables, which override the config file.\n' +
         'Exit codes: 0 ok, 1 refused by romanad, 2 usage error, 3 romanad unreachable.\n' +
-        '\nExamples:\n  $ romana host list\n  $ romana -r http://10.0.0.1:9600 -f json address list --host node-1\n',
+        '\nExamples:\n  $ romana host list\n  $ romana -r http://10.0.0.1:9600 -o json address list --host node-1\n  $ romana --timeout 5s host list\n',
     );
   const run = runner(io);
   registerNetworks(program, run);

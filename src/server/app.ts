@@ -18,6 +18,7 @@ import Fastify, {
 import { RomanaError } from '../errors.ts';
 import { allows, TokenAuth, type TokenEntry } from './auth.ts';
 import { RomanadMetrics } from './metrics.ts';
+import { installRequestLog, RequestLog } from './request-log.ts';
 import { toHttpFailure, errorBody } from './routes/errors.ts';
 import {
   clientErrorHandler,
@@ -47,6 +48,8 @@ export const JSON_MEDIA_TYPES = [
 export interface AppOptions {
   /** Bearer tokens; none (or empty) means no authentication (then listen on loopback only). */
   tokens?: readonly TokenEntry[];
+  /** A token checker to use instead of `tokens` (romanad replaces its tokens on SIGHUP). */
+  auth?: TokenAuth;
   /** Serve HTTPS with this certificate chain and key (PEM). */
   https?: { cert: string | Buffer; key: string | Buffer };
   /** Fastify's logger option (pino options, `true`, or `false`); default: no logging. */
@@ -79,6 +82,7 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
   const common: FastifyServerOptions = {
     bodyLimit: opts.bodyLimit ?? MiB,
     requestIdHeader: false,
+    logController: new RequestLog(), // one line per request, writes audited
     genReqId: (req: IncomingMessage) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
@@ -122,7 +126,8 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
   const routes = new RouteTable();
   app.addHook('onRoute', (r) => routes.add(r.method, r.url));
   installBodyParsers(app);
-  installAuth(app, opts.tokens ?? []);
+  installAuth(app, opts.auth ?? new TokenAuth(opts.tokens ?? []));
+  installRequestLog(app);
   installErrors(app, routes);
   installMetrics(app, ctx.metrics);
   app.addHook('preClose', (done) => {
@@ -184,12 +189,11 @@ function installBodyParsers(app: TypedApp): void {
   });
 }
 
-function installAuth(app: TypedApp, tokens: readonly TokenEntry[]): void {
+function installAuth(app: TypedApp, auth: TokenAuth): void {
   app.addHook('onRequest', async (req, reply) => {
     void reply.header('x-request-id', req.id);
   });
-  if (tokens.length === 0) return;
-  const auth = new TokenAuth(tokens);
+  if (auth.size === 0) return;
   app.addHook('onRequest', async (req) => {
     // Unknown paths need a valid token too, so that the route table is not public.
     const access = req.is404 ? 'read-only' : (req.routeOptions.config.access ?? 'admin');

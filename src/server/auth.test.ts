@@ -1,6 +1,6 @@
 /** Tokens, roles and the loopback rule: unit tests, then every role against the routes. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -80,12 +80,38 @@ describe('token files', () => {
   test('loadTokenFile reads a file and names it when unreadable', () => {
     const dir = mkdtempSync(join(tmpdir(), 'romanad-auth-'));
     const path = join(dir, 'tokens.yaml');
-    writeFileSync(path, `- {token: ${NODE}, role: node}\n`);
+    writeFileSync(path, `- {token: ${NODE}, role: node}\n`, { mode: 0o600 });
     assert.deepEqual(loadTokenFile(path), [{ token: NODE, role: 'node' }]);
     assert.throws(
       () => loadTokenFile(join(dir, 'missing.yaml')),
       /--token-file: cannot read '.*missing\.yaml'/,
     );
+  });
+
+  test('a token file that group or others may read is refused unless allowed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'romanad-auth-'));
+    const path = join(dir, 'tokens.yaml');
+    writeFileSync(path, `- {token: ${NODE}, role: node}\n`);
+    for (const mode of [0o640, 0o604, 0o644, 0o666]) {
+      chmodSync(path, mode);
+      const octal = `0${mode.toString(8)}`;
+      assert.throws(
+        () => loadTokenFile(path),
+        (e: Error) =>
+          isRomanaError(e, 'InvalidInput') &&
+          e.message.includes(`'${path}' has mode ${octal}`) &&
+          /chmod 600/.test(e.message) &&
+          /--allow-readable-token-file/.test(e.message),
+        octal,
+      );
+      assert.deepEqual(loadTokenFile(path, { allowReadable: true }), [
+        { token: NODE, role: 'node' },
+      ]);
+    }
+    for (const mode of [0o600, 0o400, 0o700]) {
+      chmodSync(path, mode);
+      assert.equal(loadTokenFile(path).length, 1, mode.toString(8));
+    }
   });
 });
 

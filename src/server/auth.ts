@@ -7,7 +7,7 @@
  * register a host, patch any host's tags and k8s info), `admin` (everything).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import YAML from 'yaml';
 import { invalidInput, RomanaError } from '../errors.ts';
@@ -57,9 +57,17 @@ export function allows(role: Role | undefined, access: Access): boolean {
  * auth.authenticate(`Bearer ${'a'.repeat(32)}`) // { role: 'admin', name: 'ops' }
  */
 export class TokenAuth {
-  readonly #entries: Array<{ digest: Buffer; principal: Principal }>;
+  #entries: Array<{ digest: Buffer; principal: Principal }> = [];
 
   constructor(entries: readonly TokenEntry[]) {
+    this.replace(entries);
+  }
+
+  /**
+   * Swaps the whole token set at once (on SIGHUP): requests that arrive afterwards are checked
+   * against `entries` only.
+   */
+  replace(entries: readonly TokenEntry[]): void {
     this.#entries = entries.map((e, i) => ({
       digest: digest(e.token),
       principal: { role: e.role, name: e.name ?? `token #${i + 1}` },
@@ -150,12 +158,32 @@ export function parseTokens(text: string, source: string): TokenEntry[] {
   return out;
 }
 
-/** Reads and parses a token file (see `parseTokens`). */
-export function loadTokenFile(path: string): TokenEntry[] {
+/** Options of `loadTokenFile`. */
+export interface LoadTokenOptions {
+  /** Accept a file that group or others may read (`--allow-readable-token-file`). */
+  allowReadable?: boolean;
+}
+
+/**
+ * Reads and parses a token file (see `parseTokens`). A file that group or others may read is
+ * refused (its tokens are as good as published) unless `allowReadable` is set.
+ *
+ * @example loadTokenFile('/etc/romana/tokens.yaml') // after chmod 600
+ */
+export function loadTokenFile(path: string, opts: LoadTokenOptions = {}): TokenEntry[] {
   let text: string;
   try {
+    const mode = statSync(path).mode;
+    if ((mode & 0o044) !== 0 && opts.allowReadable !== true) {
+      const octal = (mode & 0o777).toString(8).padStart(4, '0');
+      throw invalidInput(
+        `--token-file: '${path}' has mode ${octal}, readable by group or others: ` +
+          `run 'chmod 600 ${path}', or pass --allow-readable-token-file to accept it`,
+      );
+    }
     text = readFileSync(path, 'utf8');
   } catch (err) {
+    if (err instanceof RomanaError) throw err;
     throw invalidInput(`--token-file: cannot read '${path}': ${(err as Error).message}`);
   }
   return parseTokens(text, path);

@@ -1,9 +1,10 @@
 /** romanad's settings: defaults, each source, precedence, and errors that name the culprit. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { makeCerts } from '../../test/helpers/tls.ts';
 import { isRomanaError } from '../errors.ts';
 import {
   appOptionsFromConfig,
@@ -17,7 +18,7 @@ import {
 const dir = mkdtempSync(join(tmpdir(), 'romanad-config-'));
 function file(name: string, text: string): string {
   const p = join(dir, name);
-  writeFileSync(p, text);
+  writeFileSync(p, text, { mode: 0o600 });
   return p;
 }
 
@@ -245,18 +246,52 @@ describe('parseConfig', () => {
 describe('appOptionsFromConfig', () => {
   test('reads the token file and the TLS files, and sets the log level', () => {
     const tokens = file('tokens.yaml', '- {token: abcdefghijklmnopqrstuvwx, role: admin}\n');
-    const cert = file('tls.pem', 'CERT');
-    const key = file('tls.key', 'KEY');
-    const o = appOptionsFromConfig(
-      parseConfig(
-        ['--token-file', tokens, '--tls-cert', cert, '--tls-key', key, '--log-level', 'warn'],
-        {},
-      ),
+    const certs = makeCerts();
+    try {
+      const { serverCert: cert, serverKey: key } = certs;
+      const o = appOptionsFromConfig(
+        parseConfig(
+          ['--token-file', tokens, '--tls-cert', cert, '--tls-key', key, '--log-level', 'warn'],
+          {},
+        ),
+      );
+      assert.deepEqual(o.tokens, [{ token: 'abcdefghijklmnopqrstuvwx', role: 'admin' }]);
+      assert.equal(String(o.https?.cert), readFileSync(cert, 'utf8'));
+      assert.equal(String(o.https?.key), readFileSync(key, 'utf8'));
+      assert.deepEqual(o.logger, { level: 'warn' });
+      // A file that is not PEM, or a key of another certificate, is named at once.
+      const bad = file('bad.pem', 'CERT');
+      const tls = (c: string, k: string) =>
+        appOptionsFromConfig(parseConfig(['--tls-cert', c, '--tls-key', k], {}));
+      assert.throws(
+        () => tls(bad, key),
+        (e: Error) => e instanceof ConfigError && e.message.startsWith(`--tls-cert: '${bad}'`),
+      );
+      assert.throws(
+        () => tls(cert, bad),
+        (e: Error) => e instanceof ConfigError && e.message.startsWith(`--tls-key: '${bad}'`),
+      );
+      assert.throws(
+        () => tls(cert, certs.clientKey),
+        (e: Error) => e instanceof ConfigError && /does not match the certificate/.test(e.message),
+      );
+    } finally {
+      certs.remove();
+    }
+  });
+
+  test('--allow-readable-token-file comes from a flag, a variable or the config file', () => {
+    assert.equal(parseConfig([], {}).allowReadableTokenFile, false);
+    assert.equal(parseConfig(['--allow-readable-token-file'], {}).allowReadableTokenFile, true);
+    const env = { ROMANAD_ALLOW_READABLE_TOKEN_FILE: 'true' };
+    assert.equal(parseConfig([], env).allowReadableTokenFile, true);
+    const cfg = file('allow.yaml', 'allow-readable-token-file: true\n');
+    assert.equal(parseConfig(['--config', cfg], {}).allowReadableTokenFile, true);
+    fails(
+      [],
+      { ROMANAD_ALLOW_READABLE_TOKEN_FILE: 'maybe' },
+      /ROMANAD_ALLOW_READABLE_TOKEN_FILE: 'maybe' is not true or false/,
     );
-    assert.deepEqual(o.tokens, [{ token: 'abcdefghijklmnopqrstuvwx', role: 'admin' }]);
-    assert.equal(String(o.https?.cert), 'CERT');
-    assert.equal(String(o.https?.key), 'KEY');
-    assert.deepEqual(o.logger, { level: 'warn' });
   });
 
   test('unreadable files are ConfigErrors naming the flag', () => {

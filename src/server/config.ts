@@ -8,7 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import YAML from 'yaml';
 import { RomanaError } from '../errors.ts';
 import type { AppOptions } from './app.ts';
-import { loadTokenFile } from './auth.ts';
+import { readTls, readTokens } from './credentials.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = [
@@ -50,6 +50,8 @@ export interface RomanadConfig {
   etcd: EtcdConfig;
   initialTopologyFile?: string;
   tokenFile?: string;
+  /** Accept a token file that group or others may read. */
+  allowReadableTokenFile: boolean;
   tlsCert?: string;
   tlsKey?: string;
   logLevel: LogLevel;
@@ -77,7 +79,8 @@ export class HelpRequested extends Error {
 
 interface Setting {
   flag: string;
-  arg: string;
+  /** The value's name in `--help`; absent for a switch (true when given). */
+  arg?: string;
   help: string;
   default?: string;
 }
@@ -125,12 +128,16 @@ const SETTINGS: readonly Setting[] = [
   {
     flag: 'token-file',
     arg: 'file',
-    help: 'bearer tokens with roles (YAML/JSON list of {token, role, name})',
+    help: 'bearer tokens with roles (YAML/JSON list of {token, role, name}); mode 600; re-read on SIGHUP',
+  },
+  {
+    flag: 'allow-readable-token-file',
+    help: 'accept a --token-file that group or others may read',
   },
   {
     flag: 'tls-cert',
     arg: 'file',
-    help: 'serve HTTPS with this certificate chain (PEM); needs --tls-key',
+    help: 'serve HTTPS with this certificate chain (PEM); needs --tls-key; re-read on SIGHUP',
   },
   { flag: 'tls-key', arg: 'file', help: 'private key (PEM) for --tls-cert' },
   { flag: 'log-level', arg: 'level', help: `log level: ${LOG_LEVELS.join(', ')}`, default: 'info' },
@@ -168,7 +175,8 @@ function program(write: (s: string) => void): Command {
       s.default === undefined
         ? `env ${envName(s.flag)}`
         : `default: ${s.default}; env ${envName(s.flag)}`;
-    cmd.addOption(new Option(`--${s.flag} <${s.arg}>`, `${s.help} (${where})`));
+    const spec = s.arg === undefined ? `--${s.flag}` : `--${s.flag} <${s.arg}>`;
+    cmd.addOption(new Option(spec, `${s.help} (${where})`));
   }
   return cmd;
 }
@@ -192,7 +200,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Ro
     }
     throw err;
   }
-  const flags = cmd.opts<Record<string, string | undefined>>();
+  const flags = cmd.opts<Record<string, string | true | undefined>>();
   const layers = new Map<string, Raw>();
   const fromEnv = (flag: string): Raw | undefined => {
     const v = env[envName(flag)];
@@ -270,6 +278,7 @@ function build(layers: Map<string, Raw>, configFile: string | undefined): Romana
       prefix: parsePrefix(get('etcd-prefix')!),
     },
     logLevel: parseLogLevel(get('log-level')!),
+    allowReadableTokenFile: parseSwitch(get('allow-readable-token-file')),
     sources: Object.fromEntries([...layers].map(([k, r]) => [k, r.source])),
   };
   const optional: Array<[string, (v: string) => void]> = [
@@ -355,6 +364,15 @@ function parsePrefix(r: Raw): string {
   return p;
 }
 
+function parseSwitch(r: Raw | undefined): boolean {
+  if (r === undefined) return false;
+  if (r.value === true || r.value === false) return r.value;
+  const v = typeof r.value === 'string' ? r.value.trim().toLowerCase() : '';
+  if (v === 'true' || v === '1' || v === 'yes') return true;
+  if (v === 'false' || v === '0' || v === 'no') return false;
+  throw new ConfigError(`${r.where}: ${show(r.value)} is not true or false`);
+}
+
 function parseLogLevel(r: Raw): LogLevel {
   const v = typeof r.value === 'string' ? r.value.trim().toLowerCase() : '';
   if (!(LOG_LEVELS as readonly string[]).includes(v)) {
@@ -374,26 +392,14 @@ function parseLogLevel(r: Raw): LogLevel {
  */
 export function appOptionsFromConfig(cfg: RomanadConfig): AppOptions {
   const opts: AppOptions = { logger: { level: cfg.logLevel } };
-  if (cfg.tokenFile !== undefined) {
-    try {
-      opts.tokens = loadTokenFile(cfg.tokenFile);
-    } catch (err) {
-      throw new ConfigError(`--token-file: ${(err as Error).message}`);
+  try {
+    const tokens = readTokens(cfg);
+    if (tokens !== undefined) opts.tokens = tokens;
+    if (cfg.tlsCert !== undefined && cfg.tlsKey !== undefined) {
+      opts.https = readTls(cfg.tlsCert, cfg.tlsKey);
     }
-  }
-  if (cfg.tlsCert !== undefined && cfg.tlsKey !== undefined) {
-    opts.https = {
-      cert: readPem(cfg.tlsCert, '--tls-cert'),
-      key: readPem(cfg.tlsKey, '--tls-key'),
-    };
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
   }
   return opts;
-}
-
-function readPem(path: string, flag: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new ConfigError(`${flag}: cannot read '${path}': ${(err as Error).message}`);
-  }
 }

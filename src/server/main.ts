@@ -3,12 +3,14 @@
  * down cleanly on SIGTERM/SIGINT (in-flight requests finish; the store is closed last).
  */
 import { readFileSync } from 'node:fs';
+import type { Server as TlsServer } from 'node:tls';
 import { pino, type Logger } from 'pino';
-import { RomanaError } from '../errors.ts';
+import { isRomanaError, RomanaError } from '../errors.ts';
+import { parseTopology } from '../ipam/topology.ts';
 import { openStore as openStoreSpec } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import { buildApp } from './app.ts';
-import { assertSafeListen } from './auth.ts';
+import { assertSafeListen, TokenAuth } from './auth.ts';
 import {
   appOptionsFromConfig,
   ConfigError,
@@ -16,6 +18,7 @@ import {
   parseConfig,
   type RomanadConfig,
 } from './config.ts';
+import { reloadCredentials } from './credentials.ts';
 import { createRomanaService } from './romana-service.ts';
 
 /** Exit statuses: 0 clean stop, 1 runtime failure, 2 bad settings. */
@@ -48,15 +51,22 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`romanad: ${(err as Error).message}\n`);
     return 1;
   }
-  const service = await createRomanaService({
-    store,
-    initialTopology,
-    log: (level, msg, extra) => log[level](extra ?? {}, msg),
-  }).catch(async (err: unknown) => {
+  let service;
+  try {
+    service = await createRomanaService({
+      store,
+      initialTopology,
+      log: (level, msg, extra) => log[level](extra ?? {}, msg),
+    });
+  } catch (err) {
     await store.close();
-    throw err;
-  });
-  const app = buildApp(service, { ...appOptions, loggerInstance: log });
+    if (!isRomanaError(err, 'InvalidInput') || cfg.initialTopologyFile === undefined) throw err;
+    return usageError(
+      new ConfigError(`--initial-topology-file: '${cfg.initialTopologyFile}': ${oneLine(err)}`),
+    );
+  }
+  const auth = new TokenAuth(appOptions.tokens ?? []);
+  const app = buildApp(service, { ...appOptions, auth, loggerInstance: log });
   const scheme = appOptions.https ? 'https' : 'http';
   try {
     await app.listen({ host: cfg.host, port: cfg.port });
@@ -89,6 +99,13 @@ export async function main(argv: string[]): Promise<number> {
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      const server =
+        appOptions.https === undefined ? undefined : (app.server as unknown as TlsServer);
+      const outcome = reloadCredentials({ files: cfg, auth, ...(server ? { server } : {}) });
+      const kept = outcome.tokens?.result === 'kept' || outcome.tls?.result === 'kept';
+      log[kept ? 'error' : 'info'](outcome, 'SIGHUP: credentials re-read');
+    });
   });
 }
 
@@ -108,13 +125,28 @@ function readTopologyFile(path: string | undefined): unknown {
       `--initial-topology-file: cannot read '${path}': ${(err as Error).message}`,
     );
   }
+  let doc: unknown;
   try {
-    return JSON.parse(text);
+    doc = JSON.parse(text);
   } catch (err) {
     throw new ConfigError(
       `--initial-topology-file: '${path}' is not JSON: ${(err as Error).message}`,
     );
   }
+  const parsed = parseTopology(doc);
+  if (!parsed.ok) {
+    throw new ConfigError(
+      `--initial-topology-file: '${path}' is not a valid topology: ${parsed.problems.join('; ')}`,
+    );
+  }
+  return doc;
+}
+
+function oneLine(err: Error): string {
+  return err.message
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .join('; ');
 }
 
 async function openStore(cfg: RomanadConfig, log: Logger): Promise<Store> {

@@ -60,6 +60,24 @@ describe('romana service over a store', () => {
     assert.equal((await b.allocate({ name: 'p4', host: 'h1', tenant: 't' })).ip, '10.0.0.0');
   });
 
+  it('answers a blackout over a live pod at once: a definitive conflict is not retried', async () => {
+    const svc = await serviceWithHosts();
+    await svc.allocate({ name: 'p1', host: 'h1' });
+    const before = svc.revision();
+    await assert.rejects(svc.addBlackout('10.0.0.0/30'), (e: unknown) => {
+      assert.ok(isRomanaError(e, 'Conflict'), String(e));
+      assert.equal(e.retryable, false);
+      // The engine's own answer, not "gave up after 30 attempts: …".
+      assert.match(
+        e.message,
+        /^Blackout block contains already allocated IPs\. 10\.0\.0\.0\/30 holds 10\.0\.0\.0/,
+      );
+      return true;
+    });
+    assert.equal(svc.revision(), before);
+    assert.deepEqual(svc.listBlackouts(), []);
+  });
+
   it('refuses bad input and changes nothing', async () => {
     const svc = await serviceWithHosts();
     const before = svc.revision();

@@ -65,6 +65,24 @@ describe('withRetry', () => {
     assert.equal(calls, 1);
   });
 
+  it('answers a definitive Conflict at once; only a retryable one is tried again', async () => {
+    let calls = 0;
+    const final = new RomanaError('Conflict', 'the range holds a live address');
+    assert.equal(final.retryable, false);
+    assert.equal(conflict('raced').retryable, true);
+    await assert.rejects(
+      withRetry(
+        async () => {
+          calls++;
+          throw final;
+        },
+        { sleep: async () => assert.fail('a definitive conflict must not be retried') },
+      ),
+      (err: unknown) => err === final,
+    );
+    assert.equal(calls, 1);
+  });
+
   it('retries what a custom predicate says is retryable', async () => {
     let calls = 0;
     const r = await withRetry(

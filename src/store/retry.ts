@@ -1,8 +1,10 @@
 /**
  * The one optimistic-concurrency retry loop. A caller reads, decides, and commits a transaction
  * guarded by the revisions it read; when the transaction reports a conflict it throws a
- * `Conflict` error and `withRetry` runs the whole read-decide-commit again after a short
- * jittered pause (jitter keeps two contending writers from colliding in lock step).
+ * retryable `Conflict` (made by `conflict()`) and `withRetry` runs the whole read-decide-commit
+ * again after a short jittered pause (jitter keeps two contending writers from colliding in
+ * lock step). A definitive conflict (a blackout over a live pod, a host that still holds
+ * addresses) is not retryable: it is answered at once, since trying again cannot change it.
  */
 import { RomanaError, isRomanaError } from '../errors.ts';
 
@@ -18,7 +20,7 @@ export interface RetryOptions {
   baseDelayMs?: number;
   /** Upper bound of one pause, in ms. Default 50. */
   maxDelayMs?: number;
-  /** Which errors mean "try again". Default: `RomanaError` with code `Conflict`. */
+  /** Which errors mean "try again". Default: a `RomanaError` marked `retryable`. */
   isRetryable?: (err: unknown) => boolean;
   /** Random source in [0, 1) for the jitter (tests pass a fixed one). Default `Math.random`. */
   random?: () => number;
@@ -47,7 +49,8 @@ export async function withRetry<T>(
   const attempts = Math.max(1, options.attempts ?? 10);
   const base = options.baseDelayMs ?? 1;
   const max = options.maxDelayMs ?? 50;
-  const isRetryable = options.isRetryable ?? ((err: unknown) => isRomanaError(err, 'Conflict'));
+  const isRetryable =
+    options.isRetryable ?? ((err: unknown) => isRomanaError(err) && err.retryable);
   const random = options.random ?? Math.random;
   const sleep = options.sleep ?? defaultSleep;
   for (let attempt = 1; ; attempt++) {
@@ -72,7 +75,8 @@ export async function withRetry<T>(
 }
 
 /**
- * A `Conflict` error for a transaction whose compares failed; `withRetry` retries on it.
+ * A retryable `Conflict` error for a transaction whose compares failed (another writer got
+ * there first); `withRetry` retries on it.
  *
  * @example if (!r.succeeded) throw conflict('host h1 changed concurrently', { resourceType: 'host', resourceId: 'h1' });
  */
@@ -80,7 +84,7 @@ export function conflict(
   message: string,
   options: { resourceType?: string; resourceId?: string } = {},
 ): RomanaError {
-  return new RomanaError('Conflict', message, options);
+  return new RomanaError('Conflict', message, { ...options, retryable: true });
 }
 
 function defaultSleep(ms: number): Promise<void> {

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { BIN, makeCli, ROMANAD_ARGS, ROOT } from '../helpers/cli.ts';
 import { startRomanad, type Romanad } from '../helpers/romanad.ts';
 import { makeCerts, type TestCerts } from '../helpers/tls.ts';
@@ -52,13 +53,19 @@ describe('romana against a real romanad', () => {
     }
   });
 
+  it('prints JSON or YAML with -o as kubectl spells it, the same data as -f json', async () => {
+    const viaF = JSON.parse(await ok([...r, '-f', 'json', 'network', 'list'])) as unknown;
+    assert.ok(Array.isArray(viaF) && viaF.length > 0, 'the example has networks');
+    assert.deepEqual(JSON.parse(await ok([...r, 'network', 'list', '-o', 'json'])), viaF);
+    const yaml = await ok([...r, '-o', 'yaml', 'network', 'list']);
+    assert.match(yaml, /^- revision: \d+\n {2}id: pods\n/);
+    assert.deepEqual(parseYaml(yaml), viaF);
+  });
+
   it('exits 2 on a usage error, with one line on stderr', async () => {
     assert.match(await fails(2, [...r, 'frobnicate']), /unknown command 'frobnicate'/);
     assert.match(await fails(2, [...r, 'host', 'add', 'node-9']), /missing required argument 'ip'/);
-    assert.match(
-      await fails(2, ['-f', 'yaml', 'host', 'list']),
-      /--format: 'yaml' is not a format/,
-    );
+    assert.match(await fails(2, ['-f', 'xml', 'host', 'list']), /--format: 'xml' is not a format/);
     const bare = await romana([]);
     assert.equal(bare.code, 2);
     assert.match(bare.stderr, /^Usage: romana /);
@@ -133,6 +140,7 @@ describe('romana over HTTPS with tokens', () => {
     writeFileSync(
       file,
       `- { token: ${ADMIN}, role: admin, name: ops }\n- { token: ${READER}, role: read-only, name: ro }\n`,
+      { mode: 0o600 },
     );
     const tlsArgs = ['--tls-cert', certs.serverCert, '--tls-key', certs.serverKey];
     d = await startRomanad([...ROMANAD_ARGS, '--token-file', file, ...tlsArgs]);

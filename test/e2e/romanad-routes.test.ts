@@ -42,6 +42,7 @@ describe('romanad routes over HTTPS with tokens', () => {
     writeFileSync(
       tokens,
       `- {token: ${ADMIN}, role: admin}\n- {token: ${NODE}, role: node}\n- {token: ${READER}, role: read-only}\n`,
+      { mode: 0o600 },
     );
     d = await startRomanad([
       '--store',

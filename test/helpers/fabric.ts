@@ -113,6 +113,7 @@ export class Fabric {
     writeFileSync(
       path.join(this.dir, 'tokens.yaml'),
       `- {token: ${ADMIN}, role: admin}\n- {token: ${NODE}, role: node}\n`,
+      { mode: 0o600 },
     );
     writeFileSync(path.join(this.dir, 'node.token'), `${NODE}\n`);
     writeFileSync(path.join(this.dir, 'rt_tables'), '');

@@ -1,0 +1,148 @@
+/**
+ * romanad's request log: one line per request when it completes, with method, URL, status and
+ * time. A write (any method but GET, HEAD, OPTIONS) is also an audit record: the same line
+ * carries `audit` with who made it (the token's name and role, or `anonymous` without
+ * authentication), what it touched (route and object) and the result (status, error code).
+ *
+ * One line per request, not two (fastify's "incoming request" line is at debug): allocation is
+ * the hot path, and this is all it pays.
+ */
+import {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import { toHttpFailure } from './routes/errors.ts';
+import type { TypedApp } from './routes/types.ts';
+
+const READS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+const LEVELS: Readonly<Record<string, number>> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: Infinity,
+};
+
+function enabled(log: FastifyBaseLogger, level: 'debug' | 'info'): boolean {
+  return (LEVELS[log.level] ?? LEVELS['info']!) <= LEVELS[level]!;
+}
+
+/** Body fields that name the object a write creates, in the order they are tried. */
+const OBJECT_FIELDS = ['name', 'cidr', 'id'] as const;
+
+/**
+ * The audit part of a write's log line.
+ *
+ * @example
+ * { who: 'ops', role: 'admin', route: '/hosts/:name', object: 'node-1', status: 404, code: 'NotFound' }
+ */
+export interface AuditRecord {
+  who: string;
+  role?: string;
+  route: string;
+  object?: string;
+  status: number;
+  code?: string;
+}
+
+/**
+ * fastify's per-request log lines, ours: `incoming request` at debug, `request completed` with
+ * method and URL (and `audit` for writes). Pass as `logController` to fastify, and call
+ * `installRequestLog` on the app.
+ *
+ * @example Fastify({ logController: new RequestLog() })
+ */
+export class RequestLog extends LogController {
+  constructor() {
+    // Silences fastify's other per-request lines (the 404 line, the default error handler's).
+    super({ disableRequestLogging: true });
+  }
+
+  override incomingRequest(req: FastifyRequest): void {
+    if (enabled(req.log, 'debug')) {
+      req.log.debug({ method: req.method, url: req.url }, 'incoming request');
+    }
+  }
+
+  override requestCompleted(
+    err: Error | null | undefined,
+    req: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    const write = !READS.has(req.method);
+    if (!err && !write && !enabled(req.log, 'info')) return;
+    const line = {
+      method: req.method,
+      url: req.url,
+      statusCode: reply.statusCode,
+      responseTime: Math.round(reply.elapsedTime * 1000) / 1000,
+      ...(write ? { audit: auditOf(req, reply.statusCode) } : {}),
+    };
+    if (!err) req.log.info(line, 'request completed');
+    else req.log.error({ ...line, err }, 'request completed with an error in a hook');
+  }
+}
+
+/**
+ * Remembers each failed request's error code for its audit record (an `onError` hook, which
+ * runs before the error handler).
+ *
+ * @example installRequestLog(app);
+ */
+export function installRequestLog(app: TypedApp): void {
+  app.decorateRequest('failureCode', undefined);
+  app.addHook('onError', (req, _reply, err, done) => {
+    req.failureCode = toHttpFailure(err as FastifyError, String(req.id)).body.code;
+    done();
+  });
+}
+
+/** Who wrote what, and how it ended. */
+export function auditOf(req: FastifyRequest, status: number): AuditRecord {
+  const p = req.principal;
+  const rec: AuditRecord = {
+    who: p?.name ?? 'anonymous',
+    route: req.is404 ? 'unmatched' : (req.routeOptions.url ?? 'unmatched'),
+    status,
+  };
+  if (p !== undefined) rec.role = p.role;
+  const object = objectOf(req);
+  if (object !== undefined) rec.object = object;
+  if (status >= 400) rec.code = req.failureCode ?? (status === 404 ? 'NotFound' : 'InvalidInput');
+  return rec;
+}
+
+/**
+ * The object a write is about: the route's parameters (`/hosts/:name`), else the name the body
+ * gives it (`POST /hosts`), else the query (`DELETE /address?addressName=…`).
+ */
+function objectOf(req: FastifyRequest): string | undefined {
+  const params = req.params as Record<string, string> | undefined;
+  if (typeof params === 'object' && params !== null) {
+    let out: string | undefined;
+    for (const k in params) out = out === undefined ? params[k] : `${out}/${params[k]}`;
+    if (out !== undefined) return out;
+  }
+  const body = req.body as Record<string, unknown> | undefined;
+  if (typeof body === 'object' && body !== null) {
+    for (const f of OBJECT_FIELDS) if (typeof body[f] === 'string') return body[f];
+  }
+  const query = req.query as Record<string, unknown> | undefined;
+  if (typeof query === 'object' && query !== null) {
+    for (const k in query) if (typeof query[k] === 'string') return `${k}=${query[k]}`;
+  }
+  return undefined;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The error code a failed request answered with (for the audit record). */
+    failureCode: string | undefined;
+  }
+}
