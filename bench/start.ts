@@ -118,7 +118,8 @@ export async function run(report: Report): Promise<void> {
       report(`${label} min`, s.min, 'ms');
       report(`${label} median`, s.median, 'ms', `${xs.length} runs`);
       report(`${label} max`, s.max, 'ms');
-      if (label !== 'node -e 0') report(`${label} ratio`, s.median / floor, 'x', 'median / node -e 0');
+      if (label !== 'node -e 0')
+        report(`${label} ratio`, s.median / floor, 'x', 'median / node -e 0');
     }
   } finally {
     await d.stop();

@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 import { launch } from './launch.js';
 
-await launch('../src/agent/main.ts');
+await launch('romana-agent', 'romana-agent.js', 'src/agent/main.ts');

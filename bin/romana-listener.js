@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 import { launch } from './launch.js';
 
-await launch('../src/k8s/main.ts');
+await launch('romana-listener', 'romana-listener.js', 'src/k8s/main.ts');

@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 import { launch } from './launch.js';
 
-await launch('../src/bgp/main.ts');
+await launch('romana-route-publisher', 'romana-route-publisher.js', 'src/bgp/main.ts');

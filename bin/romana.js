@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 import { launch } from './launch.js';
 
-await launch('../src/cli/main.ts');
+await launch('romana', 'romana.js', 'src/cli/main.ts');

@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 import { launch } from './launch.js';
 
-await launch('../src/server/main.ts');
+await launch('romanad', 'romanad.js', 'src/server/main.ts');

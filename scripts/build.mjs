@@ -1,0 +1,193 @@
+// Builds every program to plain JavaScript under dist/, with its runtime dependencies bundled, so
+// that an installed package needs neither tsx nor node_modules:
+//
+//   dist/romanad.js, romana.js, romana-agent.js, romana-listener.js, romana-route-publisher.js
+//       ESM, code shared between them and modules loaded on demand (the etcd client) in
+//       dist/chunks/;
+//   dist/romana-cni.cjs
+//       the CNI plugin: one minified CommonJS file with a shebang and no top-level await, which
+//       the container runtime can run from anywhere;
+//   dist/build-inputs.json
+//       the source files each program was built from, so that bin/ can tell, in a checkout,
+//       that a program is older than its sources (see bin/launch.js).
+//
+// Usage: node scripts/build.mjs [PROGRAM...]   (no argument: all of them)
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { build } from 'esbuild';
+
+const root = path.resolve(import.meta.dirname, '..');
+const dist = path.join(root, 'dist');
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+
+/** Each program and the module whose `main(argv)` it runs. */
+const ESM_PROGRAMS = {
+  romanad: 'src/server/main.ts',
+  romana: 'src/cli/main.ts',
+  'romana-agent': 'src/agent/main.ts',
+  'romana-listener': 'src/k8s/main.ts',
+  'romana-route-publisher': 'src/bgp/main.ts',
+};
+const CNI = 'romana-cni';
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  legalComments: 'none',
+  logLevel: 'warning',
+  metafile: true,
+  absWorkingDir: root, // metafile paths are relative to it
+};
+
+/** src/version.ts becomes the version as a literal: a built program reads no file for it. */
+const versionPlugin = {
+  name: 'romana-version',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]src[\\/]version\.ts$/ }, () => ({
+      contents: `export const VERSION = ${JSON.stringify(pkg.version)};`,
+      loader: 'ts',
+    }));
+  },
+};
+
+/**
+ * etcd3 reads its .proto files from beside its own sources at load time, which a bundle does
+ * not have. Parse them now and hand proto-loader the parsed definition instead.
+ */
+const etcdProtoPlugin = {
+  name: 'romana-etcd-proto',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]etcd3[\\/]lib[\\/]connection-pool\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      const call = '(0, proto_loader_1.loadSync)(`${__dirname}/../proto/rpc.proto`,';
+      if (!source.includes(call)) {
+        throw new Error(`${args.path}: the proto loading this build rewrites was not found`);
+      }
+      const req = createRequire(createRequire(args.path).resolve('@grpc/proto-loader'));
+      const protobuf = req('protobufjs');
+      const parsed = new protobuf.Root().loadSync(
+        path.join(path.dirname(args.path), '../proto/rpc.proto'),
+        { keepCase: true },
+      );
+      parsed.resolveAll();
+      const json = JSON.stringify(parsed.toJSON());
+      return {
+        contents: source.replace(call, `(0, proto_loader_1.fromJSON)(${json},`),
+        loader: 'js',
+      };
+    });
+  },
+};
+
+/** The entry of each ESM program: run its main and exit with what it resolves to. */
+const entryPlugin = {
+  name: 'romana-entry',
+  setup(b) {
+    b.onResolve({ filter: /^romana-entry:/ }, (args) => ({
+      path: args.path.slice('romana-entry:'.length),
+      namespace: 'romana-entry',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'romana-entry' }, (args) => {
+      const name = args.path;
+      const main = path.join(root, ESM_PROGRAMS[name]);
+      return {
+        contents: [
+          `import { main } from ${JSON.stringify(main)};`,
+          'try {',
+          '  const code = await main(process.argv.slice(2));',
+          "  if (typeof code === 'number') process.exitCode = code;",
+          '} catch (err) {',
+          `  process.stderr.write(${JSON.stringify(name + ': ')} + (err instanceof Error && err.stack ? err.stack : String(err)) + '\\n');`,
+          '  process.exitCode = 1;',
+          '}',
+        ].join('\n'),
+        resolveDir: root,
+        loader: 'js',
+      };
+    });
+  },
+};
+
+// Bundled CommonJS dependencies call require() and read __dirname/__filename, which ES modules
+// do not have: give every output file its own.
+const ESM_BANNER = [
+  '#!/usr/bin/env node',
+  "import { createRequire as __romanaCreateRequire } from 'node:module';",
+  "import { fileURLToPath as __romanaFileURLToPath } from 'node:url';",
+  'const require = __romanaCreateRequire(import.meta.url);',
+  'const __filename = __romanaFileURLToPath(import.meta.url);',
+  "const __dirname = __romanaFileURLToPath(new URL('.', import.meta.url));",
+].join('\n');
+
+async function buildEsm() {
+  rmSync(path.join(dist, 'chunks'), { recursive: true, force: true });
+  const result = await build({
+    ...common,
+    entryPoints: Object.keys(ESM_PROGRAMS).map((name) => ({
+      in: `romana-entry:${name}`,
+      out: name,
+    })),
+    outdir: dist,
+    format: 'esm',
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    minify: true,
+    banner: { js: ESM_BANNER },
+    plugins: [entryPlugin, versionPlugin, etcdProtoPlugin],
+  });
+  for (const name of Object.keys(ESM_PROGRAMS)) chmodSync(path.join(dist, `${name}.js`), 0o755);
+  return result.metafile;
+}
+
+async function buildCni() {
+  const outfile = path.join(dist, `${CNI}.cjs`);
+  const result = await build({
+    ...common,
+    entryPoints: [path.join(root, 'src/cni/entry.ts')],
+    outfile,
+    format: 'cjs',
+    minify: true,
+    banner: { js: '#!/usr/bin/env node' },
+    plugins: [versionPlugin],
+  });
+  chmodSync(outfile, 0o755);
+  return result.metafile;
+}
+
+/** The sources (under src/, and package.json) each output file was built from, transitively. */
+function inputsByProgram(metafile) {
+  const out = {};
+  for (const [file, output] of Object.entries(metafile.outputs)) {
+    if (!output.entryPoint) continue;
+    const seen = new Set();
+    const inputs = new Set(['package.json']);
+    const visit = (f) => {
+      if (seen.has(f)) return;
+      seen.add(f);
+      const o = metafile.outputs[f];
+      for (const i of Object.keys(o?.inputs ?? {})) if (i.startsWith('src/')) inputs.add(i);
+      for (const imp of o?.imports ?? []) if (!imp.external) visit(imp.path);
+    };
+    visit(file);
+    out[path.basename(file)] = [...inputs].sort();
+  }
+  return out;
+}
+
+const wanted = process.argv.slice(2);
+const known = [...Object.keys(ESM_PROGRAMS), CNI];
+const unknown = wanted.filter((w) => !known.includes(w));
+if (unknown.length > 0) {
+  process.stderr.write(
+    `build: unknown program(s) ${unknown.join(', ')}; known: ${known.join(', ')}\n`,
+  );
+  process.exit(2);
+}
+const all = wanted.length === 0;
+const inputsFile = path.join(dist, 'build-inputs.json');
+const inputs = existsSync(inputsFile) ? JSON.parse(readFileSync(inputsFile, 'utf8')) : {};
+if (all || wanted.some((w) => w !== CNI)) Object.assign(inputs, inputsByProgram(await buildEsm()));
+if (all || wanted.includes(CNI)) Object.assign(inputs, inputsByProgram(await buildCni()));
+writeFileSync(inputsFile, JSON.stringify(inputs, null, 1) + '\n');
