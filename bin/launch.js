@@ -7,7 +7,7 @@
 // `npm run build`. Nothing is written anywhere at start.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -18,25 +18,36 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
  */
 export async function launch(name, file, source) {
   const built = `${ROOT}dist/${file}`;
-  const why = existsSync(`${ROOT}src`) ? staleness(file, built) : undefined;
+  const checkout = existsSync(`${ROOT}src`);
+  const why = checkout
+    ? staleness(file, built)
+    : existsSync(built)
+      ? undefined
+      : `dist/${file} is missing`;
   if (why === undefined) {
     if (file.endsWith('.cjs')) createRequire(import.meta.url)(built);
-    else await import(built);
+    else await import(pathToFileURL(built).href);
     return;
   }
-  let register;
-  try {
-    ({ register } = await import('tsx/esm/api'));
-  } catch {
-    const missing = existsSync(built) ? `${why}` : `dist/${file} is missing`;
-    process.stderr.write(`${name}: ${missing}: run \`npm run build\` first\n`);
+  const register = checkout ? await tsx() : undefined;
+  if (register === undefined) {
+    process.stderr.write(`${name}: ${why}: run \`npm run build\` first\n`);
     process.exitCode = 1;
     return;
   }
   register();
-  const mod = await import(`${ROOT}${source}`);
+  const mod = await import(pathToFileURL(`${ROOT}${source}`).href);
   const code = await mod.main(process.argv.slice(2));
   if (typeof code === 'number') process.exitCode = code;
+}
+
+/** tsx's register function, or undefined when tsx is not installed. */
+async function tsx() {
+  try {
+    return (await import('tsx/esm/api')).register;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Why the build of `file` cannot be used, or undefined when it is current. */

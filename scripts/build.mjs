@@ -12,7 +12,7 @@
 //       that a program is older than its sources (see bin/launch.js).
 //
 // Usage: node scripts/build.mjs [PROGRAM...]   (no argument: all of them)
-import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { build } from 'esbuild';
@@ -156,11 +156,15 @@ async function buildCni() {
   return result.metafile;
 }
 
-/** The sources (under src/, and package.json) each output file was built from, transitively. */
+/**
+ * The sources (under src/, and package.json) each program's file was built from, with the chunks
+ * it imports, statically or on demand.
+ */
 function inputsByProgram(metafile) {
+  const programs = [...Object.keys(ESM_PROGRAMS).map((n) => `${n}.js`), `${CNI}.cjs`];
   const out = {};
-  for (const [file, output] of Object.entries(metafile.outputs)) {
-    if (!output.entryPoint) continue;
+  for (const file of Object.keys(metafile.outputs)) {
+    if (!programs.includes(path.basename(file))) continue;
     const seen = new Set();
     const inputs = new Set(['package.json']);
     const visit = (f) => {
@@ -187,7 +191,12 @@ if (unknown.length > 0) {
 }
 const all = wanted.length === 0;
 const inputsFile = path.join(dist, 'build-inputs.json');
-const inputs = existsSync(inputsFile) ? JSON.parse(readFileSync(inputsFile, 'utf8')) : {};
+let inputs = {};
+try {
+  if (!all) inputs = JSON.parse(readFileSync(inputsFile, 'utf8'));
+} catch {
+  // none yet, or unreadable: the programs built now are listed below
+}
 if (all || wanted.some((w) => w !== CNI)) Object.assign(inputs, inputsByProgram(await buildEsm()));
 if (all || wanted.includes(CNI)) Object.assign(inputs, inputsByProgram(await buildCni()));
 writeFileSync(inputsFile, JSON.stringify(inputs, null, 1) + '\n');
