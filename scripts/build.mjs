@@ -81,6 +81,44 @@ const etcdProtoPlugin = {
   },
 };
 
+/**
+ * esbuild gives a split chunk holding a CommonJS package only a default export, so
+ * `const { parse } = await import('yaml')` would find no `parse`. A package imported on demand
+ * that Node can require goes through a small ES module naming each of its exports instead.
+ */
+const dynamicCjsPlugin = {
+  name: 'romana-dynamic-cjs',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.kind !== 'dynamic-import' || args.path.startsWith('node:')) return undefined;
+      let names;
+      try {
+        names = Object.keys(createRequire(path.join(args.resolveDir, 'x.js'))(args.path));
+      } catch {
+        return undefined; // an ES module, or not loadable here: esbuild's own handling
+      }
+      return {
+        path: args.path,
+        namespace: 'romana-dynamic-cjs',
+        pluginData: { names, resolveDir: args.resolveDir },
+      };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'romana-dynamic-cjs' }, (args) => {
+      const { names, resolveDir } = args.pluginData;
+      const ids = names.filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== 'default');
+      return {
+        contents: [
+          `import __romanaCjs from ${JSON.stringify(args.path)};`,
+          'export default __romanaCjs;',
+          ...ids.map((n) => `export const ${n} = __romanaCjs.${n};`),
+        ].join('\n'),
+        resolveDir,
+        loader: 'js',
+      };
+    });
+  },
+};
+
 /** The entry of each ESM program: run its main and exit with what it resolves to. */
 const entryPlugin = {
   name: 'romana-entry',
@@ -135,7 +173,7 @@ async function buildEsm() {
     chunkNames: 'chunks/[name]-[hash]',
     minify: true,
     banner: { js: ESM_BANNER },
-    plugins: [entryPlugin, versionPlugin, etcdProtoPlugin],
+    plugins: [entryPlugin, versionPlugin, etcdProtoPlugin, dynamicCjsPlugin],
   });
   for (const name of Object.keys(ESM_PROGRAMS)) chmodSync(path.join(dist, `${name}.js`), 0o755);
   return result.metafile;
