@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// The CNI plugin: runs dist/romana-cni.cjs, the one file a node should install as the plugin
-// (see bin/launch.js for a checkout without a current build).
-import { launch } from './launch.js';
-
-await launch('romana-cni', 'romana-cni.cjs', 'src/cni/main.ts');
+/* global require */ /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS (bin/package.json) */
+require('./launch.js').launch('romana-cni', 'romana-cni.cjs', 'src/cni/main.ts');

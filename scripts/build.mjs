@@ -1,17 +1,19 @@
 // Builds every program to plain JavaScript under dist/, with its runtime dependencies bundled, so
 // that an installed package needs neither tsx nor node_modules:
 //
-//   dist/romanad.js, romana.js, romana-agent.js, romana-listener.js, romana-route-publisher.js
-//       ESM, code shared between them and modules loaded on demand (the etcd client) in
-//       dist/chunks/;
-//   dist/romana-cni.cjs
-//       the CNI plugin: one minified CommonJS file with a shebang and no top-level await, which
-//       the container runtime can run from anywhere;
+//   dist/romanad.js, romana-agent.js, romana-listener.js, romana-route-publisher.js
+//       the long-running programs: ES modules; code shared between them and modules loaded on
+//       demand (the etcd client) in dist/chunks/;
+//   dist/romana.cjs, dist/romana-cni.cjs
+//       the short-lived ones, the CLI and the CNI plugin: one minified CommonJS file each (the
+//       fastest for Node to load), no top-level await; the CNI plugin has a shebang, so that the
+//       container runtime can run it from anywhere;
 //   dist/build-inputs.json
 //       the source files each program was built from, so that bin/ can tell, in a checkout,
 //       that a program is older than its sources (see bin/launch.js).
 //
 // Usage: node scripts/build.mjs [PROGRAM...]   (no argument: all of them)
+import { spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -21,15 +23,24 @@ const root = path.resolve(import.meta.dirname, '..');
 const dist = path.join(root, 'dist');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 
-/** Each program and the module whose `main(argv)` it runs. */
-const ESM_PROGRAMS = {
+/** The long-running programs (ES modules) and the module whose `main(argv)` each runs. */
+const SERVERS = {
   romanad: 'src/server/main.ts',
-  romana: 'src/cli/main.ts',
   'romana-agent': 'src/agent/main.ts',
   'romana-listener': 'src/k8s/main.ts',
   'romana-route-publisher': 'src/bgp/main.ts',
 };
-const CNI = 'romana-cni';
+/**
+ * The short-lived programs (CommonJS): their entry, and the run that warms the V8 code cache
+ * made beside each (arguments, environment, stdin).
+ */
+const COMMANDS = {
+  romana: { entry: 'romana-entry:cjs:src/cli/main.ts', warm: { args: ['--help'] } },
+  'romana-cni': {
+    entry: 'src/cni/entry.ts',
+    warm: { args: [], env: { CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.1.0"}' },
+  },
+};
 
 const common = {
   bundle: true,
@@ -119,7 +130,47 @@ const dynamicCjsPlugin = {
   },
 };
 
-/** The entry of each ESM program: run its main and exit with what it resolves to. */
+/**
+ * In the short-lived programs, node:http, node:https (default imports) and node:child_process
+ * (required by commander) load when first used, not at start: `romana --help` needs none of
+ * them, `romana host list` no TLS. A named import of them fails the build (no such export).
+ */
+const lazyBuiltinPlugin = {
+  name: 'romana-lazy-builtins',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?(https?|child_process)$/ }, (args) => {
+      if (args.namespace === 'romana-lazy') return undefined; // the real one, for load()
+      const lazy = /child_process/.test(args.path) ? 'require-call' : 'import-statement';
+      if (args.kind !== lazy) return undefined;
+      return { path: args.path.replace(/^(node:)?/, 'node:'), namespace: 'romana-lazy' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'romana-lazy' }, (args) => {
+      const cjs = /child_process/.test(args.path);
+      return {
+        contents: [
+          'let real;',
+          `const load = () => (real ??= require(${JSON.stringify(args.path)}));`,
+          'const lazy = new Proxy({}, {',
+          '  get: (_, k) => load()[k],',
+          '  has: (_, k) => k in load(),',
+          '  ownKeys: () => Reflect.ownKeys(load()),',
+          '  getOwnPropertyDescriptor: (_, k) => {',
+          '    const d = Reflect.getOwnPropertyDescriptor(load(), k);',
+          '    return d && { ...d, configurable: true };',
+          '  },',
+          '});',
+          cjs ? 'module.exports = lazy;' : 'export default lazy;',
+        ].join('\n'),
+        loader: 'js',
+      };
+    });
+  },
+};
+
+/**
+ * `romana-entry:FORMAT:MODULE`: runs MODULE's `main(argv)` and exits with what it resolves to
+ * (with top-level await in an ES module; CommonJS has none).
+ */
 const entryPlugin = {
   name: 'romana-entry',
   setup(b) {
@@ -128,18 +179,17 @@ const entryPlugin = {
       namespace: 'romana-entry',
     }));
     b.onLoad({ filter: /.*/, namespace: 'romana-entry' }, (args) => {
-      const name = args.path;
-      const main = path.join(root, ESM_PROGRAMS[name]);
+      const [format, module] = args.path.split(':');
+      const name = JSON.stringify(`${path.basename(path.dirname(module))}: `);
+      const main = `main(process.argv.slice(2))`;
+      const done = "(code) => { if (typeof code === 'number') process.exitCode = code; }";
+      const failed = `(err) => { process.stderr.write(${name} + (err instanceof Error && err.stack ? err.stack : String(err)) + '\\n'); process.exitCode = 1; }`;
       return {
         contents: [
-          `import { main } from ${JSON.stringify(main)};`,
-          'try {',
-          '  const code = await main(process.argv.slice(2));',
-          "  if (typeof code === 'number') process.exitCode = code;",
-          '} catch (err) {',
-          `  process.stderr.write(${JSON.stringify(name + ': ')} + (err instanceof Error && err.stack ? err.stack : String(err)) + '\\n');`,
-          '  process.exitCode = 1;',
-          '}',
+          `import { main } from ${JSON.stringify(path.join(root, module))};`,
+          format === 'esm'
+            ? `await ${main}.then(${done}, ${failed});`
+            : `${main}.then(${done}, ${failed});`,
         ].join('\n'),
         resolveDir: root,
         loader: 'js',
@@ -159,12 +209,12 @@ const ESM_BANNER = [
   "const __dirname = __romanaFileURLToPath(new URL('.', import.meta.url));",
 ].join('\n');
 
-async function buildEsm() {
+async function buildServers() {
   rmSync(path.join(dist, 'chunks'), { recursive: true, force: true });
   const result = await build({
     ...common,
-    entryPoints: Object.keys(ESM_PROGRAMS).map((name) => ({
-      in: `romana-entry:${name}`,
+    entryPoints: Object.entries(SERVERS).map(([name, module]) => ({
+      in: `romana-entry:esm:${module}`,
       out: name,
     })),
     outdir: dist,
@@ -175,23 +225,51 @@ async function buildEsm() {
     banner: { js: ESM_BANNER },
     plugins: [entryPlugin, versionPlugin, etcdProtoPlugin, dynamicCjsPlugin],
   });
-  for (const name of Object.keys(ESM_PROGRAMS)) chmodSync(path.join(dist, `${name}.js`), 0o755);
+  for (const name of Object.keys(SERVERS)) chmodSync(path.join(dist, `${name}.js`), 0o755);
   return result.metafile;
 }
 
-async function buildCni() {
-  const outfile = path.join(dist, `${CNI}.cjs`);
+async function buildCommand(name) {
+  const { entry, warm } = COMMANDS[name];
+  const outfile = path.join(dist, `${name}.cjs`);
   const result = await build({
     ...common,
-    entryPoints: [path.join(root, 'src/cni/entry.ts')],
+    entryPoints: [entry.startsWith('romana-entry:') ? entry : path.join(root, entry)],
     outfile,
     format: 'cjs',
     minify: true,
     banner: { js: '#!/usr/bin/env node' },
-    plugins: [versionPlugin],
+    plugins: [entryPlugin, versionPlugin, lazyBuiltinPlugin],
   });
   chmodSync(outfile, 0o755);
+  codeCache(outfile, warm);
   return result.metafile;
+}
+
+/**
+ * Writes `<file>.cache`, V8's code cache of `file` after one run (so that it holds the functions
+ * a start needs), compiled the way bin/launch.js compiles it.
+ */
+function codeCache(file, warm) {
+  rmSync(`${file}.cache`, { force: true });
+  const script = [
+    `const { compileCjs } = require(${JSON.stringify(path.join(root, 'bin/launch.js'))});`,
+    `const file = ${JSON.stringify(file)};`,
+    'const run = compileCjs(file);',
+    `process.argv = [process.execPath, file, ...${JSON.stringify(warm.args)}];`,
+    "process.on('exit', () => require('node:fs').writeFileSync(file + '.cache', run.script.createCachedData()));",
+    'run();',
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['-e', script], {
+    env: { PATH: process.env.PATH, HOME: '/nonexistent', ...warm.env },
+    input: warm.input ?? '',
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    throw new Error(
+      `${file}: the warm-up run for the code cache failed (${r.status}): ${r.stderr}`,
+    );
+  }
 }
 
 /**
@@ -199,7 +277,10 @@ async function buildCni() {
  * it imports, statically or on demand.
  */
 function inputsByProgram(metafile) {
-  const programs = [...Object.keys(ESM_PROGRAMS).map((n) => `${n}.js`), `${CNI}.cjs`];
+  const programs = [
+    ...Object.keys(SERVERS).map((n) => `${n}.js`),
+    ...Object.keys(COMMANDS).map((n) => `${n}.cjs`),
+  ];
   const out = {};
   for (const file of Object.keys(metafile.outputs)) {
     if (!programs.includes(path.basename(file))) continue;
@@ -219,7 +300,7 @@ function inputsByProgram(metafile) {
 }
 
 const wanted = process.argv.slice(2);
-const known = [...Object.keys(ESM_PROGRAMS), CNI];
+const known = [...Object.keys(SERVERS), ...Object.keys(COMMANDS)];
 const unknown = wanted.filter((w) => !known.includes(w));
 if (unknown.length > 0) {
   process.stderr.write(
@@ -235,6 +316,10 @@ try {
 } catch {
   // none yet, or unreadable: the programs built now are listed below
 }
-if (all || wanted.some((w) => w !== CNI)) Object.assign(inputs, inputsByProgram(await buildEsm()));
-if (all || wanted.includes(CNI)) Object.assign(inputs, inputsByProgram(await buildCni()));
+const builds = [];
+if (all || wanted.some((w) => w in SERVERS)) builds.push(buildServers());
+for (const name of Object.keys(COMMANDS)) {
+  if (all || wanted.includes(name)) builds.push(buildCommand(name));
+}
+for (const metafile of await Promise.all(builds)) Object.assign(inputs, inputsByProgram(metafile));
 writeFileSync(inputsFile, JSON.stringify(inputs, null, 1) + '\n');
