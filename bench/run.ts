@@ -15,6 +15,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   store: () => import('./store.ts'),
   node: () => import('./node.ts'),
   policy: () => import('./policy.ts'),
+  start: () => import('./start.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,4 +1,3 @@
 #!/usr/bin/env node
-import { launch } from './launch.js';
-
-await launch('../src/agent/main.ts');
+/* global require */ /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS (bin/package.json) */
+require('./launch.js').launch('romana-agent', 'romana-agent.js', 'src/agent/main.ts');

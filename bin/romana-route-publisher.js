@@ -1,4 +1,7 @@
 #!/usr/bin/env node
-import { launch } from './launch.js';
-
-await launch('../src/bgp/main.ts');
+/* global require */ /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS (bin/package.json) */
+require('./launch.js').launch(
+  'romana-route-publisher',
+  'romana-route-publisher.js',
+  'src/bgp/main.ts',
+);

@@ -1,4 +1,3 @@
 #!/usr/bin/env node
-import { launch } from './launch.js';
-
-await launch('../src/server/main.ts');
+/* global require */ /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS (bin/package.json) */
+require('./launch.js').launch('romanad', 'romanad.js', 'src/server/main.ts');

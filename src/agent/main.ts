@@ -20,6 +20,7 @@ import {
   type Log,
 } from './provision.ts';
 import { inNetns, ProcessExec } from '../exec.ts';
+import { VERSION } from '../version.ts';
 
 interface Flags {
   romanadUrl: string;
@@ -307,6 +308,7 @@ async function plan(f: Flags): Promise<number> {
 export async function main(argv: string[]): Promise<number> {
   const program = options(new Command('romana-agent'))
     .description("Keeps this node's routes to every other host's pods (see docs/node.md)")
+    .version(`romana-agent ${VERSION}`, '--version', 'print the version')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   let code = 0;

@@ -3,7 +3,6 @@
  * outcome to an exit code (0 ok, 1 refused, 2 usage, 3 unreachable). Only `--help`,
  * `--version` and command output go to stdout; errors are one line on stderr.
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerAddresses } from './commands/address.ts';
 import { registerHosts } from './commands/host.ts';
@@ -15,6 +14,7 @@ import { DEFAULT_ROOT_URL, ENV } from './config.ts';
 import { runner } from './context.ts';
 import { describeError, EXIT } from './errors.ts';
 import { processIo, type Io } from './io.ts';
+import { VERSION } from '../version.ts';
 
 /**
  * Runs `romana` with `argv` (without `node` and the script) and resolves to the exit code.
@@ -68,7 +68,7 @@ export function buildProgram(io: Io): Command {
       '-c, --config <file>',
       `YAML file with root-url, format, token, timeout (env ${ENV.config}; default ~/.romana.yaml, then /etc/romana/cli.yaml)`,
     )
-    .version(`romana ${version()}`, '--version', 'print the version')
+    .version(`romana ${VERSION}`, '--version', 'print the version')
     .helpCommand(false)
     .addHelpText(
       'after',
@@ -84,11 +84,4 @@ export function buildProgram(io: Io): Command {
   registerPolicies(program, run);
   registerVips(program, run);
   return program;
-}
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
 }

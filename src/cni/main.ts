@@ -5,12 +5,20 @@
  */
 import { readFileSync } from 'node:fs';
 import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, type Deps } from './commands.ts';
-import { parseCommand, parseEnv, parseNetConf, type Command, type NetConf } from './config.ts';
+import {
+  parseCommand,
+  parseEnv,
+  parseNetConf,
+  SUPPORTED_VERSIONS,
+  type Command,
+  type NetConf,
+} from './config.ts';
 import { CniCode, CniError, errorJson } from './errors.ts';
 import { spawnExec, type Exec } from './exec.ts';
 import { makeLog } from './log.ts';
 import { versionResult } from './result.ts';
 import { Romanad } from './romanad.ts';
+import { VERSION } from '../version.ts';
 
 export interface Io {
   env: NodeJS.ProcessEnv;
@@ -35,7 +43,16 @@ const processIo: Io = {
  * @example
  * process.exitCode = await main(process.argv.slice(2));
  */
-export async function main(_argv: string[] = [], io: Io = processIo): Promise<number> {
+export async function main(argv: string[] = [], io: Io = processIo): Promise<number> {
+  // The runtime passes no arguments; these are for the operator at a shell.
+  if (argv.includes('--version')) {
+    io.stdout(`romana-cni ${VERSION} (CNI ${SUPPORTED_VERSIONS.join(', ')})\n`);
+    return 0;
+  }
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout(HELP);
+    return 0;
+  }
   let input = '';
   let command: Command | undefined;
   let conf: NetConf | undefined;
@@ -73,6 +90,23 @@ export async function main(_argv: string[] = [], io: Io = processIo): Promise<nu
     return 1;
   }
 }
+
+const HELP = `Usage: CNI_COMMAND=ADD|DEL|CHECK|STATUS|GC|VERSION ... romana-cni < netconf.json
+       romana-cni --help | --version
+
+The Romana CNI plugin, run by the container runtime for every pod: ADD allocates the pod's
+address through romanad and wires its veth, address and routes; DEL undoes it (and succeeds
+when there is nothing left); CHECK, STATUS, GC and VERSION follow the CNI spec (1.1).
+Install dist/romana-cni.cjs as /opt/cni/bin/romana and name it in a network configuration:
+
+  {"cniVersion": "1.0.0", "name": "romana", "type": "romana",
+   "romanad_url": "http://127.0.0.1:9600"}
+
+Network configuration keys (all optional): romanad_url, token_file, romanad_ca_file,
+romana_host_name, gateway_ip, mtu, segment_label_name, kubernetes_config, use_policy,
+use_annotations, log_file. The result or error JSON is the only output on stdout.
+Supported CNI versions: ${SUPPORTED_VERSIONS.join(', ')}.
+`;
 
 async function run(command: Command, conf: NetConf, io: Io): Promise<unknown> {
   const cniEnv =

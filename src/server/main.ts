@@ -20,15 +20,21 @@ import {
 } from './config.ts';
 import { reloadCredentials } from './credentials.ts';
 import { createRomanaService } from './romana-service.ts';
+import { VERSION } from '../version.ts';
 
 /** Exit statuses: 0 clean stop, 1 runtime failure, 2 bad settings. */
 export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--version')) {
+    process.stdout.write(`romanad ${VERSION}\n`);
+    return 0;
+  }
   let cfg: RomanadConfig;
   try {
     cfg = parseConfig(argv, process.env);
   } catch (err) {
     if (err instanceof HelpRequested) {
-      process.stdout.write(err.text.endsWith('\n') ? err.text : `${err.text}\n`);
+      const text = err.text.endsWith('\n') ? err.text : `${err.text}\n`;
+      process.stdout.write(`${text}\nromanad ${VERSION} (--version prints the version)\n`);
       return 0;
     }
     return usageError(err);

@@ -10,7 +10,7 @@
  */
 import { invalidInput } from '../errors.ts';
 import { EmbeddedStore, type EmbeddedStoreOptions } from './embedded.ts';
-import { EtcdStore, type EtcdStoreOptions } from './etcd.ts';
+import type { EtcdStoreOptions } from './etcd.ts';
 import { MemoryStore, type MemoryStoreOptions } from './memory.ts';
 import type { Store } from './store.ts';
 
@@ -60,6 +60,8 @@ export async function openStore(spec: string, options: OpenStoreOptions = {}): P
           `--store: '${spec}' needs at least one etcd endpoint (e.g. etcd:127.0.0.1:2379)`,
         );
       }
+      // Loaded on demand: the etcd client (gRPC) costs more to load than the rest of romanad.
+      const { EtcdStore } = await import('./etcd.ts');
       return new EtcdStore({ ...options.etcd, endpoints });
     }
     default:

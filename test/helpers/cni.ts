@@ -18,7 +18,7 @@ import { request, startRomanad, type Romanad } from './romanad.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BUNDLE = path.join(ROOT, 'dist/romana-cni.cjs');
-const BUILD_SCRIPT = path.join(ROOT, 'scripts/build-cni.mjs');
+const BUILD_SCRIPT = path.join(ROOT, 'scripts/build.mjs');
 let bundleChecked = false;
 
 /** The newest of the files the bundle may be built from: src/ (less tests) and its script. */
@@ -47,7 +47,7 @@ export function cniBundle(): string {
   const built = existsSync(BUNDLE) ? statSync(BUNDLE).mtimeMs : -1;
   if (built < newest.mtimeMs) {
     const why = built < 0 ? 'missing' : `older than ${path.relative(ROOT, newest.file)}`;
-    const r = spawnSync(process.execPath, [BUILD_SCRIPT], { cwd: ROOT, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [BUILD_SCRIPT, 'romana-cni'], { cwd: ROOT, encoding: 'utf8' });
     if (r.status !== 0) {
       throw new Error(
         `dist/romana-cni.cjs is ${why} and rebuilding it failed (exit ${r.status}): ` +

@@ -1,0 +1,325 @@
+// Builds every program to plain JavaScript under dist/, with its runtime dependencies bundled, so
+// that an installed package needs neither tsx nor node_modules:
+//
+//   dist/romanad.js, romana-agent.js, romana-listener.js, romana-route-publisher.js
+//       the long-running programs: ES modules; code shared between them and modules loaded on
+//       demand (the etcd client) in dist/chunks/;
+//   dist/romana.cjs, dist/romana-cni.cjs
+//       the short-lived ones, the CLI and the CNI plugin: one minified CommonJS file each (the
+//       fastest for Node to load), no top-level await; the CNI plugin has a shebang, so that the
+//       container runtime can run it from anywhere;
+//   dist/build-inputs.json
+//       the source files each program was built from, so that bin/ can tell, in a checkout,
+//       that a program is older than its sources (see bin/launch.js).
+//
+// Usage: node scripts/build.mjs [PROGRAM...]   (no argument: all of them)
+import { spawnSync } from 'node:child_process';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { build } from 'esbuild';
+
+const root = path.resolve(import.meta.dirname, '..');
+const dist = path.join(root, 'dist');
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+
+/** The long-running programs (ES modules) and the module whose `main(argv)` each runs. */
+const SERVERS = {
+  romanad: 'src/server/main.ts',
+  'romana-agent': 'src/agent/main.ts',
+  'romana-listener': 'src/k8s/main.ts',
+  'romana-route-publisher': 'src/bgp/main.ts',
+};
+/**
+ * The short-lived programs (CommonJS): their entry, and the run that warms the V8 code cache
+ * made beside each (arguments, environment, stdin).
+ */
+const COMMANDS = {
+  romana: { entry: 'romana-entry:cjs:src/cli/main.ts', warm: { args: ['--help'] } },
+  'romana-cni': {
+    entry: 'src/cni/entry.ts',
+    warm: { args: [], env: { CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.1.0"}' },
+  },
+};
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  legalComments: 'none',
+  logLevel: 'warning',
+  metafile: true,
+  absWorkingDir: root, // metafile paths are relative to it
+};
+
+/** src/version.ts becomes the version as a literal: a built program reads no file for it. */
+const versionPlugin = {
+  name: 'romana-version',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]src[\\/]version\.ts$/ }, () => ({
+      contents: `export const VERSION = ${JSON.stringify(pkg.version)};`,
+      loader: 'ts',
+    }));
+  },
+};
+
+/**
+ * etcd3 reads its .proto files from beside its own sources at load time, which a bundle does
+ * not have. Parse them now and hand proto-loader the parsed definition instead.
+ */
+const etcdProtoPlugin = {
+  name: 'romana-etcd-proto',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]etcd3[\\/]lib[\\/]connection-pool\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      const call = '(0, proto_loader_1.loadSync)(`${__dirname}/../proto/rpc.proto`,';
+      if (!source.includes(call)) {
+        throw new Error(`${args.path}: the proto loading this build rewrites was not found`);
+      }
+      const req = createRequire(createRequire(args.path).resolve('@grpc/proto-loader'));
+      const protobuf = req('protobufjs');
+      const parsed = new protobuf.Root().loadSync(
+        path.join(path.dirname(args.path), '../proto/rpc.proto'),
+        { keepCase: true },
+      );
+      parsed.resolveAll();
+      const json = JSON.stringify(parsed.toJSON());
+      return {
+        contents: source.replace(call, `(0, proto_loader_1.fromJSON)(${json},`),
+        loader: 'js',
+      };
+    });
+  },
+};
+
+/**
+ * esbuild gives a split chunk holding a CommonJS package only a default export, so
+ * `const { parse } = await import('yaml')` would find no `parse`. A package imported on demand
+ * that Node can require goes through a small ES module naming each of its exports instead.
+ */
+const dynamicCjsPlugin = {
+  name: 'romana-dynamic-cjs',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.kind !== 'dynamic-import' || args.path.startsWith('node:')) return undefined;
+      let names;
+      try {
+        names = Object.keys(createRequire(path.join(args.resolveDir, 'x.js'))(args.path));
+      } catch {
+        return undefined; // an ES module, or not loadable here: esbuild's own handling
+      }
+      return {
+        path: args.path,
+        namespace: 'romana-dynamic-cjs',
+        pluginData: { names, resolveDir: args.resolveDir },
+      };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'romana-dynamic-cjs' }, (args) => {
+      const { names, resolveDir } = args.pluginData;
+      const ids = names.filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== 'default');
+      return {
+        contents: [
+          `import __romanaCjs from ${JSON.stringify(args.path)};`,
+          'export default __romanaCjs;',
+          ...ids.map((n) => `export const ${n} = __romanaCjs.${n};`),
+        ].join('\n'),
+        resolveDir,
+        loader: 'js',
+      };
+    });
+  },
+};
+
+/**
+ * In the short-lived programs, node:http, node:https (default imports) and node:child_process
+ * (required by commander) load when first used, not at start: `romana --help` needs none of
+ * them, `romana host list` no TLS. A named import of them fails the build (no such export).
+ */
+const lazyBuiltinPlugin = {
+  name: 'romana-lazy-builtins',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?(https?|child_process)$/ }, (args) => {
+      if (args.namespace === 'romana-lazy') return undefined; // the real one, for load()
+      const lazy = /child_process/.test(args.path) ? 'require-call' : 'import-statement';
+      if (args.kind !== lazy) return undefined;
+      return { path: args.path.replace(/^(node:)?/, 'node:'), namespace: 'romana-lazy' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'romana-lazy' }, (args) => {
+      const cjs = /child_process/.test(args.path);
+      return {
+        contents: [
+          'let real;',
+          `const load = () => (real ??= require(${JSON.stringify(args.path)}));`,
+          'const lazy = new Proxy({}, {',
+          '  get: (_, k) => load()[k],',
+          '  has: (_, k) => k in load(),',
+          '  ownKeys: () => Reflect.ownKeys(load()),',
+          '  getOwnPropertyDescriptor: (_, k) => {',
+          '    const d = Reflect.getOwnPropertyDescriptor(load(), k);',
+          '    return d && { ...d, configurable: true };',
+          '  },',
+          '});',
+          cjs ? 'module.exports = lazy;' : 'export default lazy;',
+        ].join('\n'),
+        loader: 'js',
+      };
+    });
+  },
+};
+
+/**
+ * `romana-entry:FORMAT:MODULE`: runs MODULE's `main(argv)` and exits with what it resolves to
+ * (with top-level await in an ES module; CommonJS has none).
+ */
+const entryPlugin = {
+  name: 'romana-entry',
+  setup(b) {
+    b.onResolve({ filter: /^romana-entry:/ }, (args) => ({
+      path: args.path.slice('romana-entry:'.length),
+      namespace: 'romana-entry',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'romana-entry' }, (args) => {
+      const [format, module] = args.path.split(':');
+      const name = JSON.stringify(`${path.basename(path.dirname(module))}: `);
+      const main = `main(process.argv.slice(2))`;
+      const done = "(code) => { if (typeof code === 'number') process.exitCode = code; }";
+      const failed = `(err) => { process.stderr.write(${name} + (err instanceof Error && err.stack ? err.stack : String(err)) + '\\n'); process.exitCode = 1; }`;
+      return {
+        contents: [
+          `import { main } from ${JSON.stringify(path.join(root, module))};`,
+          format === 'esm'
+            ? `await ${main}.then(${done}, ${failed});`
+            : `${main}.then(${done}, ${failed});`,
+        ].join('\n'),
+        resolveDir: root,
+        loader: 'js',
+      };
+    });
+  },
+};
+
+// Bundled CommonJS dependencies call require() and read __dirname/__filename, which ES modules
+// do not have: give every output file its own.
+const ESM_BANNER = [
+  '#!/usr/bin/env node',
+  "import { createRequire as __romanaCreateRequire } from 'node:module';",
+  "import { fileURLToPath as __romanaFileURLToPath } from 'node:url';",
+  'const require = __romanaCreateRequire(import.meta.url);',
+  'const __filename = __romanaFileURLToPath(import.meta.url);',
+  "const __dirname = __romanaFileURLToPath(new URL('.', import.meta.url));",
+].join('\n');
+
+async function buildServers() {
+  rmSync(path.join(dist, 'chunks'), { recursive: true, force: true });
+  const result = await build({
+    ...common,
+    entryPoints: Object.entries(SERVERS).map(([name, module]) => ({
+      in: `romana-entry:esm:${module}`,
+      out: name,
+    })),
+    outdir: dist,
+    format: 'esm',
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    minify: true,
+    banner: { js: ESM_BANNER },
+    plugins: [entryPlugin, versionPlugin, etcdProtoPlugin, dynamicCjsPlugin],
+  });
+  for (const name of Object.keys(SERVERS)) chmodSync(path.join(dist, `${name}.js`), 0o755);
+  return result.metafile;
+}
+
+async function buildCommand(name) {
+  const { entry, warm } = COMMANDS[name];
+  const outfile = path.join(dist, `${name}.cjs`);
+  const result = await build({
+    ...common,
+    entryPoints: [entry.startsWith('romana-entry:') ? entry : path.join(root, entry)],
+    outfile,
+    format: 'cjs',
+    minify: true,
+    banner: { js: '#!/usr/bin/env node' },
+    plugins: [entryPlugin, versionPlugin, lazyBuiltinPlugin],
+  });
+  chmodSync(outfile, 0o755);
+  codeCache(outfile, warm);
+  return result.metafile;
+}
+
+/**
+ * Writes `<file>.cache`, V8's code cache of `file` after one run (so that it holds the functions
+ * a start needs), compiled the way bin/launch.js compiles it.
+ */
+function codeCache(file, warm) {
+  rmSync(`${file}.cache`, { force: true });
+  const script = [
+    `const { compileCjs } = require(${JSON.stringify(path.join(root, 'bin/launch.js'))});`,
+    `const file = ${JSON.stringify(file)};`,
+    'const run = compileCjs(file);',
+    `process.argv = [process.execPath, file, ...${JSON.stringify(warm.args)}];`,
+    "process.on('exit', () => require('node:fs').writeFileSync(file + '.cache', run.script.createCachedData()));",
+    'run();',
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['-e', script], {
+    env: { PATH: process.env.PATH, HOME: '/nonexistent', ...warm.env },
+    input: warm.input ?? '',
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    throw new Error(
+      `${file}: the warm-up run for the code cache failed (${r.status}): ${r.stderr}`,
+    );
+  }
+}
+
+/**
+ * The sources (under src/, and package.json) each program's file was built from, with the chunks
+ * it imports, statically or on demand.
+ */
+function inputsByProgram(metafile) {
+  const programs = [
+    ...Object.keys(SERVERS).map((n) => `${n}.js`),
+    ...Object.keys(COMMANDS).map((n) => `${n}.cjs`),
+  ];
+  const out = {};
+  for (const file of Object.keys(metafile.outputs)) {
+    if (!programs.includes(path.basename(file))) continue;
+    const seen = new Set();
+    const inputs = new Set(['package.json']);
+    const visit = (f) => {
+      if (seen.has(f)) return;
+      seen.add(f);
+      const o = metafile.outputs[f];
+      for (const i of Object.keys(o?.inputs ?? {})) if (i.startsWith('src/')) inputs.add(i);
+      for (const imp of o?.imports ?? []) if (!imp.external) visit(imp.path);
+    };
+    visit(file);
+    out[path.basename(file)] = [...inputs].sort();
+  }
+  return out;
+}
+
+const wanted = process.argv.slice(2);
+const known = [...Object.keys(SERVERS), ...Object.keys(COMMANDS)];
+const unknown = wanted.filter((w) => !known.includes(w));
+if (unknown.length > 0) {
+  process.stderr.write(
+    `build: unknown program(s) ${unknown.join(', ')}; known: ${known.join(', ')}\n`,
+  );
+  process.exit(2);
+}
+const all = wanted.length === 0;
+const inputsFile = path.join(dist, 'build-inputs.json');
+let inputs = {};
+try {
+  if (!all) inputs = JSON.parse(readFileSync(inputsFile, 'utf8'));
+} catch {
+  // none yet, or unreadable: the programs built now are listed below
+}
+const builds = [];
+if (all || wanted.some((w) => w in SERVERS)) builds.push(buildServers());
+for (const name of Object.keys(COMMANDS)) {
+  if (all || wanted.includes(name)) builds.push(buildCommand(name));
+}
+for (const metafile of await Promise.all(builds)) Object.assign(inputs, inputsByProgram(metafile));
+writeFileSync(inputsFile, JSON.stringify(inputs, null, 1) + '\n');
