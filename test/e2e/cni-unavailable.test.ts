@@ -15,7 +15,6 @@ import { cniBundle, cniHarness } from '../helpers/cni.ts';
 import { startEtcd, type EtcdHandle } from '../helpers/etcd.ts';
 import { request, startRomanad, type Romanad } from '../helpers/romanad.ts';
 
-
 const POD_NS = `romana-cni-u${process.pid}`;
 let etcd: EtcdHandle;
 let romanad: Romanad;
