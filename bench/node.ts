@@ -1,7 +1,8 @@
 /**
- * Node side: the agent's route reconcile for 10,000 remote blocks (cold, no-op, one changed
- * block), next to the same route batch applied directly with `ip -batch` (the floor). Runs in
- * a throwaway network namespace; needs root.
+ * Node side: the CNI plugin's start, ADD and DEL; the agent's route reconcile for 10,000 remote
+ * blocks (cold, no-op, one changed block), next to the same route batch applied directly with
+ * `ip -batch` (the floor). Each figure is the median of several samples after a warm-up, with
+ * min and max. Runs in throwaway network namespaces; needs root.
  */
 import { execFileSync } from 'node:child_process';
 import { applyBatch, readTable } from '../src/agent/kernel-routes.ts';
@@ -11,11 +12,14 @@ import { Ipam, type GroupOrHost } from '../src/ipam/index.ts';
 import { spawnSync } from 'node:child_process';
 import { CNI_BUNDLE, Fabric } from '../test/helpers/fabric.ts';
 import type { Report } from './run.ts';
+import { reportSpread, samples, timeIt } from './stats.ts';
 
 const NS = `romana-bench-${process.pid}`;
 const RACKS = 10;
 const PER_RACK = 10;
 const BLOCKS = 10_000;
+/** Samples of each agent figure, after one warm-up run. */
+const SAMPLES = 5;
 
 function cluster(): Ipam {
   const map: GroupOrHost[] = [];
@@ -47,16 +51,15 @@ function percentile(xs: number[], p: number): number {
 
 /** romana-cni: bare start (VERSION), then ADD and DEL of 50 pods on one host. */
 async function cniFigures(report: Report): Promise<void> {
-  const starts: number[] = [];
-  for (let i = 0; i < 20; i++) {
-    const t = performance.now();
-    spawnSync(process.execPath, [CNI_BUNDLE], {
-      env: { CNI_COMMAND: 'VERSION' },
-      input: '{"cniVersion":"1.1.0"}',
-    });
-    starts.push(performance.now() - t);
-  }
-  report('cni_start_p50_ms', percentile(starts, 0.5), 'ms', 'VERSION, 20 runs');
+  const starts = await samples(20, 2, () =>
+    timeIt(() =>
+      spawnSync(process.execPath, [CNI_BUNDLE], {
+        env: { CNI_COMMAND: 'VERSION' },
+        input: '{"cniVersion":"1.1.0"}',
+      }),
+    ),
+  );
+  reportSpread(report, 'cni_start_p50_ms', starts, 'ms', 'VERSION');
   const f = new Fabric(`rb${process.pid % 100000}`, ['h1']);
   try {
     await f.start({
@@ -75,6 +78,12 @@ async function cniFigures(report: Report): Promise<void> {
       f.addNamespace(p.ns);
       f.registerPod('team', p.name);
     }
+    // Warm-up: one pod added and deleted, not counted.
+    const warm = { name: 'warm', ns: `${f.prefix}-warm`, id: 'warm0000beef' };
+    f.addNamespace(warm.ns);
+    f.registerPod('team', warm.name);
+    await f.cni('ADD', 'h1', warm.id, warm.ns, 'team', warm.name);
+    await f.cni('DEL', 'h1', warm.id, warm.ns, 'team', warm.name);
     const adds: number[] = [];
     for (const p of pods) {
       const t = performance.now();
@@ -89,9 +98,9 @@ async function cniFigures(report: Report): Promise<void> {
       dels.push(performance.now() - t);
       if (r.code !== 0) throw new Error(`DEL ${p.name}: ${r.out}`);
     }
-    report('cni_add_p50_ms', percentile(adds, 0.5), 'ms', '50 pods, the nsenter wrapper included');
+    reportSpread(report, 'cni_add_p50_ms', adds, 'ms', 'the nsenter wrapper included');
     report('cni_add_p99_ms', percentile(adds, 0.99), 'ms');
-    report('cni_del_p50_ms', percentile(dels, 0.5), 'ms');
+    reportSpread(report, 'cni_del_p50_ms', dels, 'ms');
     report('cni_del_p99_ms', percentile(dels, 0.99), 'ms');
   } finally {
     await f.close();
@@ -111,52 +120,46 @@ export async function run(report: Report): Promise<void> {
     const exec = inNetns(new ProcessExec(), NS);
     const ipam = cluster();
 
-    const reconciler = new RouteReconciler({
-      hostname: 'me',
-      table: 10,
-      multihop: false,
-      exec,
-      log: () => undefined,
-    });
-    reconciler.replace(ipam.listHosts(), ipam.listAllBlocks(), ipam.getTopology());
+    const reconciler = () =>
+      new RouteReconciler({ hostname: 'me', table: 10, multihop: false, exec, log: () => {} });
     const count = async () => (await readTable(exec, 10)).size;
+    const flush = (table: number) => ip('route', 'flush', 'table', String(table));
 
     // The floor: the same 10,000 routes, one ip -batch, into an empty table.
+    const ipOf = new Map(ipam.listHosts().hosts.map((h) => [h.name, h.ip]));
     const lines = ipam
       .listAllBlocks()
-      .blocks.map(
-        (b) =>
-          `route replace ${b.cidr} via ${ipam.listHosts().hosts.find((h) => h.name === b.host)!.ip} table 11`,
-      );
-    let t = performance.now();
-    await applyBatch(exec, lines);
-    report('ip_batch_floor_10k_routes_ms', performance.now() - t, 'ms', `${lines.length} routes`);
+      .blocks.map((b) => `route replace ${b.cidr} via ${ipOf.get(b.host)!} table 11`);
+    const floor = await samples(SAMPLES, 1, async () => {
+      flush(11);
+      return timeIt(() => applyBatch(exec, lines));
+    });
+    reportSpread(report, 'ip_batch_floor_10k_routes_ms', floor, 'ms', `${lines.length} routes`);
 
-    t = performance.now();
-    await reconciler.sync();
-    report(
-      'agent_cold_sync_10k_ms',
-      performance.now() - t,
-      'ms',
-      `${await count()} routes in the table`,
-    );
+    let r = reconciler();
+    const cold = await samples(SAMPLES, 1, async () => {
+      flush(10);
+      r = reconciler();
+      r.replace(ipam.listHosts(), ipam.listAllBlocks(), ipam.getTopology());
+      return timeIt(() => r.sync());
+    });
+    reportSpread(report, 'agent_cold_sync_10k_ms', cold, 'ms', `${await count()} routes`);
 
-    reconciler.requestFull();
-    t = performance.now();
-    await reconciler.sync();
-    report('agent_full_noop_sync_10k_ms', performance.now() - t, 'ms', 'resync, nothing to change');
+    const noop = await samples(SAMPLES, 1, () => {
+      r.requestFull();
+      return timeIt(() => r.sync());
+    });
+    reportSpread(report, 'agent_full_noop_sync_10k_ms', noop, 'ms', 'resync, nothing to change');
 
-    const freed = ipam.release('p77');
-    const block = ipam.listAllBlocks().blocks.find((b) => b.cidr === freed.block)!;
-    t = performance.now();
-    reconciler.apply({ revision: 1, kind: 'blocks', type: 'put', id: block.cidr, value: block });
-    await reconciler.sync();
-    report(
-      'agent_one_block_change_ms',
-      performance.now() - t,
-      'ms',
-      `${await count()} routes left`,
-    );
+    const one = await samples(SAMPLES, 1, (i) => {
+      const freed = ipam.release(`p${100 + i}`);
+      const block = ipam.listAllBlocks().blocks.find((b) => b.cidr === freed.block)!;
+      return timeIt(() => {
+        r.apply({ revision: 1, kind: 'blocks', type: 'put', id: block.cidr, value: block });
+        return r.sync();
+      });
+    });
+    reportSpread(report, 'agent_one_block_change_ms', one, 'ms', `${await count()} routes left`);
   } finally {
     execFileSync('ip', ['netns', 'del', NS]);
   }

@@ -2,7 +2,8 @@
  * Policy enforcement on a real kernel, in throwaway network namespaces (needs root): render and
  * apply 1,000 policies over 200 blocks from scratch, re-apply the same state (no-op), then apply
  * one changed policy on top; next to the bare `ipset restore` + `iptables-restore --noflush`
- * time of the same payloads in a fresh namespace (the floor).
+ * time of the same payloads in a fresh namespace (the floor). Each figure but the first render
+ * is the median of several samples after a warm-up, with min and max.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +13,7 @@ import type { Policy } from '../src/policy/model.ts';
 import type { RenderBlock } from '../src/policy/render-sets.ts';
 import { Renderer, renderDesiredState } from '../src/policy/render.ts';
 import type { Report } from './run.ts';
+import { reportSpread, samples } from './stats.ts';
 
 const POLICIES = 1000;
 const BLOCKS = 200;
@@ -73,50 +75,123 @@ async function bare(exec: Exec, plan: FirewallPlan): Promise<void> {
   if (plan.ipsetAfter) await runChecked(exec, 'ipset', ['restore'], plan.ipsetAfter);
 }
 
-async function measure(report: Report, nsA: Exec, nsB: Exec): Promise<void> {
+/** Samples of each figure, after one warm-up run. */
+const SAMPLES = 5;
+
+interface Round {
+  fw: Firewall;
+  a: ReturnType<typeof netns>;
+  b: ReturnType<typeof netns>;
+  renderMs: number;
+  applyMs: number;
+  floorMs: number;
+}
+
+/** Render + apply from scratch in a fresh namespace, and the floor in another. */
+async function fullRound(policies: Policy[], bl: RenderBlock[]): Promise<Round> {
+  const a = netns();
+  const b = netns();
+  const fw = new Firewall(a.exec);
+  const [desired, renderMs] = await timed(() => renderDesiredState(policies, bl, HOST));
+  const [plan, applyMs] = await timed(() => fw.apply(desired));
+  const [, floorMs] = await timed(() => bare(b.exec, plan));
+  return { fw, a, b, renderMs, applyMs, floorMs };
+}
+
+async function measure(report: Report): Promise<void> {
   const bl = blocks();
   const policies = Array.from({ length: POLICIES }, (_, i) => policy(i));
-  const fw = new Firewall(nsA);
-  const renderer = new Renderer();
 
-  const [desired, renderMs] = await timed(() => renderDesiredState(policies, bl, HOST));
+  const [desired, coldMs] = await timed(() => renderDesiredState(policies, bl, HOST));
   const rules = desired.chains.reduce((n, c) => n + c.rules.length, 0);
-  report('render_full_ms', renderMs, 'ms', `${POLICIES} policies, ${BLOCKS} blocks`);
+  report('render_full_cold_ms', coldMs, 'ms', `${POLICIES} policies, ${BLOCKS} blocks, first run`);
   report('rules', rules, 'rules', `${desired.chains.length} chains, ${desired.sets.length} sets`);
 
-  const [plan, applyMs] = await timed(() => fw.apply(desired));
-  report('apply_full_ms', applyMs, 'ms', 'read + diff + ipset restore + iptables-restore');
-  report('render_and_apply_full_ms', renderMs + applyMs, 'ms');
+  const rounds: Round[] = [];
+  await samples(SAMPLES, 1, async (i) => {
+    const r = await fullRound(policies, bl);
+    if (i < 0) {
+      r.a.remove();
+      r.b.remove();
+    } else rounds.push(r);
+    return 0;
+  });
+  const last = rounds[rounds.length - 1]!;
+  for (const r of rounds.slice(0, -1)) {
+    r.a.remove();
+    r.b.remove();
+  }
+  try {
+    reportSpread(
+      report,
+      'render_full_warm_ms',
+      rounds.map((r) => r.renderMs),
+      'ms',
+    );
+    const applyNote = 'read + diff + ipset restore + iptables-restore';
+    reportSpread(
+      report,
+      'apply_full_ms',
+      rounds.map((r) => r.applyMs),
+      'ms',
+      applyNote,
+    );
+    const full = rounds.map((r) => r.renderMs + r.applyMs);
+    reportSpread(report, 'render_and_apply_full_ms', full, 'ms');
+    const floorNote = 'same payloads, bare restore, fresh namespace';
+    reportSpread(
+      report,
+      'floor_full_ms',
+      rounds.map((r) => r.floorMs),
+      'ms',
+      floorNote,
+    );
+    const ratios = rounds.map((r) => (r.renderMs + r.applyMs) / r.floorMs);
+    reportSpread(report, 'full_over_floor', ratios, 'x', 'per sample; target < 2');
+    await changes(report, last, policies, bl);
+  } finally {
+    last.a.remove();
+    last.b.remove();
+  }
+}
 
-  const [, floorMs] = await timed(() => bare(nsB, plan));
-  report('floor_full_ms', floorMs, 'ms', 'same payloads, bare restore, fresh namespace');
-  report('full_over_floor', (renderMs + applyMs) / floorMs, 'x', 'target < 2');
-
-  const [again, noopMs] = await timed(() => fw.apply(desired));
-  if (!isEmptyPlan(again)) throw new Error('re-apply was not a no-op');
-  report('apply_noop_ms', noopMs, 'ms', 'read + diff, nothing run');
+/** No-op re-apply, one changed policy (slow and fast path), on the last round's namespaces. */
+async function changes(report: Report, r: Round, policies: Policy[], bl: RenderBlock[]) {
+  const desired = renderDesiredState(policies, bl, HOST);
+  const noop = await samples(SAMPLES, 1, async () => {
+    const [again, ms] = await timed(() => r.fw.apply(desired));
+    if (!isEmptyPlan(again)) throw new Error('re-apply was not a no-op');
+    return ms;
+  });
+  reportSpread(report, 'apply_noop_ms', noop, 'ms', 'read + diff, nothing run');
 
   const changed = [...policies];
-  changed[500] = policy(500, 9999);
-  const [one, oneMs] = await timed(async () => fw.apply(renderDesiredState(changed, bl, HOST)));
-  report('apply_one_changed_ms', oneMs, 'ms', 'render + read kernel + diff + apply');
-  report('one_changed_chains_written', one.chainsWritten.length, 'chains');
-  const [, oneFloorMs] = await timed(() => bare(nsB, one));
-  report('floor_one_changed_ms', oneFloorMs, 'ms', 'same payload, bare iptables-restore');
+  let written = 0;
+  const floors: number[] = [];
+  const slow = await samples(SAMPLES, 1, async (i) => {
+    changed[500] = policy(500, 9000 + i);
+    const [one, ms] = await timed(async () => r.fw.apply(renderDesiredState(changed, bl, HOST)));
+    written = one.chainsWritten.length;
+    const [, floorMs] = await timed(() => bare(r.b.exec, one));
+    if (i >= 0) floors.push(floorMs);
+    return ms;
+  });
+  reportSpread(report, 'apply_one_changed_ms', slow, 'ms', 'render + read kernel + diff + apply');
+  report('one_changed_chains_written', written, 'chains');
+  reportSpread(report, 'floor_one_changed_ms', floors, 'ms', 'same payload, bare iptables-restore');
 
+  const renderer = new Renderer();
   renderer.render(changed, bl, HOST); // what the agent's previous tick left in memory
-  changed[501] = policy(501, 9998);
-  const [, fastMs] = await timed(async () =>
-    fw.apply(renderer.render(changed, bl, HOST), { fromLastApplied: true }),
-  );
-  report(
-    'apply_one_changed_fast_ms',
-    fastMs,
-    'ms',
-    'Renderer + diff against last applied + apply; target < 100',
-  );
-  const [, render2Ms] = await timed(() => renderDesiredState(changed, bl, HOST));
-  report('render_full_warm_ms', render2Ms, 'ms', 'second render, JIT warm');
+  await r.fw.apply(renderer.render(changed, bl, HOST));
+  const fast = await samples(SAMPLES, 1, async (i) => {
+    changed[501] = policy(501, 8000 + i);
+    const [, ms] = await timed(async () =>
+      r.fw.apply(renderer.render(changed, bl, HOST), { fromLastApplied: true }),
+    );
+    return ms;
+  });
+  const fastNote = 'Renderer + diff against last applied + apply; target < 100';
+  reportSpread(report, 'apply_one_changed_fast_ms', fast, 'ms', fastNote);
 }
 
 export async function run(report: Report): Promise<void> {
@@ -124,12 +199,5 @@ export async function run(report: Report): Promise<void> {
     process.stdout.write('policy: skipped, needs root (network namespaces)\n');
     return;
   }
-  const a = netns();
-  const b = netns();
-  try {
-    await measure(report, a.exec, b.exec);
-  } finally {
-    a.remove();
-    b.remove();
-  }
+  await measure(report);
 }

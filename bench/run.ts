@@ -1,9 +1,18 @@
 /**
  * Benchmark runner: `npm run bench` runs every benchmark, `npm run bench -- NAME` one.
  * Each figure is printed as readable text and as one JSON line
- * `{"bench": NAME, "metric": "...", "value": N, "unit": "..."}`.
+ * `{"bench": NAME, "metric": "...", "value": N, "unit": "..."}` (plus `min`, `max` and `n` when
+ * the value is the median of several samples); `npm run bench:record` collects these lines.
  */
-export type Report = (metric: string, value: number, unit: string, note?: string) => void;
+import type { Spread } from './stats.ts';
+
+export type Report = (
+  metric: string,
+  value: number,
+  unit: string,
+  note?: string,
+  spread?: Spread,
+) => void;
 
 interface BenchModule {
   run(report: Report): Promise<void>;
@@ -18,6 +27,10 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   start: () => import('./start.ts'),
 };
 
+function round(v: number): number {
+  return Number.isInteger(v) ? v : Number(v.toPrecision(4));
+}
+
 async function main(argv: string[]): Promise<number> {
   const wanted = argv.filter((a) => !a.startsWith('-'));
   const unknown = wanted.filter((w) => !(w in BENCHES));
@@ -30,10 +43,13 @@ async function main(argv: string[]): Promise<number> {
   for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHES)) {
     process.stdout.write(`# ${name}\n`);
     const mod = await BENCHES[name]!();
-    await mod.run((metric, value, unit, note) => {
-      const shown = Number.isInteger(value) ? value : Number(value.toPrecision(4));
+    await mod.run((metric, value, unit, note, spread) => {
+      const shown = round(value);
+      const s = spread && { min: round(spread.min), max: round(spread.max), n: spread.n };
       process.stdout.write(`${name} ${metric}: ${shown} ${unit}${note ? ` (${note})` : ''}\n`);
-      process.stdout.write(`${JSON.stringify({ bench: name, metric, value: shown, unit })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ bench: name, metric, value: shown, unit, ...s })}\n`,
+      );
     });
   }
   return 0;
