@@ -75,6 +75,7 @@ export async function cmdAdd(conf: NetConf, env: CniEnv, d: Deps): Promise<CniRe
   const plan: WirePlan = {
     hostVeth: names.hostVeth,
     owner: names.owner,
+    legacyHostVeth: names.legacyHostVeth,
     ifname: env.ifname,
     netns: env.netns,
     ip,
@@ -174,6 +175,7 @@ export async function cmdCheck(conf: NetConf, env: CniEnv, d: Deps): Promise<voi
   problems.push(
     ...(await inspect(d.exec, {
       hostVeth: names.hostVeth,
+      legacyHostVeth: names.legacyHostVeth,
       ifname: env.ifname,
       netns: env.netns,
       ip,

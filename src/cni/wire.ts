@@ -17,6 +17,8 @@ export interface WirePlan {
   hostVeth: string;
   /** The attachment owning the host veth (`<container id>/<ifname>`), kept as its alias. */
   owner: string;
+  /** The name older plugins gave the host veth (`romana-<infra8>`), replaced on a repeated ADD. */
+  legacyHostVeth?: string | undefined;
   ifname: string;
   netns: string;
   ip: string;
@@ -73,9 +75,10 @@ async function batch(exec: Exec, argv: string[], text: string, what: string): Pr
 
 /**
  * Wires the pod. A host veth of the same name left by an earlier ADD of this attachment (or one
- * without an owner, made by an older plugin) is replaced; one owned by another attachment is
- * never touched: the ADD fails instead. On failure, whatever was made is removed before the
- * error propagates.
+ * without an owner, made by an older plugin) is replaced, and so is one of the legacy name
+ * without an owner (an older plugin's wiring of this container); one owned by another
+ * attachment is never touched: the ADD fails instead. On failure, whatever was made is removed
+ * before the error propagates.
  */
 export async function wire(exec: Exec, p: WirePlan): Promise<void> {
   let r = await exec(['ip', '-batch', '-'], hostBatch(p));
@@ -88,7 +91,11 @@ export async function wire(exec: Exec, p: WirePlan): Promise<void> {
         'two attachments hash to one host veth name; delete the other container or rename this interface',
       );
     }
-    await exec(['ip', 'link', 'del', p.hostVeth]);
+    const stale = [p.hostVeth];
+    if (p.legacyHostVeth && (await ownerOf(exec, p.legacyHostVeth)) === undefined) {
+      stale.push(p.legacyHostVeth);
+    }
+    await unwire(exec, ...stale);
     r = await exec(['ip', '-batch', '-'], hostBatch(p));
   }
   if (r.code !== 0) {
@@ -162,7 +169,8 @@ export async function inspect(
   const problems: string[] = [];
   const host = await exec(['ip', '-j', 'route', 'show', 'exact', `${p.ip}/32`]);
   const hostRoutes = parseJsonLines(host.stdout)[0] ?? [];
-  if (!hostRoutes.some((r) => r['dev'] === p.hostVeth)) {
+  // A pod wired by an older plugin has its route on the legacy name until its next ADD.
+  if (!hostRoutes.some((r) => r['dev'] === p.hostVeth || r['dev'] === p.legacyHostVeth)) {
     problems.push(`host route ${p.ip}/32 dev ${p.hostVeth} is missing`);
   }
   const pod = await exec(

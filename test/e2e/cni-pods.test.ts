@@ -240,7 +240,7 @@ describe('romana-cni, the bundled plugin against a real romanad', () => {
     );
   });
 
-  it('ADD never takes over a host veth another attachment owns; DEL removes one named the old way', async () => {
+  it('ADD never takes over a host veth another attachment owns; veths named the old way are replaced, checked and deleted', async () => {
     const id = 'n1000000c0ffee';
     const veth = hostVethName(id, 'eth0');
     inNs(HOST_NS, ['ip', 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'node-x1']);
@@ -254,16 +254,25 @@ describe('romana-cni, the bundled plugin against a real romanad', () => {
     assert.equal((await addressOf(pod.name)).status, 404);
     inNs(HOST_NS, ['ip', 'link', 'del', veth]);
 
-    // A veth left by the 2.x plugin (or an older romana-cni) goes with the container's DEL.
+    // A pod wired by the 2.x plugin (or an older romana-cni): host veth romana-<id8>, its peer
+    // eth0 in the pod. A repeated ADD rewires it under the new name.
     const legacy = `romana-${id.slice(0, 8)}`;
-    inNs(HOST_NS, ['ip', 'link', 'add', legacy, 'type', 'veth', 'peer', 'name', 'node-x2']);
+    inNs(HOST_NS, ['ip', 'link', 'add', legacy, 'type', 'veth', 'peer', 'name', 'eth0']);
+    inNs(HOST_NS, ['ip', 'link', 'set', 'eth0', 'netns', pod.path]);
     const again = await addPod('n1', '1.0.0');
     assert.equal(again.run.code, 0, again.run.stdout);
-    const del = await cni('DEL', {
-      containerId: id,
-      netns: again.path,
-      args: `K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=n1;K8S_POD_INFRA_CONTAINER_ID=${id}`,
-    });
+    assert.ok(!hostLinks().includes(legacy));
+    assert.ok(hostLinks().includes(veth));
+    const args = `K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=n1;K8S_POD_INFRA_CONTAINER_ID=${id}`;
+    // Until then CHECK accepts the host route on the legacy veth.
+    inNs(HOST_NS, ['ip', 'link', 'add', legacy, 'type', 'veth', 'peer', 'name', 'node-x2']);
+    inNs(HOST_NS, ['ip', 'link', 'set', legacy, 'up']);
+    inNs(HOST_NS, ['ip', 'route', 'replace', `${ipOf(again.run)}/32`, 'dev', legacy]);
+    const conf = { ...baseConf('1.0.0'), prevResult: again.run.out };
+    const check = await cni('CHECK', { conf, containerId: id, netns: again.path, args });
+    assert.equal(check.code, 0, check.stdout);
+    // DEL removes both.
+    const del = await cni('DEL', { containerId: id, netns: again.path, args });
     assert.equal(del.code, 0, del.stdout);
     assert.ok(!hostLinks().includes(legacy));
     assert.ok(!hostLinks().includes(veth));

@@ -45,6 +45,15 @@ function cni(command: string, containerId: string): { status: number | null; out
   return { status: r.status, out: r.stdout === '' ? null : JSON.parse(r.stdout) };
 }
 
+/** Waits until romanad answers `GET /readyz` with 200. */
+async function ready(url: string): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    if ((await request(`${url}/readyz`, 'GET').catch(() => ({ status: 0 }))).status === 200) return;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.fail(`romanad at ${url} never became ready`);
+}
+
 describe('romana-cni when romanad cannot reach its datastore', { timeout: 120_000 }, () => {
   before(async () => {
     execFileSync('ip', ['netns', 'add', POD_NS]);
@@ -103,68 +112,36 @@ describe('romana-cni when romanad cannot reach its datastore', { timeout: 120_00
       ['lo'],
     );
   });
+
+  it('answers DEL with code 11 while romanad answers 503; the retried DEL releases once etcd is back', async () => {
+    // The address a successful ADD of this pod would hold (this plugin runs in the test's own
+    // namespace here, so it is allocated directly rather than wired).
+    const name = 'web-1.team.c0ffee00';
+    const a = await request(`${romanad.url}/address`, 'POST', {
+      name,
+      host: 'node-1',
+      tenant: 'team',
+      segment: 'default',
+    });
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    await etcd.kill();
+    const r = cni('DEL', 'c0ffee0002');
+    assert.equal(r.status, 1);
+    const err = r.out as { code: number; msg: string; details: string };
+    assert.equal(err.code, 11, JSON.stringify(err));
+    assert.match(err.msg, new RegExp(`could not release ${name.replace(/\./g, '\\.')}`));
+    assert.match(err.details, /503 Unavailable/);
+    await etcd.start();
+    await ready(romanad.url);
+    assert.equal((await request(`${romanad.url}/address?addressName=${name}`, 'GET')).status, 200);
+    const again = cni('DEL', 'c0ffee0002');
+    assert.equal(again.status, 0, JSON.stringify(again.out));
+    assert.equal(again.out, null);
+    assert.equal((await request(`${romanad.url}/address?addressName=${name}`, 'GET')).status, 404);
+  });
 });
 
-/** Waits until romanad answers `GET path` with 200. */
-async function ready(url: string): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if ((await request(`${url}/readyz`, 'GET').catch(() => ({ status: 0 }))).status === 200) return;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  assert.fail(`romanad at ${url} never became ready`);
-}
-
-describe('romana-cni DEL while romanad cannot release', { timeout: 120_000 }, () => {
-  it('answers code 11 while romanad answers 503; the retried DEL releases once etcd is back', async () => {
-    etcd = await startEtcd();
-    romanad = await startRomanad(['--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(',')]);
-    try {
-      const topo = await request(`${romanad.url}/topology`, 'POST', {
-        networks: [{ name: 'pods', cidr: '10.77.0.0/16', block_mask: 28 }],
-        topologies: [
-          {
-            networks: ['pods'],
-            map: [{ name: 'node-1', groups: [{ name: 'node-1', ip: '192.0.2.1' }] }],
-          },
-        ],
-      });
-      assert.equal(topo.status, 200, JSON.stringify(topo.body));
-      // The address a successful ADD of this pod would hold (this plugin runs in the test's own
-      // namespace here, so it is allocated directly rather than wired).
-      const name = 'web-1.team.c0ffee00';
-      const a = await request(`${romanad.url}/address`, 'POST', {
-        name,
-        host: 'node-1',
-        tenant: 'team',
-        segment: 'default',
-      });
-      assert.equal(a.status, 200, JSON.stringify(a.body));
-      await etcd.kill();
-      const r = cni('DEL', 'c0ffee0002');
-      assert.equal(r.status, 1);
-      const err = r.out as { code: number; msg: string; details: string };
-      assert.equal(err.code, 11, JSON.stringify(err));
-      assert.match(err.msg, new RegExp(`could not release ${name.replace(/\./g, '\\.')}`));
-      assert.match(err.details, /503 Unavailable/);
-      await etcd.start();
-      await ready(romanad.url);
-      assert.equal(
-        (await request(`${romanad.url}/address?addressName=${name}`, 'GET')).status,
-        200,
-      );
-      const again = cni('DEL', 'c0ffee0002');
-      assert.equal(again.status, 0, JSON.stringify(again.out));
-      assert.equal(again.out, null);
-      assert.equal(
-        (await request(`${romanad.url}/address?addressName=${name}`, 'GET')).status,
-        404,
-      );
-    } finally {
-      await romanad.stop();
-      await etcd.stop();
-    }
-  });
-
+describe('romana-cni DEL while romanad is stopped', { timeout: 120_000 }, () => {
   it('answers code 11 while romanad is stopped, removes the veth anyway, and the retried DEL releases', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'romana-cni-del-'));
     const h = cniHarness('del', ['--store', `embedded:${dir}`]);
