@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { RomanaError } from '../errors.ts';
 import { openStore as openStoreSpec } from '../store/open.ts';
+import { storeCommand } from '../store/store-command.ts';
 import type { Store } from '../store/store.ts';
 import { buildApp } from './app.ts';
 import { assertSafeListen } from './auth.ts';
@@ -18,8 +19,12 @@ import {
 } from './config.ts';
 import { createRomanaService } from './romana-service.ts';
 
-/** Exit statuses: 0 clean stop, 1 runtime failure, 2 bad settings. */
+/** Exit statuses: 0 clean stop, 1 runtime failure, 2 bad settings or a store it cannot open. */
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'store') {
+    const print = (stream: NodeJS.WriteStream) => (line: string) => stream.write(`${line}\n`);
+    return storeCommand(argv.slice(1), print(process.stdout), print(process.stderr));
+  }
   let cfg: RomanadConfig;
   try {
     cfg = parseConfig(argv, process.env);
@@ -46,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     log.fatal({ err: String(err) }, 'cannot open the store');
     process.stderr.write(`romanad: ${(err as Error).message}\n`);
-    return 1;
+    return 2;
   }
   const service = await createRomanaService({
     store,

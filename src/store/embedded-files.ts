@@ -24,6 +24,22 @@ export function damagedFile(dir: string, file: string, offset: number, what: str
 }
 
 /**
+ * The bytes of a store file, or `undefined` when it does not exist; any other failure is
+ * an error naming the file.
+ *
+ * @example const bytes = await readStoreFile(path.join(dir, 'log'));
+ */
+export async function readStoreFile(file: string): Promise<Buffer | undefined> {
+  try {
+    return await fs.readFile(file);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') return undefined;
+    throw new Error(`cannot read ${file}: ${e.message}`, { cause: err });
+  }
+}
+
+/**
  * Loads `dir/snapshot` into `state`, if there is one; a damaged snapshot is an error.
  * Returns whether there was one.
  *
@@ -31,13 +47,8 @@ export function damagedFile(dir: string, file: string, offset: number, what: str
  */
 export async function loadSnapshot(dir: string, state: KvState): Promise<boolean> {
   const file = path.join(dir, 'snapshot');
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
+  const bytes = await readStoreFile(file);
+  if (bytes === undefined) return false;
   const snap = scanSnapshot(bytes);
   if (!snap.complete || snap.revision === undefined) {
     const d = snap.damaged[0]!;
@@ -68,13 +79,7 @@ export async function replayLog(
   onWarning: ((m: string) => void) | undefined,
 ): Promise<{ log: fs.FileHandle; size: number }> {
   const file = path.join(dir, 'log');
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    bytes = Buffer.alloc(0);
-  }
+  const bytes = (await readStoreFile(file)) ?? Buffer.alloc(0);
   const scan = scanLog(bytes);
   if (scan.tail.kind === 'damaged')
     throw damagedFile(dir, file, scan.tail.offset, tailProblem(scan.tail));
