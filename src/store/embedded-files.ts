@@ -5,8 +5,8 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { RomanaError } from '../errors.ts';
-import type { KvState } from './kv-state.ts';
-import { LOG_MAGIC, encodeRecord } from './wal.ts';
+import { KvState } from './kv-state.ts';
+import { LOG_MAGIC, encodeRecord, snapshotFrames, type LogRecord } from './wal.ts';
 import { scanLog, scanSnapshot, type LogTail } from './wal-scan.ts';
 
 /**
@@ -21,6 +21,24 @@ export function damagedFile(dir: string, file: string, offset: number, what: str
     `embedded store ${dir}: ${file} is damaged at byte ${offset}: ${what}; refusing to open it, as that would lose acknowledged writes. See 'romanad store check ${dir}', then 'romanad store repair ${dir}' keeps every intact record (the original files are kept in a backup)`,
     { resourceType: 'store', resourceId: file },
   );
+}
+
+/**
+ * Reads the store's files in `dir` (locked by the caller) after a crash or a clean stop:
+ * removes temp files, loads the snapshot, replays the log.
+ *
+ * @example const { state, log, size } = await loadFiles(dir, options);
+ */
+export async function loadFiles(
+  dir: string,
+  options: { historyRevisions?: number; onWarning?: (m: string) => void },
+): Promise<{ state: KvState; log: fs.FileHandle; size: number }> {
+  for (const f of await fs.readdir(dir)) {
+    if (f.endsWith('.tmp')) await fs.rm(path.join(dir, f), { force: true });
+  }
+  const state = new KvState(options);
+  const hadSnapshot = await loadSnapshot(dir, state);
+  return { state, ...(await replayLog(dir, state, hadSnapshot, options.onWarning)) };
 }
 
 /**
@@ -154,6 +172,54 @@ export async function reclaimLog(
     throw err;
   }
   return { log: fh, size: end };
+}
+
+/**
+ * The error of a failed log write: names the file and the cause, says writes are retried.
+ *
+ * @example throw logWriteFailed(dir, err, 2000);
+ */
+export function logWriteFailed(dir: string, err: unknown, retryMs: number): RomanaError {
+  const msg = `embedded store ${dir}: cannot write ${path.join(dir, 'log')} (${(err as Error).message}); writes are refused until it can be written again (retried every ${retryMs / 1000} s at most); transactions in flight were not acknowledged`;
+  return new RomanaError('Unavailable', msg, {
+    resourceType: 'store',
+    resourceId: dir,
+    cause: err,
+  });
+}
+
+/**
+ * Writes `state` as the new snapshot (temp file, fsync, rename), yielding to other work between
+ * chunks while encoding; returns the revision it holds.
+ *
+ * @example const revision = await writeSnapshot(dir, state);
+ */
+export async function writeSnapshot(dir: string, state: KvState): Promise<number> {
+  const revision = state.revision;
+  const kvs = [...state.entries()];
+  const parts: Buffer[] = [];
+  for (const frame of snapshotFrames(kvs, revision)) {
+    parts.push(frame);
+    if (parts.length % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  await writeFileDurably(dir, 'snapshot', Buffer.concat(parts));
+  return revision;
+}
+
+/**
+ * Replaces the log by `history` and the frames in `tail` (kept as written), durably, and
+ * returns the new file open for appending.
+ *
+ * @example ({ log, size } = await rewriteLogFile(dir, state.recentHistory(1000), appended));
+ */
+export async function rewriteLogFile(
+  dir: string,
+  history: LogRecord[],
+  tail: Buffer[],
+): Promise<{ log: fs.FileHandle; size: number }> {
+  const bytes = Buffer.concat([LOG_MAGIC, ...history.map((h) => encodeRecord(h)), ...tail]);
+  await writeFileDurably(dir, 'log', bytes);
+  return { log: await fs.open(path.join(dir, 'log'), 'r+'), size: bytes.length };
 }
 
 /**
