@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import { isRomanaError, RomanaError } from '../errors.ts';
 import { parseTopology } from '../ipam/topology.ts';
 import { openStore as openStoreSpec } from '../store/open.ts';
+import { storeCommand } from '../store/store-command.ts';
 import type { Store } from '../store/store.ts';
 import { buildApp } from './app.ts';
 import { assertSafeListen, TokenAuth } from './auth.ts';
@@ -22,8 +23,12 @@ import { reloadCredentials } from './credentials.ts';
 import { createRomanaService } from './romana-service.ts';
 import { VERSION } from '../version.ts';
 
-/** Exit statuses: 0 clean stop, 1 runtime failure, 2 bad settings. */
+/** Exit statuses: 0 clean stop, 1 runtime failure, 2 bad settings or a store it cannot open. */
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'store') {
+    const print = (stream: NodeJS.WriteStream) => (line: string) => stream.write(`${line}\n`);
+    return storeCommand(argv.slice(1), print(process.stdout), print(process.stderr));
+  }
   if (argv.includes('--version')) {
     process.stdout.write(`romanad ${VERSION}\n`);
     return 0;
@@ -55,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     log.fatal({ err: String(err) }, 'cannot open the store');
     process.stderr.write(`romanad: ${(err as Error).message}\n`);
-    return 1;
+    return 2;
   }
   let service;
   try {

@@ -5,8 +5,8 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { RomanaError } from '../errors.ts';
-import type { KvState } from './kv-state.ts';
-import { LOG_MAGIC, encodeRecord } from './wal.ts';
+import { KvState } from './kv-state.ts';
+import { LOG_MAGIC, encodeRecord, snapshotFrames, type LogRecord } from './wal.ts';
 import { scanLog, scanSnapshot, type LogTail } from './wal-scan.ts';
 
 /**
@@ -24,6 +24,40 @@ export function damagedFile(dir: string, file: string, offset: number, what: str
 }
 
 /**
+ * Reads the store's files in `dir` (locked by the caller) after a crash or a clean stop:
+ * removes temp files, loads the snapshot, replays the log.
+ *
+ * @example const { state, log, size } = await loadFiles(dir, options);
+ */
+export async function loadFiles(
+  dir: string,
+  options: { historyRevisions?: number; onWarning?: (m: string) => void },
+): Promise<{ state: KvState; log: fs.FileHandle; size: number }> {
+  for (const f of await fs.readdir(dir)) {
+    if (f.endsWith('.tmp')) await fs.rm(path.join(dir, f), { force: true });
+  }
+  const state = new KvState(options);
+  const hadSnapshot = await loadSnapshot(dir, state);
+  return { state, ...(await replayLog(dir, state, hadSnapshot, options.onWarning)) };
+}
+
+/**
+ * The bytes of a store file, or `undefined` when it does not exist; any other failure is
+ * an error naming the file.
+ *
+ * @example const bytes = await readStoreFile(path.join(dir, 'log'));
+ */
+export async function readStoreFile(file: string): Promise<Buffer | undefined> {
+  try {
+    return await fs.readFile(file);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') return undefined;
+    throw new Error(`cannot read ${file}: ${e.message}`, { cause: err });
+  }
+}
+
+/**
  * Loads `dir/snapshot` into `state`, if there is one; a damaged snapshot is an error.
  * Returns whether there was one.
  *
@@ -31,13 +65,8 @@ export function damagedFile(dir: string, file: string, offset: number, what: str
  */
 export async function loadSnapshot(dir: string, state: KvState): Promise<boolean> {
   const file = path.join(dir, 'snapshot');
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
+  const bytes = await readStoreFile(file);
+  if (bytes === undefined) return false;
   const snap = scanSnapshot(bytes);
   if (!snap.complete || snap.revision === undefined) {
     const d = snap.damaged[0]!;
@@ -68,13 +97,7 @@ export async function replayLog(
   onWarning: ((m: string) => void) | undefined,
 ): Promise<{ log: fs.FileHandle; size: number }> {
   const file = path.join(dir, 'log');
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    bytes = Buffer.alloc(0);
-  }
+  const bytes = (await readStoreFile(file)) ?? Buffer.alloc(0);
   const scan = scanLog(bytes);
   if (scan.tail.kind === 'damaged')
     throw damagedFile(dir, file, scan.tail.offset, tailProblem(scan.tail));
@@ -149,6 +172,54 @@ export async function reclaimLog(
     throw err;
   }
   return { log: fh, size: end };
+}
+
+/**
+ * The error of a failed log write: names the file and the cause, says writes are retried.
+ *
+ * @example throw logWriteFailed(dir, err, 2000);
+ */
+export function logWriteFailed(dir: string, err: unknown, retryMs: number): RomanaError {
+  const msg = `embedded store ${dir}: cannot write ${path.join(dir, 'log')} (${(err as Error).message}); writes are refused until it can be written again (retried every ${retryMs / 1000} s at most); transactions in flight were not acknowledged`;
+  return new RomanaError('Unavailable', msg, {
+    resourceType: 'store',
+    resourceId: dir,
+    cause: err,
+  });
+}
+
+/**
+ * Writes `state` as the new snapshot (temp file, fsync, rename), yielding to other work between
+ * chunks while encoding; returns the revision it holds.
+ *
+ * @example const revision = await writeSnapshot(dir, state);
+ */
+export async function writeSnapshot(dir: string, state: KvState): Promise<number> {
+  const revision = state.revision;
+  const kvs = [...state.entries()];
+  const parts: Buffer[] = [];
+  for (const frame of snapshotFrames(kvs, revision)) {
+    parts.push(frame);
+    if (parts.length % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  await writeFileDurably(dir, 'snapshot', Buffer.concat(parts));
+  return revision;
+}
+
+/**
+ * Replaces the log by `history` and the frames in `tail` (kept as written), durably, and
+ * returns the new file open for appending.
+ *
+ * @example ({ log, size } = await rewriteLogFile(dir, state.recentHistory(1000), appended));
+ */
+export async function rewriteLogFile(
+  dir: string,
+  history: LogRecord[],
+  tail: Buffer[],
+): Promise<{ log: fs.FileHandle; size: number }> {
+  const bytes = Buffer.concat([LOG_MAGIC, ...history.map((h) => encodeRecord(h)), ...tail]);
+  await writeFileDurably(dir, 'log', bytes);
+  return { log: await fs.open(path.join(dir, 'log'), 'r+'), size: bytes.length };
 }
 
 /**

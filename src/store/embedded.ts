@@ -18,6 +18,11 @@
  * record after the snapshot, the same way. Every crash point leaves either the old snapshot
  * with the full log, or the new snapshot with the old or the new log; log records at or below
  * the snapshot's revision are only used as history on open.
+ *
+ * Write failures (a full disk, a file made immutable): every queued and later write is refused
+ * with `Unavailable` and `health()` says why; a retry (every 50 ms to 2 s) cuts what the failed
+ * write left past the log's durable end and proves the log takes writes, then writes resume.
+ * Damage found on open is refused, a torn tail dropped (`wal-scan.ts`).
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -42,13 +47,14 @@ import type {
   Watch,
   WatchEvent,
 } from './store.ts';
-import { LOG_MAGIC, encodeRecord, snapshotFrames } from './wal.ts';
+import { encodeRecord } from './wal.ts';
 import {
-  loadSnapshot,
+  loadFiles,
+  logWriteFailed,
   reclaimLog,
-  replayLog,
+  rewriteLogFile,
   writeAll,
-  writeFileDurably,
+  writeSnapshot,
 } from './embedded-files.ts';
 
 /** Longest pause between two attempts to make a failed log writable again (ms). */
@@ -148,25 +154,17 @@ export class EmbeddedStore implements Store, Compactable {
     await fs.mkdir(abs, { recursive: true });
     const lock = await lockDir(abs);
     try {
-      for (const f of await fs.readdir(abs)) {
-        if (f.endsWith('.tmp')) await fs.rm(path.join(abs, f), { force: true });
-      }
-      const state = new KvState(options);
-      const hadSnapshot = await loadSnapshot(abs, state);
-      const { log, size } = await replayLog(abs, state, hadSnapshot, options.onWarning);
+      const { state, log, size } = await loadFiles(abs, options);
       return new EmbeddedStore(abs, state, lock, log, size, options);
     } catch (err) {
       await lock.release();
       if (err instanceof RomanaError) throw err;
-      throw new RomanaError(
-        'Unavailable',
-        `cannot open embedded store ${abs}: ${(err as Error).message}`,
-        {
-          resourceType: 'store',
-          resourceId: abs,
-          cause: err,
-        },
-      );
+      const msg = `cannot open embedded store ${abs}: ${(err as Error).message}`;
+      throw new RomanaError('Unavailable', msg, {
+        resourceType: 'store',
+        resourceId: abs,
+        cause: err,
+      });
     }
   }
 
@@ -335,12 +333,7 @@ export class EmbeddedStore implements Store, Compactable {
   }
 
   #brokenError(err: unknown): RomanaError {
-    const msg = `embedded store ${this.dir}: cannot write ${path.join(this.dir, 'log')} (${(err as Error).message}); writes are refused until it can be written again (retried every ${MAX_RETRY_MS / 1000} s at most); transactions in flight were not acknowledged`;
-    return new RomanaError('Unavailable', msg, {
-      resourceType: 'store',
-      resourceId: this.dir,
-      cause: err,
-    });
+    return logWriteFailed(this.dir, err, MAX_RETRY_MS);
   }
 
   #scheduleRecovery(): void {
@@ -390,14 +383,7 @@ export class EmbeddedStore implements Store, Compactable {
   /** Writes the durable state as the new snapshot, yielding to the writer between chunks. */
   async #snapshot(): Promise<void> {
     try {
-      const revision = this.#state.revision;
-      const kvs = [...this.#state.entries()];
-      const parts: Buffer[] = [];
-      for (const frame of snapshotFrames(kvs, revision)) {
-        parts.push(frame);
-        if (parts.length % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
-      }
-      await writeFileDurably(this.dir, 'snapshot', Buffer.concat(parts));
+      const revision = await writeSnapshot(this.dir, this.#state);
       if (this.#closed) return;
       this.#snapshotAt = revision;
       this.#kick();
@@ -419,11 +405,8 @@ export class EmbeddedStore implements Store, Compactable {
       .recentHistory(this.#options.historyRevisions)
       .filter((h) => h.revision <= snapshotRevision);
     try {
-      const bytes = Buffer.concat([LOG_MAGIC, ...history.map((h) => encodeRecord(h)), ...tail]);
-      await writeFileDurably(this.dir, 'log', bytes);
       const old = this.#log;
-      this.#log = await fs.open(path.join(this.dir, 'log'), 'r+');
-      this.#logSize = bytes.length;
+      ({ log: this.#log, size: this.#logSize } = await rewriteLogFile(this.dir, history, tail));
       await old.close();
     } catch (err) {
       this.#fail(err, []);
