@@ -140,8 +140,10 @@ export class Operation {
     [compares, ops]: [Compare[], Op[]],
   ): Promise<Operation | null> {
     running.add(this.#value.owner);
+    let started: number | null;
     try {
-      if ((await this.#run(compares, ops)) === null) {
+      started = await this.#run(compares, ops);
+      if (started === null) {
         running.delete(this.#value.owner);
         return null;
       }
@@ -149,14 +151,7 @@ export class Operation {
       running.delete(this.#value.owner);
       throw err;
     }
-    if (this.#beats) {
-      let n = 0;
-      const key = beatKey(this.#value.owner);
-      this.#timer = setInterval(() => {
-        void this.#store.txn([], [{ type: 'put', key, value: String(++n) }]).catch(() => undefined);
-      }, timing.heartbeatMs);
-      this.#timer.unref();
-    }
+    if (this.#beats) this.#startBeating(timing, started);
     crashPoint(this.#value.kind, 1);
     return this;
   }
@@ -208,6 +203,31 @@ export class Operation {
   /** Beats are needed only where other processes must tell whether this one lives. */
   get #beats(): boolean {
     return this.#store.exclusive !== true;
+  }
+
+  /**
+   * Rewrites the beat key every `heartbeatMs`, guarded by its own last revision: once the
+   * operation finished or was taken over (both delete the key), a late beat cannot recreate it.
+   */
+  #startBeating(timing: OperationTiming, rev: number): void {
+    const key = beatKey(this.#value.owner);
+    let n = 0;
+    let busy = false;
+    this.#timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      this.#store
+        .txn([{ key, modRevision: rev }], [{ type: 'put', key, value: String(++n) }])
+        .then(
+          (r) => {
+            if (r.succeeded) rev = r.revision;
+            else clearInterval(this.#timer);
+          },
+          () => undefined,
+        )
+        .finally(() => (busy = false));
+    }, timing.heartbeatMs);
+    this.#timer.unref();
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
