@@ -21,6 +21,7 @@ import {
 } from './provision.ts';
 import { inNetns, ProcessExec } from '../exec.ts';
 import { VERSION } from '../version.ts';
+import { notFound } from '../errors.ts';
 
 interface Flags {
   romanadUrl: string;
@@ -117,9 +118,11 @@ function options(cmd: Command): Command {
         .argParser(intArg('metrics-port', 0, 65535)),
     )
     .addOption(
-      opt('--metrics-host <addr>', 'address /metrics listens on', 'metrics-host').default(
-        '0.0.0.0',
-      ),
+      opt(
+        '--metrics-host <addr>',
+        'address /metrics listens on (0.0.0.0 for every address, e.g. for a Prometheus elsewhere)',
+        'metrics-host',
+      ).default('127.0.0.1'),
     )
     .addOption(
       opt(
@@ -260,9 +263,29 @@ async function run(f: Flags): Promise<number> {
   });
 }
 
+/**
+ * Checks that romanad knows this host: a plan for a name it does not know would be empty and
+ * look like "nothing to do". Throws a NotFound error naming the flag, the name and the URL.
+ */
+async function checkKnown(client: RomanadClient, f: Flags): Promise<void> {
+  try {
+    await client.getHost(f.hostname);
+  } catch (err) {
+    if (!(err instanceof RomanadApiError) || err.status !== 404) throw err;
+    throw notFound(
+      'host',
+      f.hostname,
+      `--hostname: romanad at ${f.romanadUrl} has no host '${f.hostname}'; ` +
+        `give this node's name in romanad (romana host list), or register it first`,
+    );
+  }
+}
+
 async function plan(f: Flags): Promise<number> {
+  const { client } = connection(f);
+  await checkKnown(client, f);
   const agent = new Agent({
-    client: connection(f).client,
+    client,
     baseUrl: f.romanadUrl,
     hostname: f.hostname,
     table: f.routeTable,

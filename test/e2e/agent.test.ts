@@ -97,8 +97,6 @@ describe('romana-agent', () => {
           '1',
           '--metrics-port',
           String(metricsPort),
-          '--metrics-host',
-          '127.0.0.1',
         ]),
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
@@ -209,7 +207,17 @@ describe('romana-agent', () => {
     );
   });
 
-  it('exposes metrics and health', async () => {
+  it('exposes metrics and health, on loopback only by default', async () => {
+    const listening = execFileSync('ss', ['-Hltn', `sport = :${metricsPort}`], {
+      encoding: 'utf8',
+    });
+    assert.deepEqual(
+      listening
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/)[3]),
+      [`127.0.0.1:${metricsPort}`],
+    );
     const m = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
     assert.match(m, /^romana_managed_routes 1$/m);
     assert.match(m, /romana_reconcile_duration_seconds_count \d+/);
@@ -255,6 +263,26 @@ describe('romana-agent', () => {
     );
     assert.match(out, /^# table 10 on me: 0 change\(s\), 2 route\(s\) wanted$/m);
     assert.match(out, /^# vips on v0: 0 change\(s\)$/m);
+  });
+
+  it('plan for a host romanad does not know fails with the name, and changes nothing', () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        AGENT,
+        'plan',
+        ...agentArgs()
+          .slice(1)
+          .map((a) => (a === 'me' ? 'ghost' : a)),
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(
+      r.stderr,
+      /^romana-agent: --hostname: romanad at http:\/\/127\.0\.0\.1:\d+ has no host 'ghost'/,
+    );
   });
 
   it('plan --policy prints the firewall payloads it would apply, and applies nothing', async () => {
