@@ -131,21 +131,31 @@ const dynamicCjsPlugin = {
 };
 
 /**
- * In the short-lived programs, node:http, node:https (default imports) and node:child_process
- * (required by commander) load when first used, not at start: `romana --help` needs none of
- * them, `romana host list` no TLS. A named import of them fails the build (no such export).
+ * In the short-lived programs these built-in modules load when first used, not at start:
+ * `romana --help` needs none of them, `romana host list` no TLS, the CNI VERSION command no
+ * crypto or child process. A module required (commander requires child_process) becomes a
+ * proxy; an imported one exports the same proxy as default and a wrapper per function. Any
+ * other named import of them (a class, a constant) fails the build: no such export.
  */
+const LAZY_BUILTINS = ['http', 'https', 'child_process', 'crypto', 'fs/promises'];
 const lazyBuiltinPlugin = {
   name: 'romana-lazy-builtins',
   setup(b) {
-    b.onResolve({ filter: /^(node:)?(https?|child_process)$/ }, (args) => {
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
+    b.onResolve({ filter }, (args) => {
       if (args.namespace === 'romana-lazy') return undefined; // the real one, for load()
-      const lazy = /child_process/.test(args.path) ? 'require-call' : 'import-statement';
-      if (args.kind !== lazy) return undefined;
-      return { path: args.path.replace(/^(node:)?/, 'node:'), namespace: 'romana-lazy' };
+      if (args.kind !== 'require-call' && args.kind !== 'import-statement') return undefined;
+      return {
+        path: args.path.replace(/^(node:)?/, 'node:'),
+        namespace: 'romana-lazy',
+        pluginData: args.kind,
+      };
     });
     b.onLoad({ filter: /.*/, namespace: 'romana-lazy' }, (args) => {
-      const cjs = /child_process/.test(args.path);
+      const real = createRequire(import.meta.url)(args.path);
+      const functions = Object.keys(real).filter(
+        (k) => /^[a-z][\w$]*$/.test(k) && typeof real[k] === 'function',
+      );
       return {
         contents: [
           'let real;',
@@ -159,7 +169,12 @@ const lazyBuiltinPlugin = {
           '    return d && { ...d, configurable: true };',
           '  },',
           '});',
-          cjs ? 'module.exports = lazy;' : 'export default lazy;',
+          ...(args.pluginData === 'require-call'
+            ? ['module.exports = lazy;']
+            : [
+                'export default lazy;',
+                ...functions.map((f) => `export const ${f} = (...a) => load().${f}(...a);`),
+              ]),
         ].join('\n'),
         loader: 'js',
       };
