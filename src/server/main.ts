@@ -3,11 +3,9 @@
  * down cleanly on SIGTERM/SIGINT (in-flight requests finish; the store is closed last).
  */
 import { readFileSync } from 'node:fs';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { RomanaError } from '../errors.ts';
-import { openStore as openStoreSpec } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
-import { buildApp } from './app.ts';
 import { assertSafeListen } from './auth.ts';
 import {
   appOptionsFromConfig,
@@ -16,7 +14,6 @@ import {
   parseConfig,
   type RomanadConfig,
 } from './config.ts';
-import { createRomanaService } from './romana-service.ts';
 import { VERSION } from '../version.ts';
 
 /** Exit statuses: 0 clean stop, 1 runtime failure, 2 bad settings. */
@@ -36,6 +33,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     return usageError(err);
   }
+  // Loaded only to serve: --version and --help need none of them.
+  const [{ pino }, { buildApp }, { createRomanaService }] = await Promise.all([
+    import('pino'),
+    import('./app.ts'),
+    import('./romana-service.ts'),
+  ]);
   const log = pino({ level: cfg.logLevel, base: { program: 'romanad' } });
   let appOptions;
   let initialTopology: unknown;
@@ -132,6 +135,7 @@ async function openStore(cfg: RomanadConfig, log: Logger): Promise<Store> {
       : cfg.store.kind === 'memory'
         ? 'memory:'
         : 'etcd';
+  const { openStore: openStoreSpec } = await import('../store/open.ts');
   return openStoreSpec(spec, {
     embedded: { onWarning: (m) => log.warn(m) },
     etcd: { endpoints, prefix, ...(tls ? { tls } : {}) },
