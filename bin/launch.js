@@ -4,9 +4,9 @@
 // Node to start): runs the program built under dist/ by `npm run build` (scripts/build.mjs).
 // An installed package has only dist/ and runs it as is.
 //
-// A short-lived program (dist/*.cjs) is compiled with the V8 code cache the build made beside
-// it (dist/*.cjs.cache), which spares most of its compile time; a cache made by another Node
-// version is refused by V8 and the program compiles as usual.
+// A CommonJS build (dist/*.cjs: romanad, romana, romana-cni) is compiled with the V8 code cache
+// the build made beside it (dist/*.cjs.cache), which spares most of its compile time; a cache
+// made by another Node version is refused by V8 and the program compiles as usual.
 //
 // In a checkout (src/ is there), a program whose build is missing or older than one of its
 // sources (dist/build-inputs.json lists them) runs from the sources through tsx instead, so

@@ -1,13 +1,15 @@
 // Builds every program to plain JavaScript under dist/, with its runtime dependencies bundled, so
 // that an installed package needs neither tsx nor node_modules:
 //
-//   dist/romanad.js, romana-agent.js, romana-listener.js, romana-route-publisher.js
-//       the long-running programs: ES modules; code shared between them and modules loaded on
-//       demand (the etcd client) in dist/chunks/;
-//   dist/romana.cjs, dist/romana-cni.cjs
-//       the short-lived ones, the CLI and the CNI plugin: one minified CommonJS file each (the
-//       fastest for Node to load), no top-level await; the CNI plugin has a shebang, so that the
-//       container runtime can run it from anywhere;
+//   dist/romanad.cjs, dist/romana.cjs, dist/romana-cni.cjs
+//       the programs whose start time counts (the control plane, the CLI, the CNI plugin): one
+//       minified CommonJS file each, no top-level await, and beside it dist/<name>.cjs.cache,
+//       the V8 code cache of a warm-up run, which bin/launch.js hands to V8 (CommonJS, unlike
+//       ES modules, can be compiled from a cache on Node 20). Modules loaded on demand (the
+//       etcd client in romanad) stay in the file, unevaluated until used. The CNI plugin has a
+//       shebang, so that the container runtime can run it from anywhere;
+//   dist/romana-agent.js, romana-listener.js, romana-route-publisher.js
+//       the other long-running programs: ES modules, with shared code in dist/chunks/;
 //   dist/build-inputs.json
 //       the source files each program was built from, so that bin/ can tell, in a checkout,
 //       that a program is older than its sources (see bin/launch.js).
@@ -23,18 +25,24 @@ const root = path.resolve(import.meta.dirname, '..');
 const dist = path.join(root, 'dist');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 
-/** The long-running programs (ES modules) and the module whose `main(argv)` each runs. */
+/** The programs built as ES modules, and the module whose `main(argv)` each runs. */
 const SERVERS = {
-  romanad: 'src/server/main.ts',
   'romana-agent': 'src/agent/main.ts',
   'romana-listener': 'src/k8s/main.ts',
   'romana-route-publisher': 'src/bgp/main.ts',
 };
 /**
- * The short-lived programs (CommonJS): their entry, and the run that warms the V8 code cache
- * made beside each (arguments, environment, stdin).
+ * The programs built as CommonJS: their entry, and the run that warms the V8 code cache made
+ * beside each (arguments, environment, stdin; a server is stopped once it prints `stopOn`).
  */
 const COMMANDS = {
+  romanad: {
+    entry: 'romana-entry:cjs:src/server/main.ts',
+    warm: {
+      args: ['--store', 'memory:', '--port', '0', '--log-level', 'warn'],
+      stopOn: 'listening',
+    },
+  },
   romana: { entry: 'romana-entry:cjs:src/cli/main.ts', warm: { args: ['--help'] } },
   'romana-cni': {
     entry: 'src/cni/entry.ts',
@@ -131,21 +139,31 @@ const dynamicCjsPlugin = {
 };
 
 /**
- * In the short-lived programs, node:http, node:https (default imports) and node:child_process
- * (required by commander) load when first used, not at start: `romana --help` needs none of
- * them, `romana host list` no TLS. A named import of them fails the build (no such export).
+ * In the CLI and the CNI plugin these built-in modules load when first used, not at start:
+ * `romana --help` needs none of them, `romana host list` no TLS, the CNI VERSION command no
+ * crypto or child process. A module required (commander requires child_process) becomes a
+ * proxy; an imported one exports the same proxy as default and a wrapper per function. Any
+ * other named import of them (a class, a constant) fails the build: no such export.
  */
+const LAZY_BUILTINS = ['http', 'https', 'child_process', 'crypto', 'fs/promises'];
 const lazyBuiltinPlugin = {
   name: 'romana-lazy-builtins',
   setup(b) {
-    b.onResolve({ filter: /^(node:)?(https?|child_process)$/ }, (args) => {
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
+    b.onResolve({ filter }, (args) => {
       if (args.namespace === 'romana-lazy') return undefined; // the real one, for load()
-      const lazy = /child_process/.test(args.path) ? 'require-call' : 'import-statement';
-      if (args.kind !== lazy) return undefined;
-      return { path: args.path.replace(/^(node:)?/, 'node:'), namespace: 'romana-lazy' };
+      if (args.kind !== 'require-call' && args.kind !== 'import-statement') return undefined;
+      return {
+        path: args.path.replace(/^(node:)?/, 'node:'),
+        namespace: 'romana-lazy',
+        pluginData: args.kind,
+      };
     });
     b.onLoad({ filter: /.*/, namespace: 'romana-lazy' }, (args) => {
-      const cjs = /child_process/.test(args.path);
+      const real = createRequire(import.meta.url)(args.path);
+      const functions = Object.keys(real).filter(
+        (k) => /^[a-z][\w$]*$/.test(k) && typeof real[k] === 'function',
+      );
       return {
         contents: [
           'let real;',
@@ -159,7 +177,12 @@ const lazyBuiltinPlugin = {
           '    return d && { ...d, configurable: true };',
           '  },',
           '});',
-          cjs ? 'module.exports = lazy;' : 'export default lazy;',
+          ...(args.pluginData === 'require-call'
+            ? ['module.exports = lazy;']
+            : [
+                'export default lazy;',
+                ...functions.map((f) => `export const ${f} = (...a) => load().${f}(...a);`),
+              ]),
         ].join('\n'),
         loader: 'js',
       };
@@ -239,7 +262,7 @@ async function buildCommand(name) {
     format: 'cjs',
     minify: true,
     banner: { js: '#!/usr/bin/env node' },
-    plugins: [entryPlugin, versionPlugin, lazyBuiltinPlugin],
+    plugins: [entryPlugin, versionPlugin, name === 'romanad' ? etcdProtoPlugin : lazyBuiltinPlugin],
   });
   chmodSync(outfile, 0o755);
   codeCache(outfile, warm);
@@ -258,6 +281,16 @@ function codeCache(file, warm) {
     'const run = compileCjs(file);',
     `process.argv = [process.execPath, file, ...${JSON.stringify(warm.args)}];`,
     "process.on('exit', () => require('node:fs').writeFileSync(file + '.cache', run.script.createCachedData()));",
+    ...(warm.stopOn === undefined
+      ? []
+      : [
+          // A server: stop it (as SIGTERM does) once it says it serves.
+          'const write = process.stdout.write.bind(process.stdout);',
+          'process.stdout.write = (chunk, ...rest) => {',
+          `  if (String(chunk).includes(${JSON.stringify(warm.stopOn)})) setImmediate(() => process.kill(process.pid, 'SIGTERM'));`,
+          '  return write(chunk, ...rest);',
+          '};',
+        ]),
     'run();',
   ].join('\n');
   const r = spawnSync(process.execPath, ['-e', script], {
@@ -309,6 +342,7 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const all = wanted.length === 0;
+if (all) rmSync(dist, { recursive: true, force: true }); // no file of an older layout stays
 const inputsFile = path.join(dist, 'build-inputs.json');
 let inputs = {};
 try {

@@ -4,13 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Server as TlsServer } from 'node:tls';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { isRomanaError, RomanaError } from '../errors.ts';
 import { parseTopology } from '../ipam/topology.ts';
-import { openStore as openStoreSpec } from '../store/open.ts';
-import { storeCommand } from '../store/store-command.ts';
 import type { Store } from '../store/store.ts';
-import { buildApp } from './app.ts';
 import { assertSafeListen, TokenAuth } from './auth.ts';
 import {
   appOptionsFromConfig,
@@ -20,13 +17,13 @@ import {
   type RomanadConfig,
 } from './config.ts';
 import { reloadCredentials } from './credentials.ts';
-import { createRomanaService } from './romana-service.ts';
 import { VERSION } from '../version.ts';
 
 /** Exit statuses: 0 clean stop, 1 runtime failure, 2 bad settings or a store it cannot open. */
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'store') {
     const print = (stream: NodeJS.WriteStream) => (line: string) => stream.write(`${line}\n`);
+    const { storeCommand } = await import('../store/store-command.ts');
     return storeCommand(argv.slice(1), print(process.stdout), print(process.stderr));
   }
   if (argv.includes('--version')) {
@@ -44,6 +41,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     return usageError(err);
   }
+  // Loaded only to serve: --version and --help need none of them.
+  const [{ pino }, { buildApp }, { createRomanaService }] = await Promise.all([
+    import('pino'),
+    import('./app.ts'),
+    import('./romana-service.ts'),
+  ]);
   const log = pino({ level: cfg.logLevel, base: { program: 'romanad' } });
   let appOptions;
   let initialTopology: unknown;
@@ -169,6 +172,7 @@ async function openStore(cfg: RomanadConfig, log: Logger): Promise<Store> {
       : cfg.store.kind === 'memory'
         ? 'memory:'
         : 'etcd';
+  const { openStore: openStoreSpec } = await import('../store/open.ts');
   return openStoreSpec(spec, {
     embedded: { onWarning: (m) => log.warn(m) },
     etcd: { endpoints, prefix, ...(tls ? { tls } : {}) },

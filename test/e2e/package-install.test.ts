@@ -60,7 +60,8 @@ function cleanCopy(to: string): void {
     },
   );
   for (const file of list.split('\0')) {
-    if (file === '' || !existsSync(path.join(ROOT, file))) continue;
+    if (file === '' || /^(node_modules|dist)(\/|$)/.test(file)) continue;
+    if (!existsSync(path.join(ROOT, file))) continue;
     mkdirSync(path.dirname(path.join(to, file)), { recursive: true });
     cpSync(path.join(ROOT, file), path.join(to, file));
   }
