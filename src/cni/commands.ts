@@ -134,17 +134,18 @@ export async function cmdDel(conf: NetConf, env: CniEnv, d: Deps): Promise<void>
     (known) => ({ known, err: undefined }),
     (err: unknown) => ({ known: false, err }),
   );
-  const local = async (veth: string, onlyIfPresent: boolean): Promise<void> => {
-    if (onlyIfPresent && !(await hostVethExists(d.exec, veth))) return;
-    if (conf.usePolicy) await removeDiverts(d.exec, veth);
-    await unwire(d.exec, veth);
+  // Divert rules name the veth, so they go first; one `ip` call removes both names.
+  const local = async (): Promise<void> => {
+    if (conf.usePolicy) {
+      await removeDiverts(d.exec, names.hostVeth);
+      if (await hostVethExists(d.exec, names.legacyHostVeth)) {
+        await removeDiverts(d.exec, names.legacyHostVeth);
+      }
+    }
+    await unwire(d.exec, names.hostVeth, names.legacyHostVeth);
   };
   // Independent of each other: run together (deleting a veth waits on the kernel for ~tens of ms).
-  const [released] = await Promise.all([
-    release,
-    local(names.hostVeth, false),
-    local(names.legacyHostVeth, true),
-  ]);
+  const [released] = await Promise.all([release, local()]);
   if (released.err !== undefined) {
     const e = released.err;
     const cause = e instanceof CniError ? e : new CniError(CniCode.Internal, String(e));

@@ -13,6 +13,7 @@ import { deriveNames, parseNetConf, type CniEnv } from './config.ts';
 import { CniError } from './errors.ts';
 import { spawnExec, type Exec } from './exec.ts';
 import { main } from './main.ts';
+import { addDiverts } from './policy.ts';
 import { Romanad } from './romanad.ts';
 
 const NS = `node-del-${process.pid}`;
@@ -133,6 +134,31 @@ describe('DEL when romanad cannot release the address', () => {
     await cmdDel(conf(), env, deps());
     await cmdDel(conf(), env, deps());
     assert.equal(deletes.length, 2);
+  });
+
+  it('with use_policy, removes the divert rules of both host veths, also when release fails', async () => {
+    for (const chain of [
+      'ROMANA-INPUT',
+      'ROMANA-FORWARD-OUT',
+      'ROMANA-FORWARD-IN',
+      'ROMANA-OUTPUT',
+    ]) {
+      spawnSync('ip', ['netns', 'exec', NS, 'iptables', '-w', '-N', chain]);
+    }
+    await addDiverts(exec, names.hostVeth);
+    await addDiverts(exec, names.legacyHostVeth);
+    const rules = () =>
+      execFileSync('ip', ['netns', 'exec', NS, 'iptables', '-w', '-S'], { encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => l.includes('romana-') && l.startsWith('-A'));
+    assert.equal(rules().length, 8);
+    answer = 503;
+    const policyConf = parseNetConf(
+      JSON.stringify({ cniVersion: '1.0.0', name: 'n', romanad_url: url, use_policy: true }),
+    );
+    await assert.rejects(cmdDel(policyConf, env, deps()), (e: CniError) => e.code === 11);
+    assert.deepEqual(rules(), []);
+    assert.deepEqual(links(), ['lo']);
   });
 
   it('through the entry: prints the code 11 error and exits 1; the retry releases and exits 0', async () => {

@@ -6,7 +6,8 @@
  * Two Romana networks (two conflists of type `romana`) per host: containers get addresses from
  * their host's blocks, reach each other across hosts, keep both interfaces when attached to both
  * networks, and `podman rm` releases their addresses. A configuration at cniVersion 1.1.0 is
- * refused by podman 4.x (docs/node.md says which runtimes take which versions).
+ * refused by podman 4.x (docs/node.md says which runtimes take which versions). A DEL that
+ * cannot reach romanad fails with code 11, which podman logs without retrying.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -88,7 +89,10 @@ function setUpHost(host: string): void {
  * Runs podman as `host`'s runtime: in its network namespace, with its own settings. Never
  * synchronously: romanad is reached through a relay in this process, which must keep running.
  */
-async function podman(host: string, args: string[]): Promise<string> {
+async function podmanWithStderr(
+  host: string,
+  args: string[],
+): Promise<{ stdout: string; stderr: string }> {
   const dir = path.join(work, host);
   const child = spawn(
     'nsenter',
@@ -115,7 +119,11 @@ async function podman(host: string, args: string[]): Promise<string> {
     const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-8).join('\n') : '';
     throw new Error(`podman ${args.join(' ')} on ${host}: exit ${code}\n${err}\n${tail}`);
   }
-  return out.trim();
+  return { stdout: out.trim(), stderr: err };
+}
+
+async function podman(host: string, args: string[]): Promise<string> {
+  return (await podmanWithStderr(host, args)).stdout;
 }
 
 /** A tarball of a tiny root filesystem: static busybox and its applets. */
@@ -289,5 +297,39 @@ describe('romana-cni under podman 4.3 (CNI backend) on two hosts', { timeout: 18
       (await addresses()).map((a) => a.name),
       before,
     );
+  });
+
+  it('podman rm while romanad is unreachable: DEL says try again later, podman removes the container without retrying', async () => {
+    const id = await run('h2', 'late', ['romana-a']);
+    const name = `${id.slice(0, 8)}.eth0`;
+    assert.ok((await addresses()).some((a) => a.name === name));
+    // h2 loses romanad: its connections to romanad's port are refused.
+    const cut = ['OUTPUT', '-o', 'lo', '-p', 'tcp', '--dport', '9600', '-j', 'REJECT'];
+    const iptables = (op: string) =>
+      execFileSync('ip', [
+        'netns',
+        'exec',
+        f.nsOf('h2'),
+        'iptables',
+        '-w',
+        op,
+        ...cut,
+        '--reject-with',
+        'tcp-reset',
+      ]);
+    iptables('-I');
+    try {
+      // podman logs the plugin's error and goes on; the container is gone, its veth too.
+      const out = await podmanWithStderr('h2', ['rm', '--force', '--time', '0', 'late']);
+      assert.match(out.stderr, new RegExp(`could not release ${name.replace('.', '\\.')}`));
+      assert.match(out.stderr, /unreachable/);
+      assert.ok(!hostLinks('h2').includes(hostVethName(id, 'eth0')));
+      assert.equal(await podman('h2', ['ps', '--all', '--quiet', '--filter', 'name=late']), '');
+    } finally {
+      iptables('-D');
+    }
+    // podman never calls DEL again (nor GC): the address waits for an operator (docs/node.md).
+    assert.ok((await addresses()).some((a) => a.name === name));
+    assert.equal((await f.admin('DELETE', `/address?addressName=${name}`)).status, 200);
   });
 });

@@ -144,7 +144,7 @@ describe('romana-cni when romanad cannot reach its datastore', { timeout: 120_00
 describe('romana-cni DEL while romanad is stopped', { timeout: 120_000 }, () => {
   it('answers code 11 while romanad is stopped, removes the veth anyway, and the retried DEL releases', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'romana-cni-del-'));
-    const h = cniHarness('del', ['--store', `embedded:${dir}`]);
+    const h = cniHarness('node-del', ['--store', `embedded:${dir}`]);
     try {
       await h.start();
       const pod = await h.addPod('d1', '1.0.0');
