@@ -175,12 +175,18 @@ export async function reclaimLog(
 }
 
 /**
- * The error of a failed log write: names the file and the cause, says writes are retried.
+ * The error of a failed write of the log or snapshot: names the file and the cause, says that
+ * writes are refused until a retry writes the log again.
  *
- * @example throw logWriteFailed(dir, err, 2000);
+ * @example throw logWriteFailed(dir, 'log', err, 2000);
  */
-export function logWriteFailed(dir: string, err: unknown, retryMs: number): RomanaError {
-  const msg = `embedded store ${dir}: cannot write ${path.join(dir, 'log')} (${(err as Error).message}); writes are refused until it can be written again (retried every ${retryMs / 1000} s at most); transactions in flight were not acknowledged`;
+export function logWriteFailed(
+  dir: string,
+  file: 'log' | 'snapshot',
+  err: unknown,
+  retryMs: number,
+): RomanaError {
+  const msg = `embedded store ${dir}: cannot write ${path.join(dir, file)} (${(err as Error).message}); writes are refused until the log can be written again (retried every ${retryMs / 1000} s at most); transactions in flight were not acknowledged`;
   return new RomanaError('Unavailable', msg, {
     resourceType: 'store',
     resourceId: dir,

@@ -104,4 +104,41 @@ describe('EmbeddedStore after a failed log write', () => {
     await store.close();
     await assertReopens(dir, acked, 'refused');
   });
+
+  it('loses nothing when the disk fills while snapshots and log rewrites run', async () => {
+    const dir = path.join(t.dir, 'compacting');
+    const opts = { compactLogBytes: 16 * 1024, historyRevisions: 20 };
+    const store = await EmbeddedStore.open(dir, opts);
+    // Leave the store about 600 kB: it fills them itself, with batches, snapshots and rewrites.
+    const spare = path.join(t.dir, 'spare');
+    const free = await fs.statfs(t.dir);
+    await fs.writeFile(spare, Buffer.alloc(free.bavail * free.bsize - 600_000, 1));
+    const acked = new Map<string, number>();
+    const value = 'c'.repeat(2000);
+    const writeUntilRefused = async (prefix: string, limit: number): Promise<boolean> => {
+      let refused = false;
+      let i = 0;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (!refused && i < limit) {
+            const key = `${prefix}/${i++}`;
+            try {
+              acked.set(key, (await store.txn([], put(key, value))).revision);
+            } catch (err) {
+              assert.ok(isRomanaError(err, 'Unavailable'), String(err));
+              refused = true;
+            }
+          }
+        }),
+      );
+      return refused;
+    };
+    assert.ok(await writeUntilRefused('a', 5000), 'the disk never filled');
+    assert.equal(store.health!().writable, false);
+    await fs.rm(spare);
+    await waitUntil(() => store.health!().writable, 'the store takes writes again');
+    assert.equal(await writeUntilRefused('b', 50), false);
+    await store.close();
+    await assertReopens(dir, acked, 'never-written');
+  });
 });

@@ -321,8 +321,8 @@ export class EmbeddedStore implements Store, Compactable {
    * ahead of the disk: refuse every queued and future write, and retry until the log takes
    * writes again (`#recover`). Reads keep serving the durable state.
    */
-  #fail(err: unknown, batch: Pending[]): void {
-    this.#broken = this.#brokenError(err);
+  #fail(err: unknown, batch: Pending[], file: 'log' | 'snapshot' = 'log'): void {
+    this.#broken = logWriteFailed(this.dir, file, err, MAX_RETRY_MS);
     for (const p of [...batch, ...this.#queue]) p.reject(this.#broken);
     this.#queue = [];
     this.#overlay.clear();
@@ -330,10 +330,6 @@ export class EmbeddedStore implements Store, Compactable {
     this.#durableWaiters = [];
     this.#options.onWarning?.(this.#broken.message);
     this.#scheduleRecovery();
-  }
-
-  #brokenError(err: unknown): RomanaError {
-    return logWriteFailed(this.dir, err, MAX_RETRY_MS);
   }
 
   #scheduleRecovery(): void {
@@ -366,7 +362,7 @@ export class EmbeddedStore implements Store, Compactable {
       }
       this.#logSize = size;
     } catch (err) {
-      this.#broken = this.#brokenError(err);
+      this.#broken = logWriteFailed(this.dir, 'log', err, MAX_RETRY_MS);
       this.#scheduleRecovery();
       return;
     }
@@ -389,7 +385,7 @@ export class EmbeddedStore implements Store, Compactable {
       this.#kick();
     } catch (err) {
       this.#tail = undefined;
-      this.#fail(err, []);
+      this.#fail(err, [], 'snapshot');
     }
   }
 
