@@ -44,6 +44,12 @@ export async function findAbandoned(core: ServiceCore): Promise<Abandoned> {
     }
   }
   let bareFence: KeyValue | undefined;
+  // A replica that has loaded its state knows of any fence through its watch.
+  const known = (core.state as typeof core.state | undefined)?.topology;
+  if (known !== undefined && known?.updating === undefined) {
+    core.abandon.keep(watched);
+    return { operations, bareFence };
+  }
   const topo = await core.store.get(TOPOLOGY_KEY);
   const updating = topo && (JSON.parse(topo.value) as TopologyRecord).updating;
   if (topo !== undefined && updating !== undefined) {

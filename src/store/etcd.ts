@@ -8,6 +8,7 @@
  * is reported as `Unavailable`, because the transaction may or may not have been applied and
  * only the caller, by re-reading, can tell. Each retry may pick another endpoint.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFileSync, type PathOrFileDescriptor } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import {
@@ -47,7 +48,10 @@ export interface EtcdStoreOptions {
   prefix?: string;
   /** PEM file paths; `ca` defaults to the system roots. Setting `tls` implies https. */
   tls?: { ca?: string; cert?: string; key?: string };
-  /** Deadline of one request, in ms. Default 5000. */
+  /**
+   * Deadline of one request, in ms. Default 3000: a request stuck on a frozen member fails
+   * then (new requests avoid that member after `SUSPECT_MS` already).
+   */
   requestTimeoutMs?: number;
   /** Attempts of one request when etcd is unreachable (see module comment). Default 3. */
   attempts?: number;
@@ -68,33 +72,77 @@ const passthrough = {
   onFailure: () => ({ dispose: () => {} }),
 } as unknown as Policy;
 
+/** After a failure, an endpoint is avoided for this long, doubling per failure in a row. */
 const DOWN_MS = 500;
+const MAX_DOWN_MS = 10_000;
+/** An endpoint with a request unanswered for this long is avoided by new requests. */
+const SUSPECT_MS = 1000;
+
+interface EndpointState {
+  downUntil: number;
+  failures: number;
+  /** Start times of the requests it has not answered yet. */
+  pending: Set<{ at: number }>;
+}
 
 /**
- * Per-endpoint policy: after a connection-level failure the endpoint is skipped for a short
- * while. A skipped call never reaches the endpoint, so the pool tries the next one within the
- * same request, and a retry does not land on the dead member again by chance.
+ * Which endpoints new requests should avoid. A member that is down refuses connections, but a
+ * frozen or cut-off one accepts them and answers nothing: each request sent there hangs until
+ * its deadline. So an endpoint is avoided after a connection failure or a timeout (for a while
+ * that doubles while it keeps failing), and as soon as one of its requests has gone unanswered
+ * for `SUSPECT_MS`, without waiting for the deadline. It is used anyway when every endpoint is
+ * to be avoided: a slow cluster is slow everywhere. Once its pause is over, an endpoint that
+ * failed gets reads again (a read that fails is retried elsewhere), but writes only after it
+ * answered one: a write that times out may or may not have been applied and is not retried.
+ *
+ * Works through the client's per-host fault policy: a request the policy refuses never reaches
+ * the endpoint, so the client's pool tries the next one within the same call.
  */
-function endpointPolicy(endpoint: string): Policy {
-  let downUntil = 0;
-  return {
-    execute: async (fn: (ctx: { signal: AbortSignal }) => unknown, signal?: AbortSignal) => {
-      if (Date.now() < downUntil) {
-        throw new Error(
-          `No connection established to etcd endpoint ${endpoint} (skipped for ${DOWN_MS} ms after a connection failure)`,
-        );
-      }
-      try {
-        return await fn({ signal: signal ?? new AbortController().signal });
-      } catch (err) {
-        if (/UNAVAILABLE|ECONNREFUSED/.test((err as Error).message ?? ''))
-          downUntil = Date.now() + DOWN_MS;
-        throw err;
-      }
-    },
-    onSuccess: () => ({ dispose: () => {} }),
-    onFailure: () => ({ dispose: () => {} }),
-  } as unknown as Policy;
+class EndpointHealth {
+  readonly #all = new Map<string, EndpointState>();
+  /** Whether the request in progress is a read or a write. */
+  readonly kind = new AsyncLocalStorage<'read' | 'write'>();
+
+  policy(endpoint: string): Policy {
+    const me: EndpointState = { downUntil: 0, failures: 0, pending: new Set() };
+    this.#all.set(endpoint, me);
+    return {
+      execute: async (fn: (ctx: { signal: AbortSignal }) => unknown, signal?: AbortSignal) => {
+        const now = Date.now();
+        const write = this.kind.getStore() === 'write';
+        const fit = (s: EndpointState) => this.#healthy(s, now) && !(write && s.failures > 0);
+        if (!fit(me) && [...this.#all.values()].some(fit)) {
+          throw new Error(
+            `No connection established to etcd endpoint ${endpoint} (avoided: it failed or is not answering)`,
+          );
+        }
+        const call = { at: now };
+        me.pending.add(call);
+        try {
+          const r = await fn({ signal: signal ?? new AbortController().signal });
+          me.failures = 0;
+          me.downUntil = 0;
+          return r;
+        } catch (err) {
+          if (/UNAVAILABLE|ECONNREFUSED|DEADLINE_EXCEEDED|Deadline exceeded/i.test(String(err))) {
+            me.failures++;
+            me.downUntil = Date.now() + Math.min(MAX_DOWN_MS, DOWN_MS * 2 ** (me.failures - 1));
+          }
+          throw err;
+        } finally {
+          me.pending.delete(call);
+        }
+      },
+      onSuccess: () => ({ dispose: () => {} }),
+      onFailure: () => ({ dispose: () => {} }),
+    } as unknown as Policy;
+  }
+
+  #healthy(s: EndpointState, now: number): boolean {
+    if (now < s.downUntil) return false;
+    for (const c of s.pending) if (now - c.at >= SUSPECT_MS) return false;
+    return true;
+  }
 }
 
 const PAGE = 500;
@@ -113,6 +161,7 @@ export class EtcdStore implements Store, Compactable {
   readonly #prefix: Buffer;
   readonly #attempts: number;
   readonly #watchProbeMs: number;
+  readonly #health = new EndpointHealth();
   #closed = false;
   #watches = new Set<Watch>();
 
@@ -126,7 +175,7 @@ export class EtcdStore implements Store, Compactable {
       options.tls && !/^https?:\/\//.test(e) ? `https://${e}` : e,
     );
     this.endpoints = hosts.join(',');
-    const timeout = options.requestTimeoutMs ?? 5000;
+    const timeout = options.requestTimeoutMs ?? 3000;
     this.#client = new Etcd3({
       hosts,
       ...(options.tls ? { credentials: tlsCredentials(options.tls) } : {}),
@@ -136,7 +185,7 @@ export class EtcdStore implements Store, Compactable {
         'grpc.keepalive_timeout_ms': 5_000,
       },
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
-      faultHandling: { global: passthrough, host: endpointPolicy },
+      faultHandling: { global: passthrough, host: (h) => this.#health.policy(h) },
     });
   }
 
@@ -281,7 +330,7 @@ export class EtcdStore implements Store, Compactable {
   async #call<T>(kind: 'read' | 'write', what: string, fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await fn();
+        return await this.#health.kind.run(kind, fn);
       } catch (err) {
         const retry = kind === 'read' ? isUnavailable(err) : neverSent(err);
         if (!retry || attempt >= this.#attempts || this.#closed) throw this.#map(err, what);

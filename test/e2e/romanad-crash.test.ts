@@ -3,7 +3,9 @@
  * transaction of a topology update and of a forced host removal, on the embedded store. After a
  * restart the operation is fully done or fully undone, writes are served at once (the store's
  * directory lock proves no other writer lives), no acknowledged address is lost and none is held
- * twice, and the store holds no intent, fence or foreign generation.
+ * twice, and the store holds no intent, fence or foreign generation. On etcd, where no lock
+ * proves the writer dead, another replica settles the operation once it stood still for the
+ * staleness period (10 s).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { EmbeddedStore } from '../../src/store/embedded.ts';
+import { startEtcd } from '../helpers/etcd.ts';
 import { request, startRomanad, type Romanad } from '../helpers/romanad.ts';
 
 const dirs: string[] = [];
@@ -236,5 +239,58 @@ describe('romanad killed in the middle of an operation (embedded store)', () => 
       crashes++;
     }
     assert.ok(crashes >= 4, `killed at ${crashes} points of the removal`);
+  });
+});
+
+describe('a romanad replica killed in the middle of an operation (etcd)', () => {
+  it('another replica finishes its host removal and undoes its topology update once they are stale', async () => {
+    const etcd = await startEtcd();
+    const args = ['--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(',')];
+    const env = (crash: string) => ({ ...process.env, ROMANAD_TEST_CRASH_AFTER: crash });
+    const b = await startRomanad(args, process.env, { bundle: true });
+    try {
+      await ok(`${b.url}/topology`, 'POST', TOPO_A);
+      const readA = JSON.stringify(await ok(`${b.url}/topology`, 'GET'));
+      const acked = new Map<string, string>();
+      await allocate(b, acked, 'h1', 3);
+      await ok(`${b.url}/hosts`, 'POST', { name: 'x', ip: '192.168.1.1' });
+      const doomed = new Map<string, string>();
+      await allocate(b, doomed, 'x', 20);
+      // A replica dies after fencing x and freeing one of its blocks.
+      const a = await startRomanad(args, env('remove-host:2'), { bundle: true });
+      await assert.rejects(request(`${a.url}/hosts/x?force=true`, 'DELETE'));
+      const t0 = Date.now();
+      await allocate(b, acked, 'h2', 1); // other hosts are not held up
+      let gone = false;
+      while (!gone && Date.now() - t0 < 30_000) {
+        gone = (await request(`${b.url}/hosts/x`, 'GET')).status === 404;
+        if (!gone) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.ok(gone, 'the removal was finished by the other replica');
+      await checkAddresses(b, acked);
+      // A replica dies after fencing a topology update and writing part of it.
+      const a2 = await startRomanad(args, env('topology:2'), { bundle: true });
+      await assert.rejects(request(`${a2.url}/topology`, 'POST', TOPO_B));
+      const t1 = Date.now();
+      let refused = 0;
+      for (;;) {
+        const r = await request(`${b.url}/address`, 'POST', { name: `w${Date.now()}`, host: 'h3' });
+        if (r.status === 200) {
+          acked.set(`w`, r.body as string);
+          break;
+        }
+        assert.equal(r.status, 503, JSON.stringify(r.body));
+        refused++;
+        assert.ok(Date.now() - t1 < 30_000, 'writes resume');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.ok(refused > 0, 'writes waited while the update could still be alive');
+      assert.equal(JSON.stringify(await ok(`${b.url}/topology`, 'GET')), readA, 'undone');
+      const list = (await ok(`${b.url}/addresses`, 'GET')) as Array<{ ip: string }>;
+      assert.equal(new Set(list.map((x) => x.ip)).size, list.length, 'no IP held twice');
+    } finally {
+      await b.stop();
+      await etcd.stop();
+    }
   });
 });

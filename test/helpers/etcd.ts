@@ -21,12 +21,16 @@ import * as path from 'node:path';
 const ETCD = process.env['ROMANA_TEST_ETCD'] ?? '/usr/bin/etcd';
 const HEALTH_TIMEOUT_MS = 20_000;
 
-/** Kills etcd when our end of stdin closes; a line on stdin picks the signal (default KILL). */
+/**
+ * Kills etcd when our end of stdin closes; each line on stdin sends that signal (STOP and CONT
+ * freeze and thaw it); after a TERM, the end of stdin does not turn it into a KILL.
+ */
 const WRAPPER = `
 exec 3<&0
 "$0" "$@" </dev/null 3<&- &
 p=$!
-{ read sig || true; kill -"\${sig:-KILL}" "$p" 2>/dev/null; } <&3 &
+{ last=; while read sig; do last=$sig; kill -"$sig" "$p" 2>/dev/null; done;
+  [ "$last" = TERM ] || kill -KILL "$p" 2>/dev/null; } <&3 &
 wait "$p"
 `;
 
@@ -87,6 +91,10 @@ export interface EtcdCluster {
   stop(i: number, signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   /** Starts member `i` again and waits until it is healthy. */
   start(i: number): Promise<void>;
+  /** Freezes member `i` (SIGSTOP): its sockets stay open, it answers nothing. */
+  freeze(i: number): void;
+  /** Thaws a frozen member (SIGCONT). */
+  thaw(i: number): void;
   /** Index of the current leader (waits through an election). */
   leaderIndex(): Promise<number>;
   /** Stops every member and removes all data. Idempotent. */
@@ -270,6 +278,8 @@ async function tryStartCluster(
       await waitHealthy(m);
     },
     leaderIndex: () => leaderIndex(members),
+    freeze: (i) => void member(i).proc?.stdin!.write('STOP\n'),
+    thaw: (i) => void member(i).proc?.stdin!.write('CONT\n'),
     stopAll,
   };
 }
