@@ -37,7 +37,7 @@ export interface RomanaErrorOptions {
  * Base class of every error Romana raises on purpose.
  *
  * @example
- * throw new RomanaError('NotFound', 'No host found with IP  and/or name h9', { resourceType: 'host', resourceId: 'h9' });
+ * throw new RomanaError('NotFound', "No host named 'h9'", { resourceType: 'host', resourceId: 'h9' });
  */
 export class RomanaError extends Error {
   readonly code: ErrorCode;

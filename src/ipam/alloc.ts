@@ -163,7 +163,7 @@ export function locate(s: State, nameOrIp: string): AddressLocation {
     throw notFound(
       'address',
       nameOrIp,
-      `An address object with attributes map[name:${nameOrIp}] not found`,
+      `No address named '${nameOrIp}' (and it is not an IP address)`,
     );
   }
   const net = s.networkOf(a);
@@ -174,7 +174,7 @@ export function locate(s: State, nameOrIp: string): AddressLocation {
     const name = b?.names[index];
     if (b !== undefined && name !== undefined) return { name, block: b, index };
   }
-  throw notFound('IP', nameOrIp, `An IP object with attributes map[IP:${nameOrIp}] not found`);
+  throw notFound('IP', nameOrIp, `No address named or holding IP ${nameOrIp}`);
 }
 
 /** Releases a located address; an emptied block goes back to its group's reuse list. */

@@ -135,7 +135,7 @@ export function updateHostTags(s: State, ref: HostRef, rawTags: unknown): boolea
       if (!g.accepts(tags)) {
         throw new RomanaError(
           'InvalidInput',
-          `New tags for host ${host.name} (${formatTags(tags)}) will result for host being ineligible for current group ${g.label} with assignment ${formatTags(g.spec.assignment)}`,
+          `Host ${host.name} cannot take ${formatTags(tags)}: its group ${g.label} needs ${formatTags(g.spec.assignment)}`,
           { semantic: true, resourceType: 'host', resourceId: host.name },
         );
       }

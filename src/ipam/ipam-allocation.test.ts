@@ -215,17 +215,17 @@ describe('allocation and release errors', () => {
     throwsCode(
       () => ipam.release('ghost'),
       'NotFound',
-      'An address object with attributes map[name:ghost] not found',
+      "No address named 'ghost' (and it is not an IP address)",
     );
     throwsCode(
       () => ipam.release('10.0.0.5'),
       'NotFound',
-      'An IP object with attributes map[IP:10.0.0.5] not found',
+      'No address named or holding IP 10.0.0.5',
     );
     throwsCode(
       () => ipam.release('172.16.0.1'),
       'NotFound',
-      'An IP object with attributes map[IP:172.16.0.1] not found',
+      'No address named or holding IP 172.16.0.1',
     );
   });
 

@@ -83,7 +83,9 @@ export class State {
       });
     }
     if (host === undefined) {
-      throw new RomanaError('NotFound', `No host found with IP ${ip} and/or name ${name}`, {
+      const which =
+        ip !== '' ? `with IP ${ip}` : name !== '' ? `named '${name}'` : '(no name or IP given)';
+      throw new RomanaError('NotFound', `No host ${which}`, {
         resourceType: 'host',
         resourceId: name !== '' ? name : ip,
       });
@@ -104,12 +106,11 @@ export class State {
     const ipText = input.ip.toString();
     const clash = this.hosts.get(input.name) ?? this.hostsByIp.get(ipText);
     if (clash !== undefined) {
-      const key = clash.name === input.name ? `name:${input.name}` : `IP:${ipText}`;
-      throw alreadyExists(
-        'host',
-        input.name,
-        `A 'host' object identified by map[${key}] already exists: ${clash.name} (${clash.ipText})`,
-      );
+      const what =
+        clash.name === input.name
+          ? `a host named '${input.name}' already exists`
+          : `IP ${ipText} already belongs to another host`;
+      throw alreadyExists('host', input.name, `${what}: ${clash.name} (${clash.ipText})`);
     }
     // The sequence number is taken only once the host fits somewhere: a refused host
     // changes nothing.
@@ -134,13 +135,12 @@ export class State {
     return host;
   }
 
-  /** Error for a host that fits nowhere (reference text, typo included). */
+  /** Error for a host that fits nowhere. */
   static noSuitableGroup(input: HostInput): RomanaError {
-    const tags =
-      input.tags && Object.keys(input.tags).length > 0 ? ` Tags: ${formatTags(input.tags)}` : '';
     return new RomanaError(
       'InvalidInput',
-      `No suitable groups to add host ${input.ip} (${input.name})${tags} to.`,
+      `No group can take host ${input.name} (${input.ip}) with ${formatTags(input.tags)}: ` +
+        `no group's assignment matches them`,
       { resourceType: 'host', resourceId: input.name, semantic: true },
     );
   }

@@ -137,7 +137,7 @@ describe('carving networks into prefix groups', () => {
     ipam.updateTopology(doc('10.0.0.0/16', []));
     assert.throws(
       () => ipam.addHost({ name: 'h1', ip: '192.168.0.1' }),
-      /No suitable groups to add host 192\.168\.0\.1 \(h1\) to\./,
+      /No group can take host h1 \(192\.168\.0\.1\) with no tags: /,
     );
     assert.deepEqual(ipam.listAllBlocks().blocks, []);
     assert.deepEqual(ipam.listHosts().hosts, []);

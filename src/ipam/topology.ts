@@ -393,8 +393,13 @@ function checkHostIps(
   topologies.forEach((t, i) => visit(t.map, `topologies[${i}].map`));
 }
 
-/** Tags in the Go map form the original's messages use: `map[a:1 b:2]`, keys sorted. */
+/**
+ * Tags for a message: `tags rack=r1, zone=a` (keys sorted), or `no tags`.
+ *
+ * @example formatTags({ zone: 'a', rack: 'r1' }) // 'tags rack=r1, zone=a'
+ */
 export function formatTags(tags: Record<string, string> | null | undefined): string {
   const keys = Object.keys(tags ?? {}).sort();
-  return `map[${keys.map((k) => `${k}:${tags![k]}`).join(' ')}]`;
+  if (keys.length === 0) return 'no tags';
+  return `tags ${keys.map((k) => `${k}=${tags![k]}`).join(', ')}`;
 }

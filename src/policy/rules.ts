@@ -52,7 +52,9 @@ export function ruleProblems(rule: Rule): string[] {
   const code = rule.icmp_code ?? 0;
   if (protocol !== 'icmp') {
     if (type > 0 || code > 0) {
-      out.push('ICMP protocol is not specified but ICMP Code and/or ICMP Type are also specified.');
+      out.push(
+        `icmp_type ${type} and icmp_code ${code} apply to protocol 'icmp' only; this rule has ${protocol === '' ? 'no protocol' : `protocol '${protocol}'`}`,
+      );
     }
   } else {
     if (ports.length > 0 || ranges.length > 0) {

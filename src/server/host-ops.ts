@@ -72,12 +72,13 @@ export class HostOps {
             await this.core.refreshKeys([hostKey(rec.name), TOPOLOGY_KEY]);
             const clash = (await this.core.store.get(hostIpKey(rec.ip)))?.value;
             if (this.core.state.hosts.has(rec.name) || clash !== undefined) {
-              const key = this.core.state.hosts.has(rec.name) ? `name:${rec.name}` : `IP:${rec.ip}`;
-              throw new RomanaError(
-                'AlreadyExists',
-                `A 'host' object identified by map[${key}] already exists`,
-                { resourceType: 'host', resourceId: rec.name },
-              );
+              const what = this.core.state.hosts.has(rec.name)
+                ? `a host named '${rec.name}' already exists`
+                : `IP ${rec.ip} already belongs to another host`;
+              throw new RomanaError('AlreadyExists', what, {
+                resourceType: 'host',
+                resourceId: rec.name,
+              });
             }
             throw conflict(`adding host ${rec.name} raced another writer`);
           }

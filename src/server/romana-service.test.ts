@@ -83,7 +83,11 @@ describe('romana service over a store', () => {
     const before = svc.revision();
     await rejectsWith(svc.allocate({ name: '', host: 'h1' }), 'InvalidInput', /Name required/);
     await rejectsWith(svc.allocate({ name: 'x', host: 'nope' }), 'NotFound', /Host nope not found/);
-    await rejectsWith(svc.addHost({ name: 'h1', ip: '192.168.0.9' }), 'AlreadyExists', /name:h1/);
+    await rejectsWith(
+      svc.addHost({ name: 'h1', ip: '192.168.0.9' }),
+      'AlreadyExists',
+      /a host named 'h1'/,
+    );
     await rejectsWith(svc.updateTopology({ networks: [] }), 'InvalidInput', /topologies: required/);
     assert.equal(svc.revision(), before);
     assert.deepEqual(svc.listAddresses(), []);

@@ -15,7 +15,7 @@ export const SEE_ALSO = 'docs/api.md#errors';
  * The JSON body of every error response (2.x's `HttpError` plus `code`).
  *
  * @example
- * { "status_code": 404, "code": "NotFound", "details": "No host found with IP  and/or name h9",
+ * { "status_code": 404, "code": "NotFound", "details": "No host named 'h9'",
  *   "resource_type": "host", "resource_id": "h9", "see_also": "docs/api.md#errors" }
  */
 export interface ErrorBody {
