@@ -83,13 +83,13 @@ describe('policies', () => {
       await call(app, 'DELETE', '/policies'),
       400,
       'InvalidInput',
-      /^Request must either be to \/policies\/\{policyID\} or have a body\.$/,
+      /^body: Request must either be to \/policies\/\{policyID\} or have a body\.$/,
     );
     assertError(
       await call(app, 'DELETE', '/policies', {}),
       422,
       'InvalidInput',
-      /^Policy ID not found in input$/,
+      /^body\.id: Policy ID not found in input$/,
     );
     assertError(await call(app, 'DELETE', '/policies', { id: 'zz' }), 404, 'NotFound');
     const a = await call(app, 'DELETE', '/policies', { id: 'p1' });

@@ -160,18 +160,27 @@ function installBodyParsers(app: TypedApp): void {
       return done(new RomanaError('InvalidInput', deep, { resourceType: 'request' }));
     }
     // The prototype-poisoning guard is fastify's; plain JSON.parse gives a better message.
-    if (body.includes('__proto__') || body.includes('constructor')) return strict(req, body, done);
+    if (body.includes('__proto__') || body.includes('constructor')) {
+      return strict(req, body, (err, value) => {
+        if (err === null) return done(null, value);
+        const e = new RomanaError(
+          'InvalidInput',
+          'body: a "__proto__" key or a "constructor" key holding "prototype" is refused',
+          { resourceType: 'request' },
+        );
+        // Not JSON at all: say so, as for any other body.
+        try {
+          JSON.parse(body);
+        } catch (parseErr) {
+          return done(notJson(parseErr));
+        }
+        return done(e);
+      });
+    }
     try {
       done(null, JSON.parse(body));
     } catch (err) {
-      const e = new RomanaError(
-        'InvalidInput',
-        `Body is not valid JSON: ${(err as Error).message}`,
-        {
-          resourceType: 'request',
-        },
-      );
-      done(e);
+      done(notJson(err));
     }
   };
   app.addContentTypeParser(JSON_MEDIA_TYPES, { parseAs: 'string' }, parse);
@@ -186,6 +195,12 @@ function installBodyParsers(app: TypedApp): void {
       { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 },
     );
     done(err);
+  });
+}
+
+function notJson(err: unknown): RomanaError {
+  return new RomanaError('InvalidInput', `body: not valid JSON (${(err as Error).message})`, {
+    resourceType: 'request',
   });
 }
 

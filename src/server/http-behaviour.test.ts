@@ -64,7 +64,7 @@ describe('request bodies', () => {
     const a = await call(app, 'POST', '/address', '{"name": "x",', {
       'content-type': 'application/json; charset=utf-8',
     });
-    assertError(a, 400, 'InvalidInput', /^Body is not valid JSON/);
+    assertError(a, 400, 'InvalidInput', /^body: not valid JSON/);
     assert.equal(service.listAddresses().length, 0);
   });
 
@@ -78,7 +78,7 @@ describe('request bodies', () => {
         'content-type': 'application/json',
       },
     );
-    assertError(a, 400, 'InvalidInput');
+    assertError(a, 400, 'InvalidInput', /^body: a "__proto__" key/);
   });
 
   test('a JSON array where an object is expected names the body', async () => {

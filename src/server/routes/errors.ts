@@ -79,7 +79,7 @@ export function toHttpFailure(err: unknown, requestId: string): HttpFailure {
     const status = (fe.code !== undefined ? FRAMEWORK_STATUS[fe.code] : undefined) ?? 400;
     const message =
       err instanceof SyntaxError && fe.code === undefined
-        ? `Body is not valid JSON: ${err.message}`
+        ? `body: not valid JSON (${err.message})`
         : (fe.message ?? 'Bad request');
     const e = new RomanaError('InvalidInput', message, { resourceType: 'request' });
     return { status, body: errorBody(e, status), internal: false };
@@ -105,17 +105,18 @@ export function invalidFieldError(context: string, errors: AjvError[]): RomanaEr
   const list = ranked.length > 0 ? ranked : errors;
   let best = list[0]!;
   for (const e of list) if (e.instancePath.length > best.instancePath.length) best = e;
+  const segments = best.instancePath.split('/').slice(1);
   const base =
-    context + best.instancePath.replace(/\//g, '.').replace(/~1/g, '/').replace(/~0/g, '~');
+    context + segments.map((k) => fieldKey(k.replace(/~1/g, '/').replace(/~0/g, '~'))).join('');
   let field = base;
   let message: string;
   switch (best.keyword) {
     case 'required':
-      field = `${base}.${String(best.params['missingProperty'])}`;
+      field = `${base}${fieldKey(String(best.params['missingProperty']))}`;
       message = 'required';
       break;
     case 'additionalProperties':
-      field = `${base}.${String(best.params['additionalProperty'])}`;
+      field = `${base}${fieldKey(String(best.params['additionalProperty']))}`;
       message = 'unknown field (a typo?)';
       break;
     case 'enum':
@@ -139,4 +140,9 @@ export function invalidFieldError(context: string, errors: AjvError[]): RomanaEr
           : `${best.message ?? 'invalid'}, got ${showValue(best.data)}`;
   }
   return new RomanaError('InvalidInput', `${field}: ${message}`);
+}
+
+/** `.key` for a plain key, `["key"]` (JSON-escaped) for one holding other characters. */
+function fieldKey(key: string): string {
+  return /^[\w$-]+$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }

@@ -38,14 +38,14 @@ export function policyRoutes(app: TypedApp, ctx: RouteContext): void {
   app.delete('/policies', { config: admin }, async (req, reply) => {
     const body: unknown = req.body;
     if (body === undefined || body === null) {
-      throw invalidInput('Request must either be to /policies/{policyID} or have a body.', {
+      throw invalidInput('body: Request must either be to /policies/{policyID} or have a body.', {
         resourceType: 'policy',
       });
     }
     const id =
       typeof body === 'object' && !Array.isArray(body) ? (body as { id?: unknown }).id : undefined;
     if (typeof id !== 'string' || id === '') {
-      throw invalidInput('Policy ID not found in input', {
+      throw invalidInput('body.id: Policy ID not found in input', {
         resourceType: 'policy',
         semantic: true,
       });

@@ -76,7 +76,7 @@ export const AddressesQuery = Type.Object({ host: Type.Optional(lookup()) }, clo
 export const HostBody = Type.Object(
   {
     name: name(),
-    ip: text(),
+    ip: Type.String({ format: 'romana-text', minLength: 1, maxLength: 64 }),
     tags: Type.Optional(NullableLabels),
     agent_port: Type.Optional(
       Type.Union([Type.Null(), Type.Integer({ minimum: 0, maximum: 65535 })]),
