@@ -226,10 +226,8 @@ describe('romana-cni under podman 4.3 (CNI backend) on two hosts', { timeout: 18
     });
     await f.startAgents();
     const tarball = buildImageTarball();
-    for (const h of f.hosts) {
-      setUpHost(h);
-      await podman(h, ['import', '--quiet', tarball, IMAGE]);
-    }
+    for (const h of f.hosts) setUpHost(h);
+    await Promise.all(f.hosts.map((h) => podman(h, ['import', '--quiet', tarball, IMAGE])));
   });
 
   after(async () => {
@@ -245,8 +243,12 @@ describe('romana-cni under podman 4.3 (CNI backend) on two hosts', { timeout: 18
   });
 
   it('containers on two hosts get addresses from their blocks and ping each other', async () => {
-    ids.set('c1', await run('h1', 'c1', ['romana-a']));
-    ids.set('c2', await run('h2', 'c2', ['romana-a']));
+    const [c1, c2] = await Promise.all([
+      run('h1', 'c1', ['romana-a']),
+      run('h2', 'c2', ['romana-a']),
+    ]);
+    ids.set('c1', c1);
+    ids.set('c2', c2);
     const ip1 = (await interfaces('h1', 'c1'))['eth0']![0]!;
     const ip2 = (await interfaces('h2', 'c2'))['eth0']![0]!;
     const held = await addresses();
