@@ -17,6 +17,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -95,6 +96,8 @@ function run(cmd: string, args: string[], input = '', extraEnv: NodeJS.ProcessEn
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+after(() => rmSync(work, { recursive: true, force: true }));
+
 describe('the package installed with npm install -g from npm pack', () => {
   let pkgDir = '';
   let before_: { pkg: string[] } = { pkg: [] };
@@ -120,8 +123,6 @@ describe('the package installed with npm install -g from npm pack', () => {
     pkgDir = path.join(prefix, 'lib/node_modules/romana-ts');
     before_ = { pkg: snapshot(pkgDir) };
   });
-
-  after(() => rmSync(work, { recursive: true, force: true }));
 
   it('installs the built programs alone: no sources, no node_modules, no tsx', () => {
     const top = readdirSync(pkgDir).sort();
@@ -213,5 +214,39 @@ describe('the package installed with npm install -g from npm pack', () => {
   it('nothing was written under the package, the temp dir, HOME or the working directory', () => {
     assert.deepEqual(snapshot(pkgDir), before_.pkg);
     for (const d of [tmp, home, cwd]) assert.deepEqual(readdirSync(d), [], d);
+  });
+});
+
+describe('bin/ in a checkout', () => {
+  const node = (script: string, args: string[]) =>
+    spawnSync(process.execPath, [script, ...args], { cwd: work, env, encoding: 'utf8' });
+
+  it('runs the build while it is current, the sources through tsx once one is newer', () => {
+    const copy = path.join(work, 'copy'); // built by `npm pack` above
+    const bundle = path.join(copy, 'dist/romana.cjs');
+    const said = 'Command-line client of romanad, the Romana control plane';
+    writeFileSync(bundle, readFileSync(bundle, 'utf8').replace(said, 'said by the build'));
+    assert.match(node(path.join(copy, 'bin/romana.js'), ['--help']).stdout, /said by the build/);
+    const main = path.join(copy, 'src/cli/main.ts');
+    writeFileSync(main, readFileSync(main, 'utf8').replace(said, 'said by the sources'));
+    const r = node(path.join(copy, 'bin/romana.js'), ['--help']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /said by the sources/);
+  });
+
+  it('without a build or tsx, says to run npm run build', () => {
+    const bare = path.join(work, 'bare');
+    mkdirSync(path.join(bare, 'src'), { recursive: true });
+    cpSync(path.join(ROOT, 'bin'), path.join(bare, 'bin'), { recursive: true });
+    cpSync(path.join(ROOT, 'package.json'), path.join(bare, 'package.json'));
+    for (const [p, file] of [
+      ['romana', 'romana.cjs'],
+      ['romanad', 'romanad.cjs'],
+      ['romana-agent', 'romana-agent.js'],
+    ]) {
+      const r = node(path.join(bare, 'bin', `${p}.js`), ['--version']);
+      assert.equal(r.status, 1, p);
+      assert.equal(r.stderr, `${p}: dist/${file} is missing: run \`npm run build\` first\n`);
+    }
   });
 });
