@@ -1,7 +1,6 @@
 /** `romana address list|show|allocate|release` and `romana blackout list|add|remove`. */
 import type { Command } from 'commander';
 import type { Address, Blackout, RomanadClient } from '../../client/index.ts';
-import { Addr } from '../../ipam/addr.ts';
 import { examples, type Runner } from '../context.ts';
 import { RefusedInput } from '../errors.ts';
 import { fields, table } from '../output.ts';
@@ -73,13 +72,16 @@ export function registerAddresses(program: Command, run: Runner): void {
   registerBlackouts(program, run);
 }
 
+/** A dotted-quad IPv4 address as romanad writes it (no leading zeros). */
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 /**
  * An argument that is an IPv4 address means the pod at that IP: names cannot look like IP
  * addresses (docs/api.md, "Names and limits"), but one stored before that rule could, and
  * romanad looks a name up before an IP. `undefined` when the argument is a name.
  */
 async function podAt(client: RomanadClient, arg: string): Promise<Address | undefined> {
-  if (Addr.tryParse(arg) === undefined) return undefined;
+  if (!IPV4.test(arg)) return undefined;
   const found = (await client.listAddresses()).find((a) => a.ip === arg);
   if (found === undefined) throw new RefusedInput(`No pod holds IP ${arg}`);
   return found;
