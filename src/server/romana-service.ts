@@ -110,7 +110,11 @@ export class StoreBackedService implements RomanaService {
   async start(initialTopology: unknown): Promise<void> {
     // Operations a crashed romanad left half done: settled now on an exclusive store, and by
     // the sweeper once abandoned on a shared one.
-    await this.#core.recoverOperations();
+    await this.#core.recoverOperations().catch((err: unknown) => {
+      // Serve anyway; the sweeper tries again (a fenced object stays refused meanwhile).
+      if (isRomanaError(err, 'Unavailable')) throw err;
+      this.#core.log('error', 'could not settle an abandoned operation', { err: String(err) });
+    });
     await this.#core.reload();
     this.#core.startSweeper();
     if (this.#core.state.topology === null && initialTopology !== undefined) {
