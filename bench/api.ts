@@ -1,109 +1,219 @@
 /**
- * romanad over HTTP: a real romanad process per configuration (embedded store, etcd), a
- * topology of 1,024 hosts (and of 10, to show the cost does not grow with the cluster), and
- * allocations at concurrency 1, 16 and 64 from keep-alive HTTP clients in this process.
+ * romanad over HTTP, driven by an external load generator (`wrk`, Debian package `wrk`) so that
+ * the client does not share romanad's process: unique `POST /address` bodies over the 1,024-host
+ * topology, at concurrency 64, for each store (embedded, etcd), with the request log written at
+ * the default level (info) to a file. The floor is a bare fastify handler of the same request in
+ * its own process, measured in the same run with the same load; figures are also given as ratios
+ * to it. After each run every address is listed back: no IP may appear twice. A second run at
+ * 256 connections samples romanad's RSS against its idle RSS.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEtcd, type EtcdHandle } from '../test/helpers/etcd.ts';
-import { agent, request, startRomanad } from '../test/helpers/romanad.ts';
+import { agent, request } from '../test/helpers/romanad.ts';
 import type { Report } from './run.ts';
 import { rackTopology } from './topology.ts';
 
-async function allocateMany(
-  url: string,
-  hosts: string[],
-  count: number,
-  concurrency: number,
-  tag: string,
-): Promise<{ perSecond: number; p50: number; p99: number }> {
-  const latencies: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  const worker = async () => {
-    for (;;) {
-      const i = next++;
-      if (i >= count) return;
-      const s = performance.now();
-      const r = await request(`${url}/address`, 'POST', {
-        name: `${tag}-${i}`,
-        host: hosts[i % hosts.length],
-        tenant: 'bench',
-        segment: `s${i % 4}`,
-      });
-      if (r.status !== 200)
-        throw new Error(`allocation failed: ${r.status} ${JSON.stringify(r.body)}`);
-      latencies.push(performance.now() - s);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const ms = performance.now() - t0;
-  latencies.sort((a, b) => a - b);
+const ROOT = path.resolve(import.meta.dirname, '..');
+const SECONDS = Number(process.env['BENCH_API_SECONDS'] ?? 10);
+
+interface Server {
+  url: string;
+  proc: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Spawns `args` with stdout into `logFile`; resolves once the log says where it listens. */
+async function spawnServer(args: string[], logFile: string): Promise<Server> {
+  const out = openSync(logFile, 'w');
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', out, 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<never>((_, reject) =>
+    proc.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${err}`))),
+  );
+  exited.catch(() => {});
+  let url: string | undefined;
+  for (let i = 0; i < 600 && url === undefined; i++) {
+    await Promise.race([new Promise((r) => setTimeout(r, 50)), exited]);
+    url = /listening on "?(http[^"\s]+)/.exec(readFileSync(logFile, 'utf8'))?.[1];
+  }
+  if (url === undefined) throw new Error(`${args.join(' ')} did not start: ${err}`);
   return {
-    perSecond: (count / ms) * 1000,
-    p50: latencies[Math.floor(latencies.length * 0.5)]!,
-    p99: latencies[Math.floor(latencies.length * 0.99)]!,
+    url,
+    proc,
+    stop: async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const done = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await done;
+    },
   };
 }
 
-async function runOne(
+/** A wrk script sending unique allocation bodies, round-robin over `hosts`. */
+function wrkScript(dir: string, hosts: string[], tag: string): string {
+  const file = path.join(dir, `${tag}.lua`);
+  writeFileSync(
+    file,
+    `local hosts = {${hosts.map((h) => `"${h}"`).join(',')}}
+local threads = 0
+function setup(thread) thread:set("tid", threads); threads = threads + 1 end
+local n = 0
+local headers = { ["Content-Type"] = "application/json" }
+request = function()
+  n = n + 1
+  local body = string.format('{"name":"${tag}-%d-%d","host":"%s","tenant":"bench","segment":"s%d"}',
+    tid, n, hosts[(n % #hosts) + 1], n % 4)
+  return wrk.format("POST", "/address", headers, body)
+end
+`,
+  );
+  return file;
+}
+
+interface WrkResult {
+  perSecond: number;
+  requests: number;
+  errors: number;
+  p50: number;
+  p99: number;
+}
+
+const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60000 };
+
+function latencyMs(text: string, pct: string): number {
+  const m = new RegExp(`^\\s*${pct}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(text);
+  if (!m) throw new Error(`wrk printed no ${pct}% latency:\n${text}`);
+  return Number(m[1]) * UNIT_MS[m[2]!]!;
+}
+
+/** Runs wrk against `url` and parses its summary. */
+async function runWrk(url: string, script: string, connections: number): Promise<WrkResult> {
+  const args = ['-t2', `-c${connections}`, `-d${SECONDS}s`, '--latency', '-s', script, url];
+  const text = await new Promise<string>((resolve, reject) => {
+    const p = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.once('error', reject);
+    p.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`wrk: ${code}`))));
+  });
+  const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  const errors =
+    num(/Non-2xx or 3xx responses: (\d+)/) +
+    (socket ? socket.slice(1).reduce((s, v) => s + Number(v), 0) : 0);
+  return {
+    perSecond: num(/Requests\/sec:\s+([\d.]+)/),
+    requests: num(/(\d+) requests in/),
+    errors,
+    p50: latencyMs(text, '50'),
+    p99: latencyMs(text, '99'),
+  };
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+/** wrk at `connections` while sampling the RSS of `pid`; resolves with the peak in MB. */
+async function peakRssUnder(pid: number, run: () => Promise<WrkResult>): Promise<number> {
+  let peak = rssMb(pid);
+  const timer = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 100);
+  try {
+    await run();
+  } finally {
+    clearInterval(timer);
+  }
+  return Math.max(peak, rssMb(pid));
+}
+
+/** Every address romanad holds; fails when an IP is held twice. */
+async function checkNoDuplicate(url: string): Promise<number> {
+  const r = await request(`${url}/addresses`, 'GET');
+  if (r.status !== 200) throw new Error(`GET /addresses: ${r.status}`);
+  const list = r.body as { name: string; ip: string }[];
+  const seen = new Set<string>();
+  for (const a of list) {
+    if (seen.has(a.ip)) throw new Error(`duplicate address ${a.ip} (${a.name})`);
+    seen.add(a.ip);
+  }
+  return list.length;
+}
+
+async function measureFloor(report: Report, dir: string, script: string): Promise<number> {
+  const floor = await spawnServer(
+    [path.join(ROOT, 'bench/api-floor.mjs')],
+    path.join(dir, 'floor.log'),
+  );
+  try {
+    await runWrk(floor.url, script, 64); // warm-up
+    const r = await runWrk(floor.url, script, 64);
+    report('floor_c64_requests_per_s', r.perSecond, 'req/s', 'bare fastify, same request');
+    report('floor_c64_p99_ms', r.p99, 'ms');
+    return r.perSecond;
+  } finally {
+    await floor.stop();
+  }
+}
+
+async function measureRomanad(
   report: Report,
   label: string,
-  args: string[],
-  topo: { name: string; doc: unknown; hosts: string[] },
+  storeArgs: string[],
+  dir: string,
+  floor: number,
 ): Promise<void> {
-  const d = await startRomanad(args);
+  const topo = rackTopology(8, 16, 8);
+  const d = await spawnServer(
+    [path.join(ROOT, 'bin/romanad.js'), '--port', '0', '--log-level', 'info', ...storeArgs],
+    path.join(dir, `${label}.log`),
+  );
   try {
     const t = await request(`${d.url}/topology`, 'POST', topo.doc);
     if (t.status !== 200) throw new Error(`topology: ${t.status} ${JSON.stringify(t.body)}`);
-    for (const c of [1, 16, 64]) {
-      const count = c === 1 ? 1500 : 6000;
-      await allocateMany(d.url, topo.hosts, 200, c, `warm-${c}`);
-      const r = await allocateMany(d.url, topo.hosts, count, c, `c${c}`);
-      const key = `${label}_${topo.name}_c${c}`;
-      report(`${key}_allocations_per_s`, r.perSecond, 'ops/s', `${count} allocations`);
-      report(`${key}_p50_ms`, r.p50, 'ms');
-      report(`${key}_p99_ms`, r.p99, 'ms');
-    }
+    await runWrk(d.url, wrkScript(dir, topo.hosts, `${label}-warm`), 64);
+    const r = await runWrk(d.url, wrkScript(dir, topo.hosts, `${label}-c64`), 64);
+    report(`${label}_c64_allocations_per_s`, r.perSecond, 'ops/s', `${r.requests} allocations`);
+    report(`${label}_c64_ratio_to_floor`, r.perSecond / floor, 'ratio');
+    report(`${label}_c64_p50_ms`, r.p50, 'ms');
+    report(`${label}_c64_p99_ms`, r.p99, 'ms');
+    report(`${label}_c64_errors`, r.errors, 'count');
+    const script256 = wrkScript(dir, topo.hosts, `${label}-c256`);
+    // Idle: after the run above (its addresses held), once romanad has settled.
+    await new Promise((r) => setTimeout(r, 1000));
+    const idle = rssMb(d.proc.pid!);
+    const peak = await peakRssUnder(d.proc.pid!, () => runWrk(d.url, script256, 256));
+    report(`${label}_rss_idle_mb`, idle, 'MB');
+    report(`${label}_rss_c256_peak_mb`, peak, 'MB');
+    report(`${label}_rss_c256_ratio_to_idle`, peak / idle, 'ratio');
+    const held = await checkNoDuplicate(d.url);
+    report(`${label}_addresses_without_duplicate`, held, 'count');
   } finally {
     await d.stop();
   }
 }
 
 export async function run(report: Report): Promise<void> {
-  const topologies = [
-    { name: '1024hosts', ...rackTopology(8, 16, 8) },
-    { name: '10hosts', ...rackTopology(1, 2, 5) },
-  ];
-  for (const topo of topologies) {
-    const dir = mkdtempSync(path.join(tmpdir(), 'romana-bench-'));
-    try {
-      await runOne(report, 'embedded', ['--store', `embedded:${dir}`], topo);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  if (spawnSync('wrk', ['--version']).error) {
+    throw new Error('the api bench needs wrk (Debian package wrk): apt-get install wrk');
   }
+  const dir = mkdtempSync(path.join(tmpdir(), 'romana-bench-api-'));
   let etcd: EtcdHandle | undefined;
   try {
+    const hosts = rackTopology(8, 16, 8).hosts;
+    const floor = await measureFloor(report, dir, wrkScript(dir, hosts, 'floor'));
+    const store = path.join(dir, 'store');
+    await measureRomanad(report, 'embedded', ['--store', `embedded:${store}`], dir, floor);
     etcd = await startEtcd();
-    for (const [i, topo] of topologies.entries()) {
-      await runOne(
-        report,
-        'etcd',
-        [
-          '--store',
-          'etcd',
-          '--etcd-endpoints',
-          etcd.endpoints.join(','),
-          '--etcd-prefix',
-          `/bench${i}`,
-        ],
-        topo,
-      );
-    }
+    const etcdArgs = ['--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(',')];
+    await measureRomanad(report, 'etcd', etcdArgs, dir, floor);
   } finally {
     await etcd?.stop();
+    agent.destroy();
+    rmSync(dir, { recursive: true, force: true });
   }
-  agent.destroy();
 }
