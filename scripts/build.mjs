@@ -10,13 +10,15 @@
 //       shebang, so that the container runtime can run it from anywhere;
 //   dist/romana-agent.js, romana-listener.js, romana-route-publisher.js
 //       the other long-running programs: ES modules, with shared code in dist/chunks/;
+//   dist/THIRD-PARTY-NOTICES.txt
+//       the licenses of the bundled packages;
 //   dist/build-inputs.json
 //       the source files each program was built from, so that bin/ can tell, in a checkout,
 //       that a program is older than its sources (see bin/launch.js).
 //
 // Usage: node scripts/build.mjs [PROGRAM...]   (no argument: all of them)
 import { spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { build } from 'esbuild';
@@ -332,6 +334,29 @@ function inputsByProgram(metafile) {
   return out;
 }
 
+/**
+ * dist/THIRD-PARTY-NOTICES.txt: the name, version, license and license text of every package
+ * bundled into a program, as their licenses ask of a copy.
+ */
+function writeNotices(metafiles) {
+  const dirs = new Set();
+  for (const m of metafiles) {
+    for (const input of Object.keys(m.inputs)) {
+      const hit = /^(.*node_modules\/(@[^/]+\/)?[^/]+)\//.exec(path.resolve(root, input));
+      if (hit) dirs.add(hit[1]);
+    }
+  }
+  const entries = [...dirs].map((dir) => {
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    const file = readdirSync(dir).find((f) => /^licen[cs]e(\.|$)/i.test(f));
+    const text = file ? readFileSync(path.join(dir, file), 'utf8').trim() : '(no license file)';
+    return `${pkg.name} ${pkg.version} (${pkg.license ?? 'see below'})\n\n${text}\n`;
+  });
+  const unique = [...new Set(entries)].sort();
+  const rule = `\n${'-'.repeat(78)}\n\n`;
+  writeFileSync(path.join(dist, 'THIRD-PARTY-NOTICES.txt'), unique.join(rule));
+}
+
 const wanted = process.argv.slice(2);
 const known = [...Object.keys(SERVERS), ...Object.keys(COMMANDS)];
 const unknown = wanted.filter((w) => !known.includes(w));
@@ -355,5 +380,7 @@ if (all || wanted.some((w) => w in SERVERS)) builds.push(buildServers());
 for (const name of Object.keys(COMMANDS)) {
   if (all || wanted.includes(name)) builds.push(buildCommand(name));
 }
-for (const metafile of await Promise.all(builds)) Object.assign(inputs, inputsByProgram(metafile));
+const metafiles = await Promise.all(builds);
+for (const metafile of metafiles) Object.assign(inputs, inputsByProgram(metafile));
+if (all) writeNotices(metafiles);
 writeFileSync(inputsFile, JSON.stringify(inputs, null, 1) + '\n');

@@ -131,6 +131,9 @@ describe('the package installed with npm install -g from npm pack', () => {
       ['bin', 'dist', 'docs', 'examples'],
     );
     assert.ok(existsSync(path.join(pkgDir, 'dist/romana-cni.cjs')));
+    const notices = readFileSync(path.join(pkgDir, 'dist/THIRD-PARTY-NOTICES.txt'), 'utf8');
+    for (const bundled of ['fastify', 'commander', 'etcd3', '@grpc/grpc-js', 'pino', 'yaml'])
+      assert.match(notices, new RegExp(`^${bundled} \\d`, 'm'), bundled);
     assert.ok(!existsSync(path.join(pkgDir, 'dist/build-inputs.json')));
     for (const p of PROGRAMS) assert.ok(existsSync(path.join(prefix, 'bin', p)), p);
   });
