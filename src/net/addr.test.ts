@@ -6,6 +6,8 @@ import {
   Addr,
   BOTH_FAMILIES,
   Cidr,
+  defaultRoute,
+  hostCidr,
   formatIPv4,
   formatIPv6,
   hostPrefixLen,
@@ -330,5 +332,16 @@ describe('Cidr arithmetic against an independent oracle', () => {
     assert.ok(!Addr.parse('::', 'ip', BOTH_FAMILIES).equals(Addr.parse('0.0.0.0')));
     assert.equal(hostPrefixLen(4), 32);
     assert.equal(hostPrefixLen(6), 128);
+  });
+
+  it('gives each family its host prefix and default route', () => {
+    assert.equal(hostCidr('10.0.0.1').toString(), '10.0.0.1/32');
+    assert.equal(hostCidr('fd00::1').toString(), 'fd00::1/128');
+    assert.equal(defaultRoute(4).toString(), '0.0.0.0/0');
+    assert.equal(defaultRoute(6).toString(), '::/0');
+    assert.throws(
+      () => hostCidr('010.0.0.1', 'gateway'),
+      /^.*gateway: '010\.0\.0\.1' is not a valid/,
+    );
   });
 });

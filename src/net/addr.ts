@@ -32,6 +32,25 @@ export function hostPrefixLen(family: Family): number {
   return BITS[family];
 }
 
+/**
+ * The host prefix (`/32`, `/128`) of address text of either family, for the kernel's and the
+ * CNI runtime's `address/len` fields.
+ *
+ * @example hostCidr('10.0.0.1').toString() // '10.0.0.1/32'
+ */
+export function hostCidr(text: string, field = 'ip'): Cidr {
+  return Addr.parse(text, field, BOTH_FAMILIES).toCidr();
+}
+
+/**
+ * The default route's destination of a family (`0.0.0.0/0`, `::/0`).
+ *
+ * @example defaultRoute(4).toString() // '0.0.0.0/0'
+ */
+export function defaultRoute(family: Family): Cidr {
+  return Cidr.of(Addr.fromBigInt(family, 0n), 0);
+}
+
 /** Text to family and value, whichever family it is; a reason when it is neither. */
 function scan(
   text: string,
