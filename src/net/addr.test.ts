@@ -8,6 +8,7 @@ import {
   Cidr,
   defaultRoute,
   hostCidr,
+  specialUse,
   formatIPv4,
   formatIPv6,
   hostPrefixLen,
@@ -343,5 +344,18 @@ describe('Cidr arithmetic against an independent oracle', () => {
       () => hostCidr('010.0.0.1', 'gateway'),
       /^.*gateway: '010\.0\.0\.1' is not a valid/,
     );
+  });
+
+  it('names the special-use range of an address of either family', () => {
+    const kind = (t: string) => specialUse(Addr.parse(t, 'ip', BOTH_FAMILIES))?.kind;
+    assert.equal(kind('0.1.2.3'), 'unspecified');
+    assert.equal(kind('127.0.0.1'), 'loopback');
+    assert.equal(kind('239.255.255.255'), 'multicast');
+    assert.equal(kind('255.255.255.255'), 'reserved or broadcast');
+    assert.equal(kind('223.255.255.255'), undefined);
+    assert.equal(kind('::'), 'unspecified');
+    assert.equal(kind('::1'), 'loopback');
+    assert.equal(kind('ff02::1'), 'multicast');
+    assert.equal(kind('fd00::1'), undefined);
   });
 });

@@ -264,3 +264,31 @@ export class Cidr {
     return this.toString();
   }
 }
+
+/** A range that is never a node's, a pod's or a VIP's address. */
+export interface SpecialUse {
+  kind: string;
+  cidr: Cidr;
+}
+
+const SPECIAL: ReadonlyArray<readonly [string, string]> = [
+  ['0.0.0.0/8', 'unspecified'],
+  ['127.0.0.0/8', 'loopback'],
+  ['224.0.0.0/4', 'multicast'],
+  ['240.0.0.0/4', 'reserved or broadcast'],
+  ['::/128', 'unspecified'],
+  ['::1/128', 'loopback'],
+  ['ff00::/8', 'multicast'],
+];
+
+let special: SpecialUse[] | undefined;
+
+/**
+ * The special-use range `a` lies in (unspecified, loopback, multicast, reserved), if any.
+ *
+ * @example specialUse(Addr.parse('127.0.0.1'))?.kind // 'loopback'
+ */
+export function specialUse(a: Addr): SpecialUse | undefined {
+  special ??= SPECIAL.map(([c, kind]) => ({ kind, cidr: Cidr.parse(c, 'cidr', BOTH_FAMILIES) }));
+  return special.find((s) => s.cidr.containsAddr(a));
+}
