@@ -123,8 +123,10 @@ export class Addr {
   static tryParse(text: string, families = ACCEPTED_FAMILIES): Addr | undefined {
     const v4 = parseIPv4(text);
     if (v4 !== undefined) return families.includes(4) ? new Addr(4, BigInt(v4)) : undefined;
-    const r = scan(text, families);
-    return 'why' in r || !families.includes(r.family) ? undefined : new Addr(r.family, r.value);
+    // Names are looked up through here too: no second scan unless it can be IPv6.
+    if (!families.includes(6) || !text.includes(':')) return undefined;
+    const v6 = parseIPv6Loose(text);
+    return v6 !== undefined && formatIPv6(v6) === text ? new Addr(6, v6) : undefined;
   }
 
   /** The host prefix of this address (`a/32`, `a/128`). */
