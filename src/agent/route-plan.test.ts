@@ -245,7 +245,8 @@ describe('route planning at the edges', () => {
     );
   });
 
-  it('within: a shorter prefix is never inside a longer one', () => {
+  it('containment: a shorter prefix is never inside a longer one', () => {
+    const within = (inner: string, outer: string) => Cidr.parse(outer).contains(Cidr.parse(inner));
     assert.equal(within('10.0.0.0/8', '10.0.0.0/16'), false);
     assert.equal(within('10.0.1.0/24', '10.0.0.0/16'), true);
     assert.equal(within('10.1.0.0/24', '10.0.0.0/16'), false);
