@@ -228,7 +228,12 @@ async function removeHostSteps(core: ServiceCore, op: Operation): Promise<Remove
     // keeps the names taken until it is freed).
     while (deletes.length > CHUNK) await op.step([], deletes.splice(0, CHUNK));
     const compares = [core.cmp(TOPOLOGY_KEY), core.cmp(blockKey(g, c.network, c.cidr))];
-    const rev = await op.step(compares, [...core.blockOps(g, [c]), ...deletes]);
+    const put: Op = {
+      type: 'put',
+      key: blockKey(g, c.network, c.cidr),
+      value: JSON.stringify(c.state),
+    };
+    const rev = await op.step(compares, [put, ...deletes]);
     if (rev === null) throw conflict(`a block of host ${name} changed while removing it; retry`);
     core.blocksCommitted([c], rev);
   }
