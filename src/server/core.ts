@@ -21,7 +21,7 @@ import { loadState, type LoadedState } from './load.ts';
 import type { WatchEvent, WatchKind } from './service.ts';
 import { AbandonWatch, DEFAULT_TIMING, type Commit, type OperationTiming } from './operations.ts';
 import { findAbandoned, settleAbandoned } from './recovery.ts';
-import { blocksCommitted, TxnRunner } from './txn-runner.ts';
+import { blocksCommitted, TxnRunner, type ViewEvent } from './txn-runner.ts';
 
 export type LogFn = (
   level: 'info' | 'warn' | 'error',
@@ -213,20 +213,21 @@ export class ServiceCore {
   }
 
   hostsCommitted(names: string[], rev: number, deleted = false): void {
+    this.publish(rev, this.hostEvents(names, rev, deleted));
+  }
+
+  /** Records that hosts were committed at `rev`; their view events, to publish. */
+  hostEvents(names: string[], rev: number, deleted = false): ViewEvent[] {
     this.hostsRevision = Math.max(this.hostsRevision, rev);
-    this.publish(
-      rev,
-      names.map((name) =>
-        deleted
-          ? { revision: rev, kind: 'hosts', type: 'delete', id: name, value: null }
-          : {
-              revision: rev,
-              kind: 'hosts',
-              type: 'put',
-              id: name,
-              value: this.ipam.listHosts().hosts.find((h) => h.name === name) ?? null,
-            },
-      ),
+    return names.map((name) =>
+      deleted
+        ? { kind: 'hosts', type: 'delete', id: name, value: null }
+        : {
+            kind: 'hosts',
+            type: 'put',
+            id: name,
+            value: this.ipam.listHosts().hosts.find((h) => h.name === name) ?? null,
+          },
     );
   }
 
