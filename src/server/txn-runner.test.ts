@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startEtcd, type EtcdHandle } from '../../test/helpers/etcd.ts';
+import { serviceWithHosts } from '../../test/helpers/service.ts';
 import { isRomanaError, RomanaError } from '../errors.ts';
 import { EtcdStore } from '../store/etcd.ts';
 import { MemoryStore } from '../store/memory.ts';
@@ -249,5 +250,22 @@ describe('TxnRunner on etcd', () => {
       await (one.store as EtcdStore).close();
       await (two.store as EtcdStore).close();
     }
+  });
+});
+
+describe('write kinds through the runner', () => {
+  it('a host patch refused half way keeps nothing of it, in memory or in the store', async () => {
+    const store = new MemoryStore();
+    const svc = await serviceWithHosts(store);
+    await assert.rejects(
+      svc.patchHost('h1', { tags: { rack: 'r9' }, k8s_info: 'not an object' }),
+      (err: unknown) => isRomanaError(err, 'InvalidInput'),
+    );
+    assert.equal(svc.getHost('h1').tags, null);
+    // The next write of the host must not persist the refused tags either.
+    await svc.patchHost('h1', { k8s_info: { node: 'n1' } });
+    const stored = JSON.parse((await store.get('hosts/h1'))!.value) as { tags: unknown };
+    assert.equal(stored.tags, null);
+    await svc.close();
   });
 });
