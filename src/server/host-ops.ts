@@ -231,13 +231,11 @@ async function removeHostSteps(core: ServiceCore, op: Operation): Promise<Remove
     // A block with many addresses: their keys go first (the block, still listing them,
     // keeps the names taken until it is freed).
     while (deletes.length > CHUNK) await op.step([], deletes.splice(0, CHUNK));
-    const compares = [core.cmp(TOPOLOGY_KEY), core.cmp(blockKey(g, c.network, c.cidr))];
-    const put: Op = {
-      type: 'put',
-      key: blockKey(g, c.network, c.cidr),
-      value: JSON.stringify(c.state),
-    };
-    const rev = await op.step(compares, [put, ...deletes]);
+    // Read and write sets as for any write, guarded by the intent besides (`Operation.step`).
+    const key = blockKey(g, c.network, c.cidr);
+    const txn = new TxnSet().read(core, TOPOLOGY_KEY).read(core, key).put(key, c.state);
+    for (const d of deletes) txn.delete(d.key);
+    const rev = await op.step(txn.compares(), [...txn.writes.values()]);
     if (rev === null) throw conflict(`a block of host ${name} changed while removing it; retry`);
     core.blocksCommitted([c], rev);
   }
