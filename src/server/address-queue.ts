@@ -6,12 +6,12 @@
  */
 import { invalidInput, isRomanaError, RomanaError } from '../errors.ts';
 import type { AddressView, AllocationRequest } from '../ipam/index.ts';
-import { conflict } from '../store/retry.ts';
-import type { Compare, Op } from '../store/store.ts';
+import { backoffDelay, conflict, WRITE_RETRY } from '../store/retry.ts';
 import { sleep, type ServiceCore } from './core.ts';
-import { addressKey, blockKey, hostKey, networkKey, TOPOLOGY_KEY } from './keys.ts';
+import { decodeAddress } from './decode.ts';
+import { addressKey, hostKey, networkKey, TOPOLOGY_KEY, type StoredAddress } from './keys.ts';
+import { engineBlockWrites, TxnSet, type Decision } from './txn-runner.ts';
 
-const RETRY_ATTEMPTS = 30;
 /** Address operations per transaction: etcd allows 128 compares and 128 writes. */
 const BATCH = 24;
 /** Combined transactions in flight at once. */
@@ -96,7 +96,7 @@ export class AddressQueue {
       this.#inFlight++;
       const solo = batch[0]!.solo;
       void (async () => {
-        if (solo) await sleep(Math.random() * Math.min(40, 2 ** batch[0]!.attempts));
+        if (solo) await sleep(backoffDelay(batch[0]!.attempts, WRITE_RETRY));
         await this.core.rw.read(() => this.#runBatch(batch));
       })()
         .catch((err: unknown) => {
@@ -123,82 +123,48 @@ export class AddressQueue {
       return;
     }
     const g = this.core.generation();
-    const compares = new Map<string, Compare>([[TOPOLOGY_KEY, this.core.cmp(TOPOLOGY_KEY)]]);
-    const ops: Op[] = [];
-    const done: Array<{ job: Job; view: AddressView }> = [];
-    for (const job of batch) {
-      try {
-        const view = this.#decide(job.op, g, compares, ops);
-        done.push({ job, view });
-      } catch (err) {
-        job.reject(err);
-      }
-    }
-    const changes = this.core.ipam.takeTouchedBlocks();
-    if (done.length === 0) return;
-    for (const c of changes) {
-      const key = blockKey(g, c.network, c.cidr);
-      compares.set(key, this.core.cmp(key));
-    }
-    const undoKeys = [...changes.map((c) => blockKey(g, c.network, c.cidr)), TOPOLOGY_KEY];
-    let rev: number | null;
-    try {
-      rev = await this.core.commit(
-        [...compares.values()],
-        [...this.core.blockOps(g, changes), ...ops],
-      );
-    } catch (err) {
-      await this.core.refreshKeys(undoKeys, true).catch(() => this.core.markTainted());
-      for (const { job } of done) job.reject(err);
-      return;
-    }
-    if (rev !== null) {
-      this.core.blocksCommitted(changes, rev);
-      for (const { job, view } of done) job.resolve(view);
-      return;
-    }
-    await this.core.refreshKeys(undoKeys, true);
-    for (const { job, view } of done.reverse()) {
-      if (job.op.kind === 'allocate') {
-        const taken = await this.core.store.get(addressKey(view.name));
-        if (taken !== undefined) {
-          const ip = (JSON.parse(taken.value) as { ip: string }).ip;
-          job.reject(
-            new RomanaError(
-              'AlreadyExists',
-              `Address with name ${view.name} already allocated: ${ip}`,
-              {
-                resourceType: 'address',
-                resourceId: view.name,
-              },
-            ),
-          );
-          continue;
-        }
-      }
-      if (++job.attempts >= RETRY_ATTEMPTS) {
+    const outcomes = await this.core.runner.batch(
+      batch.map((job) => () => this.#decide(job.op, g)),
+      () => engineBlockWrites(this.core),
+      'an address operation',
+    );
+    // Backwards, so that the jobs retried are queued again in their order.
+    batch.reduceRight((_, job, i) => {
+      const out = outcomes[i]!;
+      if (out.ok) job.resolve(out.value);
+      else if (!out.retry) job.reject(out.error);
+      else if (++job.attempts >= WRITE_RETRY.attempts!) {
         job.reject(
           conflict(
-            `gave up after ${RETRY_ATTEMPTS} attempts: ${view.name} kept racing other writers`,
+            `gave up after ${job.attempts} attempts: ${describe(job.op)} kept racing other writers`,
           ),
         );
-        continue;
+      } else {
+        job.solo = true;
+        this.#queue.unshift(job);
+        // #pump runs when this batch's slot is freed.
       }
-      job.solo = true;
-      this.#queue.unshift(job);
-      // #pump runs when this batch's slot is freed.
-    }
+      return undefined;
+    }, undefined);
   }
 
-  /** Runs one operation in the engine and adds its compares and writes. */
-  #decide(op: AddressOp, g: number, compares: Map<string, Compare>, ops: Op[]): AddressView {
+  /**
+   * Runs one operation in the engine: its read set (the topology fence, the host, the
+   * network's blackouts, the name absent) and write set (the address key); the blocks it
+   * changed are written by `engineBlockWrites` for the whole batch.
+   */
+  #decide(op: AddressOp, g: number): Decision<AddressView> {
+    const core = this.core;
     if (op.kind === 'release') {
-      const view = this.core.ipam.release(op.nameOrIp);
-      ops.push({ type: 'delete', key: addressKey(view.name) });
-      return view;
+      const view = core.ipam.release(op.nameOrIp);
+      return {
+        txn: new TxnSet().delete(addressKey(view.name)),
+        readBack: [],
+        committed: () => ({ value: view }),
+      };
     }
     const host = op.req.host;
-    if (typeof host === 'string' && this.core.state.hosts.get(host)?.removing) {
+    if (typeof host === 'string' && core.state.hosts.get(host)?.removing) {
       throw new RomanaError('Conflict', `Host ${host} is being removed`, {
         resourceType: 'host',
         resourceId: host,
@@ -208,18 +174,36 @@ export class AddressQueue {
     // decision changes its blocks at once, and a throw after it would leave an address in
     // memory that the store never holds (and that a commit of the same batch would persist).
     const aKey = addressKeyOf(op.req.name);
-    const view = this.core.ipam.allocate(op.req);
-    for (const key of [hostKey(view.host), networkKey(g, view.network)]) {
-      if (!compares.has(key)) compares.set(key, this.core.cmp(key));
-    }
-    compares.set(aKey, { key: aKey, modRevision: 0 });
-    ops.push({
-      type: 'put',
-      key: aKey,
-      value: JSON.stringify({ ip: view.ip, host: view.host, network: view.network }),
-    });
-    return view;
+    const view = core.ipam.allocate(op.req);
+    const txn = new TxnSet()
+      .read(core, hostKey(view.host))
+      .read(core, networkKey(g, view.network))
+      .readAbsent(aKey)
+      .put(aKey, { ip: view.ip, host: view.host, network: view.network } satisfies StoredAddress);
+    return {
+      txn,
+      readBack: [],
+      explain: async () => {
+        const taken = await core.store.get(aKey);
+        if (taken === undefined) return;
+        const ip = decodeAddress(aKey, taken.value).ip;
+        throw new RomanaError(
+          'AlreadyExists',
+          `Address with name ${view.name} already allocated: ${ip}`,
+          {
+            resourceType: 'address',
+            resourceId: view.name,
+          },
+        );
+      },
+      committed: () => ({ value: view }),
+    };
   }
+}
+
+function describe(op: AddressOp): string {
+  if (op.kind === 'release') return `releasing ${op.nameOrIp}`;
+  return `allocating ${typeof op.req.name === 'string' ? op.req.name : 'an address'}`;
 }
 
 /** The store key of an address name; a name that cannot be a key is refused as input. */

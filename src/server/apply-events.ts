@@ -6,13 +6,16 @@ import type { HostRecord } from '../ipam/index.ts';
 import type { WatchEvent as StoreEvent } from '../store/store.ts';
 import type { ServiceCore } from './core.ts';
 import {
-  parseKey,
-  type BlockState,
-  type StoredHost,
-  type StoredPlacement,
-  type TopologyRecord,
-} from './keys.ts';
-import type { Policy, Vip, WatchEvent } from './service.ts';
+  decodeBlock,
+  decodeHost,
+  decodeNetwork,
+  decodePlacement,
+  decodePolicy,
+  decodeTopologyRecord,
+  decodeVip,
+} from './decode.ts';
+import { parseKey } from './keys.ts';
+import type { WatchEvent } from './service.ts';
 
 /** Turns store events into engine changes and view events, grouped by revision. */
 export function applyEvents(
@@ -37,7 +40,7 @@ export function applyEvents(
     const value = ev.value;
     switch (k.kind) {
       case 'topology': {
-        const rec = value === null ? null : (JSON.parse(value) as TopologyRecord);
+        const rec = value === null ? null : decodeTopologyRecord(ev.key, value);
         if (rec?.generation !== x.state.topology?.generation) {
           // A new carving: nothing after this applies to the state held; reload it all.
           x.stale = true;
@@ -49,13 +52,13 @@ export function applyEvents(
       }
       case 'host':
         if (value === null) x.state.hosts.delete(k.name);
-        else x.state.hosts.set(k.name, JSON.parse(value) as StoredHost);
+        else x.state.hosts.set(k.name, decodeHost(ev.key, value));
         dirtyHosts.set(k.name, ev.modRevision);
         break;
       case 'placement':
         if (k.generation !== x.generation()) break;
         if (value === null) x.state.placements.delete(k.host);
-        else x.state.placements.set(k.host, JSON.parse(value) as StoredPlacement);
+        else x.state.placements.set(k.host, decodePlacement(ev.key, value));
         dirtyHosts.set(k.host, ev.modRevision);
         break;
       case 'block':
@@ -65,7 +68,7 @@ export function applyEvents(
         if (k.generation !== x.generation()) break;
         x.ipam.applyBlackouts(
           k.network,
-          value === null ? [] : (JSON.parse(value) as { blackouts: string[] }).blackouts,
+          value === null ? [] : decodeNetwork(ev.key, value).blackouts,
         );
         x.networkRevisions.set(k.network, ev.modRevision);
         break;
@@ -74,7 +77,7 @@ export function applyEvents(
           x.state.policies.delete(k.id);
           emit(ev.modRevision, { kind: 'policies', type: 'delete', id: k.id, value: null });
         } else {
-          const p = JSON.parse(value) as Policy;
+          const p = decodePolicy(ev.key, value);
           x.state.policies.set(k.id, p);
           emit(ev.modRevision, { kind: 'policies', type: 'put', id: k.id, value: p });
         }
@@ -84,7 +87,7 @@ export function applyEvents(
           x.state.vips.delete(k.name);
           emit(ev.modRevision, { kind: 'vips', type: 'delete', id: k.name, value: null });
         } else {
-          const v = JSON.parse(value) as Vip;
+          const v = decodeVip(ev.key, value);
           x.state.vips.set(k.name, v);
           emit(ev.modRevision, { kind: 'vips', type: 'put', id: k.name, value: v });
         }
@@ -108,11 +111,7 @@ export function applyEvents(
     x.hostsRevision = Math.max(x.hostsRevision, rev);
   }
   for (const { ev, network, cidr } of blocks) {
-    x.ipam.applyBlock(
-      network,
-      cidr,
-      ev.value === null ? null : (JSON.parse(ev.value) as BlockState),
-    );
+    x.ipam.applyBlock(network, cidr, ev.value === null ? null : decodeBlock(ev.key, ev.value));
     x.ipam.setBlockRevision(network, cidr, ev.modRevision);
     x.blocksRevision = Math.max(x.blocksRevision, ev.modRevision);
     x.networkRevisions.set(network, ev.modRevision);

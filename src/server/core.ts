@@ -4,7 +4,7 @@
  * every operation uses: compares, commits, reading keys back, reloading everything.
  * Internal to the server: `StoreBackedService` is the public face.
  */
-import { isRomanaError, RomanaError } from '../errors.ts';
+import { RomanaError } from '../errors.ts';
 import { Ipam, type BlockChange } from '../ipam/index.ts';
 import type {
   Compare,
@@ -16,12 +16,12 @@ import type {
 } from '../store/store.ts';
 import { applyEvents } from './apply-events.ts';
 import { EventLog } from './events.ts';
-import { blockKey, type BlockState } from './keys.ts';
 import { KeyedMutex, RwLock } from './locks.ts';
 import { loadState, type LoadedState } from './load.ts';
 import type { WatchEvent, WatchKind } from './service.ts';
 import { AbandonWatch, DEFAULT_TIMING, type Commit, type OperationTiming } from './operations.ts';
 import { findAbandoned, settleAbandoned } from './recovery.ts';
+import { blocksCommitted, TxnRunner, type ViewEvent } from './txn-runner.ts';
 
 export type LogFn = (
   level: 'info' | 'warn' | 'error',
@@ -65,6 +65,8 @@ export class ServiceCore {
   /** Heartbeat and staleness of multi-transaction operations (`operations.ts`). */
   readonly timing: OperationTiming;
   readonly abandon = new AbandonWatch();
+  /** The one write path: every transaction of this replica goes through it. */
+  readonly runner: TxnRunner = new TxnRunner(this);
 
   constructor(
     store: Store,
@@ -168,27 +170,9 @@ export class ServiceCore {
     return { key, modRevision: r > 0 ? r : 0 };
   }
 
-  blockOps(g: number, changes: BlockChange[]): Op[] {
-    return changes.map((c) => ({
-      type: 'put',
-      key: blockKey(g, c.network, c.cidr),
-      value: JSON.stringify(c.state satisfies BlockState),
-    }));
-  }
-
-  /** Commits; `null` when a compare failed. Store failures become `Unavailable`. */
-  async commit(compares: Compare[], ops: Op[]): Promise<number | null> {
-    let r;
-    try {
-      r = await this.store.txn(compares, ops);
-    } catch (err) {
-      if (isRomanaError(err)) throw err;
-      throw unavailable(`the datastore failed: ${(err as Error).message}`, err);
-    }
-    if (!r.succeeded) return null;
-    for (const op of ops) this.revs.set(op.key, op.type === 'put' ? r.revision : -r.revision);
-    this.revision = Math.max(this.revision, r.revision);
-    return r.revision;
+  /** Commits through the runner; `null` when a compare failed (`TxnRunner.commit`). */
+  commit(compares: Compare[], ops: Op[]): Promise<number | null> {
+    return this.runner.commit(compares, ops);
   }
 
   /** Splits a long list of ops into transactions of at most 100 (etcd allows 128). */
@@ -225,37 +209,25 @@ export class ServiceCore {
   }
 
   blocksCommitted(changes: BlockChange[], rev: number): void {
-    const events: WatchEvent[] = [];
-    for (const c of changes) {
-      this.ipam.setBlockRevision(c.network, c.cidr, rev);
-      this.networkRevisions.set(c.network, rev);
-      events.push({
-        revision: rev,
-        kind: 'blocks',
-        type: 'put',
-        id: c.cidr,
-        value: this.ipam.getBlock(c.network, c.cidr),
-      });
-    }
-    this.blocksRevision = Math.max(this.blocksRevision, rev);
-    this.publish(rev, events);
+    this.publish(rev, blocksCommitted(this, changes, rev));
   }
 
   hostsCommitted(names: string[], rev: number, deleted = false): void {
+    this.publish(rev, this.hostEvents(names, rev, deleted));
+  }
+
+  /** Records that hosts were committed at `rev`; their view events, to publish. */
+  hostEvents(names: string[], rev: number, deleted = false): ViewEvent[] {
     this.hostsRevision = Math.max(this.hostsRevision, rev);
-    this.publish(
-      rev,
-      names.map((name) =>
-        deleted
-          ? { revision: rev, kind: 'hosts', type: 'delete', id: name, value: null }
-          : {
-              revision: rev,
-              kind: 'hosts',
-              type: 'put',
-              id: name,
-              value: this.ipam.listHosts().hosts.find((h) => h.name === name) ?? null,
-            },
-      ),
+    return names.map((name) =>
+      deleted
+        ? { kind: 'hosts', type: 'delete', id: name, value: null }
+        : {
+            kind: 'hosts',
+            type: 'put',
+            id: name,
+            value: this.ipam.listHosts().hosts.find((h) => h.name === name) ?? null,
+          },
     );
   }
 

@@ -5,7 +5,7 @@
  */
 import { RomanaError } from '../errors.ts';
 import type { HostDetailView, HostRecord, RemovedHost } from '../ipam/index.ts';
-import { conflict, withRetry } from '../store/retry.ts';
+import { conflict } from '../store/retry.ts';
 import type { Op } from '../store/store.ts';
 import type { ServiceCore } from './core.ts';
 import { newOperationId, Operation } from './operations.ts';
@@ -19,8 +19,8 @@ import {
   type StoredHost,
   type StoredPlacement,
 } from './keys.ts';
+import { TxnSet, type Decision } from './txn-runner.ts';
 
-const RETRY = { attempts: 30, baseDelayMs: 1, maxDelayMs: 40 };
 /** Writes per transaction besides the intent (etcd allows 128). */
 const CHUNK = 100;
 
@@ -44,51 +44,48 @@ export class HostOps {
     const name = typeof req.name === 'string' ? req.name : '';
     return this.core.rw.read(() =>
       this.core.hostLocks.run(name, () =>
-        withRetry(async () => {
-          this.core.checkWritable();
-          const detail = this.core.ipam.addHost(req);
-          const rec = this.core.ipam.hostRecord(detail.name);
-          const g = this.core.generation();
-          const ops: Op[] = [
-            { type: 'put', key: hostKey(rec.name), value: JSON.stringify(storedHost(rec)) },
-            { type: 'put', key: hostIpKey(rec.ip), value: rec.name },
-            {
-              type: 'put',
-              key: placementKey(g, rec.name),
-              value: JSON.stringify({ groups: rec.groups } satisfies StoredPlacement),
-            },
-          ];
-          const compares = [
-            this.core.cmp(TOPOLOGY_KEY),
-            { key: hostKey(rec.name), modRevision: 0 },
-            { key: hostIpKey(rec.ip), modRevision: 0 },
-          ];
-          const rev = await this.core.commit(compares, ops).catch((err: unknown) => {
-            this.core.ipam.applyHost(rec.name, null);
-            throw err;
-          });
-          if (rev === null) {
-            this.core.ipam.applyHost(rec.name, null);
-            await this.core.refreshKeys([hostKey(rec.name), TOPOLOGY_KEY]);
-            const clash = (await this.core.store.get(hostIpKey(rec.ip)))?.value;
-            if (this.core.state.hosts.has(rec.name) || clash !== undefined) {
-              const what = this.core.state.hosts.has(rec.name)
-                ? `a host named '${rec.name}' already exists`
-                : `IP ${rec.ip} already belongs to another host`;
-              throw new RomanaError('AlreadyExists', what, {
-                resourceType: 'host',
-                resourceId: rec.name,
-              });
-            }
-            throw conflict(`adding host ${rec.name} raced another writer`);
-          }
-          this.core.state.hosts.set(rec.name, storedHost(rec));
-          this.core.state.placements.set(rec.name, { groups: rec.groups });
-          this.core.hostsCommitted([rec.name], rev);
-          return this.core.ipam.getHost({ name: rec.name });
-        }, RETRY),
+        this.core.runner.run(`adding host ${name}`, () => this.#decideAdd(req)),
       ),
     );
+  }
+
+  /** The host and its IP must be new; writes the host, its IP key and its placement. */
+  #decideAdd(req: HostRequestBody): Decision<HostDetailView> {
+    const core = this.core;
+    const detail = core.ipam.addHost(req);
+    const rec = core.ipam.hostRecord(detail.name);
+    const placement: StoredPlacement = { groups: rec.groups };
+    const txn = new TxnSet()
+      .read(core, TOPOLOGY_KEY)
+      .readAbsent(hostKey(rec.name))
+      .readAbsent(hostIpKey(rec.ip))
+      .put(hostKey(rec.name), storedHost(rec))
+      .put(hostIpKey(rec.ip), rec.name)
+      .put(placementKey(core.generation(), rec.name), placement);
+    return {
+      txn,
+      undo: () => core.ipam.applyHost(rec.name, null),
+      readBack: [hostKey(rec.name), TOPOLOGY_KEY],
+      explain: async () => {
+        const clash = (await core.store.get(hostIpKey(rec.ip)))?.value;
+        if (!core.state.hosts.has(rec.name) && clash === undefined) return;
+        const what = core.state.hosts.has(rec.name)
+          ? `a host named '${rec.name}' already exists`
+          : `IP ${rec.ip} already belongs to another host`;
+        throw new RomanaError('AlreadyExists', what, {
+          resourceType: 'host',
+          resourceId: rec.name,
+        });
+      },
+      committed: (rev) => {
+        core.state.hosts.set(rec.name, storedHost(rec));
+        core.state.placements.set(rec.name, placement);
+        return {
+          value: core.ipam.getHost({ name: rec.name }),
+          events: core.hostEvents([rec.name], rev),
+        };
+      },
+    };
   }
 
   async patchHost(
@@ -98,36 +95,43 @@ export class HostOps {
     this.core.checkWritable();
     return this.core.rw.read(() =>
       this.core.hostLocks.run(name, () =>
-        withRetry(async () => {
-          this.core.checkWritable();
-          const before = this.core.ipam.hostRecord(name);
-          if ('tags' in patch) this.core.ipam.updateHostTags({ name }, patch.tags);
-          if ('k8s_info' in patch) this.core.ipam.updateHostK8sInfo({ name }, patch.k8s_info);
-          const rec = this.core.ipam.hostRecord(name);
-          const stored = {
-            ...storedHost(rec),
-            removing: this.core.state.hosts.get(name)?.removing,
-          };
-          const rev = await this.core
-            .commit(
-              [this.core.cmp(TOPOLOGY_KEY), this.core.cmp(hostKey(name))],
-              [{ type: 'put', key: hostKey(name), value: JSON.stringify(stored) }],
-            )
-            .catch((err: unknown) => {
-              this.core.ipam.applyHost(name, before);
-              throw err;
-            });
-          if (rev === null) {
-            this.core.ipam.applyHost(name, before);
-            await this.core.refreshKeys([hostKey(name)]);
-            throw conflict(`updating host ${name} raced another writer`);
-          }
-          this.core.state.hosts.set(name, stored);
-          this.core.hostsCommitted([name], rev);
-          return this.core.ipam.getHost({ name });
-        }, RETRY),
+        this.core.runner.run(`updating host ${name}`, () => this.#decidePatch(name, patch)),
       ),
     );
+  }
+
+  /** Rewrites the host's key, compared at the revision this replica holds. */
+  #decidePatch(
+    name: string,
+    patch: { tags?: unknown; k8s_info?: unknown },
+  ): Decision<HostDetailView> {
+    const core = this.core;
+    const before = core.ipam.hostRecord(name);
+    try {
+      if ('tags' in patch) core.ipam.updateHostTags({ name }, patch.tags);
+      if ('k8s_info' in patch) core.ipam.updateHostK8sInfo({ name }, patch.k8s_info);
+    } catch (err) {
+      // A refused k8s_info after accepted tags: nothing of the patch stays.
+      core.ipam.applyHost(name, before);
+      throw err;
+    }
+    const rec = core.ipam.hostRecord(name);
+    const stored: StoredHost = {
+      ...storedHost(rec),
+      removing: core.state.hosts.get(name)?.removing,
+    };
+    return {
+      txn: new TxnSet()
+        .read(core, TOPOLOGY_KEY)
+        .read(core, hostKey(name))
+        .put(hostKey(name), stored),
+      undo: () => core.ipam.applyHost(name, before),
+      readBack: [hostKey(name)],
+      committed: (rev) => {
+        core.state.hosts.set(name, stored);
+        return { value: core.ipam.getHost({ name }), events: core.hostEvents([name], rev) };
+      },
+    };
   }
 
   async removeHost(name: string, opts: { force: boolean }): Promise<RemovedHost> {
@@ -227,8 +231,11 @@ async function removeHostSteps(core: ServiceCore, op: Operation): Promise<Remove
     // A block with many addresses: their keys go first (the block, still listing them,
     // keeps the names taken until it is freed).
     while (deletes.length > CHUNK) await op.step([], deletes.splice(0, CHUNK));
-    const compares = [core.cmp(TOPOLOGY_KEY), core.cmp(blockKey(g, c.network, c.cidr))];
-    const rev = await op.step(compares, [...core.blockOps(g, [c]), ...deletes]);
+    // Read and write sets as for any write, guarded by the intent besides (`Operation.step`).
+    const key = blockKey(g, c.network, c.cidr);
+    const txn = new TxnSet().read(core, TOPOLOGY_KEY).read(core, key).put(key, c.state);
+    for (const d of deletes) txn.delete(d.key);
+    const rev = await op.step(txn.compares(), [...txn.writes.values()]);
     if (rev === null) throw conflict(`a block of host ${name} changed while removing it; retry`);
     core.blocksCommitted([c], rev);
   }

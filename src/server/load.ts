@@ -14,6 +14,15 @@ import {
 import { BOTH_FAMILIES, Cidr } from '../net/addr.ts';
 import type { Store } from '../store/store.ts';
 import {
+  decodeBlock,
+  decodeHost,
+  decodeNetwork,
+  decodePlacement,
+  decodePolicy,
+  decodeTopologyRecord,
+  decodeVip,
+} from './decode.ts';
+import {
   parseKey,
   type BlockState,
   type StoredHost,
@@ -48,17 +57,16 @@ export async function loadState(store: Store): Promise<LoadedState> {
   const vips = new Map<string, Vip>();
   for (const kv of kvs) {
     const k = parseKey(kv.key);
-    const v = (): unknown => JSON.parse(kv.value);
     switch (k.kind) {
       case 'topology':
-        topology = v() as TopologyRecord;
+        topology = decodeTopologyRecord(kv.key, kv.value);
         break;
       case 'host':
-        hosts.set(k.name, v() as StoredHost);
+        hosts.set(k.name, decodeHost(kv.key, kv.value));
         break;
       case 'placement': {
         const m = allPlacements.get(k.generation) ?? new Map<string, StoredPlacement>();
-        m.set(k.host, v() as StoredPlacement);
+        m.set(k.host, decodePlacement(kv.key, kv.value));
         allPlacements.set(k.generation, m);
         break;
       }
@@ -67,7 +75,7 @@ export async function loadState(store: Store): Promise<LoadedState> {
           g: k.generation,
           network: k.network,
           cidr: k.cidr,
-          st: v() as BlockState,
+          st: decodeBlock(kv.key, kv.value),
           rev: kv.modRevision,
         });
         break;
@@ -75,15 +83,15 @@ export async function loadState(store: Store): Promise<LoadedState> {
         networks.push({
           g: k.generation,
           network: k.network,
-          st: v() as StoredNetwork,
+          st: decodeNetwork(kv.key, kv.value),
           rev: kv.modRevision,
         });
         break;
       case 'policy':
-        policies.set(k.id, v() as Policy);
+        policies.set(k.id, decodePolicy(kv.key, kv.value));
         break;
       case 'vip':
-        vips.set(k.name, v() as Vip);
+        vips.set(k.name, decodeVip(kv.key, kv.value));
         break;
       default:
         continue;

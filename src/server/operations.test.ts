@@ -176,7 +176,19 @@ describe('operations on etcd', () => {
       },
       { type: 'put', key: 'beats/dead', value: '7' },
       { type: 'put', key: `g/${to}/networks/pods`, value: '{"blackouts":[]}' },
-      { type: 'put', key: 'hosts/ghost', value: '{}' },
+      {
+        type: 'put',
+        key: 'hosts/ghost',
+        // As a topology update writes it (values are checked when read: `decode.ts`).
+        value: JSON.stringify({
+          name: 'ghost',
+          ip: '192.168.9.9',
+          agent_port: 9604,
+          tags: null,
+          k8s_info: null,
+          seq: 9,
+        }),
+      },
       { type: 'put', key: 'hostips/192.168.9.9', value: 'ghost' },
     ];
     const t0 = Date.now();

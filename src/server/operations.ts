@@ -25,6 +25,7 @@ import { randomUUID } from 'node:crypto';
 import { RomanaError } from '../errors.ts';
 import type { Compare, KeyValue, Op, Store } from '../store/store.ts';
 import { beatKey, operationKey, OPERATIONS, type StoredOperation } from './keys.ts';
+import { decodeOperation } from './decode.ts';
 
 /** Heartbeat and staleness of operations on shared stores (ms). */
 export interface OperationTiming {
@@ -124,7 +125,7 @@ export class Operation {
     kv: KeyValue,
   ): Promise<Operation | null> {
     const id = decodeURIComponent(kv.key.slice(OPERATIONS.length));
-    const was = JSON.parse(kv.value) as StoredOperation;
+    const was = decodeOperation(kv.key, kv.value);
     const op = new Operation(ctx, id, { ...was, owner: randomUUID() }, kv.modRevision);
     const beat: Op[] = op.#beats
       ? [
@@ -306,7 +307,7 @@ export class AbandonWatch {
     timing: OperationTiming,
     now = Date.now(),
   ): boolean {
-    const op = JSON.parse(kv.value) as StoredOperation;
+    const op = decodeOperation(kv.key, kv.value);
     if (runsHere(op)) return false;
     return this.still(kv.key, `${kv.modRevision}/${beatRevision}`, exclusive, timing, now);
   }

@@ -12,14 +12,8 @@ import { RomanaError } from '../errors.ts';
 import type { KeyValue } from '../store/store.ts';
 import type { ServiceCore } from './core.ts';
 import { resumeHostRemoval } from './host-ops.ts';
-import {
-  beatKey,
-  operationKey,
-  OPERATIONS,
-  TOPOLOGY_KEY,
-  type StoredOperation,
-  type TopologyRecord,
-} from './keys.ts';
+import { decodeOperation, decodeTopologyRecord } from './decode.ts';
+import { beatKey, operationKey, OPERATIONS, TOPOLOGY_KEY } from './keys.ts';
 import { Operation } from './operations.ts';
 import { finishTopology, liftBareFence, undoTopology } from './topology-writer.ts';
 
@@ -37,7 +31,7 @@ export async function findAbandoned(core: ServiceCore): Promise<Abandoned> {
   const watched = new Set(kvs.map((kv) => kv.key));
   const operations: KeyValue[] = [];
   for (const kv of kvs) {
-    const owner = (JSON.parse(kv.value) as StoredOperation).owner;
+    const owner = decodeOperation(kv.key, kv.value).owner;
     const beat = exclusive ? undefined : await core.store.get(beatKey(owner));
     if (core.abandon.abandoned(kv, beat?.modRevision ?? 0, exclusive, core.timing)) {
       operations.push(kv);
@@ -51,7 +45,7 @@ export async function findAbandoned(core: ServiceCore): Promise<Abandoned> {
     return { operations, bareFence };
   }
   const topo = await core.store.get(TOPOLOGY_KEY);
-  const updating = topo && (JSON.parse(topo.value) as TopologyRecord).updating;
+  const updating = topo && decodeTopologyRecord(topo.key, topo.value).updating;
   if (topo !== undefined && updating !== undefined) {
     const intent = updating.op === undefined ? undefined : operationKey(updating.op);
     // The fence and its intent are written and removed together: a fence whose intent is

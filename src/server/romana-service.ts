@@ -23,12 +23,12 @@ import {
   type TopologyUpdateRequest,
   type TopologyUpdateResult,
 } from '../ipam/index.ts';
-import { conflict, withRetry } from '../store/retry.ts';
 import { isCompactable, storeHealth, type Store, type StoreHealth } from '../store/store.ts';
 import { AddressQueue } from './address-queue.ts';
 import { ServiceCore, sleep, unavailable } from './core.ts';
 import { HostOps, type HostRequestBody } from './host-ops.ts';
 import { blockKey, networkKey, policyKey, TOPOLOGY_KEY } from './keys.ts';
+import { TxnSet, type Decision, type Unchanged } from './txn-runner.ts';
 import { validatePolicyInput } from './policies.ts';
 import type {
   Policy,
@@ -63,8 +63,6 @@ export interface RomanaServiceOptions {
   /** Heartbeat and staleness of multi-transaction operations on etcd (`operations.ts`). */
   operationTiming?: Partial<OperationTiming>;
 }
-
-const RETRY = { attempts: 30, baseDelayMs: 1, maxDelayMs: 40 };
 
 /** Creates the service and loads its state from the store. */
 export async function createRomanaService(opts: RomanaServiceOptions): Promise<RomanaService> {
@@ -276,45 +274,9 @@ export class StoreBackedService implements RomanaService {
     this.#core.checkWritable();
     if (typeof cidr !== 'string' || cidr === '') throw invalidInput('cidr: required');
     return this.#core.rw.write(() =>
-      withRetry(async () => {
-        const before = new Map(
-          this.#core.ipam.listNetworks().map((n) => [n.id, this.#core.ipam.blackoutsOf(n.id)]),
-        );
-        change();
-        const network = this.#core.ipam
-          .listNetworks()
-          .map((n) => n.id)
-          .find(
-            (id) =>
-              JSON.stringify(before.get(id)) !== JSON.stringify(this.#core.ipam.blackoutsOf(id)),
-          );
-        const view = { network: network ?? '', cidr };
-        if (network === undefined) return view;
-        const g = this.#core.generation();
-        const key = networkKey(g, network);
-        const blackouts = this.#core.ipam.blackoutsOf(network);
-        const blocks = this.#core.ipam
-          .listNetworkBlocks(network)
-          .blocks.filter((b) => b.allocated_ip_count > 0)
-          .map((b) => this.#core.cmp(blockKey(g, network, b.cidr)));
-        const rev = await this.#core
-          .commit(
-            [this.#core.cmp(TOPOLOGY_KEY), this.#core.cmp(key), ...blocks.slice(0, 100)],
-            [{ type: 'put', key, value: JSON.stringify({ blackouts }) }],
-          )
-          .catch((err: unknown) => {
-            this.#core.ipam.applyBlackouts(network, before.get(network)!);
-            throw err;
-          });
-        if (rev === null) {
-          this.#core.ipam.applyBlackouts(network, before.get(network)!);
-          await this.#core.reload();
-          throw conflict(`network ${network} changed while changing its blackouts`);
-        }
-        this.#core.networkRevisions.set(network, rev);
-        this.#core.revision = Math.max(this.#core.revision, rev);
-        return view;
-      }, RETRY),
+      this.#core.runner.run(`changing the blackouts of ${cidr}`, () =>
+        decideBlackouts(this.#core, cidr, change),
+      ),
     );
   }
 
@@ -336,19 +298,37 @@ export class StoreBackedService implements RomanaService {
   async putPolicy(input: unknown): Promise<Policy> {
     this.#core.checkWritable();
     const policy = validatePolicyInput(input);
-    const key = policyKey(policy.id);
-    const r = await this.#core.commit([], [{ type: 'put', key, value: JSON.stringify(policy) }]);
-    this.#core.state.policies.set(policy.id, policy);
-    this.#core.publish(r!, [{ kind: 'policies', type: 'put', id: policy.id, value: policy }]);
-    return policy;
+    const core = this.#core;
+    return core.rw.read(() =>
+      core.runner.run(`writing policy ${policy.id}`, () => ({
+        txn: new TxnSet().put(policyKey(policy.id), policy),
+        committed: () => {
+          core.state.policies.set(policy.id, policy);
+          return {
+            value: policy,
+            events: [{ kind: 'policies', type: 'put', id: policy.id, value: policy }],
+          };
+        },
+      })),
+    );
   }
 
   async deletePolicy(id: string): Promise<void> {
     this.#core.checkWritable();
     this.getPolicy(id);
-    const r = await this.#core.commit([], [{ type: 'delete', key: policyKey(id) }]);
-    this.#core.state.policies.delete(id);
-    this.#core.publish(r!, [{ kind: 'policies', type: 'delete', id, value: null }]);
+    const core = this.#core;
+    await core.rw.read(() =>
+      core.runner.run(`deleting policy ${id}`, () => ({
+        txn: new TxnSet().delete(policyKey(id)),
+        committed: () => {
+          core.state.policies.delete(id);
+          return {
+            value: undefined,
+            events: [{ kind: 'policies', type: 'delete', id, value: null }],
+          };
+        },
+      })),
+    );
   }
 
   // ---- watch --------------------------------------------------------------------------------
@@ -375,4 +355,44 @@ export class StoreBackedService implements RomanaService {
     this.#core.watch?.close();
     this.#core.watch = null;
   }
+}
+
+/**
+ * Runs a blackout change in the engine: rewrites the network's blackouts, compared with the
+ * topology fence, the network and its blocks holding addresses (a blackout must not land on
+ * an address allocated meanwhile). On a conflict the engine is reloaded from the store.
+ */
+function decideBlackouts(
+  core: ServiceCore,
+  cidr: string,
+  change: () => void,
+): Decision<BlackoutView> | Unchanged<BlackoutView> {
+  const before = new Map(core.ipam.listNetworks().map((n) => [n.id, core.ipam.blackoutsOf(n.id)]));
+  change();
+  const network = core.ipam
+    .listNetworks()
+    .map((n) => n.id)
+    .find((id) => JSON.stringify(before.get(id)) !== JSON.stringify(core.ipam.blackoutsOf(id)));
+  const view = { network: network ?? '', cidr };
+  if (network === undefined) return { unchanged: view };
+  const g = core.generation();
+  const key = networkKey(g, network);
+  const txn = new TxnSet().read(core, TOPOLOGY_KEY).read(core, key);
+  const blocks = core.ipam
+    .listNetworkBlocks(network)
+    .blocks.filter((b) => b.allocated_ip_count > 0)
+    .slice(0, 100);
+  for (const b of blocks) txn.read(core, blockKey(g, network, b.cidr));
+  txn.put(key, { blackouts: core.ipam.blackoutsOf(network) });
+  return {
+    txn,
+    undo: () => core.ipam.applyBlackouts(network, before.get(network)!),
+    readBack: [],
+    // The caller holds the write lock: nothing else is between decided and committed.
+    explain: () => core.reload(),
+    committed: (rev) => {
+      core.networkRevisions.set(network, rev);
+      return { value: view };
+    },
+  };
 }

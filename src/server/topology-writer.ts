@@ -42,6 +42,7 @@ import {
   type TopologyRecord,
 } from './keys.ts';
 import { newOperationId, Operation } from './operations.ts';
+import { decodeTopologyRecord } from './decode.ts';
 
 const CHUNK = 100;
 
@@ -286,7 +287,7 @@ export async function liftBareFence(
   store: Store,
   fence: { key: string; value: string; modRevision: number },
 ): Promise<boolean> {
-  const rec = JSON.parse(fence.value) as TopologyRecord;
+  const rec = decodeTopologyRecord(fence.key, fence.value);
   if (rec.updating === undefined) return false;
   const { updating, ...base } = rec;
   const { kvs } = await store.range(generationPrefix(updating.to));

@@ -9,14 +9,12 @@
 import { invalidInput, RomanaError } from '../errors.ts';
 import { Addr, Cidr, specialUse } from '../net/addr.ts';
 import { parseTopology } from '../ipam/topology.ts';
-import { conflict, withRetry } from '../store/retry.ts';
-import type { Op } from '../store/store.ts';
 import type { ServiceCore } from './core.ts';
 import { vipIpKey, vipKey } from './keys.ts';
 import type { Vip, VipInput } from './service.ts';
+import { TxnSet, type Decision } from './txn-runner.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
-const RETRY = { attempts: 20, baseDelayMs: 1, maxDelayMs: 40 };
 
 /**
  * Checks a `PUT /vips/{name}` body against what romanad knows; every problem is reported,
@@ -122,63 +120,62 @@ export class VipOps {
   async put(name: string, body: VipInput): Promise<Vip> {
     this.core.checkWritable();
     return this.core.rw.read(() =>
-      withRetry(async () => {
-        this.core.checkWritable();
-        const vip = validateVip(name, body, {
-          hosts: new Map([...this.core.state.hosts].map(([n, h]) => [n, h.ip])),
-          networks: this.core.ipam.listNetworks(),
-        });
-        const before = this.core.state.vips.get(name);
-        let holder = this.#holderOf(vip.ip);
-        if (holder !== undefined && holder !== name) {
-          // Another replica may have moved or deleted it a moment ago: ask the store.
-          await this.core.refreshKeys([vipKey(holder)]);
-          holder = this.#holderOf(vip.ip);
-          if (holder !== undefined && holder !== name) throw this.#taken(vip.ip, holder);
-        }
-        const ops: Op[] = [
-          { type: 'put', key: vipKey(name), value: JSON.stringify(vip) },
-          { type: 'put', key: vipIpKey(vip.ip), value: name },
-        ];
-        if (before !== undefined && before.ip !== vip.ip) {
-          ops.push({ type: 'delete', key: vipIpKey(before.ip) });
-        }
-        const rev = await this.core.commit(
-          [this.core.cmp(vipKey(name)), this.core.cmp(vipIpKey(vip.ip))],
-          ops,
-        );
-        if (rev === null) {
-          await this.core.refreshKeys([vipKey(name), vipIpKey(vip.ip)]);
-          const now = await this.core.store.get(vipIpKey(vip.ip));
-          if (now !== undefined && now.value !== name) throw this.#taken(vip.ip, now.value);
-          throw conflict(`writing VIP ${name} raced another writer`);
-        }
-        this.core.state.vips.set(name, vip);
-        this.core.publish(rev, [{ kind: 'vips', type: 'put', id: name, value: vip }]);
-        return vip;
-      }, RETRY),
+      this.core.runner.run(`writing VIP ${name}`, () => this.#decidePut(name, body)),
     );
+  }
+
+  async #decidePut(name: string, body: VipInput): Promise<Decision<Vip>> {
+    const core = this.core;
+    const vip = validateVip(name, body, {
+      hosts: new Map([...core.state.hosts].map(([n, h]) => [n, h.ip])),
+      networks: core.ipam.listNetworks(),
+    });
+    const before = core.state.vips.get(name);
+    let holder = this.#holderOf(vip.ip);
+    if (holder !== undefined && holder !== name) {
+      // Another replica may have moved or deleted it a moment ago: ask the store.
+      await core.refreshKeys([vipKey(holder)]);
+      holder = this.#holderOf(vip.ip);
+      if (holder !== undefined && holder !== name) throw this.#taken(vip.ip, holder);
+    }
+    const txn = new TxnSet()
+      .read(core, vipKey(name))
+      .read(core, vipIpKey(vip.ip))
+      .put(vipKey(name), vip)
+      .put(vipIpKey(vip.ip), name);
+    if (before !== undefined && before.ip !== vip.ip) txn.delete(vipIpKey(before.ip));
+    return {
+      txn,
+      explain: async () => {
+        const now = await core.store.get(vipIpKey(vip.ip));
+        if (now !== undefined && now.value !== name) throw this.#taken(vip.ip, now.value);
+      },
+      committed: () => {
+        core.state.vips.set(name, vip);
+        return { value: vip, events: [{ kind: 'vips', type: 'put', id: name, value: vip }] };
+      },
+    };
   }
 
   async delete(name: string): Promise<void> {
     this.core.checkWritable();
     await this.core.rw.read(() =>
-      withRetry(async () => {
+      this.core.runner.run(`deleting VIP ${name}`, (): Decision<void> => {
         const vip = this.get(name);
-        const rev = await this.core.commit(
-          [this.core.cmp(vipKey(name))],
-          [
-            { type: 'delete', key: vipKey(name) },
-            { type: 'delete', key: vipIpKey(vip.ip) },
-          ],
-        );
-        if (rev === null) {
-          await this.core.refreshKeys([vipKey(name)]);
-          throw conflict(`deleting VIP ${name} raced another writer`);
-        }
-        this.core.state.vips.delete(name);
-        this.core.publish(rev, [{ kind: 'vips', type: 'delete', id: name, value: null }]);
-      }, RETRY),
+        return {
+          txn: new TxnSet()
+            .read(this.core, vipKey(name))
+            .delete(vipKey(name))
+            .delete(vipIpKey(vip.ip)),
+          committed: () => {
+            this.core.state.vips.delete(name);
+            return {
+              value: undefined,
+              events: [{ kind: 'vips', type: 'delete', id: name, value: null }],
+            };
+          },
+        };
+      }),
     );
   }
 

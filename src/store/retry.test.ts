@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RomanaError, isRomanaError } from '../errors.ts';
-import { conflict, withRetry } from './retry.ts';
+import { backoffDelay, conflict, isRetryable, withRetry, WRITE_RETRY } from './retry.ts';
 
 describe('withRetry', () => {
   it('returns the first successful result without sleeping', async () => {
@@ -93,5 +93,31 @@ describe('withRetry', () => {
       { isRetryable: (e) => e instanceof Error && e.message === 'busy', sleep: async () => {} },
     );
     assert.equal(r, 3);
+  });
+
+  it('tells retryable from definitive errors: only a lost compare is tried again', () => {
+    assert.equal(isRetryable(conflict('raced')), true);
+    for (const code of [
+      'Conflict',
+      'AlreadyExists',
+      'InvalidInput',
+      'NotFound',
+      'Unavailable',
+    ] as const) {
+      assert.equal(isRetryable(new RomanaError(code, 'no')), false, code);
+    }
+    assert.equal(isRetryable(new Error('socket hang up')), false);
+  });
+
+  it('backs off with full jitter under a cap that doubles up to its maximum', () => {
+    const top = () => 0.999999;
+    const caps = [1, 2, 3, 4, 5, 6, 7, 30].map((a) =>
+      Math.round(backoffDelay(a, WRITE_RETRY, top)),
+    );
+    assert.deepEqual(caps, [1, 2, 4, 8, 16, 32, 40, 40]);
+    assert.equal(
+      backoffDelay(5, WRITE_RETRY, () => 0),
+      0,
+    );
   });
 });

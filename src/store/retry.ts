@@ -28,6 +28,35 @@ export interface RetryOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** The one backoff policy of romanad's writes (`TxnRunner`, the address queue). */
+export const WRITE_RETRY: Readonly<RetryOptions> = { attempts: 30, baseDelayMs: 1, maxDelayMs: 40 };
+
+/**
+ * True for an error that means "try again": a `RomanaError` marked `retryable`. Any other
+ * error is definitive and is answered at once.
+ *
+ * @example isRetryable(conflict('block changed')) // true
+ * @example isRetryable(new RomanaError('AlreadyExists', 'name taken')) // false
+ */
+export function isRetryable(err: unknown): boolean {
+  return isRomanaError(err) && err.retryable;
+}
+
+/**
+ * The pause before retry number `attempt` (1-based): "full jitter", a random pause in
+ * [0, cap], the cap doubling per retry from `baseDelayMs` up to `maxDelayMs`.
+ *
+ * @example backoffDelay(3, { baseDelayMs: 1, maxDelayMs: 40 }, () => 0.5) // 2
+ */
+export function backoffDelay(
+  attempt: number,
+  options: Pick<RetryOptions, 'baseDelayMs' | 'maxDelayMs'> = {},
+  random: () => number = Math.random,
+): number {
+  const cap = Math.min(options.maxDelayMs ?? 50, (options.baseDelayMs ?? 1) * 2 ** (attempt - 1));
+  return random() * cap;
+}
+
 /**
  * Runs `fn` until it returns, throws a non-retryable error, or `attempts` are used up; in that
  * last case the final conflict is rethrown as a `Conflict` error that says how many attempts were
@@ -47,17 +76,14 @@ export async function withRetry<T>(
   options: RetryOptions = {},
 ): Promise<T> {
   const attempts = Math.max(1, options.attempts ?? 10);
-  const base = options.baseDelayMs ?? 1;
-  const max = options.maxDelayMs ?? 50;
-  const isRetryable =
-    options.isRetryable ?? ((err: unknown) => isRomanaError(err) && err.retryable);
+  const retryable = options.isRetryable ?? isRetryable;
   const random = options.random ?? Math.random;
   const sleep = options.sleep ?? defaultSleep;
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn(attempt);
     } catch (err) {
-      if (!isRetryable(err)) throw err;
+      if (!retryable(err)) throw err;
       if (attempt >= attempts) {
         const what = err instanceof Error ? err.message : String(err);
         throw new RomanaError('Conflict', `gave up after ${attempts} attempts: ${what}`, {
@@ -67,9 +93,7 @@ export async function withRetry<T>(
             : {}),
         });
       }
-      // "Full jitter": a random pause in [0, cap], the cap doubling per retry.
-      const cap = Math.min(max, base * 2 ** (attempt - 1));
-      await sleep(random() * cap);
+      await sleep(backoffDelay(attempt, options, random));
     }
   }
 }
