@@ -7,7 +7,8 @@ export const scopes = {
   ipam: {
     what: 'the IPAM engine',
     mutate: [
-      'src/ipam/addr.ts',
+      'src/net/addr.ts',
+      'src/net/addr-text.ts',
       'src/ipam/alloc.ts',
       'src/ipam/blackouts.ts',
       'src/ipam/carve.ts',
@@ -22,7 +23,7 @@ export const scopes = {
       'src/ipam/views.ts',
     ],
     tests: [
-      'src/ipam/addr.test.ts',
+      'src/net/addr.test.ts',
       'src/ipam/id-pool.property.test.ts',
       'src/ipam/ipam-allocation.test.ts',
       'src/ipam/ipam-hosts.test.ts',
@@ -56,8 +57,14 @@ export const scopes = {
   },
   agent: {
     what: 'the agent: route planning and reconcile',
-    mutate: ['src/agent/route-plan.ts', 'src/agent/reconciler.ts', 'src/agent/kernel-routes.ts'],
+    mutate: [
+      'src/agent/route-plan.ts',
+      'src/net/aggregate.ts',
+      'src/agent/reconciler.ts',
+      'src/agent/kernel-routes.ts',
+    ],
     tests: [
+      'src/net/aggregate.test.ts',
       'src/agent/route-plan.test.ts',
       'src/agent/route-plan.property.test.ts',
       'test/e2e/agent-routes.test.ts',

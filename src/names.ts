@@ -15,7 +15,7 @@
  * call these functions; docs/api.md ("Names and limits") documents them.
  */
 import { invalidInput } from './errors.ts';
-import type { Addr } from './ipam/addr.ts';
+import { specialUse, type Addr } from './net/addr.ts';
 
 /** What a name is for; decides its length and whether dots are allowed. */
 export type NameKind = 'name' | 'address' | 'tenant';
@@ -123,16 +123,8 @@ export function isText(value: unknown, max = TEXT_MAX): value is string {
  * @example hostIpProblem(Addr.parse('0.0.0.0')) // "'0.0.0.0' is unspecified (0.0.0.0/8), not a host's address"
  */
 export function hostIpProblem(ip: Addr): string | undefined {
-  const first = Number(ip.value >> 24n);
-  const kind =
-    first === 0
-      ? 'unspecified (0.0.0.0/8)'
-      : first === 127
-        ? 'loopback (127.0.0.0/8)'
-        : first >= 224 && first < 240
-          ? 'multicast (224.0.0.0/4)'
-          : first >= 240
-            ? 'reserved or broadcast (240.0.0.0/4)'
-            : undefined;
-  return kind === undefined ? undefined : `'${ip.toString()}' is ${kind}, not a host's address`;
+  const s = specialUse(ip);
+  return s === undefined
+    ? undefined
+    : `'${ip.toString()}' is ${s.kind} (${s.cidr}), not a host's address`;
 }

@@ -5,6 +5,7 @@
  * The table is never flushed: a route that stays the same is never touched.
  */
 import { CommandFailedError, type Exec } from '../exec.ts';
+import { Addr, BOTH_FAMILIES } from '../net/addr.ts';
 import type { PlannedRoute, Reach } from './route-plan.ts';
 
 interface IpRoute {
@@ -31,8 +32,9 @@ export async function readTable(exec: Exec, table: number): Promise<Map<string, 
   const routes = JSON.parse(r.stdout.trim() === '' ? '[]' : r.stdout) as IpRoute[];
   const m = new Map<string, string>();
   for (const route of routes) {
-    const dst = route.dst.includes('/') ? route.dst : `${route.dst}/32`;
-    m.set(dst, route.gateway ?? '');
+    // `ip` prints a host route without its length; `default` and prefixes stay as they are.
+    const host = route.dst.includes('/') ? undefined : Addr.tryParse(route.dst, BOTH_FAMILIES);
+    m.set(host === undefined ? route.dst : host.toCidr().toString(), route.gateway ?? '');
   }
   return m;
 }

@@ -20,6 +20,7 @@ import {
   type Log,
 } from './provision.ts';
 import { inNetns, ProcessExec } from '../exec.ts';
+import { hostCidr } from '../net/addr.ts';
 import { VERSION } from '../version.ts';
 import { invalidInput, notFound } from '../errors.ts';
 
@@ -320,8 +321,8 @@ async function plan(f: Flags): Promise<number> {
   if (agent.vips) {
     const v = await agent.vips.plan();
     out.push('', `# vips on ${agent.vips.link}: ${v.add.length + v.remove.length} change(s)`);
-    for (const ip of v.remove) out.push(`addr del ${ip}/32 dev ${agent.vips.link}`);
-    for (const ip of v.add) out.push(`addr add ${ip}/32 dev ${agent.vips.link}`);
+    for (const ip of v.remove) out.push(`addr del ${hostCidr(ip)} dev ${agent.vips.link}`);
+    for (const ip of v.add) out.push(`addr add ${hostCidr(ip)} dev ${agent.vips.link}`);
   }
   process.stdout.write(out.join('\n') + '\n');
   return 0;

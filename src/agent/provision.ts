@@ -6,6 +6,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { invalidInput } from '../errors.ts';
 import { CommandFailedError, type Exec } from '../exec.ts';
+import { hostCidr, type Family } from '../net/addr.ts';
 
 export const SYSCTLS = [
   'net/ipv4/conf/default/proxy_arp',
@@ -38,7 +39,7 @@ export async function provisionInterface(exec: Exec, gateway: string, log: Log):
   const up = await exec.run(
     'ip',
     ['-batch', '-'],
-    `link set romana-lo up\naddress replace ${gateway}/32 dev romana-lo\n`,
+    `link set romana-lo up\naddress replace ${hostCidr(gateway, 'gateway')} dev romana-lo\n`,
   );
   if (up.code !== 0) throw new CommandFailedError('ip -batch (set up romana-lo)', up);
   return kind;
@@ -76,13 +77,23 @@ export async function nameTable(file: string, id: number): Promise<void> {
     await writeFile(file, `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${id} romana\n`);
 }
 
-/** Adds `from all lookup <id>` unless an IPv4 rule already looks the table up. */
-export async function ensureRule(exec: Exec, id: number): Promise<boolean> {
-  const r = await exec.run('ip', ['-4', '-json', 'rule', 'show']);
+/** Adds `from all lookup <id>` unless a rule of `family` already looks the table up. */
+export async function ensureRule(exec: Exec, id: number, family: Family = 4): Promise<boolean> {
+  const r = await exec.run('ip', [`-${family}`, '-json', 'rule', 'show']);
   const rules = JSON.parse(r.stdout.trim() === '' ? '[]' : r.stdout) as Array<{ table?: string }>;
   if (rules.some((x) => x.table === String(id) || x.table === 'romana')) return false;
-  const add = await exec.run('ip', ['-4', 'rule', 'add', 'from', 'all', 'lookup', String(id)]);
-  if (add.code !== 0) throw new CommandFailedError(`ip -4 rule add from all lookup ${id}`, add);
+  const add = await exec.run('ip', [
+    `-${family}`,
+    'rule',
+    'add',
+    'from',
+    'all',
+    'lookup',
+    String(id),
+  ]);
+  if (add.code !== 0) {
+    throw new CommandFailedError(`ip -${family} rule add from all lookup ${id}`, add);
+  }
   return true;
 }
 

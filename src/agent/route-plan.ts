@@ -3,15 +3,15 @@
  * from romanad's hosts, blocks and topology, and how other hosts are reached.
  *
  * - A group of the topology that holds exactly one host, another than this one, is routed as
- *   one prefix (the largest such group): its blocks can only ever belong to that host, so the
- *   route can never capture another host's addresses, and it does not change as blocks come
- *   and go.
+ *   one prefix (the largest such group; see `src/net/aggregate.ts`, shared with the route
+ *   publisher).
  * - Every other block of another host gets its own route.
  * - A host is routed via its own IP when it is directly reachable (no gateway on the kernel's
  *   route to it); through that gateway only with multihop; otherwise not at all.
  */
-import { parseIPv4 } from '../ipam/addr.ts';
 import type { BlockView, GroupOrHost, HostView, TopologyUpdateRequest } from '../ipam/index.ts';
+import { BOTH_FAMILIES, Cidr } from '../net/addr.ts';
+import { Aggregates, soleHostGroups, sortByPrefix } from '../net/aggregate.ts';
 
 /** How the kernel reaches a host's IP (`ip route get`). */
 export interface Reach {
@@ -65,28 +65,31 @@ export class RoutePlanner {
   readonly #skipped = new Map<string, string>();
   readonly #groupRoutes = new Map<string, PlannedRoute>();
   /** Groups routed whole (also those of this host, which get no route). */
-  readonly #aggregated: Array<[number, number]> = [];
+  readonly #aggregated: Aggregates;
 
   constructor(input: Omit<PlanInput, 'blocks'>) {
     this.#input = input;
     this.#ipOf = new Map(input.hosts.map((h) => [h.name, h.ip]));
+    const aggregated: Cidr[] = [];
     for (const t of input.topology.topologies) {
       // A map of hosts has no group entry of its own: the network is its group.
       const net = input.topology.networks.find((n) => n.name === t.networks[0]);
       const root: GroupOrHost = { name: net?.name ?? '', cidr: net?.cidr, groups: t.map };
       for (const g of soleHostGroups([root])) {
-        this.#aggregated.push(range(g.cidr));
+        aggregated.push(g.cidr);
         if (g.host === input.self) continue;
         const via = this.#via(g.host);
         if (via !== undefined) {
-          this.#groupRoutes.set(g.cidr, {
-            dst: g.cidr,
+          const dst = g.cidr.toString();
+          this.#groupRoutes.set(dst, {
+            dst,
             via,
             reason: `group ${g.name} holds only host ${g.host}`,
           });
         }
       }
     }
+    this.#aggregated = new Aggregates(aggregated);
   }
 
   #via(host: string): string | undefined {
@@ -109,8 +112,7 @@ export class RoutePlanner {
   /** The route a block needs of its own (none for this host's, free or aggregated blocks). */
   blockRoute(b: BlockView): PlannedRoute | undefined {
     if (b.host === '' || b.host === this.#input.self) return undefined;
-    const [lo, hi] = range(b.cidr);
-    if (this.#aggregated.some(([glo, ghi]) => lo >= glo && hi <= ghi)) return undefined;
+    if (this.#aggregated.covers(Cidr.parse(b.cidr, 'cidr', BOTH_FAMILIES))) return undefined;
     const via = this.#via(b.host);
     return via === undefined
       ? undefined
@@ -124,64 +126,8 @@ export class RoutePlanner {
       if (r !== undefined) routes.set(r.dst, r);
     }
     return {
-      routes: sortByCidr([...routes.values()]),
+      routes: sortByPrefix([...routes.values()], (r) => r.dst),
       skipped: [...this.#skipped].map(([host, why]) => ({ host, why })),
     };
   }
-}
-
-/** First and last address of a CIDR, as numbers. */
-function range(cidr: string): [number, number] {
-  const [v, len] = parse(cidr);
-  return [v, v + 2 ** (32 - len) - 1];
-}
-
-interface SoleGroup {
-  name: string;
-  cidr: string;
-  host: string;
-}
-
-/** The largest groups whose subtree holds exactly one host (padding holds none). */
-function soleHostGroups(map: GroupOrHost[]): SoleGroup[] {
-  const out: SoleGroup[] = [];
-  const visit = (e: GroupOrHost): string[] => {
-    if (e.ip !== undefined) return [e.name ?? ''];
-    const kids = e.groups ?? [];
-    const hostsBelow = kids.map(visit);
-    const all = [...new Set(hostsBelow.flat())];
-    if (all.length === 1 && e.cidr !== undefined) {
-      // This group is routed whole: drop what its children contributed.
-      const keep = out.filter((g) => !within(g.cidr, e.cidr!));
-      out.length = 0;
-      out.push(...keep, { name: e.name || e.cidr, cidr: e.cidr, host: all[0]! });
-    }
-    return all;
-  };
-  map.forEach(visit);
-  return out;
-}
-
-function parse(cidr: string): [number, number] {
-  const slash = cidr.indexOf('/');
-  return [parseIPv4(cidr.slice(0, slash)) ?? 0, Number(cidr.slice(slash + 1))];
-}
-
-/** True when `inner` lies inside `outer`. */
-export function within(inner: string, outer: string): boolean {
-  const [iv, il] = parse(inner);
-  const [ov, ol] = parse(outer);
-  if (il < ol) return false;
-  const size = 2 ** (32 - ol);
-  return Math.floor(iv / size) === Math.floor(ov / size);
-}
-
-/** Routes in address order (keys computed once: a comparator that parses is 10x slower). */
-function sortByCidr(routes: PlannedRoute[]): PlannedRoute[] {
-  const keyed = routes.map((r) => {
-    const [v, len] = parse(r.dst);
-    return { r, key: v * 64 + len };
-  });
-  keyed.sort((a, b) => a.key - b.key);
-  return keyed.map((k) => k.r);
 }

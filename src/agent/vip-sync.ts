@@ -1,5 +1,5 @@
 /**
- * VIPs on the node: every VIP whose `host` is this node is held as `<ip>/32` on the primary
+ * VIPs on the node: every VIP whose `host` is this node is held as its host prefix on the primary
  * link, and announced with a gratuitous ARP so that neighbours that knew the address on
  * another node switch at once (the original sent none, so a moved VIP stayed unreachable until
  * neighbour caches expired). Addresses the agent added carry the label `<link>:rv`, which lets
@@ -9,6 +9,7 @@
 import type { Vip } from '../client/index.ts';
 import type { WatchEvent } from '../client/watch.ts';
 import { runChecked, type Exec } from '../exec.ts';
+import { Addr, BOTH_FAMILIES, hostCidr, hostPrefixLen } from '../net/addr.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { Log } from './provision.ts';
 import { SingleFlight } from './single-flight.ts';
@@ -64,7 +65,7 @@ export class VipSync {
     else this.#vips.set(e.id, e.value as Vip);
   }
 
-  /** The /32s this node should hold. */
+  /** The VIPs this node should hold (each as its host prefix, /32). */
   wanted(): Set<string> {
     const out = new Set<string>();
     for (const v of this.#vips.values()) if (v.host === this.hostname) out.add(v.ip);
@@ -73,21 +74,15 @@ export class VipSync {
 
   /** Compares the wanted VIPs with the link's addresses. */
   async plan(): Promise<VipPlan> {
-    const out = await runChecked(this.exec, 'ip', [
-      '-json',
-      '-4',
-      'addr',
-      'show',
-      'dev',
-      this.link,
-    ]);
+    const out = await runChecked(this.exec, 'ip', ['-json', 'addr', 'show', 'dev', this.link]);
     const held = new Set<string>();
     const ours = new Set<string>();
     for (const link of JSON.parse(out || '[]') as IpAddrJson[]) {
       for (const a of link.addr_info ?? []) {
-        if (a.local === undefined || a.prefixlen !== 32) continue;
-        held.add(a.local);
-        if (this.#label !== undefined && a.label === this.#label) ours.add(a.local);
+        const local = a.local === undefined ? undefined : Addr.tryParse(a.local, BOTH_FAMILIES);
+        if (local === undefined || a.prefixlen !== hostPrefixLen(local.family)) continue;
+        held.add(local.toString());
+        if (this.#label !== undefined && a.label === this.#label) ours.add(local.toString());
       }
     }
     const wanted = this.wanted();
@@ -109,12 +104,25 @@ export class VipSync {
     try {
       const p = await this.plan();
       for (const ip of p.remove) {
-        await runChecked(this.exec, 'ip', ['addr', 'del', `${ip}/32`, 'dev', this.link]);
+        await runChecked(this.exec, 'ip', [
+          'addr',
+          'del',
+          hostCidr(ip).toString(),
+          'dev',
+          this.link,
+        ]);
         this.log('info', 'VIP released', { ip, link: this.link });
       }
       for (const ip of p.add) {
         const label = this.#label === undefined ? [] : ['label', this.#label];
-        await runChecked(this.exec, 'ip', ['addr', 'add', `${ip}/32`, 'dev', this.link, ...label]);
+        await runChecked(this.exec, 'ip', [
+          'addr',
+          'add',
+          hostCidr(ip).toString(),
+          'dev',
+          this.link,
+          ...label,
+        ]);
         this.log('info', 'VIP taken', { ip, link: this.link });
       }
       this.metrics?.vips.set(this.wanted().size);

@@ -153,7 +153,7 @@ describe('romana main', () => {
 });
 
 /** Pure modules with no I/O and no dependencies that the CLI may share with the rest. */
-const PURE_SHARED = ['version.ts', 'errors.ts', 'ipam/addr.ts'];
+const PURE_SHARED = ['version.ts', 'errors.ts', 'ipam/addr.ts', 'net/addr.ts', 'net/addr-text.ts'];
 
 describe('romana start-up', () => {
   it('loads no server, store or datastore client code (static imports of src/cli)', async () => {

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CniCode, CniError } from './errors.ts';
+import { Addr } from '../net/addr.ts';
 
 /** The result formats this plugin writes; 0.1.0 and 0.2.0 (the `ip4` format) are not spoken. */
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
@@ -69,10 +70,7 @@ function bool(raw: Record<string, unknown>, key: string): boolean {
 
 /** True for a canonical dotted-quad IPv4 address (no leading zeros). */
 export function isIpv4(s: string): boolean {
-  const parts = s.split('.');
-  return (
-    parts.length === 4 && parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255)
-  );
+  return Addr.tryParse(s, [4]) !== undefined;
 }
 
 /**

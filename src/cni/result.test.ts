@@ -30,6 +30,14 @@ describe('ADD result formats', () => {
     });
   }
 
+  it('writes an IPv6 pod with its /128, version "6" and the ::/0 default route', () => {
+    const r = formatResult({ ...attached, ip: 'fd00::5', gatewayIp: 'fd00::1' }, '0.4.0');
+    assert.deepEqual(r.ips, [
+      { version: '6', address: 'fd00::5/128', gateway: 'fd00::1', interface: 1 },
+    ]);
+    assert.deepEqual(r.routes, [{ dst: '::/0', gw: 'fd00::1' }]);
+  });
+
   it('1.0.0 drops the IP version', () => {
     const r = formatResult(attached, '1.0.0');
     assert.deepEqual(r.ips, [{ address: '10.112.0.5/32', gateway: '172.142.0.1', interface: 1 }]);
@@ -53,6 +61,7 @@ describe('ADD result formats', () => {
     }
     assert.equal(addressFromPrevResult(undefined), undefined);
     assert.equal(addressFromPrevResult({ ips: [{ address: 'fe80::1/64' }] }), undefined);
+    assert.equal(addressFromPrevResult({ ips: [{ address: '010.112.0.5/32' }] }), undefined);
   });
 });
 

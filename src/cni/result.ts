@@ -4,6 +4,7 @@
  */
 import type { CniVersion } from './config.ts';
 import { SUPPORTED_VERSIONS } from './config.ts';
+import { Addr, BOTH_FAMILIES, defaultRoute, hostCidr } from '../net/addr.ts';
 
 /** What ADD did, independent of any result format. */
 export interface Attached {
@@ -26,7 +27,7 @@ export interface CniInterface {
 }
 
 export interface CniIp {
-  version?: '4';
+  version?: '4' | '6';
   address: string;
   gateway?: string;
   interface?: number;
@@ -42,7 +43,7 @@ export interface CniResult {
 
 /**
  * The ADD result for `a` in `version`: both ends of the veth (the pod's with its sandbox), the
- * pod's `/32` on interface index 1, and the default route via the gateway.
+ * pod's host prefix (`/32`) on interface index 1, and the default route via the gateway.
  *
  * @example
  * JSON.stringify(formatResult(attached, '1.0.0'));
@@ -50,15 +51,16 @@ export interface CniResult {
 export function formatResult(a: Attached, version: CniVersion): CniResult {
   const modern = version === '1.0.0' || version === '1.1.0';
   const withMtu = version === '1.1.0';
-  const ip: CniIp = { address: `${a.ip}/32`, gateway: a.gatewayIp, interface: 1 };
+  const address = hostCidr(a.ip);
+  const ip: CniIp = { address: address.toString(), gateway: a.gatewayIp, interface: 1 };
   return {
     cniVersion: version,
     interfaces: [
       { name: a.hostVeth, mac: a.hostMac, ...(withMtu ? { mtu: a.mtu } : {}) },
       { name: a.ifname, mac: a.podMac, sandbox: a.netns, ...(withMtu ? { mtu: a.mtu } : {}) },
     ],
-    ips: [modern ? ip : { version: '4', ...ip }],
-    routes: [{ dst: '0.0.0.0/0', gw: a.gatewayIp }],
+    ips: [modern ? ip : { version: address.family === 4 ? '4' : '6', ...ip }],
+    routes: [{ dst: defaultRoute(address.family).toString(), gw: a.gatewayIp }],
     dns: {},
   };
 }
@@ -83,9 +85,10 @@ export function addressFromPrevResult(
   if (!Array.isArray(ips)) return undefined;
   for (const entry of ips as unknown[]) {
     const addr = (entry as { address?: unknown } | null)?.address;
-    if (typeof addr === 'string' && /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(addr)) {
-      return addr.split('/')[0];
-    }
+    const slash = typeof addr === 'string' ? addr.indexOf('/') : -1;
+    if (slash < 0 || !/^\d+$/.test((addr as string).slice(slash + 1))) continue;
+    const ip = Addr.tryParse((addr as string).slice(0, slash), BOTH_FAMILIES);
+    if (ip?.family === 4) return ip.toString();
   }
   return undefined;
 }

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { CniCode, CniError } from './errors.ts';
 import { inNetns, type Exec } from '../exec.ts';
+import { Addr, BOTH_FAMILIES, hostCidr, hostPrefixLen } from '../net/addr.ts';
 
 export interface WirePlan {
   hostVeth: string;
@@ -41,7 +42,7 @@ export function hostBatch(p: WirePlan): string {
     `link add ${p.hostVeth} mtu ${p.mtu} address ${p.hostMac} type veth` +
       ` peer name ${p.ifname} mtu ${p.mtu} address ${p.podMac} netns ${p.netns}`,
     `link set dev ${p.hostVeth} up alias ${p.owner}`,
-    `route replace ${p.ip}/32 dev ${p.hostVeth} scope link`,
+    `route replace ${hostCidr(p.ip)} dev ${p.hostVeth} scope link`,
     '',
   ].join('\n');
 }
@@ -53,9 +54,9 @@ export function hostBatch(p: WirePlan): string {
  */
 export function podBatch(p: WirePlan): string {
   return [
-    `addr add ${p.ip}/32 dev ${p.ifname}`,
+    `addr add ${hostCidr(p.ip)} dev ${p.ifname}`,
     `link set ${p.ifname} up`,
-    `route append ${p.gatewayIp}/32 dev ${p.ifname} scope link`,
+    `route append ${hostCidr(p.gatewayIp, 'gateway')} dev ${p.ifname} scope link`,
     `route append default via ${p.gatewayIp} dev ${p.ifname} onlink`,
     '',
   ].join('\n');
@@ -142,9 +143,9 @@ async function ownerOf(exec: Exec, hostVeth: string): Promise<string | undefined
   return link?.ifalias || undefined;
 }
 
-/** The device of host route `<ip>/32`, when there is one. */
+/** The device of the host route of `ip` (`<ip>/32`), when there is one. */
 export async function routeDevOf(exec: Exec, ip: string): Promise<string | undefined> {
-  const r = await exec.run('ip', ['-j', 'route', 'show', 'exact', `${ip}/32`]);
+  const r = await exec.run('ip', ['-j', 'route', 'show', 'exact', hostCidr(ip).toString()]);
   if (r.code !== 0) return undefined;
   const [route] = parseJsonLines(r.stdout)[0] ?? [];
   return typeof route?.['dev'] === 'string' ? route['dev'] : undefined;
@@ -161,11 +162,12 @@ export async function inspect(
   p: Omit<WirePlan, 'mtu' | 'hostMac' | 'podMac' | 'owner'>,
 ): Promise<string[]> {
   const problems: string[] = [];
-  const host = await exec.run('ip', ['-j', 'route', 'show', 'exact', `${p.ip}/32`]);
+  const own = hostCidr(p.ip);
+  const host = await exec.run('ip', ['-j', 'route', 'show', 'exact', own.toString()]);
   const hostRoutes = parseJsonLines(host.stdout)[0] ?? [];
   // A pod wired by an older plugin has its route on the legacy name until its next ADD.
   if (!hostRoutes.some((r) => r['dev'] === p.hostVeth || r['dev'] === p.legacyHostVeth)) {
-    problems.push(`host route ${p.ip}/32 dev ${p.hostVeth} is missing`);
+    problems.push(`host route ${own} dev ${p.hostVeth} is missing`);
   }
   const pod = await inNetns(exec, p.netns).run(
     'ip',
@@ -176,8 +178,12 @@ export async function inspect(
     return [...problems, `cannot read ${p.ifname} in ${p.netns}: ${pod.stderr.trim()}`];
   const [links = [], routes = []] = parseJsonLines(pod.stdout);
   const addrs = (links[0]?.['addr_info'] ?? []) as { local?: string; prefixlen?: number }[];
-  if (!addrs.some((a) => a.local === p.ip && a.prefixlen === 32)) {
-    problems.push(`${p.ip}/32 is not on ${p.ifname}`);
+  const held = (a: { local?: string; prefixlen?: number }): boolean =>
+    a.local !== undefined &&
+    Addr.tryParse(a.local, BOTH_FAMILIES)?.equals(own.addr) === true &&
+    a.prefixlen === hostPrefixLen(own.family);
+  if (!addrs.some(held)) {
+    problems.push(`${own} is not on ${p.ifname}`);
   }
   if (!routes.some((r) => r['dst'] === p.gatewayIp && r['dev'] === p.ifname)) {
     problems.push(`route ${p.gatewayIp} dev ${p.ifname} is missing`);

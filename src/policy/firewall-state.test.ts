@@ -113,5 +113,8 @@ describe('parseIpsetSave', () => {
   it('writes a /32 member as ipset save prints it', () => {
     assert.equal(normalizeMember('10.0.0.5/32'), '10.0.0.5');
     assert.equal(normalizeMember('10.0.0.0/28'), '10.0.0.0/28');
+    assert.equal(normalizeMember('fd00::5/128'), 'fd00::5');
+    assert.equal(normalizeMember('fd00::/64'), 'fd00::/64');
+    assert.equal(normalizeMember('10.0.0.5/128'), '10.0.0.5/128', 'a /128 is no IPv4 host');
   });
 });

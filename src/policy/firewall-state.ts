@@ -3,6 +3,7 @@
  * keeping only what Romana owns (names starting with `ROMANA-`), in a normal form that compares
  * equal to the rendered desired state when the kernel holds exactly that.
  */
+import { Addr, BOTH_FAMILIES, hostPrefixLen } from '../net/addr.ts';
 
 /** Prefix of every chain and set Romana creates; nothing else is ever changed or removed. */
 export const ROMANA_PREFIX = 'ROMANA-';
@@ -117,12 +118,19 @@ function jumpTargets(spec: string): string[] {
 }
 
 /**
- * A set member as `ipset save` prints it: a `hash:net` host entry loses its `/32`.
+ * A set member as `ipset save` prints it: a `hash:net` host entry loses its host prefix
+ * (`/32`, `/128`).
  *
  * @example normalizeMember('10.0.0.1/32') // '10.0.0.1'
  */
 export function normalizeMember(member: string): string {
-  return member.endsWith('/32') ? member.slice(0, -3) : member;
+  const slash = member.indexOf('/');
+  if (slash < 0) return member;
+  const addr = Addr.tryParse(member.slice(0, slash), BOTH_FAMILIES);
+  if (addr === undefined || member.slice(slash + 1) !== String(hostPrefixLen(addr.family))) {
+    return member;
+  }
+  return addr.toString();
 }
 
 /**

@@ -73,6 +73,17 @@ describe('planFirewall', () => {
     assert.equal(plan.iptables, '');
   });
 
+  it('creates a set of IPv6 blocks with family inet6', () => {
+    const v6 = renderDesiredState(
+      [],
+      [{ cidr: 'fd00::/124', tenant: 'tenant-a', segment: 'frontend', host: 'h9' }],
+      'host1',
+    );
+    const plan = planFirewall(v6, stateOf(renderDesiredState([], [], 'host1')));
+    assert.match(plan.ipsetBefore, /^create ROMANA-\S+ hash:net family inet6 maxelem 65536$/m);
+    assert.match(plan.ipsetBefore, /^add ROMANA-\S+ fd00::\/124$/m);
+  });
+
   it('deletes stale Romana chains and sets, list:sets first, and leaves foreign ones alone', () => {
     const none = renderDesiredState([], [], 'host1');
     const current = stateOf(desired);

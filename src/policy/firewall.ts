@@ -19,6 +19,7 @@
  * the kernel (see `ApplyOptions`).
  */
 import { runChecked, type Exec } from '../exec.ts';
+import { Addr, BOTH_FAMILIES } from '../net/addr.ts';
 import {
   ROMANA_PREFIX,
   normalizeMember,
@@ -89,7 +90,14 @@ function createLine(set: IpSet, name: string): string {
   if (set.type === 'list:set')
     return `create ${name} list:set size ${Math.max(8, set.members.length)}`;
   const maxelem = Math.max(65536, set.members.length);
-  return `create ${name} hash:net family inet maxelem ${maxelem}`;
+  return `create ${name} hash:net family ${ipsetFamily(set)} maxelem ${maxelem}`;
+}
+
+/** A hash set holds one family: that of its members (`inet` for IPv4, and when empty). */
+function ipsetFamily(set: IpSet): 'inet' | 'inet6' {
+  const first = set.members[0]?.split('/')[0];
+  const family = first === undefined ? 4 : Addr.tryParse(first, BOTH_FAMILIES)?.family;
+  return family === 6 ? 'inet6' : 'inet';
 }
 
 function sameMembers(set: IpSet, current: CurrentSet): boolean {

@@ -168,7 +168,10 @@ function program(write: (s: string) => void): Command {
     .configureOutput({ writeOut: write, writeErr: write })
     .addHelpText(
       'after',
-      '\nPrecedence: flags > environment > config file > defaults. An empty variable counts as unset.\n',
+      '\nPrecedence: flags > environment > config file > defaults. An empty variable counts as unset.\n' +
+        '\nMaintenance of an embedded store (romanad not running on it for repair):\n' +
+        '  romanad store check <dir>    say whether the store in <dir> is sound (exit 0) or damaged (1)\n' +
+        '  romanad store repair <dir>   keep every record that can be proven, back up the originals\n',
     );
   for (const s of SETTINGS) {
     const where =

@@ -11,7 +11,7 @@ import {
   type IpamSnapshot,
   type NetworkRecord,
 } from '../ipam/index.ts';
-import { formatIPv4, parseIPv4 } from '../ipam/addr.ts';
+import { BOTH_FAMILIES, Cidr } from '../net/addr.ts';
 import type { Store } from '../store/store.ts';
 import {
   parseKey,
@@ -138,8 +138,8 @@ function snapshotOf(
       released: b.st.released,
     });
     seq = Math.max(seq, b.st.acquired, b.st.released);
-    const base = parseIPv4(b.cidr.split('/')[0]!)!;
-    for (const [off, name] of b.st.names) addresses.push({ name, ip: formatIPv4(base + off) });
+    const base = Cidr.parse(b.cidr, 'cidr', BOTH_FAMILIES).addr;
+    for (const [off, name] of b.st.names) addresses.push({ name, ip: base.add(off).toString() });
   }
   const networkRecords: NetworkRecord[] = topology.doc.networks.map((n) => {
     const stored = networks.find((x) => x.network === n.name);

@@ -1,6 +1,7 @@
 /**
  * `romanad`: reads its settings, opens the store, loads the state, serves the API, and shuts
- * down cleanly on SIGTERM/SIGINT (in-flight requests finish; the store is closed last).
+ * down cleanly on SIGTERM/SIGINT (in-flight requests finish; the store is closed last); SIGHUP
+ * re-reads the token file and the TLS certificate (./credentials.ts).
  */
 import { readFileSync } from 'node:fs';
 import type { Server as TlsServer } from 'node:tls';

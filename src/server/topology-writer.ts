@@ -17,7 +17,7 @@
  * (`finishTopology`): see `recovery.ts` and docs/design/romanad-state.md for why.
  */
 import { invalidTopology, RomanaError } from '../errors.ts';
-import { parseIPv4 } from '../ipam/addr.ts';
+import { Addr, BOTH_FAMILIES, Cidr } from '../net/addr.ts';
 import {
   Ipam,
   parseTopology,
@@ -191,11 +191,8 @@ function generationOps(snap: IpamSnapshot, g: number, added: Set<string>): Op[] 
 }
 
 function blockStates(snap: IpamSnapshot, g: number): Map<string, BlockState> {
-  const byStart = new Map<number, { key: string; st: BlockState; size: number }>();
+  const byStart = new Map<bigint, { key: string; st: BlockState; size: bigint }>();
   const out = new Map<string, BlockState>();
-  const sizes = new Map(
-    snap.topology.networks.map((n) => [n.name, 2 ** (32 - (n.block_mask ?? 29))]),
-  );
   for (const b of snap.blocks) {
     const st: BlockState = {
       owner: b.owner,
@@ -205,12 +202,13 @@ function blockStates(snap: IpamSnapshot, g: number): Map<string, BlockState> {
       names: [],
     };
     const key = blockKey(g, b.network, b.cidr);
-    byStart.set(parseIPv4(b.cidr.split('/')[0]!)!, { key, st, size: sizes.get(b.network)! });
+    const cidr = Cidr.parse(b.cidr, 'cidr', BOTH_FAMILIES);
+    byStart.set(cidr.start, { key, st, size: cidr.size });
     out.set(key, st);
   }
-  const starts = [...byStart.keys()].sort((a, b) => a - b);
+  const starts = [...byStart.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   for (const a of snap.addresses) {
-    const ip = parseIPv4(a.ip)!;
+    const ip = Addr.parse(a.ip, 'ip', BOTH_FAMILIES).value;
     let lo = 0;
     let hi = starts.length - 1;
     while (lo < hi) {
@@ -222,7 +220,7 @@ function blockStates(snap: IpamSnapshot, g: number): Map<string, BlockState> {
     if (b === undefined || ip >= starts[lo]! + b.size) {
       throw new RomanaError('Internal', `address ${a.name} (${a.ip}) is in no block`);
     }
-    b.st.names.push([ip - starts[lo]!, a.name]);
+    b.st.names.push([Number(ip - starts[lo]!), a.name]);
   }
   for (const st of out.values()) st.names.sort((x, y) => x[0] - y[0]);
   return out;

@@ -7,7 +7,7 @@
  * watch stream.
  */
 import { invalidInput, RomanaError } from '../errors.ts';
-import { Addr, Cidr } from '../ipam/addr.ts';
+import { Addr, Cidr, specialUse } from '../net/addr.ts';
 import { parseTopology } from '../ipam/topology.ts';
 import { conflict, withRetry } from '../store/retry.ts';
 import type { Op } from '../store/store.ts';
@@ -46,8 +46,7 @@ export function validateVip(
   if (addr === undefined) {
     problems.push(`ip: '${body.ip}' is not a valid IPv4 address`);
   } else {
-    const first = Number(addr.value >> 24n);
-    if (first === 0 || first === 127 || first >= 224) {
+    if (specialUse(addr) !== undefined) {
       problems.push(
         `ip: '${body.ip}' cannot be a VIP (unspecified, loopback, multicast or reserved)`,
       );

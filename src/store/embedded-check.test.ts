@@ -98,6 +98,21 @@ describe('romanad store check|repair', () => {
     await store.close();
   });
 
+  it('repairs a log whose magic is damaged, keeping every record', async () => {
+    const { dir, acked } = await makeStore({});
+    const file = path.join(dir, 'log');
+    const bytes = await fs.readFile(file);
+    bytes[2] = bytes[2]! ^ 0x40;
+    await fs.writeFile(file, bytes);
+    const check = await run('check', dir);
+    assert.equal(check.code, 1);
+    assert.match(check.out, /at bytes 0\.\.8: not a Romana log \(bad magic\)/);
+    assert.equal((await run('repair', dir)).code, 0);
+    const store = await EmbeddedStore.open(dir);
+    for (const [key, rev] of acked) assert.equal((await store.get(key))?.modRevision, rev, key);
+    await store.close();
+  });
+
   it('repairs a damaged snapshot chunk from the history the log keeps', async () => {
     const { dir, acked } = await makeStore({ compactLogBytes: 4096, historyRevisions: 10_000 });
     const file = path.join(dir, 'snapshot');

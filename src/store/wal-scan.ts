@@ -187,10 +187,14 @@ export function salvageLog(buf: Buffer): {
   const v = logVersion(buf);
   if (v === 0) return { version: 2, records: [], damaged: [], torn: undefined };
   const damaged: Damage[] = [];
-  const version: LogVersion = v ?? 2;
+  let version: LogVersion = v ?? 2;
   let pos = LOG_MAGIC.length;
   if (v === undefined) {
-    const next = findNextRecord(buf, 0, 2) ?? findNextRecord(buf, 0, 1);
+    // A damaged magic: the format is the one whose frames read back after it.
+    const v2 = findNextRecord(buf, 0, 2);
+    const v1 = v2 === undefined ? findNextRecord(buf, 0, 1) : undefined;
+    const next = v2 ?? v1;
+    if (v2 === undefined && v1 !== undefined) version = 1;
     damaged.push({ offset: 0, end: next ?? buf.length, reason: 'not a Romana log (bad magic)' });
     if (next === undefined) return { version: undefined, records: [], damaged, torn: undefined };
     pos = next;

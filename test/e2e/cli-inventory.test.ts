@@ -87,7 +87,7 @@ describe('romana against a real romanad', () => {
     assert.deepEqual(relabelled.tags, { zone: 'a', rack: 'a1', tier: '1' });
     assert.match(
       await fails(1, [...r, 'host', 'label', 'node-1', 'zone=b']),
-      /ineligible.*\(HTTP 422 InvalidInput\)$/m,
+      /^romana: Host node-1 cannot take tags .*zone=b: its group zone-a needs tags zone=a \(HTTP 422 InvalidInput\)$/m,
     );
     assert.match(
       await fails(1, [...r, 'host', 'add', 'node-3', '192.168.0.11']),

@@ -113,7 +113,6 @@ const start = (dir: string, crash?: string) =>
   startRomanad(
     ['--store', `embedded:${dir}`],
     crash === undefined ? process.env : { ...process.env, ROMANAD_TEST_CRASH_AFTER: crash },
-    { bundle: true },
   );
 
 /**
@@ -247,7 +246,7 @@ describe('a romanad replica killed in the middle of an operation (etcd)', () => 
     const etcd = await startEtcd();
     const args = ['--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(',')];
     const env = (crash: string) => ({ ...process.env, ROMANAD_TEST_CRASH_AFTER: crash });
-    const b = await startRomanad(args, process.env, { bundle: true });
+    const b = await startRomanad(args, process.env);
     try {
       await ok(`${b.url}/topology`, 'POST', TOPO_A);
       const readA = JSON.stringify(await ok(`${b.url}/topology`, 'GET'));
@@ -257,7 +256,7 @@ describe('a romanad replica killed in the middle of an operation (etcd)', () => 
       const doomed = new Map<string, string>();
       await allocate(b, doomed, 'x', 20);
       // A replica dies after fencing x and freeing one of its blocks.
-      const a = await startRomanad(args, env('remove-host:2'), { bundle: true });
+      const a = await startRomanad(args, env('remove-host:2'));
       await assert.rejects(request(`${a.url}/hosts/x?force=true`, 'DELETE'));
       const t0 = Date.now();
       await allocate(b, acked, 'h2', 1); // other hosts are not held up
@@ -269,7 +268,7 @@ describe('a romanad replica killed in the middle of an operation (etcd)', () => 
       assert.ok(gone, 'the removal was finished by the other replica');
       await checkAddresses(b, acked);
       // A replica dies after fencing a topology update and writing part of it.
-      const a2 = await startRomanad(args, env('topology:2'), { bundle: true });
+      const a2 = await startRomanad(args, env('topology:2'));
       await assert.rejects(request(`${a2.url}/topology`, 'POST', TOPO_B));
       const t1 = Date.now();
       let refused = 0;

@@ -68,8 +68,8 @@ async function addresses(d: Romanad): Promise<Address[]> {
 
 /**
  * Allocates up to `count` names with `concurrency` workers, as a client would: a refused
- * request is retried with a new name after a short pause. Stops at `count` acknowledged, or
- * at `deadlineMs`. Returns the acknowledged names with their IPs.
+ * request is retried with a new name after a short pause. Stops at `count` acknowledged, at
+ * `deadlineMs`, or once `stop()` says so. Returns the acknowledged names with their IPs.
  */
 async function stream(
   urls: string[],
@@ -78,6 +78,7 @@ async function stream(
   concurrency: number,
   onAck?: (n: number) => void,
   deadlineMs = 60_000,
+  stop: () => boolean = () => false,
 ): Promise<{ acked: Map<string, string>; failed: number; errors: string[] }> {
   const acked = new Map<string, string>();
   const errors: string[] = [];
@@ -87,7 +88,7 @@ async function stream(
   let pending = 0;
   const worker = async () => {
     // A request starts only while acknowledged + in flight < count: never more than `count`.
-    while (Date.now() < end) {
+    while (Date.now() < end && !stop()) {
       if (acked.size + pending >= count) {
         if (acked.size >= count) return;
         await new Promise((res) => setTimeout(res, 5));
@@ -245,7 +246,8 @@ describe('romanad on the embedded store', () => {
       (n) => {
         if (n === 300 && killed === undefined) killed = d.stop('SIGKILL');
       },
-      3000,
+      60_000,
+      () => killed !== undefined,
     );
     await killed;
     assert.ok(acked.size >= 300 && acked.size < 3000, `acknowledged ${acked.size}`);

@@ -2,7 +2,6 @@
  * Test and benchmark helpers: a real romanad process, and a small keep-alive JSON client.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
@@ -16,54 +15,15 @@ export interface Romanad {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export interface StartOptions {
-  /**
-   * Run romanad from one esbuild bundle of its sources (built once per test process) instead
-   * of through tsx: the same code, started two to three times faster, for tests that restart
-   * it many times.
-   */
-  bundle?: boolean;
-}
-
-let bundled: Promise<string> | undefined;
-
-/** Bundles `src/server/main.ts` once per test process; removed when the process exits. */
-function romanadBundle(): Promise<string> {
-  bundled ??= (async () => {
-    const { build } = await import('esbuild');
-    const dir = path.join(ROOT, 'dist/test');
-    mkdirSync(dir, { recursive: true });
-    const outfile = path.join(dir, `romanad-${process.pid}.mjs`);
-    await build({
-      stdin: {
-        contents:
-          "import { main } from './src/server/main.ts';\n" +
-          'process.exitCode = await main(process.argv.slice(2));\n',
-        resolveDir: ROOT,
-        sourcefile: 'romanad-entry.ts',
-        loader: 'ts',
-      },
-      outfile,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'esm',
-      packages: 'external',
-      logLevel: 'warning',
-    });
-    process.once('exit', () => rmSync(outfile, { force: true }));
-    return outfile;
-  })();
-  return bundled;
-}
-
-/** Starts `bin/romanad.js` with `args` on a free port and waits until it listens. */
+/**
+ * Starts `bin/romanad.js` (which runs the build in dist/, or the sources through tsx when the
+ * build is older than them) with `args` on a free port and waits until it listens.
+ */
 export async function startRomanad(
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
-  opts: StartOptions = {},
 ): Promise<Romanad> {
-  const entry = opts.bundle ? await romanadBundle() : path.join(ROOT, 'bin/romanad.js');
+  const entry = path.join(ROOT, 'bin/romanad.js');
   const proc = spawn(process.execPath, [entry, '--port', '0', '--log-level', 'warn', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env,
