@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { inNetns, ProcessExec, RecordingExec, runChecked, CommandFailedError } from './exec.ts';
+import { inNetns, ProcessExec, runChecked, CommandFailedError } from './exec.ts';
+import { RecordingExec } from '../test/helpers/exec.ts';
 
 describe('ProcessExec', () => {
   const exec = new ProcessExec();
@@ -44,5 +45,11 @@ describe('inNetns', () => {
         stdin: 'create a hash:net\n',
       },
     ]);
+  });
+
+  it('takes a path to a namespace file as it is (what a CNI runtime passes)', async () => {
+    const rec = new RecordingExec();
+    await inNetns(rec, '/proc/1234/ns/net').run('ip', ['-batch', '-'], 'link set lo up\n');
+    assert.deepEqual(rec.commands[0]?.args, ['--net=/proc/1234/ns/net', 'ip', '-batch', '-']);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * The seam between Romana's node-side code and the host: running `ip`, `iptables-save`,
  * `iptables-restore`, `ipset` with a payload on stdin. The agent and the firewall code only see
- * `Exec`, so tests can record commands, and kernel tests can run everything inside a network
- * namespace.
+ * `Exec` (the CNI plugin too), so tests can record commands (test/helpers/exec.ts), and kernel
+ * tests can run everything inside a network namespace.
  */
 import { spawn } from 'node:child_process';
 import { RomanaError } from './errors.ts';
@@ -113,50 +113,20 @@ function signalNumber(signal: NodeJS.Signals | null): number {
 }
 
 /**
- * Wraps an `Exec` so every command runs inside the network namespace `ns`
- * (`nsenter --net=/var/run/netns/<ns> <program> …`; unlike `ip netns exec` it does not remount
- * /sys, which is cheaper): iptables, ipset and routes are per namespace, so tests, benchmarks
- * and `romana-agent --netns` never touch another namespace's state.
- *
- * @example const exec = inNetns(new ProcessExec(), 'romana-test-1a2b');
- */
-export function inNetns(exec: Exec, ns: string): Exec {
-  return {
-    run: (program, args, stdin) =>
-      exec.run('nsenter', [`--net=/var/run/netns/${ns}`, program, ...args], stdin),
-  };
-}
-
-/**
- * One command as `RecordingExec` saw it.
- *
- * @example const c: RecordedCommand = { program: 'ipset', args: ['save'], stdin: '' };
- */
-export interface RecordedCommand {
-  program: string;
-  args: string[];
-  stdin: string;
-}
-
-/**
- * A fake for tests: answers from a function (default: success with empty output) and records
- * every command.
+ * Wraps an `Exec` so every command runs inside a network namespace: `ns` is either a name under
+ * /var/run/netns (what `ip netns add` makes) or a path to a namespace file (what a CNI runtime
+ * passes, e.g. /proc/1234/ns/net). Uses `nsenter --net=<file> <program> …`; unlike
+ * `ip netns exec` it does not remount /sys, which is cheaper. iptables, ipset and routes are
+ * per namespace, so tests, benchmarks, `romana-agent --netns` and the CNI plugin's pod side never
+ * touch another namespace's state.
  *
  * @example
- * const exec = new RecordingExec((p) => (p === 'ipset' ? { code: 0, stdout: '', stderr: '' } : undefined));
+ * const exec = inNetns(new ProcessExec(), 'romana-test-1a2b');
+ * const pod = inNetns(new ProcessExec(), '/proc/1234/ns/net');
  */
-export class RecordingExec implements Exec {
-  readonly commands: RecordedCommand[] = [];
-  readonly #answer: (program: string, args: readonly string[]) => ExecResult | undefined;
-
-  constructor(
-    answer: (program: string, args: readonly string[]) => ExecResult | undefined = () => undefined,
-  ) {
-    this.#answer = answer;
-  }
-
-  run(program: string, args: readonly string[], stdin?: string): Promise<ExecResult> {
-    this.commands.push({ program, args: [...args], stdin: stdin ?? '' });
-    return Promise.resolve(this.#answer(program, args) ?? { code: 0, stdout: '', stderr: '' });
-  }
+export function inNetns(exec: Exec, ns: string): Exec {
+  const file = ns.includes('/') ? ns : `/var/run/netns/${ns}`;
+  return {
+    run: (program, args, stdin) => exec.run('nsenter', [`--net=${file}`, program, ...args], stdin),
+  };
 }

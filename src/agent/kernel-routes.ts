@@ -4,7 +4,7 @@
  * difference between the table and a plan as one `ip -batch` (`route replace` / `route del`).
  * The table is never flushed: a route that stays the same is never touched.
  */
-import type { Exec } from '../exec.ts';
+import { CommandFailedError, type Exec } from '../exec.ts';
 import { Addr, BOTH_FAMILIES } from '../net/addr.ts';
 import type { PlannedRoute, Reach } from './route-plan.ts';
 
@@ -17,7 +17,7 @@ interface IpRoute {
 async function ipJson(exec: Exec, args: string[], stdin?: string): Promise<string> {
   const r = await exec.run('ip', ['-json', ...args], stdin);
   if (r.code !== 0 && r.stdout.trim() === '') {
-    throw new Error(`ip -json ${args.join(' ')} failed: ${r.stderr.trim()}`);
+    throw new CommandFailedError(`ip -json ${args.join(' ')}`, r);
   }
   return r.stdout;
 }
@@ -27,7 +27,7 @@ export async function readTable(exec: Exec, table: number): Promise<Map<string, 
   const r = await exec.run('ip', ['-json', 'route', 'show', 'table', String(table)]);
   if (r.code !== 0) {
     if (/FIB table does not exist/.test(r.stderr)) return new Map();
-    throw new Error(`ip -json route show table ${table} failed: ${r.stderr.trim()}`);
+    throw new CommandFailedError(`ip -json route show table ${table}`, r);
   }
   const routes = JSON.parse(r.stdout.trim() === '' ? '[]' : r.stdout) as IpRoute[];
   const m = new Map<string, string>();
@@ -77,5 +77,5 @@ export function routeChanges(
 export async function applyBatch(exec: Exec, lines: string[]): Promise<void> {
   if (lines.length === 0) return;
   const r = await exec.run('ip', ['-batch', '-'], lines.join('\n') + '\n');
-  if (r.code !== 0) throw new Error(`ip -batch failed: ${r.stderr.trim()}`);
+  if (r.code !== 0) throw new CommandFailedError('ip -batch', r);
 }

@@ -22,7 +22,7 @@ import {
 import { inNetns, ProcessExec } from '../exec.ts';
 import { hostCidr } from '../net/addr.ts';
 import { VERSION } from '../version.ts';
-import { notFound } from '../errors.ts';
+import { invalidInput, notFound } from '../errors.ts';
 
 interface Flags {
   romanadUrl: string;
@@ -196,13 +196,13 @@ async function register(client: RomanadClient, f: Flags, log: Log): Promise<void
     await client.getHost(f.hostname);
     return;
   } catch (err) {
-    if (!(err instanceof RomanadApiError) || err.status !== 404) throw err;
+    if (!(err instanceof RomanadApiError) || err.code !== 'NotFound') throw err;
   }
-  if (f.hostIp === undefined) throw new Error('--register needs --host-ip');
+  if (f.hostIp === undefined) throw invalidInput('--register needs --host-ip');
   const tags: Record<string, string> = {};
   for (const t of f.hostTag) {
     const eq = t.indexOf('=');
-    if (eq <= 0) throw new Error(`--host-tag: '${t}' is not key=value`);
+    if (eq <= 0) throw invalidInput(`--host-tag: '${t}' is not key=value`);
     tags[t.slice(0, eq)] = t.slice(eq + 1);
   }
   await client.addHost({ name: f.hostname, ip: f.hostIp, tags });
@@ -272,7 +272,7 @@ async function checkKnown(client: RomanadClient, f: Flags): Promise<void> {
   try {
     await client.getHost(f.hostname);
   } catch (err) {
-    if (!(err instanceof RomanadApiError) || err.status !== 404) throw err;
+    if (!(err instanceof RomanadApiError) || err.code !== 'NotFound') throw err;
     throw notFound(
       'host',
       f.hostname,

@@ -4,7 +4,8 @@
  * policy rule that sends traffic to it.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import type { Exec } from '../exec.ts';
+import { invalidInput } from '../errors.ts';
+import { CommandFailedError, type Exec } from '../exec.ts';
 import { hostCidr, type Family } from '../net/addr.ts';
 
 export const SYSCTLS = [
@@ -30,7 +31,8 @@ export async function provisionInterface(exec: Exec, gateway: string, log: Log):
         error: dummy.stderr.trim(),
       });
       const bridge = await exec.run('ip', ['link', 'add', 'romana-lo', 'type', 'bridge']);
-      if (bridge.code !== 0) throw new Error(`cannot create romana-lo: ${bridge.stderr.trim()}`);
+      if (bridge.code !== 0)
+        throw new CommandFailedError('ip link add romana-lo type bridge', bridge);
       kind = 'bridge';
     }
   }
@@ -39,7 +41,7 @@ export async function provisionInterface(exec: Exec, gateway: string, log: Log):
     ['-batch', '-'],
     `link set romana-lo up\naddress replace ${hostCidr(gateway, 'gateway')} dev romana-lo\n`,
   );
-  if (up.code !== 0) throw new Error(`cannot set up romana-lo: ${up.stderr.trim()}`);
+  if (up.code !== 0) throw new CommandFailedError('ip -batch (set up romana-lo)', up);
   return kind;
 }
 
@@ -52,12 +54,13 @@ export async function sysctls(exec: Exec, write: boolean): Promise<void> {
     const path = `/proc/sys/${key}`;
     if (write) {
       const w = await exec.run('sh', ['-c', `echo 1 > ${path}`]);
-      if (w.code !== 0) throw new Error(`cannot set ${path}: ${w.stderr.trim()}`);
+      if (w.code !== 0) throw new CommandFailedError(`setting ${path} to 1`, w);
     }
     const value = (await exec.run('cat', [path])).stdout.trim();
     if (value !== '1') {
-      throw new Error(
+      throw invalidInput(
         `${path} is ${value}, not 1: pods need proxy ARP and forwarding; run with --provision-sysctls or set it`,
+        { resourceType: 'sysctl', resourceId: key },
       );
     }
   }
@@ -88,8 +91,9 @@ export async function ensureRule(exec: Exec, id: number, family: Family = 4): Pr
     'lookup',
     String(id),
   ]);
-  if (add.code !== 0)
-    throw new Error(`cannot add the policy rule for table ${id}: ${add.stderr.trim()}`);
+  if (add.code !== 0) {
+    throw new CommandFailedError(`ip -${family} rule add from all lookup ${id}`, add);
+  }
   return true;
 }
 
@@ -100,14 +104,21 @@ export async function ensureRule(exec: Exec, id: number, family: Family = 4): Pr
 export async function primaryLink(exec: Exec, name: string | undefined): Promise<string> {
   if (name !== undefined) {
     const r = await exec.run('ip', ['link', 'show', name]);
-    if (r.code !== 0) throw new Error(`--link-name: there is no interface '${name}'`);
+    if (r.code !== 0) {
+      throw invalidInput(`--link-name: there is no interface '${name}'`, {
+        resourceType: 'interface',
+        resourceId: name,
+      });
+    }
     return name;
   }
   const r = await exec.run('ip', ['-json', 'route', 'show', 'default']);
   const routes = JSON.parse(r.stdout.trim() === '' ? '[]' : r.stdout) as Array<{ dev?: string }>;
   const dev = routes.find((x) => x.dev !== undefined)?.dev;
   if (dev === undefined) {
-    throw new Error('no default route to find the primary interface; give --link-name');
+    throw invalidInput('no default route to find the primary interface; give --link-name', {
+      resourceType: 'interface',
+    });
   }
   return dev;
 }

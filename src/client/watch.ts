@@ -7,6 +7,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { ERROR_CATALOGUE } from '../errors.ts';
 import type { TransportOptions } from './http.ts';
 
 /** One change, as romanad sends it. */
@@ -93,7 +94,8 @@ export function watchRomanad(opts: WatchOptions): Watcher {
       url,
       { headers, ...(tls && opts.ca ? { ca: opts.ca } : {}) },
       (res) => {
-        if (res.statusCode === 409) {
+        // On /watch only a compacted resume point answers 409 (code `Compacted`).
+        if (res.statusCode === ERROR_CATALOGUE.Compacted.status) {
           res.resume();
           startOver();
           return fail(new Error('resume point compacted; starting over'));
@@ -136,7 +138,7 @@ export function watchRomanad(opts: WatchOptions): Watcher {
     }
     if (msg.heartbeat) return;
     if (msg.error !== undefined) {
-      if (/compacted/.test(msg.error.details ?? '')) startOver();
+      if (isCompacted(msg.error)) startOver();
       return fail(new Error(`watch stream error: ${msg.error.details ?? msg.error.code}`));
     }
     if (typeof msg.revision === 'number') revision = Math.max(revision, msg.revision);
@@ -155,4 +157,15 @@ export function watchRomanad(opts: WatchOptions): Watcher {
       return revision;
     },
   };
+}
+
+/**
+ * Whether a watch stream's error line says the resume point is gone: code `Compacted`, or, from
+ * a romanad older than that code, a `Conflict` whose details say "compacted".
+ *
+ * @example isCompacted({ code: 'Compacted' }) // true
+ */
+export function isCompacted(error: { code?: string; details?: string }): boolean {
+  if (error.code === 'Compacted') return true;
+  return error.code === 'Conflict' && /compacted/.test(error.details ?? '');
 }

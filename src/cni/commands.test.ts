@@ -17,12 +17,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers/netns.ts';
 import { realService, type FaultyService } from '../../test/helpers/service.ts';
+import { ProcessExec, type Exec } from '../exec.ts';
 import { buildApp } from '../server/app.ts';
 import { cmdAdd, type Deps } from './commands.ts';
 import { parseNetConf, type CniEnv } from './config.ts';
 import { CniCode, CniError } from './errors.ts';
-import { spawnExec, type Exec } from './exec.ts';
 import { Romanad } from './romanad.ts';
 
 const INNER = 'ROMANA_CNI_TEST_HOST_NS';
@@ -32,15 +33,13 @@ const tag = randomBytes(3).toString('hex');
 if (process.env[INNER] === undefined) {
   describe('cmdAdd failure paths', { skip: !isRoot && 'needs root' }, () => {
     it('pass inside a host network namespace of their own', () => {
-      const ns = `trust-cni-${tag}`;
-      execFileSync('ip', ['netns', 'add', ns]);
+      const host = createNetns(uniqueNetnsName('trust-cni'));
       try {
-        execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
         const file = fileURLToPath(import.meta.url);
         const r = spawnSync(
           'nsenter',
           [
-            `--net=/var/run/netns/${ns}`,
+            `--net=${host.path}`,
             process.execPath,
             '--import',
             'tsx',
@@ -50,7 +49,7 @@ if (process.env[INNER] === undefined) {
           ],
           {
             cwd: path.resolve(path.dirname(file), '../..'),
-            env: { ...innerEnv(), [INNER]: ns },
+            env: { ...innerEnv(), [INNER]: host.name },
             encoding: 'utf8',
             timeout: 120_000,
           },
@@ -59,7 +58,7 @@ if (process.env[INNER] === undefined) {
         assert.match(r.stdout, /^# pass [1-9]/m);
         assert.match(r.stdout, /^# fail 0$/m);
       } finally {
-        spawnSync('ip', ['netns', 'del', ns]);
+        host.remove();
       }
     });
   });
@@ -78,28 +77,33 @@ function inner(): void {
   let service: FaultyService;
   let app: FastifyInstance;
   let api: Romanad;
-  const pods: string[] = [];
+  const pods: TestNetns[] = [];
+  const real = new ProcessExec();
 
   /** A fresh pod namespace (removed in `after`). */
   function podNs(): string {
-    const name = `trust-pod-${tag}-${pods.length}`;
-    execFileSync('ip', ['netns', 'add', name]);
-    pods.push(name);
-    return name;
+    const pod = createNetns(uniqueNetnsName(`trust-pod-${tag}`));
+    pods.push(pod);
+    return pod.name;
   }
 
-  /** Real commands; the first command `matches` picks fails instead (or runs `then` first). */
+  /**
+   * Real commands; the first command `matches` picks (by its whole argument vector) fails
+   * instead (or runs `then` first).
+   */
   function faulty(matches: (argv: string[]) => boolean, then?: () => void) {
     const seen = { fired: false };
-    const exec: Exec = (argv, stdin) => {
-      if (!seen.fired && matches(argv)) {
-        seen.fired = true;
-        if (then === undefined) {
-          return Promise.resolve({ code: 1, stdout: '', stderr: `planted failure` });
+    const exec: Exec = {
+      run: (program, args, stdin) => {
+        if (!seen.fired && matches([program, ...args])) {
+          seen.fired = true;
+          if (then === undefined) {
+            return Promise.resolve({ code: 1, stdout: '', stderr: `planted failure` });
+          }
+          then();
         }
-        then();
-      }
-      return spawnExec(argv, stdin);
+        return real.run(program, args, stdin);
+      },
     };
     return { exec, seen };
   }
@@ -173,7 +177,7 @@ function inner(): void {
   after(async () => {
     await app.close();
     await service.close();
-    for (const ns of pods) spawnSync('ip', ['netns', 'del', ns]);
+    for (const pod of pods) pod.remove();
   });
 
   describe('a half-done ADD leaves nothing', () => {
@@ -196,7 +200,7 @@ function inner(): void {
         assert.ok(seen.fired, `the fault at ${step} was reached`);
         await assertNothingLeft(id, ns, was);
         // And the same ADD then succeeds: nothing in the way.
-        const ok = await cmdAdd(conf(true), env(ns, id), deps(spawnExec));
+        const ok = await cmdAdd(conf(true), env(ns, id), deps(real));
         assert.match(JSON.stringify(ok), /10\.77\./);
       });
     });
@@ -208,7 +212,7 @@ function inner(): void {
       const id = `r0${tag}00000`;
       const first = await api.getAddress(`${id.slice(0, 8)}.eth0`);
       assert.equal(first, undefined);
-      await cmdAdd(conf(), env(ns, id), deps(spawnExec));
+      await cmdAdd(conf(), env(ns, id), deps(real));
       const before = await api.getAddress(`${id.slice(0, 8)}.eth0`);
       assert.ok(before, 'allocated by the first ADD');
       const { exec, seen } = faulty((a) => a[0] === 'nsenter' && a.includes('-batch'));
@@ -216,7 +220,7 @@ function inner(): void {
       assert.ok(seen.fired);
       assert.deepEqual(await api.getAddress(`${id.slice(0, 8)}.eth0`), before, 'kept');
       // A later repeat wires the pod again with the same address.
-      const again = (await cmdAdd(conf(), env(ns, id), deps(spawnExec))) as {
+      const again = (await cmdAdd(conf(), env(ns, id), deps(real))) as {
         ips: Array<{ address: string }>;
       };
       assert.equal(again.ips[0]!.address, `${before.ip}/32`);
@@ -226,13 +230,13 @@ function inner(): void {
     it('when the pod’s namespace is deleted while the repeat runs', async () => {
       const ns = podNs();
       const id = `r1${tag}00000`;
-      await cmdAdd(conf(), env(ns, id), deps(spawnExec));
+      await cmdAdd(conf(), env(ns, id), deps(real));
       const before = await api.getAddress(`${id.slice(0, 8)}.eth0`);
       assert.ok(before);
       // The namespace goes after the plugin checked it exists, before it wires anything.
       const { exec, seen } = faulty(
         (a) => a[0] === 'ip' && a[1] === '-batch',
-        () => execFileSync('ip', ['netns', 'del', ns]),
+        () => pods.find((p) => p.name === ns)!.remove(),
       );
       await assert.rejects(cmdAdd(conf(), env(ns, id), deps(exec)), (e: unknown) => {
         assert.ok(e instanceof CniError);
@@ -247,14 +251,16 @@ function inner(): void {
     it('when the pod’s namespace is already gone (code 4, nothing run)', async () => {
       const ns = podNs();
       const id = `r2${tag}00000`;
-      await cmdAdd(conf(), env(ns, id), deps(spawnExec));
+      await cmdAdd(conf(), env(ns, id), deps(real));
       const before = await api.getAddress(`${id.slice(0, 8)}.eth0`);
       assert.ok(before);
-      execFileSync('ip', ['netns', 'del', ns]);
+      pods.find((p) => p.name === ns)!.remove();
       const ran: string[][] = [];
-      const recording: Exec = (argv, stdin) => {
-        ran.push(argv);
-        return spawnExec(argv, stdin);
+      const recording: Exec = {
+        run: (program, args, stdin) => {
+          ran.push([program, ...args]);
+          return real.run(program, args, stdin);
+        },
       };
       await assert.rejects(cmdAdd(conf(), env(ns, id), deps(recording)), (e: unknown) => {
         assert.ok(e instanceof CniError);

@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import type { CniEnv, NetConf } from './config.ts';
 import { containerKeyOf, deriveNames, type Names } from './config.ts';
 import { CniCode, CniError } from './errors.ts';
-import type { Exec } from './exec.ts';
+import type { Exec } from '../exec.ts';
 import { podTag, readKubeconfig } from './k8s.ts';
 import type { Log } from './log.ts';
 import { addDiverts, removeDiverts } from './policy.ts';

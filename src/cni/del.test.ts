@@ -4,21 +4,21 @@
  * HTTP against a server each test steers, real `ip` in a throwaway network namespace.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { cmdDel, type Deps } from './commands.ts';
 import { deriveNames, parseNetConf, type CniEnv } from './config.ts';
 import { CniError } from './errors.ts';
-import { spawnExec, type Exec } from './exec.ts';
 import { main } from './main.ts';
 import { addDiverts } from './policy.ts';
 import { Romanad } from './romanad.ts';
+import { createNetns, netnsHandle, uniqueNetnsName } from '../../test/helpers/netns.ts';
 
-const NS = `node-del-${process.pid}`;
-const exec: Exec = (argv, stdin) =>
-  spawnExec(['nsenter', `--net=/var/run/netns/${NS}`, ...argv], stdin);
+const NS = uniqueNetnsName('node-del');
+/** The plugin's own namespace: commands run in it through the project's `Exec` seam. */
+const ns = netnsHandle(NS);
+const exec = ns.exec;
 const env: CniEnv = {
   command: 'DEL',
   containerId: 'c0ffee0123456789',
@@ -41,7 +41,7 @@ const server = http.createServer((req, res) => {
 let url = '';
 
 function links(): string[] {
-  const out = execFileSync('ip', ['-n', NS, '-j', 'link', 'show'], { encoding: 'utf8' });
+  const out = ns.ip('-j', 'link', 'show');
   return (JSON.parse(out) as { ifname: string }[]).map((l) => l.ifname).sort();
 }
 
@@ -54,33 +54,22 @@ const conf = () =>
 
 describe('DEL when romanad cannot release the address', () => {
   before(async () => {
-    execFileSync('ip', ['netns', 'add', NS]);
+    createNetns(NS);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   after(async () => {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
-    spawnSync('ip', ['netns', 'del', NS]);
+    ns.remove();
   });
   beforeEach(() => {
     answer = 200;
     deletes.length = 0;
     // The attachment's host veth and one named the old way (romana-<id8>), as after an upgrade.
     for (const v of [names.hostVeth, names.legacyHostVeth]) {
-      spawnSync('ip', ['-n', NS, 'link', 'del', v]);
-      execFileSync('ip', [
-        '-n',
-        NS,
-        'link',
-        'add',
-        v,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        `p${v.slice(7)}`,
-      ]);
+      ns.tryRun(['ip', 'link', 'del', v]);
+      ns.ip('link', 'add', v, 'type', 'veth', 'peer', 'name', `p${v.slice(7)}`);
     }
   });
 
@@ -129,8 +118,7 @@ describe('DEL when romanad cannot release the address', () => {
 
   it('succeeds when nothing at all is left: no address, no veth', async () => {
     answer = 404;
-    for (const v of [names.hostVeth, names.legacyHostVeth])
-      execFileSync('ip', ['-n', NS, 'link', 'del', v]);
+    for (const v of [names.hostVeth, names.legacyHostVeth]) ns.ip('link', 'del', v);
     await cmdDel(conf(), env, deps());
     await cmdDel(conf(), env, deps());
     assert.equal(deletes.length, 2);
@@ -143,12 +131,13 @@ describe('DEL when romanad cannot release the address', () => {
       'ROMANA-FORWARD-IN',
       'ROMANA-OUTPUT',
     ]) {
-      spawnSync('ip', ['netns', 'exec', NS, 'iptables', '-w', '-N', chain]);
+      ns.tryRun(['iptables', '-w', '-N', chain]);
     }
     await addDiverts(exec, names.hostVeth);
     await addDiverts(exec, names.legacyHostVeth);
     const rules = () =>
-      execFileSync('ip', ['netns', 'exec', NS, 'iptables', '-w', '-S'], { encoding: 'utf8' })
+      ns
+        .run(['iptables', '-w', '-S'])
         .split('\n')
         .filter((l) => l.includes('romana-') && l.startsWith('-A'));
     assert.equal(rules().length, 8);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Exec } from './exec.ts';
+import type { Exec } from '../exec.ts';
 import { main, type Io } from './main.ts';
 
-const noExec: Exec = async () => assert.fail('no command should run');
+const noExec: Exec = { run: async () => assert.fail('no command should run') };
 
 function io(env: Record<string, string>, stdin: string): Io & { out: string[] } {
   const out: string[] = [];

@@ -14,7 +14,7 @@ import {
   type NetConf,
 } from './config.ts';
 import { CniCode, CniError, errorJson } from './errors.ts';
-import { spawnExec, type Exec } from './exec.ts';
+import { ProcessExec, type Exec } from '../exec.ts';
 import { makeLog } from './log.ts';
 import { versionResult } from './result.ts';
 import { Romanad } from './romanad.ts';
@@ -32,7 +32,7 @@ const processIo: Io = {
   env: process.env,
   stdin: () => readFileSync(0, 'utf8'),
   stdout: (text) => process.stdout.write(text),
-  exec: spawnExec,
+  exec: new ProcessExec(),
 };
 
 /**

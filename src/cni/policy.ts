@@ -3,7 +3,7 @@
  * the chains romana-agent manages. Adding fails when the agent has not made the chains yet.
  */
 import { CniCode, CniError } from './errors.ts';
-import type { Exec } from './exec.ts';
+import type { Exec } from '../exec.ts';
 
 /** The four rules for host veth `v`, as `iptables` arguments after the table. */
 export function divertRules(v: string): string[][] {
@@ -20,7 +20,7 @@ export async function addDiverts(exec: Exec, v: string): Promise<void> {
   const text = ['*filter', ...divertRules(v).map((r) => `-A ${r.join(' ')}`), 'COMMIT', ''].join(
     '\n',
   );
-  const r = await exec(['iptables-restore', '-w', '--noflush'], text);
+  const r = await exec.run('iptables-restore', ['-w', '--noflush'], text);
   if (r.code !== 0) {
     throw new CniError(
       CniCode.Wiring,
@@ -33,6 +33,6 @@ export async function addDiverts(exec: Exec, v: string): Promise<void> {
 /** Deletes whichever of the rules exist; never fails. */
 export async function removeDiverts(exec: Exec, v: string): Promise<void> {
   for (const rule of divertRules(v)) {
-    await exec(['iptables', '-w', '-t', 'filter', '-D', ...rule]);
+    await exec.run('iptables', ['-w', '-t', 'filter', '-D', ...rule]);
   }
 }

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { CniCode, CniError } from './errors.ts';
-import type { Exec } from './exec.ts';
+import { inNetns, type Exec } from '../exec.ts';
 import { Addr, BOTH_FAMILIES, hostCidr, hostPrefixLen } from '../net/addr.ts';
 
 export interface WirePlan {
@@ -62,13 +62,8 @@ export function podBatch(p: WirePlan): string {
   ].join('\n');
 }
 
-/** Runs `argv` in the namespace at `netns` (a path). */
-export function inNetns(netns: string, argv: string[]): string[] {
-  return ['nsenter', `--net=${netns}`, ...argv];
-}
-
-async function batch(exec: Exec, argv: string[], text: string, what: string): Promise<void> {
-  const r = await exec(argv, text);
+async function batch(exec: Exec, args: string[], text: string, what: string): Promise<void> {
+  const r = await exec.run('ip', args, text);
   if (r.code !== 0) {
     throw new CniError(CniCode.Wiring, `${what} failed`, r.stderr.trim() || `exit ${r.code}`);
   }
@@ -82,7 +77,7 @@ async function batch(exec: Exec, argv: string[], text: string, what: string): Pr
  * before the error propagates.
  */
 export async function wire(exec: Exec, p: WirePlan): Promise<void> {
-  let r = await exec(['ip', '-batch', '-'], hostBatch(p));
+  let r = await exec.run('ip', ['-batch', '-'], hostBatch(p));
   if (r.code !== 0 && /File exists/.test(r.stderr)) {
     const owner = await ownerOf(exec, p.hostVeth);
     if (owner !== undefined && owner !== p.owner) {
@@ -97,7 +92,7 @@ export async function wire(exec: Exec, p: WirePlan): Promise<void> {
       stale.push(p.legacyHostVeth);
     }
     await unwire(exec, ...stale);
-    r = await exec(['ip', '-batch', '-'], hostBatch(p));
+    r = await exec.run('ip', ['-batch', '-'], hostBatch(p));
   }
   if (r.code !== 0) {
     await unwire(exec, p.hostVeth);
@@ -109,12 +104,7 @@ export async function wire(exec: Exec, p: WirePlan): Promise<void> {
   }
   try {
     tuneHostSide(p.hostVeth);
-    await batch(
-      exec,
-      inNetns(p.netns, ['ip', '-batch', '-']),
-      podBatch(p),
-      `setting up ${p.ifname}`,
-    );
+    await batch(inNetns(exec, p.netns), ['-batch', '-'], podBatch(p), `setting up ${p.ifname}`);
   } catch (err) {
     await unwire(exec, p.hostVeth);
     throw err;
@@ -136,14 +126,18 @@ function tuneHostSide(hostVeth: string): void {
 
 /** Removes the host veths (and so their peers and host routes); absent ones are fine. */
 export async function unwire(exec: Exec, ...hostVeths: string[]): Promise<void> {
-  if (hostVeths.length === 1) await exec(['ip', 'link', 'del', hostVeths[0]!]);
+  if (hostVeths.length === 1) await exec.run('ip', ['link', 'del', hostVeths[0]!]);
   else
-    await exec(['ip', '-force', '-batch', '-'], hostVeths.map((v) => `link del ${v}\n`).join(''));
+    await exec.run(
+      'ip',
+      ['-force', '-batch', '-'],
+      hostVeths.map((v) => `link del ${v}\n`).join(''),
+    );
 }
 
 /** The owner recorded in a host veth's alias; undefined when it has none (or is absent). */
 async function ownerOf(exec: Exec, hostVeth: string): Promise<string | undefined> {
-  const r = await exec(['ip', '-j', 'link', 'show', 'dev', hostVeth]);
+  const r = await exec.run('ip', ['-j', 'link', 'show', 'dev', hostVeth]);
   if (r.code !== 0) return undefined;
   const [link] = JSON.parse(r.stdout) as { ifalias?: string }[];
   return link?.ifalias || undefined;
@@ -151,7 +145,7 @@ async function ownerOf(exec: Exec, hostVeth: string): Promise<string | undefined
 
 /** The device of the host route of `ip` (`<ip>/32`), when there is one. */
 export async function routeDevOf(exec: Exec, ip: string): Promise<string | undefined> {
-  const r = await exec(['ip', '-j', 'route', 'show', 'exact', hostCidr(ip).toString()]);
+  const r = await exec.run('ip', ['-j', 'route', 'show', 'exact', hostCidr(ip).toString()]);
   if (r.code !== 0) return undefined;
   const [route] = parseJsonLines(r.stdout)[0] ?? [];
   return typeof route?.['dev'] === 'string' ? route['dev'] : undefined;
@@ -159,7 +153,7 @@ export async function routeDevOf(exec: Exec, ip: string): Promise<string | undef
 
 /** True when the host veth exists in the plugin's namespace. */
 export async function hostVethExists(exec: Exec, hostVeth: string): Promise<boolean> {
-  return (await exec(['ip', 'link', 'show', 'dev', hostVeth])).code === 0;
+  return (await exec.run('ip', ['link', 'show', 'dev', hostVeth])).code === 0;
 }
 
 /** What CHECK found wrong; empty when the wiring is as ADD left it. */
@@ -169,14 +163,15 @@ export async function inspect(
 ): Promise<string[]> {
   const problems: string[] = [];
   const own = hostCidr(p.ip);
-  const host = await exec(['ip', '-j', 'route', 'show', 'exact', own.toString()]);
+  const host = await exec.run('ip', ['-j', 'route', 'show', 'exact', own.toString()]);
   const hostRoutes = parseJsonLines(host.stdout)[0] ?? [];
   // A pod wired by an older plugin has its route on the legacy name until its next ADD.
   if (!hostRoutes.some((r) => r['dev'] === p.hostVeth || r['dev'] === p.legacyHostVeth)) {
     problems.push(`host route ${own} dev ${p.hostVeth} is missing`);
   }
-  const pod = await exec(
-    inNetns(p.netns, ['ip', '-j', '-batch', '-']),
+  const pod = await inNetns(exec, p.netns).run(
+    'ip',
+    ['-j', '-batch', '-'],
     `addr show dev ${p.ifname}\nroute show\n`,
   );
   if (pod.code !== 0)

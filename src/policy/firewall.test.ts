@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CommandFailedError, RecordingExec } from '../exec.ts';
+import { CommandFailedError } from '../exec.ts';
+import { RecordingExec } from '../../test/helpers/exec.ts';
 import { parseIpsetSave, parseIptablesSave } from './firewall-state.ts';
 import { Firewall, formatPlan, isEmptyPlan, planFirewall, type FirewallState } from './firewall.ts';
 import { formatIptablesRestore, renderDesiredState, type DesiredState } from './render.ts';

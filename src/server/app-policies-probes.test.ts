@@ -222,7 +222,7 @@ test('the service replays its log from a revision and refuses compacted ones', a
           () => assert.fail('no event expected'),
           () => assert.fail('refused at once, not through onError'),
         ),
-      (e: unknown) => isRomanaError(e, 'Conflict') && /compacted/.test(e.message),
+      (e: unknown) => isRomanaError(e, 'Compacted') && /compacted/.test(e.message),
     );
     assert.equal(small.openWatches, 0);
   } finally {

@@ -3,7 +3,7 @@
  * a policy's) stamped with the store revision that made them, kept for a bounded window so
  * that a client can resume after a reconnect, and fanned out to live subscribers.
  */
-import { RomanaError } from '../errors.ts';
+import { compacted } from '../errors.ts';
 import type { WatchEvent, WatchHandle, WatchKind } from './service.ts';
 
 interface Subscriber {
@@ -55,7 +55,7 @@ export class EventLog {
 
   /**
    * Replays retained events with revision >= `from`, then follows live ones.
-   * Fails with a Conflict ("compacted") when events between `from` and now were not kept.
+   * Fails with a `Compacted` error when events between `from` and now were not kept.
    */
   subscribe(
     kinds: readonly WatchKind[],
@@ -63,11 +63,7 @@ export class EventLog {
     onEvent: (e: WatchEvent) => void,
   ): WatchHandle {
     if (from <= this.#floor) {
-      throw new RomanaError(
-        'Conflict',
-        `revision ${from} is compacted: this romanad keeps changes after revision ${this.#floor}; list the objects again and watch from the revision the list returns + 1`,
-        { resourceType: 'watch', resourceId: String(from) },
-      );
+      throw compacted(from, this.#floor + 1);
     }
     const sub: Subscriber = { kinds: new Set(kinds), onEvent };
     for (const e of this.#events) if (e.revision >= from && sub.kinds.has(e.kind)) onEvent(e);

@@ -129,7 +129,7 @@ export interface RomanaService {
   /**
    * Streams changes of the given kinds from `fromRevision` (inclusive); with no revision,
    * first the current state as `put` events, then changes. A revision older than the
-   * retained history fails with a Conflict error whose message says "compacted".
+   * retained history fails with a `Compacted` error.
    */
   watch(
     kinds: readonly WatchKind[],

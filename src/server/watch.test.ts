@@ -14,7 +14,7 @@ import {
   H1_REVISION,
   seededService,
 } from '../../test/helpers/service.ts';
-import { RomanaError } from '../errors.ts';
+import { compacted } from '../errors.ts';
 import { buildApp, type AppOptions } from './app.ts';
 import { parseKinds } from './routes/watch.ts';
 
@@ -178,7 +178,7 @@ describe('GET /watch', () => {
       for (const name of ['pod-a', 'pod-b', 'pod-c'])
         assert.equal((await call(smallApp, 'POST', '/address', { name, host: 'h1' })).status, 200);
       const a = await call(smallApp, 'GET', '/watch?revision=1');
-      assertError(a, 409, 'Conflict', /compacted/);
+      assertError(a, 409, 'Compacted', /compacted/);
       assert.equal(small.openWatches, 0);
     } finally {
       await smallApp.close();
@@ -189,14 +189,16 @@ describe('GET /watch', () => {
   test('an error during the stream is sent as an {"error": ...} line, then the stream ends', async () => {
     const c = await open(base, '/watch?kinds=hosts');
     await c.until(() => c.lines.length >= 1 && service.openWatches === 1, 'the stream');
-    service.breakWatches(new RomanaError('Conflict', 'revision 2 has been compacted'));
+    service.breakWatches(compacted(2, 3));
     await c.until(() => c.ended, 'the end of the stream');
     const last = c.lines.at(-1)!;
     assert.deepEqual(last, {
       error: {
         status_code: 409,
-        code: 'Conflict',
-        details: 'revision 2 has been compacted',
+        code: 'Compacted',
+        details: compacted(2, 3).message,
+        resource_type: 'revision',
+        resource_id: '2',
         see_also: 'docs/api.md#errors',
       },
     });

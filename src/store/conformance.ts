@@ -380,7 +380,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       assert.equal(rec.deliveries.length, 1);
     });
 
-    it('fails a watch from a compacted revision with a Conflict that says "compacted"', async (t) => {
+    it('fails a watch from a compacted revision with a Compacted error', async (t) => {
       const s = await fresh();
       if (!isCompactable(s)) {
         t.skip('backend cannot compact');
@@ -392,7 +392,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       await s.compact(r3);
       const rec = recordWatch(s, 'cp/', r1);
       await rec.waitFor((_d, e) => e.length >= 1);
-      assert.ok(isRomanaError(rec.errors[0], 'Conflict'), String(rec.errors[0]));
+      assert.ok(isRomanaError(rec.errors[0], 'Compacted'), String(rec.errors[0]));
       assert.match(rec.errors[0]!.message, /compacted/);
       assert.equal(rec.deliveries.length, 0);
       rec.close();

@@ -118,7 +118,7 @@ describe('EmbeddedStore durability', () => {
     recent.close();
     const old = recordWatch(s2, 'k/', 5);
     await old.waitFor((_d, e) => e.length >= 1);
-    assert.ok(isRomanaError(old.errors[0], 'Conflict'));
+    assert.ok(isRomanaError(old.errors[0], 'Compacted'));
     assert.match(old.errors[0]!.message, /compacted/);
     await s2.close();
   });

@@ -351,7 +351,7 @@ export class EtcdStore implements Store, Compactable {
       );
     }
     if (/compacted/.test(msg))
-      return new RomanaError('Conflict', `etcd ${what}: revision compacted: ${msg}`, opts);
+      return new RomanaError('Compacted', `etcd ${what}: revision compacted: ${msg}`, opts);
     if (/future rev/.test(msg)) return invalidInput(`etcd ${what}: ${msg}`, opts);
     return new RomanaError('Internal', `etcd at ${this.endpoints}: ${what} failed: ${msg}`, opts);
   }

@@ -8,7 +8,7 @@
  * with no duplicates by construction. A watch whose cursor falls behind the retained history
  * gets the `Conflict` ("compacted") error.
  */
-import { RomanaError, invalidInput } from '../errors.ts';
+import { RomanaError, compacted, invalidInput } from '../errors.ts';
 import { SortedKeys } from './sorted-keys.ts';
 import type { Compare, KeyValue, Op, Watch, WatchEvent } from './store.ts';
 
@@ -357,14 +357,11 @@ export class KvState {
 }
 
 /**
- * The error a watch gets when its start revision is no longer in the history.
+ * The error a watch gets when its start revision is no longer in the history: code `Compacted`
+ * (the catalogue's builder in src/errors.ts).
  *
- * @example compactedError(5, 120).message // 'watch from revision 5: history compacted; oldest available revision is 120; re-list and watch again'
+ * @example compactedError(5, 120).code // 'Compacted'
  */
 export function compactedError(from: number, oldest: number, cause?: unknown): RomanaError {
-  return new RomanaError(
-    'Conflict',
-    `watch from revision ${from}: history compacted; oldest available revision is ${oldest}; re-list and watch again`,
-    { resourceType: 'revision', resourceId: String(from), cause },
-  );
+  return compacted(from, oldest, cause);
 }

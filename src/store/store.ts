@@ -167,7 +167,7 @@ export interface Store {
    * Follows changes under `prefix`: every event with `modRevision >= fromRevision` (a value
    * `<= 0` means "from now on"), in revision order, one `onEvents` call per revision. Survives
    * backend reconnects without loss or duplicates. When history before `fromRevision` has been
-   * compacted, calls `onError` with a `RomanaError` of code `Conflict` ("compacted") and stops:
+   * compacted, calls `onError` with a `RomanaError` of code `Compacted` and stops:
    * the caller must re-list with `range` and watch again. Other fatal errors also go to
    * `onError` and stop the watch.
    *
@@ -210,7 +210,7 @@ export interface Store {
 
 /**
  * Optional capability of a backend: drop watch history before `revision`, so that watches
- * starting earlier fail with a `Conflict` ("compacted") error. romanad uses it to bound etcd's
+ * starting earlier fail with a `Compacted` error. romanad uses it to bound etcd's
  * history; tests use it to exercise the compacted path.
  *
  * @example

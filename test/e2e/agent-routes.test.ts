@@ -15,7 +15,7 @@ import {
 } from '../../src/agent/kernel-routes.ts';
 import { planRoutes } from '../../src/agent/route-plan.ts';
 import { inNetns, ProcessExec, type Exec } from '../../src/exec.ts';
-import { createNetns } from '../helpers/netns.ts';
+import { createNetns, removeNetns } from '../helpers/netns.ts';
 
 const NS = `romana-rt-${process.pid}`;
 const TABLE = 10;
@@ -56,7 +56,7 @@ describe('route reconciliation in a network namespace', () => {
     ipam.allocate({ name: 'p2', host: 'peer', tenant: 'b' });
   });
   after(() => {
-    execFileSync('ip', ['netns', 'del', NS]);
+    removeNetns(NS);
   });
 
   async function reconcile(): Promise<{ lines: string[]; skipped: string[] }> {

@@ -11,7 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createNetns } from '../helpers/netns.ts';
+import { createNetns, removeNetns } from '../helpers/netns.ts';
 import { request, startRomanad, type Romanad } from '../helpers/romanad.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -166,7 +166,7 @@ describe('romana-agent', () => {
   after(async () => {
     agent?.kill('SIGKILL');
     await romanad?.stop();
-    spawnSync('ip', ['netns', 'del', NS]);
+    removeNetns(NS);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -5,7 +5,7 @@
  * stays allocated until a retried DEL, once romanad is back, releases it.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,9 +13,10 @@ import { after, before, describe, it } from 'node:test';
 import { hostVethName } from '../../src/cni/config.ts';
 import { cniBundle, cniHarness } from '../helpers/cni.ts';
 import { startEtcd, type EtcdHandle } from '../helpers/etcd.ts';
+import { createNetns, netnsHandle, uniqueNetnsName } from '../helpers/netns.ts';
 import { request, startRomanad, type Romanad } from '../helpers/romanad.ts';
 
-const POD_NS = `romana-cni-u${process.pid}`;
+const pod = netnsHandle(uniqueNetnsName('romana-cni-u'));
 let etcd: EtcdHandle;
 let romanad: Romanad;
 
@@ -36,7 +37,7 @@ function cni(command: string, containerId: string): { status: number | null; out
       PATH: process.env.PATH,
       CNI_COMMAND: command,
       CNI_CONTAINERID: containerId,
-      CNI_NETNS: `/var/run/netns/${POD_NS}`,
+      CNI_NETNS: pod.path,
       CNI_IFNAME: 'eth0',
       CNI_ARGS: 'K8S_POD_NAMESPACE=team;K8S_POD_NAME=web-1',
       CNI_PATH: '/opt/cni/bin',
@@ -56,7 +57,7 @@ async function ready(url: string): Promise<void> {
 
 describe('romana-cni when romanad cannot reach its datastore', { timeout: 120_000 }, () => {
   before(async () => {
-    execFileSync('ip', ['netns', 'add', POD_NS]);
+    createNetns(pod.name);
     etcd = await startEtcd();
     romanad = await startRomanad(['--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(',')]);
     const topo = await request(`${romanad.url}/topology`, 'POST', {
@@ -74,7 +75,7 @@ describe('romana-cni when romanad cannot reach its datastore', { timeout: 120_00
   after(async () => {
     await romanad?.stop();
     await etcd?.stop();
-    execFileSync('ip', ['netns', 'del', POD_NS]);
+    pod.remove();
   });
 
   it('answers ADD with code 11 while romanad answers 503, and leaves nothing behind', async () => {
@@ -103,7 +104,7 @@ describe('romana-cni when romanad cannot reach its datastore', { timeout: 120_00
     }
     assert.deepEqual(list, []);
     // The pod namespace holds nothing but its loopback.
-    const links = execFileSync('ip', ['-n', POD_NS, '-o', 'link', 'show'], { encoding: 'utf8' });
+    const links = pod.ip('-o', 'link', 'show');
     assert.deepEqual(
       links
         .trim()

@@ -1,15 +1,14 @@
 /**
  * Policy enforcement's apply layer on a real kernel, inside a throwaway network namespace
- * (every command runs through `ip netns exec`, so the host's firewall is never touched):
+ * (every command runs through `nsenter`, so the host's firewall is never touched):
  * first apply, no-op re-apply, a changed policy, a removed policy, a block change, a rule
  * deleted by hand, and a foreign chain and set that must survive every apply; and the kernel's
  * rules compared with rules written out by hand (not the renderer's output). Needs root.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { inNetns, ProcessExec, type Exec } from '../../src/exec.ts';
+import type { Exec } from '../../src/exec.ts';
 import { parseIpsetSave, parseIptablesSave } from '../../src/policy/firewall-state.ts';
 import { Firewall, isEmptyPlan, type FirewallPlan } from '../../src/policy/firewall.ts';
 import { policyChainName, tenantSetName } from '../../src/policy/hash.ts';
@@ -17,13 +16,14 @@ import type { Policy } from '../../src/policy/model.ts';
 import { GOLDEN_BLOCKS, GOLDEN_FIXTURES } from '../../src/policy/render.fixtures.ts';
 import { renderDesiredState, type DesiredState } from '../../src/policy/render.ts';
 import type { RenderBlock } from '../../src/policy/render-sets.ts';
+import { createNetns, netnsHandle, uniqueNetnsName } from '../helpers/netns.ts';
 
-const NS = `romana-test-${randomBytes(4).toString('hex')}`;
+const ns = netnsHandle(uniqueNetnsName(`romana-test-${randomBytes(2).toString('hex')}`));
 const HOST = 'host1';
 const isRoot = process.getuid?.() === 0;
 
 function inNs(...args: string[]): string {
-  return execFileSync('ip', ['netns', 'exec', NS, ...args], { encoding: 'utf8' });
+  return ns.run(args);
 }
 
 /** Counts the commands that change state, to prove a no-op apply runs none. */
@@ -119,8 +119,8 @@ describe('policy firewall in a network namespace', { skip: !isRoot && 'needs roo
   let blocks: RenderBlock[] = [...GOLDEN_BLOCKS, ...manySegments];
 
   before(() => {
-    execFileSync('ip', ['netns', 'add', NS]);
-    counting = new CountingExec(inNetns(new ProcessExec(), NS));
+    createNetns(ns.name);
+    counting = new CountingExec(ns.exec);
     fw = new Firewall(counting);
     // Somebody else's chain, jumped to from FORWARD, and somebody else's set.
     inNs('iptables', '-N', 'FOREIGN');
@@ -137,7 +137,7 @@ describe('policy firewall in a network namespace', { skip: !isRoot && 'needs roo
       inNs('ipset', 'flush'); // list:sets hold their members: empty them first
       inNs('ipset', 'destroy');
     } finally {
-      execFileSync('ip', ['netns', 'del', NS]);
+      ns.remove();
     }
   });
 

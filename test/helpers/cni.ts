@@ -8,11 +8,12 @@
  * with its own namespaces, sockets and romanad.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createNetns, netnsHandle, netnsPath, type TestNetns } from './netns.ts';
 import { closeHttpServer, relayUnixToTcp, type Relay } from './relay.ts';
 import { request, startRomanad, type Romanad } from './romanad.ts';
 
@@ -47,7 +48,10 @@ export function cniBundle(): string {
   const built = existsSync(BUNDLE) ? statSync(BUNDLE).mtimeMs : -1;
   if (built < newest.mtimeMs) {
     const why = built < 0 ? 'missing' : `older than ${path.relative(ROOT, newest.file)}`;
-    const r = spawnSync(process.execPath, [BUILD_SCRIPT, 'romana-cni'], { cwd: ROOT, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [BUILD_SCRIPT, 'romana-cni'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
     if (r.status !== 0) {
       throw new Error(
         `dist/romana-cni.cjs is ${why} and rebuilding it failed (exit ${r.status}): ` +
@@ -135,7 +139,7 @@ export function cniHarness(
   const KUBECONFIG = path.join(tmpdir(), `${PREFIX}-kubeconfig`);
   const GW = '172.142.0.1';
 
-  const namespaces: string[] = [];
+  const namespaces: TestNetns[] = [];
   let romanad: Romanad | undefined;
   let relay: Relay | undefined;
   const socats: ChildProcess[] = [];
@@ -152,28 +156,21 @@ export function cniHarness(
   /** Forwards 127.0.0.1:<port> in the host namespace to the Unix socket `sock`. */
   function forward(port: number, sock: string): void {
     socats.push(
-      spawn(
-        'nsenter',
-        [
-          `--net=/var/run/netns/${HOST_NS}`,
-          'socat',
-          `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`,
-          `UNIX-CONNECT:${sock}`,
-        ],
+      netnsHandle(HOST_NS).spawn(
+        ['socat', `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `UNIX-CONNECT:${sock}`],
         { stdio: 'ignore' },
       ),
     );
   }
 
   function netns(name: string): string {
-    execFileSync('ip', ['netns', 'add', name]);
-    namespaces.push(name);
-    execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-    return `/var/run/netns/${name}`;
+    const ns = createNetns(name);
+    namespaces.push(ns);
+    return ns.path;
   }
 
   function inNs(ns: string, argv: string[]): string {
-    return execFileSync('nsenter', [`--net=/var/run/netns/${ns}`, ...argv], { encoding: 'utf8' });
+    return netnsHandle(ns).run(argv);
   }
 
   function json<T>(ns: string, argv: string[]): T {
@@ -212,7 +209,7 @@ export function cniHarness(
     if (opts.netns !== undefined) env['CNI_NETNS'] = opts.netns;
     if (opts.args !== undefined) env['CNI_ARGS'] = opts.args;
     const bundle = cniBundle();
-    const child = spawn('nsenter', [`--net=/var/run/netns/${HOST_NS}`, process.execPath, bundle], {
+    const child = spawn('nsenter', [`--net=${netnsPath(HOST_NS)}`, process.execPath, bundle], {
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -239,7 +236,7 @@ export function cniHarness(
     extra: Record<string, unknown> = {},
   ): Promise<Pod> {
     const ns = `${PREFIX}-${n}`;
-    const p = existsSync(`/var/run/netns/${ns}`) ? `/var/run/netns/${ns}` : netns(ns);
+    const p = existsSync(netnsPath(ns)) ? netnsPath(ns) : netns(ns);
     const id = `${n.padEnd(8, '0')}c0ffee`;
     const run = await cni('ADD', {
       conf: { ...baseConf(cniVersion), ...extra },
@@ -320,13 +317,7 @@ export function cniHarness(
     await relay?.close();
     await closeHttpServer(kubeApi);
     await romanad?.stop();
-    for (const ns of namespaces.reverse()) {
-      try {
-        execFileSync('ip', ['netns', 'del', ns]);
-      } catch {
-        // already gone
-      }
-    }
+    for (const ns of namespaces.reverse()) ns.remove();
     rmSync(SOCK, { force: true });
     rmSync(NOT_A_NETNS, { force: true });
     rmSync(KUBE_SOCK, { force: true });

@@ -9,6 +9,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { startEtcdCluster, type EtcdCluster } from './etcd.ts';
+import { createNetns, netnsHandle, type TestNetns } from './netns.ts';
 
 export interface PartitionableCluster {
   cluster: EtcdCluster;
@@ -27,47 +28,36 @@ export async function startPartitionableCluster(n = 3): Promise<PartitionableClu
   const net = `198.18.${process.pid % 250}`;
   const sw = `${tag}-sw`;
   const rootLink = `${tag}-r`;
-  const namespaces: string[] = [];
+  const namespaces: TestNetns[] = [];
   const ip = (...args: string[]) => execFileSync('ip', args);
-  const inNs = (ns: string, ...argv: string[]) =>
-    execFileSync('ip', ['netns', 'exec', ns, ...argv]);
-  const addNs = (ns: string) => {
-    ip('netns', 'add', ns);
+  const addNs = (name: string) => {
+    const ns = createNetns(name);
     namespaces.push(ns);
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    return ns;
   };
   const cleanup = () => {
     spawnSync('ip', ['link', 'del', rootLink]);
-    for (const ns of namespaces.reverse()) spawnSync('ip', ['netns', 'del', ns]);
+    for (const ns of namespaces.reverse()) ns.remove();
   };
   const memberNs = (i: number) => `${tag}-m${i}`;
+  const inNs = (i: number, ...argv: string[]) => netnsHandle(memberNs(i)).run(argv);
   try {
-    addNs(sw);
-    ip('-n', sw, 'link', 'add', 'br0', 'type', 'bridge');
-    ip('-n', sw, 'link', 'set', 'br0', 'up');
+    const bridge = addNs(sw);
+    bridge.ip('link', 'add', 'br0', 'type', 'bridge');
+    bridge.ip('link', 'set', 'br0', 'up');
     ip('link', 'add', rootLink, 'type', 'veth', 'peer', 'name', 'p-root', 'netns', sw);
-    ip('-n', sw, 'link', 'set', 'p-root', 'master', 'br0', 'up');
+    bridge.ip('link', 'set', 'p-root', 'master', 'br0', 'up');
     ip('addr', 'add', `${net}.254/24`, 'dev', rootLink);
     ip('link', 'set', rootLink, 'up');
     for (let i = 0; i < n; i++) {
       addNs(memberNs(i));
-      ip(
-        '-n',
-        sw,
-        'link',
-        'add',
-        `p-m${i}`,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        'eth0',
-        'netns',
-        memberNs(i),
-      );
-      ip('-n', sw, 'link', 'set', `p-m${i}`, 'master', 'br0', 'up');
-      ip('-n', memberNs(i), 'addr', 'add', `${net}.${i + 1}/24`, 'dev', 'eth0');
-      ip('-n', memberNs(i), 'link', 'set', 'eth0', 'up');
+      bridge.addVeth({
+        name: `p-m${i}`,
+        peer: 'eth0',
+        peerNs: memberNs(i),
+        peerAddress: `${net}.${i + 1}/24`,
+      });
+      bridge.ip('link', 'set', `p-m${i}`, 'master', 'br0');
     }
     const cluster = await startEtcdCluster(n, {
       placement: Array.from({ length: n }, (_, i) => ({
@@ -81,7 +71,7 @@ export async function startPartitionableCluster(n = 3): Promise<PartitionableClu
       isolate: (i) => {
         for (const chain of ['INPUT', 'OUTPUT']) {
           for (const dir of ['--dport', '--sport']) {
-            inNs(memberNs(i), 'iptables', '-A', chain, '-p', 'tcp', dir, '2380', '-j', 'DROP');
+            inNs(i, 'iptables', '-A', chain, '-p', 'tcp', dir, '2380', '-j', 'DROP');
           }
         }
       },
@@ -97,7 +87,7 @@ export async function startPartitionableCluster(n = 3): Promise<PartitionableClu
           '--reject-with',
           'tcp-reset',
         ];
-        inNs(memberNs(i), 'iptables', refuse ? '-A' : '-D', ...rule);
+        inNs(i, 'iptables', refuse ? '-A' : '-D', ...rule);
       },
       stop: async () => {
         await cluster.stopAll();

@@ -5,12 +5,13 @@
  * host, and pods wired by the real romana-cni bundle. Nothing listens outside loopback and no
  * traffic leaves the namespaces; `close` removes every namespace and process.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { cniBundle } from './cni.ts';
+import { createNetns, netnsPath, type TestNetns } from './netns.ts';
 import { closeHttpServer, relayUnixToTcp, type Relay } from './relay.ts';
 import { request, startRomanad, type Romanad } from './romanad.ts';
 
@@ -43,7 +44,7 @@ export class Fabric {
   readonly dir = mkdtempSync(path.join(tmpdir(), 'romana-fabric-'));
   readonly pods = new Map<string, Pod>();
   readonly #processes: ChildProcess[] = [];
-  readonly #namespaces: string[] = [];
+  readonly #namespaces: TestNetns[] = [];
   #romanad: Romanad | undefined;
   #relay: Relay | undefined;
   /** A stand-in Kubernetes API that answers pod lookups (labels by `namespace/name`). */
@@ -101,10 +102,10 @@ export class Fabric {
     this.#addNs(name);
   }
 
-  #addNs(name: string): void {
-    execFileSync('ip', ['netns', 'add', name]);
-    this.#namespaces.push(name);
-    execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  #addNs(name: string): TestNetns {
+    const ns = createNetns(name);
+    this.#namespaces.push(ns);
+    return ns;
   }
 
   /** Builds the fabric and starts romanad; `topology` is posted once it runs. */
@@ -135,49 +136,25 @@ export class Fabric {
         'contexts: [{name: c, context: {cluster: k}}]\n',
     );
     const sw = `${this.prefix}-sw`;
-    this.#addNs(sw);
-    execFileSync('ip', ['-n', sw, 'link', 'add', 'br0', 'type', 'bridge']);
-    execFileSync('ip', ['-n', sw, 'link', 'set', 'br0', 'up']);
+    const bridge = this.#addNs(sw);
+    bridge.ip('link', 'add', 'br0', 'type', 'bridge');
+    bridge.ip('link', 'set', 'br0', 'up');
     for (const h of this.hosts) {
-      this.#addNs(this.nsOf(h));
-      execFileSync('ip', [
-        '-n',
-        sw,
-        'link',
-        'add',
-        `p-${h}`,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        'eth0',
-        'netns',
-        this.nsOf(h),
-      ]);
-      execFileSync('ip', ['-n', sw, 'link', 'set', `p-${h}`, 'master', 'br0', 'up']);
-      execFileSync('ip', [
-        '-n',
-        this.nsOf(h),
-        'addr',
-        'add',
-        `${this.hostIp(h)}/24`,
-        'dev',
-        'eth0',
-      ]);
-      execFileSync('ip', ['-n', this.nsOf(h), 'link', 'set', 'eth0', 'up']);
+      const hostNs = this.#addNs(this.nsOf(h));
+      bridge.addVeth({
+        name: `p-${h}`,
+        peer: 'eth0',
+        peerNs: hostNs.name,
+        peerAddress: `${this.hostIp(h)}/24`,
+      });
+      bridge.ip('link', 'set', `p-${h}`, 'master', 'br0');
       for (const [port, to] of [
         [9600, sock],
         [6443, kubeSock],
       ] as const) {
         this.#processes.push(
-          spawn(
-            'nsenter',
-            [
-              `--net=/var/run/netns/${this.nsOf(h)}`,
-              'socat',
-              `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`,
-              `UNIX-CONNECT:${to}`,
-            ],
+          hostNs.spawn(
+            ['socat', `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `UNIX-CONNECT:${to}`],
             { stdio: 'ignore' },
           ),
         );
@@ -194,7 +171,7 @@ export class Fabric {
         spawn(
           'nsenter',
           [
-            `--net=/var/run/netns/${this.nsOf(h)}`,
+            `--net=${netnsPath(this.nsOf(h))}`,
             process.execPath,
             AGENT,
             '--hostname',
@@ -239,7 +216,7 @@ export class Fabric {
       CNI_PATH: '/opt/cni/bin',
       CNI_ARGS: `K8S_POD_NAMESPACE=${tenant};K8S_POD_NAME=${podName};K8S_POD_INFRA_CONTAINER_ID=${id}`,
     };
-    if (podNs !== undefined) env['CNI_NETNS'] = `/var/run/netns/${podNs}`;
+    if (podNs !== undefined) env['CNI_NETNS'] = netnsPath(podNs);
     const conf = {
       cniVersion: '1.0.0',
       name: 'romana',
@@ -252,7 +229,7 @@ export class Fabric {
     };
     const child = spawn(
       'nsenter',
-      [`--net=/var/run/netns/${this.nsOf(host)}`, process.execPath, CNI_BUNDLE],
+      [`--net=${netnsPath(this.nsOf(host))}`, process.execPath, CNI_BUNDLE],
       { env },
     );
     let out = '';
@@ -289,7 +266,7 @@ export class Fabric {
 
   /** Runs a command inside a pod. */
   inPod(pod: string, argv: string[]): ReturnType<typeof spawnSync> {
-    return spawnSync('nsenter', [`--net=/var/run/netns/${this.pods.get(pod)!.ns}`, ...argv], {
+    return spawnSync('nsenter', [`--net=${netnsPath(this.pods.get(pod)!.ns)}`, ...argv], {
       encoding: 'utf8',
       timeout: 10_000,
     });
@@ -297,7 +274,7 @@ export class Fabric {
 
   /** Starts a long-lived process inside a pod (stopped by `close`). */
   spawnInPod(pod: string, argv: string[]): ChildProcess {
-    const p = spawn('nsenter', [`--net=/var/run/netns/${this.pods.get(pod)!.ns}`, ...argv], {
+    const p = spawn('nsenter', [`--net=${netnsPath(this.pods.get(pod)!.ns)}`, ...argv], {
       stdio: 'ignore',
     });
     this.#processes.push(p);
@@ -325,7 +302,7 @@ export class Fabric {
     await this.#relay?.close();
     if (this.#kube) await closeHttpServer(this.#kube);
     await this.#romanad?.stop('SIGKILL');
-    for (const ns of this.#namespaces.reverse()) spawnSync('ip', ['netns', 'del', ns]);
+    for (const ns of this.#namespaces.reverse()) ns.remove();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

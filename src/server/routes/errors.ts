@@ -56,7 +56,7 @@ interface AjvError {
 }
 
 /** Fastify framework errors that are the client's fault, with the status we answer. */
-const FRAMEWORK_STATUS: Record<string, number> = {
+export const FRAMEWORK_STATUS: Readonly<Record<string, number>> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 400,
   FST_ERR_CTP_EMPTY_JSON_BODY: 400,
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 400,
