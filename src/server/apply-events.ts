@@ -34,8 +34,12 @@ export function applyEvents(
   const blocks: Array<{ ev: StoreEvent; network: string; cidr: string }> = [];
   for (const ev of events) {
     const known = Math.abs(x.revs.get(ev.key) ?? 0);
-    // Our own commits come back through the watch at the revision we already hold.
+    // Our own commits come back through the watch at the revision we already hold, or (when
+    // the watch is quicker than the transaction's answer) while they are still in flight.
     if (ev.modRevision < known || (ev.modRevision === known && !force)) continue;
+    // The revision is left for the commit to record: should the transaction fail after all
+    // (this was another replica writing the same value), the read-back must still apply it.
+    if (!force && x.inFlight.has(ev.key) && x.inFlight.get(ev.key) === ev.value) continue;
     const k = parseKey(ev.key);
     const value = ev.value;
     switch (k.kind) {

@@ -54,6 +54,11 @@ export class ServiceCore {
   tainted = false;
   /** Last revision seen per key; negative: deleted at that revision. */
   revs = new Map<string, number>();
+  /**
+   * Writes of transactions in flight (value, or null for a delete), by key: their watch events
+   * are this replica's own (see `TxnRunner.commit`).
+   */
+  readonly inFlight = new Map<string, string | null>();
   revision = 0;
   blocksRevision = 0;
   hostsRevision = 0;

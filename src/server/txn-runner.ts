@@ -98,8 +98,20 @@ export class TxnRunner {
     this.core = core;
   }
 
-  /** Commits; `null` when a compare failed. Store failures become `Unavailable`. */
-  async commit(compares: Compare[], ops: Op[]): Promise<number | null> {
+  /**
+   * Commits; `null` when a compare failed. Store failures become `Unavailable`.
+   *
+   * `own`: the caller publishes what the transaction changed (a decision's `committed`). Its
+   * writes are then listed in `core.inFlight` while it is in flight: the store's watch may
+   * deliver them before `txn` resolves (the embedded store wakes its watches first, and on
+   * etcd the two answers travel apart), and the watch must see them as this replica's own,
+   * not apply them to the engine a second time and publish them twice. Without `own` (fences
+   * and steps of multi-transaction operations, which leave publishing to the watch) the watch
+   * applies them as it always has.
+   */
+  async commit(compares: Compare[], ops: Op[], own = false): Promise<number | null> {
+    const inFlight = this.core.inFlight;
+    if (own) for (const op of ops) inFlight.set(op.key, op.type === 'put' ? op.value : null);
     let r;
     try {
       r = await this.core.store.txn(compares, ops);
@@ -108,6 +120,8 @@ export class TxnRunner {
       throw new RomanaError('Unavailable', `the datastore failed: ${(err as Error).message}`, {
         cause: err,
       });
+    } finally {
+      if (own) for (const op of ops) inFlight.delete(op.key);
     }
     if (!r.succeeded) return null;
     for (const op of ops) this.core.revs.set(op.key, op.type === 'put' ? r.revision : -r.revision);
@@ -179,7 +193,7 @@ export class TxnRunner {
     for (const d of all) txn.merge(d.txn);
     let rev: number | null;
     try {
-      rev = await this.commit(txn.compares(), [...txn.writes.values()]);
+      rev = await this.commit(txn.compares(), [...txn.writes.values()], true);
     } catch (error) {
       // Outcome unknown: undo from the store's truth, or stop writing until a reload.
       await this.#undo(all).catch(() => this.core.markTainted());
