@@ -101,17 +101,17 @@ export const scopes = {
   server: {
     what: "romanad's write path",
     mutate: [
-      'src/server/address-queue.ts',
-      'src/server/apply-events.ts',
-      'src/server/core.ts',
-      'src/server/host-ops.ts',
-      'src/server/topology-writer.ts',
+      'src/server/state/address-queue.ts',
+      'src/server/state/apply-events.ts',
+      'src/server/state/core.ts',
+      'src/server/state/host-ops.ts',
+      'src/server/state/topology-writer.ts',
     ],
     tests: [
-      'src/server/app-addresses.test.ts',
-      'src/server/app-store.test.ts',
-      'src/server/app-topology.test.ts',
-      'src/server/romana-service.test.ts',
+      'src/server/http/app-addresses.test.ts',
+      'src/server/http/app-store.test.ts',
+      'src/server/http/app-topology.test.ts',
+      'src/server/state/romana-service.test.ts',
     ],
   },
 };

@@ -9,7 +9,7 @@ import {
   invalidTopology,
   RomanaError,
 } from './errors.ts';
-import { FRAMEWORK_STATUS, toHttpFailure } from './server/routes/errors.ts';
+import { FRAMEWORK_STATUS, toHttpFailure } from './server/http/routes/errors.ts';
 
 const API_DOC = readFileSync(new URL('../docs/api.md', import.meta.url), 'utf8');
 

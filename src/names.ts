@@ -11,7 +11,7 @@
  *
  * Free text (a policy description) and labels (host tags, group assignments) have their own,
  * looser rules below: no control characters, no lone UTF-16 surrogates, bounded length.
- * The route schemas (src/server/routes/schemas.ts), the topology and policy validators all
+ * The route schemas (src/server/http/routes/schemas.ts), the topology and policy validators all
  * call these functions; docs/api.md ("Names and limits") documents them.
  */
 import { invalidInput } from './errors.ts';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { type FaultyService, seededService } from '../../test/helpers/service.ts';
-import { buildApp } from '../server/app.ts';
+import { buildApp } from '../server/http/app.ts';
 import type { Io } from './io.ts';
 import { main } from './main.ts';
 

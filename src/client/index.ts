@@ -2,7 +2,7 @@
  * Client of romanad's REST API, shared by the CLI, the agent and the CNI plugin.
  *
  * @example
- * import { RomanadClient, RomanadApiError } from '../client/index.ts';
+ * import { RomanadClient, RomanadApiError } from './index.ts';
  * const client = new RomanadClient({ baseUrl: 'http://127.0.0.1:9600' });
  * const { hosts } = await client.listHosts();
  */

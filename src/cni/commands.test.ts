@@ -20,7 +20,7 @@ import type { FastifyInstance } from 'fastify';
 import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers/netns.ts';
 import { realService, type FaultyService } from '../../test/helpers/service.ts';
 import { ProcessExec, type Exec } from '../exec.ts';
-import { buildApp } from '../server/app.ts';
+import { buildApp } from '../server/http/app.ts';
 import { cmdAdd, type Deps } from './commands.ts';
 import { parseNetConf, type CniEnv } from './config.ts';
 import { CniCode, CniError } from './errors.ts';

@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import YAML from 'yaml';
 import { RomanaError } from '../errors.ts';
-import type { AppOptions } from './app.ts';
-import { readTls, readTokens } from './credentials.ts';
+import type { AppOptions } from './http/app.ts';
+import { readTls, readTokens } from './http/credentials.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = [

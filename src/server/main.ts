@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { isRomanaError, RomanaError } from '../errors.ts';
 import { parseTopology } from '../ipam/topology.ts';
 import type { Store } from '../store/store.ts';
-import { assertSafeListen, TokenAuth } from './auth.ts';
+import { assertSafeListen, TokenAuth } from './http/auth.ts';
 import {
   appOptionsFromConfig,
   ConfigError,
@@ -17,7 +17,7 @@ import {
   parseConfig,
   type RomanadConfig,
 } from './config.ts';
-import { reloadCredentials } from './credentials.ts';
+import { reloadCredentials } from './http/credentials.ts';
 import { VERSION } from '../version.ts';
 
 /** Exit statuses: 0 clean stop, 1 runtime failure, 2 bad settings or a store it cannot open. */
@@ -45,8 +45,8 @@ export async function main(argv: string[]): Promise<number> {
   // Loaded only to serve: --version and --help need none of them.
   const [{ pino }, { buildApp }, { createRomanaService }] = await Promise.all([
     import('pino'),
-    import('./app.ts'),
-    import('./romana-service.ts'),
+    import('./http/app.ts'),
+    import('./state/romana-service.ts'),
   ]);
   const log = pino({ level: cfg.logLevel, base: { program: 'romanad' } });
   let appOptions;

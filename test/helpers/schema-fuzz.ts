@@ -1,5 +1,5 @@
 /**
- * fast-check arbitraries driven by the route schemas (src/server/routes/schemas.ts): `valid`
+ * fast-check arbitraries driven by the route schemas (src/server/http/routes/schemas.ts): `valid`
  * walks a JSON schema (as TypeBox emits it) and produces values it accepts, and `mutated`
  * breaks such a value in one of the ways a careless or hostile client would: a wrong type,
  * an unknown or a missing field, an odd string, deep nesting, a huge value.

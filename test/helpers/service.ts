@@ -1,5 +1,5 @@
 /**
- * The HTTP layer's tests run against the real service (src/server/romana-service.ts) over the
+ * The HTTP layer's tests run against the real service (src/server/state/romana-service.ts) over the
  * memory store. `FaultyService` wraps it to inject what the real one does not do on demand:
  * an operation that fails once, a service that is not ready, a watch that breaks mid-stream;
  * and it counts open watches so that tests can check streams are closed. Also the request
@@ -9,14 +9,17 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { isRomanaError, type ErrorCode } from '../../src/errors.ts';
 import type { AllocationRequest } from '../../src/ipam/index.ts';
-import { createRomanaService, type RomanaServiceOptions } from '../../src/server/romana-service.ts';
+import {
+  createRomanaService,
+  type RomanaServiceOptions,
+} from '../../src/server/state/romana-service.ts';
 import type {
   RomanaService,
   VipInput,
   WatchEvent,
   WatchHandle,
   WatchKind,
-} from '../../src/server/service.ts';
+} from '../../src/server/state/service.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { Store } from '../../src/store/store.ts';
 

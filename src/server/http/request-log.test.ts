@@ -1,0 +1,141 @@
+/** The request log: one completed line per request with method and URL; writes are audited. */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { call, type FaultyService, seededService } from '../../../test/helpers/service.ts';
+import { buildApp } from './app.ts';
+import type { TokenEntry } from './auth.ts';
+
+const ADMIN = 'admin-token-0123456789abcdef';
+const READ = 'read-token-0123456789abcdef';
+const TOKENS: TokenEntry[] = [
+  { token: ADMIN, role: 'admin', name: 'ops' },
+  { token: READ, role: 'read-only' },
+];
+const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+
+type Line = Record<string, unknown>;
+
+/** An app whose log lines land in `lines`. */
+function logged(
+  service: FaultyService,
+  tokens: TokenEntry[],
+  level = 'info',
+): { app: FastifyInstance; lines: Line[] } {
+  const lines: Line[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n')) if (l !== '') lines.push(JSON.parse(l));
+      done();
+    },
+  });
+  const log = pino({ level }, sink);
+  return { app: buildApp(service, { tokens, loggerInstance: log }), lines };
+}
+
+function completed(lines: Line[]): Line[] {
+  return lines.filter((l) => l['msg'] === 'request completed');
+}
+
+describe('request log', () => {
+  let service: FaultyService;
+  before(async () => {
+    service = await seededService();
+  });
+  after(async () => {
+    await service.close();
+  });
+
+  test('one completed line per request, with method, URL, status and time; nothing else', async () => {
+    const { app, lines } = logged(service, []);
+    await call(app, 'GET', '/hosts?x=1');
+    await app.close();
+    assert.equal(lines.length, 1, JSON.stringify(lines));
+    const [l] = completed(lines);
+    assert.equal(l!['method'], 'GET');
+    assert.equal(l!['url'], '/hosts?x=1');
+    assert.equal(l!['statusCode'], 200);
+    assert.equal(typeof l!['responseTime'], 'number');
+    assert.equal(typeof l!['reqId'], 'string');
+    assert.equal(l!['audit'], undefined, 'a read is not audited');
+  });
+
+  test('every write is audited at info: who, what and the result', async () => {
+    const { app, lines } = logged(service, TOKENS);
+    const a = await call(app, 'POST', '/hosts', { name: 'h7', ip: '192.168.0.7' }, bearer(ADMIN));
+    assert.equal(a.status, 200, a.text);
+    await call(app, 'POST', '/hosts', { name: 'h8', ip: '192.168.0.8' }, bearer(READ));
+    await call(app, 'DELETE', '/hosts/nope', undefined, bearer(ADMIN));
+    await call(app, 'POST', '/hosts', { name: 'h9', ip: '192.168.0.9' });
+    await call(app, 'DELETE', '/hosts/h7', undefined, bearer(ADMIN));
+    await app.close();
+    const audits = completed(lines).map((l) => [l['level'], l['method'], l['url'], l['audit']]);
+    assert.deepEqual(audits, [
+      [
+        30,
+        'POST',
+        '/hosts',
+        { who: 'ops', role: 'admin', route: '/hosts', object: 'h7', status: 200 },
+      ],
+      [
+        30,
+        'POST',
+        '/hosts',
+        {
+          who: 'token #2',
+          role: 'read-only',
+          route: '/hosts',
+          status: 403,
+          code: 'Forbidden',
+        },
+      ],
+      [
+        30,
+        'DELETE',
+        '/hosts/nope',
+        {
+          who: 'ops',
+          role: 'admin',
+          route: '/hosts/:name',
+          object: 'nope',
+          status: 404,
+          code: 'NotFound',
+        },
+      ],
+      [
+        30,
+        'POST',
+        '/hosts',
+        { who: 'anonymous', route: '/hosts', status: 401, code: 'Unauthorized' },
+      ],
+      [
+        30,
+        'DELETE',
+        '/hosts/h7',
+        { who: 'ops', role: 'admin', route: '/hosts/:name', object: 'h7', status: 200 },
+      ],
+    ]);
+  });
+
+  test('without tokens the writer is anonymous; a refused body names its code', async () => {
+    const { app, lines } = logged(service, []);
+    await call(app, 'POST', '/hosts', { name: 'h1', ip: '192.168.0.1' });
+    await call(app, 'POST', '/hosts', { nmae: 'x' });
+    await app.close();
+    const audits = completed(lines).map((l) => l['audit'] as Record<string, unknown>);
+    assert.equal(audits[0]!['who'], 'anonymous');
+    assert.equal(audits[0]!['code'], 'AlreadyExists');
+    assert.equal(audits[1]!['status'], 400);
+    assert.equal(audits[1]!['code'], 'InvalidInput');
+  });
+
+  test('at warn, reads log nothing and writes still log nothing below warn', async () => {
+    const { app, lines } = logged(service, [], 'warn');
+    await call(app, 'GET', '/hosts');
+    await call(app, 'DELETE', '/hosts/nope');
+    await app.close();
+    assert.deepEqual(lines, []);
+  });
+});

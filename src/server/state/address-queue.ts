@@ -1,0 +1,235 @@
+/**
+ * Allocations and releases, combined: the ones that arrive while transactions are in flight
+ * are decided together by the engine and committed in one transaction. Batches in flight at
+ * the same time never hold the same host, so they write disjoint keys. When a combined
+ * transaction fails (another replica won a key), its jobs are retried one by one.
+ */
+import { invalidInput, isRomanaError, RomanaError } from '../../errors.ts';
+import type { AddressView, AllocationRequest } from '../../ipam/index.ts';
+import { backoffDelay, conflict, WRITE_RETRY } from '../../store/retry.ts';
+import { sleep, type ServiceCore } from './core.ts';
+import { decodeAddress } from './decode.ts';
+import { addressKey, hostKey, networkKey, TOPOLOGY_KEY, type StoredAddress } from './keys.ts';
+import { engineBlockWrites, TxnSet, type Decision } from './txn-runner.ts';
+
+/** Address operations per transaction: etcd allows 128 compares and 128 writes. */
+const BATCH = 24;
+/** Combined transactions in flight at once. */
+const MAX_IN_FLIGHT = 4;
+
+export type AddressOp =
+  { kind: 'allocate'; req: AllocationRequest } | { kind: 'release'; nameOrIp: string };
+
+interface Job {
+  op: AddressOp;
+  resolve(v: AddressView): void;
+  reject(err: unknown): void;
+  /** After a failed combined commit: retried alone. */
+  solo: boolean;
+  attempts: number;
+}
+
+export class AddressQueue {
+  readonly core: ServiceCore;
+  #queue: Job[] = [];
+  #inFlight = 0;
+  #busyHosts = new Set<string>();
+
+  constructor(core: ServiceCore) {
+    this.core = core;
+  }
+
+  async enqueue(op: AddressOp): Promise<AddressView> {
+    try {
+      return await this.#run(op);
+    } catch (err) {
+      // A host, tenant network, address or finished topology update that another replica
+      // has just written is not known here until the watch delivers it: catch up with the
+      // store and try once more.
+      const behind =
+        isRomanaError(err, 'NotFound') ||
+        (isRomanaError(err, 'Unavailable') && err.resourceType === 'topology');
+      const key = behind ? keyOf(err as RomanaError) : undefined;
+      if (key === undefined) throw err;
+      if (!(await this.core.catchUp(key, this.core.seenRevision(key)))) throw err;
+      return this.#run(op);
+    }
+  }
+
+  #run(op: AddressOp): Promise<AddressView> {
+    this.core.checkWritable();
+    return new Promise<AddressView>((resolve, reject) => {
+      this.#queue.push({ op, resolve, reject, solo: false, attempts: 0 });
+      this.#pump();
+    });
+  }
+
+  /**
+   * Starts batches while fewer than `MAX_IN_FLIGHT` are in flight. A batch never holds a host
+   * that an in-flight batch holds: batches then write disjoint keys and do not conflict.
+   */
+  #pump(): void {
+    while (this.#inFlight < MAX_IN_FLIGHT && this.#queue.length > 0) {
+      const batch: Job[] = [];
+      const hosts = new Set<string>();
+      for (let i = 0; i < this.#queue.length && batch.length < BATCH;) {
+        const job = this.#queue[i]!;
+        let host: string;
+        try {
+          host = this.#hostOf(job.op);
+        } catch (err) {
+          this.#queue.splice(i, 1);
+          job.reject(err);
+          continue;
+        }
+        if ((this.#busyHosts.has(host) && !hosts.has(host)) || (job.solo && batch.length > 0)) {
+          i++;
+          continue;
+        }
+        this.#queue.splice(i, 1);
+        batch.push(job);
+        hosts.add(host);
+        this.#busyHosts.add(host);
+        if (job.solo) break;
+      }
+      if (batch.length === 0) return;
+      this.#inFlight++;
+      const solo = batch[0]!.solo;
+      void (async () => {
+        if (solo) await sleep(backoffDelay(batch[0]!.attempts, WRITE_RETRY));
+        await this.core.rw.read(() => this.#runBatch(batch));
+      })()
+        .catch((err: unknown) => {
+          for (const j of batch) j.reject(err);
+        })
+        .finally(() => {
+          for (const h of hosts) this.#busyHosts.delete(h);
+          this.#inFlight--;
+          this.#pump();
+        });
+    }
+  }
+
+  #hostOf(op: AddressOp): string {
+    if (op.kind === 'allocate') return typeof op.req.host === 'string' ? op.req.host : '';
+    return this.core.ipam.getAddress(op.nameOrIp).host;
+  }
+
+  async #runBatch(batch: Job[]): Promise<void> {
+    try {
+      this.core.checkWritable();
+    } catch (err) {
+      for (const j of batch) j.reject(err);
+      return;
+    }
+    const g = this.core.generation();
+    const outcomes = await this.core.runner.batch(
+      batch.map((job) => () => this.#decide(job.op, g)),
+      () => engineBlockWrites(this.core),
+      'an address operation',
+    );
+    // Backwards, so that the jobs retried are queued again in their order.
+    batch.reduceRight((_, job, i) => {
+      const out = outcomes[i]!;
+      if (out.ok) job.resolve(out.value);
+      else if (!out.retry) job.reject(out.error);
+      else if (++job.attempts >= WRITE_RETRY.attempts!) {
+        job.reject(
+          conflict(
+            `gave up after ${job.attempts} attempts: ${describe(job.op)} kept racing other writers`,
+          ),
+        );
+      } else {
+        job.solo = true;
+        this.#queue.unshift(job);
+        // #pump runs when this batch's slot is freed.
+      }
+      return undefined;
+    }, undefined);
+  }
+
+  /**
+   * Runs one operation in the engine: its read set (the topology fence, the host, the
+   * network's blackouts, the name absent) and write set (the address key); the blocks it
+   * changed are written by `engineBlockWrites` for the whole batch.
+   */
+  #decide(op: AddressOp, g: number): Decision<AddressView> {
+    const core = this.core;
+    if (op.kind === 'release') {
+      const view = core.ipam.release(op.nameOrIp);
+      return {
+        txn: new TxnSet().delete(addressKey(view.name)),
+        readBack: [],
+        committed: () => ({ value: view }),
+      };
+    }
+    const host = op.req.host;
+    if (typeof host === 'string' && core.state.hosts.get(host)?.removing) {
+      throw new RomanaError('Conflict', `Host ${host} is being removed`, {
+        resourceType: 'host',
+        resourceId: host,
+      });
+    }
+    // Everything that can refuse the request runs before the engine decides: the engine's
+    // decision changes its blocks at once, and a throw after it would leave an address in
+    // memory that the store never holds (and that a commit of the same batch would persist).
+    const aKey = addressKeyOf(op.req.name);
+    const view = core.ipam.allocate(op.req);
+    const txn = new TxnSet()
+      .read(core, hostKey(view.host))
+      .read(core, networkKey(g, view.network))
+      .readAbsent(aKey)
+      .put(aKey, { ip: view.ip, host: view.host, network: view.network } satisfies StoredAddress);
+    return {
+      txn,
+      readBack: [],
+      explain: async () => {
+        const taken = await core.store.get(aKey);
+        if (taken === undefined) return;
+        const ip = decodeAddress(aKey, taken.value).ip;
+        throw new RomanaError(
+          'AlreadyExists',
+          `Address with name ${view.name} already allocated: ${ip}`,
+          {
+            resourceType: 'address',
+            resourceId: view.name,
+          },
+        );
+      },
+      committed: () => ({ value: view }),
+    };
+  }
+}
+
+function describe(op: AddressOp): string {
+  if (op.kind === 'release') return `releasing ${op.nameOrIp}`;
+  return `allocating ${typeof op.req.name === 'string' ? op.req.name : 'an address'}`;
+}
+
+/** The store key of an address name; a name that cannot be a key is refused as input. */
+function addressKeyOf(name: unknown): string {
+  if (typeof name !== 'string') return ''; // the engine refuses it
+  try {
+    return addressKey(name);
+  } catch {
+    throw invalidInput(`name: ${JSON.stringify(name)} holds a lone UTF-16 surrogate`, {
+      resourceType: 'address',
+    });
+  }
+}
+
+/** The key whose newer stored version could resolve a NotFound. */
+function keyOf(err: RomanaError): string | undefined {
+  const id = err.resourceId ?? '';
+  switch (err.resourceType) {
+    case 'host':
+      return hostKey(id);
+    case 'address':
+      return addressKey(id);
+    case 'tenant':
+    case 'topology':
+      return TOPOLOGY_KEY;
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * What romanad's HTTP layer calls: the control plane's operations, each validated, persisted
+ * and all-or-nothing. Implementations throw `RomanaError`s (src/errors.ts); the HTTP layer maps
+ * them to statuses with `httpStatusOf`.
+ */
+import type {
+  AddressView,
+  AllocationRequest,
+  BlackoutView,
+  BlocksView,
+  HostDetailView,
+  HostView,
+  NetworkView,
+  RemovedHost,
+  TopologyUpdateRequest,
+  TopologyUpdateResult,
+} from '../../ipam/index.ts';
+import type { Policy } from '../../policy/index.ts';
+import type { StoreHealth } from '../../store/store.ts';
+
+/** A Romana policy (reference §10.1), as src/policy validates and normalises it. */
+export type { Policy };
+
+/** A virtual IP held by one host (docs/api.md, "VIPs"). */
+export interface Vip {
+  /** Its identity, by convention `<service>.<namespace>` (the `{name}` of `/vips/{name}`). */
+  name: string;
+  /** The IPv4 address exposed. */
+  ip: string;
+  /** The romanad host that holds the address now; changing it moves the address. */
+  host: string;
+  /** Kubernetes namespace of the Service, when it came from one. */
+  namespace?: string;
+}
+
+/** The body of `PUT /vips/{name}`. */
+export interface VipInput {
+  ip: string;
+  host: string;
+  namespace?: string;
+}
+
+/** Kinds of objects a watch stream can follow. */
+export type WatchKind = 'blocks' | 'hosts' | 'policies' | 'vips' | 'topology';
+export const WATCH_KINDS: readonly WatchKind[] = [
+  'blocks',
+  'hosts',
+  'policies',
+  'vips',
+  'topology',
+];
+
+/**
+ * One change on a watch stream. `revision` is the store revision of the change; a client
+ * resumes after a reconnect with `?revision=<last seen + 1>`. `value` is the object's view
+ * (BlockView, HostView, Policy, …) for `put`, `null` for `delete`.
+ */
+export interface WatchEvent {
+  revision: number;
+  kind: WatchKind;
+  type: 'put' | 'delete';
+  /** The object's identity: block CIDR, host name, policy id, VIP name, 'topology'. */
+  id: string;
+  value: unknown;
+}
+
+export interface WatchHandle {
+  close(): void;
+}
+
+export interface RomanaService {
+  /** True once the service has loaded its state and can serve requests. */
+  ready(): boolean;
+  /** Whether the store can take writes now (`/readyz` fails while it cannot); absent: it can. */
+  storeHealth?(): StoreHealth;
+  /** Store-wide revision of the state this replica has applied. */
+  revision(): number;
+
+  listNetworks(): NetworkView[];
+  listBlocks(): BlocksView;
+  /** Throws NotFound for an unknown network. */
+  listNetworkBlocks(network: string): BlocksView;
+
+  allocate(req: AllocationRequest): Promise<AddressView>;
+  /** Releases by name, or by IP when no name matches. */
+  release(nameOrIp: string): Promise<AddressView>;
+  getAddress(nameOrIp: string): AddressView;
+  listAddresses(filter?: { host?: string }): AddressView[];
+
+  listHosts(): { hosts: HostView[]; revision: number };
+  getHost(name: string): HostDetailView;
+  addHost(req: {
+    name?: unknown;
+    ip?: unknown;
+    tags?: unknown;
+    agent_port?: unknown;
+    k8s_info?: unknown;
+  }): Promise<HostDetailView>;
+  /** Refuses (Conflict) while the host holds addresses unless `force`, which releases them. */
+  removeHost(name: string, opts: { force: boolean }): Promise<RemovedHost>;
+  /** Replaces tags and/or k8s_info (a field left out is kept, null clears it). */
+  patchHost(name: string, patch: { tags?: unknown; k8s_info?: unknown }): Promise<HostDetailView>;
+
+  getTopology(): TopologyUpdateRequest;
+  updateTopology(doc: unknown): Promise<TopologyUpdateResult>;
+
+  listBlackouts(): BlackoutView[];
+  addBlackout(cidr: string): Promise<BlackoutView>;
+  removeBlackout(cidr: string): Promise<void>;
+
+  listPolicies(): Policy[];
+  /** Throws NotFound for an unknown id. */
+  getPolicy(id: string): Policy;
+  /** Validates (InvalidInput, semantic, with every problem) and stores; overwrites by id. */
+  putPolicy(policy: unknown): Promise<Policy>;
+  deletePolicy(id: string): Promise<void>;
+
+  /** VIPs sorted by name. */
+  listVips(): Vip[];
+  /** Throws NotFound for an unknown name. */
+  getVip(name: string): Vip;
+  /**
+   * Creates or replaces a VIP. InvalidInput names each bad field (the host must be known, the
+   * address outside every Romana network); AlreadyExists when another VIP holds the address.
+   */
+  putVip(name: string, input: VipInput): Promise<Vip>;
+  deleteVip(name: string): Promise<void>;
+
+  /**
+   * Streams changes of the given kinds from `fromRevision` (inclusive); with no revision,
+   * first the current state as `put` events, then changes. A revision older than the
+   * retained history fails with a `Compacted` error.
+   */
+  watch(
+    kinds: readonly WatchKind[],
+    fromRevision: number | undefined,
+    onEvent: (e: WatchEvent) => void,
+    onError: (err: Error) => void,
+  ): WatchHandle;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,285 @@
+/**
+ * The one write path of a replica. Every write kind (allocate, release, host add and patch,
+ * blackouts, VIPs, policies) is a small *decide* function: it runs the engine synchronously
+ * and returns a `Decision`: the keys the decision read with the revisions it depended on
+ * (compared by the transaction), the keys it writes, how to undo it in memory, and what to do
+ * once committed. The runner alone then
+ *
+ * 1. commits one transaction guarded by the read set (several decisions can share one);
+ * 2. on a failed compare, undoes the uncommitted change (local undo, then reads the keys back
+ *    and applies the store's truth), asks the decision whether the conflict is definitive
+ *    (a name now taken) and otherwise retries with the one backoff policy (`WRITE_RETRY`);
+ * 3. on a store failure, undoes the same way; when the keys cannot be read back the replica is
+ *    tainted (`ServiceCore.markTainted`): no write builds on a state the store never confirmed;
+ * 4. on success, records the revisions and publishes the watch events.
+ *
+ * Multi-transaction operations (topology updates, host removals) commit each of their steps
+ * through `commit` too, guarded by their intent (`operations.ts`).
+ */
+import { isRomanaError, RomanaError } from '../../errors.ts';
+import type { BlockChange } from '../../ipam/index.ts';
+import { conflict, isRetryable, withRetry, WRITE_RETRY } from '../../store/retry.ts';
+import type { Compare, Op } from '../../store/store.ts';
+import type { ServiceCore } from './core.ts';
+import { blockKey, TOPOLOGY_KEY, type BlockState } from './keys.ts';
+import type { WatchEvent } from './service.ts';
+
+export type ViewEvent = Omit<WatchEvent, 'revision'>;
+
+/** What a write read (key → revision it depended on; 0: absent) and what it writes. */
+export class TxnSet {
+  readonly reads = new Map<string, number>();
+  readonly writes = new Map<string, Op>();
+
+  /** Depends on `key` as this replica holds it (`ServiceCore.cmp`). */
+  read(core: ServiceCore, key: string): this {
+    if (!this.reads.has(key)) this.reads.set(key, core.cmp(key).modRevision);
+    return this;
+  }
+
+  /** Depends on `key` being absent (a unique name or address). */
+  readAbsent(key: string): this {
+    this.reads.set(key, 0);
+    return this;
+  }
+
+  put(key: string, value: unknown): this {
+    this.writes.set(key, {
+      type: 'put',
+      key,
+      value: typeof value === 'string' ? value : JSON.stringify(value),
+    });
+    return this;
+  }
+
+  delete(key: string): this {
+    this.writes.set(key, { type: 'delete', key });
+    return this;
+  }
+
+  compares(): Compare[] {
+    return [...this.reads].map(([key, modRevision]) => ({ key, modRevision }));
+  }
+
+  /** Adds another set's reads (the first revision seen wins) and writes (the last wins). */
+  merge(other: TxnSet): void {
+    for (const [k, r] of other.reads) if (!this.reads.has(k)) this.reads.set(k, r);
+    for (const [k, op] of other.writes) this.writes.set(k, op);
+  }
+}
+
+/** The outcome of one decide function, handed to the runner. */
+export interface Decision<T> {
+  txn: TxnSet;
+  /** Undoes the engine's uncommitted change in memory (before the keys are read back). */
+  undo?(): void;
+  /** Keys whose stored truth undoes this decision on a conflict (default: the read set). */
+  readBack?: string[];
+  /** Read-back keys also applied when held at the same revision (the engine changed them). */
+  forceReadBack?: boolean;
+  /** After a conflict was undone: throws a definitive error when retrying cannot succeed. */
+  explain?(): Promise<void>;
+  /** The commit landed at `rev`: update the replica's state; returns the answer and events. */
+  committed(rev: number): { value: T; events?: ViewEvent[] };
+}
+
+/** A decision that needs no transaction (nothing changed). */
+export interface Unchanged<T> {
+  unchanged: T;
+}
+
+/** The outcome of one job of a batch. */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown; retry: boolean };
+
+export class TxnRunner {
+  readonly core: ServiceCore;
+
+  constructor(core: ServiceCore) {
+    this.core = core;
+  }
+
+  /**
+   * Commits; `null` when a compare failed. Store failures become `Unavailable`.
+   *
+   * `own`: the caller publishes what the transaction changed (a decision's `committed`). Its
+   * writes are then listed in `core.inFlight` while it is in flight: the store's watch may
+   * deliver them before `txn` resolves (the embedded store wakes its watches first, and on
+   * etcd the two answers travel apart), and the watch must see them as this replica's own,
+   * not apply them to the engine a second time and publish them twice. Without `own` (fences
+   * and steps of multi-transaction operations, which leave publishing to the watch) the watch
+   * applies them as it always has.
+   */
+  async commit(compares: Compare[], ops: Op[], own = false): Promise<number | null> {
+    const inFlight = this.core.inFlight;
+    if (own) for (const op of ops) inFlight.set(op.key, op.type === 'put' ? op.value : null);
+    let r;
+    try {
+      r = await this.core.store.txn(compares, ops);
+    } catch (err) {
+      if (isRomanaError(err)) throw err;
+      throw new RomanaError('Unavailable', `the datastore failed: ${(err as Error).message}`, {
+        cause: err,
+      });
+    } finally {
+      if (own) for (const op of ops) inFlight.delete(op.key);
+    }
+    if (!r.succeeded) return null;
+    for (const op of ops) this.core.revs.set(op.key, op.type === 'put' ? r.revision : -r.revision);
+    this.core.revision = Math.max(this.core.revision, r.revision);
+    return r.revision;
+  }
+
+  /**
+   * Runs `decide` and commits its decision, retrying on conflicts with the one backoff
+   * policy; `what` names the write in the error of a conflict. The replica must be writable
+   * at each attempt.
+   */
+  run<T>(
+    what: string,
+    decide: () => Decision<T> | Unchanged<T> | Promise<Decision<T> | Unchanged<T>>,
+  ): Promise<T> {
+    return withRetry(async () => {
+      this.core.checkWritable();
+      const d = await decide();
+      if ('unchanged' in d) return d.unchanged;
+      const [out] = await this.#commitDecisions([d], undefined, what);
+      if (out!.ok) return out!.value;
+      throw out!.error;
+    }, WRITE_RETRY);
+  }
+
+  /**
+   * Decides every job (each synchronously, in order), then commits all the decisions in one
+   * transaction together with `engineWrites()` (the blocks the engine changed meanwhile).
+   * A job whose decide throws fails alone. When the combined commit fails on a conflict,
+   * every decision is undone and each job's outcome says whether to retry it (alone, by the
+   * caller: one job's conflict must not keep failing the others).
+   */
+  async batch<T>(
+    decides: Array<() => Decision<T>>,
+    engineWrites: () => Decision<void>,
+    what = 'a combined write',
+  ): Promise<Outcome<T>[]> {
+    const outcomes: Array<Outcome<T> | undefined> = [];
+    const decided: Array<{ i: number; d: Decision<T> }> = [];
+    decides.forEach((decide, i) => {
+      try {
+        decided.push({ i, d: decide() });
+        outcomes.push(undefined);
+      } catch (error) {
+        outcomes.push({ ok: false, error, retry: false });
+      }
+    });
+    const engine = engineWrites();
+    if (decided.length > 0) {
+      const results = await this.#commitDecisions(
+        decided.map((x) => x.d),
+        engine,
+        what,
+      );
+      decided.forEach(({ i }, j) => (outcomes[i] = results[j]));
+    }
+    return outcomes as Outcome<T>[];
+  }
+
+  /** One transaction for `ds` (and the engine's writes); one outcome per decision. */
+  async #commitDecisions<T>(
+    ds: Array<Decision<T>>,
+    engine: Decision<void> | undefined,
+    what: string,
+  ): Promise<Outcome<T>[]> {
+    const all: Array<Decision<unknown>> = engine === undefined ? [...ds] : [...ds, engine];
+    const txn = new TxnSet();
+    for (const d of all) txn.merge(d.txn);
+    let rev: number | null;
+    try {
+      rev = await this.commit(txn.compares(), [...txn.writes.values()], true);
+    } catch (error) {
+      // Outcome unknown: undo from the store's truth, or stop writing until a reload.
+      await this.#undo(all).catch(() => this.core.markTainted());
+      return ds.map(() => ({ ok: false, error, retry: false }));
+    }
+    if (rev !== null) {
+      const outcomes: Outcome<T>[] = [];
+      const events: ViewEvent[] = [];
+      for (const d of ds) {
+        const { value, events: evs } = d.committed(rev);
+        outcomes.push({ ok: true, value });
+        if (evs !== undefined) events.push(...evs);
+      }
+      if (engine !== undefined) events.unshift(...(engine.committed(rev).events ?? []));
+      if (events.length > 0) this.core.publish(rev, events);
+      return outcomes;
+    }
+    await this.#undo(all);
+    const outcomes: Outcome<T>[] = [];
+    for (const d of ds.slice().reverse()) {
+      try {
+        await d.explain?.();
+        outcomes.unshift({
+          ok: false,
+          error: conflict(`${what} raced another writer`),
+          retry: true,
+        });
+      } catch (error) {
+        outcomes.unshift({ ok: false, error, retry: isRetryable(error) });
+      }
+    }
+    return outcomes;
+  }
+
+  /** Undoes uncommitted decisions: local undo (last first), then the store's truth. */
+  async #undo(ds: Array<Decision<unknown>>): Promise<void> {
+    for (const d of ds.slice().reverse()) d.undo?.();
+    const plain = new Set<string>();
+    const forced = new Set<string>();
+    for (const d of ds) {
+      for (const k of d.readBack ?? d.txn.reads.keys()) (d.forceReadBack ? forced : plain).add(k);
+    }
+    for (const k of forced) plain.delete(k);
+    if (forced.size > 0) await this.core.refreshKeys([...forced], true);
+    if (plain.size > 0) await this.core.refreshKeys([...plain]);
+  }
+}
+
+/**
+ * The blocks the engine changed since the last call (`Ipam.takeTouchedBlocks`) as a decision:
+ * each block compared at the revision held and rewritten, the topology fence compared; on a
+ * conflict the store's version of each is applied back (that is what undoes the engine).
+ */
+export function engineBlockWrites(core: ServiceCore): Decision<void> {
+  const g = core.generation();
+  const changes: BlockChange[] = core.ipam.takeTouchedBlocks();
+  const txn = new TxnSet().read(core, TOPOLOGY_KEY);
+  for (const c of changes) {
+    const key = blockKey(g, c.network, c.cidr);
+    txn.read(core, key).put(key, c.state satisfies BlockState);
+  }
+  return {
+    txn,
+    readBack: [...changes.map((c) => blockKey(g, c.network, c.cidr)), TOPOLOGY_KEY],
+    forceReadBack: true,
+    committed: (rev) => ({ value: undefined, events: blocksCommitted(core, changes, rev) }),
+  };
+}
+
+/** Records the revision of committed blocks; the view events to publish. */
+export function blocksCommitted(
+  core: ServiceCore,
+  changes: BlockChange[],
+  rev: number,
+): ViewEvent[] {
+  const events: ViewEvent[] = [];
+  for (const c of changes) {
+    core.ipam.setBlockRevision(c.network, c.cidr, rev);
+    core.networkRevisions.set(c.network, rev);
+    events.push({
+      kind: 'blocks',
+      type: 'put',
+      id: c.cidr,
+      value: core.ipam.getBlock(c.network, c.cidr),
+    });
+  }
+  core.blocksRevision = Math.max(core.blocksRevision, rev);
+  return events;
+}
