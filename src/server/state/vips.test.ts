@@ -28,7 +28,7 @@ describe('validateVip', () => {
       (e: unknown) => {
         assert.ok(isRomanaError(e, 'InvalidInput'));
         assert.deepEqual(e.message.split('\n'), [
-          "name: '-bad/name' must be 1-253 letters, digits, '.', '_' or '-', starting with a letter or digit",
+          `name: must be 1-253 letters, digits, '.', '_' or '-', beginning and ending with a letter or digit, not an IP address, got "-bad/name"`,
           "ip: '10.0.3.4' lies inside Romana network pods (10.0.0.0/16), whose addresses go to pods",
           "host: no host named 'node-9'",
         ]);

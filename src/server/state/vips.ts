@@ -8,13 +8,12 @@
  */
 import { invalidInput, RomanaError } from '../../errors.ts';
 import { Addr, Cidr, specialUse } from '../../net/addr.ts';
+import { nameProblem } from '../../names.ts';
 import { parseTopology } from '../../ipam/topology.ts';
 import type { ServiceCore } from './core.ts';
 import { vipIpKey, vipKey } from './keys.ts';
 import type { Vip, VipInput } from './service.ts';
 import { TxnSet, type Decision } from './txn-runner.ts';
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 
 /**
  * Checks a `PUT /vips/{name}` body against what romanad knows; every problem is reported,
@@ -35,11 +34,8 @@ export function validateVip(
   },
 ): Vip {
   const problems: string[] = [];
-  if (!NAME.test(name)) {
-    problems.push(
-      `name: '${name}' must be 1-253 letters, digits, '.', '_' or '-', starting with a letter or digit`,
-    );
-  }
+  const badName = nameProblem(name);
+  if (badName !== undefined) problems.push(`name: ${badName}`);
   const addr = Addr.tryParse(body.ip);
   if (addr === undefined) {
     problems.push(`ip: '${body.ip}' is not a valid IPv4 address`);
@@ -65,7 +61,7 @@ export function validateVip(
     throw invalidInput(problems.join('\n'), {
       resourceType: 'vip',
       resourceId: name,
-      semantic: addr !== undefined && NAME.test(name),
+      semantic: addr !== undefined && badName === undefined,
     });
   }
   const vip: Vip = { name, ip: body.ip, host: body.host };
