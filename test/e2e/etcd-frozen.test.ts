@@ -55,7 +55,10 @@ describe('romanad on etcd with a frozen member', () => {
     cluster.freeze(frozen);
     try {
       const first = await write(Date.now() + 20_000);
-      assert.ok(first.ms < 6000, `the first write after the freeze took ${first.ms} ms`);
+      // Worst case: one request deadline (3 s) on the frozen leader, one more on a follower
+      // that forwarded the write to it before the election (500 ms here) ended; then it
+      // succeeds. Seen 6.1 s on a loaded CI machine, so the bound leaves 2 s of slack.
+      assert.ok(first.ms < 8000, `the first write after the freeze took ${first.ms} ms`);
       // From then on, every write goes to a healthy member.
       const t0 = Date.now();
       let refused = 0;
