@@ -20,6 +20,7 @@ import {
   type BirdConfig,
 } from './render.ts';
 import { renderTemplate, TemplateError } from './template.ts';
+import { spineConfig, torConfig, type Rack } from './fabric.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'romana-bg-render-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -175,5 +176,22 @@ describe('BIRD configuration rendering', () => {
       () => renderTemplate('<% if ( %>', 'syntax.eta', base),
       (e: unknown) => e instanceof TemplateError && /syntax\.eta/.test(e.message),
     );
+  });
+
+  it('renders ToR and spine examples that BIRD 2 parses', () => {
+    const racks: Rack[] = [1, 2].map((n) => ({
+      name: `rack-${n}`,
+      tor: `t${n}`,
+      as: 65000 + n,
+      subnet: `192.168.${n}`,
+      uplink: `172.31.${n}`,
+      cidr: `10.112.${(n - 1) * 128}.0/17`,
+      hosts: [`h${2 * n - 1}`, `h${2 * n}`],
+    }));
+    for (const text of [...racks.map((r) => torConfig(r, 3)), spineConfig(racks, 3)]) {
+      const r = birdParse(text);
+      assert.ok(r.ok, `${r.msg}\n${text}`);
+    }
+    assert.match(torConfig(racks[0]!), /route 10\.112\.0\.0\/17 unreachable;/);
   });
 });

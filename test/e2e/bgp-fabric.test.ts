@@ -226,6 +226,17 @@ describe('BGP fabric: two racks, ToRs and a spine running BIRD 2', { timeout: 24
       30_000,
     );
     await until('the spine to learn both racks', () => routes('sp').length === 2, 15_000);
+    // romana-route-publisher status reads the same from the host's BIRD.
+    const st = netnsHandle(f.nsOf('h1')).tryRun([
+      process.execPath,
+      PUBLISHER,
+      'status',
+      '--socket',
+      sock('h1'),
+    ]);
+    assert.equal(st.status, 0, st.stdout + st.stderr);
+    assert.match(st.stdout, /romana_peer_192_168_1_1\s+192\.168\.1\.1\s+65001\s+Established/);
+    assert.match(st.stdout, /announced \(1\):\n {2}10\.112\.0\.0\/18/);
     assert.deepEqual(routes('sp'), racks.map((r) => r.cidr).sort());
     for (const r of racks) {
       for (const h of r.hosts) assert.deepEqual(routes(r.tor, 'protocol', `h_${h}`), [slotOf[h]]);
