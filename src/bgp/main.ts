@@ -241,6 +241,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = options(new Command('romana-route-publisher'))
     .description("Keeps BIRD 2 announcing this host's Romana prefixes over BGP (docs/bgp.md)")
     .version(`romana-route-publisher ${VERSION}`, '--version', 'print the version')
+    .enablePositionalOptions() // `status --socket S`: the subcommand's own options
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   let code = 0;
