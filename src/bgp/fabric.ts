@@ -26,7 +26,8 @@ export const SPINE_AS = 65000;
 export const HOSTS_AS = 65100;
 
 const timers = (hold: number) =>
-  `hold time ${hold}; keepalive time ${Math.max(1, Math.floor(hold / 3))}; connect retry time 1;`;
+  `hold time ${hold}; keepalive time ${Math.max(1, Math.floor(hold / 3))}; ` +
+  'connect retry time 1; error wait time 1, 30;';
 
 /**
  * A ToR: one session per host (imports the hosts' prefixes, exports nothing to them: hosts

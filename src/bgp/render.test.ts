@@ -90,7 +90,7 @@ const configArb: fc.Arbitrary<BirdConfig> = fc
     ],
     peers,
     gracefulRestart: gr,
-    timers: { hold, keepalive: Math.max(1, Math.floor(hold / 3)), connectRetry: 1 },
+    timers: { hold, keepalive: Math.max(1, Math.floor(hold / 3)), connectRetry: 1, errorWait: 1 },
     kernel,
   }));
 
@@ -138,8 +138,9 @@ describe('BIRD configuration rendering', () => {
       [{ peers: [{ ...base.peers[0]!, address: '10.0.0.300' }] }, /peers\[0\]\.address/],
       [{ peers: [base.peers[0]!, base.peers[0]!] }, /peers\[1\]\.address: '192.168.1.1' twice/],
       [{ peers: [{ ...base.peers[0]!, multihop: 0 }] }, /peers\[0\]\.multihop/],
-      [{ timers: { hold: 2, keepalive: 1, connectRetry: 1 } }, /hold time: '2'/],
-      [{ timers: { hold: 9, keepalive: 9, connectRetry: 1 } }, /keepalive time/],
+      [{ timers: { ...DEFAULT_TIMERS, hold: 2, keepalive: 1 } }, /hold time: '2'/],
+      [{ timers: { ...DEFAULT_TIMERS, hold: 9, keepalive: 9 } }, /keepalive time/],
+      [{ timers: { ...DEFAULT_TIMERS, errorWait: 0 } }, /error wait time: '0'/],
       [{ gracefulRestart: -1 }, /graceful restart/],
       [
         { peers: [{ ...base.peers[0]!, address: 'fd00::1', multihop: 2, bfd: true }] },
