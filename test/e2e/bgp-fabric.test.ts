@@ -334,6 +334,34 @@ describe('BGP fabric: two racks, ToRs and a spine running BIRD 2', { timeout: 24
     assert.deepEqual(routes('t1', 'protocol', 'h_h2'), [slotOf['h2']]);
   });
 
+  it('romanad restarting withdraws nothing: the publishers resume and find nothing to do', async () => {
+    const withdraws = racks.map((r) => r.hosts.map((h) => stat(r.tor, `h_${h}`).importWithdraws));
+    const reloads = f.hosts.map((h) => logged(h, 'BIRD reconfigured').length);
+    const cut = f.hosts.map((h) => logged(h, 'watch stream interrupted').length);
+    await f.romanad.stop('SIGKILL');
+    await until('every publisher to lose the stream', () =>
+      f.hosts.every((h, i) => logged(h, 'watch stream interrupted').length > cut[i]!),
+    );
+    await f.startRomanad();
+    // A new block on h1 after the restart: the publishers saw the stream again.
+    const seen = f.hosts.map((h) => logged(h, 'configuration unchanged').length);
+    const r = await f.admin('POST', '/address', { name: 'after-restart', host: 'h1', tenant: 'x' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    await until(
+      'h1 to re-render',
+      () => logged('h1', 'configuration unchanged').length > seen[0]!,
+      20_000,
+    );
+    assert.deepEqual(
+      racks.map((r) => r.hosts.map((h) => stat(r.tor, `h_${h}`).importWithdraws)),
+      withdraws,
+    );
+    assert.deepEqual(
+      f.hosts.map((h) => logged(h, 'BIRD reconfigured').length),
+      reloads,
+    );
+  });
+
   it('a broken operator template leaves the previous configuration running', async () => {
     const tpl = path.join(f.dir, 'h3.eta');
     writeFileSync(tpl, '<%= it.defaultConfig %>\n# site: <%= it.prefixes.length %> prefixes\n');
