@@ -8,8 +8,9 @@
  *
  * Proven: every pod pings every other, across racks; the spine holds exactly one route per
  * rack, the ToRs one per host group; 200 more pods cause no route update at the spine; a
- * host's BIRD stopping withdraws its group within the hold time; a publisher restart withdraws
- * nothing and reloads nothing; a broken operator template leaves the previous config running.
+ * publisher restart, or romanad's, withdraws nothing and reloads nothing; a broken operator
+ * template leaves the previous config running; a hung BIRD is withdrawn after the hold time;
+ * with graceful restart a dead one keeps its routes for the restart time.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
