@@ -23,6 +23,7 @@ import { inNetns, ProcessExec } from '../exec.ts';
 import { hostCidr } from '../net/addr.ts';
 import { VERSION } from '../version.ts';
 import { invalidInput, notFound } from '../errors.ts';
+import { readBooleanEnv } from '../env-flags.ts';
 
 interface Flags {
   romanadUrl: string;
@@ -346,7 +347,11 @@ export async function main(argv: string[]): Promise<number> {
     .description("Keeps this node's routes to every other host's pods (see docs/node.md)")
     .version(`romana-agent ${VERSION}`, '--version', 'print the version')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .hook('preAction', (_cmd, action) => {
+      readBooleanEnv(program);
+      if (action !== program) readBooleanEnv(action);
+    });
   let code = 0;
   program.action(async (f: Flags) => {
     code = await run(f);

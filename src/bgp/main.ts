@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { RomanadClient } from '../client/index.ts';
 import { ProcessExec } from '../exec.ts';
 import { VERSION } from '../version.ts';
+import { readBooleanEnv } from '../env-flags.ts';
 import { BirdControl } from './bird.ts';
 import { PublisherMetrics, serveMetrics } from './metrics.ts';
 import { parsePeer } from './peers.ts';
@@ -250,7 +251,11 @@ export async function main(argv: string[]): Promise<number> {
     .version(`romana-route-publisher ${VERSION}`, '--version', 'print the version')
     .enablePositionalOptions() // `status --socket S`: the subcommand's own options
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .hook('preAction', (_cmd, action) => {
+      readBooleanEnv(program);
+      if (action !== program) readBooleanEnv(action);
+    });
   let code = 0;
   program.action(async (f: Flags) => {
     code = await run(f);
