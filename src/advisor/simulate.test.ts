@@ -133,6 +133,17 @@ describe('advisor on 2 racks x 2 hosts, /28 blocks', () => {
     assert.equal(c.route_updates.spine.per_block, events);
   });
 
+  it('ECMP: both hosts of a rack announce the rack /25, the ToR holds one route', () => {
+    const b = only({ ...SMALL, ecmp: true, churn: { rounds: 3, fraction: 0.5 } });
+    const r = b.routes!;
+    // The ToR learns 10.0.0.0/25 from both hosts: one route with two next hops.
+    assert.equal(r.tor.romana.max, 1);
+    // The hosts still route their peer's block; the spine one /25 per rack.
+    assert.deepEqual([r.host.romana.max, r.spine.romana.max], [1, 2]);
+    // Blocks come and go behind a prefix that never changes.
+    assert.equal(b.churn!.route_updates.tor.romana, 0);
+  });
+
   it('several block sizes: a size the groups cannot hold is reported, the others computed', () => {
     const r = simulate({ ...SMALL, block_masks: [24, 28] });
     // A /24 block does not fit in a /25 rack group.

@@ -59,6 +59,11 @@ export interface SimulationInput {
   /** Block sizes to compare (prefix lengths); default: the topology's own. */
   block_masks?: number[];
   tiers?: TierInput;
+  /**
+   * Every host announces its whole host group (ECMP at the ToR, the route publisher's option)
+   * instead of its blocks.
+   */
+  ecmp?: boolean;
   /** Seed of the distributions and of churn (default 1). */
   seed?: number;
 }

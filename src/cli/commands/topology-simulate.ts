@@ -29,6 +29,7 @@ export interface AdvisorFlags {
   seed?: string;
   torDepth?: string;
   spineDepth?: string;
+  ecmp?: boolean;
 }
 
 /** Adds the flags that describe the topology and the load. */
@@ -52,7 +53,8 @@ export function advisorOptions(cmd: Command): Command {
     .option('--segments <spec>', 'owners the pods are spread over: N, or tenant:segment,...')
     .option('--seed <n>', 'seed of distributions and churn (default 1)')
     .option('--tor-depth <n>', 'depth of the rack groups (0 = the network; default: the leaf)')
-    .option('--spine-depth <n>', 'depth of the zone groups (default: the ToR depth - 1)');
+    .option('--spine-depth <n>', 'depth of the zone groups (default: the ToR depth - 1)')
+    .option('--ecmp', 'hosts announce their whole group (ECMP at the ToR) instead of their blocks');
 }
 
 /** Registers `topology simulate` under `topology`. */
@@ -125,6 +127,7 @@ export async function advisorInput(
   }
   if (flags.segments !== undefined) input.segments = segmentsSpec(flags.segments);
   if (flags.seed !== undefined) input.seed = int(flags.seed, '--seed');
+  if (flags.ecmp === true) input.ecmp = true;
   if (flags.torDepth !== undefined || flags.spineDepth !== undefined) {
     const tor = int(flags.torDepth ?? '2', '--tor-depth');
     input.tiers = {

@@ -99,6 +99,7 @@ export const SimulateBody = Type.Object(
       Type.Array(int(1, 32), { minItems: 1, maxItems: API_LIMITS.blockMasks }),
     ),
     tiers: Type.Optional(Type.Object({ tor: int(0, 64), spine: int(0, 64) }, closed)),
+    ecmp: Type.Optional(Type.Boolean()),
     seed: Type.Optional(int(0, 2 ** 32 - 1)),
   },
   closed,
