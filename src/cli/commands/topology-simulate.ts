@@ -219,6 +219,10 @@ export const ROUTE_HEAD = ['BLOCK', 'TIER', 'DEVICES', 'ROMANA', 'PER BLOCK', 'P
 export function simulationText(r: SimulationReport): string {
   const head = `${r.hosts} hosts, ${r.pods} pods, ${r.segments} segment(s), seed ${r.seed}\n\n`;
   const routes = table(ROUTE_HEAD, r.block_sizes.flatMap(routeRows));
+  const updates = (b: BlockSizeReport, t: 'tor' | 'spine'): string | undefined => {
+    const u = b.churn?.route_updates[t];
+    return u === undefined ? undefined : `${u.romana}/${u.per_block}`;
+  };
   const rows = r.block_sizes.map((b): Cell[] => [
     `/${b.block_mask}`,
     b.block_size,
@@ -227,9 +231,8 @@ export function simulationText(r: SimulationReport): string {
     b.addresses === undefined ? undefined : `${(b.addresses.wasted_ratio * 100).toFixed(1)}%`,
     b.capacity?.pods_per_host,
     b.churn === undefined ? undefined : b.churn.blocks_acquired + b.churn.blocks_released,
-    b.churn === undefined
-      ? undefined
-      : `${b.churn.route_updates.spine.romana}/${b.churn.route_updates.spine.per_block}`,
+    updates(b, 'tor'),
+    updates(b, 'spine'),
     b.error,
   ]);
   const addr = table(
@@ -241,13 +244,15 @@ export function simulationText(r: SimulationReport): string {
       'WASTED %',
       'MAX PODS/HOST',
       'CHURN BLOCK EVENTS',
-      'SPINE UPDATES ROMANA/PER BLOCK',
+      'ToR UPDATES',
+      'SPINE UPDATES',
       'ERROR',
     ],
     rows,
   );
   const note =
     '\nROMANA, PER BLOCK, PER HOST: routes per device (min/avg/max when they differ).\n' +
-    'MAX PODS/HOST: pods every host can run at once before its group has no block left.\n';
+    'MAX PODS/HOST: pods every host can run at once before its group has no block left.\n' +
+    'UPDATES: route updates under churn, summed over the tier, Romana/one route per block.\n';
   return head + routes + '\n' + addr + note;
 }
