@@ -172,6 +172,16 @@ describe('advisor on 2 racks x 2 hosts, /28 blocks', () => {
     assert.equal(a.block_sizes[0]!.addresses!.pods, 40);
   });
 
+  it('given pods per host: hosts not listed run none', () => {
+    const b = only({
+      ...SMALL,
+      pods: { distribution: 'given', per_host: { 'host-1-1-1': 17, 'host-1-2-2': 3 } },
+    });
+    // 17 pods need two /28 blocks, 3 pods one: 3 blocks = 48 addresses, 28 wasted.
+    assert.deepEqual([b.addresses!.pods, b.addresses!.blocks, b.addresses!.wasted], [20, 3, 28]);
+    assert.deepEqual([b.addresses!.blocks_per_host.min, b.addresses!.blocks_per_host.max], [0, 2]);
+  });
+
   it('refuses bad input naming the field', () => {
     const refused = (input: SimulationInput, re: RegExp) =>
       assert.throws(

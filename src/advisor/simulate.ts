@@ -82,7 +82,7 @@ function simulateOne(
   const topo = ipam.getTopology();
   const fabric = new Fabric(topo, tiers);
   const hostNames = ipam.listHosts().hosts.map((h) => h.name);
-  const targets = podsPerHost(hostNames.length, input.pods, seed);
+  const targets = podsPerHost(hostNames, input.pods, seed);
   const blockSize = 2 ** (32 - blockMask);
   const counter = new ChurnCounter(fabric, input.ecmp === true);
   const base: BlockSizeReport = { block_mask: blockMask, block_size: blockSize };

@@ -25,6 +25,11 @@ export type PodsInput =
       mean: number;
       /** Zipf exponent: host of rank r gets a share proportional to 1 / r^exponent (default 1). */
       exponent?: number;
+    }
+  | {
+      distribution: 'given';
+      /** Pods per host by name (a host not listed runs none), e.g. a live cluster's counts. */
+      per_host: Record<string, number>;
     };
 
 export interface ChurnInput {
