@@ -106,6 +106,22 @@ describe('kubectl apply and get', () => {
     assert.deepEqual(stored?.['spec'], edited['spec']);
   });
 
+  it('create -f works with kubectl validation on, since the server declares fieldValidation', async () => {
+    const file = path.join(dir, 'cm.json');
+    const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c1' }, data: { k: 'v' } };
+    writeFileSync(file, JSON.stringify(cm));
+    assert.match(await ok('create', '-f', file), /configmap\/c1 created/);
+    assert.deepEqual(api.get('v1', 'ConfigMap', 'c1', 'default')?.['data'], { k: 'v' });
+    const logged = api.requests.find((r) => r.verb === 'create' && r.resource === 'configmaps');
+    assert.deepEqual(logged, {
+      verb: 'create',
+      group: '',
+      version: 'v1',
+      resource: 'configmaps',
+      namespace: 'default',
+    });
+  });
+
   it('prints a table for plain get, by short name', async () => {
     const out = await ok('get', 'ns');
     assert.match(out, /^NAME\s+AGE\n/);
