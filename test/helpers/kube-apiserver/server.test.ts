@@ -89,6 +89,54 @@ describe('deletion', () => {
   });
 });
 
+describe('graceful pod deletion', () => {
+  it('a bound pod is only marked until a delete with grace 0, as a kubelet sends', async () => {
+    const g = await startKubeApiServer({ gracefulPodDeletion: true });
+    try {
+      const pod = (name: string, nodeName?: string): KubeObject => ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: 'default' },
+        spec: { containers: [{ name: 'c', image: 'x' }], ...(nodeName ? { nodeName } : {}) },
+      });
+      g.create(pod('bound', 'n1'));
+      g.create(pod('unbound'));
+      const url = `${g.url}/api/v1/namespaces/default/pods`;
+      assert.equal((await fetch(`${url}/bound`, { method: 'DELETE' })).status, 200);
+      assert.equal((await fetch(`${url}/unbound`, { method: 'DELETE' })).status, 200);
+      assert.equal(g.get('v1', 'Pod', 'unbound', 'default'), undefined);
+      const marked = g.get('v1', 'Pod', 'bound', 'default');
+      assert.ok(marked?.metadata.deletionTimestamp !== undefined);
+      assert.equal(marked.metadata['deletionGracePeriodSeconds'], 30);
+      g.patch(
+        'v1',
+        'Pod',
+        'bound',
+        'default',
+        { status: { phase: 'Succeeded' } },
+        {
+          subresource: 'status',
+        },
+      );
+      const still = g.get('v1', 'Pod', 'bound', 'default');
+      assert.deepEqual(
+        still?.['status'],
+        { phase: 'Succeeded' },
+        'a status write does not delete it',
+      );
+      const del = await fetch(`${url}/bound`, {
+        method: 'DELETE',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 }),
+      });
+      assert.equal(del.status, 200);
+      assert.equal(g.get('v1', 'Pod', 'bound', 'default'), undefined);
+    } finally {
+      await g.close();
+    }
+  });
+});
+
 describe('history', () => {
   it('keeps only historyLimit changes: a watch from before them is 410, from within them is not', async () => {
     const start = api.store.revision;
