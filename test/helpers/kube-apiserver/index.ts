@@ -70,6 +70,8 @@ export interface KubeApiServerOptions {
    * the pod. Default false: every pod goes at once.
    */
   gracefulPodDeletion?: boolean;
+  /** How long a deleted namespace stays Terminating before it and its contents go (1000 ms). */
+  namespaceDeletionMs?: number;
 }
 
 export interface KubeApiServer {
@@ -167,6 +169,7 @@ export async function startKubeApiServer(
   const store = new Store({
     historyLimit: options.historyLimit ?? 10_000,
     gracefulPods: options.gracefulPodDeletion ?? false,
+    namespaceDeletionMs: options.namespaceDeletionMs ?? 1000,
   });
   const ctx: ServerContext = {
     store,
@@ -250,6 +253,7 @@ export async function startKubeApiServer(
       await listen(server, port, host);
     },
     close: async () => {
+      store.dispose();
       if (server.listening) await stopListening();
       rmSync(dir, { recursive: true, force: true });
     },

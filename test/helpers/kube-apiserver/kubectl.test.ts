@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { startKubeApiServer, type KubeApiServer } from './index.ts';
 import { waitFor } from './testing.ts';
 
@@ -163,6 +163,21 @@ describe('kubectl label, watch and delete', () => {
     } finally {
       child.kill();
     }
+  });
+
+  it('delete -f of a namespace and its contents deletes them all, as on a real cluster', async () => {
+    const file = path.join(dir, 'ns.yaml');
+    const docs = [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'romana-x' } },
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'sa', namespace: 'romana-x' } },
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm', namespace: 'romana-x' } },
+    ];
+    writeFileSync(file, docs.map((d) => stringify(d)).join('---\n'));
+    await ok('apply', '-f', file);
+    const out = await ok('delete', '-f', file);
+    assert.match(out, /namespace "romana-x" deleted/);
+    assert.match(out, /configmap "cm" deleted/);
+    assert.equal(api.get('v1', 'Namespace', 'romana-x'), undefined, 'kubectl waited for it to go');
   });
 
   it('deletes by file and by name; a second delete and a get say NotFound', async () => {
