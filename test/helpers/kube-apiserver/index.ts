@@ -4,9 +4,12 @@
  * kube-apiserver for what the listener does: discovery, list (selectors, pagination), watch
  * (resume from a resourceVersion, bookmarks, 410 Expired after compaction), create, get,
  * update (resourceVersion conflicts), patch (merge, strategic merge, JSON patch), delete,
- * /status subresources. No controllers, no admission beyond "the namespace exists", no auth
- * unless `token` is set. Pods and everything else are deleted at once (no graceful deletion),
- * except objects with finalizers, which wait for them as on the real server.
+ * /status subresources. No controllers, no admission beyond "the namespace exists" (and is
+ * not Terminating), no auth unless `token` is set. Objects are deleted at once, except objects
+ * with finalizers (they wait for them, as on the real server), namespaces (Terminating for
+ * `namespaceDeletionMs`, then gone with their contents) and, with `gracefulPodDeletion`, pods
+ * bound to a node (gone on a second delete with grace 0, as a kubelet sends).
+ * docs/testing.md lists the other deliberate differences.
  *
  * @example
  * import { startKubeApiServer } from '../test/helpers/kube-apiserver/index.ts';
@@ -18,6 +21,8 @@
  * api.requests;                                      // [{verb: 'list', resource: 'nodes', …}]
  * api.compact();                                     // watches from older versions get 410
  * api.restart();                                     // ends watches; every client must relist
+ * api.patch('v1', 'Pod', 'p1', 'default', { metadata: { labels: { app: 'x' } } }); // merge
+ * await api.stopListening(); await api.startListening(); // an outage, same port
  *
  * Standalone: `npm run kube-apiserver -- --port 6443 --request-log /tmp/k8s.jsonl`.
  */
