@@ -122,6 +122,24 @@ describe('kubectl apply and get', () => {
     });
   });
 
+  it("kubectl's generators (create namespace, configmap, secret, serviceaccount) work: their protobuf is read", async () => {
+    assert.match(await ok('create', 'namespace', 'gen'), /namespace\/gen created/);
+    await ok('create', 'configmap', 'c2', '-n', 'gen', '--from-literal=k=v');
+    await ok('create', 'secret', 'generic', 's2', '-n', 'gen', '--from-literal=pw=secret');
+    await ok('create', 'serviceaccount', 'robot', '-n', 'gen');
+    const ns = api.get('v1', 'Namespace', 'gen');
+    assert.deepEqual(ns?.metadata.labels, { 'kubernetes.io/metadata.name': 'gen' });
+    assert.equal(ns?.metadata.generateName, undefined);
+    assert.deepEqual(api.get('v1', 'ConfigMap', 'c2', 'gen')?.['data'], { k: 'v' });
+    const secret = api.get('v1', 'Secret', 's2', 'gen');
+    assert.deepEqual(secret?.['data'], { pw: Buffer.from('secret').toString('base64') });
+    assert.equal(secret?.['type'], 'Opaque');
+    assert.notEqual(api.get('v1', 'ServiceAccount', 'robot', 'gen'), undefined);
+    const other = await kubectl('create', 'deployment', 'd', '--image=x', '-n', 'gen');
+    assert.notEqual(other.code, 0);
+    assert.match(other.stderr, /use kubectl create -f or apply -f/);
+  });
+
   it('prints a table for plain get, by short name', async () => {
     const out = await ok('get', 'ns');
     assert.match(out, /^NAME\s+AGE\n/);
