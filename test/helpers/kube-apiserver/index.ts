@@ -167,56 +167,16 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
-/** Starts a test API server; see the file comment. */
-export async function startKubeApiServer(
-  options: KubeApiServerOptions = {},
-): Promise<KubeApiServer> {
-  const store = new Store({
-    historyLimit: options.historyLimit ?? 10_000,
-    gracefulPods: options.gracefulPodDeletion ?? false,
-    namespaceDeletionMs: options.namespaceDeletionMs ?? 1000,
-  });
-  const ctx: ServerContext = {
-    store,
-    bookmarkMs: options.bookmarkMs ?? 1000,
-    tooOldWatch: options.tooOldWatch ?? 'status',
-    live: new Set(),
-    requests: [],
-    requestLog: options.requestLog,
-    token: options.token,
-    sockets: new Set<Socket>(),
-  };
-  const nsInfo = infoOf('v1', 'Namespace');
-  const seed = options.namespaces ?? ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
-  for (const name of seed) store.create(nsInfo, '', { metadata: { name } });
-  const host = options.host ?? '127.0.0.1';
-  const server = createHttpServer(ctx);
-  const port = await listen(server, options.port ?? 0, host);
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'kube-apiserver-'));
-  const kubeconfigPath = path.join(dir, 'kubeconfig');
-  writeFileSync(kubeconfigPath, kubeconfig(url, options.token));
+type ObjectHelpers = Pick<
+  KubeApiServer,
+  'create' | 'get' | 'list' | 'update' | 'updateStatus' | 'delete' | 'patch'
+>;
 
-  const endWatches = (): void => {
-    for (const finish of [...ctx.live]) finish();
-  };
-  const stopListening = async (): Promise<void> => {
-    endWatches();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const s of ctx.sockets) s.destroy();
-    await closed;
-  };
+/** In-process reads and writes by apiVersion and kind (not in the request log). */
+function objectHelpers(store: Store): ObjectHelpers {
   const nsOf = (info: ResourceInfo, ns: string | undefined): string =>
     info.namespaced ? (ns ?? 'default') : '';
   return {
-    url,
-    port,
-    kubeconfigPath,
-    store,
-    requests: ctx.requests,
-    get watchCount() {
-      return ctx.live.size;
-    },
     create: (obj) => {
       const info = infoOf(obj.apiVersion, obj.kind);
       return store.create(info, nsOf(info, obj.metadata.namespace), obj);
@@ -247,6 +207,63 @@ export async function startKubeApiServer(
       const patched = asKubeObject(applyPatch(type, current, body));
       return store.update(info, ns, patched, opts.subresource === 'status' ? 'status' : 'main');
     },
+  };
+}
+
+/** The server's state, with the starting namespaces created. */
+function contextFor(store: Store, options: KubeApiServerOptions): ServerContext {
+  const nsInfo = infoOf('v1', 'Namespace');
+  const seed = options.namespaces ?? ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+  for (const name of seed) store.create(nsInfo, '', { metadata: { name } });
+  return {
+    store,
+    bookmarkMs: options.bookmarkMs ?? 1000,
+    tooOldWatch: options.tooOldWatch ?? 'status',
+    live: new Set(),
+    requests: [],
+    requestLog: options.requestLog,
+    token: options.token,
+    sockets: new Set<Socket>(),
+  };
+}
+
+/** Starts a test API server; see the file comment. */
+export async function startKubeApiServer(
+  options: KubeApiServerOptions = {},
+): Promise<KubeApiServer> {
+  const store = new Store({
+    historyLimit: options.historyLimit ?? 10_000,
+    gracefulPods: options.gracefulPodDeletion ?? false,
+    namespaceDeletionMs: options.namespaceDeletionMs ?? 1000,
+  });
+  const ctx = contextFor(store, options);
+  const host = options.host ?? '127.0.0.1';
+  const server = createHttpServer(ctx);
+  const port = await listen(server, options.port ?? 0, host);
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kube-apiserver-'));
+  const kubeconfigPath = path.join(dir, 'kubeconfig');
+  writeFileSync(kubeconfigPath, kubeconfig(url, options.token));
+
+  const endWatches = (): void => {
+    for (const finish of [...ctx.live]) finish();
+  };
+  const stopListening = async (): Promise<void> => {
+    endWatches();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of ctx.sockets) s.destroy();
+    await closed;
+  };
+  return {
+    url,
+    port,
+    kubeconfigPath,
+    store,
+    requests: ctx.requests,
+    get watchCount() {
+      return ctx.live.size;
+    },
+    ...objectHelpers(store),
     compact: (opts = {}) => store.compact({ expireWatches: opts.expireWatches === true }),
     restart: () => {
       endWatches();
