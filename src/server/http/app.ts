@@ -31,6 +31,7 @@ import { advisorRoutes } from './routes/advisor.ts';
 import { healthRoutes } from './routes/health.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { ipamRoutes } from './routes/ipam.ts';
+import { k8sRoutes } from './routes/k8s.ts';
 import { policyRoutes } from './routes/policies.ts';
 import { vipRoutes } from './routes/vips.ts';
 import type { RouteContext, TypedApp } from './routes/types.ts';
@@ -141,6 +142,7 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
   hostRoutes(app, ctx);
   policyRoutes(app, ctx);
   vipRoutes(app, ctx);
+  k8sRoutes(app, ctx);
   watchRoutes(app, ctx);
   advisorRoutes(app, ctx);
   app.decorate('romanadMetrics', ctx.metrics);
