@@ -33,6 +33,7 @@ import { ipamRoutes } from './routes/ipam.ts';
 import { policyRoutes } from './routes/policies.ts';
 import { vipRoutes } from './routes/vips.ts';
 import type { RouteContext, TypedApp } from './routes/types.ts';
+import { uiRoutes } from './routes/ui.ts';
 import { watchRoutes } from './routes/watch.ts';
 import type { RomanaService } from '../state/service.ts';
 
@@ -141,6 +142,7 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
   policyRoutes(app, ctx);
   vipRoutes(app, ctx);
   watchRoutes(app, ctx);
+  uiRoutes(app);
   app.decorate('romanadMetrics', ctx.metrics);
   return base;
 }

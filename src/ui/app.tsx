@@ -1,0 +1,144 @@
+/** The page: totals, search, the topology tree, policies, VIPs and the advisor. */
+import { useEffect, useState } from 'preact/hooks';
+import { Advisor } from './advisor.tsx';
+import { PolicyTable, VipTable } from './lists.tsx';
+import { FoundPanel, search, SearchBox, type Found } from './search.tsx';
+import type { LiveStore } from './store.ts';
+import { TokenDialog, type TokenBridge } from './token.tsx';
+import { NetworkCard, UsageBar } from './tree.tsx';
+
+type Tab = 'topology' | 'policies' | 'vips' | 'advisor';
+
+/** Re-renders on every change of the store (at most once per task). */
+function useStore(store: LiveStore): number {
+  const [, setVersion] = useState(0);
+  useEffect(() => store.subscribe(() => setVersion((v) => v + 1)), [store]);
+  return store.version;
+}
+
+function StatusLine({ store }: { store: LiveStore }) {
+  const s = store.status;
+  return (
+    <span class={`status ${s.kind}`} data-status={s.kind} title={s.detail ?? ''}>
+      {s.kind === 'live' ? '● live' : s.kind}
+      {s.detail && s.kind !== 'live' ? `: ${s.detail}` : ''}
+    </span>
+  );
+}
+
+function Totals({ store }: { store: LiveStore }) {
+  const t = store.view.totals;
+  return (
+    <div class="totals" data-testid="totals">
+      <span>
+        <b data-total="networks">{t.networks}</b> networks
+      </span>
+      <span>
+        <b data-total="groups">{t.groups}</b> groups
+      </span>
+      <span>
+        <b data-total="hosts">{t.hosts}</b> hosts
+      </span>
+      <span>
+        <b data-total="blocks">{t.blocks}</b> blocks
+      </span>
+      <span>
+        <b data-total="allocated">{t.allocated}</b> pods
+      </span>
+      <UsageBar u={t} />
+    </div>
+  );
+}
+
+export function App({ store, tokens }: { store: LiveStore; tokens: TokenBridge }) {
+  const version = useStore(store);
+  const [tab, setTab] = useState<Tab>('topology');
+  const [open, setOpen] = useState(() => new Map<string, boolean>());
+  const [found, setFound] = useState<Found | { kind: 'error'; message: string } | undefined>();
+  const [focus, setFocus] = useState<{ network: string; host: string } | undefined>();
+
+  useEffect(() => {
+    if (version > 0 && performance.getEntriesByName('romana:rendered').length === 0) {
+      performance.mark('romana:rendered');
+    }
+  }, [version]);
+
+  const runSearch = (q: string) => {
+    setFound(undefined);
+    search(store, q).then(
+      (f) => {
+        setFound(f);
+        const block = f.kind === 'pod' || f.kind === 'ip' ? f.block : undefined;
+        if (block !== undefined && block.host !== '') {
+          setFocus({ network: block.network, host: block.host });
+          setTab('topology');
+        }
+      },
+      (err: unknown) =>
+        setFound({ kind: 'error', message: err instanceof Error ? err.message : String(err) }),
+    );
+  };
+
+  const view = store.view;
+  const tabs: Array<[Tab, string]> = [
+    ['topology', 'Topology'],
+    ['policies', `Policies (${store.state.policies.size})`],
+    ['vips', `VIPs (${store.state.vips.size})`],
+    ['advisor', 'Advisor'],
+  ];
+  return (
+    <>
+      <header>
+        <h1>Romana</h1>
+        <StatusLine store={store} />
+        <SearchBox onSearch={runSearch} />
+      </header>
+      <Totals store={store} />
+      {found !== undefined &&
+        (found.kind === 'error' ? (
+          <div class="found error" data-testid="search-result">
+            {found.message}
+          </div>
+        ) : (
+          <FoundPanel f={found} view={view} onPick={runSearch} />
+        ))}
+      <nav>
+        {tabs.map(([t, label]) => (
+          <button
+            key={t}
+            class={t === tab ? 'tab on' : 'tab'}
+            data-tab={t}
+            onClick={() => setTab(t)}
+          >
+            {label}
+          </button>
+        ))}
+      </nav>
+      <main>
+        {tab === 'topology' &&
+          (view.networks.length === 0 ? (
+            <p class="empty">{store.status.kind === 'loading' ? 'Loading…' : 'No topology yet.'}</p>
+          ) : (
+            view.networks.map((n) => (
+              <NetworkCard
+                key={n.name}
+                n={n}
+                p={{
+                  open,
+                  focus,
+                  toggle: (key, now) => {
+                    setFocus(undefined);
+                    setOpen(new Map(open).set(key, now));
+                  },
+                }}
+              />
+            ))
+          ))}
+        {tab === 'policies' && <PolicyTable policies={[...store.state.policies.values()]} />}
+        {tab === 'vips' && <VipTable vips={[...store.state.vips.values()]} />}
+        {tab === 'advisor' && <Advisor />}
+      </main>
+      <TokenDialog bridge={tokens} />
+    </>
+  );
+}

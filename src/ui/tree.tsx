@@ -1,0 +1,186 @@
+/**
+ * The topology as a tree: each network, its prefix groups with their CIDRs, the hosts placed in
+ * each group and each host's blocks coloured by fill, with totals per network and group.
+ *
+ * Big is cheap: a group's host list is drawn only when opened (groups with many hosts start
+ * closed), and an open list draws only the rows in view (fixed-height rows in a scroller).
+ */
+import { useState } from 'preact/hooks';
+import type { Block } from '../client/types.ts';
+import {
+  blockSize,
+  fill,
+  type GroupView,
+  type HostRow,
+  type NetworkView,
+  type Usage,
+} from './model.ts';
+
+/** A group whose hosts are listed open at first holds at most this many. */
+const OPEN_HOSTS_UP_TO = 24;
+const ROW_PX = 28;
+const ROWS_IN_VIEW = 14;
+
+/**
+ * Colour of a fill 0..1: green when empty, through yellow, to red when full.
+ *
+ * @example fillColour(1) // 'hsl(0 70% 45%)'
+ */
+export function fillColour(f: number): string {
+  return `hsl(${Math.round(120 * (1 - Math.min(1, Math.max(0, f))))} 70% 45%)`;
+}
+
+export function UsageBar({ u }: { u: Usage }) {
+  const f = fill(u);
+  const pct = Math.round(f * 1000) / 10;
+  return (
+    <span class="usage" title={`${u.allocated} of ${u.capacity} addresses in ${u.blocks} blocks`}>
+      <span class="bar">
+        <span style={{ width: `${pct}%`, background: fillColour(f) }} />
+      </span>
+      <span class="num">
+        {u.allocated}/{u.capacity}
+      </span>
+    </span>
+  );
+}
+
+export function BlockChip({ b }: { b: Block }) {
+  const size = blockSize(b.cidr);
+  const f = b.allocated_ip_count / size;
+  const pct = Math.round(f * 100);
+  const label = `${b.cidr}: ${b.allocated_ip_count}/${size}${b.tenant ? ` · tenant ${b.tenant}` : ''}`;
+  return (
+    <span
+      class="chip"
+      title={label}
+      data-block={b.cidr}
+      style={{ background: `linear-gradient(to top, ${fillColour(f)} ${pct}%, #e8ece8 ${pct}%)` }}
+    />
+  );
+}
+
+function HostLine({ h, focused }: { h: HostRow; focused: boolean }) {
+  return (
+    <div
+      class={focused ? 'host focused' : 'host'}
+      data-host={h.name}
+      style={{ height: `${ROW_PX}px` }}
+    >
+      <span class="hname">{h.name}</span>
+      <span class="ip">{h.ip}</span>
+      <span class="chips">
+        {h.blocks.map((b) => (
+          <BlockChip key={b.cidr} b={b} />
+        ))}
+      </span>
+      <span class="count" data-allocated={h.usage.allocated}>
+        {h.usage.allocated}/{h.usage.capacity}
+      </span>
+    </div>
+  );
+}
+
+/** Only the rows in view are in the document. */
+function HostList({ hosts, focus }: { hosts: HostRow[]; focus: string | undefined }) {
+  const [top, setTop] = useState(() => {
+    const i = focus === undefined ? -1 : hosts.findIndex((h) => h.name === focus);
+    return i < 0 ? 0 : Math.max(0, i - 3) * ROW_PX;
+  });
+  if (hosts.length <= ROWS_IN_VIEW) {
+    return (
+      <div class="hosts">
+        {hosts.map((h) => (
+          <HostLine key={h.name} h={h} focused={h.name === focus} />
+        ))}
+      </div>
+    );
+  }
+  const first = Math.max(0, Math.floor(top / ROW_PX) - 4);
+  const last = Math.min(hosts.length, first + ROWS_IN_VIEW + 8);
+  return (
+    <div
+      class="hosts scroll"
+      style={{ height: `${ROWS_IN_VIEW * ROW_PX}px` }}
+      ref={(el) => {
+        if (el !== null && Math.abs(el.scrollTop - top) > ROW_PX) el.scrollTop = top;
+      }}
+      onScroll={(e) => setTop((e.currentTarget as HTMLElement).scrollTop)}
+    >
+      <div style={{ height: `${hosts.length * ROW_PX}px`, position: 'relative' }}>
+        <div style={{ position: 'absolute', top: `${first * ROW_PX}px`, left: 0, right: 0 }}>
+          {hosts.slice(first, last).map((h) => (
+            <HostLine key={h.name} h={h} focused={h.name === focus} />
+          ))}
+        </div>
+      </div>
+    </div>
+  );
+}
+
+export interface TreeProps {
+  /** Groups opened or closed by hand (by key); the rest follow `openByDefault`. */
+  open: Map<string, boolean>;
+  toggle(key: string, now: boolean): void;
+  /** A host to show (from a search): its groups open, its row marked. */
+  focus: { network: string; host: string } | undefined;
+}
+
+/**
+ * Groups with subgroups, and groups holding a few hosts, start open.
+ *
+ * @example openByDefault({ groups: [], hosts: new Array(500) } as GroupView) // false
+ */
+export function openByDefault(g: GroupView): boolean {
+  return g.groups.length > 0 || g.hosts.length <= OPEN_HOSTS_UP_TO;
+}
+
+function holds(g: GroupView, host: string): boolean {
+  return g.hosts.some((h) => h.name === host) || g.groups.some((s) => holds(s, host));
+}
+
+function GroupNode({ g, p }: { g: GroupView; p: TreeProps }) {
+  const focus = p.focus?.network === g.network && holds(g, p.focus.host) ? p.focus.host : undefined;
+  const isOpen = focus !== undefined || (p.open.get(g.key) ?? openByDefault(g));
+  return (
+    <div class="group" data-group={g.key} style={{ marginLeft: `${g.depth === 0 ? 0 : 14}px` }}>
+      <div class="grow" onClick={() => p.toggle(g.key, !isOpen)}>
+        <span class="twisty">{isOpen ? '▾' : '▸'}</span>
+        <span class="gname">{g.name}</span>
+        <span class="cidr">{g.cidr}</span>
+        <span class="meta">
+          {g.groupCount > 0 ? `${g.groupCount} groups · ` : ''}
+          <span data-hosts={g.hostCount}>{g.hostCount} hosts</span> · {g.usage.blocks} blocks
+        </span>
+        <UsageBar u={g.usage} />
+      </div>
+      {isOpen && (
+        <div class="body">
+          {g.groups.map((s) => (
+            <GroupNode key={s.key} g={s} p={p} />
+          ))}
+          {g.hosts.length > 0 && <HostList hosts={g.hosts} focus={focus} />}
+        </div>
+      )}
+    </div>
+  );
+}
+
+export function NetworkCard({ n, p }: { n: NetworkView; p: TreeProps }) {
+  return (
+    <section class="network" data-network={n.name}>
+      <h2>
+        {n.name} <span class="cidr">{n.cidr}</span>
+        <span class="meta">
+          blocks of /{n.blockMask} · {n.root.groupCount} groups · {n.root.hostCount} hosts ·{' '}
+          {n.root.usage.blocks} blocks held, {n.freeBlocks} free
+        </span>
+        <UsageBar u={n.root.usage} />
+      </h2>
+      {n.root.groups.map((g) => (
+        <GroupNode key={g.key} g={g} p={p} />
+      ))}
+      {n.root.hosts.length > 0 && <HostList hosts={n.root.hosts} focus={p.focus?.host} />}
+    </section>
+  );
+}
