@@ -67,6 +67,8 @@ export interface AppOptions {
   watchMaxBufferBytes?: number;
   /** Metrics to record into; default: a fresh registry fed by `service`. */
   metrics?: RomanadMetrics;
+  /** The dashboard's files (default: dist/ui beside the bundle or in the checkout). */
+  uiDir?: string;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -142,7 +144,7 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
   policyRoutes(app, ctx);
   vipRoutes(app, ctx);
   watchRoutes(app, ctx);
-  uiRoutes(app);
+  uiRoutes(app, opts.uiDir);
   app.decorate('romanadMetrics', ctx.metrics);
   return base;
 }
