@@ -30,10 +30,15 @@ export class Api {
   /**
    * @param base romanad's root as seen from the page: the path the page was served at, less
    *   its `/ui` part (romanad may sit behind a proxy under a prefix).
+   * @param opts.needsToken romanad said (in the page) that it wants a token: ask before the
+   *   first call rather than after a refusal.
    */
-  constructor(base: string, prompt: TokenPrompt) {
+  #needsToken: boolean;
+
+  constructor(base: string, prompt: TokenPrompt, opts: { needsToken?: boolean } = {}) {
     this.base = base;
     this.#prompt = prompt;
+    this.#needsToken = opts.needsToken === true;
   }
 
   get token(): string | undefined {
@@ -50,6 +55,9 @@ export class Api {
    * its status otherwise; `signal` aborts it.
    */
   async fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    if (this.#needsToken && this.token === undefined) {
+      await this.#askToken('romanad needs a token', undefined);
+    }
     for (;;) {
       const sent = this.token;
       const res = await fetch(this.base + path, {

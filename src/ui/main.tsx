@@ -9,6 +9,8 @@ import { TokenBridge } from './token.tsx';
 
 performance.mark('romana:start');
 const tokens = new TokenBridge();
-const store = new LiveStore(new Api(apiBase(location.pathname), tokens.ask));
-render(<App store={store} tokens={tokens} />, document.getElementById('app')!);
+const needsToken =
+  document.querySelector('meta[name="romanad-auth"]')?.getAttribute('content') === 'token';
+const store = new LiveStore(new Api(apiBase(location.pathname), tokens.ask, { needsToken }));
 void store.start();
+render(<App store={store} tokens={tokens} />, document.getElementById('app')!);

@@ -24,6 +24,8 @@ export class LiveStore {
   status: Status = { kind: 'loading' };
   /** Counts changes; the view is rebuilt when it moved. */
   version = 0;
+  /** How long the last rebuild of the view took (ms). */
+  lastBuildMs = 0;
   /** Events applied since the page loaded. */
   eventCount = 0;
   #view: { version: number; view: DashView } | undefined;
@@ -38,7 +40,9 @@ export class LiveStore {
 
   get view(): DashView {
     if (this.#view?.version !== this.version) {
+      const t0 = performance.now();
       this.#view = { version: this.version, view: buildView(this.state) };
+      this.lastBuildMs = performance.now() - t0;
     }
     return this.#view.view;
   }
@@ -81,6 +85,7 @@ export class LiveStore {
       api.json<Policy[]>('/policies'),
       api.json<Vip[]>('/vips'),
     ]);
+    if (performance.getEntriesByName('romana:lists').length === 0) performance.mark('romana:lists');
     this.state = stateFromLists({
       topology,
       hosts: hosts.hosts,

@@ -129,7 +129,8 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
   const routes = new RouteTable();
   app.addHook('onRoute', (r) => routes.add(r.method, r.url));
   installBodyParsers(app);
-  installAuth(app, opts.auth ?? new TokenAuth(opts.tokens ?? []));
+  const auth = opts.auth ?? new TokenAuth(opts.tokens ?? []);
+  installAuth(app, auth);
   installRequestLog(app);
   installErrors(app, routes);
   installMetrics(app, ctx.metrics);
@@ -144,7 +145,7 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
   policyRoutes(app, ctx);
   vipRoutes(app, ctx);
   watchRoutes(app, ctx);
-  uiRoutes(app, opts.uiDir);
+  uiRoutes(app, { dir: opts.uiDir, tokens: auth.size > 0 });
   app.decorate('romanadMetrics', ctx.metrics);
   return base;
 }

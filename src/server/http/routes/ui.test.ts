@@ -11,6 +11,7 @@ import { buildApp } from '../app.ts';
 import { uiDirCandidates } from './ui.ts';
 
 const READ = 'read-token-0123456789abcdef';
+const PAGE = '<!doctype html><meta name="romanad-auth" content="none" /><title>t</title>';
 
 /** One GET with the path exactly as given; the whole answer as text. */
 function rawGet(port: number, target: string): Promise<string> {
@@ -30,10 +31,11 @@ describe('GET /ui', () => {
   const dir = path.join(root, 'ui');
   let app: FastifyInstance;
   let missing: FastifyInstance;
+  let open: FastifyInstance;
 
   before(async () => {
     mkdirSync(dir);
-    writeFileSync(path.join(dir, 'index.html'), '<!doctype html><title>t</title>');
+    writeFileSync(path.join(dir, 'index.html'), PAGE);
     writeFileSync(path.join(dir, 'app.js'), 'console.log(1)');
     writeFileSync(path.join(dir, 'app.css'), 'body{}');
     writeFileSync(path.join(dir, '.hidden.js'), 'secret');
@@ -44,10 +46,12 @@ describe('GET /ui', () => {
     const tokens = [{ token: READ, role: 'read-only' as const }];
     app = buildApp(await seededService(), { tokens, uiDir: dir });
     missing = buildApp(await seededService(), { tokens, uiDir: path.join(root, 'nothing') });
+    open = buildApp(await seededService(), { uiDir: dir });
   });
   after(async () => {
     await app.close();
     await missing.close();
+    await open.close();
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -69,11 +73,20 @@ describe('GET /ui', () => {
       assert.equal(a.headers['content-type'], type, url);
       assert.equal(a.headers['cache-control'], 'no-cache', url);
       assert.equal(a.headers['x-content-type-options'], 'nosniff', url);
-      assert.match(String(a.headers.etag), /^W\/"[0-9a-f]+-[0-9a-f]+"$/, url);
+      assert.match(String(a.headers.etag), /^W\/"[0-9a-f]+-[0-9a-f]+(-t)?"$/, url);
     }
     const page = await call(app, 'GET', '/ui/');
-    assert.equal(page.text, '<!doctype html><title>t</title>');
+    assert.equal(page.text, PAGE.replace('"none"', '"token"'));
     assert.match(String(page.headers['content-security-policy']), /default-src 'self'/);
+  });
+
+  test('the page says whether romanad wants a token, and its ETag differs with that', async () => {
+    const guarded = await call(app, 'GET', '/ui/');
+    const free = await call(open, 'GET', '/ui/');
+    assert.match(guarded.text, /<meta name="romanad-auth" content="token" \/>/);
+    assert.equal(free.text, PAGE);
+    assert.notEqual(guarded.headers.etag, free.headers.etag);
+    assert.equal((await call(open, 'GET', '/ui/app.js')).text, 'console.log(1)');
   });
 
   test('a request carrying the current ETag is answered 304 without a body', async () => {

@@ -45,12 +45,23 @@ function findUiDir(candidates: readonly string[]): string | undefined {
   return candidates.find((d) => existsSync(path.join(d, 'index.html')));
 }
 
-/**
- * Registers `/ui` and `/ui/*`, serving from `dir` (default: the first of `uiDirCandidates()`
- * holding an index.html, looked up again while none does).
- */
-export function uiRoutes(app: TypedApp, dir?: string): void {
-  const candidates = dir === undefined ? uiDirCandidates() : [dir];
+/** The marker in index.html that tells the page whether romanad wants a token. */
+const AUTH_META = '<meta name="romanad-auth" content="none" />';
+
+export interface UiOptions {
+  /** Serve from here (default: the first of `uiDirCandidates()` holding an index.html). */
+  dir?: string | undefined;
+  /**
+   * romanad wants tokens: the page is told so (in index.html) and asks for one before its
+   * first data call, instead of learning it from a refused request.
+   */
+  tokens?: boolean;
+}
+
+/** Registers `/ui` and `/ui/*`. Without a build, the folder is looked up again at each request. */
+export function uiRoutes(app: TypedApp, opts: UiOptions = {}): void {
+  const candidates = opts.dir === undefined ? uiDirCandidates() : [opts.dir];
+  const tokens = opts.tokens === true;
   let found = findUiDir(candidates);
   const options = { config: { access: 'public' as const }, logLevel: 'warn' as const };
 
@@ -76,14 +87,19 @@ export function uiRoutes(app: TypedApp, dir?: string): void {
         resourceId: req.url,
       });
     }
-    const etag = `W/"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+    const page = file === 'index.html';
+    const etag = `W/"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}${page && tokens ? '-t' : ''}"`;
     void reply
       .header('cache-control', 'no-cache')
       .header('etag', etag)
       .header('x-content-type-options', 'nosniff');
     if (type.startsWith('text/html')) void reply.header('content-security-policy', CSP);
     if (req.headers['if-none-match'] === etag) return reply.code(304).send();
-    return reply.type(type).send(readFileSync(full));
+    const body = readFileSync(full);
+    if (!page || !tokens) return reply.type(type).send(body);
+    return reply
+      .type(type)
+      .send(body.toString('utf8').replace(AUTH_META, AUTH_META.replace('none', 'token')));
   };
 
   // `/ui` and `/ui/` are one route (trailing slashes are ignored): send `/ui` to `/ui/`, so

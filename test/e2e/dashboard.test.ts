@@ -1,0 +1,315 @@
+/**
+ * The dashboard in a real browser (Debian's chromium, driven by playwright-core) against real
+ * romanad processes: one with the example topology, 1,024 hosts and pods on half of them; one
+ * that wants tokens. The page's counts are checked against romanad's own answers, its updates
+ * are timed, its search is checked against the route worked out from the topology, and no case
+ * may leave an error in the browser's console. Screenshots go to a temp dir printed below.
+ *
+ * Needs `npm run build` (dist/ui and romanad's bundle).
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Address, Block, HostDetail, Topology } from '../../src/client/types.ts';
+import { request, startRomanad, type Romanad } from '../helpers/romanad.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const HOSTS = 1_024;
+const READ_TOKEN = 'dash-read-0123456789abcdef';
+const ADMIN_TOKEN = 'dash-admin-0123456789abcdef';
+const RACKS = [
+  { zone: 'a', rack: 'a1' },
+  { zone: 'a', rack: 'a2' },
+  { zone: 'b', rack: 'b1' },
+  { zone: 'b', rack: 'b2' },
+  undefined, // no tags: only the unlabelled group takes it
+];
+
+async function ok<T>(url: string, method: string, body?: unknown, token?: string): Promise<T> {
+  const r = await request(url, method, body, token === undefined ? {} : { token });
+  assert.ok(
+    r.status >= 200 && r.status < 300,
+    `${method} ${url}: ${r.status} ${JSON.stringify(r.body)}`,
+  );
+  return r.body as T;
+}
+
+/** Runs `fn` over `items`, `width` at a time. */
+async function pool<T>(
+  items: T[],
+  width: number,
+  fn: (item: T) => Promise<unknown>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: width }, worker));
+}
+
+interface MapEntry {
+  name?: string;
+  ip?: string;
+  cidr?: string;
+  groups?: MapEntry[];
+}
+
+/** Groups and hosts of a topology document, counted independently of the page's code. */
+function countTree(t: Topology): { groups: number; hosts: number; hostsIn: Map<string, number> } {
+  let groups = 0;
+  let hosts = 0;
+  const hostsIn = new Map<string, number>();
+  const walk = (e: MapEntry): number => {
+    if (e.ip !== undefined) {
+      hosts += 1;
+      return 1;
+    }
+    groups += 1;
+    const n = (e.groups ?? []).reduce((sum, kid) => sum + walk(kid), 0);
+    hostsIn.set(e.name ?? '', n);
+    return n;
+  };
+  for (const topo of t.topologies) for (const e of topo.map as MapEntry[]) walk(e);
+  return { groups, hosts, hostsIn };
+}
+
+describe('the dashboard in chromium', () => {
+  let d: Romanad;
+  let guarded: Romanad;
+  let browser: Browser;
+  const shots = mkdtempSync(path.join(tmpdir(), 'romana-dashboard-'));
+  process.stdout.write(`dashboard screenshots: ${shots}\n`);
+
+  before(async () => {
+    assert.ok(
+      existsSync(path.join(ROOT, 'dist/ui/app.js')),
+      'dist/ui is missing: run `npm run build` first',
+    );
+    const topo = ['--initial-topology-file', path.join(ROOT, 'examples/topology.json')];
+    const dir = mkdtempSync(path.join(tmpdir(), 'romana-dash-tokens-'));
+    const tokenFile = path.join(dir, 'tokens.yaml');
+    writeFileSync(
+      tokenFile,
+      `- {token: ${ADMIN_TOKEN}, role: admin, name: ops}\n- {token: ${READ_TOKEN}, role: read-only, name: viewer}\n`,
+    );
+    chmodSync(tokenFile, 0o600);
+    [d, guarded, browser] = await Promise.all([
+      startRomanad(['--store', 'memory:', ...topo]),
+      startRomanad(['--store', 'memory:', ...topo, '--token-file', tokenFile]),
+      chromium.launch({
+        executablePath: '/usr/bin/chromium',
+        args: ['--no-sandbox', '--headless'],
+      }),
+    ]);
+    const names = Array.from({ length: HOSTS }, (_, i) => i);
+    await pool(names, 16, (i) =>
+      ok(`${d.url}/hosts`, 'POST', {
+        name: `node-${i}`,
+        ip: `172.16.${i >> 7}.${(i & 127) + 1}`,
+        ...(RACKS[i % RACKS.length] ? { tags: RACKS[i % RACKS.length] } : {}),
+      }),
+    );
+    await pool(names.slice(0, HOSTS / 2), 16, (i) =>
+      ok(`${d.url}/address`, 'POST', { name: `pod-${i}.web`, host: `node-${i}`, tenant: 'web' }),
+    );
+    await ok(`${guarded.url}/hosts`, 'POST', { name: 'g1', ip: '172.17.0.1' }, ADMIN_TOKEN);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await Promise.all([d?.stop(), guarded?.stop()]);
+  });
+
+  /** A fresh page whose console errors and uncaught exceptions are collected. */
+  async function open(url: string): Promise<{ page: Page; ctx: BrowserContext; errors: string[] }> {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    await page.goto(`${url}/ui/`);
+    await page.waitForSelector('[data-status="live"]');
+    return { page, ctx, errors };
+  }
+
+  const total = (page: Page, what: string) =>
+    page.$eval(`[data-total="${what}"]`, (el) => Number(el.textContent));
+
+  it('shows the groups and hosts romanad holds, first drawn in under 1 s', async () => {
+    const t = await ok<Topology>(`${d.url}/topology`, 'GET');
+    const want = countTree(t);
+    assert.equal(want.hosts, HOSTS);
+    const warm = await open(d.url); // the browser's first page pays for starting its processes
+    await warm.ctx.close();
+    const { page, ctx, errors } = await open(d.url);
+    const firstRender = await page.evaluate(
+      () => performance.getEntriesByName('romana:rendered')[0]!.startTime,
+    );
+    const timings = await page.evaluate(() =>
+      [...performance.getEntriesByType('resource'), ...performance.getEntriesByType('mark')]
+        .map(
+          (e) =>
+            `${e.name.replace(/^.*\//, '')} ${e.startTime.toFixed(0)}+${e.duration.toFixed(0)}`,
+        )
+        .join(', '),
+    );
+    process.stdout.write(
+      `first render of ${HOSTS} hosts: ${firstRender.toFixed(0)} ms after navigation (${timings})\n`,
+    );
+    assert.ok(firstRender < 1_000, `first render took ${firstRender} ms`);
+    assert.equal(await total(page, 'groups'), want.groups);
+    assert.equal(await total(page, 'hosts'), HOSTS);
+    assert.equal(await total(page, 'allocated'), HOSTS / 2);
+    const rows = await page.$$eval('[data-group]', (els) =>
+      els.map((el) => [
+        el.querySelector('.gname')!.textContent,
+        Number(el.querySelector('[data-hosts]')!.getAttribute('data-hosts')),
+      ]),
+    );
+    assert.equal(rows.length, want.groups);
+    for (const [name, n] of rows) assert.equal(n, want.hostsIn.get(String(name)), String(name));
+    // Big groups start closed: a thousand hosts are not a thousand rows in the document.
+    assert.ok((await page.$$('[data-host]')).length < 100);
+    await page.screenshot({ path: path.join(shots, 'topology.png') });
+    assert.deepEqual(errors, []);
+    await ctx.close();
+  });
+
+  it('shows a pod allocated, and a block freed, within 1 s without a reload', async () => {
+    const { page, ctx, errors } = await open(d.url);
+    const [pods, blocks] = [await total(page, 'allocated'), await total(page, 'blocks')];
+    // node-1000 holds no pod yet: its first pod takes a block.
+    let t0 = Date.now();
+    await ok(`${d.url}/address`, 'POST', { name: 'live-1', host: 'node-1000' });
+    await page.waitForFunction(
+      ([p, b]) =>
+        Number(document.querySelector('[data-total="allocated"]')!.textContent) === p &&
+        Number(document.querySelector('[data-total="blocks"]')!.textContent) === b,
+      [pods + 1, blocks + 1],
+      { timeout: 5_000 },
+    );
+    const shown = Date.now() - t0;
+    t0 = Date.now();
+    await ok(`${d.url}/address?addressName=live-1`, 'DELETE');
+    await page.waitForFunction(
+      (b) => Number(document.querySelector('[data-total="blocks"]')!.textContent) === b,
+      blocks,
+      { timeout: 5_000 },
+    );
+    const freed = Date.now() - t0;
+    process.stdout.write(`allocation shown after ${shown} ms, freed block after ${freed} ms\n`);
+    assert.ok(shown < 1_000, `allocation shown after ${shown} ms`);
+    assert.ok(freed < 1_000, `freed block shown after ${freed} ms`);
+    assert.equal(await total(page, 'allocated'), pods);
+    assert.deepEqual(errors, []);
+    await ctx.close();
+  });
+
+  it('finds a pod by name and by IP, with its host, block, group and route', async () => {
+    const { page, ctx, errors } = await open(d.url);
+    const pod = await ok<Address>(`${d.url}/address?addressName=pod-7.web`, 'GET');
+    const detail = await ok<HostDetail>(`${d.url}/hosts/${pod.host}`, 'GET');
+    const group = detail.groups[0]!;
+    const { hostsIn } = countTree(await ok<Topology>(`${d.url}/topology`, 'GET'));
+    // The agent routes a group that holds one host as one prefix, else each block.
+    const dst = hostsIn.get(group.group) === 1 ? group.cidr : pod.block;
+    const blocks = await ok<{ blocks: Block[] }>(`${d.url}/blocks`, 'GET');
+    const used = blocks.blocks.find((b) => b.cidr === pod.block)!.allocated_ip_count;
+    for (const [query, i] of [
+      ['pod-7.web', 1],
+      [pod.ip, 2],
+    ] as const) {
+      await page.fill('input[name=q]', query);
+      await page.click('form.search button');
+      await page.waitForSelector(
+        `[data-testid=search-result] [data-field=name]:text-is("${pod.name}")`,
+      );
+      const field = (f: string) =>
+        page.textContent(`[data-testid=search-result] [data-field=${f}]`);
+      assert.equal(await field('ip'), pod.ip);
+      assert.equal(await field('host'), pod.host);
+      assert.equal(await field('block'), `${pod.block} · ${used}/16 used`);
+      assert.equal(await field('group'), `${group.group} ${group.cidr} (network ${group.network})`);
+      assert.match((await field('route'))!, new RegExp(`^${dst} via ${detail.ip} `));
+      // The host's row is shown, marked, in its opened group.
+      await page.waitForSelector(`.host.focused[data-host="${pod.host}"]`);
+      await page.screenshot({ path: path.join(shots, `search-${i}.png`) });
+    }
+    assert.deepEqual(errors, []);
+    await ctx.close();
+  });
+
+  /** A page on the token-protected romanad; `stale`: a refused token is in sessionStorage. */
+  async function guardedPage(stale?: string) {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    if (stale !== undefined) {
+      await ctx.addInitScript((t) => sessionStorage.setItem('romanad-token', t), stale);
+    }
+    const page = await ctx.newPage();
+    const consoleErrors: string[] = [];
+    const errors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => errors.push(e.message));
+    const refused: string[] = [];
+    page.on('response', (r) => {
+      if (r.status() === 401) refused.push(new URL(r.url()).pathname);
+    });
+    await page.goto(`${guarded.url}/ui/`);
+    await page.waitForSelector('[data-testid=token-form]');
+    return { ctx, page, consoleErrors, errors, refused };
+  }
+
+  async function enterToken(page: Page): Promise<void> {
+    await page.fill('input[name=token]', READ_TOKEN);
+    await page.click('[data-testid=token-form] button');
+    await page.waitForSelector('[data-status="live"]');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('romanad-token')), READ_TOKEN);
+  }
+
+  it('asks for a token when romanad wants one, then works live with a read-only token', async () => {
+    const { ctx, page, consoleErrors, errors, refused } = await guardedPage();
+    await page.screenshot({ path: path.join(shots, 'token.png') });
+    await enterToken(page);
+    const hosts = await total(page, 'hosts');
+    assert.equal(hosts, 1);
+    // The watch stream carries the token too: a pod allocated meanwhile shows.
+    const before = await total(page, 'allocated');
+    await ok(
+      `${guarded.url}/address`,
+      'POST',
+      { name: `p-${Date.now()}`, host: 'g1' },
+      ADMIN_TOKEN,
+    );
+    await page.waitForFunction(
+      (n) => Number(document.querySelector('[data-total="allocated"]')!.textContent) === n,
+      before + 1,
+      { timeout: 5_000 },
+    );
+    // The page knew from romanad's page that a token is needed: no request was refused.
+    assert.deepEqual(refused, []);
+    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(errors, []);
+    await ctx.close();
+  });
+
+  it('a token romanad refuses (401) makes the page ask again, and it then retries', async () => {
+    const { ctx, page, consoleErrors, errors, refused } =
+      await guardedPage('not-a-token-0123456789');
+    assert.ok(refused.length > 0, 'the stale token was sent and refused');
+    assert.match((await page.textContent('[data-testid=token-form]')) ?? '', /token refused/);
+    await enterToken(page);
+    assert.equal(await total(page, 'hosts'), 1);
+    assert.deepEqual(errors, []);
+    // Chromium logs each refused request itself; nothing else may be in the console.
+    assert.ok(consoleErrors.length > 0);
+    for (const line of consoleErrors) assert.match(line, /status of 401 \(Unauthorized\)/);
+    await ctx.close();
+  });
+});
