@@ -1,11 +1,11 @@
 /** The page: totals, search, the topology tree, policies, VIPs and the advisor. */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { Advisor } from './advisor.tsx';
 import { PolicyTable, VipTable } from './lists.tsx';
 import { FoundPanel, search, SearchBox, type Found } from './search.tsx';
 import type { LiveStore } from './store.ts';
 import { TokenDialog, type TokenBridge } from './token.tsx';
-import { NetworkCard, UsageBar } from './tree.tsx';
+import { defaultOpen, NetworkCard, UsageBar } from './tree.tsx';
 
 type Tab = 'topology' | 'policies' | 'vips' | 'advisor';
 
@@ -80,6 +80,7 @@ export function App({ store, tokens }: { store: LiveStore; tokens: TokenBridge }
   };
 
   const view = store.view;
+  const openAtFirst = useMemo(() => defaultOpen(view.networks.map((n) => n.root)), [view]);
   const tabs: Array<[Tab, string]> = [
     ['topology', 'Topology'],
     ['policies', `Policies (${store.state.policies.size})`],
@@ -125,6 +126,7 @@ export function App({ store, tokens }: { store: LiveStore; tokens: TokenBridge }
                 n={n}
                 p={{
                   open,
+                  openAtFirst,
                   focus,
                   toggle: (key, now) => {
                     setFocus(undefined);

@@ -24,8 +24,6 @@ export class LiveStore {
   status: Status = { kind: 'loading' };
   /** Counts changes; the view is rebuilt when it moved. */
   version = 0;
-  /** How long the last rebuild of the view took (ms). */
-  lastBuildMs = 0;
   /** Events applied since the page loaded. */
   eventCount = 0;
   #view: { version: number; view: DashView } | undefined;
@@ -40,9 +38,7 @@ export class LiveStore {
 
   get view(): DashView {
     if (this.#view?.version !== this.version) {
-      const t0 = performance.now();
       this.#view = { version: this.version, view: buildView(this.state) };
-      this.lastBuildMs = performance.now() - t0;
     }
     return this.#view.view;
   }

@@ -16,8 +16,6 @@ import {
   type Usage,
 } from './model.ts';
 
-/** A group whose hosts are listed open at first holds at most this many. */
-const OPEN_HOSTS_UP_TO = 24;
 const ROW_PX = 28;
 const ROWS_IN_VIEW = 14;
 
@@ -119,20 +117,38 @@ function HostList({ hosts, focus }: { hosts: HostRow[]; focus: string | undefine
 }
 
 export interface TreeProps {
-  /** Groups opened or closed by hand (by key); the rest follow `openByDefault`. */
+  /** Groups opened or closed by hand (by key); the rest are open when in `openAtFirst`. */
   open: Map<string, boolean>;
+  openAtFirst: Set<string>;
   toggle(key: string, now: boolean): void;
   /** A host to show (from a search): its groups open, its row marked. */
   focus: { network: string; host: string } | undefined;
 }
 
+/** Rows an open group adds: its subgroups, and its hosts as far as its list draws them. */
+function rowsWhenOpen(g: GroupView): number {
+  return g.groups.length + Math.min(g.hosts.length, ROWS_IN_VIEW + 8);
+}
+
 /**
- * Groups with subgroups, and groups holding a few hosts, start open.
+ * The groups open at first: level by level from the top, each whole level while the rows drawn
+ * stay within `budget`, so that a big topology starts as its upper levels (the 1,024-host
+ * example: its 8 zones open, its 128 racks closed) and a small one starts open.
  *
- * @example openByDefault({ groups: [], hosts: new Array(500) } as GroupView) // false
+ * @example defaultOpen(view.networks.map((n) => n.root), 300) // Set { 'pods/zone-a', … }
  */
-export function openByDefault(g: GroupView): boolean {
-  return g.groups.length > 0 || g.hosts.length <= OPEN_HOSTS_UP_TO;
+export function defaultOpen(roots: readonly GroupView[], budget = 300): Set<string> {
+  const open = new Set<string>();
+  let rows = roots.reduce((n, r) => n + rowsWhenOpen(r), 0);
+  let level = roots.flatMap((r) => r.groups);
+  while (level.length > 0) {
+    const cost = level.reduce((n, g) => n + rowsWhenOpen(g), 0);
+    if (rows + cost > budget) break;
+    rows += cost;
+    for (const g of level) open.add(g.key);
+    level = level.flatMap((g) => g.groups);
+  }
+  return open;
 }
 
 function holds(g: GroupView, host: string): boolean {
@@ -141,7 +157,7 @@ function holds(g: GroupView, host: string): boolean {
 
 function GroupNode({ g, p }: { g: GroupView; p: TreeProps }) {
   const focus = p.focus?.network === g.network && holds(g, p.focus.host) ? p.focus.host : undefined;
-  const isOpen = focus !== undefined || (p.open.get(g.key) ?? openByDefault(g));
+  const isOpen = focus !== undefined || (p.open.get(g.key) ?? p.openAtFirst.has(g.key));
   return (
     <div class="group" data-group={g.key} style={{ marginLeft: `${g.depth === 0 ? 0 : 14}px` }}>
       <div class="grow" onClick={() => p.toggle(g.key, !isOpen)}>

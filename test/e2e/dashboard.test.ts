@@ -1,7 +1,7 @@
 /**
  * The dashboard in a real browser (Debian's chromium, driven by playwright-core) against real
- * romanad processes: one with the example topology, 1,024 hosts and pods on half of them; one
- * that wants tokens. The page's counts are checked against romanad's own answers, its updates
+ * romanad processes: one with the 1,024-host example (examples/topology-1024.json: 8 zones of 16
+ * racks of 8 hosts) and pods on half of its hosts; one that wants tokens. The page's counts are checked against romanad's own answers, its updates
  * are timed, its search is checked against the route worked out from the topology, and no case
  * may leave an error in the browser's console. Screenshots go to a temp dir printed below.
  *
@@ -20,14 +20,6 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const HOSTS = 1_024;
 const READ_TOKEN = 'dash-read-0123456789abcdef';
 const ADMIN_TOKEN = 'dash-admin-0123456789abcdef';
-const RACKS = [
-  { zone: 'a', rack: 'a1' },
-  { zone: 'a', rack: 'a2' },
-  { zone: 'b', rack: 'b1' },
-  { zone: 'b', rack: 'b2' },
-  undefined, // no tags: only the unlabelled group takes it
-];
-
 async function ok<T>(url: string, method: string, body?: unknown, token?: string): Promise<T> {
   const r = await request(url, method, body, token === undefined ? {} : { token });
   assert.ok(
@@ -80,6 +72,8 @@ describe('the dashboard in chromium', () => {
   let d: Romanad;
   let guarded: Romanad;
   let browser: Browser;
+  /** The example's hosts; pods run on the first half. */
+  let hosts: string[] = [];
   const shots = mkdtempSync(path.join(tmpdir(), 'romana-dashboard-'));
   process.stdout.write(`dashboard screenshots: ${shots}\n`);
 
@@ -88,7 +82,7 @@ describe('the dashboard in chromium', () => {
       existsSync(path.join(ROOT, 'dist/ui/app.js')),
       'dist/ui is missing: run `npm run build` first',
     );
-    const topo = ['--initial-topology-file', path.join(ROOT, 'examples/topology.json')];
+    const example = (f: string) => ['--initial-topology-file', path.join(ROOT, 'examples', f)];
     const dir = mkdtempSync(path.join(tmpdir(), 'romana-dash-tokens-'));
     const tokenFile = path.join(dir, 'tokens.yaml');
     writeFileSync(
@@ -97,23 +91,19 @@ describe('the dashboard in chromium', () => {
     );
     chmodSync(tokenFile, 0o600);
     [d, guarded, browser] = await Promise.all([
-      startRomanad(['--store', 'memory:', ...topo]),
-      startRomanad(['--store', 'memory:', ...topo, '--token-file', tokenFile]),
+      startRomanad(['--store', 'memory:', ...example('topology-1024.json')]),
+      startRomanad(['--store', 'memory:', ...example('topology.json'), '--token-file', tokenFile]),
       chromium.launch({
         executablePath: '/usr/bin/chromium',
         args: ['--no-sandbox', '--headless'],
       }),
     ]);
-    const names = Array.from({ length: HOSTS }, (_, i) => i);
-    await pool(names, 16, (i) =>
-      ok(`${d.url}/hosts`, 'POST', {
-        name: `node-${i}`,
-        ip: `172.16.${i >> 7}.${(i & 127) + 1}`,
-        ...(RACKS[i % RACKS.length] ? { tags: RACKS[i % RACKS.length] } : {}),
-      }),
+    hosts = (await ok<{ hosts: Array<{ name: string }> }>(`${d.url}/hosts`, 'GET')).hosts.map(
+      (h) => h.name,
     );
-    await pool(names.slice(0, HOSTS / 2), 16, (i) =>
-      ok(`${d.url}/address`, 'POST', { name: `pod-${i}.web`, host: `node-${i}`, tenant: 'web' }),
+    assert.equal(hosts.length, HOSTS);
+    await pool(hosts.slice(0, HOSTS / 2), 16, (host) =>
+      ok(`${d.url}/address`, 'POST', { name: `pod-${host}.web`, host, tenant: 'web' }),
     );
     await ok(`${guarded.url}/hosts`, 'POST', { name: 'g1', ip: '172.17.0.1' }, ADMIN_TOKEN);
   });
@@ -183,9 +173,9 @@ describe('the dashboard in chromium', () => {
   it('shows a pod allocated, and a block freed, within 1 s without a reload', async () => {
     const { page, ctx, errors } = await open(d.url);
     const [pods, blocks] = [await total(page, 'allocated'), await total(page, 'blocks')];
-    // node-1000 holds no pod yet: its first pod takes a block.
+    // The last host holds no pod yet: its first pod takes a block.
     let t0 = Date.now();
-    await ok(`${d.url}/address`, 'POST', { name: 'live-1', host: 'node-1000' });
+    await ok(`${d.url}/address`, 'POST', { name: 'live-1', host: hosts[HOSTS - 1] });
     await page.waitForFunction(
       ([p, b]) =>
         Number(document.querySelector('[data-total="allocated"]')!.textContent) === p &&
@@ -212,7 +202,7 @@ describe('the dashboard in chromium', () => {
 
   it('finds a pod by name and by IP, with its host, block, group and route', async () => {
     const { page, ctx, errors } = await open(d.url);
-    const pod = await ok<Address>(`${d.url}/address?addressName=pod-7.web`, 'GET');
+    const pod = await ok<Address>(`${d.url}/address?addressName=pod-${hosts[7]}.web`, 'GET');
     const detail = await ok<HostDetail>(`${d.url}/hosts/${pod.host}`, 'GET');
     const group = detail.groups[0]!;
     const { hostsIn } = countTree(await ok<Topology>(`${d.url}/topology`, 'GET'));
@@ -221,7 +211,7 @@ describe('the dashboard in chromium', () => {
     const blocks = await ok<{ blocks: Block[] }>(`${d.url}/blocks`, 'GET');
     const used = blocks.blocks.find((b) => b.cidr === pod.block)!.allocated_ip_count;
     for (const [query, i] of [
-      ['pod-7.web', 1],
+      [pod.name, 1],
       [pod.ip, 2],
     ] as const) {
       await page.fill('input[name=q]', query);
