@@ -138,7 +138,7 @@ export function App({ store, tokens }: { store: LiveStore; tokens: TokenBridge }
           ))}
         {tab === 'policies' && <PolicyTable policies={[...store.state.policies.values()]} />}
         {tab === 'vips' && <VipTable vips={[...store.state.vips.values()]} />}
-        {tab === 'advisor' && <Advisor />}
+        {tab === 'advisor' && <Advisor store={store} />}
       </main>
       <TokenDialog bridge={tokens} />
     </>
