@@ -5,3 +5,5 @@ export { Fabric } from './fabric.ts';
 export { routeReport, spread } from './routes.ts';
 export { blocksFor, podsPerHostCapacity } from './capacity.ts';
 export type * from './types.ts';
+export { topologyPreview } from './dry-run.ts';
+export type { TopologyPreview, GroupChange } from './dry-run.ts';

@@ -35,6 +35,7 @@ interface Flags {
   routeTable: number;
   rtTablesFile: string;
   multihop: boolean;
+  bgp: boolean;
   metricsPort: number;
   metricsHost: string;
   resyncInterval: number;
@@ -112,6 +113,15 @@ function options(cmd: Command): Command {
       opt('--multihop', 'also route pods of hosts reached through a gateway', 'multihop').default(
         false,
       ),
+    )
+    .addOption(
+      opt(
+        '--bgp',
+        'BGP (romana-route-publisher) routes the pods of hosts beyond a gateway (docs/bgp.md)',
+        'bgp',
+      )
+        .default(false)
+        .conflicts('multihop'),
     )
     .addOption(
       opt('--metrics-port <port>', 'port of /metrics and /healthz (0: off)', 'metrics-port')
@@ -232,6 +242,7 @@ async function run(f: Flags): Promise<number> {
     hostname: f.hostname,
     table: f.routeTable,
     multihop: f.multihop,
+    bgp: f.bgp,
     exec,
     resyncMs: f.resyncInterval * 1000,
     log,
@@ -291,6 +302,7 @@ async function plan(f: Flags): Promise<number> {
     hostname: f.hostname,
     table: f.routeTable,
     multihop: f.multihop,
+    bgp: f.bgp,
     exec: kernel(f),
     resyncMs: 0,
     log: () => undefined,

@@ -27,6 +27,7 @@ import {
   MAX_PARAM_LENGTH,
   registerFormats,
 } from './routes/framework.ts';
+import { advisorRoutes } from './routes/advisor.ts';
 import { healthRoutes } from './routes/health.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { ipamRoutes } from './routes/ipam.ts';
@@ -145,6 +146,7 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
   policyRoutes(app, ctx);
   vipRoutes(app, ctx);
   watchRoutes(app, ctx);
+  advisorRoutes(app, ctx);
   uiRoutes(app, { dir: opts.uiDir, tokens: auth.size > 0 });
   app.decorate('romanadMetrics', ctx.metrics);
   return base;

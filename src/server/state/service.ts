@@ -10,6 +10,7 @@ import type {
   BlocksView,
   HostDetailView,
   HostView,
+  Ipam,
   NetworkView,
   RemovedHost,
   TopologyUpdateRequest,
@@ -41,6 +42,13 @@ export interface VipInput {
 }
 
 /** Kinds of objects a watch stream can follow. */
+/** The live engine and the engine after a topology update, both copies (see `previewTopology`). */
+export interface TopologyPreviewState {
+  before: Ipam;
+  after: Ipam;
+  result: TopologyUpdateResult;
+}
+
 export type WatchKind = 'blocks' | 'hosts' | 'policies' | 'vips' | 'topology';
 export const WATCH_KINDS: readonly WatchKind[] = [
   'blocks',
@@ -103,6 +111,11 @@ export interface RomanaService {
 
   getTopology(): TopologyUpdateRequest;
   updateTopology(doc: unknown): Promise<TopologyUpdateResult>;
+  /**
+   * What `updateTopology(doc)` would do, computed by the same checks and engine update on a
+   * copy of the live state; writes nothing. Throws the errors `updateTopology` would.
+   */
+  previewTopology(doc: unknown): TopologyPreviewState;
 
   listBlackouts(): BlackoutView[];
   addBlackout(cidr: string): Promise<BlackoutView>;
