@@ -22,14 +22,17 @@ export function blockMasks(own: number, networkPrefix: number): number[] {
   return out;
 }
 
-/** What the live topology asks of the advisor: its document, its pods per host, block sizes. */
+/**
+ * What the page asks of the advisor: romanad's live topology (sent as no topology at all:
+ * romanad simulates the one it holds), pods per host, and block sizes around the first
+ * network's own.
+ */
 export function liveInput(store: LiveStore, podsPerHost: number): SimulationInput | undefined {
-  const topology = store.state.topology;
-  const net = topology?.networks[0];
-  if (topology === undefined || net === undefined) return undefined;
+  const net = store.state.topology?.networks[0];
+  if (net === undefined) return undefined;
   const own = net.block_mask || 29;
   const prefix = Number(net.cidr.split('/')[1]);
-  return { topology, pods: podsPerHost, block_masks: blockMasks(own, prefix) };
+  return { pods: podsPerHost, block_masks: blockMasks(own, prefix) };
 }
 
 /** Pods per host now, rounded up (at least 1): what the simulation places by default. */
@@ -57,19 +60,25 @@ function Chart({ opts, data }: { opts: Omit<uPlot.Options, 'width'>; data: uPlot
   const el = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (el.current === null) return;
-    const width = Math.max(320, Math.min(620, el.current.clientWidth || 560));
-    const plot = new uPlot({ ...opts, width }, data, el.current);
+    const plot = new uPlot({ ...opts, width: 560 }, data, el.current);
     return () => plot.destroy();
   }, [opts, data]);
   return <div class="chart" ref={el} />;
 }
 
-const xAxis: uPlot.Axis = { label: 'addresses per block', values: (_u, vals) => vals.map(String) };
-const xScale: uPlot.Scale = { time: false, distr: 3, log: 2 };
+/** x is log2 of the block size, one tick per size, labelled with the size. */
+const xAxis: uPlot.Axis = {
+  label: 'addresses per block',
+  incrs: [1],
+  values: (_u, vals) => vals.map((v) => (Number.isInteger(v) ? String(2 ** v) : '')),
+};
+const xScale: uPlot.Scale = { time: false };
+const yAxis = (label: string): uPlot.Axis => ({ label, size: 64 });
+const common = { height: 260, legend: { live: false }, scales: { x: xScale } };
 
 function routeChart(rows: Row[]): [Omit<uPlot.Options, 'width'>, uPlot.AlignedData] {
   const series: uPlot.Series[] = [{ label: 'block size' }];
-  const data: number[][] = [rows.map((r) => r.size)];
+  const data: number[][] = [rows.map((r) => Math.log2(r.size))];
   for (const [tier, colour] of TIERS) {
     const of = (r: Row) => r.report.routes![tier] as TierRoutes;
     for (const [kind, dash, label] of [
@@ -88,10 +97,9 @@ function routeChart(rows: Row[]): [Omit<uPlot.Options, 'width'>, uPlot.AlignedDa
   }
   return [
     {
-      title: 'Routes per device (largest), by tier',
-      height: 280,
-      scales: { x: xScale },
-      axes: [xAxis, { label: 'routes' }],
+      ...common,
+      title: 'Routes on the busiest device of each tier',
+      axes: [xAxis, yAxis('routes')],
       series,
     },
     data as uPlot.AlignedData,
@@ -101,10 +109,9 @@ function routeChart(rows: Row[]): [Omit<uPlot.Options, 'width'>, uPlot.AlignedDa
 function wasteChart(rows: Row[]): [Omit<uPlot.Options, 'width'>, uPlot.AlignedData] {
   return [
     {
+      ...common,
       title: 'Addresses in blocks in use, and wasted',
-      height: 280,
-      scales: { x: xScale },
-      axes: [xAxis, { label: 'addresses' }],
+      axes: [xAxis, yAxis('addresses')],
       series: [
         { label: 'block size' },
         { label: 'in blocks', stroke: '#67707a', width: 2 },
@@ -112,7 +119,7 @@ function wasteChart(rows: Row[]): [Omit<uPlot.Options, 'width'>, uPlot.AlignedDa
       ],
     },
     [
-      rows.map((r) => r.size),
+      rows.map((r) => Math.log2(r.size)),
       rows.map((r) => r.report.addresses!.block_addresses),
       rows.map((r) => r.report.addresses!.wasted),
     ],
