@@ -26,21 +26,24 @@ function StatusLine({ store }: { store: LiveStore }) {
   );
 }
 
+/** `1 host`, `2 hosts`. */
+const plural = (n: number, word: string) => (n === 1 ? word : `${word}s`);
+
 function Totals({ store }: { store: LiveStore }) {
   const t = store.view.totals;
   return (
     <div class="totals" data-testid="totals">
       <span>
-        <b data-total="networks">{t.networks}</b> networks
+        <b data-total="networks">{t.networks}</b> {plural(t.networks, 'network')}
       </span>
       <span>
-        <b data-total="groups">{t.groups}</b> groups
+        <b data-total="groups">{t.groups}</b> {plural(t.groups, 'group')}
       </span>
       <span>
-        <b data-total="hosts">{t.hosts}</b> hosts
+        <b data-total="hosts">{t.hosts}</b> {plural(t.hosts, 'host')}
       </span>
       <span>
-        <b data-total="blocks">{t.blocks}</b> blocks
+        <b data-total="blocks">{t.blocks}</b> {plural(t.blocks, 'block')}
       </span>
       <span>
         <b data-total="allocated">{t.allocated}</b> pods

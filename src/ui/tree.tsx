@@ -5,7 +5,7 @@
  * Big is cheap: a group's host list is drawn only when opened (groups with many hosts start
  * closed), and an open list draws only the rows in view (fixed-height rows in a scroller).
  */
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Block } from '../client/types.ts';
 import {
   blockSize,
@@ -59,8 +59,14 @@ export function BlockChip({ b }: { b: Block }) {
 }
 
 function HostLine({ h, focused }: { h: HostRow; focused: boolean }) {
+  const el = useRef<HTMLDivElement>(null);
+  // A host found by a search is brought into view once.
+  useEffect(() => {
+    if (focused) el.current?.scrollIntoView({ block: 'center' });
+  }, [focused]);
   return (
     <div
+      ref={el}
       class={focused ? 'host focused' : 'host'}
       data-host={h.name}
       style={{ height: `${ROW_PX}px` }}
