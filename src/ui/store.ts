@@ -68,14 +68,17 @@ export class LiveStore {
   }
 
   /**
-   * Replaces the copy with the lists; resolves with the revision to follow from. Hosts are
-   * read first: every other list is read after their revision, so that following from it
-   * misses nothing (a change seen twice is applied twice, harmlessly).
+   * Replaces the copy with the lists; resolves with the revision to follow from. Every list is
+   * read after that revision was taken (from `/readyz`, small and quick; else from `/hosts`,
+   * read first), so following from it misses nothing (a change seen twice is applied twice,
+   * harmlessly).
    */
   async reload(): Promise<number> {
     const api = this.api;
-    const hosts = await api.json<HostList>('/hosts');
-    const [topology, blocks, policies, vips] = await Promise.all([
+    const ready = await api.json<{ revision: number }>('/readyz').catch(() => undefined);
+    const first = ready === undefined ? await api.json<HostList>('/hosts') : undefined;
+    const [hosts, topology, blocks, policies, vips] = await Promise.all([
+      first ?? api.json<HostList>('/hosts'),
       api.json<Topology>('/topology'),
       api.json<{ blocks: Block[] }>('/blocks'),
       api.json<Policy[]>('/policies'),
@@ -90,7 +93,7 @@ export class LiveStore {
       vips: vips ?? [],
     });
     this.#changed();
-    return hosts.revision;
+    return ready?.revision ?? hosts.revision;
   }
 
   #apply(events: WatchEvent[]): void {

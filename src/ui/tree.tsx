@@ -138,12 +138,13 @@ function rowsWhenOpen(g: GroupView): number {
 
 /**
  * The groups open at first: level by level from the top, each whole level while the rows drawn
- * stay within `budget`, so that a big topology starts as its upper levels (the 1,024-host
- * example: its 8 zones open, its 128 racks closed) and a small one starts open.
+ * stay within `budget` (about a screenful: more is not seen at first and only delays the first
+ * drawing). A big topology starts as its upper level (the 1,024-host example: its 8 zones,
+ * closed), a small one open.
  *
- * @example defaultOpen(view.networks.map((n) => n.root), 300) // Set { 'pods/zone-a', … }
+ * @example defaultOpen(view.networks.map((n) => n.root)) // Set { 'pods/zone-a', … }
  */
-export function defaultOpen(roots: readonly GroupView[], budget = 300): Set<string> {
+export function defaultOpen(roots: readonly GroupView[], budget = 48): Set<string> {
   const open = new Set<string>();
   let rows = roots.reduce((n, r) => n + rowsWhenOpen(r), 0);
   let level = roots.flatMap((r) => r.groups);
