@@ -63,6 +63,8 @@ describe('advisor invariants', () => {
             assert.ok(tier.romana.total <= tier.per_block.total, `${t} total`);
             assert.ok(tier.romana.max <= tier.per_block.max, `${t} max`);
           }
+          const core = rep.routes!.core;
+          if (core !== null) assert.ok(core.romana.total <= core.per_block.total, 'core');
           assert.equal(rep.routes!.spine.per_block.total, ad.blocks);
           const c = rep.churn!;
           assert.equal(c.pods_started, c.pods_stopped);

@@ -20,8 +20,12 @@ export class ChurnCounter {
   started = 0;
   updates = zeroUpdates();
 
-  constructor(fabric: Fabric) {
+  readonly #ecmp: boolean;
+
+  /** `ecmp`: hosts announce their host group whole, so the ToR's table never changes. */
+  constructor(fabric: Fabric, ecmp = false) {
     this.#fabric = fabric;
+    this.#ecmp = ecmp;
   }
 
   /** Starts counting afresh (the blocks in use are kept). */
@@ -71,6 +75,7 @@ export class ChurnCounter {
     if (f.hasCore) u.core.per_block += 1;
     if (p.soleCover.covers(Cidr.parse(v.block, 'cidr', BOTH_FAMILIES))) return;
     u.host.romana += peers;
+    if (this.#ecmp) return;
     u.tor.romana += 1;
     if (spine) u.spine.romana += 1;
     if (core) u.core.romana += 1;

@@ -129,10 +129,17 @@ function groupChanges(before: Ipam, after: Ipam): TopologyPreview['groups'] {
   for (const [k, g] of b) {
     const now = a.get(k);
     if (now?.cidr === g.cidr) unchanged++;
-    else changed.push({ network: g.network, group: g.group, before: g.cidr, after: now?.cidr ?? null });
+    else
+      changed.push({
+        network: g.network,
+        group: g.group,
+        before: g.cidr,
+        after: now?.cidr ?? null,
+      });
   }
   for (const [k, g] of a) {
-    if (!b.has(k)) changed.push({ network: g.network, group: g.group, before: null, after: g.cidr });
+    if (!b.has(k))
+      changed.push({ network: g.network, group: g.group, before: null, after: g.cidr });
   }
   return { unchanged, changed };
 }

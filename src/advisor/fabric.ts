@@ -45,8 +45,11 @@ export class Fabric {
   hasCore = false;
   torDepth: number | null = null;
   spineDepth: number | null = null;
+  /** The topology, every host in its group (`GET /topology`). */
+  readonly topology: TopologyUpdateRequest;
 
   constructor(topology: TopologyUpdateRequest, tiers?: TierInput) {
+    this.topology = topology;
     for (const t of topology.topologies) {
       for (const netName of t.networks) {
         const net = topology.networks.find((n) => n.name === netName);
@@ -112,11 +115,12 @@ export class Fabric {
   }
 
   /**
-   * What `p`'s host announces: its sole groups, and each of its blocks outside them.
+   * What the agents of `p`'s rack peers route to `p`'s host (src/agent/route-plan.ts): its sole
+   * groups, and each of its blocks outside them.
    *
-   * @example fabric.announce(p, blocksOfHost).map(String) // ['10.0.0.0/19']
+   * @example fabric.agentRoutes(p, blocksOfHost).map(String) // ['10.0.0.0/19']
    */
-  announce(p: Placement, blocks: readonly Cidr[]): Cidr[] {
+  agentRoutes(p: Placement, blocks: readonly Cidr[]): Cidr[] {
     const out = [...p.sole];
     for (const b of blocks) if (!p.soleCover.covers(b)) out.push(b);
     return out;

@@ -90,5 +90,6 @@ function hostCount(input: SimulationInput): number {
 function podsBound(input: SimulationInput): number {
   const p = input.pods;
   if (typeof p === 'number') return p;
+  if (p.distribution === 'given') return Math.max(0, ...Object.values(p.per_host));
   return p.distribution === 'uniform' ? p.max : p.mean;
 }

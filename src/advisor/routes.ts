@@ -2,8 +2,9 @@
  * Route counts per tier (host, ToR, spine, core) under Romana's aggregation, next to one route
  * per block and one route per host, for the state an engine holds now.
  */
+import { announce } from '../bgp/announce.ts';
 import type { BlockView } from '../ipam/index.ts';
-import type { Cidr } from '../net/addr.ts';
+import { BOTH_FAMILIES, Cidr } from '../net/addr.ts';
 import { blocksByHost, Fabric, type Placement } from './fabric.ts';
 import type { RouteReport, Spread, TierRoutes } from './types.ts';
 
@@ -19,30 +20,38 @@ interface Counts {
  *
  * @example routeReport(new Fabric(ipam.getTopology()), ipam.listAllBlocks().blocks).spine.romana.max
  */
-export function routeReport(fabric: Fabric, blocks: readonly BlockView[]): RouteReport {
+export function routeReport(
+  fabric: Fabric,
+  blocks: readonly BlockView[],
+  opts: { ecmp?: boolean } = {},
+): RouteReport {
   const byHost = blocksByHost(blocks);
   const own = (p: Placement): Cidr[] => byHost.get(`${p.network}/${p.host}`) ?? [];
+  const announced = announcements(fabric, blocks, opts.ecmp === true);
   const hosts = new Map<string, Counts>();
   const tors = new Map<string, Counts>();
   const torTables = new Map<string, Cidr[]>();
   for (const [torId, members] of fabric.torMembers) {
-    const table: Cidr[] = [];
+    // The ToR learns what each host behind it announces (src/bgp/announce.ts); a prefix
+    // announced by several hosts (ECMP) is one route.
+    const table = new Map<string, Cidr>();
     let blockCount = 0;
-    const announced = members.map((p) => {
-      const a = fabric.announce(p, own(p));
-      table.push(...a);
+    const routed = members.map((p) => {
+      for (const a of announced.get(`${p.network}/${p.host}`) ?? []) table.set(a.toString(), a);
       blockCount += own(p).length;
-      return a.length;
+      return fabric.agentRoutes(p, own(p)).length;
     });
-    torTables.set(torId, table);
+    const routedAll = routed.reduce((a, b) => a + b, 0);
+    torTables.set(torId, [...table.values()]);
     add(tors, members[0]!.tor.key, {
-      romana: table.length,
+      romana: table.size,
       perBlock: blockCount,
       perHost: members.length,
     });
+    // A host routes its rack peers' pods as their agents' plan says.
     members.forEach((p, i) => {
       add(hosts, p.host, {
-        romana: table.length - announced[i]!,
+        romana: routedAll - routed[i]!,
         perBlock: blockCount - own(p).length,
         perHost: members.length - 1,
       });
@@ -75,6 +84,39 @@ export function routeReport(fabric: Fabric, blocks: readonly BlockView[]): Route
     spine: tier(spines),
     core: core === null ? null : tier(new Map([['core', core]])),
   };
+}
+
+/** What every host announces over BGP, by `network/host` (the publisher's own function). */
+function announcements(
+  fabric: Fabric,
+  blocks: readonly BlockView[],
+  ecmp: boolean,
+): Map<string, Cidr[]> {
+  const mine = new Map<string, BlockView[]>();
+  for (const b of blocks) {
+    if (b.host === '') continue;
+    const list = mine.get(b.host) ?? [];
+    list.push(b);
+    mine.set(b.host, list);
+  }
+  const ecmpNetworks = new Set(ecmp ? fabric.topology.networks.map((n) => n.name) : []);
+  const out = new Map<string, Cidr[]>();
+  const seen = new Set<string>();
+  for (const p of fabric.placements) {
+    if (seen.has(p.host)) continue;
+    seen.add(p.host);
+    const list = announce({
+      self: p.host,
+      topology: fabric.topology,
+      blocks: mine.get(p.host) ?? [],
+      ecmpNetworks,
+    });
+    for (const a of list) {
+      const k = `${a.network}/${p.host}`;
+      out.set(k, [...(out.get(k) ?? []), Cidr.parse(a.prefix, 'cidr', BOTH_FAMILIES)]);
+    }
+  }
+  return out;
 }
 
 /** The core holds each spine's aggregate (or the spine's table when the spine is the network). */

@@ -3,6 +3,7 @@
  * the comment above it from the carving rules of docs/ipam.md.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { isRomanaError } from '../errors.ts';
 import { simulate } from './simulate.ts';
@@ -133,6 +134,17 @@ describe('advisor on 2 racks x 2 hosts, /28 blocks', () => {
     assert.equal(c.route_updates.spine.per_block, events);
   });
 
+  it('ECMP: both hosts of a rack announce the rack /25, the ToR holds one route', () => {
+    const b = only({ ...SMALL, ecmp: true, churn: { rounds: 3, fraction: 0.5 } });
+    const r = b.routes!;
+    // The ToR learns 10.0.0.0/25 from both hosts: one route with two next hops.
+    assert.equal(r.tor.romana.max, 1);
+    // The hosts still route their peer's block; the spine one /25 per rack.
+    assert.deepEqual([r.host.romana.max, r.spine.romana.max], [1, 2]);
+    // Blocks come and go behind a prefix that never changes.
+    assert.equal(b.churn!.route_updates.tor.romana, 0);
+  });
+
   it('several block sizes: a size the groups cannot hold is reported, the others computed', () => {
     const r = simulate({ ...SMALL, block_masks: [24, 28] });
     // A /24 block does not fit in a /25 rack group.
@@ -159,6 +171,46 @@ describe('advisor on 2 racks x 2 hosts, /28 blocks', () => {
     assert.deepEqual(simulate(input), a);
     assert.equal(a.pods, 40);
     assert.equal(a.block_sizes[0]!.addresses!.pods, 40);
+  });
+
+  it('given pods per host: hosts not listed run none', () => {
+    const b = only({
+      ...SMALL,
+      pods: { distribution: 'given', per_host: { 'host-1-1-1': 17, 'host-1-2-2': 3 } },
+    });
+    // 17 pods need two /28 blocks, 3 pods one: 3 blocks = 48 addresses, 28 wasted.
+    assert.deepEqual([b.addresses!.pods, b.addresses!.blocks, b.addresses!.wasted], [20, 3, 28]);
+    assert.deepEqual([b.addresses!.blocks_per_host.min, b.addresses!.blocks_per_host.max], [0, 2]);
+  });
+
+  it('hosts placed by their tags in examples/topology.json', () => {
+    const topology = JSON.parse(
+      readFileSync(new URL('../../examples/topology.json', import.meta.url), 'utf8'),
+    ) as SimulationInput['topology'];
+    const b = only({
+      topology,
+      hosts: [
+        { name: 'a1-1', ip: '192.168.1.1', tags: { zone: 'a', rack: 'a1' } },
+        { name: 'a1-2', ip: '192.168.1.2', tags: { zone: 'a', rack: 'a1' } },
+        { name: 'a2-1', ip: '192.168.1.3', tags: { zone: 'a', rack: 'a2' } },
+        { name: 'b1-1', ip: '192.168.1.4', tags: { zone: 'b', rack: 'b1' } },
+      ],
+      pods: 20,
+    });
+    // 10.112.0.0/12 in 3 groups padded to 4 (/14 each); zones split into 2 racks of /15.
+    // Placement takes the eligible leaf with the fewest hosts: a1-1 rack-a1; a1-2 "unlabelled"
+    // (0 hosts, and it accepts any tags) rather than rack-a1 (1); a2-1 rack-a2; b1-1 rack-b1.
+    // Every group then holds one host, so every host announces its group whole.
+    const r = b.routes!;
+    // 4 ToRs (3 racks and "unlabelled"), 1 route each; no host has a peer behind its ToR.
+    assert.deepEqual([r.tor.devices, r.tor.romana.max, r.tor.romana.min], [4, 1, 1]);
+    assert.deepEqual([r.host.romana.max, r.host.romana.min], [0, 0]);
+    // Spines: zone-a holds its 2 racks' /15s; zone-b the /14 that b1-1 alone holds; the
+    // network above "unlabelled" its /14. The core: one route from each.
+    assert.deepEqual([r.spine.devices, r.spine.romana.max, r.spine.romana.min], [3, 2, 1]);
+    assert.equal(r.core?.romana.max, 3);
+    // 20 pods: 2 blocks of /28 per host.
+    assert.equal(b.addresses!.blocks, 8);
   });
 
   it('refuses bad input naming the field', () => {

@@ -82,9 +82,9 @@ function simulateOne(
   const topo = ipam.getTopology();
   const fabric = new Fabric(topo, tiers);
   const hostNames = ipam.listHosts().hosts.map((h) => h.name);
-  const targets = podsPerHost(hostNames.length, input.pods, seed);
+  const targets = podsPerHost(hostNames, input.pods, seed);
   const blockSize = 2 ** (32 - blockMask);
-  const counter = new ChurnCounter(fabric);
+  const counter = new ChurnCounter(fabric, input.ecmp === true);
   const base: BlockSizeReport = { block_mask: blockMask, block_size: blockSize };
   const run: OneRun = {
     report: base,
@@ -102,7 +102,7 @@ function simulateOne(
     return run;
   }
   base.initial_blocks = counter.acquired;
-  base.routes = routeReport(fabric, ipam.listAllBlocks().blocks);
+  base.routes = routeReport(fabric, ipam.listAllBlocks().blocks, { ecmp: input.ecmp === true });
   base.addresses = addressReport(ipam, live.length, blockSize);
   base.capacity = capacityReport(topo, fabric, segments);
   if (input.churn !== undefined && input.churn.rounds > 0) {

@@ -25,6 +25,11 @@ export type PodsInput =
       mean: number;
       /** Zipf exponent: host of rank r gets a share proportional to 1 / r^exponent (default 1). */
       exponent?: number;
+    }
+  | {
+      distribution: 'given';
+      /** Pods per host by name (a host not listed runs none), e.g. a live cluster's counts. */
+      per_host: Record<string, number>;
     };
 
 export interface ChurnInput {
@@ -59,6 +64,11 @@ export interface SimulationInput {
   /** Block sizes to compare (prefix lengths); default: the topology's own. */
   block_masks?: number[];
   tiers?: TierInput;
+  /**
+   * Every host announces its whole host group (ECMP at the ToR, the route publisher's option)
+   * instead of its blocks.
+   */
+  ecmp?: boolean;
   /** Seed of the distributions and of churn (default 1). */
   seed?: number;
 }

@@ -9,10 +9,11 @@ import type { PodsInput } from './types.ts';
 /**
  * Pods per host, in host order.
  *
- * @example podsPerHost(4, { distribution: 'skewed', mean: 10 }, 1) // 40 pods over 4 hosts, uneven
+ * @example podsPerHost(['a', 'b', 'c', 'd'], { distribution: 'skewed', mean: 10 }, 1) // 40 pods, uneven
  */
-export function podsPerHost(hosts: number, pods: PodsInput, seed: number): number[] {
-  if (typeof pods === 'number') return new Array<number>(hosts).fill(pods);
+export function podsPerHost(hosts: readonly string[], pods: PodsInput, seed: number): number[] {
+  if (typeof pods === 'number') return new Array<number>(hosts.length).fill(pods);
+  if (pods.distribution === 'given') return hosts.map((h) => pods.per_host[h] ?? 0);
   const rng = new Rng(seed);
   if (pods.distribution === 'uniform') {
     if (pods.max < pods.min) {
@@ -20,9 +21,10 @@ export function podsPerHost(hosts: number, pods: PodsInput, seed: number): numbe
         resourceType: 'simulation',
       });
     }
-    return Array.from({ length: hosts }, () => rng.int(pods.min, pods.max));
+    return Array.from({ length: hosts.length }, () => rng.int(pods.min, pods.max));
   }
-  return zipf(hosts, Math.round(pods.mean * hosts), pods.exponent ?? 1, rng);
+  const n = hosts.length;
+  return zipf(n, Math.round(pods.mean * n), pods.exponent ?? 1, rng);
 }
 
 /** `total` pods over `hosts`, host of rank r weighted 1/r^s, ranks shuffled by the seed. */

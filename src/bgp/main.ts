@@ -34,6 +34,7 @@ interface Flags {
   holdTime: number;
   keepaliveTime: number;
   connectRetryTime: number;
+  errorWaitTime: number;
   kernel: boolean;
   metricsPort: number;
   metricsHost: string;
@@ -113,6 +114,11 @@ function options(cmd: Command): Command {
         .default(DEFAULT_TIMERS.connectRetry)
         .argParser(intArg(1, 65535)),
     )
+    .addOption(
+      opt('--error-wait-time <s>', 'seconds before a failed session is tried again')
+        .default(DEFAULT_TIMERS.errorWait)
+        .argParser(intArg(1, 65535)),
+    )
     .addOption(opt('--no-kernel', 'do not install the unreachable routes in the kernel'))
     .addOption(
       opt('--metrics-port <port>', '/metrics and /healthz port (0: off)')
@@ -134,6 +140,7 @@ async function run(f: Flags): Promise<number> {
     hold: f.holdTime,
     keepalive: f.keepaliveTime,
     connectRetry: f.connectRetryTime,
+    errorWait: f.errorWaitTime,
   };
   checkBirdConfig({
     host: f.hostname,
@@ -241,6 +248,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = options(new Command('romana-route-publisher'))
     .description("Keeps BIRD 2 announcing this host's Romana prefixes over BGP (docs/bgp.md)")
     .version(`romana-route-publisher ${VERSION}`, '--version', 'print the version')
+    .enablePositionalOptions() // `status --socket S`: the subcommand's own options
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   let code = 0;

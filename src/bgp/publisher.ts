@@ -16,7 +16,7 @@ import { collectPeers, localAs } from './peers.ts';
 import { checkBirdConfig, renderBirdConfig, type BgpTimers, type BirdConfig } from './render.ts';
 import { renderTemplate } from './template.ts';
 
-export type Log = (level: 'info' | 'warn' | 'error', msg: string, extra?: object) => void;
+export type Log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, extra?: object) => void;
 
 export interface PublisherOptions {
   client: RomanadClient;
@@ -189,9 +189,12 @@ export class Publisher {
         });
         return;
       }
+      const prefixes = c.announcements.map((a) => a.prefix);
       if (out.result === 'reconfigured') {
         metrics.reloads.inc();
-        log('info', 'BIRD reconfigured', { prefixes: c.announcements.map((a) => a.prefix) });
+        log('info', 'BIRD reconfigured', { prefixes });
+      } else {
+        log('debug', 'configuration unchanged; BIRD not reloaded', { prefixes });
       }
       this.announcements = c.announcements;
       metrics.announced.set(c.announcements.length);

@@ -20,6 +20,7 @@ import {
   type BirdConfig,
 } from './render.ts';
 import { renderTemplate, TemplateError } from './template.ts';
+import { spineConfig, torConfig, type Rack } from './fabric.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'romana-bg-render-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -89,7 +90,7 @@ const configArb: fc.Arbitrary<BirdConfig> = fc
     ],
     peers,
     gracefulRestart: gr,
-    timers: { hold, keepalive: Math.max(1, Math.floor(hold / 3)), connectRetry: 1 },
+    timers: { hold, keepalive: Math.max(1, Math.floor(hold / 3)), connectRetry: 1, errorWait: 1 },
     kernel,
   }));
 
@@ -137,8 +138,9 @@ describe('BIRD configuration rendering', () => {
       [{ peers: [{ ...base.peers[0]!, address: '10.0.0.300' }] }, /peers\[0\]\.address/],
       [{ peers: [base.peers[0]!, base.peers[0]!] }, /peers\[1\]\.address: '192.168.1.1' twice/],
       [{ peers: [{ ...base.peers[0]!, multihop: 0 }] }, /peers\[0\]\.multihop/],
-      [{ timers: { hold: 2, keepalive: 1, connectRetry: 1 } }, /hold time: '2'/],
-      [{ timers: { hold: 9, keepalive: 9, connectRetry: 1 } }, /keepalive time/],
+      [{ timers: { ...DEFAULT_TIMERS, hold: 2, keepalive: 1 } }, /hold time: '2'/],
+      [{ timers: { ...DEFAULT_TIMERS, hold: 9, keepalive: 9 } }, /keepalive time/],
+      [{ timers: { ...DEFAULT_TIMERS, errorWait: 0 } }, /error wait time: '0'/],
       [{ gracefulRestart: -1 }, /graceful restart/],
       [
         { peers: [{ ...base.peers[0]!, address: 'fd00::1', multihop: 2, bfd: true }] },
@@ -175,5 +177,22 @@ describe('BIRD configuration rendering', () => {
       () => renderTemplate('<% if ( %>', 'syntax.eta', base),
       (e: unknown) => e instanceof TemplateError && /syntax\.eta/.test(e.message),
     );
+  });
+
+  it('renders ToR and spine examples that BIRD 2 parses', () => {
+    const racks: Rack[] = [1, 2].map((n) => ({
+      name: `rack-${n}`,
+      tor: `t${n}`,
+      as: 65000 + n,
+      subnet: `192.168.${n}`,
+      uplink: `172.31.${n}`,
+      cidr: `10.112.${(n - 1) * 128}.0/17`,
+      hosts: [`h${2 * n - 1}`, `h${2 * n}`],
+    }));
+    for (const text of [...racks.map((r) => torConfig(r, 3)), spineConfig(racks, 3)]) {
+      const r = birdParse(text);
+      assert.ok(r.ok, `${r.msg}\n${text}`);
+    }
+    assert.match(torConfig(racks[0]!), /route 10\.112\.0\.0\/17 unreachable;/);
   });
 });

@@ -32,6 +32,11 @@ export interface BgpTimers {
   keepalive: number;
   /** Seconds between connection attempts. */
   connectRetry: number;
+  /**
+   * Seconds before a session that failed (hold timer expired, peer's error) is tried again;
+   * doubled on repeated failures up to 300 (BIRD's default: 60).
+   */
+  errorWait: number;
 }
 
 /** Everything the default configuration is made of. */
@@ -54,7 +59,12 @@ export interface BirdConfig {
   kernel: boolean;
 }
 
-export const DEFAULT_TIMERS: BgpTimers = { hold: 90, keepalive: 30, connectRetry: 5 };
+export const DEFAULT_TIMERS: BgpTimers = {
+  hold: 90,
+  keepalive: 30,
+  connectRetry: 5,
+  errorWait: 60,
+};
 
 const FAMILIES: readonly Family[] = [4, 6];
 const chan = (f: Family) => `ipv${f}`;
@@ -124,6 +134,7 @@ export function renderPeer(p: BgpPeer, c: BirdConfig): string {
     `  hold time ${c.timers.hold};`,
     `  keepalive time ${c.timers.keepalive};`,
     `  connect retry time ${c.timers.connectRetry};`,
+    `  error wait time ${c.timers.errorWait}, ${Math.max(c.timers.errorWait, 300)};`,
   ];
   if (p.password !== undefined) lines.push(`  password "${p.password}";`);
   if (p.bfd) lines.push('  bfd on;');
@@ -178,7 +189,7 @@ export function checkBirdConfig(c: BirdConfig): void {
   if (!Number.isInteger(c.gracefulRestart) || c.gracefulRestart < 0 || c.gracefulRestart > 4095) {
     throw invalidInput(`graceful restart: '${c.gracefulRestart}' is not 0 to 4095 seconds`);
   }
-  const { hold, keepalive, connectRetry } = c.timers;
+  const { hold, keepalive, connectRetry, errorWait } = c.timers;
   if (!Number.isInteger(hold) || hold < 3 || hold > 65535) {
     throw invalidInput(`hold time: '${hold}' is not 3 to 65535 seconds`);
   }
@@ -187,6 +198,9 @@ export function checkBirdConfig(c: BirdConfig): void {
   }
   if (!Number.isInteger(connectRetry) || connectRetry < 1 || connectRetry > 65535) {
     throw invalidInput(`connect retry time: '${connectRetry}' is not 1 to 65535 seconds`);
+  }
+  if (!Number.isInteger(errorWait) || errorWait < 1 || errorWait > 65535) {
+    throw invalidInput(`error wait time: '${errorWait}' is not 1 to 65535 seconds`);
   }
   const seen = new Set<string>();
   c.peers.forEach((p, i) => {

@@ -29,6 +29,7 @@ export interface AdvisorFlags {
   seed?: string;
   torDepth?: string;
   spineDepth?: string;
+  ecmp?: boolean;
 }
 
 /** Adds the flags that describe the topology and the load. */
@@ -52,7 +53,8 @@ export function advisorOptions(cmd: Command): Command {
     .option('--segments <spec>', 'owners the pods are spread over: N, or tenant:segment,...')
     .option('--seed <n>', 'seed of distributions and churn (default 1)')
     .option('--tor-depth <n>', 'depth of the rack groups (0 = the network; default: the leaf)')
-    .option('--spine-depth <n>', 'depth of the zone groups (default: the ToR depth - 1)');
+    .option('--spine-depth <n>', 'depth of the zone groups (default: the ToR depth - 1)')
+    .option('--ecmp', 'hosts announce their whole group (ECMP at the ToR) instead of their blocks');
 }
 
 /** Registers `topology simulate` under `topology`. */
@@ -125,6 +127,7 @@ export async function advisorInput(
   }
   if (flags.segments !== undefined) input.segments = segmentsSpec(flags.segments);
   if (flags.seed !== undefined) input.seed = int(flags.seed, '--seed');
+  if (flags.ecmp === true) input.ecmp = true;
   if (flags.torDepth !== undefined || flags.spineDepth !== undefined) {
     const tor = int(flags.torDepth ?? '2', '--tor-depth');
     input.tiers = {
@@ -216,6 +219,10 @@ export const ROUTE_HEAD = ['BLOCK', 'TIER', 'DEVICES', 'ROMANA', 'PER BLOCK', 'P
 export function simulationText(r: SimulationReport): string {
   const head = `${r.hosts} hosts, ${r.pods} pods, ${r.segments} segment(s), seed ${r.seed}\n\n`;
   const routes = table(ROUTE_HEAD, r.block_sizes.flatMap(routeRows));
+  const updates = (b: BlockSizeReport, t: 'tor' | 'spine'): string | undefined => {
+    const u = b.churn?.route_updates[t];
+    return u === undefined ? undefined : `${u.romana}/${u.per_block}`;
+  };
   const rows = r.block_sizes.map((b): Cell[] => [
     `/${b.block_mask}`,
     b.block_size,
@@ -224,9 +231,8 @@ export function simulationText(r: SimulationReport): string {
     b.addresses === undefined ? undefined : `${(b.addresses.wasted_ratio * 100).toFixed(1)}%`,
     b.capacity?.pods_per_host,
     b.churn === undefined ? undefined : b.churn.blocks_acquired + b.churn.blocks_released,
-    b.churn === undefined
-      ? undefined
-      : `${b.churn.route_updates.spine.romana}/${b.churn.route_updates.spine.per_block}`,
+    updates(b, 'tor'),
+    updates(b, 'spine'),
     b.error,
   ]);
   const addr = table(
@@ -238,13 +244,15 @@ export function simulationText(r: SimulationReport): string {
       'WASTED %',
       'MAX PODS/HOST',
       'CHURN BLOCK EVENTS',
-      'SPINE UPDATES ROMANA/PER BLOCK',
+      'ToR UPDATES',
+      'SPINE UPDATES',
       'ERROR',
     ],
     rows,
   );
   const note =
     '\nROMANA, PER BLOCK, PER HOST: routes per device (min/avg/max when they differ).\n' +
-    'MAX PODS/HOST: pods every host can run at once before its group has no block left.\n';
+    'MAX PODS/HOST: pods every host can run at once before its group has no block left.\n' +
+    'UPDATES: route updates under churn, summed over the tier, Romana/one route per block.\n';
   return head + routes + '\n' + addr + note;
 }

@@ -78,6 +78,30 @@ describe('POST /topology/simulate', () => {
     assert.equal(b.capacity!.pods_per_host, 32768);
   });
 
+  test('"pods": "live" simulates the pods each host runs now', async () => {
+    for (let i = 0; i < 20; i++) {
+      await call(app, 'POST', '/address', { name: `pod-${i}`, host: 'h1' }, auth(ADMIN));
+    }
+    const a = await call(
+      app,
+      'POST',
+      '/topology/simulate',
+      { pods: 'live', block_masks: [27, 28] },
+      auth(READER),
+    );
+    assert.equal(a.status, 200, a.text);
+    const r = a.body as SimulationReport;
+    // h1 runs 20 pods, h2 none: one /27 (12 wasted) or two /28 (12 wasted).
+    assert.equal(r.pods, 20);
+    assert.deepEqual(
+      r.block_sizes.map((b) => [b.addresses!.blocks, b.addresses!.wasted]),
+      [
+        [1, 12],
+        [2, 12],
+      ],
+    );
+  });
+
   test('the schema is closed and names the field', async () => {
     const a = await call(app, 'POST', '/topology/simulate', { ...SHAPE, podz: 1 }, auth(READER));
     assertError(a, 400, 'InvalidInput', /body\.podz: unknown field/);

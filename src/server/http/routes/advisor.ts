@@ -57,6 +57,17 @@ export const SimulateBody = Type.Object(
     ),
     pods: Type.Union([
       int(0, API_LIMITS.podsPerHost),
+      // The pods each host runs now (live addresses per host).
+      Type.Literal('live'),
+      Type.Object(
+        {
+          distribution: Type.Literal('given'),
+          per_host: Type.Record(Type.String({ maxLength: 253 }), int(0, API_LIMITS.podsPerHost), {
+            maxProperties: API_LIMITS.hosts,
+          }),
+        },
+        closed,
+      ),
       Type.Object(
         {
           distribution: Type.Literal('uniform'),
@@ -99,6 +110,7 @@ export const SimulateBody = Type.Object(
       Type.Array(int(1, 32), { minItems: 1, maxItems: API_LIMITS.blockMasks }),
     ),
     tiers: Type.Optional(Type.Object({ tor: int(0, 64), spine: int(0, 64) }, closed)),
+    ecmp: Type.Optional(Type.Boolean()),
     seed: Type.Optional(int(0, 2 ** 32 - 1)),
   },
   closed,
@@ -120,6 +132,13 @@ export function dryRunTopology(service: RomanaService, doc: unknown): TopologyPr
   return topologyPreview(p.before, p.after, p.result);
 }
 
+/** Addresses per host in the live state. */
+function livePods(service: RomanaService): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const a of service.listAddresses()) out[a.host] = (out[a.host] ?? 0) + 1;
+  return out;
+}
+
 export function advisorRoutes(app: TypedApp, ctx: RouteContext): void {
   const { service } = ctx;
   app.post(
@@ -130,7 +149,11 @@ export function advisorRoutes(app: TypedApp, ctx: RouteContext): void {
       schema: { body: SimulateBody },
     },
     async (req, reply) => {
-      const input = { ...req.body } as SimulationInput;
+      const { pods, ...rest } = req.body;
+      const input = {
+        ...rest,
+        pods: pods === 'live' ? { distribution: 'given', per_host: livePods(service) } : pods,
+      } as SimulationInput;
       if (input.topology === undefined && input.shape === undefined) {
         const live = service.getTopology();
         if (live.networks.length === 0) {
