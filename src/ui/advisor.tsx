@@ -22,23 +22,25 @@ export function blockMasks(own: number, networkPrefix: number): number[] {
   return out;
 }
 
+/** `POST /topology/simulate`'s body: the advisor's input, where `pods` may also be `live`. */
+export type SimulateRequest = Omit<SimulationInput, 'pods'> & {
+  pods: SimulationInput['pods'] | 'live';
+};
+
 /**
  * What the page asks of the advisor: romanad's live topology (sent as no topology at all:
- * romanad simulates the one it holds), pods per host, and block sizes around the first
- * network's own.
+ * romanad simulates the one it holds), its live pods (each host as many as it holds now) or
+ * `podsPerHost` on every host, and block sizes around the first network's own.
  */
-export function liveInput(store: LiveStore, podsPerHost: number): SimulationInput | undefined {
+export function liveInput(
+  store: LiveStore,
+  podsPerHost: number | 'live',
+): SimulateRequest | undefined {
   const net = store.state.topology?.networks[0];
   if (net === undefined) return undefined;
   const own = net.block_mask || 29;
   const prefix = Number(net.cidr.split('/')[1]);
   return { pods: podsPerHost, block_masks: blockMasks(own, prefix) };
-}
-
-/** Pods per host now, rounded up (at least 1): what the simulation places by default. */
-export function livePodsPerHost(store: LiveStore): number {
-  const t = store.view.totals;
-  return Math.max(1, Math.ceil(t.hosts === 0 ? 0 : t.allocated / t.hosts));
 }
 
 const TIERS = [
@@ -174,11 +176,12 @@ function Table({ report }: { report: SimulationReport }) {
 type Result = { report: SimulationReport } | { error: string } | undefined;
 
 export function Advisor({ store }: { store: LiveStore }) {
-  const [pods, setPods] = useState(() => livePodsPerHost(store));
+  /** Empty: the live pods; else this many on every host. */
+  const [pods, setPods] = useState('');
   const [result, setResult] = useState<Result>(undefined);
   const [busy, setBusy] = useState(false);
   const run = () => {
-    const input = liveInput(store, pods);
+    const input = liveInput(store, pods === '' ? 'live' : Math.max(0, Math.floor(Number(pods))));
     if (input === undefined) return setResult({ error: 'romanad holds no topology yet' });
     setBusy(true);
     store.api.json<SimulationReport>('/topology/simulate', 'POST', input).then(
@@ -204,15 +207,16 @@ export function Advisor({ store }: { store: LiveStore }) {
           run();
         }}
       >
-        Simulate this topology with{' '}
+        Simulate this topology with its pods as they run now, or with{' '}
         <input
           type="number"
           name="pods"
-          min={1}
+          min={0}
+          placeholder="—"
           value={pods}
-          onInput={(e) => setPods(Math.max(1, Number((e.currentTarget as HTMLInputElement).value)))}
+          onInput={(e) => setPods((e.currentTarget as HTMLInputElement).value)}
         />{' '}
-        pods per host <button type="submit">{busy ? 'Simulating…' : 'Simulate'}</button>
+        pods on every host <button type="submit">{busy ? 'Simulating…' : 'Simulate'}</button>
       </form>
       {result !== undefined && 'error' in result && <p class="found error">{result.error}</p>}
       {result !== undefined && 'report' in result && (
