@@ -53,12 +53,68 @@ function Totals({ store }: { store: LiveStore }) {
   );
 }
 
+type Focus = { network: string; host: string } | undefined;
+
+/** The topology tab: each network's tree; `open`: groups opened or closed by hand. */
+function TopologyTab({
+  store,
+  focus,
+  unfocus,
+  open,
+  setOpen,
+}: {
+  store: LiveStore;
+  focus: Focus;
+  unfocus(): void;
+  open: Map<string, boolean>;
+  setOpen(m: Map<string, boolean>): void;
+}) {
+  const view = store.view;
+  const openAtFirst = useMemo(() => defaultOpen(view.networks.map((n) => n.root)), [view]);
+  if (view.networks.length === 0) {
+    return <p class="empty">{store.status.kind === 'loading' ? 'Loading…' : 'No topology yet.'}</p>;
+  }
+  const toggle = (key: string, now: boolean) => {
+    unfocus();
+    setOpen(new Map(open).set(key, now));
+  };
+  return (
+    <>
+      {view.networks.map((n) => (
+        <NetworkCard key={n.name} n={n} p={{ open, openAtFirst, focus, toggle }} />
+      ))}
+    </>
+  );
+}
+
+/** Runs searches; a pod or IP found on a host focuses that host in the tree. */
+function useSearch(store: LiveStore, onHost: (f: NonNullable<Focus>) => void) {
+  const [found, setFound] = useState<Found | { kind: 'error'; message: string } | undefined>();
+  const run = (q: string) => {
+    setFound(undefined);
+    search(store, q).then(
+      (f) => {
+        setFound(f);
+        const block = f.kind === 'pod' || f.kind === 'ip' ? f.block : undefined;
+        if (block !== undefined && block.host !== '')
+          onHost({ network: block.network, host: block.host });
+      },
+      (err: unknown) =>
+        setFound({ kind: 'error', message: err instanceof Error ? err.message : String(err) }),
+    );
+  };
+  return { found, run };
+}
+
 export function App({ store, tokens }: { store: LiveStore; tokens: TokenBridge }) {
   const version = useStore(store);
   const [tab, setTab] = useState<Tab>('topology');
+  const [focus, setFocus] = useState<Focus>();
   const [open, setOpen] = useState(() => new Map<string, boolean>());
-  const [found, setFound] = useState<Found | { kind: 'error'; message: string } | undefined>();
-  const [focus, setFocus] = useState<{ network: string; host: string } | undefined>();
+  const { found, run } = useSearch(store, (f) => {
+    setFocus(f);
+    setTab('topology');
+  });
 
   useEffect(() => {
     if (version > 0 && performance.getEntriesByName('romana:rendered').length === 0) {
@@ -66,24 +122,6 @@ export function App({ store, tokens }: { store: LiveStore; tokens: TokenBridge }
     }
   }, [version]);
 
-  const runSearch = (q: string) => {
-    setFound(undefined);
-    search(store, q).then(
-      (f) => {
-        setFound(f);
-        const block = f.kind === 'pod' || f.kind === 'ip' ? f.block : undefined;
-        if (block !== undefined && block.host !== '') {
-          setFocus({ network: block.network, host: block.host });
-          setTab('topology');
-        }
-      },
-      (err: unknown) =>
-        setFound({ kind: 'error', message: err instanceof Error ? err.message : String(err) }),
-    );
-  };
-
-  const view = store.view;
-  const openAtFirst = useMemo(() => defaultOpen(view.networks.map((n) => n.root)), [view]);
   const tabs: Array<[Tab, string]> = [
     ['topology', 'Topology'],
     ['policies', `Policies (${store.state.policies.size})`],
@@ -95,7 +133,7 @@ export function App({ store, tokens }: { store: LiveStore; tokens: TokenBridge }
       <header>
         <h1>Romana</h1>
         <StatusLine store={store} />
-        <SearchBox onSearch={runSearch} />
+        <SearchBox onSearch={run} />
       </header>
       <Totals store={store} />
       {found !== undefined &&
@@ -104,7 +142,7 @@ export function App({ store, tokens }: { store: LiveStore; tokens: TokenBridge }
             {found.message}
           </div>
         ) : (
-          <FoundPanel f={found} view={view} onPick={runSearch} />
+          <FoundPanel f={found} view={store.view} onPick={run} />
         ))}
       <nav>
         {tabs.map(([t, label]) => (
@@ -119,26 +157,15 @@ export function App({ store, tokens }: { store: LiveStore; tokens: TokenBridge }
         ))}
       </nav>
       <main>
-        {tab === 'topology' &&
-          (view.networks.length === 0 ? (
-            <p class="empty">{store.status.kind === 'loading' ? 'Loading…' : 'No topology yet.'}</p>
-          ) : (
-            view.networks.map((n) => (
-              <NetworkCard
-                key={n.name}
-                n={n}
-                p={{
-                  open,
-                  openAtFirst,
-                  focus,
-                  toggle: (key, now) => {
-                    setFocus(undefined);
-                    setOpen(new Map(open).set(key, now));
-                  },
-                }}
-              />
-            ))
-          ))}
+        {tab === 'topology' && (
+          <TopologyTab
+            store={store}
+            focus={focus}
+            unfocus={() => setFocus(undefined)}
+            open={open}
+            setOpen={setOpen}
+          />
+        )}
         {tab === 'policies' && <PolicyTable policies={[...store.state.policies.values()]} />}
         {tab === 'vips' && <VipTable vips={[...store.state.vips.values()]} />}
         {tab === 'advisor' && <Advisor store={store} />}
