@@ -131,6 +131,14 @@ describe('the dashboard view', () => {
     assert.equal(s.hosts.has('h9'), false);
   });
 
+  it('an event of a kind the page does not know changes nothing', () => {
+    const s = seeded();
+    const before = buildView(s);
+    const e = { revision: 9, kind: 'addresses', type: 'put', id: 'x', value: {} };
+    assert.deepEqual(applyEvent(s, e as unknown as WatchEvent), { placementChanged: false });
+    assert.deepEqual(buildView(s), before);
+  });
+
   it('a stream resumed from the last revision seen (its events again) ends in the same state', () => {
     const cidrs = ['10.0.0.0/28', '10.0.0.16/28', '10.0.0.32/28', '10.0.64.0/28'];
     const change = fc.record({

@@ -86,6 +86,9 @@ export function applyEvent(s: DashState, e: WatchEvent): { placementChanged: boo
     case 'topology':
       s.topology = del ? undefined : (e.value as Topology);
       return { placementChanged: false };
+    default:
+      // A kind this page does not show (a newer romanad may send more): nothing to do.
+      return { placementChanged: false };
   }
 }
 

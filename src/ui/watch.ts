@@ -28,6 +28,9 @@ interface ErrorLine {
   error: { code?: string; details?: string };
 }
 
+/** The kinds of objects the page shows. */
+const KINDS = 'blocks,hosts,policies,vips,topology';
+
 /** Thrown inside the loop when romanad says the resume point is gone. */
 class Compacted extends Error {}
 
@@ -58,7 +61,9 @@ export function followWatch(
       timer = setTimeout(() => ctrl.abort(), silenceMs);
     };
     try {
-      const res = await api.fetch(`/watch?revision=${next}`, { signal: ctrl.signal });
+      const res = await api.fetch(`/watch?kinds=${KINDS}&revision=${next}`, {
+        signal: ctrl.signal,
+      });
       if (!res.ok) {
         const body = (await res.json().catch(() => ({}))) as { code?: string; details?: string };
         if (body.code === 'Compacted') throw new Compacted();
