@@ -68,17 +68,24 @@ describe('the dashboard in chromium', () => {
   });
 
   /** A fresh page whose console errors and uncaught exceptions are collected. */
-  async function open(url: string): Promise<{ page: Page; ctx: BrowserContext; errors: string[] }> {
+  /** A fresh page; `elsewhere`: requests it sent to any origin but romanad's. */
+  async function open(
+    url: string,
+  ): Promise<{ page: Page; ctx: BrowserContext; errors: string[]; elsewhere: string[] }> {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     const page = await ctx.newPage();
     const errors: string[] = [];
+    const elsewhere: string[] = [];
+    page.on('request', (r) => {
+      if (new URL(r.url()).origin !== new URL(url).origin) elsewhere.push(r.url());
+    });
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(`console: ${m.text()}`);
     });
     page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
     await page.goto(`${url}/ui/`);
     await page.waitForSelector('[data-status="live"]');
-    return { page, ctx, errors };
+    return { page, ctx, errors, elsewhere };
   }
 
   const total = (page: Page, what: string) =>
@@ -103,7 +110,13 @@ describe('the dashboard in chromium', () => {
         ),
       );
     }
-    const { page, ctx, errors } = last!;
+    const { page, ctx, errors, elsewhere } = last!;
+    // Everything the page loads comes from romanad: no CDN, no web font.
+    assert.deepEqual(elsewhere, []);
+    const files = await page.evaluate(() =>
+      performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname),
+    );
+    assert.ok(files.includes('/ui/app.js') && files.includes('/ui/app.css'), files.join(' '));
     const timings = await page.evaluate(() =>
       [...performance.getEntriesByType('resource'), ...performance.getEntriesByType('mark')]
         .map(
