@@ -160,6 +160,21 @@ describe('GET /ui', () => {
     }
   });
 
+  test('a build made or removed while romanad runs is seen at the next request', async () => {
+    const late = path.join(root, 'late');
+    const a = buildApp(await seededService(), { uiDir: late });
+    try {
+      assertError(await call(a, 'GET', '/ui/'), 404, 'NotFound', /npm run build/);
+      mkdirSync(late);
+      writeFileSync(path.join(late, 'index.html'), PAGE);
+      assert.equal((await call(a, 'GET', '/ui/')).status, 200);
+      rmSync(path.join(late, 'index.html'));
+      assertError(await call(a, 'GET', '/ui/'), 404, 'NotFound', /npm run build/);
+    } finally {
+      await a.close();
+    }
+  });
+
   test('dist/ui is looked for beside the bundle, then beside bin/, then in the working directory', () => {
     const c = uiDirCandidates();
     assert.ok(c.includes(path.resolve('dist', 'ui')), c.join(', '));

@@ -58,7 +58,7 @@ export interface UiOptions {
   tokens?: boolean;
 }
 
-/** Registers `/ui` and `/ui/*`. Without a build, the folder is looked up again at each request. */
+/** Registers `/ui` and `/ui/*`. Without a build, the folder is looked up at each request. */
 export function uiRoutes(app: TypedApp, opts: UiOptions = {}): void {
   const candidates = opts.dir === undefined ? uiDirCandidates() : [opts.dir];
   const tokens = opts.tokens === true;
@@ -70,7 +70,11 @@ export function uiRoutes(app: TypedApp, opts: UiOptions = {}): void {
     req: { url: string; headers: Record<string, string | string[] | undefined> },
     reply: import('fastify').FastifyReply,
   ) => {
-    found ??= findUiDir(candidates);
+    // Looked up again while there is no build (or it was removed): `npm run build` shows
+    // without a restart.
+    if (found === undefined || !existsSync(path.join(found, 'index.html'))) {
+      found = findUiDir(candidates);
+    }
     if (found === undefined) {
       throw new RomanaError(
         'NotFound',
