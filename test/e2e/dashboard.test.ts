@@ -8,7 +8,16 @@
  * Needs `npm run build` (dist/ui and romanad's bundle).
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -295,6 +304,37 @@ describe('the dashboard in chromium', () => {
     await page.screenshot({ path: path.join(shots, 'advisor.png'), fullPage: true });
     assert.deepEqual(errors, []);
     await ctx.close();
+  });
+
+  it('a romanad installed without sources serves the page from beside its bundle', async () => {
+    // The package's layout (bin/, dist/, package.json), run from another directory.
+    const pkg = mkdtempSync(path.join(tmpdir(), 'romana-dash-pkg-'));
+    for (const f of ['bin', 'dist', 'package.json']) {
+      cpSync(path.join(ROOT, f), path.join(pkg, f), { recursive: true });
+    }
+    const proc = spawn(
+      process.execPath,
+      [path.join(pkg, 'bin/romanad.js'), '--store', 'memory:', '--port', '0'],
+      { cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        proc.stdout!.on('data', (c: Buffer) => {
+          out += c.toString();
+          const m = /listening on (\S+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        proc.once('exit', (code) => reject(new Error(`romanad exited with ${code}`)));
+      });
+      const page = await fetch(`${url}/ui/`);
+      assert.equal(page.status, 200);
+      assert.equal(await page.text(), readFileSync(path.join(ROOT, 'dist/ui/index.html'), 'utf8'));
+      assert.equal((await fetch(`${url}/ui/app.js`)).status, 200);
+    } finally {
+      proc.kill();
+      rmSync(pkg, { recursive: true, force: true });
+    }
   });
 
   /** A page on the token-protected romanad; `stale`: a refused token is in sessionStorage. */
