@@ -10,17 +10,21 @@
 //       shebang, so that the container runtime can run it from anywhere;
 //   dist/romana-agent.js, romana-listener.js, romana-route-publisher.js
 //       the other long-running programs: ES modules, with shared code in dist/chunks/;
+//   dist/ui/index.html, app.js, app.css
+//       the dashboard (src/ui), a browser bundle that romanad serves at /ui; its gzipped size is
+//       printed and must stay under 150 KB;
 //   dist/THIRD-PARTY-NOTICES.txt
 //       the licenses of the bundled packages;
 //   dist/build-inputs.json
 //       the source files each program was built from, so that bin/ can tell, in a checkout,
 //       that a program is older than its sources (see bin/launch.js).
 //
-// Usage: node scripts/build.mjs [PROGRAM...]   (no argument: all of them)
+// Usage: node scripts/build.mjs [PROGRAM...|ui]   (no argument: all of them)
 import { spawnSync } from 'node:child_process';
-import { chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -271,6 +275,45 @@ async function buildCommand(name) {
   return result.metafile;
 }
 
+/** The dashboard's files, and the most their gzipped sizes may add up to. */
+const UI_FILES = ['index.html', 'app.js', 'app.css'];
+const UI_GZIP_LIMIT = 150 * 1024;
+
+/**
+ * The dashboard (src/ui, preact and uPlot): one minified browser bundle with its stylesheet,
+ * and the page that loads them, in dist/ui. Nothing is fetched from elsewhere at run time.
+ */
+async function buildUi() {
+  const out = path.join(dist, 'ui');
+  rmSync(out, { recursive: true, force: true });
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: { app: 'src/ui/main.tsx' },
+    outdir: out,
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    target: ['chrome111', 'firefox115', 'safari16'],
+    jsx: 'automatic',
+    jsxImportSource: 'preact',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+    metafile: true,
+  });
+  copyFileSync(path.join(root, 'src/ui/index.html'), path.join(out, 'index.html'));
+  const sizes = UI_FILES.map((f) => [f, gzipSync(readFileSync(path.join(out, f))).length]);
+  const total = sizes.reduce((n, [, b]) => n + b, 0);
+  const kb = (b) => `${(b / 1024).toFixed(1)} KB`;
+  process.stdout.write(
+    `ui: dist/ui is ${kb(total)} gzipped (${sizes.map(([f, b]) => `${f} ${kb(b)}`).join(', ')}; limit ${kb(UI_GZIP_LIMIT)})\n`,
+  );
+  if (total > UI_GZIP_LIMIT) {
+    throw new Error(`dist/ui: ${kb(total)} gzipped is over the ${kb(UI_GZIP_LIMIT)} limit`);
+  }
+  return result.metafile;
+}
+
 /**
  * Writes `<file>.cache`, V8's code cache of `file` after one run (so that it holds the functions
  * a start needs), compiled the way bin/launch.js compiles it.
@@ -358,7 +401,7 @@ function writeNotices(metafiles) {
 }
 
 const wanted = process.argv.slice(2);
-const known = [...Object.keys(SERVERS), ...Object.keys(COMMANDS)];
+const known = [...Object.keys(SERVERS), ...Object.keys(COMMANDS), 'ui'];
 const unknown = wanted.filter((w) => !known.includes(w));
 if (unknown.length > 0) {
   process.stderr.write(
@@ -380,6 +423,7 @@ if (all || wanted.some((w) => w in SERVERS)) builds.push(buildServers());
 for (const name of Object.keys(COMMANDS)) {
   if (all || wanted.includes(name)) builds.push(buildCommand(name));
 }
+if (all || wanted.includes('ui')) builds.push(buildUi());
 const metafiles = await Promise.all(builds);
 for (const metafile of metafiles) Object.assign(inputs, inputsByProgram(metafile));
 if (all) writeNotices(metafiles);

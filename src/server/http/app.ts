@@ -35,6 +35,7 @@ import { k8sRoutes } from './routes/k8s.ts';
 import { policyRoutes } from './routes/policies.ts';
 import { vipRoutes } from './routes/vips.ts';
 import type { RouteContext, TypedApp } from './routes/types.ts';
+import { uiRoutes } from './routes/ui.ts';
 import { watchRoutes } from './routes/watch.ts';
 import type { RomanaService } from '../state/service.ts';
 
@@ -68,6 +69,8 @@ export interface AppOptions {
   watchMaxBufferBytes?: number;
   /** Metrics to record into; default: a fresh registry fed by `service`. */
   metrics?: RomanadMetrics;
+  /** The dashboard's files (default: dist/ui beside the bundle or in the checkout). */
+  uiDir?: string;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -128,7 +131,8 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
   const routes = new RouteTable();
   app.addHook('onRoute', (r) => routes.add(r.method, r.url));
   installBodyParsers(app);
-  installAuth(app, opts.auth ?? new TokenAuth(opts.tokens ?? []));
+  const auth = opts.auth ?? new TokenAuth(opts.tokens ?? []);
+  installAuth(app, auth);
   installRequestLog(app);
   installErrors(app, routes);
   installMetrics(app, ctx.metrics);
@@ -145,6 +149,7 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
   k8sRoutes(app, ctx);
   watchRoutes(app, ctx);
   advisorRoutes(app, ctx);
+  uiRoutes(app, { dir: opts.uiDir, tokens: auth.size > 0 });
   app.decorate('romanadMetrics', ctx.metrics);
   return base;
 }
