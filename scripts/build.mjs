@@ -305,7 +305,7 @@ async function buildUi() {
   const sizes = UI_FILES.map((f) => [f, gzipSync(readFileSync(path.join(out, f))).length]);
   const total = sizes.reduce((n, [, b]) => n + b, 0);
   const kb = (b) => `${(b / 1024).toFixed(1)} KB`;
-  process.stdout.write(
+  process.stderr.write(
     `ui: dist/ui is ${kb(total)} gzipped (${sizes.map(([f, b]) => `${f} ${kb(b)}`).join(', ')}; limit ${kb(UI_GZIP_LIMIT)})\n`,
   );
   if (total > UI_GZIP_LIMIT) {

@@ -134,7 +134,14 @@ describe('romana-cni when romanad cannot reach its datastore', { timeout: 120_00
     assert.match(err.details, /503 Unavailable/);
     await etcd.start();
     await ready(romanad.url);
-    assert.equal((await request(`${romanad.url}/address?addressName=${name}`, 'GET')).status, 200);
+    // The release was never committed: once romanad has re-read the store (until then its
+    // memory may still show the release it could not confirm), the address is there again.
+    let status = 0;
+    for (let i = 0; i < 150 && status !== 200; i++) {
+      status = (await request(`${romanad.url}/address?addressName=${name}`, 'GET')).status;
+      if (status !== 200) await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.equal(status, 200);
     const again = cni('DEL', 'c0ffee0002');
     assert.equal(again.status, 0, JSON.stringify(again.out));
     assert.equal(again.out, null);
