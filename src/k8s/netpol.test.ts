@@ -12,7 +12,7 @@ describe('NetworkPolicy -> Romana policy', () => {
         podSelector: { matchLabels: { app: 'web' } },
         ingress: [
           {
-            from: [
+            _from: [
               { namespaceSelector: { matchLabels: { team: 'red' } }, podSelector: {} },
               { ipBlock: { cidr: '10.0.0.0/16', except: ['10.0.1.0/24'] } },
             ],
@@ -43,6 +43,16 @@ describe('NetworkPolicy -> Romana policy', () => {
         egress: [],
       },
     });
+  });
+
+  it('reads `from` as the wire spells it, too', () => {
+    const wire = {
+      metadata: { namespace: 'x', name: 'w' },
+      spec: { podSelector: {}, ingress: [{ from: [{ podSelector: {} }] }] },
+    };
+    const r = fromNetworkPolicy(wire as never);
+    assert.ok(r.ok);
+    assert.deepEqual(r.policy.ingress, [{ from: [{ podSelector: {} }], ports: [] }]);
   });
 
   it('egress rules and explicit policyTypes; nulls read as absent; no podSelector is {}', () => {

@@ -44,7 +44,17 @@ function withoutNulls(v: unknown): unknown {
 }
 
 /**
- * Converts one NetworkPolicy. `spec.podSelector` absent counts as `{}` (the API requires it, and
+ * The client library's models call an ingress rule's `from` `_from` (a reserved word in its
+ * generator); objects straight from the wire say `from`. Both are read.
+ */
+function wireNames(rule: unknown): unknown {
+  if (typeof rule !== 'object' || rule === null || !('_from' in rule)) return rule;
+  const { _from, ...rest } = rule as Record<string, unknown>;
+  return { from: _from, ...rest };
+}
+
+/**
+ * Converts one NetworkPolicy (as the client library's model or as JSON from the wire). `spec.podSelector` absent counts as `{}` (the API requires it, and
  * an empty selector is what clients mean by leaving it out).
  *
  * @example
@@ -58,6 +68,7 @@ export function fromNetworkPolicy(np: V1NetworkPolicy): NetworkPolicyConversion 
   const id = kubePolicyId(namespace, name);
   if (name === '') return { ok: false, id, problems: ['metadata.name: is required'] };
   const spec = (withoutNulls(np.spec ?? {}) ?? {}) as Record<string, unknown>;
+  if (Array.isArray(spec['ingress'])) spec['ingress'] = spec['ingress'].map(wireNames);
   const input: Record<string, unknown> = {
     id,
     namespace,
