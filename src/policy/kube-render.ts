@@ -32,7 +32,7 @@ import {
   KubeSetIndex,
   namedPortSetName,
   selectorSetName,
-  setMembers,
+  allSetMembers,
   type KubeSetDef,
   type SelectorSpec,
 } from './kube-sets.ts';
@@ -219,10 +219,11 @@ export function renderKube(
   ingress.rules = dedupe([...ingress.rules, ...ingressTail, { match: '', target: 'ACCEPT' }]);
   const nsLabels = new Map(namespaces.map((n) => [n.name, n.labels]));
   const defs = [...sets.defs.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  const members = allSetMembers(defs, pods, nsLabels);
   const kubeSets: IpSet[] = defs.map((d) => ({
     name: d.name,
     type: d.kind === 'selector' ? 'hash:ip' : d.kind === 'block' ? 'hash:net' : 'hash:ip,port',
-    members: [...new Set(setMembers(d, pods, nsLabels))].sort(),
+    members: [...new Set(members.get(d.name))].sort(),
   }));
   const local = makeBlockSets(blocks, host).filter((s) => s.name === LOCAL_BLOCKS_SET);
   return { sets: [...local, ...kubeSets], chains: list, skipped, index: new KubeSetIndex(defs) };

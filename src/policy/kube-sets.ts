@@ -135,6 +135,45 @@ export function blockMembers(block: IpBlock): string[] {
   return [...whole, ...(block.except ?? []).map((e) => `${e} nomatch`)];
 }
 
+/**
+ * The members of every set at once: pods grouped by namespace and namespace labels computed
+ * once, so a selector set looks only at the pods of the namespaces it draws from.
+ */
+export function allSetMembers(
+  defs: readonly KubeSetDef[],
+  pods: readonly KubePod[],
+  namespaces: ReadonlyMap<string, Record<string, string>>,
+): Map<string, string[]> {
+  const byNs = new Map<string, KubePod[]>();
+  for (const p of pods) {
+    let list = byNs.get(p.namespace);
+    if (list === undefined) byNs.set(p.namespace, (list = []));
+    list.push(p);
+  }
+  const nsLabels = new Map([...byNs.keys()].map((n) => [n, labelsOfNamespace(n, namespaces)]));
+  const out = new Map<string, string[]>();
+  for (const d of defs) {
+    if (d.kind !== 'selector') {
+      out.set(d.name, setMembers(d, pods, namespaces));
+      continue;
+    }
+    const spec = d.spec;
+    const names =
+      spec.namespaceSelector === undefined
+        ? [spec.namespace ?? '']
+        : [...nsLabels].filter(([, l]) => labelsMatch(spec.namespaceSelector!, l)).map(([n]) => n);
+    const members: string[] = [];
+    for (const n of names) {
+      for (const p of byNs.get(n) ?? []) {
+        if (spec.podSelector === undefined || labelsMatch(spec.podSelector, p.labels))
+          members.push(p.ip);
+      }
+    }
+    out.set(d.name, members);
+  }
+  return out;
+}
+
 /** The members of a set given every pod and namespace. */
 export function setMembers(
   def: KubeSetDef,
