@@ -52,6 +52,8 @@ export class KubeView {
   #namespaces = new Map<string, Record<string, string>>();
   #index = new KubeSetIndex([]);
   #changes: MemberChange[] = [];
+  /** Members of every set of the last render, kept current by pod and namespace events. */
+  #members = new Map<string, Set<string>>();
   #checked = new Map<
     string,
     { ok: true; policy: KubePolicy } | { ok: false; problems: string[] }
@@ -61,6 +63,7 @@ export class KubeView {
     this.#pods = new Map(addresses.map((a) => [a.name, podOf(a)]));
     this.#namespaces = new Map(namespaces.map((n) => [n.name, { ...(n.labels ?? {}) }]));
     this.#changes = [];
+    this.#members.clear();
   }
 
   /** One watch event of kind `addresses` or `namespaces`. */
@@ -75,14 +78,23 @@ export class KubeView {
       const after = type === 'delete' ? undefined : podOf(value as AddressLike);
       if (after === undefined) this.#pods.delete(id);
       else this.#pods.set(id, after);
-      this.#changes.push(...this.#index.podChanged(before, after, this.#namespaces));
+      this.#record(this.#index.podChanged(before, after, this.#namespaces));
       return;
     }
     const before = new Map(this.#namespaces);
     if (type === 'delete') this.#namespaces.delete(id);
     else this.#namespaces.set(id, { ...((value as NamespaceLike).labels ?? {}) });
     const pods = [...this.#pods.values()];
-    this.#changes.push(...this.#index.namespaceChanged(id, pods, before, this.#namespaces));
+    this.#record(this.#index.namespaceChanged(id, pods, before, this.#namespaces));
+  }
+
+  #record(changes: MemberChange[]): void {
+    for (const c of changes) {
+      const members = this.#members.get(c.set);
+      if (c.op === 'add') members?.add(c.member);
+      else members?.delete(c.member);
+      this.#changes.push(c);
+    }
   }
 
   /** The member changes since the last render or the last call. */
@@ -126,7 +138,10 @@ export class KubeView {
       name,
       labels,
     }));
-    const desired = renderKube(valid, [...this.#pods.values()], namespaces, blocks, host, skipped);
+    const known = new Map([...this.#members].map(([k, v]) => [k, [...v].sort()]));
+    const pods = [...this.#pods.values()];
+    const desired = renderKube(valid, pods, namespaces, blocks, host, skipped, known);
+    this.#members = new Map(desired.sets.map((s) => [s.name, new Set(s.members)]));
     this.#index = desired.index;
     this.#changes = [];
     return desired;

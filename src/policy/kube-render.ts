@@ -170,7 +170,9 @@ function baseChains(chains: Chains): void {
 
 /**
  * Renders Kubernetes-form policies (already validated, normal form) for this node. Policies of
- * the 2.x form are not enforced in this mode and come back in `skipped`.
+ * the 2.x form are not enforced in this mode and come back in `skipped`. `known` gives the
+ * current members (sorted) of sets that exist already, so only new sets are computed from the
+ * pods.
  *
  * @example
  * const desired = renderKube(policies, pods, namespaces, blocks, 'host1');
@@ -183,50 +185,115 @@ export function renderKube(
   blocks: readonly RenderBlock[],
   host: string,
   skipped: SkippedPolicy[] = [],
+  known?: ReadonlyMap<string, string[]>,
 ): KubeDesiredState {
   const chains = new Chains();
-  const sets = new SetDefs();
   baseChains(chains);
-  const egressTail: ChainRule[] = [];
-  const ingressTail: ChainRule[] = [];
   chains.declare(EGRESS); // filled last: the jumps, then the drops of isolated pods
-  chains.add(INGRESS, { match: `-m set ! --match-set ${LOCAL_BLOCKS_SET} dst`, target: 'ACCEPT' });
+  chains.declare(INGRESS);
+  const egress: ChainRule[] = [];
+  const egressTail: ChainRule[] = [];
+  const ingress: ChainRule[] = [
+    { match: `-m set ! --match-set ${LOCAL_BLOCKS_SET} dst`, target: 'ACCEPT' },
+  ];
+  const ingressTail: ChainRule[] = [];
+  const defs = new Map<string, KubeSetDef>();
+  const out = chains.list();
   const sorted = [...policies].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const egressJumps: ChainRule[] = [];
   for (const p of sorted) {
-    const hash = policyKey(p);
-    const target = sets.selector({ namespace: p.namespace, podSelector: p.podSelector });
-    const types = p.policyTypes ?? ['Ingress'];
-    if (types.includes('Egress')) {
-      egressJumps.push({
-        match: `-m set --match-set ${target} src`,
-        target: renderRules(chains, sets, p, 'egress', hash),
-      });
-      egressTail.push({ match: `-m set --match-set ${target} src`, target: 'DROP' });
-    }
-    if (types.includes('Ingress')) {
-      chains.add(INGRESS, {
-        match: `-m set --match-set ${target} dst`,
-        target: renderRules(chains, sets, p, 'ingress', hash),
-      });
-      ingressTail.push({ match: `-m set --match-set ${target} dst`, target: 'DROP' });
-    }
+    const part = policyPart(p);
+    egress.push(...part.egress);
+    egressTail.push(...part.egressTail);
+    ingress.push(...part.ingress);
+    ingressTail.push(...part.ingressTail);
+    for (const c of part.chains) if (!out.some((o) => o === c)) out.push(c);
+    for (const d of part.defs) defs.set(d.name, d);
   }
-  const list = chains.list();
-  const egress = list.find((c) => c.name === EGRESS)!;
-  egress.rules = dedupe([...egressJumps, ...egressTail, { match: '', target: INGRESS }]);
-  const ingress = list.find((c) => c.name === INGRESS)!;
-  ingress.rules = dedupe([...ingress.rules, ...ingressTail, { match: '', target: 'ACCEPT' }]);
+  out.find((c) => c.name === EGRESS)!.rules = dedupe([
+    ...egress,
+    ...egressTail,
+    { match: '', target: INGRESS },
+  ]);
+  out.find((c) => c.name === INGRESS)!.rules = dedupe([
+    ...ingress,
+    ...ingressTail,
+    { match: '', target: 'ACCEPT' },
+  ]);
   const nsLabels = new Map(namespaces.map((n) => [n.name, n.labels]));
-  const defs = [...sets.defs.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
-  const members = allSetMembers(defs, pods, nsLabels);
-  const kubeSets: IpSet[] = defs.map((d) => ({
+  const sortedDefs = [...defs.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  const unknown = sortedDefs.filter((d) => known?.get(d.name) === undefined);
+  const computed = allSetMembers(unknown, pods, nsLabels);
+  const kubeSets: IpSet[] = sortedDefs.map((d) => ({
     name: d.name,
     type: d.kind === 'selector' ? 'hash:ip' : d.kind === 'block' ? 'hash:net' : 'hash:ip,port',
-    members: [...new Set(members.get(d.name))].sort(),
+    members: known?.get(d.name) ?? [...new Set(computed.get(d.name))].sort(),
   }));
   const local = makeBlockSets(blocks, host).filter((s) => s.name === LOCAL_BLOCKS_SET);
-  return { sets: [...local, ...kubeSets], chains: list, skipped, index: new KubeSetIndex(defs) };
+  const chainList = uniqueChains(out);
+  return {
+    sets: [...local, ...kubeSets],
+    chains: chainList,
+    skipped,
+    index: new KubeSetIndex(sortedDefs),
+  };
+}
+
+/** What one policy contributes, which depends on the policy alone. */
+interface PolicyPart {
+  egress: ChainRule[];
+  egressTail: ChainRule[];
+  ingress: ChainRule[];
+  ingressTail: ChainRule[];
+  chains: Chain[];
+  defs: KubeSetDef[];
+}
+
+/**
+ * A policy's part, remembered per policy object: the agent keeps validated policies from one
+ * render to the next, so one changed policy costs one policy's rendering.
+ */
+const parts = new WeakMap<KubePolicy, PolicyPart>();
+
+function policyPart(p: KubePolicy): PolicyPart {
+  const known = parts.get(p);
+  if (known !== undefined) return known;
+  const chains = new Chains();
+  const sets = new SetDefs();
+  const hash = policyKey(p);
+  const target = sets.selector({ namespace: p.namespace, podSelector: p.podSelector });
+  const types = p.policyTypes ?? ['Ingress'];
+  const part: PolicyPart = {
+    egress: [],
+    egressTail: [],
+    ingress: [],
+    ingressTail: [],
+    chains: [],
+    defs: [],
+  };
+  if (types.includes('Egress')) {
+    const chain = renderRules(chains, sets, p, 'egress', hash);
+    part.egress.push({ match: `-m set --match-set ${target} src`, target: chain });
+    part.egressTail.push({ match: `-m set --match-set ${target} src`, target: 'DROP' });
+  }
+  if (types.includes('Ingress')) {
+    const chain = renderRules(chains, sets, p, 'ingress', hash);
+    part.ingress.push({ match: `-m set --match-set ${target} dst`, target: chain });
+    part.ingressTail.push({ match: `-m set --match-set ${target} dst`, target: 'DROP' });
+  }
+  part.chains = chains.list();
+  part.defs = [...sets.defs.values()];
+  parts.set(p, part);
+  return part;
+}
+
+/** Chains by name, first one kept (two equal policies render the same chain). */
+function uniqueChains(chains: Chain[]): Chain[] {
+  const seen = new Set<string>();
+  return chains.filter((c) => {
+    if (seen.has(c.name)) return false;
+    seen.add(c.name);
+    return true;
+  });
 }
 
 function dedupe(rules: ChainRule[]): ChainRule[] {
