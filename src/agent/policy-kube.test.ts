@@ -78,7 +78,7 @@ describe('KubeView: sets kept current by events equal a fresh render', () => {
             else addresses.set(a.name, a);
             live.apply('addresses', e.gone ? 'delete' : 'put', a.name, e.gone ? null : a);
           } else {
-            const labels = e.team === null ? {} : { team: e.team };
+            const labels: Record<string, string> = e.team === null ? {} : { team: e.team };
             namespaces.set(e.ns, labels);
             live.apply('namespaces', 'put', e.ns, { name: e.ns, labels });
           }
