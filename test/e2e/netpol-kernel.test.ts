@@ -50,6 +50,7 @@ const policies: KubePolicy[] = [
           { protocol: 'TCP', port: 'web' },
           { protocol: 'UDP', port: 53, endPort: 60 },
           { protocol: 'TCP', port: 443 },
+          { protocol: 'SCTP', port: 9000, endPort: 9009 },
         ],
       },
     ],
@@ -78,6 +79,7 @@ describe('Kubernetes-mode firewall state on a real kernel', { timeout: 60_000 },
       /-p tcp -m set --match-set ROMANA-KN-[0-9a-f]{16} dst,dst -m set --match-set ROMANA-K[SB]-/,
     );
     assert.match(save, /-p udp -m udp --dport 53:60 /);
+    assert.match(save, /-p sctp -m sctp --dport 9000:9009 /);
     assert.match(ns.run(['ipset', 'save']), /add ROMANA-KB-[0-9a-f]{16} 10\.9\.0\.16\/28 nomatch/);
     const plan = await fw.plan(renderKube(policies, pods, namespaces, blocks, 'h1'));
     assert.ok(isEmptyPlan(plan), JSON.stringify(plan, null, 1));
