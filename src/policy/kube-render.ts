@@ -28,7 +28,6 @@ import {
 } from './kube-model.ts';
 import {
   blockSetName,
-  canonical,
   KubeSetIndex,
   namedPortSetName,
   selectorSetName,
@@ -150,9 +149,12 @@ function renderRules(
   return chain;
 }
 
-/** A policy's chain hash: its id and content. */
+/**
+ * A policy's chain hash: of its id only, so that a changed policy rewrites its own chains and
+ * leaves `ROMANA-K-INGRESS`/`-EGRESS` (a rule per policy) alone unless its targets change.
+ */
 function policyKey(policy: KubePolicy): string {
-  return createHash('sha1').update(canonical(policy), 'utf8').digest('hex').slice(0, 16);
+  return createHash('sha1').update(policy.id, 'utf8').digest('hex').slice(0, 16);
 }
 
 function baseChains(chains: Chains): void {
