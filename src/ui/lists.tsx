@@ -1,8 +1,10 @@
 /** The policies and VIPs romanad holds, as tables. */
 import type { Policy, Vip } from '../client/types.ts';
+import { isKubePolicy, type LabelSelector } from '../policy/kube-model.ts';
+import type { RomanaPolicy } from '../policy/model.ts';
 
-type Endpoint = Policy['applied_to'][number];
-type Rule = Policy['ingress'][number]['rules'][number];
+type Endpoint = RomanaPolicy['applied_to'][number];
+type Rule = RomanaPolicy['ingress'][number]['rules'][number];
 
 /**
  * One endpoint of a policy in a few words.
@@ -32,13 +34,38 @@ export function ruleText(r: Rule): string {
   return ports.length === 0 ? r.protocol : `${r.protocol} ${ports.join(',')}`;
 }
 
-function ingressText(p: Policy): string {
+function ingressText(p: RomanaPolicy): string {
   return p.ingress
     .map(
       (i) =>
         `${i.peers.map(endpointText).join(', ') || 'none'}: ${i.rules.map(ruleText).join(', ')}`,
     )
     .join('; ');
+}
+
+/**
+ * A label selector in a few words.
+ *
+ * @example selectorText({ matchLabels: { app: 'web' } }) // 'app=web'
+ */
+export function selectorText(s: LabelSelector): string {
+  const parts = Object.entries(s.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  for (const e of s.matchExpressions ?? [])
+    parts.push(`${e.key} ${e.operator}${e.values ? ` (${e.values.join(',')})` : ''}`);
+  return parts.join(', ') || 'all pods';
+}
+
+/** The cells of one policy row, whichever form the policy has. */
+function policyCells(p: Policy): [string, string, string] {
+  if (!isKubePolicy(p)) {
+    return [p.direction, p.applied_to.map(endpointText).join('; '), ingressText(p)];
+  }
+  const rules = `${p.ingress?.length ?? 0} ingress, ${p.egress?.length ?? 0} egress rule(s)`;
+  return [
+    (p.policyTypes ?? ['Ingress']).join(' + '),
+    `namespace ${p.namespace}: ${selectorText(p.podSelector)}`,
+    rules,
+  ];
 }
 
 export function PolicyTable({ policies }: { policies: Policy[] }) {
@@ -58,9 +85,9 @@ export function PolicyTable({ policies }: { policies: Policy[] }) {
         {policies.map((p) => (
           <tr key={p.id}>
             <td>{p.id}</td>
-            <td>{p.direction}</td>
-            <td>{p.applied_to.map(endpointText).join('; ')}</td>
-            <td>{ingressText(p)}</td>
+            {policyCells(p).map((cell, i) => (
+              <td key={i}>{cell}</td>
+            ))}
             <td>{p.description ?? ''}</td>
           </tr>
         ))}
