@@ -1,7 +1,8 @@
 /**
  * The agent's Prometheus metrics and its small HTTP server: `/metrics` and `/healthz`.
  */
-import http from 'node:http';
+import type http from 'node:http';
+import { serveProbes } from '../probe-server.ts';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export class AgentMetrics {
@@ -78,22 +79,11 @@ export function serveMetrics(
   host: string,
   healthy: () => boolean,
 ): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
-    if (req.url === '/healthz') {
-      const ok = healthy();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: ok ? 'ok' : 'reconcile failing' }));
-    } else if (req.url === '/metrics') {
-      void metrics.registry.metrics().then((text) => {
-        res.writeHead(200, { 'content-type': metrics.registry.contentType });
-        res.end(text);
-      });
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve(server));
+  return serveProbes({
+    registry: metrics.registry,
+    port,
+    host,
+    healthy,
+    unhealthy: 'reconcile failing',
   });
 }

@@ -2,7 +2,8 @@
  * The publisher's metrics (prom-client, its own registry) and the `/metrics` + `/healthz`
  * server.
  */
-import http from 'node:http';
+import type http from 'node:http';
+import { serveProbes } from '../probe-server.ts';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { ProtocolState } from './bird.ts';
 
@@ -76,22 +77,5 @@ export function serveMetrics(
   host: string,
   healthy: () => boolean,
 ): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
-    if (req.url === '/healthz') {
-      const ok = healthy();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: ok ? 'ok' : 'not applied' }));
-    } else if (req.url === '/metrics') {
-      void metrics.registry.metrics().then((text) => {
-        res.writeHead(200, { 'content-type': metrics.registry.contentType });
-        res.end(text);
-      });
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve(server));
-  });
+  return serveProbes({ registry: metrics.registry, port, host, healthy, unhealthy: 'not applied' });
 }
