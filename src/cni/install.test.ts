@@ -118,7 +118,12 @@ describe('romana-cni install', () => {
     roots.push(h.root);
     mkdirSync(h.binDir, { recursive: true });
     writeFileSync(path.join(h.binDir, 'portmap'), '');
-    install({ ...h.opts, tokenFile: undefined, logFile: '/var/log/romana-cni.log' });
+    install({
+      ...h.opts,
+      tokenFile: undefined,
+      logFile: '/var/log/romana-cni.log',
+      hostName: 'node-1.example',
+    });
     const conf = JSON.parse(readFileSync(path.join(h.confDir, INSTALLED.conflist), 'utf8')) as {
       plugins: Record<string, unknown>[];
     };
@@ -127,6 +132,7 @@ describe('romana-cni install', () => {
         type: 'romana',
         romanad_url: 'http://10.96.0.20:9600',
         log_file: '/var/log/romana-cni.log',
+        romana_host_name: 'node-1.example',
       },
       { type: 'portmap', capabilities: { portMappings: true } },
     ]);
@@ -137,6 +143,7 @@ describe('romana-cni install', () => {
     ['a token file that is missing', (o) => ({ ...o, tokenFile: '/nope' }), /--token-file.*nope/],
     ['a relative conf dir', (o) => ({ ...o, confDir: 'etc/cni' }), /--conf-dir: 'etc\/cni'/],
     ['a bin dir outside the host root', (o) => ({ ...o, binDir: '/opt/cni/bin' }), /--bin-dir/],
+    ['a host name with a space', (o) => ({ ...o, hostName: 'a b' }), /--host-name: 'a b'/],
     ['a plugin that is not the bundle', (o) => ({ ...o, plugin: o.tokenFile }), /--plugin/],
   ];
   for (const [what, edit, message] of bad) {

@@ -53,6 +53,8 @@ export interface InstallOptions {
   node: string | undefined;
   /** The plugin's log file on the host (the conflist's `log_file`). */
   logFile: string | undefined;
+  /** This host's name in romanad (`romana_host_name`; the Kubernetes node name). */
+  hostName?: string | undefined;
 }
 
 export interface Change {
@@ -73,6 +75,7 @@ export function conflist(o: InstallOptions, withPortmap: boolean): string {
     romana['token_file'] = hostPath(o, path.join(o.confDir, INSTALLED.token));
   }
   if (o.logFile !== undefined) romana['log_file'] = o.logFile;
+  if (o.hostName !== undefined) romana['romana_host_name'] = o.hostName;
   const plugins: unknown[] = [romana];
   if (withPortmap) plugins.push({ type: 'portmap', capabilities: { portMappings: true } });
   return JSON.stringify({ cniVersion: '1.0.0', name: 'romana', plugins }, null, 2) + '\n';
@@ -107,6 +110,9 @@ export function checkOptions(o: InstallOptions): void {
   const plugin = readOrFail('--plugin', o.plugin);
   if (!plugin.startsWith('#!')) {
     throw invalidInput(`--plugin: '${o.plugin}' is not the plugin bundle (no #! line)`);
+  }
+  if (o.hostName !== undefined && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(o.hostName)) {
+    throw invalidInput(`--host-name: '${o.hostName}' is not a node name`);
   }
   if (o.tokenFile !== undefined && readOrFail('--token-file', o.tokenFile).trim() === '') {
     throw invalidInput(`--token-file: '${o.tokenFile}' is empty`);
@@ -241,6 +247,8 @@ Options:
   --token-file FILE    the node token: copied to <conf-dir>/${INSTALLED.token} (mode 0600)
                        and named in the configuration
   --log-file FILE      the plugin's log file on the host (default: none, stderr)
+  --host-name NAME     this host's name in romanad, written as romana_host_name (default:
+                       none: the plugin uses the machine's hostname); in Kubernetes the node name
   --with-node          also copy this Node binary as <bin-dir>/${INSTALLED.node} and start the
                        plugin with it, so the host needs no Node (it needs glibc and libstdc++);
                        without it the plugin runs '/usr/bin/env node' (Node >= 20 on the host)
@@ -278,6 +286,7 @@ export function runInstaller(argv: readonly string[], io: InstallerIo): number {
         'romanad-url': { type: 'string', default: 'http://127.0.0.1:9600' },
         'token-file': { type: 'string' },
         'log-file': { type: 'string' },
+        'host-name': { type: 'string' },
         'with-node': { type: 'boolean', default: false },
         plugin: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -303,6 +312,7 @@ export function runInstaller(argv: readonly string[], io: InstallerIo): number {
             romanadUrl: s('romanad-url')!,
             tokenFile: s('token-file'),
             logFile: s('log-file'),
+            hostName: s('host-name'),
             plugin: s('plugin') ?? defaultPlugin(io.script),
             node: values['with-node'] === true ? io.execPath : undefined,
           });
