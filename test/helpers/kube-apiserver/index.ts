@@ -1,0 +1,213 @@
+/**
+ * A Kubernetes API server for tests, speaking the real wire protocol (JSON over plain HTTP)
+ * well enough that `@kubernetes/client-node` and `kubectl` 1.32 cannot tell it from
+ * kube-apiserver for what the listener does: discovery, list (selectors, pagination), watch
+ * (resume from a resourceVersion, bookmarks, 410 Expired after compaction), create, get,
+ * update (resourceVersion conflicts), patch (merge, strategic merge, JSON patch), delete,
+ * /status subresources. No controllers, no admission beyond "the namespace exists", no auth
+ * unless `token` is set. Pods and everything else are deleted at once (no graceful deletion),
+ * except objects with finalizers, which wait for them as on the real server.
+ *
+ * @example
+ * import { startKubeApiServer } from '../test/helpers/kube-apiserver/index.ts';
+ * const api = await startKubeApiServer();            // port 0: the kernel picks
+ * after(() => api.close());
+ * const kc = new k8s.KubeConfig();
+ * kc.loadFromFile(api.kubeconfigPath);               // or: kubectl --kubeconfig <path> get nodes
+ * api.create({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } });
+ * api.requests;                                      // [{verb: 'list', resource: 'nodes', …}]
+ * api.compact();                                     // watches from older versions get 410
+ * api.restart();                                     // ends watches; every client must relist
+ *
+ * Standalone: `npm run kube-apiserver -- --port 6443 --request-log /tmp/k8s.jsonl`.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { findByKind, type ResourceInfo } from './resources.ts';
+import type { RequestRecord } from './routes.ts';
+import { createHttpServer, type ServerContext } from './server.ts';
+import { badRequest } from './status.ts';
+import { Store, type KubeObject } from './store.ts';
+
+export type { KubeObject, ObjectMeta, Change } from './store.ts';
+export type { RequestRecord } from './routes.ts';
+export { Store } from './store.ts';
+export { RESOURCES, type ResourceInfo } from './resources.ts';
+
+export interface KubeApiServerOptions {
+  /** 0 (default): any free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Interval between BOOKMARK events on watches that allow them (default 1000 ms). */
+  bookmarkMs?: number;
+  /** Changes kept for watches to replay (default 10000); older versions answer 410. */
+  historyLimit?: number;
+  /** Also append every request record as a JSON line to this file. */
+  requestLog?: string;
+  /**
+   * How a watch from a compacted version is refused: 'status' (default) is an HTTP 410 with
+   * an Expired Status body; 'event' is a 200 stream with one ERROR event carrying it.
+   */
+  tooOldWatch?: 'status' | 'event';
+  /** Namespaces that exist at start (default: default, kube-system, kube-public, kube-node-lease). */
+  namespaces?: string[];
+  /** Require `Authorization: Bearer <token>` (the kubeconfig carries it). */
+  token?: string;
+}
+
+export interface KubeApiServer {
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  readonly port: number;
+  /** A kubeconfig (current context "test", namespace default) for kubectl and client-node. */
+  readonly kubeconfigPath: string;
+  readonly store: Store;
+  /** Every request so far, in order; clear it with `requests.length = 0`. */
+  readonly requests: RequestRecord[];
+  /** Watches currently streaming. */
+  readonly watchCount: number;
+  create(obj: KubeObject): KubeObject;
+  get(apiVersion: string, kind: string, name: string, namespace?: string): KubeObject | undefined;
+  list(apiVersion: string, kind: string, namespace?: string): KubeObject[];
+  /** Replaces an object (status kept where the resource has a status subresource). */
+  update(obj: KubeObject): KubeObject;
+  /** Replaces only the status. */
+  updateStatus(obj: KubeObject): KubeObject;
+  delete(apiVersion: string, kind: string, name: string, namespace?: string): KubeObject;
+  /** Drops history; `expireWatches`: running watches end with an ERROR 410 event. */
+  compact(options?: { expireWatches?: boolean }): void;
+  /**
+   * What clients see when kube-apiserver restarts: every watch ends, idle connections close,
+   * history is dropped and the version moves on, so each client's next watch gets 410 and
+   * relists. Objects stay.
+   */
+  restart(): void;
+  /** Stops accepting connections and closes every open one (objects and history stay). */
+  stopListening(): Promise<void>;
+  /** Listens again on the same port. */
+  startListening(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function infoOf(apiVersion: string | undefined, kind: string | undefined): ResourceInfo {
+  const info = findByKind(apiVersion ?? '', kind ?? '');
+  if (info === undefined) throw badRequest(`no resource for ${apiVersion ?? '?'} ${kind ?? '?'}`);
+  return info;
+}
+
+function kubeconfig(url: string, token: string | undefined): string {
+  const user = token === undefined ? '{}' : `{ token: ${JSON.stringify(token)} }`;
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    `- name: test`,
+    `  cluster: { server: ${JSON.stringify(url)} }`,
+    'users:',
+    `- name: test`,
+    `  user: ${user}`,
+    'contexts:',
+    '- name: test',
+    '  context: { cluster: test, user: test, namespace: default }',
+    'current-context: test',
+    '',
+  ].join('\n');
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** Starts a test API server; see the file comment. */
+export async function startKubeApiServer(
+  options: KubeApiServerOptions = {},
+): Promise<KubeApiServer> {
+  const store = new Store({ historyLimit: options.historyLimit ?? 10_000 });
+  const ctx: ServerContext = {
+    store,
+    bookmarkMs: options.bookmarkMs ?? 1000,
+    tooOldWatch: options.tooOldWatch ?? 'status',
+    live: new Set(),
+    requests: [],
+    requestLog: options.requestLog,
+    token: options.token,
+    sockets: new Set<Socket>(),
+  };
+  const nsInfo = infoOf('v1', 'Namespace');
+  const seed = options.namespaces ?? ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+  for (const name of seed) store.create(nsInfo, '', { metadata: { name } });
+  const host = options.host ?? '127.0.0.1';
+  const server = createHttpServer(ctx);
+  const port = await listen(server, options.port ?? 0, host);
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kube-apiserver-'));
+  const kubeconfigPath = path.join(dir, 'kubeconfig');
+  writeFileSync(kubeconfigPath, kubeconfig(url, options.token));
+
+  const endWatches = (): void => {
+    for (const finish of [...ctx.live]) finish();
+  };
+  const stopListening = async (): Promise<void> => {
+    endWatches();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of ctx.sockets) s.destroy();
+    await closed;
+  };
+  const nsOf = (info: ResourceInfo, ns: string | undefined): string =>
+    info.namespaced ? (ns ?? 'default') : '';
+  return {
+    url,
+    port,
+    kubeconfigPath,
+    store,
+    requests: ctx.requests,
+    get watchCount() {
+      return ctx.live.size;
+    },
+    create: (obj) => {
+      const info = infoOf(obj.apiVersion, obj.kind);
+      return store.create(info, nsOf(info, obj.metadata.namespace), obj);
+    },
+    get: (apiVersion, kind, name, namespace) => {
+      const info = infoOf(apiVersion, kind);
+      return store.get(info, nsOf(info, namespace), name);
+    },
+    list: (apiVersion, kind, namespace) => store.list(infoOf(apiVersion, kind), namespace),
+    update: (obj) => {
+      const info = infoOf(obj.apiVersion, obj.kind);
+      return store.update(info, nsOf(info, obj.metadata.namespace), obj, 'main');
+    },
+    updateStatus: (obj) => {
+      const info = infoOf(obj.apiVersion, obj.kind);
+      return store.update(info, nsOf(info, obj.metadata.namespace), obj, 'status');
+    },
+    delete: (apiVersion, kind, name, namespace) => {
+      const info = infoOf(apiVersion, kind);
+      return store.delete(info, nsOf(info, namespace), name);
+    },
+    compact: (opts = {}) => store.compact({ expireWatches: opts.expireWatches === true }),
+    restart: () => {
+      endWatches();
+      store.compact({ bump: true });
+      server.closeIdleConnections();
+    },
+    stopListening,
+    startListening: async () => {
+      await listen(server, port, host);
+    },
+    close: async () => {
+      if (server.listening) await stopListening();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
