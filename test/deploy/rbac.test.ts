@@ -25,14 +25,14 @@ describe("the listener's RBAC rules, read from the base", () => {
   const covered: [string, ApiRequest][] = [
     ['list nodes', { verb: 'list', group: '', resource: 'nodes' }],
     ['watch pods everywhere', { verb: 'watch', group: '', resource: 'pods' }],
-    ['get a namespace', { verb: 'get', group: '', resource: 'namespaces', name: 'web' }],
+    ['watch namespaces', { verb: 'watch', group: '', resource: 'namespaces' }],
     [
       'patch a Service',
       { verb: 'patch', group: '', resource: 'services', namespace: 'web', name: 's' },
     ],
     [
-      'update a Service status',
-      { verb: 'update', group: '', resource: 'services', subresource: 'status', namespace: 'web' },
+      'patch a Service status',
+      { verb: 'patch', group: '', resource: 'services', subresource: 'status', namespace: 'web' },
     ],
     [
       'watch EndpointSlices',
@@ -71,6 +71,12 @@ describe("the listener's RBAC rules, read from the base", () => {
   const refused: [string, ApiRequest][] = [
     ['delete a pod', { verb: 'delete', group: '', resource: 'pods', namespace: 'web' }],
     ['update a node', { verb: 'update', group: '', resource: 'nodes', name: 'n1' }],
+    ['get one node (informers list)', { verb: 'get', group: '', resource: 'nodes', name: 'n1' }],
+    [
+      'replace a Service',
+      { verb: 'update', group: '', resource: 'services', namespace: 'web', name: 's' },
+    ],
+    ['patch an Event', { verb: 'patch', group: '', resource: 'events', namespace: 'default' }],
     ['list Secrets', { verb: 'list', group: '', resource: 'secrets' }],
     [
       'a Lease outside romana-system',
@@ -116,9 +122,10 @@ describe("the listener's RBAC rules, read from the base", () => {
       { verb: 'list', group: '', resource: 'nodes' },
       { verb: 'watch', group: '', resource: 'nodes' },
     ];
-    const left = unused(grants, log, ['get core/nodes']);
+    const left = unused(grants, log, ['list core/pods']);
     assert.ok(!left.includes('list core/nodes') && !left.includes('watch core/nodes'));
-    assert.ok(!left.includes('get core/nodes'), 'allowlisted');
+    assert.ok(!left.includes('list core/pods'), 'allowlisted');
+    assert.ok(left.includes('watch core/pods'));
     assert.ok(left.includes('patch core/services/status'));
     assert.ok(left.includes('create coordination.k8s.io/leases in romana-system'));
   });
