@@ -22,7 +22,9 @@ function fieldProblems(objects: K8sObject[]): string[] {
     const mod = `kubernetes-models/${o.apiVersion}/${o.kind}`;
     lines.push(`import type { I${o.kind} as T${i} } from '${mod}';`);
     lines.push(`// ${o.kind} ${o.metadata.name}`);
-    lines.push(`export const o${i}: T${i} = ${JSON.stringify(o)};`);
+    // null is "unset" to the API server (kubectl prints `creationTimestamp: null`).
+    const literal = JSON.stringify(o, (_, v: unknown) => (v === null ? undefined : v));
+    lines.push(`export const o${i}: T${i} = ${literal};`);
   });
   const text = lines.join('\n') + '\n';
   const options: ts.CompilerOptions = {
