@@ -9,6 +9,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -245,18 +246,17 @@ describe('the entry', () => {
     assert.equal(defaultPlugin('/opt/cni/bin/romana'), '/opt/cni/bin/romana');
   });
 
-  it('installs through the real program (bin/romana-cni.js install)', () => {
+  it('installs through the real program, started by a symlink as npm installs it', () => {
     const h2 = fakeHost('e');
     roots.push(h2.root);
+    // npm install --global links <prefix>/bin/romana-cni to the package's bin/romana-cni.js.
+    const link = path.join(h2.root, 'romana-cni');
+    symlinkSync(path.join(ROOT, 'bin/romana-cni.js'), link);
     const args = ['--host-root', h2.host, '--bin-dir', h2.binDir, '--conf-dir', h2.confDir];
-    const r = spawnSync(
-      process.execPath,
-      [path.join(ROOT, 'bin/romana-cni.js'), 'install', ...args],
-      {
-        encoding: 'utf8',
-        env: { ...process.env, CNI_COMMAND: undefined },
-      },
-    );
+    const r = spawnSync(link, ['install', ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, CNI_COMMAND: undefined },
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /written .*10-romana\.conflist/);
     assert.equal(
