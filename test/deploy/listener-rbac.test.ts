@@ -170,6 +170,7 @@ describe('the listener RBAC against the real listener', () => {
         api.get('coordination.k8s.io/v1', 'Lease', 'romana-listener', 'romana-system') !==
         undefined,
       out,
+      60_000, // the first start may compile the sources (tsx) on a busy machine
     );
 
     api.create(node('n1', { 'topology.kubernetes.io/zone': 'a', 'romana.io/rack': 'a1' }));
