@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { startEtcd, type EtcdHandle } from '../../../test/helpers/etcd.ts';
 import { PODS_TOPOLOGY, rejectsWith, serviceWithHosts } from '../../../test/helpers/service.ts';
 import { EmbeddedStore } from '../../store/embedded.ts';
+import { MemoryStore } from '../../store/memory.ts';
 import { EtcdStore } from '../../store/etcd.ts';
 import { EventLog } from './events.ts';
 import { createRomanaService } from './romana-service.ts';
@@ -155,6 +156,30 @@ describe('watch streams of addresses and namespaces', () => {
     const blocksOnly = follow(svc, ['blocks', 'hosts'], rev0 + 1);
     assert.ok(blocksOnly.events.every((e) => e.kind === 'blocks' || e.kind === 'hosts'));
     for (const x of [w, r, blocksOnly]) x.close();
+    await svc.close();
+  });
+
+  it('a forced host removal deletes its addresses with their pod links, and says so', async () => {
+    const store = new MemoryStore();
+    const svc = await serviceWithHosts(store);
+    for (let i = 0; i < 60; i++) await svc.allocate({ name: `q${i}`, host: 'h2', pod: REF });
+    await svc.allocate({ name: 'stay', host: 'h1', pod: REF });
+    const w = follow(svc, ['addresses'], svc.revision() + 1);
+    await svc.removeHost('h2', { force: true });
+    const { kvs } = await store.range('pods/');
+    assert.deepEqual(
+      kvs.map((kv) => kv.key),
+      ['pods/stay'],
+    );
+    assert.deepEqual(
+      w.events.map((e) => `${e.type} ${e.id}`).sort(),
+      Array.from({ length: 60 }, (_, i) => `delete q${i}`).sort(),
+    );
+    assert.deepEqual(
+      svc.listAddresses().map((a) => [a.name, a.pod?.name]),
+      [['stay', 'web-0']],
+    );
+    w.close();
     await svc.close();
   });
 
