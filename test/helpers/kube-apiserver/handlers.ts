@@ -89,7 +89,7 @@ function keyOf(o: KubeObject): string {
 function list(call: Call): Reply {
   const { ctx, route, query } = call;
   const match = predicate(route, query);
-  let items = ctx.store.list(route.info, route.namespace).filter(match);
+  let items = ctx.store.view(route.info, route.namespace).filter(match);
   let rv = ctx.store.revision;
   const cont = query.get('continue');
   if (cont !== null && cont !== '') {

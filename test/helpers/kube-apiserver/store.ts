@@ -127,6 +127,15 @@ export class Store {
 
   /** Copies of the objects of one resource (in one namespace if given), in key order. */
   list(info: ResourceInfo, namespace?: string): KubeObject[] {
+    return this.view(info, namespace).map((o) => clone(o));
+  }
+
+  /**
+   * The stored objects themselves (not copies), in key order: for serializing big lists
+   * quickly. Stored objects are never changed in place (a write stores a new object), so a
+   * view stays as it was; callers must not change it either.
+   */
+  view(info: ResourceInfo, namespace?: string): readonly KubeObject[] {
     const out: [string, KubeObject][] = [];
     for (const [key, o] of this.#bucket(info)) {
       if (namespace !== undefined && info.namespaced && o.metadata.namespace !== namespace) {
@@ -135,7 +144,7 @@ export class Store {
       out.push([key, o]);
     }
     out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    return out.map(([, o]) => clone(o));
+    return out.map(([, o]) => o);
   }
 
   #namespaceExists(namespace: string): boolean {
@@ -164,7 +173,8 @@ export class Store {
       previous: prev,
     };
     this.#history.push(change);
-    if (this.#history.length > this.#historyLimit) {
+    // Trimmed in batches (up to a quarter over the limit), so a write costs O(1) on average.
+    if (this.#history.length > this.#historyLimit + Math.max(1, this.#historyLimit >> 2)) {
       const dropped = this.#history.splice(0, this.#history.length - this.#historyLimit);
       const last = dropped[dropped.length - 1];
       if (last !== undefined) this.#setCompacted(last.revision, false);

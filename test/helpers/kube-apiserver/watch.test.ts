@@ -236,7 +236,6 @@ describe('informer', () => {
       api.create(node('inf2'));
       api.restart();
       await api.startListening();
-      // client-node ends the informer on a connection error; re-start it as a listener would.
       await waitFor(() => informer.get('inf2') !== undefined, 'inf2 after the relist');
       assert.equal(informer.get('inf1'), undefined);
       assert.ok(lists() > listsBefore, 'the informer listed again');
