@@ -13,8 +13,10 @@ import type {
   HostDetail,
   HostList,
   HostPatch,
+  Namespace,
   Network,
   NewHost,
+  PodInput,
   Policy,
   RemovedHost,
   Topology,
@@ -108,6 +110,44 @@ export class RomanadClient {
   /** `POST /address`: resolves with the allocated IP. */
   allocateAddress(req: AllocationRequest): Promise<string> {
     return this.call('POST', '/address', { body: req });
+  }
+
+  /** `POST /address` (as `allocateAddress`): resolves with the allocated IP. */
+  allocate(req: AllocationRequest): Promise<string> {
+    return this.allocateAddress(req);
+  }
+
+  /**
+   * `PUT /addresses/{name}/pod`: sets or replaces the pod link of an address (its pod, the
+   * pod's labels and named ports); an identical link writes nothing.
+   */
+  setAddressPod(name: string, pod: PodInput): Promise<Address> {
+    return this.call('PUT', `/addresses/${seg(name)}/pod`, { body: pod });
+  }
+
+  /** `DELETE /addresses/{name}/pod`: removes the pod link of an address. */
+  clearAddressPod(name: string): Promise<Address> {
+    return this.call('DELETE', `/addresses/${seg(name)}/pod`);
+  }
+
+  /** `GET /namespaces`, sorted by name. */
+  listNamespaces(): Promise<Namespace[]> {
+    return this.call('GET', '/namespaces');
+  }
+
+  /** `GET /namespaces/{name}`. */
+  getNamespace(name: string): Promise<Namespace> {
+    return this.call('GET', `/namespaces/${seg(name)}`);
+  }
+
+  /** `PUT /namespaces/{name}`: creates the namespace or replaces its labels. */
+  putNamespace(name: string, labels: Record<string, string>): Promise<Namespace> {
+    return this.call('PUT', `/namespaces/${seg(name)}`, { body: { labels } });
+  }
+
+  /** `DELETE /namespaces/{name}`. */
+  deleteNamespace(name: string): Promise<null> {
+    return this.call('DELETE', `/namespaces/${seg(name)}`);
   }
 
   /** `GET /address?addressName=` (a name or an IP). */

@@ -3,20 +3,34 @@
  * Type-only imports: nothing of the engine is loaded at run time.
  */
 export type {
-  AddressView as Address,
+  Address,
+  ContainerPort,
+  ManagedHostView,
+  Namespace,
+  PodInput,
+  PodLink,
+  PodRef,
+  WatchKind,
+} from '../server/state/service.ts';
+export type {
   BlockView as Block,
   BlocksView as BlockList,
-  HostDetailView as HostDetail,
-  HostView as Host,
   NetworkView as Network,
   RemovedHost,
   TopologyUpdateRequest as Topology,
 } from '../ipam/index.ts';
 export type { Policy } from '../policy/index.ts';
 
+/** A host as `GET /hosts` lists it (`managed_by` when it was registered with one). */
+export type Host = import('../server/state/service.ts').ManagedHostView;
+/** A host with where it sits in each network (`GET /hosts/{name}`). */
+export type HostDetail = import('../server/state/service.ts').ManagedHostView<
+  import('../ipam/index.ts').HostDetailView
+>;
+
 /** `GET /hosts`. */
 export interface HostList {
-  hosts: import('../ipam/index.ts').HostView[];
+  hosts: Host[];
   revision: number;
 }
 
@@ -27,6 +41,8 @@ export interface NewHost {
   tags?: Record<string, string>;
   agent_port?: number;
   k8s_info?: Record<string, unknown>;
+  /** Who registers the host and may remove it (e.g. `romana-listener`); set once. */
+  managed_by?: string;
 }
 
 /** `PATCH /hosts/{name}` body: `null` clears a field, an absent key keeps it. */
@@ -41,6 +57,8 @@ export interface AllocationRequest {
   host: string;
   tenant?: string;
   segment?: string;
+  /** The Kubernetes pod the address is for; linked in the same transaction. */
+  pod?: import('../server/state/service.ts').PodRef;
 }
 
 /** One blackout (reserved range). */

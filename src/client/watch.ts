@@ -13,7 +13,7 @@ import type { TransportOptions } from './http.ts';
 /** One change, as romanad sends it. */
 export interface WatchEvent {
   revision: number;
-  kind: 'blocks' | 'hosts' | 'policies' | 'vips' | 'topology';
+  kind: 'blocks' | 'hosts' | 'policies' | 'vips' | 'topology' | 'addresses' | 'namespaces';
   type: 'put' | 'delete';
   id: string;
   value: unknown;

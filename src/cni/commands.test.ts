@@ -206,6 +206,28 @@ function inner(): void {
     });
   });
 
+  describe('the pod of CNI_ARGS', () => {
+    it('is linked to the address in the allocation (namespace, name, uid)', async () => {
+      const ns = podNs();
+      const id = `k0${tag}00000`;
+      const args = {
+        K8S_POD_NAMESPACE: 'shop',
+        K8S_POD_NAME: `web-${tag}`,
+        K8S_POD_UID: `uid-${tag}`,
+        K8S_POD_INFRA_CONTAINER_ID: id,
+      };
+      await cmdAdd(conf(), { ...env(ns, id), args }, deps(real));
+      const a = service.getAddress(`web-${tag}.shop.${id.slice(0, 8)}`);
+      assert.deepEqual(a.pod, {
+        namespace: 'shop',
+        name: `web-${tag}`,
+        uid: `uid-${tag}`,
+        labels: {},
+        ports: [],
+      });
+    });
+  });
+
   describe('a failed repeated ADD keeps the running pod’s address', () => {
     it('when the repeat fails at the pod side', async () => {
       const ns = podNs();

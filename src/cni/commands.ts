@@ -8,6 +8,7 @@ import { containerKeyOf, deriveNames, type Names } from './config.ts';
 import { CniCode, CniError } from './errors.ts';
 import type { Exec } from '../exec.ts';
 import { podTag, readKubeconfig } from './k8s.ts';
+import { dnsLabelProblem, dnsSubdomainProblem, uidProblem } from '../server/state/k8s-names.ts';
 import type { Log } from './log.ts';
 import { addDiverts, removeDiverts } from './policy.ts';
 import { addressFromPrevResult, formatResult, type CniResult } from './result.ts';
@@ -39,6 +40,20 @@ async function segmentOf(conf: NetConf, pod: Names['pod']): Promise<string> {
 }
 
 /**
+ * The pod the address is for, sent with the allocation so that romanad links them in the same
+ * transaction: K8S_POD_NAMESPACE, K8S_POD_NAME and K8S_POD_UID of CNI_ARGS. Left out when the
+ * runtime gave none, or names that are not Kubernetes names (then not from Kubernetes).
+ */
+export function podOf(
+  pod: Names['pod'],
+  uid: string | undefined,
+): { pod?: { namespace: string; name: string; uid?: string } } {
+  if (!pod || dnsLabelProblem(pod.namespace) || dnsSubdomainProblem(pod.name)) return {};
+  const link = { namespace: pod.namespace, name: pod.name };
+  return { pod: uid === undefined || uidProblem(uid) ? link : { ...link, uid } };
+}
+
+/**
  * ADD: finds or allocates the container's address, wires the pod, installs divert rules with
  * `use_policy`. A repeated ADD reuses the address it finds and never releases it; on failure an
  * address allocated by this call is released and whatever was made is removed.
@@ -62,6 +77,7 @@ export async function cmdAdd(conf: NetConf, env: CniEnv, d: Deps): Promise<CniRe
       host: conf.hostName,
       tenant: names.tenant,
       segment: await segmentOf(conf, names.pod),
+      ...podOf(names.pod, env.args['K8S_POD_UID']),
     };
     ip = await d.api.allocate(req);
     allocated = ip !== undefined;

@@ -8,12 +8,12 @@
 import assert from 'node:assert/strict';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { isRomanaError, type ErrorCode } from '../../src/errors.ts';
-import type { AllocationRequest } from '../../src/ipam/index.ts';
 import {
   createRomanaService,
   type RomanaServiceOptions,
 } from '../../src/server/state/romana-service.ts';
 import type {
+  PodInput,
   RomanaService,
   VipInput,
   WatchEvent,
@@ -83,7 +83,9 @@ export class FaultyService implements RomanaService {
     return this.real.listNetworkBlocks(network);
   }
 
-  async allocate(req: AllocationRequest): ReturnType<RomanaService['allocate']> {
+  async allocate(
+    req: Parameters<RomanaService['allocate']>[0],
+  ): ReturnType<RomanaService['allocate']> {
     this.fault('allocate');
     return this.real.allocate(req);
   }
@@ -98,6 +100,34 @@ export class FaultyService implements RomanaService {
   listAddresses(filter?: { host?: string }): ReturnType<RomanaService['listAddresses']> {
     this.fault('listAddresses');
     return this.real.listAddresses(filter);
+  }
+
+  async setAddressPod(name: string, pod: PodInput): ReturnType<RomanaService['setAddressPod']> {
+    this.fault('setAddressPod');
+    return this.real.setAddressPod(name, pod);
+  }
+  async clearAddressPod(name: string): ReturnType<RomanaService['clearAddressPod']> {
+    this.fault('clearAddressPod');
+    return this.real.clearAddressPod(name);
+  }
+  listNamespaces(): ReturnType<RomanaService['listNamespaces']> {
+    this.fault('listNamespaces');
+    return this.real.listNamespaces();
+  }
+  getNamespace(name: string): ReturnType<RomanaService['getNamespace']> {
+    this.fault('getNamespace');
+    return this.real.getNamespace(name);
+  }
+  async putNamespace(
+    name: string,
+    labels: Record<string, string>,
+  ): ReturnType<RomanaService['putNamespace']> {
+    this.fault('putNamespace');
+    return this.real.putNamespace(name, labels);
+  }
+  async deleteNamespace(name: string): Promise<void> {
+    this.fault('deleteNamespace');
+    return this.real.deleteNamespace(name);
   }
 
   listHosts(): ReturnType<RomanaService['listHosts']> {

@@ -30,6 +30,7 @@ import {
 import { healthRoutes } from './routes/health.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { ipamRoutes } from './routes/ipam.ts';
+import { k8sRoutes } from './routes/k8s.ts';
 import { policyRoutes } from './routes/policies.ts';
 import { vipRoutes } from './routes/vips.ts';
 import type { RouteContext, TypedApp } from './routes/types.ts';
@@ -140,6 +141,7 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
   hostRoutes(app, ctx);
   policyRoutes(app, ctx);
   vipRoutes(app, ctx);
+  k8sRoutes(app, ctx);
   watchRoutes(app, ctx);
   app.decorate('romanadMetrics', ctx.metrics);
   return base;

@@ -274,7 +274,15 @@ describe('heartbeats and slow clients', () => {
 });
 
 test('parseKinds: every kind by default, duplicates folded, unknown ones refused', () => {
-  assert.deepEqual(parseKinds(undefined), ['blocks', 'hosts', 'policies', 'vips', 'topology']);
+  assert.deepEqual(parseKinds(undefined), [
+    'blocks',
+    'hosts',
+    'policies',
+    'vips',
+    'topology',
+    'addresses',
+    'namespaces',
+  ]);
   assert.deepEqual(parseKinds('hosts, blocks,hosts'), ['hosts', 'blocks']);
   assert.throws(() => parseKinds('hosts,'), /'' is not one of/);
 });

@@ -5,11 +5,20 @@
  * transaction fails (another replica won a key), its jobs are retried one by one.
  */
 import { invalidInput, isRomanaError, RomanaError } from '../../errors.ts';
-import type { AddressView, AllocationRequest } from '../../ipam/index.ts';
+import type { AllocationRequest } from '../../ipam/index.ts';
 import { backoffDelay, conflict, WRITE_RETRY } from '../../store/retry.ts';
 import { sleep, type ServiceCore } from './core.ts';
 import { decodeAddress } from './decode.ts';
-import { addressKey, hostKey, networkKey, TOPOLOGY_KEY, type StoredAddress } from './keys.ts';
+import {
+  addressKey,
+  hostKey,
+  networkKey,
+  podKey,
+  TOPOLOGY_KEY,
+  type StoredAddress,
+} from './keys.ts';
+import { addressOf } from './pods.ts';
+import type { Address, PodLink } from './service.ts';
 import { engineBlockWrites, TxnSet, type Decision } from './txn-runner.ts';
 
 /** Address operations per transaction: etcd allows 128 compares and 128 writes. */
@@ -18,11 +27,12 @@ const BATCH = 24;
 const MAX_IN_FLIGHT = 4;
 
 export type AddressOp =
-  { kind: 'allocate'; req: AllocationRequest } | { kind: 'release'; nameOrIp: string };
+  | { kind: 'allocate'; req: AllocationRequest; pod?: PodLink }
+  | { kind: 'release'; nameOrIp: string };
 
 interface Job {
   op: AddressOp;
-  resolve(v: AddressView): void;
+  resolve(v: Address): void;
   reject(err: unknown): void;
   /** After a failed combined commit: retried alone. */
   solo: boolean;
@@ -39,7 +49,7 @@ export class AddressQueue {
     this.core = core;
   }
 
-  async enqueue(op: AddressOp): Promise<AddressView> {
+  async enqueue(op: AddressOp): Promise<Address> {
     try {
       return await this.#run(op);
     } catch (err) {
@@ -56,9 +66,9 @@ export class AddressQueue {
     }
   }
 
-  #run(op: AddressOp): Promise<AddressView> {
+  #run(op: AddressOp): Promise<Address> {
     this.core.checkWritable();
-    return new Promise<AddressView>((resolve, reject) => {
+    return new Promise<Address>((resolve, reject) => {
       this.#queue.push({ op, resolve, reject, solo: false, attempts: 0 });
       this.#pump();
     });
@@ -153,14 +163,23 @@ export class AddressQueue {
    * network's blackouts, the name absent) and write set (the address key); the blocks it
    * changed are written by `engineBlockWrites` for the whole batch.
    */
-  #decide(op: AddressOp, g: number): Decision<AddressView> {
+  #decide(op: AddressOp, g: number): Decision<Address> {
     const core = this.core;
     if (op.kind === 'release') {
       const view = core.ipam.release(op.nameOrIp);
+      const released = addressOf(core, view);
       return {
-        txn: new TxnSet().delete(addressKey(view.name)),
+        // The pod link goes in the same transaction (a delete of an absent key writes nothing),
+        // also one that another replica wrote and this one has not seen yet.
+        txn: new TxnSet().delete(addressKey(view.name)).delete(podKey(view.name)),
         readBack: [],
-        committed: () => ({ value: view }),
+        committed: () => {
+          core.state.pods.delete(view.name);
+          return {
+            value: released,
+            events: [{ kind: 'addresses', type: 'delete', id: view.name, value: null }],
+          };
+        },
       };
     }
     const host = op.req.host;
@@ -180,6 +199,10 @@ export class AddressQueue {
       .read(core, networkKey(g, view.network))
       .readAbsent(aKey)
       .put(aKey, { ip: view.ip, host: view.host, network: view.network } satisfies StoredAddress);
+    const pod = op.pod;
+    if (pod !== undefined) txn.put(podKey(view.name), pod);
+    // A link left by an address of the same name that is gone (never shown): not this one's.
+    else if (core.state.pods.has(view.name)) txn.delete(podKey(view.name));
     return {
       txn,
       readBack: [],
@@ -196,7 +219,12 @@ export class AddressQueue {
           },
         );
       },
-      committed: () => ({ value: view }),
+      committed: () => {
+        if (pod !== undefined) core.state.pods.set(view.name, pod);
+        else core.state.pods.delete(view.name);
+        const value: Address = pod === undefined ? view : { ...view, pod };
+        return { value, events: [{ kind: 'addresses', type: 'put', id: view.name, value }] };
+      },
     };
   }
 }

@@ -8,13 +8,16 @@ import type { ServiceCore } from './core.ts';
 import {
   decodeBlock,
   decodeHost,
+  decodeNamespace,
   decodeNetwork,
   decodePlacement,
+  decodePod,
   decodePolicy,
   decodeTopologyRecord,
   decodeVip,
 } from './decode.ts';
 import { parseKey } from './keys.ts';
+import { addressEvent } from './pods.ts';
 import type { WatchEvent } from './service.ts';
 
 /** Turns store events into engine changes and view events, grouped by revision. */
@@ -31,6 +34,8 @@ export function applyEvents(
     out.set(rev, list);
   };
   const dirtyHosts = new Map<string, number>();
+  /** Addresses (by name) whose key or pod link changed, at the revision of the change. */
+  const dirtyAddresses = new Map<string, number>();
   const blocks: Array<{ ev: StoreEvent; network: string; cidr: string }> = [];
   for (const ev of events) {
     const known = Math.abs(x.revs.get(ev.key) ?? 0);
@@ -96,6 +101,24 @@ export function applyEvents(
           emit(ev.modRevision, { kind: 'vips', type: 'put', id: k.name, value: v });
         }
         break;
+      case 'address':
+        dirtyAddresses.set(k.name, ev.modRevision);
+        break;
+      case 'pod':
+        if (value === null) x.state.pods.delete(k.address);
+        else x.state.pods.set(k.address, decodePod(ev.key, value));
+        dirtyAddresses.set(k.address, ev.modRevision);
+        break;
+      case 'namespace':
+        if (value === null) {
+          x.state.namespaces.delete(k.name);
+          emit(ev.modRevision, { kind: 'namespaces', type: 'delete', id: k.name, value: null });
+        } else {
+          const ns = decodeNamespace(ev.key, value);
+          x.state.namespaces.set(k.name, ns);
+          emit(ev.modRevision, { kind: 'namespaces', type: 'put', id: k.name, value: ns });
+        }
+        break;
       default:
         break;
     }
@@ -106,7 +129,7 @@ export function applyEvents(
     const p = x.state.placements.get(name);
     if (h !== undefined && p !== undefined) {
       x.ipam.applyHost(name, { ...h, groups: p.groups } satisfies HostRecord);
-      const view = x.ipam.listHosts().hosts.find((v) => v.name === name) ?? null;
+      const view = x.hostViewOf(name);
       emit(rev, { kind: 'hosts', type: 'put', id: name, value: view });
     } else if (h === undefined) {
       x.ipam.applyHost(name, null);
@@ -126,5 +149,7 @@ export function applyEvents(
       value: x.ipam.getBlock(network, cidr),
     });
   }
+  // After the blocks: an address's view comes from its block.
+  for (const [name, rev] of dirtyAddresses) emit(rev, addressEvent(x, name));
   return out;
 }

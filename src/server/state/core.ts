@@ -5,7 +5,7 @@
  * Internal to the server: `StoreBackedService` is the public face.
  */
 import { RomanaError } from '../../errors.ts';
-import { Ipam, type BlockChange } from '../../ipam/index.ts';
+import { Ipam, type BlockChange, type HostView } from '../../ipam/index.ts';
 import type {
   Compare,
   KeyValue,
@@ -18,8 +18,9 @@ import { applyEvents } from './apply-events.ts';
 import { EventLog } from './events.ts';
 import { KeyedMutex, RwLock } from './locks.ts';
 import { loadState, type LoadedState } from './load.ts';
-import type { WatchEvent, WatchKind } from './service.ts';
+import type { ManagedHostView, WatchEvent, WatchKind } from './service.ts';
 import { AbandonWatch, DEFAULT_TIMING, type Commit, type OperationTiming } from './operations.ts';
+import { addressOf } from './pods.ts';
 import { findAbandoned, settleAbandoned } from './recovery.ts';
 import { blocksCommitted, TxnRunner, type ViewEvent } from './txn-runner.ts';
 
@@ -30,7 +31,15 @@ export type LogFn = (
 ) => void;
 
 /** What a reload compares before and after, to tell watchers what changed meanwhile. */
-const RELOADED_KINDS: readonly WatchKind[] = ['topology', 'hosts', 'blocks', 'policies', 'vips'];
+const RELOADED_KINDS: readonly WatchKind[] = [
+  'topology',
+  'hosts',
+  'blocks',
+  'policies',
+  'vips',
+  'addresses',
+  'namespaces',
+];
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -231,9 +240,21 @@ export class ServiceCore {
             kind: 'hosts',
             type: 'put',
             id: name,
-            value: this.ipam.listHosts().hosts.find((h) => h.name === name) ?? null,
+            value: this.hostViewOf(name),
           },
     );
+  }
+
+  /** A host's view as the API shows it (with `managed_by` when set); null if not placed. */
+  hostViewOf(name: string): ManagedHostView | null {
+    const v = this.ipam.listHosts().hosts.find((h) => h.name === name);
+    return v === undefined ? null : this.managed(v);
+  }
+
+  /** Adds who manages the host to an engine view of it. */
+  managed<H extends HostView>(view: H): ManagedHostView<H> {
+    const by = this.state.hosts.get(view.name)?.managed_by;
+    return by === undefined ? view : { ...view, managed_by: by };
   }
 
   publish(rev: number, events: Array<Omit<WatchEvent, 'revision'> & { revision?: number }>): void {
@@ -359,7 +380,7 @@ export class ServiceCore {
     }
     if (want.has('hosts')) {
       for (const h of this.ipam.listHosts().hosts) {
-        out.push({ revision, kind: 'hosts', type: 'put', id: h.name, value: h });
+        out.push({ revision, kind: 'hosts', type: 'put', id: h.name, value: this.managed(h) });
       }
     }
     if (want.has('blocks')) {
@@ -375,6 +396,17 @@ export class ServiceCore {
     if (want.has('vips')) {
       for (const v of this.state.vips.values()) {
         out.push({ revision, kind: 'vips', type: 'put', id: v.name, value: v });
+      }
+    }
+    if (want.has('addresses')) {
+      for (const a of this.ipam.listAddresses()) {
+        const value = addressOf(this, a);
+        out.push({ revision, kind: 'addresses', type: 'put', id: a.name, value });
+      }
+    }
+    if (want.has('namespaces')) {
+      for (const ns of this.state.namespaces.values()) {
+        out.push({ revision, kind: 'namespaces', type: 'put', id: ns.name, value: ns });
       }
     }
     return out;

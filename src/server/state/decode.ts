@@ -19,7 +19,7 @@ import type {
   StoredPlacement,
   TopologyRecord,
 } from './keys.ts';
-import type { Policy, Vip } from './service.ts';
+import type { Namespace, PodLink, Policy, Vip } from './service.ts';
 
 /** A value that is not what romanad stores under its key. */
 export function badValue(key: string, problem: string): RomanaError {
@@ -112,6 +112,7 @@ export function decodeHost(key: string, raw: string): StoredHost {
   f.check('tags', (v) => v === null || isStringMap(v), 'an object of strings or null');
   f.check('k8s_info', (v) => v === null || isObj(v), 'an object or null');
   f.optional('removing', (v) => typeof v === 'boolean', 'a boolean');
+  f.optional('managed_by', (v) => typeof v === 'string', 'a string');
   return f.o as unknown as StoredHost;
 }
 
@@ -161,6 +162,37 @@ export function decodeAddress(key: string, raw: string): StoredAddress {
   f.string('host');
   f.string('network');
   return f.o as unknown as StoredAddress;
+}
+
+const isPort = (p: unknown): boolean =>
+  isObj(p) &&
+  Number.isSafeInteger(p['port']) &&
+  (p['port'] as number) >= 1 &&
+  (p['port'] as number) <= 65535 &&
+  (p['protocol'] === 'TCP' || p['protocol'] === 'UDP' || p['protocol'] === 'SCTP') &&
+  (p['name'] === undefined || typeof p['name'] === 'string');
+
+/** `pods/<address name>`: the pod an address belongs to. */
+export function decodePod(key: string, raw: string): PodLink {
+  const f = new Fields(key, object(key, raw, 'a pod link'));
+  f.string('namespace');
+  f.string('name');
+  f.optional('uid', (v) => typeof v === 'string', 'a string');
+  f.check('labels', isStringMap, 'an object of strings');
+  f.check(
+    'ports',
+    (v) => Array.isArray(v) && v.every(isPort),
+    'a list of { name?, port, protocol }',
+  );
+  return f.o as unknown as PodLink;
+}
+
+/** `namespaces/<name>`. */
+export function decodeNamespace(key: string, raw: string): Namespace {
+  const f = new Fields(key, object(key, raw, 'a namespace'));
+  f.string('name');
+  f.check('labels', isStringMap, 'an object of strings');
+  return f.o as unknown as Namespace;
 }
 
 /** `vips/<name>`. */

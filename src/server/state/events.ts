@@ -29,9 +29,13 @@ export class EventLog {
 
   /** Records events (all of one revision, in order) and hands them to subscribers. */
   publish(events: WatchEvent[]): void {
+    // An object changed twice in one transaction (an address released and allocated again in
+    // one batch) has both events published, in order; only an echo from earlier is dropped.
+    const now = new Set<string>();
     for (const e of events) {
       const id = `${e.kind}\n${e.id}`;
-      if ((this.#last.get(id) ?? -1) >= e.revision) continue;
+      if ((this.#last.get(id) ?? -1) >= e.revision && !now.has(id)) continue;
+      now.add(id);
       this.#last.set(id, e.revision);
       this.#events.push(e);
       for (const s of this.#subscribers) if (s.kinds.has(e.kind)) s.onEvent(e);

@@ -5,9 +5,11 @@
  */
 import { RomanaError } from '../../errors.ts';
 import type { HostDetailView, HostRecord, RemovedHost } from '../../ipam/index.ts';
+import { checkName } from '../../names.ts';
 import { conflict } from '../../store/retry.ts';
 import type { Op } from '../../store/store.ts';
 import type { ServiceCore } from './core.ts';
+import type { ManagedHostView } from './service.ts';
 import { newOperationId, Operation } from './operations.ts';
 import {
   addressKey,
@@ -15,6 +17,7 @@ import {
   hostIpKey,
   hostKey,
   placementKey,
+  podKey,
   TOPOLOGY_KEY,
   type StoredHost,
   type StoredPlacement,
@@ -30,7 +33,11 @@ export interface HostRequestBody {
   tags?: unknown;
   agent_port?: unknown;
   k8s_info?: unknown;
+  /** Who registers the host and may remove it (a name, e.g. `romana-listener`). */
+  managed_by?: unknown;
 }
+
+type HostDetail = ManagedHostView<HostDetailView>;
 
 export class HostOps {
   readonly core: ServiceCore;
@@ -39,8 +46,9 @@ export class HostOps {
     this.core = core;
   }
 
-  async addHost(req: HostRequestBody): Promise<HostDetailView> {
+  async addHost(req: HostRequestBody): Promise<HostDetail> {
     this.core.checkWritable();
+    if (req.managed_by !== undefined) checkName('managed_by', req.managed_by);
     const name = typeof req.name === 'string' ? req.name : '';
     return this.core.rw.read(() =>
       this.core.hostLocks.run(name, () =>
@@ -50,16 +58,18 @@ export class HostOps {
   }
 
   /** The host and its IP must be new; writes the host, its IP key and its placement. */
-  #decideAdd(req: HostRequestBody): Decision<HostDetailView> {
+  #decideAdd(req: HostRequestBody): Decision<HostDetail> {
     const core = this.core;
     const detail = core.ipam.addHost(req);
     const rec = core.ipam.hostRecord(detail.name);
     const placement: StoredPlacement = { groups: rec.groups };
+    const stored = storedHost(rec);
+    if (typeof req.managed_by === 'string') stored.managed_by = req.managed_by;
     const txn = new TxnSet()
       .read(core, TOPOLOGY_KEY)
       .readAbsent(hostKey(rec.name))
       .readAbsent(hostIpKey(rec.ip))
-      .put(hostKey(rec.name), storedHost(rec))
+      .put(hostKey(rec.name), stored)
       .put(hostIpKey(rec.ip), rec.name)
       .put(placementKey(core.generation(), rec.name), placement);
     return {
@@ -78,10 +88,10 @@ export class HostOps {
         });
       },
       committed: (rev) => {
-        core.state.hosts.set(rec.name, storedHost(rec));
+        core.state.hosts.set(rec.name, stored);
         core.state.placements.set(rec.name, placement);
         return {
-          value: core.ipam.getHost({ name: rec.name }),
+          value: core.managed(core.ipam.getHost({ name: rec.name })),
           events: core.hostEvents([rec.name], rev),
         };
       },
@@ -91,7 +101,7 @@ export class HostOps {
   async patchHost(
     name: string,
     patch: { tags?: unknown; k8s_info?: unknown },
-  ): Promise<HostDetailView> {
+  ): Promise<HostDetail> {
     this.core.checkWritable();
     return this.core.rw.read(() =>
       this.core.hostLocks.run(name, () =>
@@ -101,10 +111,7 @@ export class HostOps {
   }
 
   /** Rewrites the host's key, compared at the revision this replica holds. */
-  #decidePatch(
-    name: string,
-    patch: { tags?: unknown; k8s_info?: unknown },
-  ): Decision<HostDetailView> {
+  #decidePatch(name: string, patch: { tags?: unknown; k8s_info?: unknown }): Decision<HostDetail> {
     const core = this.core;
     const before = core.ipam.hostRecord(name);
     try {
@@ -116,10 +123,10 @@ export class HostOps {
       throw err;
     }
     const rec = core.ipam.hostRecord(name);
-    const stored: StoredHost = {
-      ...storedHost(rec),
-      removing: core.state.hosts.get(name)?.removing,
-    };
+    const held = core.state.hosts.get(name);
+    const stored: StoredHost = { ...storedHost(rec), removing: held?.removing };
+    // Set when the host was added; a patch never changes it.
+    if (held?.managed_by !== undefined) stored.managed_by = held.managed_by;
     return {
       txn: new TxnSet()
         .read(core, TOPOLOGY_KEY)
@@ -129,7 +136,10 @@ export class HostOps {
       readBack: [hostKey(name)],
       committed: (rev) => {
         core.state.hosts.set(name, stored);
-        return { value: core.ipam.getHost({ name }), events: core.hostEvents([name], rev) };
+        return {
+          value: core.managed(core.ipam.getHost({ name })),
+          events: core.hostEvents([name], rev),
+        };
       },
     };
   }
@@ -224,10 +234,12 @@ async function removeHostSteps(core: ServiceCore, op: Operation): Promise<Remove
     ? core.ipam.removeHost({ name })
     : { name, ip, releasedAddresses: [], releasedBlocks: [] };
   for (const c of core.ipam.takeTouchedBlocks()) {
-    const deletes = (byBlock.get(`${c.network}\n${c.cidr}`) ?? []).map((n): Op => ({
-      type: 'delete',
-      key: addressKey(n),
-    }));
+    const names = byBlock.get(`${c.network}\n${c.cidr}`) ?? [];
+    // Each address's key and its pod link (a delete of an absent key writes nothing).
+    const deletes = names.flatMap((n): Op[] => [
+      { type: 'delete', key: addressKey(n) },
+      { type: 'delete', key: podKey(n) },
+    ]);
     // A block with many addresses: their keys go first (the block, still listing them,
     // keeps the names taken until it is freed).
     while (deletes.length > CHUNK) await op.step([], deletes.splice(0, CHUNK));
@@ -238,6 +250,11 @@ async function removeHostSteps(core: ServiceCore, op: Operation): Promise<Remove
     const rev = await op.step(txn.compares(), [...txn.writes.values()]);
     if (rev === null) throw conflict(`a block of host ${name} changed while removing it; retry`);
     core.blocksCommitted([c], rev);
+    for (const n of names) core.state.pods.delete(n);
+    core.publish(
+      rev,
+      names.map((n) => ({ kind: 'addresses', type: 'delete', id: n, value: null })),
+    );
   }
   const rev = await op.finish(
     [core.cmp(hostKey(name))],

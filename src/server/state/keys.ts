@@ -10,6 +10,8 @@
  * | `hosts/<name>` | `StoredHost`: ip, tags, agent port, Kubernetes info |
  * | `hostips/<ip>` | the host name (keeps IPs unique) |
  * | `addresses/<name>` | `StoredAddress` (keeps names unique; lookups go through blocks) |
+ * | `pods/<address name>` | `PodLink`: the pod an address belongs to, its labels and ports |
+ * | `namespaces/<name>` | `Namespace`: a Kubernetes namespace and its labels |
  * | `policies/<id>` | the policy |
  * | `vips/<name>` | `Vip`: address, holding host, namespace |
  * | `vipips/<ip>` | the VIP name (keeps VIP addresses unique) |
@@ -35,6 +37,8 @@ export interface TopologyRecord {
 export interface StoredHost extends Omit<HostRecord, 'groups'> {
   /** Set while the host is being removed: no new address may be allocated on it. */
   removing?: boolean;
+  /** Who registered the host and may remove it (e.g. `romana-listener`); set once. */
+  managed_by?: string;
 }
 
 /** A host's two unique keys, as an operation records them to undo or finish them. */
@@ -86,6 +90,8 @@ export const TOPOLOGY_KEY = 'topology';
 export const HOSTS = 'hosts/';
 export const HOST_IPS = 'hostips/';
 export const ADDRESSES = 'addresses/';
+export const PODS = 'pods/';
+export const NAMESPACES = 'namespaces/';
 export const POLICIES = 'policies/';
 export const VIPS = 'vips/';
 export const VIP_IPS = 'vipips/';
@@ -100,6 +106,8 @@ const unseg = (s: string) => decodeURIComponent(s);
 export const hostKey = (name: string) => `${HOSTS}${seg(name)}`;
 export const hostIpKey = (ip: string) => `${HOST_IPS}${ip}`;
 export const addressKey = (name: string) => `${ADDRESSES}${seg(name)}`;
+export const podKey = (address: string) => `${PODS}${seg(address)}`;
+export const namespaceKey = (name: string) => `${NAMESPACES}${seg(name)}`;
 export const policyKey = (id: string) => `${POLICIES}${seg(id)}`;
 export const vipKey = (name: string) => `${VIPS}${seg(name)}`;
 export const vipIpKey = (ip: string) => `${VIP_IPS}${ip}`;
@@ -119,6 +127,8 @@ export type ParsedKey =
   | { kind: 'host'; name: string }
   | { kind: 'hostip' }
   | { kind: 'address'; name: string }
+  | { kind: 'pod'; address: string }
+  | { kind: 'namespace'; name: string }
   | { kind: 'policy'; id: string }
   | { kind: 'vip'; name: string }
   | { kind: 'vipip' }
@@ -134,6 +144,9 @@ export function parseKey(key: string): ParsedKey {
   if (key.startsWith(HOST_IPS)) return { kind: 'hostip' };
   if (key.startsWith(ADDRESSES))
     return { kind: 'address', name: unseg(key.slice(ADDRESSES.length)) };
+  if (key.startsWith(PODS)) return { kind: 'pod', address: unseg(key.slice(PODS.length)) };
+  if (key.startsWith(NAMESPACES))
+    return { kind: 'namespace', name: unseg(key.slice(NAMESPACES.length)) };
   if (key.startsWith(POLICIES)) return { kind: 'policy', id: unseg(key.slice(POLICIES.length)) };
   if (key.startsWith(VIPS)) return { kind: 'vip', name: unseg(key.slice(VIPS.length)) };
   if (key.startsWith(VIP_IPS)) return { kind: 'vipip' };

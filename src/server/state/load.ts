@@ -16,8 +16,10 @@ import type { Store } from '../../store/store.ts';
 import {
   decodeBlock,
   decodeHost,
+  decodeNamespace,
   decodeNetwork,
   decodePlacement,
+  decodePod,
   decodePolicy,
   decodeTopologyRecord,
   decodeVip,
@@ -30,7 +32,7 @@ import {
   type StoredPlacement,
   type TopologyRecord,
 } from './keys.ts';
-import type { Policy, Vip } from './service.ts';
+import type { Namespace, PodLink, Policy, Vip } from './service.ts';
 
 export interface LoadedState {
   ipam: Ipam;
@@ -39,6 +41,9 @@ export interface LoadedState {
   placements: Map<string, StoredPlacement>;
   policies: Map<string, Policy>;
   vips: Map<string, Vip>;
+  /** Pod links by address name (a link whose address is gone is kept, and never shown). */
+  pods: Map<string, PodLink>;
+  namespaces: Map<string, Namespace>;
   /** modRevision of every key read. */
   revs: Map<string, number>;
   revision: number;
@@ -55,6 +60,8 @@ export async function loadState(store: Store): Promise<LoadedState> {
   const networks: Array<{ g: number; network: string; st: StoredNetwork; rev: number }> = [];
   const policies = new Map<string, Policy>();
   const vips = new Map<string, Vip>();
+  const pods = new Map<string, PodLink>();
+  const namespaces = new Map<string, Namespace>();
   for (const kv of kvs) {
     const k = parseKey(kv.key);
     switch (k.kind) {
@@ -93,6 +100,14 @@ export async function loadState(store: Store): Promise<LoadedState> {
       case 'vip':
         vips.set(k.name, decodeVip(kv.key, kv.value));
         break;
+      case 'pod':
+        pods.set(k.address, decodePod(kv.key, kv.value));
+        break;
+      case 'namespace':
+        namespaces.set(k.name, decodeNamespace(kv.key, kv.value));
+        break;
+      case 'address':
+        break; // its revision only: a pod link is compared with it
       default:
         continue;
     }
@@ -113,7 +128,18 @@ export async function loadState(store: Store): Promise<LoadedState> {
             networks.filter((n) => n.g === g),
           ),
         );
-  return { ipam, topology, hosts, placements, policies, vips, revs, revision };
+  return {
+    ipam,
+    topology,
+    hosts,
+    placements,
+    policies,
+    vips,
+    pods,
+    namespaces,
+    revs,
+    revision,
+  };
 }
 
 function snapshotOf(
@@ -129,7 +155,7 @@ function snapshotOf(
   for (const [name, h] of hosts) {
     const p = placements.get(name);
     if (p === undefined) continue; // fits no group of this generation
-    const { removing: _removing, ...rest } = h;
+    const { removing: _removing, managed_by: _managedBy, ...rest } = h;
     hostRecords.push({ ...rest, groups: p.groups });
     seq = Math.max(seq, h.seq);
   }

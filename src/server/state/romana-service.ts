@@ -12,12 +12,10 @@
  */
 import { invalidInput, invalidTopology, isRomanaError, RomanaError } from '../../errors.ts';
 import {
-  type AddressView,
   type AllocationRequest,
   type BlackoutView,
   type BlocksView,
   type HostDetailView,
-  type HostView,
   type NetworkView,
   type RemovedHost,
   type TopologyUpdateRequest,
@@ -30,7 +28,13 @@ import { HostOps, type HostRequestBody } from './host-ops.ts';
 import { blockKey, networkKey, policyKey, TOPOLOGY_KEY } from './keys.ts';
 import { TxnSet, type Decision, type Unchanged } from './txn-runner.ts';
 import { validatePolicyInput } from './policies.ts';
+import { K8sOps, addressOf, podRefLink } from './pods.ts';
 import type {
+  Address,
+  ManagedHostView,
+  Namespace,
+  PodInput,
+  PodRef,
   Policy,
   RomanaService,
   Vip,
@@ -86,6 +90,7 @@ export class StoreBackedService implements RomanaService {
   readonly #addresses: AddressQueue;
   readonly #hosts: HostOps;
   readonly #vips: VipOps;
+  readonly #k8s: K8sOps;
   #ready = false;
   #compactTimer: NodeJS.Timeout | undefined;
   readonly #compactEveryMs: number;
@@ -103,6 +108,7 @@ export class StoreBackedService implements RomanaService {
     this.#addresses = new AddressQueue(this.#core);
     this.#hosts = new HostOps(this.#core);
     this.#vips = new VipOps(this.#core);
+    this.#k8s = new K8sOps(this.#core);
   }
 
   async start(initialTopology: unknown): Promise<void> {
@@ -174,21 +180,47 @@ export class StoreBackedService implements RomanaService {
     return { revision: this.#core.networkRevisions.get(network) ?? 0, blocks: v.blocks };
   }
 
-  getAddress(nameOrIp: string): AddressView {
-    return this.#core.ipam.getAddress(nameOrIp);
+  getAddress(nameOrIp: string): Address {
+    return addressOf(this.#core, this.#core.ipam.getAddress(nameOrIp));
   }
 
-  listAddresses(filter: { host?: string } = {}): AddressView[] {
+  listAddresses(filter: { host?: string } = {}): Address[] {
     const all = this.#core.ipam.listAddresses();
-    return filter.host === undefined ? all : all.filter((a) => a.host === filter.host);
+    const some = filter.host === undefined ? all : all.filter((a) => a.host === filter.host);
+    return this.#core.state.pods.size === 0 ? some : some.map((a) => addressOf(this.#core, a));
   }
 
-  listHosts(): { hosts: HostView[]; revision: number } {
-    return { hosts: this.#core.ipam.listHosts().hosts, revision: this.#core.hostsRevision };
+  setAddressPod(name: string, pod: PodInput): Promise<Address> {
+    return this.#k8s.setPod(name, pod);
   }
 
-  getHost(name: string): HostDetailView {
-    return this.#core.ipam.getHost({ name });
+  clearAddressPod(name: string): Promise<Address> {
+    return this.#k8s.clearPod(name);
+  }
+
+  listNamespaces(): Namespace[] {
+    return this.#k8s.listNamespaces();
+  }
+
+  getNamespace(name: string): Namespace {
+    return this.#k8s.getNamespace(name);
+  }
+
+  putNamespace(name: string, labels: Record<string, string>): Promise<Namespace> {
+    return this.#k8s.putNamespace(name, labels);
+  }
+
+  deleteNamespace(name: string): Promise<void> {
+    return this.#k8s.deleteNamespace(name);
+  }
+
+  listHosts(): { hosts: ManagedHostView[]; revision: number } {
+    const hosts = this.#core.ipam.listHosts().hosts.map((h) => this.#core.managed(h));
+    return { hosts, revision: this.#core.hostsRevision };
+  }
+
+  getHost(name: string): ManagedHostView<HostDetailView> {
+    return this.#core.managed(this.#core.ipam.getHost({ name }));
   }
 
   getTopology(): TopologyUpdateRequest {
@@ -236,21 +268,27 @@ export class StoreBackedService implements RomanaService {
   // flight are decided together by the engine and committed in the next transaction. If that
   // transaction fails (another replica won a key), its jobs are retried one by one.
 
-  allocate(req: AllocationRequest): Promise<AddressView> {
-    return this.#addresses.enqueue({ kind: 'allocate', req });
+  allocate(req: AllocationRequest & { pod?: PodRef }): Promise<Address> {
+    if (req.pod === undefined) return this.#addresses.enqueue({ kind: 'allocate', req });
+    // Refused before the engine decides, like every other bad field.
+    const { pod, ...rest } = req;
+    return this.#addresses.enqueue({ kind: 'allocate', req: rest, pod: podRefLink(pod) });
   }
 
-  release(nameOrIp: string): Promise<AddressView> {
+  release(nameOrIp: string): Promise<Address> {
     return this.#addresses.enqueue({ kind: 'release', nameOrIp });
   }
 
   // ---- hosts --------------------------------------------------------------------------------
 
-  addHost(req: HostRequestBody): Promise<HostDetailView> {
+  addHost(req: HostRequestBody): Promise<ManagedHostView<HostDetailView>> {
     return this.#hosts.addHost(req);
   }
 
-  patchHost(name: string, patch: { tags?: unknown; k8s_info?: unknown }): Promise<HostDetailView> {
+  patchHost(
+    name: string,
+    patch: { tags?: unknown; k8s_info?: unknown },
+  ): Promise<ManagedHostView<HostDetailView>> {
     return this.#hosts.patchHost(name, patch);
   }
 

@@ -40,14 +40,61 @@ export interface VipInput {
   namespace?: string;
 }
 
+/** A named port of one of a pod's containers (for named ports in policies). */
+export interface ContainerPort {
+  name?: string;
+  /** 1–65535. */
+  port: number;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+}
+
+/** The Kubernetes pod an address belongs to, as `POST /address` names it. */
+export interface PodRef {
+  /** A DNS label. */
+  namespace: string;
+  /** A DNS subdomain. */
+  name: string;
+  /** The pod's uid (a pod recreated under the same name is another pod). */
+  uid?: string;
+}
+
+/** The body of `PUT /addresses/{name}/pod`: the pod, its labels and its named ports. */
+export interface PodInput extends PodRef {
+  labels?: Record<string, string>;
+  ports?: ContainerPort[];
+}
+
+/** The pod link of an address as stored and shown (`labels` {} and `ports` [] when unset). */
+export interface PodLink extends PodRef {
+  labels: Record<string, string>;
+  ports: ContainerPort[];
+}
+
+/** An address as the API shows it: the engine's view, plus the pod it belongs to. */
+export interface Address extends AddressView {
+  pod?: PodLink;
+}
+
+/** A Kubernetes namespace and its labels (docs/api.md, "Namespaces"). */
+export interface Namespace {
+  name: string;
+  labels: Record<string, string>;
+}
+
+/** A host as the API shows it: the engine's view, plus who manages it. */
+export type ManagedHostView<H extends HostView = HostView> = H & { managed_by?: string };
+
 /** Kinds of objects a watch stream can follow. */
-export type WatchKind = 'blocks' | 'hosts' | 'policies' | 'vips' | 'topology';
+export type WatchKind =
+  'blocks' | 'hosts' | 'policies' | 'vips' | 'topology' | 'addresses' | 'namespaces';
 export const WATCH_KINDS: readonly WatchKind[] = [
   'blocks',
   'hosts',
   'policies',
   'vips',
   'topology',
+  'addresses',
+  'namespaces',
 ];
 
 /**
@@ -59,7 +106,10 @@ export interface WatchEvent {
   revision: number;
   kind: WatchKind;
   type: 'put' | 'delete';
-  /** The object's identity: block CIDR, host name, policy id, VIP name, 'topology'. */
+  /**
+   * The object's identity: block CIDR, host name, policy id, VIP name, 'topology', address
+   * name, namespace name.
+   */
   id: string;
   value: unknown;
 }
@@ -81,25 +131,42 @@ export interface RomanaService {
   /** Throws NotFound for an unknown network. */
   listNetworkBlocks(network: string): BlocksView;
 
-  allocate(req: AllocationRequest): Promise<AddressView>;
-  /** Releases by name, or by IP when no name matches. */
-  release(nameOrIp: string): Promise<AddressView>;
-  getAddress(nameOrIp: string): AddressView;
-  listAddresses(filter?: { host?: string }): AddressView[];
+  /** Allocates; with `pod`, links the address to that pod in the same transaction. */
+  allocate(req: AllocationRequest & { pod?: PodRef }): Promise<Address>;
+  /** Releases by name, or by IP when no name matches; the pod link goes with it. */
+  release(nameOrIp: string): Promise<Address>;
+  getAddress(nameOrIp: string): Address;
+  listAddresses(filter?: { host?: string }): Address[];
+  /** Sets or replaces the pod link of an existing address (NotFound: no such address). */
+  setAddressPod(name: string, pod: PodInput): Promise<Address>;
+  /** Removes the pod link of an address (NotFound: no such address). */
+  clearAddressPod(name: string): Promise<Address>;
 
-  listHosts(): { hosts: HostView[]; revision: number };
-  getHost(name: string): HostDetailView;
+  /** Namespaces sorted by name. */
+  listNamespaces(): Namespace[];
+  /** Throws NotFound for an unknown name. */
+  getNamespace(name: string): Namespace;
+  /** Creates or replaces a namespace's labels. */
+  putNamespace(name: string, labels: Record<string, string>): Promise<Namespace>;
+  deleteNamespace(name: string): Promise<void>;
+
+  listHosts(): { hosts: ManagedHostView[]; revision: number };
+  getHost(name: string): ManagedHostView<HostDetailView>;
   addHost(req: {
     name?: unknown;
     ip?: unknown;
     tags?: unknown;
     agent_port?: unknown;
     k8s_info?: unknown;
-  }): Promise<HostDetailView>;
+    managed_by?: unknown;
+  }): Promise<ManagedHostView<HostDetailView>>;
   /** Refuses (Conflict) while the host holds addresses unless `force`, which releases them. */
   removeHost(name: string, opts: { force: boolean }): Promise<RemovedHost>;
   /** Replaces tags and/or k8s_info (a field left out is kept, null clears it). */
-  patchHost(name: string, patch: { tags?: unknown; k8s_info?: unknown }): Promise<HostDetailView>;
+  patchHost(
+    name: string,
+    patch: { tags?: unknown; k8s_info?: unknown },
+  ): Promise<ManagedHostView<HostDetailView>>;
 
   getTopology(): TopologyUpdateRequest;
   updateTopology(doc: unknown): Promise<TopologyUpdateResult>;

@@ -1,7 +1,7 @@
 /** Hosts and the topology. */
 import { invalidInput } from '../../../errors.ts';
 import { Addr, Cidr } from '../../../ipam/addr.ts';
-import { hostIpProblem } from '../../../names.ts';
+import { hostIpProblem, showValue } from '../../../names.ts';
 import type { RomanaService } from '../../state/service.ts';
 import { sendJsonText } from './ipam.ts';
 import { HostBody, HostDeleteQuery, HostParams, HostPatchBody, TopologyBody } from './schemas.ts';
@@ -42,7 +42,19 @@ export function hostRoutes(app: TypedApp, ctx: RouteContext): void {
   app.patch(
     '/hosts/:name',
     { config: node, schema: { params: HostParams, body: HostPatchBody } },
-    async (req) => service.patchHost(req.params.name, req.body),
+    async (req) => {
+      if ('managed_by' in req.body) {
+        throw invalidInput(
+          `body.managed_by: ${showValue(req.body.managed_by)} refused: who manages a host is set when it is added (POST /hosts) and never changed`,
+          { resourceType: 'host', resourceId: req.params.name },
+        );
+      }
+      const { tags, k8s_info } = req.body;
+      return service.patchHost(req.params.name, {
+        ...(tags === undefined ? {} : { tags }),
+        ...(k8s_info === undefined ? {} : { k8s_info }),
+      });
+    },
   );
 
   app.get('/topology', { config: read }, async () => service.getTopology());

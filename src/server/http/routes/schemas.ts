@@ -8,7 +8,23 @@
  * from these schemas.
  */
 import { Type, type TSchema } from 'typebox';
-import { LABEL_MAX, nameProblem, textProblem } from '../../../names.ts';
+import { LABEL_MAX, nameProblem, showValue, textProblem } from '../../../names.ts';
+import {
+  dnsLabelProblem,
+  dnsSubdomainProblem,
+  labelKeyProblem,
+  labelValueProblem,
+  portNameProblem,
+  uidProblem,
+} from '../../state/k8s-names.ts';
+
+/** A Kubernetes rule's problem, with the value it was found in. */
+const k8s =
+  (rule: (s: string) => string | undefined) =>
+  (s: string): string | undefined => {
+    const problem = rule(s);
+    return problem === undefined ? undefined : `${showValue(s)} ${problem}`;
+  };
 
 /**
  * The string formats of the schemas, each with the problem it finds (`undefined`: valid).
@@ -36,6 +52,18 @@ export const FORMATS: Record<string, (s: string) => string | undefined> = {
   'romana-label': (s) => textProblem(s, LABEL_MAX),
   /** Any other string: an IP, a CIDR, a routing mode. */
   'romana-text': (s) => textProblem(s, 1024),
+  /** A Kubernetes namespace name (a DNS label). */
+  'k8s-namespace': k8s(dnsLabelProblem),
+  /** A Kubernetes pod name (a DNS subdomain). */
+  'k8s-pod-name': k8s(dnsSubdomainProblem),
+  /** A Kubernetes object uid. */
+  'k8s-uid': k8s(uidProblem),
+  /** A Kubernetes label key (`[prefix/]name`). */
+  'k8s-label-key': k8s(labelKeyProblem),
+  /** A Kubernetes label value. */
+  'k8s-label-value': k8s(labelValueProblem),
+  /** A container port name (IANA service name). */
+  'k8s-port-name': k8s(portNameProblem),
 };
 
 const text = (max = 64) => Type.String({ format: 'romana-text', maxLength: max });
@@ -56,16 +84,70 @@ const NullableLabels = Type.Union([Type.Null(), Labels]);
 /** Free-form on purpose (see the file comment); bounded by the body's size and depth limits. */
 const K8sInfo = Type.Union([Type.Null(), Type.Object({}, { maxProperties: 256 })]);
 
-/** `POST /address`, as 2.x: `{"name","host","tenant","segment"}`. */
+const podRefFields = {
+  namespace: Type.String({ format: 'k8s-namespace', maxLength: 63 }),
+  name: Type.String({ format: 'k8s-pod-name', maxLength: 253 }),
+  uid: Type.Optional(Type.String({ format: 'k8s-uid', maxLength: 64 })),
+};
+
+/** Kubernetes labels (pods, namespaces): key → value by the Kubernetes label rules. */
+const K8sLabels = Type.Record(
+  Type.String(),
+  Type.String({ format: 'k8s-label-value', maxLength: 63 }),
+  {
+    propertyNames: { type: 'string', format: 'k8s-label-key', maxLength: 317 },
+    maxProperties: 256,
+  },
+);
+
+/** `POST /address`, as 2.x: `{"name","host","tenant","segment"}`, plus the pod it is for. */
 export const AllocateBody = Type.Object(
   {
     name: Type.String({ format: 'romana-address-name', maxLength: 512 }),
     host: name(),
     tenant: Type.Optional(Type.String({ format: 'romana-tenant', maxLength: 63 })),
     segment: Type.Optional(Type.String({ format: 'romana-segment', maxLength: 253 })),
+    pod: Type.Optional(Type.Object(podRefFields, closed)),
   },
   closed,
 );
+
+/** `PUT /addresses/{name}/pod`: the pod, its labels and its named container ports. */
+export const PodBody = Type.Object(
+  {
+    ...podRefFields,
+    labels: Type.Optional(K8sLabels),
+    ports: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: Type.Optional(Type.String({ format: 'k8s-port-name', maxLength: 15 })),
+            port: Type.Integer({ minimum: 1, maximum: 65535 }),
+            protocol: Type.Enum(['TCP', 'UDP', 'SCTP']),
+          },
+          closed,
+        ),
+        { maxItems: 256 },
+      ),
+    ),
+  },
+  closed,
+);
+
+/** `/addresses/{name}/pod`. */
+export const AddressParams = Type.Object({ name: lookup() }, closed);
+
+/** `PUT /namespaces/{name}`: its labels (absent: none). */
+export const NamespaceBody = Type.Object({ labels: Type.Optional(K8sLabels) }, closed);
+
+/** `PUT /namespaces/{name}` creates: a DNS label. */
+export const NamespacePutParams = Type.Object(
+  { name: Type.String({ format: 'k8s-namespace', maxLength: 63 }) },
+  closed,
+);
+
+/** `GET|DELETE /namespaces/{name}`. */
+export const NamespaceParams = Type.Object({ name: lookup() }, closed);
 
 /** `?addressName=` of `GET|DELETE /address`: a name or an IP. */
 export const AddressQuery = Type.Object({ addressName: lookup() }, closed);
@@ -82,13 +164,22 @@ export const HostBody = Type.Object(
       Type.Union([Type.Null(), Type.Integer({ minimum: 0, maximum: 65535 })]),
     ),
     k8s_info: Type.Optional(K8sInfo),
+    /** Who registers the host and may remove it, e.g. `romana-listener`; set once. */
+    managed_by: Type.Optional(name()),
   },
   closed,
 );
 
-/** `PATCH /hosts/{name}`: a field left out is kept, `null` clears it. */
+/**
+ * `PATCH /hosts/{name}`: a field left out is kept, `null` clears it. `managed_by` is named
+ * only to be refused with a clear message: it is set when the host is added, never changed.
+ */
 export const HostPatchBody = Type.Object(
-  { tags: Type.Optional(NullableLabels), k8s_info: Type.Optional(K8sInfo) },
+  {
+    tags: Type.Optional(NullableLabels),
+    k8s_info: Type.Optional(K8sInfo),
+    managed_by: Type.Optional(Type.String({ maxLength: 253 })),
+  },
   { ...closed, minProperties: 1 },
 );
 
