@@ -78,6 +78,13 @@ export class LeaderElector {
     }
   }
 
+  /** Stops without handing the Lease back, as a crash would (tests use it). */
+  abandon(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#leading = false;
+  }
+
   #tick(): void {
     if (this.#stopped) return;
     this.#running = this.#tryOnce().finally(() => {

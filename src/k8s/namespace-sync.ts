@@ -18,11 +18,6 @@ export interface NamespaceSyncDeps {
   metrics: ListenerMetrics;
 }
 
-interface RomanaNamespace {
-  name: string;
-  labels: Record<string, string>;
-}
-
 export class NamespaceSync {
   readonly #d: NamespaceSyncDeps;
   /** What romanad holds, as last read or written (undefined: unknown, read it). */
@@ -35,11 +30,7 @@ export class NamespaceSync {
   /** Every key of a full sync: Kubernetes' namespaces and romanad's. */
   async keys(): Promise<string[]> {
     const names = new Set(this.#d.namespaces.list().map((n) => n.metadata?.name ?? ''));
-    const listed = await this.#d.client.call<RomanaNamespace[] | { namespaces: RomanaNamespace[] }>(
-      'GET',
-      '/namespaces',
-    );
-    const list = Array.isArray(listed) ? listed : listed.namespaces;
+    const list = await this.#d.client.listNamespaces();
     this.#known.clear();
     for (const ns of list) {
       this.#known.set(ns.name, ns.labels ?? {});
@@ -52,12 +43,11 @@ export class NamespaceSync {
   async reconcile(name: string): Promise<Outcome> {
     const ns = this.#d.namespaces.get(name);
     const { client, log, metrics } = this.#d;
-    const path = `/namespaces/${encodeURIComponent(name)}`;
     if (ns === undefined || ns.status?.phase === 'Terminating') {
       if (ns !== undefined) return; // deleted once it is gone: its pods still hold addresses
       if (this.#known.get(name) === null) return;
       try {
-        await client.call('DELETE', path);
+        await client.deleteNamespace(name);
         log.info({ namespace: name }, 'namespace deleted in romanad');
         metrics.syncs.inc({ controller: 'namespaces', result: 'removed' });
       } catch (err) {
@@ -69,7 +59,7 @@ export class NamespaceSync {
     const labels = { ...(ns.metadata?.labels ?? {}) };
     const have = this.#known.get(name);
     if (have && sameJson(have, labels)) return;
-    await client.call('PUT', path, { body: { labels } });
+    await client.putNamespace(name, labels);
     this.#known.set(name, labels);
     log.info({ namespace: name, labels }, 'namespace labels set in romanad');
     metrics.syncs.inc({ controller: 'namespaces', result: 'changed' });

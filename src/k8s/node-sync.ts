@@ -80,9 +80,7 @@ export class NodeSync {
         return;
       case 'add':
         try {
-          await client.addHost({ ...action.host, managed_by: MANAGED_BY } as Parameters<
-            RomanadClient['addHost']
-          >[0]);
+          await client.addHost({ ...action.host, managed_by: MANAGED_BY });
           log.info({ node: name, ip: action.host.ip, tags: action.host.tags }, 'host registered');
         } catch (err) {
           if (isStatus(err, 409)) return { againInMs: 200 }; // the mirror has not seen it yet

@@ -3,22 +3,11 @@
  * name, uid, labels, container ports), so that policies can select pods by label and name ports.
  */
 import type { V1Pod } from '@kubernetes/client-node';
+import type { ContainerPort, PodInput } from '../client/types.ts';
 import { sameJson } from './node-host.ts';
 
-export interface PodPort {
-  name?: string;
-  port: number;
-  protocol: string;
-}
-
-/** Body of `PUT /addresses/{name}/pod`. */
-export interface PodLink {
-  namespace: string;
-  name: string;
-  uid?: string;
-  labels?: Record<string, string>;
-  ports?: PodPort[];
-}
+/** Body of `PUT /addresses/{name}/pod` (romanad answers it with labels and ports filled in). */
+export type PodLink = PodInput;
 
 /**
  * The link an address of `pod` should carry: its labels, and every container port (named or
@@ -31,13 +20,13 @@ export interface PodLink {
  * //   ports: [{ name: 'http', port: 80, protocol: 'TCP' }] }
  */
 export function podLink(pod: V1Pod): PodLink {
-  const ports: PodPort[] = [];
+  const ports: ContainerPort[] = [];
   for (const c of pod.spec?.containers ?? []) {
     for (const p of c.ports ?? []) {
       ports.push({
         ...(p.name ? { name: p.name } : {}),
         port: p.containerPort,
-        protocol: p.protocol ?? 'TCP',
+        protocol: (p.protocol ?? 'TCP') as ContainerPort['protocol'],
       });
     }
   }

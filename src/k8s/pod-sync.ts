@@ -107,9 +107,7 @@ export class PodSync {
     if (a.pod === undefined && TERMINAL_PHASES.has(pod.status?.phase ?? '')) return undefined;
     const want = podLink(pod);
     if (sameLink(a.pod, want)) return undefined;
-    await this.#d.client.call('PUT', `/addresses/${encodeURIComponent(a.name)}/pod`, {
-      body: want,
-    });
+    await this.#d.client.setAddressPod(a.name, want);
     this.#d.metrics.syncs.inc({ controller: 'pods', result: 'changed' });
     this.#d.log.debug(
       { address: a.name, pod: `${want.namespace}/${want.name}` },

@@ -64,7 +64,7 @@ export class RomanadMirror {
     this.#loaded = true;
     this.#watcher = watchRomanad({
       ...this.#o,
-      kinds: ['hosts', 'addresses', 'vips'] as unknown as WatchEvent['kind'][],
+      kinds: ['hosts', 'addresses', 'vips'],
       fromRevision: ready.revision + 1,
       onEvent: (e) => this.#apply(e),
       onReset: () => this.#reset(),
