@@ -7,7 +7,7 @@
  * every granted verb must have been used (except the documented allowlist).
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,16 +18,9 @@ import {
   type KubeApiServer,
   type KubeObject,
 } from '../helpers/kube-apiserver/index.ts';
+import { startListener, type ListenerProcess } from '../helpers/listener.ts';
 import { request, startRomanad, type Romanad } from '../helpers/romanad.ts';
-import {
-  expandArgs,
-  find,
-  KUBE,
-  readObjects,
-  ROOT,
-  type K8sObject,
-  type Workload,
-} from './manifests.ts';
+import { expandArgs, find, KUBE, readObjects, type K8sObject, type Workload } from './manifests.ts';
 import { grantsOf, uncovered, unused, type ApiRequest, type Grant } from './rbac.ts';
 
 const run = promisify(execFile);
@@ -82,8 +75,7 @@ describe('the listener RBAC against the real listener', () => {
   let dir: string;
   let api: KubeApiServer;
   let romanad: Romanad;
-  let listener: ChildProcess | undefined;
-  let listenerErr = '';
+  let listener: ListenerProcess | undefined;
   let grants: Grant[];
   let log: ApiRequest[] = [];
   // Not execFileSync: the API server runs in this process and must keep answering.
@@ -133,7 +125,7 @@ describe('the listener RBAC against the real listener', () => {
     ]);
   });
   after(async () => {
-    listener?.kill('SIGKILL');
+    await listener?.stop('SIGKILL');
     await romanad?.stop();
     await api?.close();
     rmSync(dir, { recursive: true, force: true });
@@ -155,15 +147,9 @@ describe('the listener RBAC against the real listener', () => {
         .replace(/^--listen=.*/, '--listen=127.0.0.1:0'),
     );
     api.requests.length = 0; // from here on, only the listener's requests
-    listener = spawn(
-      process.execPath,
-      [path.join(ROOT, 'bin/romana-listener.js'), ...args, `--kubeconfig=${api.kubeconfigPath}`],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    // Its log (stdout, JSON lines) and errors, shown when a step fails.
-    const out = () => listenerErr;
-    listener.stdout!.on('data', (d: Buffer) => (listenerErr += d.toString()));
-    listener.stderr!.on('data', (d: Buffer) => (listenerErr += d.toString()));
+    listener = await startListener([...args, `--kubeconfig=${api.kubeconfigPath}`]);
+    const l = listener;
+    const out = () => l.logs.map((x) => JSON.stringify(x)).join('\n');
     await waitFor(
       'the Lease',
       () =>
@@ -210,15 +196,14 @@ describe('the listener RBAC against the real listener', () => {
       async () => (await inRomanad('/vips')) === 200 && (await vipCount()) === 0,
       out,
     );
-    listener.kill('SIGTERM');
-    await new Promise((r) => listener!.once('exit', r));
+    await listener.stop('SIGTERM'); // hands the Lease back
     log = api.requests.map((r) => ({ ...r }));
-    assert.ok(log.length > 0, listenerErr);
+    assert.ok(log.length > 0, out());
   });
 
   it('allows every request the listener made, through the rules read back from the API server', () => {
     assert.ok(log.length > 0, 'the scenario ran');
-    assert.deepEqual(uncovered(grants, log), [], listenerErr);
+    assert.deepEqual(uncovered(grants, log), []);
   });
 
   it('grants no verb the listener did not use, beyond the allowlist', () => {
