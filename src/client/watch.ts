@@ -34,6 +34,11 @@ export interface WatchOptions extends TransportOptions {
   heartbeatMs?: number;
   /** Upper bound of the pause between reconnects (ms, default 5,000). */
   maxBackoffMs?: number;
+  /**
+   * Start at this revision (e.g. the `/readyz` revision before listing, + 1) instead of with the
+   * current state; a compacted one starts over from the current state as usual.
+   */
+  fromRevision?: number;
 }
 
 export interface Watcher {
@@ -50,7 +55,7 @@ export interface Watcher {
  *   onEvent: (e) => apply(e), onReset: () => clear() });
  */
 export function watchRomanad(opts: WatchOptions): Watcher {
-  let revision = 0;
+  let revision = Math.max(0, (opts.fromRevision ?? 1) - 1);
   let closed = false;
   let failures = 0;
   let req: http.ClientRequest | undefined;

@@ -15,6 +15,7 @@ import {
 } from './config.ts';
 import { CniCode, CniError, errorJson } from './errors.ts';
 import { ProcessExec, type Exec } from '../exec.ts';
+import { runInstaller } from './install.ts';
 import { makeLog } from './log.ts';
 import { versionResult } from './result.ts';
 import { Romanad } from './romanad.ts';
@@ -44,6 +45,15 @@ const processIo: Io = {
  * process.exitCode = await main(process.argv.slice(2));
  */
 export async function main(argv: string[] = [], io: Io = processIo): Promise<number> {
+  // Without CNI_COMMAND an operator is at a shell (or an init container): install, uninstall.
+  if (!io.env['CNI_COMMAND'] && (argv[0] === 'install' || argv[0] === 'uninstall')) {
+    return runInstaller(argv, {
+      out: io.stdout,
+      err: (text) => process.stderr.write(text),
+      script: process.argv[1] ?? '',
+      execPath: process.execPath,
+    });
+  }
   // The runtime passes no arguments; these are for the operator at a shell.
   if (argv.includes('--version')) {
     io.stdout(`romana-cni ${VERSION} (CNI ${SUPPORTED_VERSIONS.join(', ')})\n`);
@@ -92,12 +102,15 @@ export async function main(argv: string[] = [], io: Io = processIo): Promise<num
 }
 
 const HELP = `Usage: CNI_COMMAND=ADD|DEL|CHECK|STATUS|GC|VERSION ... romana-cni < netconf.json
+       romana-cni install [options] | uninstall [options]   (see romana-cni install --help)
        romana-cni --help | --version
 
 The Romana CNI plugin, run by the container runtime for every pod: ADD allocates the pod's
 address through romanad and wires its veth, address and routes; DEL undoes it (and succeeds
 when there is nothing left); CHECK, STATUS, GC and VERSION follow the CNI spec (1.1).
-Install dist/romana-cni.cjs as /opt/cni/bin/romana and name it in a network configuration:
+'romana-cni install' copies it to /opt/cni/bin/romana and writes /etc/cni/net.d/10-romana.conflist
+('uninstall' removes them); by hand, install dist/romana-cni.cjs as /opt/cni/bin/romana and
+name it in a network configuration:
 
   {"cniVersion": "1.0.0", "name": "romana", "type": "romana",
    "romanad_url": "http://127.0.0.1:9600"}
