@@ -57,14 +57,23 @@ export class Romanad {
     return this.#ok(a, `looking up address ${name}`) as RomanadAddress;
   }
 
-  /** Allocates; resolves to the IP, or to undefined when the name is already in use (409). */
+  /**
+   * Allocates; resolves to the IP, or to undefined when the name is already in use (409). A
+   * romanad older than pod links refuses `pod` as an unknown field: the allocation is then
+   * asked again without it (during an upgrade, plugins may be newer than romanad).
+   */
   async allocate(req: {
     name: string;
     host: string;
     tenant: string;
     segment: string;
+    pod?: { namespace: string; name: string; uid?: string };
   }): Promise<string | undefined> {
-    const a = await this.#send('POST', '/address', req);
+    let a = await this.#send('POST', '/address', req);
+    if (a.status === 400 && req.pod && /^body\.pod: unknown field/.test(detailsOf(a.body))) {
+      const { pod: _older, ...bare } = req;
+      a = await this.#send('POST', '/address', bare);
+    }
     if (a.status === 409) return undefined;
     const ip = this.#ok(a, `allocating an address for ${req.name} on host ${req.host}`);
     if (typeof ip !== 'string') {
@@ -159,4 +168,10 @@ function readText(path: string, key: string): string {
   } catch (err) {
     throw new CniError(CniCode.IoFailure, `${key}: cannot read ${path}`, String(err));
   }
+}
+
+/** The `details` of a romanad error body, or '' for anything else. */
+function detailsOf(body: unknown): string {
+  const d = (body as { details?: unknown } | null)?.details;
+  return typeof d === 'string' ? d : '';
 }
