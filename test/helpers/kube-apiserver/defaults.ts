@@ -108,8 +108,28 @@ function serviceDefaults(obj: KubeObject): void {
   if (obj['status'] === undefined) obj['status'] = { loadBalancer: {} };
 }
 
-/** Fills in what the real server adds on create. */
+/** A NetworkPolicy's port protocols default to TCP; policyTypes follow the rules given. */
+function networkPolicyDefaults(obj: KubeObject): void {
+  const spec = record(obj, 'spec');
+  for (const dir of ['ingress', 'egress']) {
+    const rules = Array.isArray(spec[dir]) ? (spec[dir] as Record<string, unknown>[]) : [];
+    for (const rule of rules) {
+      const ports = Array.isArray(rule['ports'])
+        ? (rule['ports'] as Record<string, unknown>[])
+        : [];
+      for (const p of ports) p['protocol'] ??= 'TCP';
+    }
+  }
+  if (spec['policyTypes'] === undefined) {
+    spec['policyTypes'] = spec['egress'] === undefined ? ['Ingress'] : ['Ingress', 'Egress'];
+  }
+}
+
+/** Fills in what the real server adds on create and update. */
 export function applyDefaults(info: ResourceInfo, obj: KubeObject): void {
+  if (info.group === 'networking.k8s.io' && info.resource === 'networkpolicies') {
+    networkPolicyDefaults(obj);
+  }
   if (info.group !== '') return;
   const name = obj.metadata.name ?? '';
   switch (info.resource) {
@@ -138,6 +158,9 @@ export function applyDefaults(info: ResourceInfo, obj: KubeObject): void {
 
 /** What the real server restores on every update: a namespace keeps its name label. */
 export function keepOnUpdate(info: ResourceInfo, obj: KubeObject): void {
+  if (info.group === 'networking.k8s.io' && info.resource === 'networkpolicies') {
+    networkPolicyDefaults(obj);
+  }
   if (info.group === '' && info.resource === 'namespaces') {
     const name = obj.metadata.name ?? '';
     obj.metadata.labels = { ...obj.metadata.labels, 'kubernetes.io/metadata.name': name };

@@ -8,7 +8,14 @@ import { groupVersion, type ResourceInfo } from './resources.ts';
 import type { ResourceRoute, Verb } from './routes.ts';
 import { fieldPredicate, labelPredicate, type Predicate } from './selectors.ts';
 import { ApiError, badRequest, expired, notFound, pathNotFound } from './status.ts';
-import { asKubeObject, clone, type KubeObject, type Store, type UpdateScope } from './store.ts';
+import {
+  asKubeObject,
+  clone,
+  type DeleteOptions,
+  type KubeObject,
+  type Store,
+  type UpdateScope,
+} from './store.ts';
 import { acceptsTable, toTable } from './table.ts';
 import { serveWatch } from './watch.ts';
 
@@ -89,7 +96,7 @@ function keyOf(o: KubeObject): string {
 function list(call: Call): Reply {
   const { ctx, route, query } = call;
   const match = predicate(route, query);
-  let items = ctx.store.list(route.info, route.namespace).filter(match);
+  let items = ctx.store.view(route.info, route.namespace).filter(match);
   let rv = ctx.store.revision;
   const cont = query.get('continue');
   if (cont !== null && cont !== '') {
@@ -199,12 +206,20 @@ function patch(call: Call): Reply {
   };
 }
 
-function deleteOptions(body: unknown): { uid?: string; resourceVersion?: string } {
-  if (body === null || typeof body !== 'object') return {};
-  const pre = (body as Record<string, unknown>)['preconditions'];
-  if (pre === null || typeof pre !== 'object') return {};
+/** Preconditions and grace period from a DeleteOptions body and the query. */
+function deleteOptions(body: unknown, query: URLSearchParams): DeleteOptions {
+  const out: DeleteOptions = { dryRun: isDryRun(query) };
+  const b = body !== null && typeof body === 'object' ? (body as Record<string, unknown>) : {};
+  const grace = b['gracePeriodSeconds'] ?? query.get('gracePeriodSeconds') ?? undefined;
+  if (grace !== undefined && grace !== null) {
+    const n = Number(grace);
+    if (!Number.isInteger(n) || n < 0)
+      throw badRequest(`invalid gracePeriodSeconds: ${String(grace)}`);
+    out.gracePeriodSeconds = n;
+  }
+  const pre = b['preconditions'];
+  if (pre === null || typeof pre !== 'object') return out;
   const p = pre as Record<string, unknown>;
-  const out: { uid?: string; resourceVersion?: string } = {};
   if (typeof p['uid'] === 'string') out.uid = p['uid'];
   if (typeof p['resourceVersion'] === 'string') out.resourceVersion = p['resourceVersion'];
   return out;
@@ -213,19 +228,19 @@ function deleteOptions(body: unknown): { uid?: string; resourceVersion?: string 
 function remove(call: Call): Reply {
   const { ctx, route } = call;
   if (route.subresource !== undefined) throw pathNotFound();
-  const opts = { ...deleteOptions(call.body), dryRun: isDryRun(call.query) };
+  const opts = deleteOptions(call.body, call.query);
   return { code: 200, body: ctx.store.delete(route.info, ns(route), route.name ?? '', opts) };
 }
 
 function removeCollection(call: Call): Reply {
   const { ctx, route, query } = call;
   const match = predicate(route, query);
-  const dryRun = isDryRun(query);
+  const opts = deleteOptions(call.body, query);
   const items = ctx.store
     .list(route.info, route.namespace)
     .filter(match)
     .map((o) =>
-      ctx.store.delete(route.info, o.metadata.namespace ?? '', o.metadata.name ?? '', { dryRun }),
+      ctx.store.delete(route.info, o.metadata.namespace ?? '', o.metadata.name ?? '', opts),
     );
   return {
     code: 200,

@@ -29,10 +29,17 @@ import * as path from 'node:path';
 import { findByKind, type ResourceInfo } from './resources.ts';
 import type { RequestRecord } from './routes.ts';
 import { createHttpServer, type ServerContext } from './server.ts';
-import { badRequest } from './status.ts';
-import { Store, type KubeObject } from './store.ts';
+import { applyPatch } from './patch.ts';
+import { badRequest, notFound } from './status.ts';
+import { asKubeObject, Store, type DeleteOptions, type KubeObject } from './store.ts';
 
-export type { KubeObject, ObjectMeta, Change } from './store.ts';
+const PATCH_NAMES = {
+  merge: 'merge-patch',
+  strategic: 'strategic-merge-patch',
+  json: 'json-patch',
+};
+
+export type { KubeObject, ObjectMeta, Change, DeleteOptions } from './store.ts';
 export type { RequestRecord } from './routes.ts';
 export { Store } from './store.ts';
 export { RESOURCES, type ResourceInfo } from './resources.ts';
@@ -57,6 +64,12 @@ export interface KubeApiServerOptions {
   namespaces?: string[];
   /** Require `Authorization: Bearer <token>` (the kubeconfig carries it). */
   token?: string;
+  /**
+   * Delete pods bound to a node gracefully, as with a kubelet: the first delete only sets
+   * deletionTimestamp; `delete(…, { gracePeriodSeconds: 0 })` (what a kubelet sends) removes
+   * the pod. Default false: every pod goes at once.
+   */
+  gracefulPodDeletion?: boolean;
 }
 
 export interface KubeApiServer {
@@ -77,7 +90,25 @@ export interface KubeApiServer {
   update(obj: KubeObject): KubeObject;
   /** Replaces only the status. */
   updateStatus(obj: KubeObject): KubeObject;
-  delete(apiVersion: string, kind: string, name: string, namespace?: string): KubeObject;
+  delete(
+    apiVersion: string,
+    kind: string,
+    name: string,
+    namespace?: string,
+    options?: DeleteOptions,
+  ): KubeObject;
+  /**
+   * Patches an object like a PATCH request (`type` merge by default; 'status' patches the
+   * status subresource).
+   */
+  patch(
+    apiVersion: string,
+    kind: string,
+    name: string,
+    namespace: string | undefined,
+    patch: unknown,
+    options?: { type?: 'merge' | 'strategic' | 'json'; subresource?: 'status' },
+  ): KubeObject;
   /** Drops history; `expireWatches`: running watches end with an ERROR 410 event. */
   compact(options?: { expireWatches?: boolean }): void;
   /**
@@ -106,7 +137,8 @@ function kubeconfig(url: string, token: string | undefined): string {
     'kind: Config',
     'clusters:',
     `- name: test`,
-    `  cluster: { server: ${JSON.stringify(url)} }`,
+    // client-node refuses plain http unless TLS verification is off; kubectl does not mind.
+    `  cluster: { server: ${JSON.stringify(url)}, insecure-skip-tls-verify: true }`,
     'users:',
     `- name: test`,
     `  user: ${user}`,
@@ -132,7 +164,10 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 export async function startKubeApiServer(
   options: KubeApiServerOptions = {},
 ): Promise<KubeApiServer> {
-  const store = new Store({ historyLimit: options.historyLimit ?? 10_000 });
+  const store = new Store({
+    historyLimit: options.historyLimit ?? 10_000,
+    gracefulPods: options.gracefulPodDeletion ?? false,
+  });
   const ctx: ServerContext = {
     store,
     bookmarkMs: options.bookmarkMs ?? 1000,
@@ -191,9 +226,18 @@ export async function startKubeApiServer(
       const info = infoOf(obj.apiVersion, obj.kind);
       return store.update(info, nsOf(info, obj.metadata.namespace), obj, 'status');
     },
-    delete: (apiVersion, kind, name, namespace) => {
+    delete: (apiVersion, kind, name, namespace, opts) => {
       const info = infoOf(apiVersion, kind);
-      return store.delete(info, nsOf(info, namespace), name);
+      return store.delete(info, nsOf(info, namespace), name, opts);
+    },
+    patch: (apiVersion, kind, name, namespace, body, opts = {}) => {
+      const info = infoOf(apiVersion, kind);
+      const ns = nsOf(info, namespace);
+      const current = store.get(info, ns, name);
+      if (current === undefined) throw notFound(info, name);
+      const type = `application/${PATCH_NAMES[opts.type ?? 'merge']}+json`;
+      const patched = asKubeObject(applyPatch(type, current, body));
+      return store.update(info, ns, patched, opts.subresource === 'status' ? 'status' : 'main');
     },
     compact: (opts = {}) => store.compact({ expireWatches: opts.expireWatches === true }),
     restart: () => {

@@ -13,6 +13,11 @@ import { ApiError, badRequest } from './status.ts';
 type Json = unknown;
 type JsonObject = Record<string, Json>;
 
+/** Sets an own property, even one named `__proto__` (JSON.parse makes those). */
+function put(o: JsonObject, key: string, value: Json): void {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function isObject(v: Json): v is JsonObject {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
@@ -30,7 +35,7 @@ export function mergePatch(target: Json, patch: Json): Json {
   const out: JsonObject = isObject(target) ? { ...target } : {};
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
+    else put(out, k, mergePatch(out[k], v));
   }
   return out;
 }
@@ -118,7 +123,7 @@ function stripDirectives(x: Json): Json {
   const out: JsonObject = {};
   for (const [k, v] of Object.entries(x)) {
     if (k.startsWith('$')) continue;
-    out[k] = stripDirectives(v);
+    put(out, k, stripDirectives(v));
   }
   return out;
 }
@@ -136,17 +141,21 @@ export function strategicMerge(target: Json, patch: Json): Json {
       const field = k.slice('$deleteFromPrimitiveList/'.length);
       const cur = out[field];
       if (Array.isArray(cur) && Array.isArray(v)) {
-        out[field] = cur.filter((x) => !v.some((y) => isDeepStrictEqual(x, y)));
+        put(
+          out,
+          field,
+          cur.filter((x) => !v.some((y) => isDeepStrictEqual(x, y))),
+        );
       }
       continue;
     }
     if (v === null) delete out[k];
-    else if (Array.isArray(v)) out[k] = mergeList(k, out[k], v);
+    else if (Array.isArray(v)) put(out, k, mergeList(k, out[k], v));
     else if (isObject(v)) {
       const merged = strategicMerge(out[k], v);
       if (merged === undefined) delete out[k];
-      else out[k] = merged;
-    } else out[k] = v;
+      else put(out, k, merged);
+    } else put(out, k, v);
   }
   if (Array.isArray(retain)) {
     const keep = new Set(retain.map(String));
@@ -200,7 +209,7 @@ function removeAt(doc: Json, path: string): Json {
     if (!(i >= 0 && i < parent.length)) throw unprocessable(`doc is missing path: "${path}"`);
     return parent.splice(i, 1)[0];
   }
-  if (!isObject(parent) || !(last in parent)) {
+  if (!isObject(parent) || !Object.hasOwn(parent, last)) {
     throw unprocessable(`doc is missing path: "${path}"`);
   }
   const v = parent[last];
@@ -218,8 +227,10 @@ function addAt(doc: Json, path: string, value: Json, replace: boolean): Json {
     if (replace) parent[i] = structuredClone(value);
     else parent.splice(i, 0, structuredClone(value));
   } else if (isObject(parent)) {
-    if (replace && !(last in parent)) throw unprocessable(`doc is missing path: "${path}"`);
-    parent[last] = structuredClone(value);
+    if (replace && !Object.hasOwn(parent, last)) {
+      throw unprocessable(`doc is missing path: "${path}"`);
+    }
+    put(parent, last, structuredClone(value));
   } else throw unprocessable(`doc is missing path: "${path}"`);
   return doc;
 }

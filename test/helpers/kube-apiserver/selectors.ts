@@ -98,8 +98,8 @@ export function labelPredicate(selector: string | undefined): Predicate {
 export function fieldValue(obj: KubeObject, path: string): string {
   let cur: unknown = obj;
   for (const part of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return '';
-    cur = (cur as Record<string, unknown>)[part];
+    cur =
+      cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[part] : undefined;
   }
   if (cur === undefined || cur === null) {
     // The real server indexes a missing boolean as "false" and a missing string as "".

@@ -6,6 +6,7 @@ import { appendFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import { handleResource, type HandlerContext } from './handlers.ts';
+import { openapiV3 } from './openapi.ts';
 import { apiGroups, resourceList } from './resources.ts';
 import { recordOf, resourceRoute, verbOf, type RequestRecord } from './routes.ts';
 import { ApiError, badRequest, pathNotFound } from './status.ts';
@@ -46,6 +47,7 @@ function nonResource(path: string, host: string): unknown {
     };
   }
   if (path === '/api/v1') return resourceList('', 'v1');
+  if (path.startsWith('/openapi/v3')) return openapiV3(path);
   if (path === '/apis' || path === '/apis/') {
     const groups = apiGroups().map(({ group, version }) => {
       const { kind: _k, apiVersion: _a, ...g } = groupDoc(group, version);
@@ -90,6 +92,21 @@ function readBody(req: http.IncomingMessage): Promise<unknown> {
   });
 }
 
+/**
+ * Bodies must be JSON: kubectl sends protobuf for some typed calls (`kubectl create ns`) and,
+ * like any client-go client, falls back to JSON when the server answers 415.
+ */
+function checkContentType(req: http.IncomingMessage, verb: string): void {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
+  if (verb === 'patch' || req.method === 'GET' || type === '' || type === 'application/json') {
+    return;
+  }
+  throw new ApiError(
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format - accepted media types include: application/json (this test server reads JSON only: use kubectl create -f or apply -f)`,
+  );
+}
+
 function log(ctx: ServerContext, rec: RequestRecord): void {
   ctx.requests.push(rec);
   if (ctx.requestLog !== undefined) appendFileSync(ctx.requestLog, JSON.stringify(rec) + '\n');
@@ -130,6 +147,7 @@ async function serve(
     );
   }
   log(ctx, recordOf(verb, route));
+  checkContentType(req, verb);
   const body = method === 'GET' ? undefined : await readBody(req);
   const reply = handleResource(ctx, verb, route, url.searchParams, req, res, body);
   if (reply !== undefined) send(res, reply.code, reply.body);

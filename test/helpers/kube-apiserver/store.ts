@@ -56,6 +56,32 @@ export interface Watcher {
 export interface StoreOptions {
   /** How many changes to keep for watches to replay (default 10000). */
   historyLimit?: number;
+  /** Pods bound to a node wait for a second delete with grace 0 (default: deleted at once). */
+  gracefulPods?: boolean;
+}
+
+/** What a DELETE may say: preconditions, dry run, grace period. */
+export interface DeleteOptions {
+  uid?: string;
+  resourceVersion?: string;
+  dryRun?: boolean;
+  gracePeriodSeconds?: number;
+}
+
+function checkPreconditions(old: KubeObject, options: DeleteOptions): void {
+  const { uid, resourceVersion } = options;
+  if (uid !== undefined && uid !== old.metadata.uid) {
+    throw new ApiError(
+      'Conflict',
+      `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${old.metadata.uid ?? ''}`,
+    );
+  }
+  if (resourceVersion !== undefined && resourceVersion !== old.metadata.resourceVersion) {
+    throw new ApiError(
+      'Conflict',
+      `Precondition failed: ResourceVersion in precondition: ${resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion ?? ''}`,
+    );
+  }
 }
 
 /** Which part of an object an update may change. */
@@ -93,10 +119,12 @@ export class Store {
   #compacted = 0;
   #history: Change[] = [];
   #historyLimit: number;
+  #gracefulPods: boolean;
   #watchers = new Set<Watcher>();
 
   constructor(options: StoreOptions = {}) {
     this.#historyLimit = options.historyLimit ?? 10_000;
+    this.#gracefulPods = options.gracefulPods ?? false;
   }
 
   /** The latest resourceVersion handed out. */
@@ -127,6 +155,15 @@ export class Store {
 
   /** Copies of the objects of one resource (in one namespace if given), in key order. */
   list(info: ResourceInfo, namespace?: string): KubeObject[] {
+    return this.view(info, namespace).map((o) => clone(o));
+  }
+
+  /**
+   * The stored objects themselves (not copies), in key order: for serializing big lists
+   * quickly. Stored objects are never changed in place (a write stores a new object), so a
+   * view stays as it was; callers must not change it either.
+   */
+  view(info: ResourceInfo, namespace?: string): readonly KubeObject[] {
     const out: [string, KubeObject][] = [];
     for (const [key, o] of this.#bucket(info)) {
       if (namespace !== undefined && info.namespaced && o.metadata.namespace !== namespace) {
@@ -135,7 +172,7 @@ export class Store {
       out.push([key, o]);
     }
     out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    return out.map(([, o]) => clone(o));
+    return out.map(([, o]) => o);
   }
 
   #namespaceExists(namespace: string): boolean {
@@ -164,7 +201,8 @@ export class Store {
       previous: prev,
     };
     this.#history.push(change);
-    if (this.#history.length > this.#historyLimit) {
+    // Trimmed in batches (up to a quarter over the limit), so a write costs O(1) on average.
+    if (this.#history.length > this.#historyLimit + Math.max(1, this.#historyLimit >> 2)) {
       const dropped = this.#history.splice(0, this.#history.length - this.#historyLimit);
       const last = dropped[dropped.length - 1];
       if (last !== undefined) this.#setCompacted(last.revision, false);
@@ -244,8 +282,9 @@ export class Store {
       if (old.metadata[k] === undefined) delete next.metadata[k];
       else next.metadata[k] = old.metadata[k];
     }
-    if (old.metadata.deletionTimestamp !== undefined) {
-      next.metadata.deletionTimestamp = old.metadata.deletionTimestamp;
+    const meta: Record<string, unknown> = next.metadata;
+    for (const k of ['deletionTimestamp', 'deletionGracePeriodSeconds']) {
+      if (old.metadata[k] !== undefined) meta[k] = old.metadata[k];
     }
     next.metadata.generation = old.metadata.generation ?? 1;
     if (!isDeepStrictEqual(specPart(old), specPart(next))) next.metadata.generation++;
@@ -253,7 +292,12 @@ export class Store {
     keepOnUpdate(info, next);
     validateObject(info, next);
     if (isDeepStrictEqual(old, next)) return clone(old);
-    if (next.metadata.deletionTimestamp !== undefined && !next.metadata.finalizers?.length) {
+    const graceOver = (next.metadata['deletionGracePeriodSeconds'] ?? 0) === 0;
+    if (
+      next.metadata.deletionTimestamp !== undefined &&
+      !next.metadata.finalizers?.length &&
+      graceOver
+    ) {
       return this.#commit('DELETED', info, next, clone(old), dryRun);
     }
     return this.#commit('MODIFIED', info, next, clone(old), dryRun);
@@ -261,42 +305,45 @@ export class Store {
 
   /**
    * Deletes an object (a namespace with everything in it). An object with finalizers is only
-   * marked with a deletionTimestamp; it goes when an update empties its finalizers.
+   * marked with a deletionTimestamp; it goes when an update empties its finalizers. With
+   * `gracefulPods`, a pod bound to a node is also only marked (deletionGracePeriodSeconds from
+   * the request, else its terminationGracePeriodSeconds, else 30), as for a real kubelet: it
+   * goes with a second delete whose gracePeriodSeconds is 0, which is what the kubelet sends.
    */
   delete(
     info: ResourceInfo,
     namespace: string,
     name: string,
-    options: { uid?: string; resourceVersion?: string; dryRun?: boolean } = {},
+    options: DeleteOptions = {},
   ): KubeObject {
-    const { uid, dryRun = false } = options;
+    const dryRun = options.dryRun ?? false;
     const ns = info.namespaced ? namespace : '';
     const old = this.#bucket(info).get(`${ns}/${name}`);
     if (old === undefined) throw notFound(info, name);
-    if (uid !== undefined && uid !== old.metadata.uid) {
-      throw new ApiError(
-        'Conflict',
-        `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${old.metadata.uid ?? ''}`,
-      );
-    }
-    if (
-      options.resourceVersion !== undefined &&
-      options.resourceVersion !== old.metadata.resourceVersion
-    ) {
-      throw new ApiError(
-        'Conflict',
-        `Precondition failed: ResourceVersion in precondition: ${options.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion ?? ''}`,
-      );
-    }
+    checkPreconditions(old, options);
     if (info.resource === 'namespaces' && info.group === '' && !dryRun) this.#deleteContents(name);
-    const next = clone(old);
-    if (old.metadata.finalizers !== undefined && old.metadata.finalizers.length > 0) {
-      if (old.metadata.deletionTimestamp !== undefined) return clone(old);
-      next.metadata.deletionTimestamp = now();
-      next.metadata['deletionGracePeriodSeconds'] = 0;
-      return this.#commit('MODIFIED', info, next, clone(old), dryRun);
+    const grace = this.#graceSeconds(info, old, options.gracePeriodSeconds);
+    const finalizing = old.metadata.finalizers !== undefined && old.metadata.finalizers.length > 0;
+    if (!finalizing && grace === 0) return this.#commit('DELETED', info, clone(old), old, dryRun);
+    if (old.metadata.deletionTimestamp !== undefined && (finalizing || grace !== 0)) {
+      return clone(old);
     }
-    return this.#commit('DELETED', info, next, clone(old), dryRun);
+    const next = clone(old);
+    next.metadata.deletionTimestamp = new Date(Date.now() + grace * 1000)
+      .toISOString()
+      .replace(/\.\d+Z$/, 'Z');
+    next.metadata['deletionGracePeriodSeconds'] = grace;
+    return this.#commit('MODIFIED', info, next, clone(old), dryRun);
+  }
+
+  /** 0 unless graceful pod deletion applies to this object. */
+  #graceSeconds(info: ResourceInfo, obj: KubeObject, requested: number | undefined): number {
+    if (!this.#gracefulPods || info.group !== '' || info.resource !== 'pods') return 0;
+    const spec = (obj['spec'] ?? {}) as Record<string, unknown>;
+    if (typeof spec['nodeName'] !== 'string' || spec['nodeName'] === '') return 0;
+    if (requested !== undefined) return requested;
+    const own = spec['terminationGracePeriodSeconds'];
+    return typeof own === 'number' ? own : 30;
   }
 
   #deleteContents(namespace: string): void {

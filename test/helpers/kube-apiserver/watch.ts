@@ -86,7 +86,7 @@ export function serveWatch(w: WatchRequest, req: IncomingMessage, res: ServerRes
   };
   const bookmarks = isTrue(w.query, 'allowWatchBookmarks');
   if (since === undefined) {
-    for (const o of w.store.list(w.info, w.namespace)) if (w.match(o)) send('ADDED', o);
+    for (const o of w.store.view(w.info, w.namespace)) if (w.match(o)) send('ADDED', o);
     if (bookmarks && isTrue(w.query, 'sendInitialEvents')) {
       bookmark({ 'k8s.io/initial-events-end': 'true' });
     }
