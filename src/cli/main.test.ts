@@ -112,7 +112,16 @@ describe('romana main', () => {
   });
 
   it('has --help with an example for every command', async () => {
-    const groups = ['network', 'block', 'host', 'address', 'topology', 'policy', 'blackout'];
+    const groups = [
+      'network',
+      'block',
+      'host',
+      'address',
+      'topology',
+      'policy',
+      'blackout',
+      'namespace',
+    ];
     const top = await run(['--help']);
     assert.equal(top.code, 0);
     for (const g of groups) assert.match(top.out, new RegExp(`\n {2}${g} `));

@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAddresses } from './commands/address.ts';
 import { registerHosts } from './commands/host.ts';
+import { registerNamespaces } from './commands/namespace.ts';
 import { registerNetworks } from './commands/network.ts';
 import { registerPolicies } from './commands/policy.ts';
 import { registerTopology } from './commands/topology.ts';
@@ -83,5 +84,6 @@ export function buildProgram(io: Io): Command {
   registerTopology(program, run);
   registerPolicies(program, run);
   registerVips(program, run);
+  registerNamespaces(program, run);
   return program;
 }

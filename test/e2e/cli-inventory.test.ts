@@ -122,8 +122,16 @@ describe('romana against a real romanad', () => {
     assert.equal(b.host, 'node-2');
     assert.match(
       await ok([...r, 'address', 'list']),
-      /^NAME +IP +HOST +TENANT +SEGMENT +NETWORK +BLOCK\npod-a /,
+      /^NAME +IP +HOST +TENANT +SEGMENT +NETWORK +BLOCK +POD\npod-a .* -\n/,
     );
+    // Linked to a pod (as the Kubernetes listener does): the POD column names it.
+    const linked = await request(`${d.url}/addresses/pod-b/pod`, 'PUT', {
+      namespace: 'shop',
+      name: 'web-0',
+    });
+    assert.equal(linked.status, 200);
+    assert.match(await ok([...r, 'address', 'list']), /\npod-b .* shop\/web-0\n/);
+    assert.match(await ok([...r, 'address', 'show', 'pod-b']), /\nPod: +shop\/web-0\n/);
     const onNode1 = JSON.parse(
       await ok([...json, 'address', 'list', '--host', 'node-1']),
     ) as Array<{ name: string }>;
@@ -181,6 +189,29 @@ describe('romana against a real romanad', () => {
       await fails(1, [...r, 'block', 'list', '--network', 'nope']),
       /\(HTTP 404 NotFound\)/,
     );
+  });
+
+  it('lists and shows namespaces with their labels', async () => {
+    assert.equal(await ok([...r, 'namespace', 'list']), 'NAME   LABELS\n');
+    for (const [name, labels] of [
+      ['shop', { team: 'a', env: 'prod' }],
+      ['default', {}],
+    ] as const) {
+      assert.equal((await request(`${d.url}/namespaces/${name}`, 'PUT', { labels })).status, 200);
+    }
+    assert.equal(
+      await ok([...r, 'namespace', 'list']),
+      'NAME      LABELS\ndefault\nshop      env=prod,team=a\n',
+    );
+    assert.deepEqual(
+      JSON.parse(await ok([...json, 'namespace', 'list'])),
+      (await request(`${d.url}/namespaces`, 'GET')).body,
+    );
+    assert.match(
+      await ok([...r, 'namespace', 'show', 'shop']),
+      /^Name: +shop\nLabels: +env=prod,team=a\n$/,
+    );
+    assert.match(await fails(1, [...r, 'namespace', 'show', 'nope']), /\(HTTP 404 NotFound\)/);
   });
 
   it('sets, moves, shows, lists and removes VIPs', async () => {

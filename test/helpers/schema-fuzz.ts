@@ -67,6 +67,16 @@ function stringOf(s: Schema): fc.Arbitrary<Json> {
     case 'romana-label':
     case 'romana-label-key':
       return LABEL;
+    case 'k8s-namespace':
+      return fc.oneof(fc.constantFrom('shop', 'default', 'kube-system'), NAME);
+    case 'k8s-pod-name':
+      return fc.oneof(NAME, fc.constantFrom('web-0', 'web-0.shop'));
+    case 'k8s-uid':
+      return fc.oneof(fc.uuid(), fc.constantFrom('u1'));
+    case 'k8s-label-value':
+      return fc.oneof(fc.constant(''), fc.stringMatching(/^[a-z0-9]([a-z0-9._-]{0,8}[a-z0-9])?$/));
+    case 'k8s-port-name':
+      return fc.constantFrom('http', 'dns-udp', 'metrics', 'h2c');
     default:
       return fc.string({ maxLength: 20 });
   }

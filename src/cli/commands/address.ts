@@ -129,10 +129,15 @@ function registerBlackouts(program: Command, run: Runner): void {
   );
 }
 
+/** The pod an address belongs to, as `namespace/name`; `-` when none. */
+export function podColumn(a: Address): string {
+  return a.pod === undefined ? '-' : `${a.pod.namespace}/${a.pod.name}`;
+}
+
 function addressesTable(list: Address[]): string {
   return table(
-    ['NAME', 'IP', 'HOST', 'TENANT', 'SEGMENT', 'NETWORK', 'BLOCK'],
-    list.map((a) => [a.name, a.ip, a.host, a.tenant, a.segment, a.network, a.block]),
+    ['NAME', 'IP', 'HOST', 'TENANT', 'SEGMENT', 'NETWORK', 'BLOCK', 'POD'],
+    list.map((a) => [a.name, a.ip, a.host, a.tenant, a.segment, a.network, a.block, podColumn(a)]),
   );
 }
 
@@ -145,6 +150,7 @@ function addressDetail(a: Address): string {
     ['Segment', a.segment],
     ['Network', a.network],
     ['Block', a.block],
+    ...(a.pod === undefined ? [] : ([['Pod', podColumn(a)]] as Array<[string, string]>)),
   ]);
 }
 

@@ -18,6 +18,8 @@ import {
   BlackoutBody,
   HostBody,
   HostPatchBody,
+  NamespaceBody,
+  PodBody,
   PolicyShape,
   TopologyBody,
   VipBody,
@@ -40,6 +42,8 @@ before(async () => {
     },
   });
   await service.addHost({ name: 'h1', ip: '192.168.0.1' });
+  // An address whose pod link the fuzzed PUT /addresses/a1/pod replaces.
+  await service.allocate({ name: 'a1', host: 'h1', pod: { namespace: 'shop', name: 'web-0' } });
   app = buildApp(service);
   await app.ready();
 });
@@ -65,6 +69,7 @@ async function reads(): Promise<string> {
     service.listVips(),
     service.listBlackouts(),
     service.listNetworks(),
+    service.listNamespaces(),
   ]);
 }
 
@@ -146,6 +151,8 @@ const TARGETS: Target[] = [
   { method: 'POST', url: '/blackouts', schema: BlackoutBody },
   { method: 'PUT', url: '/vips/web', schema: VipBody },
   { method: 'POST', url: '/policies', schema: PolicyShape },
+  { method: 'PUT', url: '/addresses/a1/pod', schema: PodBody },
+  { method: 'PUT', url: '/namespaces/shop', schema: NamespaceBody },
 ];
 
 describe('the API under fuzzing: no 5xx, every refusal names its field and changes nothing', () => {
@@ -182,6 +189,11 @@ describe('the API under fuzzing: no 5xx, every refusal names its field and chang
       (x: string) => ['PUT', `/vips/${x}`] as const,
       (x: string) => ['DELETE', `/vips/${x}`] as const,
       (x: string) => ['GET', `/watch?revision=${x}`] as const,
+      (x: string) => ['PUT', `/addresses/${x}/pod`] as const,
+      (x: string) => ['DELETE', `/addresses/${x}/pod`] as const,
+      (x: string) => ['GET', `/namespaces/${x}`] as const,
+      (x: string) => ['PUT', `/namespaces/${x}`] as const,
+      (x: string) => ['DELETE', `/namespaces/${x}`] as const,
     );
     await fc.assert(
       fc.asyncProperty(route, raw, async (r, x) => {
@@ -190,7 +202,11 @@ describe('the API under fuzzing: no 5xx, every refusal names its field and chang
           method === 'PATCH'
             ? '{"tags":{}}'
             : method === 'PUT'
-              ? '{"ip":"192.168.5.5","host":"h1"}'
+              ? url.startsWith('/vips/')
+                ? '{"ip":"192.168.5.5","host":"h1"}'
+                : url.startsWith('/addresses/')
+                  ? '{"namespace":"shop","name":"web-1"}'
+                  : '{"labels":{"a":"b"}}'
               : undefined;
         await check(method, url, body);
       }),

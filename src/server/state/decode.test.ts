@@ -12,9 +12,11 @@ import {
   decodeAddress,
   decodeBlock,
   decodeHost,
+  decodeNamespace,
   decodeNetwork,
   decodeOperation,
   decodePlacement,
+  decodePod,
   decodePolicy,
   decodeTopologyRecord,
   decodeVip,
@@ -40,6 +42,8 @@ const DECODERS: Record<string, ((key: string, raw: string) => unknown) | undefin
   address: decodeAddress,
   vip: decodeVip,
   policy: decodePolicy,
+  pod: decodePod,
+  namespace: decodeNamespace,
 };
 
 function refusedNaming(key: string, field: RegExp) {
@@ -56,6 +60,16 @@ describe('store value decoders', () => {
     await svc.putVip('web', { ip: '192.0.2.10', host: 'h1', namespace: 'default' });
     await svc.putPolicy(POLICY);
     await svc.patchHost('h2', { tags: { rack: 'r2' } });
+    await svc.addHost({ name: 'h3', ip: '192.168.0.3', managed_by: 'romana-listener' });
+    await svc.allocate({ name: 'pod-b', host: 'h1', pod: { namespace: 'shop', name: 'b' } });
+    await svc.setAddressPod('pod-a', {
+      namespace: 'shop',
+      name: 'a',
+      uid: 'u',
+      labels: { app: 'a' },
+      ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
+    });
+    await svc.putNamespace('shop', { team: 'x' });
     const { kvs } = await store.range('');
     const kinds = new Set<string>();
     for (const kv of kvs) {
@@ -94,6 +108,30 @@ describe('store value decoders', () => {
     assert.throws(
       () => decodeVip('vips/web', '{"name":"web","ip":"192.0.2.1"}'),
       refusedNaming('vips/web', /host: expected a string, got undefined/),
+    );
+    assert.throws(
+      () =>
+        decodeHost(
+          'hosts/h1',
+          '{"name":"h1","ip":"1.2.3.4","seq":1,"agent_port":9604,"tags":null,"k8s_info":null,"managed_by":7}',
+        ),
+      refusedNaming('hosts/h1', /managed_by: expected a string, got 7/),
+    );
+    assert.throws(
+      () => decodePod('pods/a', '{"namespace":"shop","name":"a","labels":{"x":1},"ports":[]}'),
+      refusedNaming('pods/a', /labels: expected an object of strings/),
+    );
+    assert.throws(
+      () =>
+        decodePod(
+          'pods/a',
+          '{"namespace":"shop","name":"a","labels":{},"ports":[{"port":80,"protocol":"ICMP"}]}',
+        ),
+      refusedNaming('pods/a', /ports: expected a list of \{ name\?, port, protocol \}/),
+    );
+    assert.throws(
+      () => decodeNamespace('namespaces/shop', '{"name":"shop"}'),
+      refusedNaming('namespaces/shop', /labels/),
     );
     assert.throws(
       () => decodePolicy('policies/p', '{"id":"p"}'),
