@@ -25,6 +25,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   node: () => import('./node.ts'),
   policy: () => import('./policy.ts'),
   start: () => import('./start.ts'),
+  listener: () => import('./listener.ts'),
 };
 
 function round(v: number): number {
