@@ -24,6 +24,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   store: () => import('./store.ts'),
   node: () => import('./node.ts'),
   policy: () => import('./policy.ts'),
+  netpol: () => import('./netpol.ts'),
   start: () => import('./start.ts'),
   listener: () => import('./listener.ts'),
 };

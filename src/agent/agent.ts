@@ -7,7 +7,7 @@
 import type { RomanadClient } from '../client/index.ts';
 import type { TransportOptions } from '../client/http.ts';
 import { watchRomanad, type Watcher } from '../client/watch.ts';
-import { PolicySync } from './policy-sync.ts';
+import { PolicySync, type PolicyMode } from './policy-sync.ts';
 import { RouteReconciler, type ReconcilerOptions } from './reconciler.ts';
 import { VipSync } from './vip-sync.ts';
 
@@ -19,6 +19,8 @@ export interface AgentOptions extends TransportOptions, ReconcilerOptions {
   debounceMs?: number;
   /** Enforce policies (iptables and ipset) too. */
   policy?: boolean;
+  /** How policies are enforced (default `romana`). */
+  policyMode?: PolicyMode;
   /** Hold this node's VIPs on this link (none: VIPs are not handled). */
   vipLink?: string;
 }
@@ -43,6 +45,7 @@ export class Agent {
           () => this.reconciler.blocks(),
           opts.log,
           opts.metrics,
+          opts.policyMode,
         )
       : undefined;
     this.vips =
@@ -76,7 +79,7 @@ export class Agent {
         'blocks',
         'hosts',
         'topology',
-        ...(this.policies ? (['policies'] as const) : []),
+        ...(this.policies ? this.policies.kinds : []),
         ...(this.vips ? (['vips'] as const) : []),
       ],
       onEvent: (e) => {
@@ -119,7 +122,7 @@ export class Agent {
       this.#o.client.getTopology(),
     ]);
     this.reconciler.replace(hosts, blocks, topology);
-    if (this.policies) this.policies.replace(await this.#o.client.listPolicies());
+    if (this.policies) await this.policies.refresh(this.#o.client);
     if (this.vips) this.vips.replace(await this.#o.client.listVips());
   }
 

@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { RomanadApiError, RomanadClient } from '../client/index.ts';
 import { formatPlan } from '../policy/index.ts';
 import { Agent } from './agent.ts';
+import type { PolicyMode } from './policy-sync.ts';
 import { AgentMetrics, serveMetrics } from './metrics.ts';
 import {
   ensureRule,
@@ -44,6 +45,7 @@ interface Flags {
   logLevel: string;
   netns?: string;
   policy: boolean;
+  policyMode: PolicyMode;
   vips: boolean;
   linkName?: string;
 }
@@ -155,6 +157,15 @@ function options(cmd: Command): Command {
     )
     .addOption(
       opt(
+        '--policy-mode <mode>',
+        'romana (2.x: pod ingress denied unless a policy allows it) or kubernetes (NetworkPolicy semantics: isolation only from policies)',
+        'policy-mode',
+      )
+        .choices(['romana', 'kubernetes'])
+        .default('romana'),
+    )
+    .addOption(
+      opt(
         '--no-vips',
         "do not hold this node's VIPs (PUT /vips) as /32s on the primary link",
         'no-vips',
@@ -237,6 +248,7 @@ async function run(f: Flags): Promise<number> {
     log,
     metrics,
     policy: f.policy,
+    policyMode: f.policyMode,
     vipLink: f.vips ? link : undefined,
   });
   const server =
@@ -295,6 +307,7 @@ async function plan(f: Flags): Promise<number> {
     resyncMs: 0,
     log: () => undefined,
     policy: f.policy,
+    policyMode: f.policyMode,
     vipLink: f.vips ? await primaryLink(kernel(f), f.linkName) : undefined,
   });
   await agent.refresh();

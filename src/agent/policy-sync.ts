@@ -4,21 +4,44 @@
  * change is applied against what was last applied (fast); a resync reads the kernel again,
  * which puts back anything changed by hand. One invalid policy is skipped and reported; the
  * others are enforced.
+ *
+ * In Kubernetes mode (`--policy-mode kubernetes`) the agent also follows romanad's pods (the
+ * `addresses` kind, with their labels and named ports) and namespaces: a pod started, stopped or
+ * relabelled, or a namespace relabelled, changes only the members of the sets it touches, in
+ * one `ipset restore`; policies and blocks re-render as in 2.x mode.
  */
 import type { Block, Policy } from '../client/index.ts';
 import type { WatchEvent } from '../client/watch.ts';
 import type { Exec } from '../exec.ts';
 import { Firewall, Renderer, type DesiredState, type FirewallPlan } from '../policy/index.ts';
+import { KubeView, type AddressLike, type NamespaceLike } from './policy-kube.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { Log } from './provision.ts';
 import { SingleFlight } from './single-flight.ts';
+
+/**
+ * How policies are enforced: `romana` (2.x: pod ingress denied unless allowed, egress policies
+ * block) or `kubernetes` (NetworkPolicy semantics: isolation only from policies).
+ *
+ * @example const mode: PolicyMode = 'kubernetes';
+ */
+export type PolicyMode = 'romana' | 'kubernetes';
+
+/** The romanad calls a resync makes (a subset of `RomanadClient`). */
+export interface PolicySource {
+  listPolicies(): Promise<Policy[]>;
+  listAddresses(): Promise<AddressLike[]>;
+  listNamespaces?(): Promise<NamespaceLike[]>;
+}
 
 export class PolicySync {
   readonly #renderer = new Renderer();
   readonly #firewall: Firewall;
   #policies = new Map<string, Policy>();
   readonly #flight = new SingleFlight(() => this.#syncOnce());
+  readonly #kube: KubeView | undefined;
   #full = true;
+  #render = true;
   healthy = false;
 
   constructor(
@@ -27,28 +50,61 @@ export class PolicySync {
     readonly blocks: () => Block[],
     readonly log: Log,
     readonly metrics?: AgentMetrics,
+    readonly mode: PolicyMode = 'romana',
   ) {
     this.#firewall = new Firewall(exec);
+    this.#kube = mode === 'kubernetes' ? new KubeView() : undefined;
+  }
+
+  /** The watch kinds this enforcement follows. */
+  get kinds(): WatchEvent['kind'][] {
+    const kinds = ['policies'];
+    if (this.#kube) kinds.push('addresses', 'namespaces');
+    return kinds as WatchEvent['kind'][];
+  }
+
+  /** Lists what enforcement needs from romanad and replaces the copies. */
+  async refresh(client: PolicySource): Promise<void> {
+    const policies = await client.listPolicies();
+    if (this.#kube) {
+      const [addresses, namespaces] = await Promise.all([
+        client.listAddresses(),
+        client.listNamespaces?.() ?? Promise.resolve([]),
+      ]);
+      this.#kube.replace(addresses, namespaces);
+    }
+    this.replace(policies);
   }
 
   replace(policies: Policy[]): void {
     this.#policies = new Map(policies.map((p) => [p.id, p]));
     this.#full = true;
+    this.#render = true;
   }
 
   apply(e: WatchEvent): void {
-    if (e.kind !== 'policies') return;
-    if (e.type === 'delete') this.#policies.delete(e.id);
-    else this.#policies.set(e.id, e.value as Policy);
+    const kind = e.kind as string;
+    if (kind === 'blocks') this.#render = true;
+    if (kind === 'policies') {
+      if (e.type === 'delete') this.#policies.delete(e.id);
+      else this.#policies.set(e.id, e.value as Policy);
+      this.#render = true;
+    } else if (this.#kube && (kind === 'addresses' || kind === 'namespaces')) {
+      this.#kube.apply(kind, e.type, e.id, e.value);
+    }
   }
 
   requestFull(): void {
     this.#full = true;
+    this.#render = true;
   }
 
   desired(): DesiredState {
     const end = this.metrics?.policyRenderSeconds.startTimer();
-    const d = this.#renderer.render([...this.#policies.values()], this.blocks(), this.hostname);
+    const policies = [...this.#policies.values()];
+    const d = this.#kube
+      ? this.#kube.render(policies, this.blocks(), this.hostname)
+      : this.#renderer.render(policies, this.blocks(), this.hostname);
     end?.();
     return d;
   }
@@ -67,6 +123,11 @@ export class PolicySync {
     const full = this.#full;
     this.#full = false;
     try {
+      if (this.#kube && !full && !this.#render) {
+        const changes = this.#kube.takeChanges();
+        if (await this.#firewall.patchSets(changes)) return;
+      }
+      this.#render = false;
       const desired = this.desired();
       for (const s of desired.skipped) {
         this.log('warn', 'policy not enforced', { policy: s.id, problems: s.problems });
@@ -81,6 +142,7 @@ export class PolicySync {
     } catch (err) {
       this.healthy = false;
       this.#full = true;
+      this.#render = true;
       this.metrics?.policyErrors.inc();
       this.log('error', 'policy apply failed', { err: String(err) });
     }

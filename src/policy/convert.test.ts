@@ -4,6 +4,7 @@ import { httpStatusOf, isRomanaError } from '../errors.ts';
 import { convertV1, normalizePolicyInput, parsePolicyInput, v1WrapperKey } from './convert.ts';
 import { PolicyProblemsError } from './errors.ts';
 import { policyHash } from './hash.ts';
+import type { RomanaPolicy } from './model.ts';
 
 type Json = Record<string, unknown>;
 
@@ -270,7 +271,7 @@ describe('parsePolicyInput', () => {
       applied_to: [{ tenant_id: 'demo', segment_id: 'default' }],
       ingress: [{ peers: [{ peer: 'any' }], rules: [{ protocol: 'tcp', ports: [22, 80, 443] }] }],
     });
-    assert.match(policyHash(policy!), /^[0-9a-f]{16}$/);
+    assert.match(policyHash(policy as RomanaPolicy), /^[0-9a-f]{16}$/);
   });
 
   it('reports the problems of a single policy without an index, as a 422', () => {

@@ -47,7 +47,7 @@ export function normalizeRule(spec: string): string {
   const out: string[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
-    if (t === '-m' && ['tcp', 'udp', 'icmp'].includes(tokens[i + 1] ?? '')) {
+    if (t === '-m' && ['tcp', 'udp', 'icmp', 'sctp'].includes(tokens[i + 1] ?? '')) {
       const proto = out.lastIndexOf('-p');
       if (proto >= 0 && out[proto + 1] === tokens[i + 1]) {
         i++;
@@ -124,6 +124,7 @@ function jumpTargets(spec: string): string[] {
  * @example normalizeMember('10.0.0.1/32') // '10.0.0.1'
  */
 export function normalizeMember(member: string): string {
+  if (member.endsWith(' nomatch')) return `${normalizeMember(member.slice(0, -8))} nomatch`;
   const slash = member.indexOf('/');
   if (slash < 0) return member;
   const addr = Addr.tryParse(member.slice(0, slash), BOTH_FAMILIES);
@@ -143,10 +144,13 @@ export function normalizeMember(member: string): string {
 export function parseIpsetSave(text: string): Map<string, CurrentSet> {
   const sets = new Map<string, CurrentSet>();
   for (const line of text.split('\n')) {
-    const [verb, name, arg] = line.trim().split(/\s+/);
+    const [verb, name, arg, flag] = line.trim().split(/\s+/);
     if (name === undefined || !name.startsWith(ROMANA_PREFIX)) continue;
     if (verb === 'create') sets.set(name, { type: arg ?? '', members: new Set() });
-    else if (verb === 'add' && arg !== undefined) sets.get(name)?.members.add(normalizeMember(arg));
+    else if (verb === 'add' && arg !== undefined) {
+      const member = flag === 'nomatch' ? `${arg} nomatch` : arg;
+      sets.get(name)?.members.add(normalizeMember(member));
+    }
   }
   return sets;
 }

@@ -30,6 +30,7 @@ import {
   type CurrentChains,
   type CurrentSet,
 } from './firewall-state.ts';
+import type { MemberChange } from './kube-sets.ts';
 import type { IpSet } from './render-sets.ts';
 import { formatIptablesRestore, type Chain, type ChainRule, type DesiredState } from './render.ts';
 
@@ -90,12 +91,12 @@ function createLine(set: IpSet, name: string): string {
   if (set.type === 'list:set')
     return `create ${name} list:set size ${Math.max(8, set.members.length)}`;
   const maxelem = Math.max(65536, set.members.length);
-  return `create ${name} hash:net family ${ipsetFamily(set)} maxelem ${maxelem}`;
+  return `create ${name} ${set.type} family ${ipsetFamily(set)} maxelem ${maxelem}`;
 }
 
 /** A hash set holds one family: that of its members (`inet` for IPv4, and when empty). */
 function ipsetFamily(set: IpSet): 'inet' | 'inet6' {
-  const first = set.members[0]?.split('/')[0];
+  const first = set.members[0]?.split(/[/,\s]/)[0];
   const family = first === undefined ? 4 : Addr.tryParse(first, BOTH_FAMILIES)?.family;
   return family === 6 ? 'inet6' : 'inet';
 }
@@ -337,6 +338,31 @@ export class Firewall {
     await this.run(plan);
     this.#last = stateAfter(desired, current);
     return plan;
+  }
+
+  /**
+   * Adds and removes set members in one `ipset -exist restore`, without reading or rendering
+   * anything: what a pod or namespace change needs in Kubernetes mode. Returns false (and runs
+   * nothing) when this `Firewall` has not applied a state yet or a set is not one it made;
+   * the caller then applies a full state instead. The state kept for `fromLastApplied`
+   * follows the change.
+   *
+   * @example await firewall.patchSets([{ op: 'add', set: 'ROMANA-KS-…', member: '10.0.0.5' }]);
+   */
+  async patchSets(changes: readonly MemberChange[]): Promise<boolean> {
+    const last = this.#last;
+    if (last === undefined || changes.some((c) => !last.sets.has(c.set))) return false;
+    if (changes.length === 0) return true;
+    this.#last = undefined;
+    const lines = changes.map((c) => `${c.op} ${c.set} ${c.member}`);
+    await runChecked(this.#exec, 'ipset', ['-exist', 'restore'], payload(lines));
+    for (const c of changes) {
+      const members = last.sets.get(c.set)!.members;
+      if (c.op === 'add') members.add(normalizeMember(c.member));
+      else members.delete(normalizeMember(c.member));
+    }
+    this.#last = last;
+    return true;
   }
 
   /** Runs a plan's payloads in order (skipping empty ones). */

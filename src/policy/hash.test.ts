@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { policyCanonicalString, policyChainName, policyHash, tenantSetName } from './hash.ts';
-import type { Policy, Rule } from './model.ts';
+import type { RomanaPolicy as Policy, Rule } from './model.ts';
 import { GOLDEN_FIXTURES } from './render.fixtures.ts';
-import { validatePolicy } from './validate.ts';
+import { validateRomanaPolicy } from './validate.ts';
 
 /** The original's enforcer golden fixtures, shared with the rendering tests. */
 const FIXTURES = GOLDEN_FIXTURES;
@@ -16,7 +16,7 @@ describe('policyHash', () => {
     });
 
     it(`gives the same hash to the ${f.name} fixture after validation (normal form)`, () => {
-      const v = validatePolicy(JSON.parse(JSON.stringify(f.policy)));
+      const v = validateRomanaPolicy(JSON.parse(JSON.stringify(f.policy)));
       assert.ok(v.ok, JSON.stringify(v));
       assert.equal(policyHash(v.policy), f.hash);
     });

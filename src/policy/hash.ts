@@ -3,7 +3,7 @@
  * that chains and ipsets keep their names across a migration (reference §6.3).
  */
 import { createHash } from 'node:crypto';
-import type { Endpoint, Policy, PortRange, Rule } from './model.ts';
+import type { Endpoint, RomanaPolicy as Policy, PortRange, Rule } from './model.ts';
 
 function sha1Hex16(data: string): string {
   return createHash('sha1').update(data, 'utf8').digest('hex').slice(0, 16);

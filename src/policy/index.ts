@@ -22,11 +22,28 @@ export type {
   PeerType,
   Policy,
   PortRange,
+  RomanaPolicy,
   Rule,
   TargetType,
 } from './model.ts';
 export { MAX_ICMP_TYPE, MAX_PORT, PROTOCOLS, ruleProblems } from './rules.ts';
-export { validatePolicies, validatePolicy } from './validate.ts';
+export { validatePolicies, validatePolicy, validateRomanaPolicy } from './validate.ts';
+export { isKubePolicy, NAMESPACE_NAME_LABEL } from './kube-model.ts';
+export type {
+  IpBlock,
+  KubeEgressRule,
+  KubeIngressRule,
+  KubeNamespace,
+  KubePeer,
+  KubePod,
+  KubePolicy,
+  KubePort,
+  KubeProtocol,
+  LabelRequirement,
+  LabelSelector,
+  PolicyType,
+  SelectorOperator,
+} from './kube-model.ts';
 export type { PoliciesValidation, PolicyValidation } from './validate.ts';
 export { MAX_ID_LENGTH } from './shape.ts';
 export { convertV1, normalizePolicyInput, parsePolicyInput, v1WrapperKey } from './convert.ts';

@@ -4,6 +4,7 @@
  *
  * Despite its name, `ingress` carries the peers and rules of egress policies too.
  */
+import type { KubePolicy } from './kube-model.ts';
 
 /**
  * Which way the traffic a policy governs flows, seen from the `applied_to` targets.
@@ -86,7 +87,7 @@ export interface IngressEntry {
  *   ingress: [{ peers: [{ tenant_id: 'tenant-a', segment_id: 'frontend' }], rules: [{ protocol: 'tcp', ports: [80] }] }],
  * };
  */
-export interface Policy {
+export interface RomanaPolicy {
   id: string;
   direction: Direction;
   description?: string;
@@ -195,3 +196,11 @@ export function isValidCombination(
 ): boolean {
   return VALID_KEYS.has(`${direction}/${target}/${peer}`);
 }
+
+/**
+ * Any policy romanad stores: the 2.x form or the Kubernetes form (kube-model.ts), told apart by
+ * `isKubePolicy` (a Kubernetes-form policy has a `podSelector`).
+ *
+ * @example const p: Policy = { id: 'kube.x.deny', namespace: 'x', podSelector: {} };
+ */
+export type Policy = RomanaPolicy | KubePolicy;

@@ -20,7 +20,7 @@ export type RenderBlock = Pick<BlockView, 'cidr' | 'tenant' | 'segment' | 'host'
  *
  * @example const t: IpSetType = 'list:set';
  */
-export type IpSetType = 'hash:net' | 'list:set';
+export type IpSetType = 'hash:net' | 'list:set' | 'hash:ip' | 'hash:ip,port';
 
 /**
  * One desired ipset: its members are CIDRs (`hash:net`) or set names (`list:set`).

@@ -3,7 +3,7 @@
  * listener's translations of the Kubernetes fixtures of romana/core listener/testdata, with the
  * ids found there (the same reconstruction as hash.test.ts).
  */
-import type { Endpoint, Policy, Rule } from './model.ts';
+import type { Endpoint, RomanaPolicy as Policy, Rule } from './model.ts';
 import type { RenderBlock } from './render-sets.ts';
 
 const backend: Endpoint = { tenant_id: 'tenant-a', segment_id: 'backend' };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { tenantSetName } from './hash.ts';
-import type { Policy } from './model.ts';
+import type { RomanaPolicy as Policy } from './model.ts';
 import { DEMO_POLICY_GOLDEN, GOLDEN_BLOCKS, GOLDEN_FIXTURES } from './render.fixtures.ts';
 import {
   formatIptablesRestore,

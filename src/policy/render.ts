@@ -20,7 +20,8 @@ import {
   peerTypeOf,
   targetTypeOf,
   type Endpoint,
-  type Policy,
+  type Policy as AnyPolicy,
+  type RomanaPolicy as Policy,
   type Rule,
 } from './model.ts';
 import { policyHash } from './hash.ts';
@@ -33,7 +34,8 @@ import {
   type IpSet,
   type RenderBlock,
 } from './render-sets.ts';
-import { validatePolicy } from './validate.ts';
+import { validateRomanaPolicy } from './validate.ts';
+import { isKubePolicy } from './kube-model.ts';
 import type { Chain, ChainRule } from './render-format.ts';
 
 export { formatIptablesRestore, formatRule } from './render-format.ts';
@@ -73,6 +75,10 @@ export const BASE_CHAIN_NAMES = [
 
 /** Most ingress entries one policy may have (one chain-name character of suffix, base 36). */
 export const MAX_RENDERED_ENTRIES = 36;
+
+/** Why a Kubernetes-form policy is not rendered by the 2.x renderer. */
+export const KUBE_IN_ROMANA_MODE =
+  'a Kubernetes-form policy is enforced only in Kubernetes mode (romana-agent --policy-mode kubernetes)';
 
 const FOOTER: ChainRule = { match: '-m comment --comment POLICY_CHAIN_FOOTER', target: 'RETURN' };
 
@@ -252,9 +258,12 @@ interface PolicyRendering {
 /** A policy checked for rendering: its normal form and hash, or why it is skipped. */
 type Checked = { ok: true; policy: Policy; hash: string } | { ok: false; skipped: SkippedPolicy };
 
-function checkPolicy(input: Policy): Checked {
-  const v = validatePolicy(input);
+function checkPolicy(input: AnyPolicy): Checked {
   const id = typeof input?.id === 'string' ? input.id : '';
+  if (isKubePolicy(input)) {
+    return { ok: false, skipped: { id, problems: [KUBE_IN_ROMANA_MODE] } };
+  }
+  const v = validateRomanaPolicy(input);
   if (!v.ok) return { ok: false, skipped: { id, problems: v.problems } };
   const entries = v.policy.ingress.length;
   if (entries > MAX_RENDERED_ENTRIES) {
@@ -266,10 +275,10 @@ function checkPolicy(input: Policy): Checked {
 
 function renderInto(
   table: ChainTable,
-  policies: readonly Policy[],
+  policies: readonly AnyPolicy[],
   blocks: readonly RenderBlock[],
   host: string,
-  check: (p: Policy) => Checked = checkPolicy,
+  check: (p: AnyPolicy) => Checked = checkPolicy,
 ): PolicyRendering {
   const localBlocks = blocks.filter((b) => b.host === host);
   const skipped: SkippedPolicy[] = [];
@@ -294,7 +303,7 @@ function renderInto(
  * // '*filter\n:ROMANA-FORWARD-IN - \n:ROMANA-P-aca884e8b43cc0e7 - \n…COMMIT\n'
  */
 export function renderPolicyChains(
-  policies: readonly Policy[],
+  policies: readonly AnyPolicy[],
   blocks: readonly RenderBlock[],
   host: string,
 ): { chains: Chain[]; skipped: SkippedPolicy[] } {
@@ -311,7 +320,7 @@ export function renderPolicyChains(
  * for (const s of desired.skipped) log.warn(`policy ${s.id} not enforced: ${s.problems.join('; ')}`);
  */
 export function renderDesiredState(
-  policies: readonly Policy[],
+  policies: readonly AnyPolicy[],
   blocks: readonly RenderBlock[],
   host: string,
 ): DesiredState {
@@ -355,10 +364,14 @@ function withPeerSets(sets: IpSet[], peers: readonly Endpoint[]): IpSet[] {
 export class Renderer {
   #seen = new Map<string, Checked>();
 
-  render(policies: readonly Policy[], blocks: readonly RenderBlock[], host: string): DesiredState {
+  render(
+    policies: readonly AnyPolicy[],
+    blocks: readonly RenderBlock[],
+    host: string,
+  ): DesiredState {
     const previous = this.#seen;
     const seen = new Map<string, Checked>();
-    const check = (p: Policy): Checked => {
+    const check = (p: AnyPolicy): Checked => {
       const key = JSON.stringify(p);
       const c = previous.get(key) ?? seen.get(key) ?? checkPolicy(p);
       seen.set(key, c);

@@ -8,7 +8,14 @@
  */
 import { Cidr } from '../ipam/addr.ts';
 import { nameProblem, textProblem } from '../names.ts';
-import type { Direction, Endpoint, IngressEntry, Policy, PortRange, Rule } from './model.ts';
+import type {
+  Direction,
+  Endpoint,
+  IngressEntry,
+  RomanaPolicy as Policy,
+  PortRange,
+  Rule,
+} from './model.ts';
 
 /** A problem found in the input; `path` is like `ingress[0].rules[1].ports[2]` ('' = the root). */
 export interface Problem {

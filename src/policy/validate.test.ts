@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { policy, problemsOf, withRule } from './validate.fixtures.ts';
-import { validatePolicies, validatePolicy } from './validate.ts';
+import { validatePolicies, validatePolicy, validateRomanaPolicy } from './validate.ts';
 
 describe('validatePolicy: the whole policy', () => {
   const cases: { name: string; input: unknown; problems: string[] }[] = [
@@ -326,7 +326,7 @@ describe('validatePolicy: normal form', () => {
   });
 
   it('reads an absent direction as ingress and says so in the normal form', () => {
-    const v = validatePolicy(policy({ direction: undefined }));
+    const v = validateRomanaPolicy(policy({ direction: undefined }));
     assert.ok(v.ok);
     assert.equal(v.policy.direction, 'ingress');
   });

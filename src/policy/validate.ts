@@ -18,9 +18,12 @@ import {
   targetTypeOf,
   type Endpoint,
   type Policy,
+  type RomanaPolicy,
 } from './model.ts';
+import { isKubePolicy } from './kube-model.ts';
+import { readKubePolicy } from './kube-shape.ts';
 import { ruleProblems } from './rules.ts';
-import { describe, readPolicy, type Draft, type Problem } from './shape.ts';
+import { describe, isJsonObject, readPolicy, type Draft, type Problem } from './shape.ts';
 
 /**
  * Outcome of validating one policy.
@@ -92,6 +95,30 @@ export function validatePolicies(input: unknown): PoliciesValidation {
 }
 
 function checkPolicy(input: unknown): { list: Problem[]; policy: Policy | undefined } {
+  if (isKubePolicy(input) && isJsonObject(input)) {
+    const { policy, problems } = readKubePolicy(input);
+    return { list: dedupe(problems), policy };
+  }
+  return checkRomanaPolicy(input);
+}
+
+/**
+ * Validates a policy as a 2.x policy (even one with a `podSelector`, which is then an unknown
+ * field); `validatePolicy` sends Kubernetes-form policies to their own reader instead.
+ *
+ * @example validateRomanaPolicy({ id: 'p', namespace: 'x', podSelector: {} }).ok // false
+ */
+export function validateRomanaPolicy(
+  input: unknown,
+): { ok: true; policy: RomanaPolicy } | { ok: false; problems: string[] } {
+  const problems = checkRomanaPolicy(input);
+  if (problems.list.length > 0 || problems.policy === undefined) {
+    return { ok: false, problems: problems.list.map((p) => `${p.path || 'policy'}: ${p.message}`) };
+  }
+  return { ok: true, policy: problems.policy };
+}
+
+function checkRomanaPolicy(input: unknown): { list: Problem[]; policy: RomanaPolicy | undefined } {
   const { draft, problems } = readPolicy(input);
   if (draft === undefined) return { list: problems, policy: undefined };
   const list = [...problems, ...combinationProblems(draft), ...allRuleProblems(draft)];

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { parseNetConf } from '../../src/cni/config.ts';
 import { parseTopology } from '../../src/ipam/topology.ts';
 import { parsePolicyInput } from '../../src/policy/convert.ts';
+import type { RomanaPolicy } from '../../src/policy/model.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -27,7 +28,9 @@ describe('JSON examples in docs/', () => {
     );
     const converted = parsePolicyInput(v1);
     assert.equal(converted.length, 1);
-    assert.deepEqual(converted[0]!.applied_to, [{ tenant_id: 'demo', segment_id: 'default' }]);
+    assert.deepEqual((converted[0] as RomanaPolicy).applied_to, [
+      { tenant_id: 'demo', segment_id: 'default' },
+    ]);
   });
 
   it('docs/node.md: the CNI configuration list is read as written', () => {

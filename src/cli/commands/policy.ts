@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { Policy } from '../../client/index.ts';
 import type { Endpoint, Rule } from '../../policy/index.ts';
+import { isKubePolicy, type KubePolicy } from '../../policy/kube-model.ts';
 import { examples, type Runner } from '../context.ts';
 import { RefusedInput } from '../errors.ts';
 import { parseDocument, readInput } from '../io.ts';
@@ -99,18 +100,37 @@ async function checkedPolicies(doc: unknown, name: string): Promise<Policy[]> {
 function policiesTable(list: Policy[]): string {
   return table(
     ['ID', 'DIRECTION', 'APPLIED TO', 'PEERS', 'RULES', 'DESCRIPTION'],
-    list.map((p) => [
-      p.id,
-      p.direction,
-      p.applied_to.map(endpointText).join(', '),
-      p.ingress.reduce((n, e) => n + e.peers.length, 0),
-      p.ingress.reduce((n, e) => n + e.rules.length, 0),
-      p.description,
-    ]),
+    list.map((p) =>
+      isKubePolicy(p)
+        ? kubeRow(p)
+        : [
+            p.id,
+            p.direction,
+            p.applied_to.map(endpointText).join(', '),
+            p.ingress.reduce((n, e) => n + e.peers.length, 0),
+            p.ingress.reduce((n, e) => n + e.rules.length, 0),
+            p.description,
+          ],
+    ),
   );
 }
 
+/** A Kubernetes-form policy in the table: its types, namespace, and rule counts. */
+function kubeRow(p: KubePolicy): (string | number | undefined)[] {
+  const ingress = p.ingress ?? [];
+  const egress = p.egress ?? [];
+  return [
+    p.id,
+    (p.policyTypes ?? []).join('+').toLowerCase(),
+    `namespace ${p.namespace} ${JSON.stringify(p.podSelector)}`,
+    ingress.reduce((n, r) => n + r.from.length, 0) + egress.reduce((n, r) => n + r.to.length, 0),
+    ingress.length + egress.length,
+    p.description,
+  ];
+}
+
 function policyDetail(p: Policy): string {
+  if (isKubePolicy(p)) return `${JSON.stringify(p, null, 2)}\n`;
   const head = fields([
     ['ID', p.id],
     ['Direction', p.direction],

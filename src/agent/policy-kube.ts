@@ -1,0 +1,149 @@
+/**
+ * The agent's copy of romanad's pods and namespaces for Kubernetes-mode enforcement, and the
+ * set member changes their events make (see `KubeSetIndex`).
+ */
+import {
+  isKubePolicy,
+  type KubeNamespace,
+  type KubePod,
+  type KubePolicy,
+  type Policy,
+} from '../policy/index.ts';
+import { renderKube, type KubeDesiredState } from '../policy/kube-render.ts';
+import { KubeSetIndex, type MemberChange } from '../policy/kube-sets.ts';
+import type { RenderBlock } from '../policy/render-sets.ts';
+import { validatePolicy } from '../policy/validate.ts';
+
+/** What enforcement reads of romanad's address view (the `pod` part comes from the listener). */
+export interface AddressLike {
+  name: string;
+  ip: string;
+  tenant: string;
+  pod?: {
+    namespace: string;
+    name: string;
+    labels?: Record<string, string>;
+    ports?: { name?: string; port: number; protocol: string }[];
+  } | null;
+}
+
+/** What enforcement reads of romanad's namespace view. */
+export interface NamespaceLike {
+  name: string;
+  labels?: Record<string, string>;
+}
+
+/** Why a 2.x policy is not rendered in Kubernetes mode. */
+const ROMANA_IN_KUBE_MODE =
+  'a 2.x policy is not enforced in Kubernetes mode (romana-agent --policy-mode romana enforces it)';
+
+function podOf(a: AddressLike): KubePod {
+  return {
+    namespace: a.pod?.namespace ?? a.tenant,
+    name: a.pod?.name ?? a.name,
+    ip: a.ip,
+    labels: { ...(a.pod?.labels ?? {}) },
+    ports: (a.pod?.ports ?? []).map((p) => ({ ...p })),
+  };
+}
+
+export class KubeView {
+  #pods = new Map<string, KubePod>();
+  #namespaces = new Map<string, Record<string, string>>();
+  #index = new KubeSetIndex([]);
+  #changes: MemberChange[] = [];
+  /** Members of every set of the last render, kept current by pod and namespace events. */
+  #members = new Map<string, Set<string>>();
+  #checked = new Map<
+    string,
+    { ok: true; policy: KubePolicy } | { ok: false; problems: string[] }
+  >();
+
+  replace(addresses: readonly AddressLike[], namespaces: readonly NamespaceLike[]): void {
+    this.#pods = new Map(addresses.map((a) => [a.name, podOf(a)]));
+    this.#namespaces = new Map(namespaces.map((n) => [n.name, { ...(n.labels ?? {}) }]));
+    this.#changes = [];
+    this.#members.clear();
+  }
+
+  /** One watch event of kind `addresses` or `namespaces`. */
+  apply(
+    kind: 'addresses' | 'namespaces',
+    type: 'put' | 'delete',
+    id: string,
+    value: unknown,
+  ): void {
+    if (kind === 'addresses') {
+      const before = this.#pods.get(id);
+      const after = type === 'delete' ? undefined : podOf(value as AddressLike);
+      if (after === undefined) this.#pods.delete(id);
+      else this.#pods.set(id, after);
+      this.#record(this.#index.podChanged(before, after, this.#namespaces));
+      return;
+    }
+    const before = new Map(this.#namespaces);
+    if (type === 'delete') this.#namespaces.delete(id);
+    else this.#namespaces.set(id, { ...((value as NamespaceLike).labels ?? {}) });
+    const pods = [...this.#pods.values()];
+    this.#record(this.#index.namespaceChanged(id, pods, before, this.#namespaces));
+  }
+
+  #record(changes: MemberChange[]): void {
+    for (const c of changes) {
+      const members = this.#members.get(c.set);
+      if (c.op === 'add') members?.add(c.member);
+      else members?.delete(c.member);
+      this.#changes.push(c);
+    }
+  }
+
+  /** The member changes since the last render or the last call. */
+  takeChanges(): MemberChange[] {
+    const out = this.#changes;
+    this.#changes = [];
+    return out;
+  }
+
+  /** Renders every policy in Kubernetes form; from now on changes follow the new sets. */
+  render(
+    policies: readonly Policy[],
+    blocks: readonly RenderBlock[],
+    host: string,
+  ): KubeDesiredState {
+    const valid: KubePolicy[] = [];
+    const skipped: { id: string; problems: string[] }[] = [];
+    const seen = new Map<
+      string,
+      { ok: true; policy: KubePolicy } | { ok: false; problems: string[] }
+    >();
+    for (const p of policies) {
+      if (!isKubePolicy(p)) {
+        skipped.push({ id: p.id, problems: [ROMANA_IN_KUBE_MODE] });
+        continue;
+      }
+      const key = JSON.stringify(p);
+      let c = this.#checked.get(key) ?? seen.get(key);
+      if (c === undefined) {
+        const v = validatePolicy(p);
+        c = v.ok
+          ? { ok: true, policy: v.policy as KubePolicy }
+          : { ok: false, problems: v.problems };
+      }
+      seen.set(key, c);
+      if (c.ok) valid.push(c.policy);
+      else skipped.push({ id: p.id, problems: c.problems });
+    }
+    this.#checked = seen;
+    const namespaces: KubeNamespace[] = [...this.#namespaces].map(([name, labels]) => ({
+      name,
+      labels,
+    }));
+    const known = new Map([...this.#members].map(([k, v]) => [k, [...v].sort()]));
+    const pods = [...this.#pods.values()];
+    const desired = renderKube(valid, pods, namespaces, blocks, host, skipped, known);
+    this.#members = new Map(desired.sets.map((s) => [s.name, new Set(s.members)]));
+    this.#index = desired.index;
+    this.#changes = [];
+    return desired;
+  }
+}
