@@ -42,6 +42,7 @@ async function run(f: Flags): Promise<number> {
     nodeGraceMs: f.nodeGrace,
     resyncMs: f.resyncInterval,
     vipPool: f.vipCidr,
+    networkPolicies: f.networkPolicies,
   });
   const probes = await serveProbes(metrics, host, port, () => listener.notReady());
   log.info(
@@ -104,6 +105,7 @@ const DESCRIPTION = `What it does:
   namespaces  → PUT /namespaces/{name} with their labels
   pods        → each pod address linked to its pod (labels, container ports); an address whose
                 pod is gone is released after --gc-grace, a finished pod's at once
+  NetworkPolicies → romanad policies kube.<namespace>.<name> (created, edited, deleted)
   services    → annotation romana.io/vip {"ip":"a.b.c.d"} or {"auto":true} (from --vip-cidr):
                 a VIP on a Ready node with a ready endpoint, in spec.externalIPs
 Several replicas may run: the holder of the Lease --lease-namespace/--lease-name acts.

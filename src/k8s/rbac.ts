@@ -30,6 +30,12 @@ export const LISTENER_RBAC: readonly RbacRule[] = [
     why: "which nodes hold a Service's ready endpoints (VIP placement)",
   },
   {
+    apiGroup: 'networking.k8s.io',
+    resources: ['networkpolicies'],
+    verbs: ['list', 'watch'],
+    why: 'NetworkPolicies → Romana policies kube.<namespace>.<name>',
+  },
+  {
     apiGroup: '',
     resources: ['services'],
     verbs: ['patch'],
@@ -45,7 +51,7 @@ export const LISTENER_RBAC: readonly RbacRule[] = [
     apiGroup: '',
     resources: ['events'],
     verbs: ['create'],
-    why: 'a Warning Event on a Node whose labels romanad refused',
+    why: 'a Warning Event on a Node whose labels romanad refused, or a NetworkPolicy Romana cannot enforce',
   },
   {
     apiGroup: 'coordination.k8s.io',

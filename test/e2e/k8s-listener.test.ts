@@ -337,7 +337,7 @@ describe('address GC', () => {
             api.delete('v1', 'Pod', name, 'shop');
         },
       ),
-      { numRuns: 3 },
+      { numRuns: 3, endOnFailure: true, verbose: 2 },
     );
   });
 });
@@ -426,6 +426,46 @@ describe('Services → VIPs', () => {
       'web VIP freed',
       async () => !(await client.listVips()).some((v) => v.name === 'web.shop'),
     );
+  });
+});
+
+describe('NetworkPolicies → Romana policies', () => {
+  const np = (name: string, spec: Record<string, unknown>) => ({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name, namespace: 'shop' },
+    spec,
+  });
+  const policy = async (id: string) => (await client.listPolicies()).find((p) => p.id === id);
+
+  it('stores a NetworkPolicy, follows its edits (2.x ignored them) and deletes it with it', async () => {
+    api.create(np('allow-web', { podSelector: { matchLabels: { app: 'web' } }, ingress: [{}] }));
+    const p = await until('kube.shop.allow-web', () => policy('kube.shop.allow-web'));
+    assert.deepEqual((p as { podSelector?: unknown }).podSelector, { matchLabels: { app: 'web' } });
+    const o = api.get('networking.k8s.io/v1', 'NetworkPolicy', 'allow-web', 'shop')!;
+    api.update({ ...o, spec: { podSelector: { matchLabels: { app: 'db' } }, ingress: [{}] } });
+    await until('edit followed', async () => {
+      const q = (await policy('kube.shop.allow-web')) as {
+        podSelector?: { matchLabels?: Record<string, string> };
+      };
+      return q?.podSelector?.matchLabels?.['app'] === 'db';
+    });
+    api.delete('networking.k8s.io/v1', 'NetworkPolicy', 'allow-web', 'shop');
+    await until('deleted', async () => (await policy('kube.shop.allow-web')) === undefined);
+  });
+
+  it('refuses a NetworkPolicy Romana cannot enforce, with an Event saying why', async () => {
+    api.create(
+      np('bad', { podSelector: {}, ingress: [{ ports: [{ protocol: 'ICMP', port: 80 }] }] }),
+    );
+    const ev = await until('an Event on the NetworkPolicy', () =>
+      api
+        .list('v1', 'Event', 'shop')
+        .find((e) => (e['involvedObject'] as { name?: string }).name === 'bad'),
+    );
+    assert.equal(ev['reason'], 'PolicyRefused');
+    assert.match(String(ev['message']), /spec\.ingress\[0\]\.ports\[0\]\.protocol/);
+    assert.equal(await policy('kube.shop.bad'), undefined);
   });
 });
 
