@@ -17,6 +17,12 @@ import { Listener } from './listener.ts';
 import { ListenerMetrics, serveProbes } from './metrics.ts';
 
 async function run(f: Flags): Promise<number> {
+  if (f.leaderElect && f.renewDeadline >= f.leaseDuration) {
+    process.stderr.write(
+      `romana-listener: --renew-deadline (${f.renewDeadline} ms) must be shorter than --lease-duration (${f.leaseDuration} ms)\n`,
+    );
+    return 2;
+  }
   const log = pino({ level: f.logLevel, base: { program: 'romana-listener', id: f.identity } });
   const { host, port } = listenAddress(f.listen);
   const kc = loadKubeConfig(f.kubeconfig);
