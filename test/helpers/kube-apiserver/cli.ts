@@ -20,6 +20,12 @@ Options:
   --bookmark-ms N       interval of BOOKMARK events on watches (default 1000)
   --history-limit N     changes kept for watches to replay (default 10000)
   --token T             require "Authorization: Bearer T"
+  --too-old-watch HOW   a watch from a compacted version: "status" (HTTP 410,
+                        default) or "event" (200 with one ERROR event)
+  --graceful-pods       a pod bound to a node is only marked by a delete, until a
+                        delete with gracePeriodSeconds 0 (what a kubelet sends)
+  --namespace-deletion-ms N
+                        how long a deleted namespace stays Terminating (1000)
   --help                this text
   --version             the Kubernetes version it claims
 
@@ -36,6 +42,12 @@ function int(v: string | undefined, flag: string): number | undefined {
   return n;
 }
 
+function tooOld(v: string | undefined): 'status' | 'event' | undefined {
+  if (v === undefined || v === 'status' || v === 'event') return v;
+  process.stderr.write(`--too-old-watch: expected "status" or "event", got "${v}"\n`);
+  process.exit(2);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -45,6 +57,9 @@ async function main(): Promise<void> {
       'bookmark-ms': { type: 'string' },
       'history-limit': { type: 'string' },
       token: { type: 'string' },
+      'too-old-watch': { type: 'string' },
+      'graceful-pods': { type: 'boolean' },
+      'namespace-deletion-ms': { type: 'string' },
       help: { type: 'boolean' },
       version: { type: 'boolean' },
     },
@@ -59,6 +74,9 @@ async function main(): Promise<void> {
     bookmarkMs: int(values['bookmark-ms'], '--bookmark-ms'),
     historyLimit: int(values['history-limit'], '--history-limit'),
     token: values.token,
+    tooOldWatch: tooOld(values['too-old-watch']),
+    gracefulPodDeletion: values['graceful-pods'] === true,
+    namespaceDeletionMs: int(values['namespace-deletion-ms'], '--namespace-deletion-ms'),
   });
   process.stdout.write(`kube-apiserver (test) listening on ${api.url}\n`);
   process.stdout.write(`kubeconfig: ${api.kubeconfigPath}\n`);
@@ -71,5 +89,6 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   process.stderr.write(`kube-apiserver: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
+  const usage = String((err as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS');
+  process.exit(usage ? 2 : 1);
 });

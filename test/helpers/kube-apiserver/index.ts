@@ -4,9 +4,12 @@
  * kube-apiserver for what the listener does: discovery, list (selectors, pagination), watch
  * (resume from a resourceVersion, bookmarks, 410 Expired after compaction), create, get,
  * update (resourceVersion conflicts), patch (merge, strategic merge, JSON patch), delete,
- * /status subresources. No controllers, no admission beyond "the namespace exists", no auth
- * unless `token` is set. Pods and everything else are deleted at once (no graceful deletion),
- * except objects with finalizers, which wait for them as on the real server.
+ * /status subresources. No controllers, no admission beyond "the namespace exists" (and is
+ * not Terminating), no auth unless `token` is set. Objects are deleted at once, except objects
+ * with finalizers (they wait for them, as on the real server), namespaces (Terminating for
+ * `namespaceDeletionMs`, then gone with their contents) and, with `gracefulPodDeletion`, pods
+ * bound to a node (gone on a second delete with grace 0, as a kubelet sends).
+ * docs/testing.md lists the other deliberate differences.
  *
  * @example
  * import { startKubeApiServer } from '../test/helpers/kube-apiserver/index.ts';
@@ -18,6 +21,8 @@
  * api.requests;                                      // [{verb: 'list', resource: 'nodes', …}]
  * api.compact();                                     // watches from older versions get 410
  * api.restart();                                     // ends watches; every client must relist
+ * api.patch('v1', 'Pod', 'p1', 'default', { metadata: { labels: { app: 'x' } } }); // merge
+ * await api.stopListening(); await api.startListening(); // an outage, same port
  *
  * Standalone: `npm run kube-apiserver -- --port 6443 --request-log /tmp/k8s.jsonl`.
  */
@@ -70,6 +75,8 @@ export interface KubeApiServerOptions {
    * the pod. Default false: every pod goes at once.
    */
   gracefulPodDeletion?: boolean;
+  /** How long a deleted namespace stays Terminating before it and its contents go (1000 ms). */
+  namespaceDeletionMs?: number;
 }
 
 export interface KubeApiServer {
@@ -160,55 +167,16 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
-/** Starts a test API server; see the file comment. */
-export async function startKubeApiServer(
-  options: KubeApiServerOptions = {},
-): Promise<KubeApiServer> {
-  const store = new Store({
-    historyLimit: options.historyLimit ?? 10_000,
-    gracefulPods: options.gracefulPodDeletion ?? false,
-  });
-  const ctx: ServerContext = {
-    store,
-    bookmarkMs: options.bookmarkMs ?? 1000,
-    tooOldWatch: options.tooOldWatch ?? 'status',
-    live: new Set(),
-    requests: [],
-    requestLog: options.requestLog,
-    token: options.token,
-    sockets: new Set<Socket>(),
-  };
-  const nsInfo = infoOf('v1', 'Namespace');
-  const seed = options.namespaces ?? ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
-  for (const name of seed) store.create(nsInfo, '', { metadata: { name } });
-  const host = options.host ?? '127.0.0.1';
-  const server = createHttpServer(ctx);
-  const port = await listen(server, options.port ?? 0, host);
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'kube-apiserver-'));
-  const kubeconfigPath = path.join(dir, 'kubeconfig');
-  writeFileSync(kubeconfigPath, kubeconfig(url, options.token));
+type ObjectHelpers = Pick<
+  KubeApiServer,
+  'create' | 'get' | 'list' | 'update' | 'updateStatus' | 'delete' | 'patch'
+>;
 
-  const endWatches = (): void => {
-    for (const finish of [...ctx.live]) finish();
-  };
-  const stopListening = async (): Promise<void> => {
-    endWatches();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const s of ctx.sockets) s.destroy();
-    await closed;
-  };
+/** In-process reads and writes by apiVersion and kind (not in the request log). */
+function objectHelpers(store: Store): ObjectHelpers {
   const nsOf = (info: ResourceInfo, ns: string | undefined): string =>
     info.namespaced ? (ns ?? 'default') : '';
   return {
-    url,
-    port,
-    kubeconfigPath,
-    store,
-    requests: ctx.requests,
-    get watchCount() {
-      return ctx.live.size;
-    },
     create: (obj) => {
       const info = infoOf(obj.apiVersion, obj.kind);
       return store.create(info, nsOf(info, obj.metadata.namespace), obj);
@@ -239,6 +207,63 @@ export async function startKubeApiServer(
       const patched = asKubeObject(applyPatch(type, current, body));
       return store.update(info, ns, patched, opts.subresource === 'status' ? 'status' : 'main');
     },
+  };
+}
+
+/** The server's state, with the starting namespaces created. */
+function contextFor(store: Store, options: KubeApiServerOptions): ServerContext {
+  const nsInfo = infoOf('v1', 'Namespace');
+  const seed = options.namespaces ?? ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+  for (const name of seed) store.create(nsInfo, '', { metadata: { name } });
+  return {
+    store,
+    bookmarkMs: options.bookmarkMs ?? 1000,
+    tooOldWatch: options.tooOldWatch ?? 'status',
+    live: new Set(),
+    requests: [],
+    requestLog: options.requestLog,
+    token: options.token,
+    sockets: new Set<Socket>(),
+  };
+}
+
+/** Starts a test API server; see the file comment. */
+export async function startKubeApiServer(
+  options: KubeApiServerOptions = {},
+): Promise<KubeApiServer> {
+  const store = new Store({
+    historyLimit: options.historyLimit ?? 10_000,
+    gracefulPods: options.gracefulPodDeletion ?? false,
+    namespaceDeletionMs: options.namespaceDeletionMs ?? 1000,
+  });
+  const ctx = contextFor(store, options);
+  const host = options.host ?? '127.0.0.1';
+  const server = createHttpServer(ctx);
+  const port = await listen(server, options.port ?? 0, host);
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kube-apiserver-'));
+  const kubeconfigPath = path.join(dir, 'kubeconfig');
+  writeFileSync(kubeconfigPath, kubeconfig(url, options.token));
+
+  const endWatches = (): void => {
+    for (const finish of [...ctx.live]) finish();
+  };
+  const stopListening = async (): Promise<void> => {
+    endWatches();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of ctx.sockets) s.destroy();
+    await closed;
+  };
+  return {
+    url,
+    port,
+    kubeconfigPath,
+    store,
+    requests: ctx.requests,
+    get watchCount() {
+      return ctx.live.size;
+    },
+    ...objectHelpers(store),
     compact: (opts = {}) => store.compact({ expireWatches: opts.expireWatches === true }),
     restart: () => {
       endWatches();
@@ -250,6 +275,7 @@ export async function startKubeApiServer(
       await listen(server, port, host);
     },
     close: async () => {
+      store.dispose();
       if (server.listening) await stopListening();
       rmSync(dir, { recursive: true, force: true });
     },

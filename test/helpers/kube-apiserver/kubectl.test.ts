@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { startKubeApiServer, type KubeApiServer } from './index.ts';
 import { waitFor } from './testing.ts';
 
@@ -122,6 +122,24 @@ describe('kubectl apply and get', () => {
     });
   });
 
+  it("kubectl's generators (create namespace, configmap, secret, serviceaccount) work: their protobuf is read", async () => {
+    assert.match(await ok('create', 'namespace', 'gen'), /namespace\/gen created/);
+    await ok('create', 'configmap', 'c2', '-n', 'gen', '--from-literal=k=v');
+    await ok('create', 'secret', 'generic', 's2', '-n', 'gen', '--from-literal=pw=secret');
+    await ok('create', 'serviceaccount', 'robot', '-n', 'gen');
+    const ns = api.get('v1', 'Namespace', 'gen');
+    assert.deepEqual(ns?.metadata.labels, { 'kubernetes.io/metadata.name': 'gen' });
+    assert.equal(ns?.metadata.generateName, undefined);
+    assert.deepEqual(api.get('v1', 'ConfigMap', 'c2', 'gen')?.['data'], { k: 'v' });
+    const secret = api.get('v1', 'Secret', 's2', 'gen');
+    assert.deepEqual(secret?.['data'], { pw: Buffer.from('secret').toString('base64') });
+    assert.equal(secret?.['type'], 'Opaque');
+    assert.notEqual(api.get('v1', 'ServiceAccount', 'robot', 'gen'), undefined);
+    const other = await kubectl('create', 'deployment', 'd', '--image=x', '-n', 'gen');
+    assert.notEqual(other.code, 0);
+    assert.match(other.stderr, /use kubectl create -f or apply -f/);
+  });
+
   it('prints a table for plain get, by short name', async () => {
     const out = await ok('get', 'ns');
     assert.match(out, /^NAME\s+AGE\n/);
@@ -163,6 +181,21 @@ describe('kubectl label, watch and delete', () => {
     } finally {
       child.kill();
     }
+  });
+
+  it('delete -f of a namespace and its contents deletes them all, as on a real cluster', async () => {
+    const file = path.join(dir, 'ns.yaml');
+    const docs = [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'romana-x' } },
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'sa', namespace: 'romana-x' } },
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm', namespace: 'romana-x' } },
+    ];
+    writeFileSync(file, docs.map((d) => stringify(d)).join('---\n'));
+    await ok('apply', '-f', file);
+    const out = await ok('delete', '-f', file);
+    assert.match(out, /namespace "romana-x" deleted/);
+    assert.match(out, /configmap "cm" deleted/);
+    assert.equal(api.get('v1', 'Namespace', 'romana-x'), undefined, 'kubectl waited for it to go');
   });
 
   it('deletes by file and by name; a second delete and a get say NotFound', async () => {

@@ -16,7 +16,7 @@ import { waitFor } from './testing.ts';
 let api: KubeApiServer;
 
 before(async () => {
-  api = await startKubeApiServer({ historyLimit: 5, bookmarkMs: 60_000 });
+  api = await startKubeApiServer({ historyLimit: 5, bookmarkMs: 60_000, namespaceDeletionMs: 200 });
 });
 after(() => api.close());
 
@@ -58,15 +58,24 @@ describe('deletion', () => {
     assert.equal(api.get('v1', 'ConfigMap', 'fin', 'default'), undefined);
   });
 
-  it('deleting a namespace deletes what is in it, and only that', async () => {
+  it('a deleted namespace is Terminating, refuses new content, then goes with what is in it', async () => {
     api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'gone' } });
     api.create(cm('a', 'gone'));
     api.create(cm('b', 'gone'));
     api.create(cm('stays'));
-    await call('DELETE', '/api/v1/namespaces/gone');
+    const del = await call('DELETE', '/api/v1/namespaces/gone');
+    assert.equal(del.status, 200);
+    assert.deepEqual(del.json['status'], { phase: 'Terminating' });
+    assert.equal(api.list('v1', 'ConfigMap', 'gone').length, 2, 'contents stay for a while');
+    const refused = await call('POST', '/api/v1/namespaces/gone/configmaps', cm('c', 'gone'));
+    assert.equal(refused.status, 403);
+    assert.equal(
+      refused.json['message'],
+      'configmaps "c" is forbidden: unable to create new content in namespace gone because it is being terminated',
+    );
+    await waitFor(() => api.get('v1', 'Namespace', 'gone') === undefined, 'the namespace to go');
     assert.deepEqual(api.list('v1', 'ConfigMap', 'gone'), []);
     assert.notEqual(api.get('v1', 'ConfigMap', 'stays', 'default'), undefined);
-    assert.equal(api.get('v1', 'Namespace', 'gone'), undefined);
   });
 
   it('deletecollection deletes what the selector matches', async () => {

@@ -7,6 +7,7 @@ import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import { handleResource, type HandlerContext } from './handlers.ts';
 import { openapiV3 } from './openapi.ts';
+import { decodeProtobuf } from './protobuf.ts';
 import { apiGroups, resourceList } from './resources.ts';
 import { recordOf, resourceRoute, verbOf, type RequestRecord } from './routes.ts';
 import { ApiError, badRequest, pathNotFound } from './status.ts';
@@ -75,36 +76,42 @@ function send(res: http.ServerResponse, code: number, body: unknown): void {
   res.end(text);
 }
 
-function readBody(req: http.IncomingMessage): Promise<unknown> {
+function rawBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('error', reject);
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      if (text.trim() === '') return resolve(undefined);
-      try {
-        resolve(JSON.parse(text));
-      } catch {
-        reject(badRequest(`the body of the request is not valid JSON: ${text.slice(0, 80)}`));
-      }
-    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
   });
 }
 
-/**
- * Bodies must be JSON: kubectl sends protobuf for some typed calls (`kubectl create ns`) and,
- * like any client-go client, falls back to JSON when the server answers 415.
- */
-function checkContentType(req: http.IncomingMessage, verb: string): void {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
-  if (verb === 'patch' || req.method === 'GET' || type === '' || type === 'application/json') {
-    return;
-  }
-  throw new ApiError(
+function unsupported(): ApiError {
+  return new ApiError(
     'UnsupportedMediaType',
-    `the body of the request was in an unknown format - accepted media types include: application/json (this test server reads JSON only: use kubectl create -f or apply -f)`,
+    'the body of the request was in an unknown format - accepted media types include: application/json (this test server reads protobuf only for Namespace, ServiceAccount, ConfigMap and Secret: use kubectl create -f or apply -f)',
   );
+}
+
+/**
+ * The request body as JSON. Bodies are JSON, except the protobuf kubectl's generators send
+ * (`kubectl create ns x`), read for a few kinds (protobuf.ts); other protobuf is 415.
+ */
+async function readBody(req: http.IncomingMessage, verb: string): Promise<unknown> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
+  const raw = await rawBody(req);
+  if (type === 'application/vnd.kubernetes.protobuf' && verb !== 'patch') {
+    const decoded = decodeProtobuf(raw);
+    if (decoded === undefined) throw unsupported();
+    return decoded;
+  }
+  if (verb !== 'patch' && type !== '' && type !== 'application/json') throw unsupported();
+  const text = raw.toString('utf8');
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badRequest(`the body of the request is not valid JSON: ${text.slice(0, 80)}`);
+  }
 }
 
 function log(ctx: ServerContext, rec: RequestRecord): void {
@@ -147,8 +154,7 @@ async function serve(
     );
   }
   log(ctx, recordOf(verb, route));
-  checkContentType(req, verb);
-  const body = method === 'GET' ? undefined : await readBody(req);
+  const body = method === 'GET' ? undefined : await readBody(req, verb);
   const reply = handleResource(ctx, verb, route, url.searchParams, req, res, body);
   if (reply !== undefined) send(res, reply.code, reply.body);
 }

@@ -11,6 +11,7 @@ export type Reason =
   | 'Invalid'
   | 'BadRequest'
   | 'MethodNotAllowed'
+  | 'Forbidden'
   | 'UnsupportedMediaType'
   | 'Expired'
   | 'Gone'
@@ -23,6 +24,7 @@ const CODES: Record<Reason, number> = {
   Invalid: 422,
   BadRequest: 400,
   MethodNotAllowed: 405,
+  Forbidden: 403,
   UnsupportedMediaType: 415,
   Expired: 410,
   Gone: 410,
@@ -110,6 +112,14 @@ export function invalid(
     kind: info.kind,
     causes: [{ reason: 'FieldValueInvalid', message, field }],
   });
+}
+
+export function forbidden(info: ResourceInfo, name: string, why: string): ApiError {
+  return new ApiError(
+    'Forbidden',
+    `${qualified(info)} "${name}" is forbidden: ${why}`,
+    detailsFor(info, name),
+  );
 }
 
 export function badRequest(message: string): ApiError {

@@ -10,30 +10,16 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { applyDefaults, keepOnUpdate, validateObject } from './defaults.ts';
 import { findResource, groupVersion, type ResourceInfo } from './resources.ts';
-import { alreadyExists, ApiError, badRequest, conflict, expired, notFound } from './status.ts';
+import { checkPreconditions, clone, type DeleteOptions, type KubeObject } from './objects.ts';
+import { alreadyExists, conflict, expired, forbidden, notFound } from './status.ts';
 
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
-  [key: string]: unknown;
-}
-
-/** Any Kubernetes object as JSON. */
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: ObjectMeta;
-  [key: string]: unknown;
-}
+export {
+  asKubeObject,
+  clone,
+  type DeleteOptions,
+  type KubeObject,
+  type ObjectMeta,
+} from './objects.ts';
 
 export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -58,38 +44,16 @@ export interface StoreOptions {
   historyLimit?: number;
   /** Pods bound to a node wait for a second delete with grace 0 (default: deleted at once). */
   gracefulPods?: boolean;
+  /** How long a deleted namespace stays Terminating before it and its contents go (1000). */
+  namespaceDeletionMs?: number;
 }
 
-/** What a DELETE may say: preconditions, dry run, grace period. */
-export interface DeleteOptions {
-  uid?: string;
-  resourceVersion?: string;
-  dryRun?: boolean;
-  gracePeriodSeconds?: number;
-}
-
-function checkPreconditions(old: KubeObject, options: DeleteOptions): void {
-  const { uid, resourceVersion } = options;
-  if (uid !== undefined && uid !== old.metadata.uid) {
-    throw new ApiError(
-      'Conflict',
-      `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${old.metadata.uid ?? ''}`,
-    );
-  }
-  if (resourceVersion !== undefined && resourceVersion !== old.metadata.resourceVersion) {
-    throw new ApiError(
-      'Conflict',
-      `Precondition failed: ResourceVersion in precondition: ${resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion ?? ''}`,
-    );
-  }
+function isNamespace(info: ResourceInfo): boolean {
+  return info.group === '' && info.resource === 'namespaces';
 }
 
 /** Which part of an object an update may change. */
 export type UpdateScope = 'main' | 'status';
-
-export function clone<T>(v: T): T {
-  return structuredClone(v);
-}
 
 function resKey(info: ResourceInfo): string {
   return `${info.group}/${info.version}/${info.resource}`;
@@ -120,11 +84,14 @@ export class Store {
   #history: Change[] = [];
   #historyLimit: number;
   #gracefulPods: boolean;
+  #namespaceDeletionMs: number;
+  #timers = new Set<NodeJS.Timeout>();
   #watchers = new Set<Watcher>();
 
   constructor(options: StoreOptions = {}) {
     this.#historyLimit = options.historyLimit ?? 10_000;
     this.#gracefulPods = options.gracefulPods ?? false;
+    this.#namespaceDeletionMs = options.namespaceDeletionMs ?? 1000;
   }
 
   /** The latest resourceVersion handed out. */
@@ -175,9 +142,16 @@ export class Store {
     return out.map(([, o]) => o);
   }
 
-  #namespaceExists(namespace: string): boolean {
-    const ns = findResource('', 'v1', 'namespaces');
-    return ns !== undefined && this.#bucket(ns).has(`/${namespace}`);
+  /** 404 when the namespace is missing, 403 when it is being terminated. */
+  #checkNamespace(info: ResourceInfo, namespace: string, name: string): void {
+    const nsInfo = findResource('', 'v1', 'namespaces');
+    if (nsInfo === undefined) return;
+    const ns = this.#bucket(nsInfo).get(`/${namespace}`);
+    if (ns === undefined) throw notFound(nsInfo, namespace);
+    if (ns.metadata.deletionTimestamp !== undefined) {
+      const why = `unable to create new content in namespace ${namespace} because it is being terminated`;
+      throw forbidden(info, name, why);
+    }
   }
 
   #commit(
@@ -224,10 +198,7 @@ export class Store {
     else delete meta.namespace;
     validateObject(info, obj);
     const name = meta.name ?? '';
-    if (info.namespaced && !this.#namespaceExists(namespace)) {
-      const nsInfo = findResource('', 'v1', 'namespaces');
-      if (nsInfo !== undefined) throw notFound(nsInfo, namespace);
-    }
+    if (info.namespaced) this.#checkNamespace(info, namespace, name);
     if (this.#bucket(info).has(`${meta.namespace ?? ''}/${name}`)) {
       throw alreadyExists(info, name);
     }
@@ -304,7 +275,7 @@ export class Store {
   }
 
   /**
-   * Deletes an object (a namespace with everything in it). An object with finalizers is only
+   * Deletes an object (a namespace after a while, see #terminateNamespace). An object with finalizers is only
    * marked with a deletionTimestamp; it goes when an update empties its finalizers. With
    * `gracefulPods`, a pod bound to a node is also only marked (deletionGracePeriodSeconds from
    * the request, else its terminationGracePeriodSeconds, else 30), as for a real kubelet: it
@@ -321,7 +292,7 @@ export class Store {
     const old = this.#bucket(info).get(`${ns}/${name}`);
     if (old === undefined) throw notFound(info, name);
     checkPreconditions(old, options);
-    if (info.resource === 'namespaces' && info.group === '' && !dryRun) this.#deleteContents(name);
+    if (isNamespace(info)) return this.#terminateNamespace(info, old, dryRun);
     const grace = this.#graceSeconds(info, old, options.gracePeriodSeconds);
     const finalizing = old.metadata.finalizers !== undefined && old.metadata.finalizers.length > 0;
     if (!finalizing && grace === 0) return this.#commit('DELETED', info, clone(old), old, dryRun);
@@ -344,6 +315,34 @@ export class Store {
     if (requested !== undefined) return requested;
     const own = spec['terminationGracePeriodSeconds'];
     return typeof own === 'number' ? own : 30;
+  }
+
+  /**
+   * A deleted namespace turns Terminating at once; its contents and then the namespace go
+   * after `namespaceDeletionMs`, as the namespace controller would do it.
+   */
+  #terminateNamespace(info: ResourceInfo, old: KubeObject, dryRun: boolean): KubeObject {
+    if (old.metadata.deletionTimestamp !== undefined) return clone(old);
+    const next = clone(old);
+    next.metadata.deletionTimestamp = now();
+    next['status'] = { phase: 'Terminating' };
+    const marked = this.#commit('MODIFIED', info, next, clone(old), dryRun);
+    if (dryRun) return marked;
+    const name = old.metadata.name ?? '';
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#deleteContents(name);
+      const current = this.#bucket(info).get(`/${name}`);
+      if (current !== undefined) this.#commit('DELETED', info, clone(current), current, false);
+    }, this.#namespaceDeletionMs);
+    this.#timers.add(timer);
+    return marked;
+  }
+
+  /** Cancels pending namespace deletions (for shutting down). */
+  dispose(): void {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
   }
 
   #deleteContents(namespace: string): void {
@@ -393,17 +392,4 @@ export class Store {
     this.#history = [];
     this.#setCompacted(this.#revision, options.expireWatches === true);
   }
-}
-
-/** A 400 for a body that is not an object with metadata. */
-export function asKubeObject(body: unknown): KubeObject {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw badRequest('the body of the request was in an unknown format');
-  }
-  const o = body as Record<string, unknown>;
-  const meta = o['metadata'];
-  if (meta !== undefined && (meta === null || typeof meta !== 'object' || Array.isArray(meta))) {
-    throw badRequest('metadata: must be an object');
-  }
-  return { ...o, metadata: (meta ?? {}) as ObjectMeta };
 }
