@@ -27,6 +27,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   netpol: () => import('./netpol.ts'),
   start: () => import('./start.ts'),
   listener: () => import('./listener.ts'),
+  bgp: () => import('./bgp.ts'),
 };
 
 function round(v: number): number {

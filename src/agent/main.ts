@@ -24,6 +24,7 @@ import { inNetns, ProcessExec } from '../exec.ts';
 import { hostCidr } from '../net/addr.ts';
 import { VERSION } from '../version.ts';
 import { invalidInput, notFound } from '../errors.ts';
+import { readBooleanEnv } from '../env-flags.ts';
 
 interface Flags {
   romanadUrl: string;
@@ -36,6 +37,7 @@ interface Flags {
   routeTable: number;
   rtTablesFile: string;
   multihop: boolean;
+  bgp: boolean;
   metricsPort: number;
   metricsHost: string;
   resyncInterval: number;
@@ -114,6 +116,15 @@ function options(cmd: Command): Command {
       opt('--multihop', 'also route pods of hosts reached through a gateway', 'multihop').default(
         false,
       ),
+    )
+    .addOption(
+      opt(
+        '--bgp',
+        'BGP (romana-route-publisher) routes the pods of hosts beyond a gateway (docs/bgp.md)',
+        'bgp',
+      )
+        .default(false)
+        .conflicts('multihop'),
     )
     .addOption(
       opt('--metrics-port <port>', 'port of /metrics and /healthz (0: off)', 'metrics-port')
@@ -243,6 +254,7 @@ async function run(f: Flags): Promise<number> {
     hostname: f.hostname,
     table: f.routeTable,
     multihop: f.multihop,
+    bgp: f.bgp,
     exec,
     resyncMs: f.resyncInterval * 1000,
     log,
@@ -303,6 +315,7 @@ async function plan(f: Flags): Promise<number> {
     hostname: f.hostname,
     table: f.routeTable,
     multihop: f.multihop,
+    bgp: f.bgp,
     exec: kernel(f),
     resyncMs: 0,
     log: () => undefined,
@@ -347,7 +360,11 @@ export async function main(argv: string[]): Promise<number> {
     .description("Keeps this node's routes to every other host's pods (see docs/node.md)")
     .version(`romana-agent ${VERSION}`, '--version', 'print the version')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .hook('preAction', (_cmd, action) => {
+      readBooleanEnv(program);
+      if (action !== program) readBooleanEnv(action);
+    });
   let code = 0;
   program.action(async (f: Flags) => {
     code = await run(f);

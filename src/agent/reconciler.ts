@@ -17,6 +17,8 @@ export interface ReconcilerOptions {
   hostname: string;
   table: number;
   multihop: boolean;
+  /** BGP routes the pods of hosts beyond a gateway (see `PlanInput.bgp`). */
+  bgp?: boolean;
   exec: Exec;
   log: Log;
   metrics?: AgentMetrics;
@@ -102,6 +104,7 @@ export class RouteReconciler {
       topology: this.#topology,
       reach: await reachability(this.#o.exec, others),
       multihop: this.#o.multihop,
+      bgp: this.#o.bgp,
     });
     const plan = planner.plan([...this.#blocks.values()]);
     const current = await readTable(this.#o.exec, this.#o.table);

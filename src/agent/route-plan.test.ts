@@ -108,6 +108,29 @@ describe('route planning', () => {
     assert.equal(withHop.routes.find((r) => r.dst === '10.0.128.0/18')?.via, '192.168.0.254');
   });
 
+  it('with bgp, leaves hosts beyond a gateway to BGP and still routes the near ones', () => {
+    const ipam = cluster();
+    const reach = direct(['192.168.0.1', '192.168.0.3']);
+    reach.set('192.168.1.4', { gateway: '192.168.0.254', dev: 'eth0' });
+    const p = planRoutes({
+      self: 'h2',
+      hosts: ipam.listHosts().hosts,
+      blocks: ipam.listAllBlocks().blocks,
+      topology: ipam.getTopology(),
+      reach,
+      multihop: false,
+      bgp: true,
+    });
+    assert.ok(!p.routes.some((r) => r.via === '192.168.0.254' || r.dst === '10.0.128.0/18'));
+    assert.deepEqual(plan(ipam, 'h2', reach).routes, p.routes);
+    assert.deepEqual(p.skipped, [
+      {
+        host: 'h4',
+        why: '192.168.1.4 is reached through 192.168.0.254; its pods are routed by BGP',
+      },
+    ]);
+  });
+
   it('routes a whole network held by one host written directly in the map', () => {
     const ipam = new Ipam();
     ipam.updateTopology({

@@ -7,7 +7,9 @@
  *   publisher).
  * - Every other block of another host gets its own route.
  * - A host is routed via its own IP when it is directly reachable (no gateway on the kernel's
- *   route to it); through that gateway only with multihop; otherwise not at all.
+ *   route to it); through that gateway only with multihop; otherwise not at all (with `bgp`,
+ *   such hosts are left to BGP: romana-route-publisher announces their prefixes to the
+ *   network, which routes them; see docs/bgp.md).
  */
 import type { BlockView, GroupOrHost, HostView, TopologyUpdateRequest } from '../ipam/index.ts';
 import { BOTH_FAMILIES, Cidr } from '../net/addr.ts';
@@ -28,6 +30,8 @@ export interface PlanInput {
   /** Reachability of each other host's IP; a host missing here is unreachable. */
   reach: Map<string, Reach>;
   multihop: boolean;
+  /** BGP carries the routes to hosts beyond a gateway (docs/bgp.md); excludes `multihop`. */
+  bgp?: boolean;
 }
 
 export interface PlannedRoute {
@@ -104,7 +108,9 @@ export class RoutePlanner {
     if (this.#input.multihop) return r.gateway;
     this.#skipped.set(
       host,
-      `${ip} is reached through ${r.gateway}; enable multihop to route its pods`,
+      this.#input.bgp
+        ? `${ip} is reached through ${r.gateway}; its pods are routed by BGP`
+        : `${ip} is reached through ${r.gateway}; enable multihop to route its pods`,
     );
     return undefined;
   }

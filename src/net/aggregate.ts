@@ -92,3 +92,37 @@ export function sortByPrefix<T>(items: readonly T[], prefixOf: (item: T) => stri
   );
   return keyed.map((k) => k.item);
 }
+
+/** The group a host sits in directly (its leaf group), as found in a topology map. */
+export interface HostGroup {
+  /** The group's name, or its CIDR when it has none. */
+  name: string;
+  cidr: Cidr;
+}
+
+/**
+ * The innermost group with a CIDR whose direct children include host `host`; undefined when
+ * the host is not in the map (or its group has no CIDR).
+ *
+ * @example
+ * hostGroup([{ name: 'rack-1', cidr: '10.0.0.0/20', groups: [{ name: 'h1', ip: '192.168.0.1' }] }], 'h1')
+ * // { name: 'rack-1', cidr: Cidr(10.0.0.0/20) }
+ */
+export function hostGroup(roots: readonly GroupTree[], host: string): HostGroup | undefined {
+  const visit = (e: GroupTree): HostGroup | undefined => {
+    const kids = e.groups ?? [];
+    if (e.cidr !== undefined && kids.some((k) => k.ip !== undefined && k.name === host)) {
+      return { name: e.name || e.cidr, cidr: Cidr.parse(e.cidr, 'cidr', BOTH_FAMILIES) };
+    }
+    for (const k of kids) {
+      const found = k.ip === undefined ? visit(k) : undefined;
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  };
+  for (const r of roots) {
+    const found = visit(r);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}

@@ -84,6 +84,13 @@ describe('romana-cni, the bundled plugin against a real romanad', () => {
     const a = await request(`${romanad!.url}/address?addressName=${pod.name}`, 'GET');
     assert.equal((a.body as { segment: string; tenant: string }).segment, 'frontend');
     assert.equal((a.body as { segment: string; tenant: string }).tenant, 'team-a');
+    // The plugin linked the address to its pod (from CNI_ARGS) in the allocation.
+    assert.deepEqual((a.body as { pod?: unknown }).pod, {
+      namespace: 'team-a',
+      name: 'k1',
+      labels: {},
+      ports: [],
+    });
     const del = await cni('DEL', {
       containerId: pod.id,
       netns: pod.path,

@@ -163,6 +163,10 @@ export class FaultyService implements RomanaService {
     this.fault('getTopology');
     return this.real.getTopology();
   }
+  previewTopology(doc: unknown): ReturnType<RomanaService['previewTopology']> {
+    this.fault('previewTopology');
+    return this.real.previewTopology(doc);
+  }
   async updateTopology(doc: unknown): ReturnType<RomanaService['updateTopology']> {
     this.fault('updateTopology');
     return this.real.updateTopology(doc);

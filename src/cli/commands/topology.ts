@@ -6,6 +6,9 @@ import { examples, type Runner } from '../context.ts';
 import { RefusedInput } from '../errors.ts';
 import { parseDocument, readInput } from '../io.ts';
 import { table, tagsText, type Cell } from '../output.ts';
+import { registerTopologyApply } from './topology-apply.ts';
+import { registerTopologyRoutes } from './topology-routes.ts';
+import { registerTopologySimulate } from './topology-simulate.ts';
 
 /** Registers `topology`. */
 export function registerTopology(program: Command, run: Runner): void {
@@ -65,6 +68,9 @@ export function registerTopology(program: Command, run: Runner): void {
       ),
     'romana topology validate topology.json',
   );
+  registerTopologyApply(topology, run);
+  registerTopologySimulate(topology, run);
+  registerTopologyRoutes(topology, run);
 }
 
 function topologyText(doc: Topology): string {

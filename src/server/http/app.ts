@@ -27,6 +27,7 @@ import {
   MAX_PARAM_LENGTH,
   registerFormats,
 } from './routes/framework.ts';
+import { advisorRoutes } from './routes/advisor.ts';
 import { healthRoutes } from './routes/health.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { ipamRoutes } from './routes/ipam.ts';
@@ -143,6 +144,7 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
   vipRoutes(app, ctx);
   k8sRoutes(app, ctx);
   watchRoutes(app, ctx);
+  advisorRoutes(app, ctx);
   app.decorate('romanadMetrics', ctx.metrics);
   return base;
 }

@@ -168,11 +168,16 @@ export class AddressQueue {
     if (op.kind === 'release') {
       const view = core.ipam.release(op.nameOrIp);
       const released = addressOf(core, view);
+      const pKey = podKey(view.name);
+      const txn = new TxnSet().delete(addressKey(view.name));
+      // The pod link goes in the same transaction. Without one known here, the key is compared
+      // absent instead: a link another replica wrote a moment ago fails the compare, is read
+      // back, and the release decided again deletes it.
+      if (released.pod !== undefined) txn.read(core, pKey).delete(pKey);
+      else txn.readAbsent(pKey);
       return {
-        // The pod link goes in the same transaction (a delete of an absent key writes nothing),
-        // also one that another replica wrote and this one has not seen yet.
-        txn: new TxnSet().delete(addressKey(view.name)).delete(podKey(view.name)),
-        readBack: [],
+        txn,
+        readBack: [pKey],
         committed: () => {
           core.state.pods.delete(view.name);
           return {

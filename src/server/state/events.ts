@@ -29,17 +29,16 @@ export class EventLog {
 
   /** Records events (all of one revision, in order) and hands them to subscribers. */
   publish(events: WatchEvent[]): void {
-    // An object changed twice in one transaction (an address released and allocated again in
-    // one batch) has both events published, in order; only an echo from earlier is dropped.
-    const now = new Set<string>();
-    for (const e of events) {
+    events.forEach((e, i) => {
       const id = `${e.kind}\n${e.id}`;
-      if ((this.#last.get(id) ?? -1) >= e.revision && !now.has(id)) continue;
-      now.add(id);
+      const last = this.#last.get(id) ?? -1;
+      // An echo of what was published is dropped; an object changed twice in one transaction
+      // has both events, in order.
+      if (last > e.revision || (last === e.revision && !sameIdBefore(events, i))) return;
       this.#last.set(id, e.revision);
       this.#events.push(e);
       for (const s of this.#subscribers) if (s.kinds.has(e.kind)) s.onEvent(e);
-    }
+    });
     const excess = this.#events.length - this.#capacity;
     if (excess > 0) {
       // Drop whole revisions only, so a resume never sees half of one.
@@ -48,7 +47,17 @@ export class EventLog {
       while (cut < this.#events.length && this.#events[cut]!.revision === last) cut++;
       this.#floor = last;
       this.#events = this.#events.slice(cut);
+      if (this.#last.size > 2 * this.#capacity) this.#forgetBefore(this.#floor);
     }
+  }
+
+  /**
+   * Forgets the last revision of objects not changed since `revision` (names of addresses come
+   * and go without end). An echo that old could only come from a store watch more than the
+   * whole log behind.
+   */
+  #forgetBefore(revision: number): void {
+    for (const [id, rev] of this.#last) if (rev <= revision) this.#last.delete(id);
   }
 
   /** Forgets everything before `revision` (after a full reload). */
@@ -74,4 +83,11 @@ export class EventLog {
     this.#subscribers.add(sub);
     return { close: () => void this.#subscribers.delete(sub) };
   }
+}
+
+/** Whether an event before `i` in `events` is about the same object as `events[i]`. */
+function sameIdBefore(events: WatchEvent[], i: number): boolean {
+  const e = events[i]!;
+  for (let j = 0; j < i; j++) if (events[j]!.kind === e.kind && events[j]!.id === e.id) return true;
+  return false;
 }

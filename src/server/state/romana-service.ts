@@ -12,6 +12,7 @@
  */
 import { invalidInput, invalidTopology, isRomanaError, RomanaError } from '../../errors.ts';
 import {
+  Ipam,
   type AllocationRequest,
   type BlackoutView,
   type BlocksView,
@@ -37,6 +38,7 @@ import type {
   PodRef,
   Policy,
   RomanaService,
+  TopologyPreviewState,
   Vip,
   VipInput,
   WatchEvent,
@@ -329,6 +331,17 @@ export class StoreBackedService implements RomanaService {
       await this.#core.reload();
       return result;
     });
+  }
+
+  previewTopology(doc: unknown): TopologyPreviewState {
+    if (this.#core.closed) throw unavailable('romanad is shutting down');
+    const clash = vipsInsideNetworks(doc, this.#core.state.vips.values());
+    if (clash.length > 0) throw invalidTopology(clash.join('\n'), { resourceId: 'topology' });
+    // The engine's own update on a copy: the same checks and result as a real update.
+    const snapshot = this.#core.ipam.toSnapshot();
+    const after = new Ipam(snapshot);
+    const result = after.updateTopology(doc);
+    return { before: new Ipam(snapshot), after, result };
   }
 
   // ---- policies -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import type {
   BlocksView,
   HostDetailView,
   HostView,
+  Ipam,
   NetworkView,
   RemovedHost,
   TopologyUpdateRequest,
@@ -83,6 +84,13 @@ export interface Namespace {
 
 /** A host as the API shows it: the engine's view, plus who manages it. */
 export type ManagedHostView<H extends HostView = HostView> = H & { managed_by?: string };
+
+/** The live engine and the engine after a topology update, both copies (see `previewTopology`). */
+export interface TopologyPreviewState {
+  before: Ipam;
+  after: Ipam;
+  result: TopologyUpdateResult;
+}
 
 /** Kinds of objects a watch stream can follow. */
 export type WatchKind =
@@ -170,6 +178,11 @@ export interface RomanaService {
 
   getTopology(): TopologyUpdateRequest;
   updateTopology(doc: unknown): Promise<TopologyUpdateResult>;
+  /**
+   * What `updateTopology(doc)` would do, computed by the same checks and engine update on a
+   * copy of the live state; writes nothing. Throws the errors `updateTopology` would.
+   */
+  previewTopology(doc: unknown): TopologyPreviewState;
 
   listBlackouts(): BlackoutView[];
   addBlackout(cidr: string): Promise<BlackoutView>;

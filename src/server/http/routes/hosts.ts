@@ -6,6 +6,7 @@ import type { RomanaService } from '../../state/service.ts';
 import { sendJsonText } from './ipam.ts';
 import { HostBody, HostDeleteQuery, HostParams, HostPatchBody, TopologyBody } from './schemas.ts';
 import type { RouteContext, TypedApp } from './types.ts';
+import { dryRunTopology, TopologyQuery } from './advisor.ts';
 
 export function hostRoutes(app: TypedApp, ctx: RouteContext): void {
   const { service } = ctx;
@@ -62,8 +63,13 @@ export function hostRoutes(app: TypedApp, ctx: RouteContext): void {
   // 2.x answers null; hosts or blackouts the new topology could not keep are logged.
   app.post(
     '/topology',
-    { config: admin, bodyLimit: ctx.topologyBodyLimit, schema: { body: TopologyBody } },
+    {
+      config: admin,
+      bodyLimit: ctx.topologyBodyLimit,
+      schema: { body: TopologyBody, querystring: TopologyQuery },
+    },
     async (req, reply) => {
+      if (req.query.dryRun === 'true') return dryRunTopology(service, req.body);
       const result = await service.updateTopology(req.body);
       if (result.droppedHosts.length > 0 || result.droppedBlackouts.length > 0) {
         req.log.warn(
