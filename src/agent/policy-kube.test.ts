@@ -95,3 +95,34 @@ describe('KubeView: sets kept current by events equal a fresh render', () => {
     );
   });
 });
+
+describe('KubeView: policies that cannot be enforced', () => {
+  it('an invalid policy and a 2.x policy are skipped with their reasons; the others are enforced', () => {
+    const v = new KubeView();
+    v.replace([address(0, 'x', 'a', 80)], []);
+    const bad = {
+      ...extra,
+      id: 'kube.z.bad',
+      ingress: [{ from: [], ports: [{ protocol: 'ICMP' }] }],
+    };
+    const old = {
+      id: 'old',
+      applied_to: [{ tenant_id: 'x' }],
+      ingress: [{ peers: [{ peer: 'any' }], rules: [{ protocol: 'tcp' }] }],
+    };
+    const d = v.render([...policies, bad as never, old as never], [], 'h');
+    assert.deepEqual(
+      d.skipped.map((s) => s.id),
+      ['kube.z.bad', 'old'],
+    );
+    assert.match(
+      d.skipped[0]!.problems[0]!,
+      /^ingress\[0\]\.ports\[0\]\.protocol: must be one of TCP, UDP, SCTP/,
+    );
+    assert.equal(
+      d.chains.filter((c) => /^ROMANA-K[IE]-/.test(c.name)).length,
+      2,
+      'the two valid policies',
+    );
+  });
+});

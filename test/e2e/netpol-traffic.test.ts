@@ -75,7 +75,10 @@ describe(
               from: [
                 {
                   namespaceSelector: {
-                    matchExpressions: [{ key: 'ns', operator: 'NotIn', values: ['y'] }],
+                    matchExpressions: [
+                      { key: 'ns', operator: 'NotIn', values: ['y'] },
+                      { key: 'team', operator: 'NotIn', values: ['red'] },
+                    ],
                   },
                   podSelector: {
                     matchExpressions: [

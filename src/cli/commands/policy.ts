@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { Policy } from '../../client/index.ts';
 import type { Endpoint, Rule } from '../../policy/index.ts';
-import { isKubePolicy, type KubePolicy } from '../../policy/kube-model.ts';
+import type { KubePolicy } from '../../policy/kube-model.ts';
 import { examples, type Runner } from '../context.ts';
 import { RefusedInput } from '../errors.ts';
 import { parseDocument, readInput } from '../io.ts';
@@ -113,6 +113,11 @@ function policiesTable(list: Policy[]): string {
           ],
     ),
   );
+}
+
+/** A policy in Kubernetes form has a `podSelector` (kept here: the CLI loads no policy code at start-up). */
+function isKubePolicy(p: Policy): p is KubePolicy {
+  return 'podSelector' in p;
 }
 
 /** A Kubernetes-form policy in the table: its types, namespace, and rule counts. */
