@@ -121,7 +121,7 @@ variable ROMANA_LISTENER_<FLAG> (e.g. ROMANA_LISTENER_ROMANAD_URL).`;
 /** Exit statuses: 0 done, 1 failure, 2 bad usage. */
 export async function main(argv: string[]): Promise<number> {
   const program = declareFlags(new Command('romana-listener'))
-    .description('Follows a Kubernetes cluster into romanad (see docs/kubernetes.md)')
+    .description('Follows a Kubernetes cluster into romanad (see docs/listener.md)')
     .addHelpText('after', `\n${DESCRIPTION}`)
     .version(`romana-listener ${VERSION}`, '--version', 'print the version')
     .exitOverride()

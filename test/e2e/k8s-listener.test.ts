@@ -395,6 +395,21 @@ describe('Services → VIPs', () => {
     setNodeStatus(before, before === 'n1' ? '192.168.0.11' : '192.168.0.12', true);
   });
 
+  it('moves the VIP when its node loses its ready endpoints', async () => {
+    const before = (await client.getVip('web.shop')).host;
+    const other = before === 'n1' ? 'n2' : 'n1';
+    const s = api.get('discovery.k8s.io/v1', 'EndpointSlice', 'web-x1', 'shop')!;
+    const endpoints = (
+      s['endpoints'] as { nodeName: string; conditions: { ready: boolean } }[]
+    ).map((e) => ({ ...e, conditions: { ready: e.nodeName !== before } }));
+    api.update({ ...s, endpoints });
+    await until(
+      'VIP moved off',
+      async () => (await client.getVip('web.shop')).host === other,
+      10_000,
+    );
+  });
+
   it('gives a fixed VIP under the 2.x key, and frees VIPs with the annotation or the Service', async () => {
     api.create({
       apiVersion: 'v1',
