@@ -26,6 +26,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   policy: () => import('./policy.ts'),
   netpol: () => import('./netpol.ts'),
   start: () => import('./start.ts'),
+  listener: () => import('./listener.ts'),
   bgp: () => import('./bgp.ts'),
 };
 

@@ -29,6 +29,7 @@ export interface Flags {
   nodeGrace: number;
   resyncInterval: number;
   vipCidr?: Cidr;
+  networkPolicies: boolean;
 }
 
 /**
@@ -175,6 +176,7 @@ export function declareFlags(cmd: Command): Command {
         '60s',
       ),
     )
+    .addOption(opt('--no-network-policies', 'do not follow NetworkPolicies into romanad policies'))
     .addOption(
       opt('--vip-cidr <cidr>', 'pool of addresses for Services annotated {"auto": true}').argParser(
         cidr,

@@ -11,6 +11,7 @@
  *   again here with backoff, resuming from the last resourceVersion;
  * - `synced` turns true once the first list has been applied.
  */
+import { invalidInput } from '../errors.ts';
 import {
   KubeConfig,
   ListWatch,
@@ -153,15 +154,20 @@ export class Informer<T extends KubernetesObject> {
  */
 export function loadKubeConfig(file: string | undefined): KubeConfig {
   const kc = new KubeConfig();
-  if (file !== undefined) kc.loadFromFile(file);
-  else if (process.env['KUBERNETES_SERVICE_HOST']) kc.loadFromCluster();
+  if (file !== undefined) {
+    try {
+      kc.loadFromFile(file);
+    } catch (err) {
+      throw invalidInput(`--kubeconfig: cannot read '${file}': ${(err as Error).message}`);
+    }
+  } else if (process.env['KUBERNETES_SERVICE_HOST']) kc.loadFromCluster();
   else kc.loadFromDefault();
   // the client refuses plain http unless TLS verification is off (there is no TLS to verify)
   kc.clusters = kc.clusters.map((c) =>
     c.server.startsWith('http:') ? { ...c, skipTLSVerify: true } : c,
   );
   if (kc.getCurrentCluster() === null) {
-    throw new Error(
+    throw invalidInput(
       file !== undefined
         ? `--kubeconfig: '${file}' names no current cluster`
         : 'no Kubernetes cluster configured: not in a pod (KUBERNETES_SERVICE_HOST unset) and no kubeconfig; pass --kubeconfig',

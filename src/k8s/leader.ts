@@ -12,6 +12,7 @@
  * (empty holder) so that a standby takes over at its next try.
  */
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
+import { invalidInput } from '../errors.ts';
 
 export interface LeaderOptions {
   api: CoordinationV1Api;
@@ -51,7 +52,9 @@ export class LeaderElector {
 
   constructor(opts: LeaderOptions) {
     if (opts.renewDeadlineMs >= opts.leaseDurationMs) {
-      throw new Error('the renew deadline must be shorter than the lease duration');
+      throw invalidInput(
+        `--renew-deadline (${opts.renewDeadlineMs} ms) must be shorter than --lease-duration (${opts.leaseDurationMs} ms)`,
+      );
     }
     this.#o = opts;
     this.#now = opts.now ?? (() => performance.now());

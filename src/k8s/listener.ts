@@ -7,9 +7,11 @@
 import {
   CoreV1Api,
   DiscoveryV1Api,
+  NetworkingV1Api,
   type KubeConfig,
   type KubernetesObject,
   type V1EndpointSlice,
+  type V1NetworkPolicy,
   type V1Namespace,
   type V1Node,
   type V1Pod,
@@ -22,6 +24,7 @@ import type { Cidr } from '../net/addr.ts';
 import { Informer } from './informer.ts';
 import type { ListenerMetrics } from './metrics.ts';
 import { NamespaceSync } from './namespace-sync.ts';
+import { NetpolSync } from './netpol-sync.ts';
 import type { NodeHostOptions } from './node-host.ts';
 import { NodeSync } from './node-sync.ts';
 import { PodSync } from './pod-sync.ts';
@@ -41,6 +44,8 @@ export interface ListenerOptions {
   nodeGraceMs: number;
   resyncMs: number;
   vipPool?: Cidr;
+  /** Follow NetworkPolicies into romanad's `kube.` policies. */
+  networkPolicies: boolean;
 }
 
 export class Listener {
@@ -52,6 +57,8 @@ export class Listener {
   readonly #nsQ: WorkQueue;
   readonly #podsQ: WorkQueue;
   readonly #vipsQ: WorkQueue;
+  readonly #netpolQ: WorkQueue | undefined;
+  readonly netpolSync: NetpolSync | undefined;
   readonly nodeSync: NodeSync;
   readonly nsSync: NamespaceSync;
   readonly podSync: PodSync;
@@ -124,6 +131,18 @@ export class Listener {
       },
     );
     this.nodes = nodes;
+    if (o.networkPolicies) {
+      const networking = o.kc.makeApiClient(NetworkingV1Api);
+      const policies = this.#informer<V1NetworkPolicy>(
+        'networkpolicies',
+        '/apis/networking.k8s.io/v1/networkpolicies',
+        () => networking.listNetworkPolicyForAllNamespaces(),
+        (p) => this.#netpolQ?.add(`${p.metadata!.namespace}/${p.metadata!.name}`),
+      );
+      this.netpolSync = new NetpolSync({ client: o.client, core, policies, log, metrics });
+      const sync = this.netpolSync;
+      this.#netpolQ = this.#queue('networkpolicies', (k) => sync.reconcile(k));
+    }
     const common = { client: o.client, log, metrics, mirror: this.mirror };
     this.nodeSync = new NodeSync({
       ...common,
@@ -256,6 +275,7 @@ export class Listener {
     for (const k of await this.nsSync.keys()) this.#nsQ.add(k);
     for (const k of this.podSync.keys()) this.#podsQ.add(k);
     for (const k of this.vipSync.keys()) this.#vipsQ.add(k);
+    if (this.netpolSync) for (const k of await this.netpolSync.keys()) this.#netpolQ!.add(k);
   }
 
   /** Resolves once every queue is idle (for tests and the benchmark). */

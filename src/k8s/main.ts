@@ -17,6 +17,12 @@ import { Listener } from './listener.ts';
 import { ListenerMetrics, serveProbes } from './metrics.ts';
 
 async function run(f: Flags): Promise<number> {
+  if (f.leaderElect && f.renewDeadline >= f.leaseDuration) {
+    process.stderr.write(
+      `romana-listener: --renew-deadline (${f.renewDeadline} ms) must be shorter than --lease-duration (${f.leaseDuration} ms)\n`,
+    );
+    return 2;
+  }
   const log = pino({ level: f.logLevel, base: { program: 'romana-listener', id: f.identity } });
   const { host, port } = listenAddress(f.listen);
   const kc = loadKubeConfig(f.kubeconfig);
@@ -42,6 +48,7 @@ async function run(f: Flags): Promise<number> {
     nodeGraceMs: f.nodeGrace,
     resyncMs: f.resyncInterval,
     vipPool: f.vipCidr,
+    networkPolicies: f.networkPolicies,
   });
   const probes = await serveProbes(metrics, host, port, () => listener.notReady());
   log.info(
@@ -104,6 +111,7 @@ const DESCRIPTION = `What it does:
   namespaces  → PUT /namespaces/{name} with their labels
   pods        → each pod address linked to its pod (labels, container ports); an address whose
                 pod is gone is released after --gc-grace, a finished pod's at once
+  NetworkPolicies → romanad policies kube.<namespace>.<name> (created, edited, deleted)
   services    → annotation romana.io/vip {"ip":"a.b.c.d"} or {"auto":true} (from --vip-cidr):
                 a VIP on a Ready node with a ready endpoint, in spec.externalIPs
 Several replicas may run: the holder of the Lease --lease-namespace/--lease-name acts.
@@ -113,7 +121,7 @@ variable ROMANA_LISTENER_<FLAG> (e.g. ROMANA_LISTENER_ROMANAD_URL).`;
 /** Exit statuses: 0 done, 1 failure, 2 bad usage. */
 export async function main(argv: string[]): Promise<number> {
   const program = declareFlags(new Command('romana-listener'))
-    .description('Follows a Kubernetes cluster into romanad (see docs/kubernetes.md)')
+    .description('Follows a Kubernetes cluster into romanad (see docs/listener.md)')
     .addHelpText('after', `\n${DESCRIPTION}`)
     .version(`romana-listener ${VERSION}`, '--version', 'print the version')
     .exitOverride()

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { RomanadApiError, RomanadClient } from '../../src/client/index.ts';
+import { LISTENER_RBAC, allows } from '../../src/k8s/rbac.ts';
 import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-apiserver/index.ts';
 import { startListener, until, type ListenerProcess } from '../helpers/listener.ts';
 import { startRomanad, type Romanad } from '../helpers/romanad.ts';
@@ -266,11 +267,14 @@ describe('address GC', () => {
       GRACE_MS * 3,
     );
     assert.ok(Date.now() - t0 >= GRACE_MS - 100, `released after ${Date.now() - t0} ms`);
-    const line = listener.logs.find(
-      (l) =>
-        l['msg'] === 'address released by the garbage collector' && l['address'] === leaked.address,
+    const line = await until('the release logged', () =>
+      listener.logs.find(
+        (l) =>
+          l['msg'] === 'address released by the garbage collector' &&
+          l['address'] === leaked.address,
+      ),
     );
-    assert.deepEqual((line?.['pod'] as { name?: string }).name, 'leak');
+    assert.deepEqual((line['pod'] as { name?: string }).name, 'leak');
     assert.ok((await listener.metric('romana_listener_gc_released_total')) >= 2);
   });
 
@@ -285,6 +289,8 @@ describe('address GC', () => {
           /** pod name → its current incarnation (address, and whether it is still alive). */
           const all: { name: string; address: string; alive: boolean }[] = [];
           const current = new Map<string, (typeof all)[number]>();
+          /** Finished pods stay in the API until deleted (as a Job's do). */
+          const finished = new Set<string>();
           for (const [kind, i] of ops) {
             const name = `churn-${run}-${i}`;
             const cur = current.get(name);
@@ -309,16 +315,29 @@ describe('address GC', () => {
             }
             await new Promise((r) => setTimeout(r, 50));
           }
-          await new Promise((r) => setTimeout(r, GRACE_MS + 1500)); // every dead one is due
-          for (const p of all) {
-            const a = await addressOf(p.address);
-            if (p.alive) assert.ok(a, `live pod ${p.name}'s address ${p.address} was released`);
-            else assert.equal(a, undefined, `dead pod ${p.name}'s address ${p.address} kept`);
+          // every dead one is due after the grace: wait for them all to go (a loaded machine
+          // may lag), then no live one may have gone
+          await new Promise((r) => setTimeout(r, GRACE_MS + 200));
+          const dead = all.filter((p) => !p.alive);
+          await until(
+            'every dead pod address released',
+            async () => {
+              for (const p of dead) if (await addressOf(p.address)) return false;
+              return true;
+            },
+            GRACE_MS * 5,
+          );
+          for (const p of all.filter((x) => x.alive)) {
+            assert.ok(
+              await addressOf(p.address),
+              `live pod ${p.name}'s address ${p.address} was released`,
+            );
           }
-          for (const p of current.values()) api.delete('v1', 'Pod', p.name, 'shop');
+          for (const name of [...current.keys(), ...finished])
+            api.delete('v1', 'Pod', name, 'shop');
         },
       ),
-      { numRuns: 3 },
+      { numRuns: 3, endOnFailure: true, verbose: 2 },
     );
   });
 });
@@ -376,6 +395,21 @@ describe('Services → VIPs', () => {
     setNodeStatus(before, before === 'n1' ? '192.168.0.11' : '192.168.0.12', true);
   });
 
+  it('moves the VIP when its node loses its ready endpoints', async () => {
+    const before = (await client.getVip('web.shop')).host;
+    const other = before === 'n1' ? 'n2' : 'n1';
+    const s = api.get('discovery.k8s.io/v1', 'EndpointSlice', 'web-x1', 'shop')!;
+    const endpoints = (
+      s['endpoints'] as { nodeName: string; conditions: { ready: boolean } }[]
+    ).map((e) => ({ ...e, conditions: { ready: e.nodeName !== before } }));
+    api.update({ ...s, endpoints });
+    await until(
+      'VIP moved off',
+      async () => (await client.getVip('web.shop')).host === other,
+      10_000,
+    );
+  });
+
   it('gives a fixed VIP under the 2.x key, and frees VIPs with the annotation or the Service', async () => {
     api.create({
       apiVersion: 'v1',
@@ -406,6 +440,67 @@ describe('Services → VIPs', () => {
     await until(
       'web VIP freed',
       async () => !(await client.listVips()).some((v) => v.name === 'web.shop'),
+    );
+  });
+});
+
+describe('NetworkPolicies → Romana policies', () => {
+  const np = (name: string, spec: Record<string, unknown>) => ({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name, namespace: 'shop' },
+    spec,
+  });
+  const policy = async (id: string) => (await client.listPolicies()).find((p) => p.id === id);
+
+  it('stores a NetworkPolicy, follows its edits (2.x ignored them) and deletes it with it', async () => {
+    api.create(np('allow-web', { podSelector: { matchLabels: { app: 'web' } }, ingress: [{}] }));
+    const p = await until('kube.shop.allow-web', () => policy('kube.shop.allow-web'));
+    assert.deepEqual((p as { podSelector?: unknown }).podSelector, { matchLabels: { app: 'web' } });
+    const o = api.get('networking.k8s.io/v1', 'NetworkPolicy', 'allow-web', 'shop')!;
+    api.update({ ...o, spec: { podSelector: { matchLabels: { app: 'db' } }, ingress: [{}] } });
+    await until('edit followed', async () => {
+      const q = (await policy('kube.shop.allow-web')) as {
+        podSelector?: { matchLabels?: Record<string, string> };
+      };
+      return q?.podSelector?.matchLabels?.['app'] === 'db';
+    });
+    api.delete('networking.k8s.io/v1', 'NetworkPolicy', 'allow-web', 'shop');
+    await until('deleted', async () => (await policy('kube.shop.allow-web')) === undefined);
+  });
+
+  it('refuses a NetworkPolicy Romana cannot enforce, with an Event saying why', async () => {
+    api.create(
+      np('bad', { podSelector: {}, ingress: [{ ports: [{ protocol: 'ICMP', port: 80 }] }] }),
+    );
+    const ev = await until('an Event on the NetworkPolicy', () =>
+      api
+        .list('v1', 'Event', 'shop')
+        .find((e) => (e['involvedObject'] as { name?: string }).name === 'bad'),
+    );
+    assert.equal(ev['reason'], 'PolicyRefused');
+    assert.match(String(ev['message']), /spec\.ingress\[0\]\.ports\[0\]\.protocol/);
+    assert.equal(await policy('kube.shop.bad'), undefined);
+  });
+});
+
+describe('RBAC', () => {
+  it('every call the listener made is covered by LISTENER_RBAC, and every rule was used', () => {
+    const used = new Set<string>();
+    for (const r of api.requests) {
+      if (r.resource === undefined) continue; // discovery: the listener asks none
+      const resource = r.subresource ? `${r.resource}/${r.subresource}` : r.resource;
+      const key = `${r.verb} ${r.group ?? ''}/${resource}`;
+      assert.ok(allows(LISTENER_RBAC, r.group ?? '', resource, r.verb), `not granted: ${key}`);
+      used.add(key);
+    }
+    const granted = LISTENER_RBAC.flatMap((rule) =>
+      rule.resources.flatMap((res) => rule.verbs.map((v) => `${v} ${rule.apiGroup}/${res}`)),
+    );
+    assert.deepEqual(
+      granted.filter((g) => !used.has(g)),
+      [],
+      'granted but never used',
     );
   });
 });
