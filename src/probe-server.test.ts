@@ -9,14 +9,14 @@ describe('the probe server', () => {
     const registry = new Registry();
     new Counter({ name: 'probe_test_total', help: 'h', registers: [registry] }).inc(3);
     let healthy = true;
-    let ready = false;
+    let ready: string | undefined = 'informers not synced';
     const server = await serveProbes({
       registry,
       port: 0,
       host: '127.0.0.1',
       healthy: () => healthy,
       unhealthy: 'stuck',
-      ready: () => ready,
+      notReady: () => ready,
     });
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const get = async (p: string) => {
@@ -26,9 +26,12 @@ describe('the probe server', () => {
     try {
       assert.match((await get('/metrics')).text, /^probe_test_total 3$/m);
       assert.deepEqual(await get('/healthz?verbose'), { status: 200, text: '{"status":"ok"}' });
-      assert.deepEqual(await get('/readyz'), { status: 503, text: '{"status":"not ready"}' });
+      assert.deepEqual(await get('/readyz'), {
+        status: 503,
+        text: '{"status":"not ready","reason":"informers not synced"}',
+      });
       healthy = false;
-      ready = true;
+      ready = undefined;
       assert.deepEqual(await get('/healthz'), { status: 503, text: '{"status":"stuck"}' });
       assert.deepEqual(await get('/readyz'), { status: 200, text: '{"status":"ready"}' });
       assert.equal((await get('/other')).status, 404);

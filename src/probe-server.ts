@@ -13,13 +13,13 @@ export interface ProbeServerOptions {
   /** Whether the program is healthy; `unhealthy` says why when it is not. */
   healthy: () => boolean;
   unhealthy: string;
-  /** Whether the program is ready to serve; absent: no `/readyz`. */
-  ready?: () => boolean;
+  /** Why the program is not ready to serve, or undefined when it is; absent: no `/readyz`. */
+  notReady?: () => string | undefined;
 }
 
-function status(res: http.ServerResponse, ok: boolean, okText: string, notOk: string): void {
-  res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ status: ok ? okText : notOk }));
+function json(res: http.ServerResponse, code: number, body: unknown): void {
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
 }
 
 /**
@@ -32,20 +32,28 @@ function status(res: http.ServerResponse, ok: boolean, okText: string, notOk: st
 export function serveProbes(o: ProbeServerOptions): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
-    if (path === '/healthz') status(res, o.healthy(), 'ok', o.unhealthy);
-    else if (path === '/readyz' && o.ready) status(res, o.ready(), 'ready', 'not ready');
-    else if (path === '/metrics') {
+    if (path === '/healthz') {
+      const ok = o.healthy();
+      json(res, ok ? 200 : 503, { status: ok ? 'ok' : o.unhealthy });
+    } else if (path === '/readyz' && o.notReady) {
+      const why = o.notReady();
+      json(
+        res,
+        why === undefined ? 200 : 503,
+        why === undefined ? { status: 'ready' } : { status: 'not ready', reason: why },
+      );
+    } else if (path === '/metrics') {
       o.registry.metrics().then(
         (text) => {
           res.writeHead(200, { 'content-type': o.registry.contentType });
           res.end(text);
         },
-        (err: unknown) => {
-          res.writeHead(500, { 'content-type': 'text/plain' });
-          res.end(`metrics failed: ${String(err)}\n`);
-        },
+        (err: unknown) => json(res, 500, { error: String(err) }),
       );
-    } else res.writeHead(404).end();
+    } else {
+      const routes = o.notReady ? '/metrics, /healthz or /readyz' : '/metrics or /healthz';
+      json(res, 404, { error: `no route ${path}; try ${routes}` });
+    }
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

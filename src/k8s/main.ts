@@ -10,6 +10,7 @@ import { Command } from 'commander';
 import { pino } from 'pino';
 import { RomanadClient } from '../client/index.ts';
 import { VERSION } from '../version.ts';
+import { readBooleanEnv } from '../env-flags.ts';
 import { declareFlags, listenAddress, type Flags } from './flags.ts';
 import { loadKubeConfig } from './informer.ts';
 import { LeaderElector } from './leader.ts';
@@ -125,7 +126,8 @@ export async function main(argv: string[]): Promise<number> {
     .addHelpText('after', `\n${DESCRIPTION}`)
     .version(`romana-listener ${VERSION}`, '--version', 'print the version')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .hook('preAction', () => readBooleanEnv(program));
   let code = 0;
   program.action(async (f: Flags) => {
     code = await run(f);

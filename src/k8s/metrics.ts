@@ -2,9 +2,10 @@
  * The listener's Prometheus metrics and its HTTP server: `/metrics`, `/healthz` (the process
  * serves) and `/readyz` (every informer has synced and romanad's streams are connected).
  */
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { serveProbes as serveProbeServer } from '../probe-server.ts';
 
 export class ListenerMetrics {
   readonly registry = new Registry();
@@ -65,34 +66,13 @@ export async function serveProbes(
   port: number,
   notReady: ReadyCheck,
 ): Promise<{ server: http.Server; url: string }> {
-  const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    const json = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
-    if (path === '/healthz') return json(200, { status: 'ok' });
-    if (path === '/readyz') {
-      const why = notReady();
-      return why === undefined
-        ? json(200, { status: 'ready' })
-        : json(503, { status: 'not ready', reason: why });
-    }
-    if (path === '/metrics') {
-      void metrics.registry.metrics().then(
-        (text) => {
-          res.writeHead(200, { 'content-type': metrics.registry.contentType });
-          res.end(text);
-        },
-        (err: unknown) => json(500, { error: String(err) }),
-      );
-      return;
-    }
-    json(404, { error: `no route ${path}; try /metrics, /healthz or /readyz` });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
+  const server = await serveProbeServer({
+    registry: metrics.registry,
+    port,
+    host,
+    healthy: () => true,
+    unhealthy: 'unhealthy',
+    notReady,
   });
   const a = server.address() as AddressInfo;
   const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
