@@ -269,6 +269,13 @@ describe('Kubernetes on a three-host fabric', { timeout: 120_000 }, () => {
     for (const [pod, node] of Object.entries(PODS)) await startPod(pod, node);
     // The listener linked each address to its Pod (uid and labels from the API server).
     for (const pod of Object.keys(PODS)) {
+      // romana-cni read its pod from this API server (a get by name: the listener only lists).
+      assert.ok(
+        api.requests.some(
+          (r) => r.verb === 'get' && r.resource === 'pods' && r.namespace === NS && r.name === pod,
+        ),
+        `romana-cni asked the API server for pod ${pod}`,
+      );
       const uid = api.get('v1', 'Pod', pod, NS)!.metadata.uid;
       const a = await until(`${pod}'s address linked`, async () => {
         const x = await addressOf(addressName(pod));
