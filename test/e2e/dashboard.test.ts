@@ -22,6 +22,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { API_LIMITS } from '../../src/advisor/limits.ts';
+import { simulate } from '../../src/advisor/simulate.ts';
 import type { SimulationReport } from '../../src/advisor/types.ts';
 import type { Address, Block, HostDetail, Topology } from '../../src/client/types.ts';
 import { startRomanad, type Romanad } from '../helpers/romanad.ts';
@@ -384,7 +386,7 @@ describe('the dashboard in chromium', () => {
     await ctx.close();
   });
 
-  it('a romanad installed without sources serves the page from beside its bundle', async () => {
+  it('a romanad installed without sources serves the page and runs the advisor beside its bundle', async () => {
     // The package's layout (bin/, dist/, package.json), run from another directory.
     const pkg = mkdtempSync(path.join(tmpdir(), 'romana-dash-pkg-'));
     for (const f of ['bin', 'dist', 'package.json']) {
@@ -409,6 +411,10 @@ describe('the dashboard in chromium', () => {
       assert.equal(page.status, 200);
       assert.equal(await page.text(), readFileSync(path.join(ROOT, 'dist/ui/index.html'), 'utf8'));
       assert.equal((await fetch(`${url}/ui/app.js`)).status, 200);
+      // The advisor's worker thread runs from beside the bundle too (no sources, no tsx).
+      const input = { shape: { zones: 1, racks: 2, hosts: 2, cidr: '10.0.0.0/24' }, pods: 5 };
+      const sim = await ok<SimulationReport>(`${url}/topology/simulate`, 'POST', input);
+      assert.deepEqual(sim, simulate(input, API_LIMITS));
     } finally {
       proc.kill();
       rmSync(pkg, { recursive: true, force: true });
