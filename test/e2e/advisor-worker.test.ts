@@ -163,6 +163,31 @@ describe('a simulation runs beside allocations, not in front of them', () => {
     });
   }
 
+  it('with one simulation running and 4 waiting, one more is refused at once (503)', async () => {
+    // Six at once, each a fraction of a second (5 pods a host): the sixth finds the queue full.
+    const input = { pods: 5, seed: 3 };
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => request(`${bundled.url}/topology/simulate`, 'POST', input)),
+    );
+    const refused = answers.filter((a) => a.status === 503);
+    assert.deepEqual(
+      answers.map((a) => a.status).sort(),
+      [200, 200, 200, 200, 200, 503],
+      JSON.stringify(refused.map((a) => a.body)),
+    );
+    assert.deepEqual(refused[0]!.body, {
+      status_code: 503,
+      code: 'Unavailable',
+      details:
+        'the advisor is busy: 1 simulation(s) running and 4 waiting (at most 4); try again later',
+      resource_type: 'simulation',
+      resource_id: 'queue',
+      see_also: 'docs/api.md#errors',
+    });
+    const one = simulate({ topology, pods: 5, seed: 3 } as SimulationInput, API_LIMITS);
+    for (const a of answers.filter((x) => x.status === 200)) assert.deepEqual(a.body, one);
+  });
+
   it('a simulation over the limit is refused as before (413, naming the work)', async () => {
     const r = await request(`${bundled.url}/topology/simulate`, 'POST', { pods: 300 });
     assert.equal(r.status, 413, JSON.stringify(r.body));
