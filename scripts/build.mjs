@@ -8,6 +8,10 @@
 //       ES modules, can be compiled from a cache on Node 20). Modules loaded on demand (the
 //       etcd client in romanad) stay in the file, unevaluated until used. The CNI plugin has a
 //       shebang, so that the container runtime can run it from anywhere;
+//   dist/advisor-worker.cjs
+//       romanad's topology simulations run in worker threads of this script (src/advisor/
+//       worker.ts), found beside dist/romanad.cjs; built with romanad, and counted among its
+//       inputs (a change to the advisor makes romanad's build stale);
 //   dist/romana-agent.js, romana-listener.js, romana-route-publisher.js
 //       the other long-running programs: ES modules, with shared code in dist/chunks/;
 //   dist/ui/index.html, app.js, app.css
@@ -56,6 +60,11 @@ const COMMANDS = {
   },
 };
 
+/** Worker-thread scripts, each built (CommonJS) with the program that runs it. */
+const WORKERS = {
+  'advisor-worker': { entry: 'src/advisor/worker.ts', program: 'romanad' },
+};
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -73,6 +82,23 @@ const versionPlugin = {
     b.onLoad({ filter: /[\\/]src[\\/]version\.ts$/ }, () => ({
       contents: `export const VERSION = ${JSON.stringify(pkg.version)};`,
       loader: 'ts',
+    }));
+  },
+};
+
+/**
+ * src/advisor/worker-script.ts finds the simulation worker among the sources and loads it with
+ * tsx; in the romanad bundle it is dist/advisor-worker.cjs beside the bundle, loaded as is.
+ */
+const workerScriptPlugin = {
+  name: 'romana-worker-script',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]src[\\/]advisor[\\/]worker-script\.ts$/ }, () => ({
+      contents: [
+        "import path from 'node:path';",
+        "export function workerScript() { return { script: path.join(__dirname, 'advisor-worker.cjs'), eval: false }; }",
+      ].join('\n'),
+      loader: 'js',
     }));
   },
 };
@@ -268,10 +294,27 @@ async function buildCommand(name) {
     format: 'cjs',
     minify: true,
     banner: { js: '#!/usr/bin/env node' },
-    plugins: [entryPlugin, versionPlugin, name === 'romanad' ? etcdProtoPlugin : lazyBuiltinPlugin],
+    plugins: [
+      entryPlugin,
+      versionPlugin,
+      ...(name === 'romanad' ? [etcdProtoPlugin, workerScriptPlugin] : [lazyBuiltinPlugin]),
+    ],
   });
   chmodSync(outfile, 0o755);
   codeCache(outfile, warm);
+  return result.metafile;
+}
+
+/** A worker-thread script (WORKERS): one minified CommonJS file, dist/<name>.cjs. */
+async function buildWorker(name) {
+  const result = await build({
+    ...common,
+    entryPoints: [path.join(root, WORKERS[name].entry)],
+    outfile: path.join(dist, `${name}.cjs`),
+    format: 'cjs',
+    minify: true,
+    plugins: [versionPlugin],
+  });
   return result.metafile;
 }
 
@@ -358,6 +401,7 @@ function inputsByProgram(metafile) {
   const programs = [
     ...Object.keys(SERVERS).map((n) => `${n}.js`),
     ...Object.keys(COMMANDS).map((n) => `${n}.cjs`),
+    ...Object.keys(WORKERS).map((n) => `${n}.cjs`),
   ];
   const out = {};
   for (const file of Object.keys(metafile.outputs)) {
@@ -423,8 +467,17 @@ if (all || wanted.some((w) => w in SERVERS)) builds.push(buildServers());
 for (const name of Object.keys(COMMANDS)) {
   if (all || wanted.includes(name)) builds.push(buildCommand(name));
 }
+for (const [name, { program }] of Object.entries(WORKERS)) {
+  if (all || wanted.includes(program)) builds.push(buildWorker(name));
+}
 if (all || wanted.includes('ui')) builds.push(buildUi());
 const metafiles = await Promise.all(builds);
 for (const metafile of metafiles) Object.assign(inputs, inputsByProgram(metafile));
+// A program is stale when a worker it runs is: its inputs count as the program's.
+for (const [name, { program }] of Object.entries(WORKERS)) {
+  const own = inputs[`${program}.cjs`];
+  const worker = inputs[`${name}.cjs`];
+  if (own && worker) inputs[`${program}.cjs`] = [...new Set([...own, ...worker])].sort();
+}
 if (all) writeNotices(metafiles);
 writeFileSync(inputsFile, JSON.stringify(inputs, null, 1) + '\n');

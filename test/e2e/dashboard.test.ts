@@ -22,6 +22,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { API_LIMITS } from '../../src/advisor/limits.ts';
+import { simulate } from '../../src/advisor/simulate.ts';
 import type { SimulationReport } from '../../src/advisor/types.ts';
 import type { Address, Block, HostDetail, Topology } from '../../src/client/types.ts';
 import { startRomanad, type Romanad } from '../helpers/romanad.ts';
@@ -306,7 +308,85 @@ describe('the dashboard in chromium', () => {
     await ctx.close();
   });
 
-  it('a romanad installed without sources serves the page from beside its bundle', async () => {
+  it('lists policies of both forms and VIPs; a VIP added shows live', async () => {
+    // A 2.x policy, a Kubernetes-form one (its pod selector shown in words), and a VIP.
+    await ok(`${d.url}/policies`, 'POST', {
+      id: 'dash-web-in',
+      description: 'web from api',
+      direction: 'ingress',
+      applied_to: [{ tenant_id: 'web' }],
+      ingress: [
+        {
+          peers: [{ tenant_id: 'api', segment_id: 'v2' }],
+          rules: [{ protocol: 'tcp', ports: [80], port_ranges: [[8000, 8080]] }],
+        },
+      ],
+    });
+    await ok(`${d.url}/policies`, 'POST', {
+      id: 'kube.shop.allow-web',
+      namespace: 'shop',
+      podSelector: {
+        matchLabels: { app: 'web' },
+        matchExpressions: [{ key: 'tier', operator: 'In', values: ['fe', 'be'] }],
+      },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [{}],
+      egress: [],
+    });
+    await ok(`${d.url}/vips/web.default`, 'PUT', { ip: '192.0.2.10', host: hosts[0] });
+    const { page, ctx, errors } = await open(d.url);
+    // A table's rows as cell texts, by their first cell (the page keeps arrival order).
+    const rows = async (table: string) =>
+      (
+        await page.$$eval(`[data-testid=${table}] tbody tr`, (trs) =>
+          trs.map((tr) => [...(tr as HTMLTableRowElement).cells].map((c) => c.textContent ?? '')),
+        )
+      ).sort((a, b) => a[0]!.localeCompare(b[0]!));
+    await page.click('[data-tab=policies]');
+    await page.waitForSelector('[data-testid=policies] tbody tr');
+    assert.deepEqual(await rows('policies'), [
+      [
+        'dash-web-in',
+        'ingress',
+        'tenant web',
+        'tenant api / segment v2: tcp 80,8000-8080',
+        'web from api',
+      ],
+      [
+        'kube.shop.allow-web',
+        'Ingress + Egress',
+        'namespace shop: app=web, tier In (fe,be)',
+        '1 ingress, 0 egress rule(s)',
+        '',
+      ],
+    ]);
+    assert.equal(await page.textContent('[data-tab=policies]'), 'Policies (2)');
+    await page.screenshot({ path: path.join(shots, 'policies.png') });
+    await page.click('[data-tab=vips]');
+    await page.waitForSelector('[data-testid=vips] tbody tr');
+    assert.deepEqual(await rows('vips'), [['web.default', '192.0.2.10', hosts[0], '']]);
+    // A VIP added while the page is open: shown from the watch stream, no reload.
+    const t0 = Date.now();
+    await ok(`${d.url}/vips/db.shop`, 'PUT', {
+      ip: '192.0.2.11',
+      host: hosts[1],
+      namespace: 'shop',
+    });
+    await page.waitForSelector('[data-testid=vips] tbody tr:nth-child(2)', { timeout: 5_000 });
+    const shown = Date.now() - t0;
+    process.stdout.write(`new VIP shown after ${shown} ms\n`);
+    assert.ok(shown < 1_000, `new VIP shown after ${shown} ms`);
+    assert.deepEqual(await rows('vips'), [
+      ['db.shop', '192.0.2.11', hosts[1], 'shop'],
+      ['web.default', '192.0.2.10', hosts[0], ''],
+    ]);
+    assert.equal(await page.textContent('[data-tab=vips]'), 'VIPs (2)');
+    await page.screenshot({ path: path.join(shots, 'vips.png') });
+    assert.deepEqual(errors, []);
+    await ctx.close();
+  });
+
+  it('a romanad installed without sources serves the page and runs the advisor beside its bundle', async () => {
     // The package's layout (bin/, dist/, package.json), run from another directory.
     const pkg = mkdtempSync(path.join(tmpdir(), 'romana-dash-pkg-'));
     for (const f of ['bin', 'dist', 'package.json']) {
@@ -331,6 +411,10 @@ describe('the dashboard in chromium', () => {
       assert.equal(page.status, 200);
       assert.equal(await page.text(), readFileSync(path.join(ROOT, 'dist/ui/index.html'), 'utf8'));
       assert.equal((await fetch(`${url}/ui/app.js`)).status, 200);
+      // The advisor's worker thread runs from beside the bundle too (no sources, no tsx).
+      const input = { shape: { zones: 1, racks: 2, hosts: 2, cidr: '10.0.0.0/24' }, pods: 5 };
+      const sim = await ok<SimulationReport>(`${url}/topology/simulate`, 'POST', input);
+      assert.deepEqual(sim, simulate(input, API_LIMITS));
     } finally {
       proc.kill();
       rmSync(pkg, { recursive: true, force: true });

@@ -6,11 +6,15 @@
 import { Type, type TSchema } from 'typebox';
 import {
   API_LIMITS,
-  simulate,
   topologyPreview,
   type SimulationInput,
   type TopologyPreview,
 } from '../../../advisor/index.ts';
+import {
+  RUNNER_DEFAULTS,
+  SimulationRunner,
+  type SimulationRunnerOptions,
+} from '../../../advisor/worker-pool.ts';
 import { invalidTopology, isRomanaError } from '../../../errors.ts';
 import type { TopologyUpdateRequest } from '../../../ipam/index.ts';
 import type { RomanaService } from '../../state/service.ts';
@@ -139,8 +143,19 @@ function livePods(service: RomanaService): Record<string, number> {
   return out;
 }
 
-export function advisorRoutes(app: TypedApp, ctx: RouteContext): void {
+/**
+ * The advisor's routes. Simulations run in worker threads (src/advisor/worker-pool.ts), never
+ * in romanad's event loop: allocations are answered while one runs. `runner` overrides the
+ * bounds (threads, queue, time limit); the threads stop when the app closes.
+ */
+export function advisorRoutes(
+  app: TypedApp,
+  ctx: RouteContext,
+  runnerOptions: SimulationRunnerOptions = RUNNER_DEFAULTS,
+): void {
   const { service } = ctx;
+  const runner = new SimulationRunner(runnerOptions);
+  app.addHook('onClose', () => runner.close());
   app.post(
     '/topology/simulate',
     {
@@ -162,7 +177,7 @@ export function advisorRoutes(app: TypedApp, ctx: RouteContext): void {
         input.topology = live as TopologyUpdateRequest;
       }
       try {
-        return simulate(input, API_LIMITS);
+        return await runner.run(input, API_LIMITS);
       } catch (err) {
         // Too much work for one request: 413, naming what to reduce.
         if (isRomanaError(err, 'InvalidInput') && err.resourceId === 'work') {
