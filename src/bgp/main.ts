@@ -183,6 +183,12 @@ async function run(f: Flags): Promise<number> {
     f.metricsPort > 0
       ? await serveMetrics(metrics, f.metricsPort, f.metricsHost, () => publisher.applied)
       : undefined;
+  // Before starting: a SIGHUP while romanad is listed must not end the process (its default).
+  const hup = () => {
+    log('info', 'SIGHUP: rendering again');
+    void publisher.publish();
+  };
+  process.on('SIGHUP', hup);
   for (let attempt = 1; ; attempt++) {
     try {
       await publisher.start();
@@ -193,11 +199,6 @@ async function run(f: Flags): Promise<number> {
     }
   }
   log('info', 'romana-route-publisher running', { config: f.config, socket: f.socket });
-  const hup = () => {
-    log('info', 'SIGHUP: rendering again');
-    void publisher.publish();
-  };
-  process.on('SIGHUP', hup);
   return new Promise((resolve) => {
     const stop = () => {
       process.off('SIGHUP', hup);

@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { watchRomanad, type Watcher } from '../client/watch.ts';
 import type { Block, Host, RomanadClient, Topology } from '../client/index.ts';
+import type { GroupOrHost } from '../ipam/index.ts';
 import { SingleFlight } from '../agent/single-flight.ts';
 import { announce, type Announcement } from './announce.ts';
 import type { BirdControl } from './bird.ts';
@@ -54,6 +55,11 @@ export class Publisher {
   #timer: NodeJS.Timeout | undefined;
   #poll: NodeJS.Timeout | undefined;
   readonly #flight = new SingleFlight(() => this.#publish());
+  /** The configuration of the last render while this host was known: reused, with nothing
+   * announced, once romanad no longer knows it. */
+  #last: BirdConfig | undefined;
+  /** Whether the last render found this host in romanad (undefined: nothing rendered yet). */
+  #present: boolean | undefined;
   /** The last configuration BIRD accepted (or found unchanged). */
   applied = false;
   announcements: readonly Announcement[] = [];
@@ -63,10 +69,13 @@ export class Publisher {
   }
 
   async start(): Promise<void> {
-    await this.refresh();
+    // Follow from the revision the lists were read at: a change made between listing and the
+    // stream connecting (a host deleted, say) is not lost.
+    const revision = await this.refresh();
     await this.publish();
     let restarted = false;
     this.#watch = watchRomanad({
+      fromRevision: revision + 1,
       baseUrl: this.#o.baseUrl,
       token: this.#o.token,
       ca: this.#o.ca,
@@ -100,8 +109,12 @@ export class Publisher {
     if (every > 0) this.#poll = setInterval(() => void this.pollSessions(), every);
   }
 
-  /** Replaces the copies with romanad's current lists. */
-  async refresh(): Promise<void> {
+  /**
+   * Replaces the copies with romanad's current lists; returns the store revision read before
+   * them (every change after it is in the lists or still to come on the stream).
+   */
+  async refresh(): Promise<number> {
+    const { revision } = await this.#o.client.call<{ revision: number }>('GET', '/readyz');
     const [topology, hosts, blocks] = await Promise.all([
       this.#o.client.getTopology(),
       this.#o.client.listHosts(),
@@ -111,6 +124,7 @@ export class Publisher {
     this.#hosts = new Map(hosts.hosts.map((h) => [h.name, h]));
     this.#blocks = new Map(blocks.blocks.map((b) => [b.cidr, b]));
     this.#listed = true;
+    return revision;
   }
 
   /** Renders and applies now (after any run in progress); also on SIGHUP. */
@@ -126,11 +140,27 @@ export class Publisher {
     }, this.#o.debounceMs ?? 20);
   }
 
-  /** The configuration input for the current copies; undefined before this host is known. */
-  config(): BirdConfig | undefined {
+  /**
+   * Whether this host is in romanad's host list and placed in the topology's map; undefined
+   * before the first full listing.
+   */
+  present(): boolean | undefined {
+    if (!this.#listed || this.#topology === undefined) return undefined;
     const self = this.#hosts.get(this.#o.host);
-    if (!this.#listed || this.#topology === undefined || self === undefined) return undefined;
-    const topology = this.#topology;
+    return self !== undefined && placed(this.#topology, self.name);
+  }
+
+  /**
+   * The configuration input for the current copies: undefined before this host was ever
+   * known; once it is gone from romanad, the last one with its sessions and no announcement.
+   */
+  config(): BirdConfig | undefined {
+    const present = this.present();
+    if (present === undefined) return undefined;
+    if (!present)
+      return this.#last === undefined ? undefined : { ...this.#last, announcements: [] };
+    const topology = this.#topology!;
+    const self = this.#hosts.get(this.#o.host)!;
     const announcements = announce({
       self: self.name,
       topology,
@@ -143,7 +173,7 @@ export class Publisher {
       topology,
       host: self.name,
     }).map((p) => (this.#o.password === undefined ? p : { ...p, password: this.#o.password }));
-    return {
+    this.#last = {
       host: self.name,
       routerId: this.#o.routerId ?? self.ip,
       localAddress: self.ip,
@@ -155,6 +185,7 @@ export class Publisher {
       timers: this.#o.timers,
       kernel: this.#o.kernel,
     };
+    return this.#last;
   }
 
   /** Renders with the template when one is set, else the default configuration. */
@@ -170,8 +201,9 @@ export class Publisher {
     let text: string;
     try {
       c = this.config();
+      this.#logPresence();
       if (c === undefined) {
-        log('warn', `host ${this.#o.host} is not (yet) known to romanad; nothing rendered`);
+        log('debug', `host ${this.#o.host} is not (yet) known to romanad; nothing rendered`);
         return;
       }
       text = await this.render(c);
@@ -205,6 +237,26 @@ export class Publisher {
     }
   }
 
+  /** Says once when this host leaves romanad, and once when it is back. */
+  #logPresence(): void {
+    const now = this.present();
+    if (now === undefined || now === this.#present) return;
+    const was = this.#present;
+    this.#present = now;
+    const host = this.#o.host;
+    if (!now) {
+      this.#o.log(
+        'warn',
+        `host ${host} is not in romanad (removed, or not placed by the topology): ` +
+          (this.#last === undefined
+            ? 'nothing rendered, BIRD keeps its configuration'
+            : 'announcing nothing, BGP sessions kept'),
+      );
+    } else if (was === false) {
+      this.#o.log('info', `host ${host} is in romanad again: announcing its prefixes`);
+    }
+  }
+
   async pollSessions(): Promise<void> {
     try {
       this.#o.metrics.setSessions(await this.#o.bird.protocols());
@@ -218,4 +270,11 @@ export class Publisher {
     clearTimeout(this.#timer);
     clearInterval(this.#poll);
   }
+}
+
+/** Whether host `name` is an entry of one of the topology's maps. */
+export function placed(topology: Topology, name: string): boolean {
+  const visit = (e: GroupOrHost): boolean =>
+    (e.ip !== undefined && e.name === name) || (e.groups ?? []).some(visit);
+  return topology.topologies.some((t) => t.map.some(visit));
 }

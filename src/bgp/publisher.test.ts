@@ -1,0 +1,151 @@
+/**
+ * The publisher's loop against a real romanad (memory store) and a real BIRD 2 in a network
+ * namespace of its own: a host removed from romanad (`DELETE /hosts/{name}?force=true`, or a
+ * topology update that leaves it out) stops announcing while its BGP session stays
+ * configured, and announces again once it is back.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { RomanadClient } from '../client/index.ts';
+import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers/netns.ts';
+import { request, startRomanad, type Romanad } from '../../test/helpers/romanad.ts';
+import { BirdControl } from './bird.ts';
+import { PublisherMetrics } from './metrics.ts';
+import { Publisher } from './publisher.ts';
+import { DEFAULT_TIMERS } from './render.ts';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'romana-bg2-pub-'));
+const sock = path.join(dir, 'bird.ctl');
+const conf = path.join(dir, 'bird.conf');
+const PEER = 'romana_peer_10_9_0_2';
+
+/**
+ * rack-1 holds only h1 (announced whole), rack-2 only h9; without h1, no group is eligible
+ * for it (neither assignment matches its tags), so romanad drops it.
+ */
+const topology = (withH1: boolean) => ({
+  networks: [{ name: 'pods', cidr: '10.112.0.0/16', block_mask: 28 }],
+  topologies: [
+    {
+      networks: ['pods'],
+      map: [
+        {
+          name: 'rack-1',
+          assignment: { rack: withH1 ? '1' : 'none' },
+          groups: withH1 ? [{ name: 'h1', ip: '10.9.0.1' }] : [],
+        },
+        { name: 'rack-2', assignment: { rack: '2' }, groups: [{ name: 'h9', ip: '10.9.0.9' }] },
+      ],
+    },
+  ],
+});
+
+let ns: TestNetns;
+let bird: ChildProcess;
+let romanad: Romanad;
+let publisher: Publisher;
+const logs: string[] = [];
+
+async function until(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}\n${logs.join('\n')}`);
+}
+
+const birdc = (...args: string[]) => ns.run(['birdc', '-s', sock, ...args]);
+/** The prefixes of BIRD's static Romana protocol: what the host announces. */
+const announced = () =>
+  [...birdc('show', 'route', 'protocol', 'romana4').matchAll(/^([0-9.]+\/\d+)\s/gm)].map(
+    (m) => m[1],
+  );
+const logged = (text: string) => logs.filter((l) => l.includes(text)).length;
+
+async function api(method: string, p: string, body?: unknown): Promise<unknown> {
+  const r = await request(`${romanad.url}${p}`, method, body);
+  assert.ok(r.status < 300, `${method} ${p}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+/** The CIDR romanad carved for group `name`. */
+async function groupCidr(name: string): Promise<string> {
+  const t = (await api('GET', '/topology')) as {
+    topologies: Array<{ map: Array<{ name: string; cidr: string }> }>;
+  };
+  return t.topologies[0]!.map.find((g) => g.name === name)!.cidr;
+}
+
+describe('publisher: a host removed from romanad announces nothing', { timeout: 60_000 }, () => {
+  before(async () => {
+    writeFileSync(path.join(dir, 'topology.json'), JSON.stringify(topology(true)));
+    romanad = await startRomanad([
+      '--store',
+      'memory:',
+      '--initial-topology-file',
+      path.join(dir, 'topology.json'),
+    ]);
+    ns = createNetns(uniqueNetnsName('bg2pub'));
+    ns.addVeth({ name: 'bg2p0', peer: 'bg2p1', address: '10.9.0.1/24' });
+    writeFileSync(conf, 'router id 10.9.0.1;\nprotocol device {\n}\n');
+    bird = ns.spawn(['bird', '-f', '-c', conf, '-s', sock], { stdio: 'ignore' });
+    const ctl = new BirdControl(ns.exec, sock);
+    await until('BIRD to answer', async () => (await ctl.check(conf)).ok);
+    publisher = new Publisher({
+      client: new RomanadClient({ baseUrl: romanad.url, timeoutMs: 5000 }),
+      baseUrl: romanad.url,
+      host: 'h1',
+      bird: ctl,
+      configFile: conf,
+      peerFlags: ['10.9.0.2,65100'],
+      localAs: 65100,
+      ecmpNetworks: new Set(),
+      gracefulRestart: 0,
+      timers: { ...DEFAULT_TIMERS, hold: 3, keepalive: 1 },
+      kernel: false,
+      metrics: new PublisherMetrics(),
+      log: (level, msg) => logs.push(`${level} ${msg}`),
+      sessionPollMs: 0,
+    });
+    await publisher.start();
+  });
+  after(async () => {
+    publisher?.stop();
+    bird?.kill('SIGKILL');
+    ns?.remove();
+    await romanad?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('announces its group, withdraws it when the host is deleted, announces it again', async () => {
+    const rack1 = await groupCidr('rack-1');
+    assert.deepEqual(announced(), [rack1]);
+    await api('DELETE', '/hosts/h1?force=true');
+    await until(
+      'the prefix to be withdrawn',
+      async () => announced().length === 0 && publisher.announcements.length === 0,
+    );
+    // The session is still configured: only the announcement went.
+    assert.match(birdc('show', 'protocols', PEER), new RegExp(`${PEER}\\s+BGP`));
+    assert.equal(logged('announcing nothing, BGP sessions kept'), 1);
+    await api('POST', '/hosts', { name: 'h1', ip: '10.9.0.1', tags: { rack: '1' } });
+    await until('the host to be announced again', async () => announced().length === 1);
+    assert.deepEqual(announced(), [rack1]);
+    assert.equal(logged('is in romanad again: announcing its prefixes'), 1);
+  });
+
+  it('a topology update that leaves the host out withdraws its prefixes', async () => {
+    assert.equal(announced().length, 1);
+    await api('POST', '/topology', topology(false));
+    await until('the prefix to be withdrawn', async () => announced().length === 0);
+    assert.match(birdc('show', 'protocols', PEER), new RegExp(`${PEER}\\s+BGP`));
+    await api('POST', '/topology', topology(true));
+    await until('the host to be announced again', async () => announced().length === 1);
+    assert.deepEqual(announced(), [await groupCidr('rack-1')]);
+  });
+});
