@@ -47,6 +47,8 @@ function podOf(a: AddressLike): KubePod {
   };
 }
 
+type Checked = { ok: true; policy: KubePolicy } | { ok: false; problems: string[] };
+
 export class KubeView {
   #pods = new Map<string, KubePod>();
   #namespaces = new Map<string, Record<string, string>>();
@@ -54,16 +56,18 @@ export class KubeView {
   #changes: MemberChange[] = [];
   /** Members of every set of the last render, kept current by pod and namespace events. */
   #members = new Map<string, Set<string>>();
-  #checked = new Map<
-    string,
-    { ok: true; policy: KubePolicy } | { ok: false; problems: string[] }
-  >();
+  /** Sorted members of the sets no event changed since the last render (the render's own). */
+  #sorted = new Map<string, string[]>();
+  /** Validation results by policy object: the agent keeps unchanged policies' objects. */
+  #byObject = new WeakMap<Policy, Checked>();
+  #checked = new Map<string, Checked>();
 
   replace(addresses: readonly AddressLike[], namespaces: readonly NamespaceLike[]): void {
     this.#pods = new Map(addresses.map((a) => [a.name, podOf(a)]));
     this.#namespaces = new Map(namespaces.map((n) => [n.name, { ...(n.labels ?? {}) }]));
     this.#changes = [];
     this.#members.clear();
+    this.#sorted.clear();
   }
 
   /** One watch event of kind `addresses` or `namespaces`. */
@@ -91,6 +95,7 @@ export class KubeView {
   #record(changes: MemberChange[]): void {
     for (const c of changes) {
       const members = this.#members.get(c.set);
+      this.#sorted.delete(c.set);
       if (c.op === 'add') members?.add(c.member);
       else members?.delete(c.member);
       this.#changes.push(c);
@@ -112,38 +117,55 @@ export class KubeView {
   ): KubeDesiredState {
     const valid: KubePolicy[] = [];
     const skipped: { id: string; problems: string[] }[] = [];
-    const seen = new Map<
-      string,
-      { ok: true; policy: KubePolicy } | { ok: false; problems: string[] }
-    >();
     for (const p of policies) {
       if (!isKubePolicy(p)) {
         skipped.push({ id: p.id, problems: [ROMANA_IN_KUBE_MODE] });
         continue;
       }
-      const key = JSON.stringify(p);
-      let c = this.#checked.get(key) ?? seen.get(key);
-      if (c === undefined) {
-        const v = validatePolicy(p);
-        c = v.ok
-          ? { ok: true, policy: v.policy as KubePolicy }
-          : { ok: false, problems: v.problems };
-      }
-      seen.set(key, c);
+      const c = this.#check(p);
       if (c.ok) valid.push(c.policy);
       else skipped.push({ id: p.id, problems: c.problems });
     }
-    this.#checked = seen;
+    this.#checked = this.#seen;
+    this.#seen = new Map();
     const namespaces: KubeNamespace[] = [...this.#namespaces].map(([name, labels]) => ({
       name,
       labels,
     }));
-    const known = new Map([...this.#members].map(([k, v]) => [k, [...v].sort()]));
+    const known = new Map<string, string[]>();
+    for (const [name, members] of this.#members) {
+      known.set(name, this.#sorted.get(name) ?? [...members].sort());
+    }
     const pods = [...this.#pods.values()];
     const desired = renderKube(valid, pods, namespaces, blocks, host, skipped, known);
-    this.#members = new Map(desired.sets.map((s) => [s.name, new Set(s.members)]));
+    const members = new Map<string, Set<string>>();
+    this.#sorted = new Map();
+    for (const s of desired.sets) {
+      // A set that existed keeps its members (the render took them from it as they were).
+      members.set(s.name, known.has(s.name) ? this.#members.get(s.name)! : new Set(s.members));
+      this.#sorted.set(s.name, s.members);
+    }
+    this.#members = members;
     this.#index = desired.index;
     this.#changes = [];
     return desired;
+  }
+
+  /** Validation results of this render, by the policy's JSON. */
+  #seen = new Map<string, Checked>();
+
+  /** A policy validated: remembered by object, then by its JSON, else validated now. */
+  #check(p: KubePolicy): Checked {
+    let c = this.#byObject.get(p);
+    if (c !== undefined) return c;
+    const key = JSON.stringify(p);
+    c = this.#checked.get(key) ?? this.#seen.get(key);
+    if (c === undefined) {
+      const v = validatePolicy(p);
+      c = v.ok ? { ok: true, policy: v.policy as KubePolicy } : { ok: false, problems: v.problems };
+    }
+    this.#seen.set(key, c);
+    this.#byObject.set(p, c);
+    return c;
   }
 }

@@ -106,6 +106,14 @@ function sameMembers(set: IpSet, current: CurrentSet): boolean {
   return set.members.every((m) => current.members.has(normalizeMember(m)));
 }
 
+/**
+ * The members array each set of an applied state was built from (the desired state's own), so
+ * that a set rendered again from the very same array is known equal without comparing its
+ * members. Desired states are never changed after they are applied; a set patched since
+ * (`patchSets`) loses its entry.
+ */
+const builtFrom = new WeakMap<CurrentSet, readonly string[]>();
+
 function planSets(
   desired: readonly IpSet[],
   current: Map<string, CurrentSet>,
@@ -133,7 +141,7 @@ function planSets(
       before.push(`destroy ${set.name}`);
       fill(set, set.name);
       replaced.push(set.name);
-    } else if (!sameMembers(set, have)) {
+    } else if (builtFrom.get(have) !== set.members && !sameMembers(set, have)) {
       const temp = tempName(set.name);
       wanted.add(temp);
       if (current.has(temp)) before.push(`destroy ${temp}`);
@@ -189,11 +197,22 @@ function sameRules(chain: Chain, current: readonly string[] | undefined): boolea
   return chain.rules.every((r, i) => ruleKey(r) === current[i]);
 }
 
+/** Likewise the rules array each chain of an applied state was built from. */
+const rulesFrom = new WeakMap<readonly string[], readonly ChainRule[]>();
+
+/** Whether `have` (an applied state's chain) was built from the very rules `c` has. */
+function sameSource(c: Chain, have: readonly string[] | undefined): boolean {
+  return have !== undefined && rulesFrom.get(have) === c.rules;
+}
+
 function planChains(
   desired: readonly Chain[],
   current: CurrentChains,
 ): Pick<FirewallPlan, 'iptables' | 'chainsWritten' | 'chainsDeleted' | 'chainsEmptied'> {
-  const written = desired.filter((c) => !sameRules(c, current.chains.get(c.name)));
+  const written = desired.filter((c) => {
+    const have = current.chains.get(c.name);
+    return !sameSource(c, have) && !sameRules(c, have);
+  });
   const wanted = new Set(desired.map((c) => c.name));
   const deleted: string[] = [];
   const emptied: string[] = [];
@@ -261,7 +280,14 @@ export interface ApplyOptions {
 function stateAfter(desired: FirewallTarget, before: FirewallState): FirewallState {
   const chains = new Map<string, string[]>();
   for (const c of desired.chains) {
-    chains.set(c.name, c.rules.map(ruleKey));
+    const had = before.chains.chains.get(c.name);
+    if (sameSource(c, had)) {
+      chains.set(c.name, had!);
+      continue;
+    }
+    const keys = c.rules.map(ruleKey);
+    rulesFrom.set(keys, c.rules);
+    chains.set(c.name, keys);
   }
   // Stale chains other chains jump to were kept, empty.
   for (const name of before.chains.referencedByOthers) {
@@ -269,7 +295,14 @@ function stateAfter(desired: FirewallTarget, before: FirewallState): FirewallSta
   }
   const sets = new Map<string, CurrentSet>();
   for (const s of desired.sets) {
-    sets.set(s.name, { type: s.type, members: new Set(s.members.map(normalizeMember)) });
+    const had = before.sets.get(s.name);
+    if (had !== undefined && had.type === s.type && builtFrom.get(had) === s.members) {
+      sets.set(s.name, had);
+      continue;
+    }
+    const set = { type: s.type, members: new Set(s.members.map(normalizeMember)) };
+    builtFrom.set(set, s.members);
+    sets.set(s.name, set);
   }
   const usedByOthers = before.setsUsedByOthers ?? new Set<string>();
   const wanted = new Set(sets.keys());
@@ -357,6 +390,7 @@ export class Firewall {
     const lines = changes.map((c) => `${c.op} ${c.set} ${c.member}`);
     await runChecked(this.#exec, 'ipset', ['-exist', 'restore'], payload(lines));
     for (const c of changes) {
+      builtFrom.delete(last.sets.get(c.set)!);
       const members = last.sets.get(c.set)!.members;
       if (c.op === 'add') members.add(normalizeMember(c.member));
       else members.delete(normalizeMember(c.member));

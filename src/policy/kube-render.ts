@@ -202,13 +202,18 @@ export function renderKube(
   const defs = new Map<string, KubeSetDef>();
   const out = chains.list();
   const sorted = [...policies].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const listed = new Set(out);
   for (const p of sorted) {
     const part = policyPart(p);
     egress.push(...part.egress);
     egressTail.push(...part.egressTail);
     ingress.push(...part.ingress);
     ingressTail.push(...part.ingressTail);
-    for (const c of part.chains) if (!out.some((o) => o === c)) out.push(c);
+    for (const c of part.chains) {
+      if (listed.has(c)) continue;
+      listed.add(c);
+      out.push(c);
+    }
     for (const d of part.defs) defs.set(d.name, d);
   }
   out.find((c) => c.name === EGRESS)!.rules = dedupe([

@@ -107,4 +107,17 @@ describe('Kubernetes-mode firewall state on a real kernel', { timeout: 60_000 },
     const plan = await fw.plan(renderKube(policies, pods, namespaces, blocks, 'h1'));
     assert.ok(isEmptyPlan(plan), JSON.stringify(plan, null, 1));
   });
+
+  it('a state applied again after a set patch restores the patched set (no stale shortcut)', async () => {
+    const state = renderKube(policies, pods, namespaces, blocks, 'h1');
+    await fw.apply(state, { fromLastApplied: true });
+    const set = state.sets.find((x) => x.name.startsWith('ROMANA-KS-') && x.members.length > 0)!;
+    const member = set.members[0]!;
+    assert.equal(await fw.patchSets([{ op: 'del', set: set.name, member }]), true);
+    assert.doesNotMatch(ns.run(['ipset', 'list', set.name]), new RegExp(`^${member}$`, 'm'));
+    // The very same desired state (same member arrays) once more, diffed against the last applied.
+    await fw.apply(state, { fromLastApplied: true });
+    assert.match(ns.run(['ipset', 'list', set.name]), new RegExp(`^${member}$`, 'm'));
+    assert.ok(isEmptyPlan(await fw.plan(state)));
+  });
 });

@@ -1,104 +1,119 @@
 /**
  * The upstream network-policy test model (kubernetes test/e2e/network/netpol) on a Romana
- * fabric: namespaces x, y, z with pods a, b, c each, spread over two hosts, every pod serving
- * TCP and UDP on 80 and 81; a probe of all 81 pairs from inside the pods, in parallel; the
- * oracle's truth table (src/policy/evaluate.ts) and a printed diff when they differ.
+ * fabric, driven as in a cluster: namespaces x, y, z and pods a, b, c in each (labels, named
+ * container ports) are objects of the test Kubernetes API server, NetworkPolicies are created,
+ * updated and deleted there, and the real listener process carries them into romanad, whose
+ * agents on two hosts enforce them. The oracle (src/policy/evaluate.ts) reads the API server's
+ * objects, never romanad's view; a probe of all 81 pairs runs from inside the pods, in
+ * parallel, and a printed truth-table diff shows any disagreement.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { RomanadClient } from '../../src/client/index.ts';
+import { fromNetworkPolicy } from '../../src/k8s/netpol.ts';
 import { allowed } from '../../src/policy/evaluate.ts';
 import type { KubeNamespace, KubePod, KubePolicy } from '../../src/policy/kube-model.ts';
 import { Fabric, sleep, until } from '../helpers/fabric.ts';
-import { netnsPath } from '../helpers/netns.ts';
+import {
+  startKubeApiServer,
+  type KubeApiServer,
+  type KubeObject,
+} from '../helpers/kube-apiserver/index.ts';
+import { startListener, until as waitUntil, type ListenerProcess } from '../helpers/listener.ts';
+import { Prober, SERVER, type Probe } from './netpol-probe.ts';
+
+export type { Probe } from './netpol-probe.ts';
 
 export const NAMESPACES = ['x', 'y', 'z'] as const;
 export const PODS = ['a', 'b', 'c'] as const;
 export const PORTS = [80, 81] as const;
 export const PROTOCOLS = ['TCP', 'UDP'] as const;
 
-/** One probe: from pod to pod on port/protocol. */
-export interface Probe {
-  from: string;
-  to: string;
-  port: number;
-  protocol: string;
+const ADMIN_TOKEN = 'fabric-admin-token-0123456789';
+const NETPOL = 'networking.k8s.io/v1';
+
+/** What the oracle sees: the API server's pods, namespaces and NetworkPolicies. */
+interface Truth {
+  pods: KubePod[];
+  namespaces: KubeNamespace[];
+  policies: KubePolicy[];
 }
 
-/**
- * A prober living in a pod: reads one JSON list of targets per line, tries them all at once
- * (TCP connect and read, or a UDP datagram and its answer) until `timeout` seconds, and prints
- * one JSON list of booleans per line.
- */
-const PROBER = `
-import json, select, socket, sys, time
-for line in sys.stdin:
-    req = json.loads(line); timeout = req['timeout']; targets = req['targets']
-    ok = [False] * len(targets); socks = {}
-    for i, t in enumerate(targets):
-        if t['p'] == 'TCP':
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM); s.setblocking(False)
-            try: s.connect((t['ip'], t['port']))
-            except BlockingIOError: pass
-            except OSError: s.close(); continue
-        else:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setblocking(False)
-            try: s.sendto(b'ping', (t['ip'], t['port']))
-            except OSError: s.close(); continue
-        socks[s] = i
-    end = time.time() + timeout
-    while socks and time.time() < end:
-        r, _, _ = select.select(list(socks), [], [], max(0, end - time.time()))
-        for s in r:
-            i = socks.pop(s)
-            try: ok[i] = b'pong' in s.recv(64)
-            except OSError: pass
-            s.close()
-    for s in socks: s.close()
-    sys.stdout.write(json.dumps(ok) + '\\n'); sys.stdout.flush()
-`;
+/** A Pod object of the model, as the kubelet would have it once running. */
+function podObject(ns: string, name: string, node: string): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { namespace: ns, name, labels: { pod: name } },
+    spec: {
+      nodeName: node,
+      containers: [
+        {
+          name: 'serve',
+          image: 'netpol-server',
+          ports: PORTS.flatMap((port) =>
+            PROTOCOLS.map((protocol) => ({
+              name: `serve-${port}-${protocol.toLowerCase()}`,
+              containerPort: port,
+              protocol,
+            })),
+          ),
+        },
+      ],
+    },
+  };
+}
 
-/**
- * The pod's server: TCP and UDP on every port given, answering `pong` to each connection or
- * datagram, all from one small process (one per pod; socat's forking UDP listener loses
- * datagrams that arrive together).
- */
-const SERVER = `
-import selectors, socket, sys
-sel = selectors.DefaultSelector()
-for port in map(int, sys.argv[1:]):
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    t.bind(('0.0.0.0', port)); t.listen(256); t.setblocking(False)
-    sel.register(t, selectors.EVENT_READ, 'tcp')
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(('0.0.0.0', port)); u.setblocking(False)
-    sel.register(u, selectors.EVENT_READ, 'udp')
-while True:
-    for key, _ in sel.select():
-        s = key.fileobj
-        try:
-            if key.data == 'tcp':
-                c, _ = s.accept(); c.setblocking(True); c.settimeout(1)
-                c.sendall(b'pong\\n'); c.close()
-            else:
-                _, peer = s.recvfrom(2048); s.sendto(b'pong\\n', peer)
-        except OSError:
-            pass
-`;
+/** A Pod object as the evaluator's pod (labels, IP from the status, named container ports). */
+function asKubePod(o: KubeObject): KubePod {
+  const spec = o['spec'] as { containers: { ports?: Record<string, unknown>[] }[] };
+  const status = (o['status'] ?? {}) as { podIP?: string };
+  return {
+    namespace: o.metadata.namespace!,
+    name: o.metadata.name!,
+    ip: status.podIP ?? '',
+    labels: { ...(o.metadata.labels ?? {}) },
+    ports: spec.containers.flatMap((c) =>
+      (c.ports ?? []).map((p) => ({
+        name: String(p['name']),
+        port: Number(p['containerPort']),
+        protocol: String(p['protocol'] ?? 'TCP'),
+      })),
+    ),
+  };
+}
 
-/** The model: the fabric, its 9 pods, their labels and namespaces' labels as romanad has them. */
+/** A NetworkPolicy object as the evaluator's policy: its spec as it is, nothing normalised. */
+function asKubePolicy(o: KubeObject): KubePolicy {
+  const ns = o.metadata.namespace!;
+  return {
+    id: `kube.${ns}.${o.metadata.name!}`,
+    namespace: ns,
+    ...(o['spec'] as object),
+  } as KubePolicy;
+}
+
+/** The model: the fabric, the API server holding its 9 pods, and the listener between them. */
 export class Model {
   readonly f: Fabric;
   readonly client: RomanadClient;
-  readonly pods = new Map<string, KubePod>();
-  readonly namespaces = new Map<string, KubeNamespace>();
-  readonly #addressOf = new Map<string, string>();
-  readonly #policies = new Map<string, KubePolicy>();
+  /** The pods by `namespace/name`, with the IP the CNI plugin gave each. */
+  readonly pods = new Map<string, { ip: string }>();
   readonly #probers = new Map<string, Prober>();
+  readonly #dir = mkdtempSync(path.join(os.tmpdir(), 'netpol-model-'));
+  #api: KubeApiServer | undefined;
+  #listener: ListenerProcess | undefined;
+  #truth: Truth | undefined;
 
   constructor(tag: string) {
     this.f = new Fabric(tag, ['h1', 'h2'], { use_policy: true });
     this.client = undefined as unknown as RomanadClient;
+  }
+
+  get api(): KubeApiServer {
+    return this.#api!;
   }
 
   async start(): Promise<void> {
@@ -117,37 +132,31 @@ export class Model {
     });
     (this as { client: RomanadClient }).client = new RomanadClient({
       baseUrl: f.romanad.url,
-      token: 'fabric-admin-token-0123456789',
+      token: ADMIN_TOKEN,
     });
+    this.#api = await startKubeApiServer({ bookmarkMs: 500 });
     await f.startAgents(['--policy', '--policy-mode', 'kubernetes']);
     let i = 0;
     for (const ns of NAMESPACES) {
+      this.api.create({
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: ns, labels: { ns } },
+      });
       for (const p of PODS) {
-        const pod = await f.addPod(`${ns}${p}`, i++ % 2 === 0 ? 'h1' : 'h2', ns);
-        this.pods.set(`${ns}/${p}`, {
-          namespace: ns,
-          name: p,
-          ip: pod.ip,
-          labels: { pod: p },
-          ports: PORTS.flatMap((port) =>
-            PROTOCOLS.map((proto) => ({
-              name: `serve-${port}-${proto.toLowerCase()}`,
-              port,
-              protocol: proto,
-            })),
-          ),
+        const host = i++ % 2 === 0 ? 'h1' : 'h2';
+        const obj = this.api.create(podObject(ns, p, host));
+        const pod = await f.addPod(`${ns}${p}`, host, ns, undefined, p);
+        this.api.updateStatus({
+          ...obj,
+          status: { phase: 'Running', podIP: pod.ip, podIPs: [{ ip: pod.ip }] },
         });
+        this.pods.set(`${ns}/${p}`, { ip: pod.ip });
         f.spawnInPod(`${ns}${p}`, ['python3', '-c', SERVER, ...PORTS.map(String)]);
       }
     }
-    const addresses = await this.client.listAddresses();
-    for (const [key, pod] of this.pods) {
-      const a = addresses.find((x) => x.ip === pod.ip);
-      if (a === undefined) throw new Error(`no address for ${key}`);
-      this.#addressOf.set(key, a.name);
-    }
-    for (const ns of NAMESPACES) await this.setNamespaceLabels(ns, { ns });
-    for (const key of this.pods.keys()) await this.pushPod(key);
+    await this.#startListener();
+    await this.#settled('the pods and namespaces');
     for (const key of this.pods.keys()) {
       const name = `${key[0]}${key[2]}`;
       await until(`the servers in ${name}`, () => {
@@ -155,6 +164,16 @@ export class Model {
         return ss.split(':80 ').length >= 3 && ss.split(':81 ').length >= 3;
       });
     }
+  }
+
+  async #startListener(): Promise<void> {
+    const tokenFile = path.join(this.#dir, 'token');
+    writeFileSync(tokenFile, `${ADMIN_TOKEN}\n`);
+    chmodSync(tokenFile, 0o600);
+    this.#listener = await startListener([
+      ...['--kubeconfig', this.api.kubeconfigPath, '--romanad-url', this.f.romanad.url],
+      ...['--token-file', tokenFile, '--log-level', 'info', '--no-leader-elect'],
+    ]);
   }
 
   #prober(key: string): Prober {
@@ -168,47 +187,118 @@ export class Model {
 
   async close(): Promise<void> {
     for (const p of this.#probers.values()) p.close();
+    await this.#listener?.stop();
+    await this.#api?.close();
     await this.f.close();
+    rmSync(this.#dir, { recursive: true, force: true });
   }
 
-  /** Sends a pod's labels and named ports to romanad. */
-  async pushPod(key: string): Promise<void> {
-    const pod = this.pods.get(key)!;
-    await this.client.setAddressPod(this.#addressOf.get(key)!, {
-      namespace: pod.namespace,
-      name: pod.name,
-      labels: pod.labels,
-      ports: pod.ports.map((p) => ({ ...p, protocol: p.protocol as 'TCP' | 'UDP' | 'SCTP' })),
-    });
-  }
-
+  /** Replaces a pod's labels in the API server; resolves once romanad has them. */
   async setPodLabels(key: string, labels: Record<string, string>): Promise<void> {
-    this.pods.get(key)!.labels = labels;
-    await this.pushPod(key);
+    const [ns, name] = key.split('/') as [string, string];
+    const o = this.api.get('v1', 'Pod', name, ns)!;
+    this.api.update({ ...o, metadata: { ...o.metadata, labels } });
+    await this.#settled(`pod ${key} labels ${JSON.stringify(labels)}`);
   }
 
+  /** Replaces a namespace's labels in the API server; resolves once romanad has them. */
   async setNamespaceLabels(name: string, labels: Record<string, string>): Promise<void> {
-    this.namespaces.set(name, { name, labels });
-    await this.client.putNamespace(name, labels);
+    const o = this.api.get('v1', 'Namespace', name)!;
+    this.api.update({ ...o, metadata: { ...o.metadata, labels } });
+    await this.#settled(`namespace ${name} labels ${JSON.stringify(labels)}`);
   }
 
-  /** Makes `policies` the whole set of policies in romanad. */
+  /**
+   * Makes `policies` the whole set of NetworkPolicies in the API server (created, updated or
+   * deleted there), and resolves once the listener has carried them into romanad.
+   */
   async setPolicies(policies: KubePolicy[]): Promise<void> {
-    const want = new Map(policies.map((p) => [p.id, p]));
-    for (const p of policies) await this.client.addPolicy(p);
-    for (const id of this.#policies.keys()) {
-      if (!want.has(id)) await this.client.removePolicy(id);
+    const want = new Map<string, KubePolicy>();
+    for (const p of policies) want.set(p.id.slice(`kube.${p.namespace}.`.length), p);
+    const have = this.api.list(NETPOL, 'NetworkPolicy');
+    for (const o of have) {
+      const ns = o.metadata.namespace!;
+      const p = want.get(o.metadata.name!);
+      if (p === undefined || p.namespace !== ns)
+        this.api.delete(NETPOL, 'NetworkPolicy', o.metadata.name!, ns);
     }
-    this.#policies.clear();
-    for (const [id, p] of want) this.#policies.set(id, p);
+    for (const [name, p] of want) {
+      const { id: _id, namespace, ...spec } = p;
+      const old = this.api.get(NETPOL, 'NetworkPolicy', name, namespace);
+      const obj = {
+        apiVersion: NETPOL,
+        kind: 'NetworkPolicy',
+        metadata: { namespace, name },
+        spec,
+      };
+      if (old === undefined) this.api.create(obj);
+      else this.api.update({ ...obj, metadata: old.metadata });
+    }
+    await this.#settled(`${policies.length} policies`);
+  }
+
+  /** The API server's objects, as the evaluator takes them. */
+  #readTruth(): Truth {
+    return {
+      pods: this.api.list('v1', 'Pod').map(asKubePod),
+      namespaces: this.api
+        .list('v1', 'Namespace')
+        .map((o) => ({ name: o.metadata.name!, labels: { ...(o.metadata.labels ?? {}) } })),
+      policies: this.api.list(NETPOL, 'NetworkPolicy').map(asKubePolicy),
+    };
+  }
+
+  /**
+   * Waits until romanad holds what the API server holds (the listener applied it): every
+   * NetworkPolicy as its `kube.` policy and no other, every pod's labels and ports on its
+   * address, every namespace's labels.
+   */
+  async #settled(what: string): Promise<void> {
+    await waitUntil(
+      `the listener to apply ${what}`,
+      async () => {
+        const [policies, addresses, namespaces] = await Promise.all([
+          this.client.listPolicies(),
+          this.client.listAddresses(),
+          this.client.listNamespaces(),
+        ]);
+        const want = this.api.list(NETPOL, 'NetworkPolicy').map((o) => {
+          const r = fromNetworkPolicy(o as never);
+          if (!r.ok) throw new Error(`${r.id} refused: ${r.problems.join('; ')}`);
+          return r.policy;
+        });
+        const held = policies.filter((p) => p.id?.startsWith('kube.'));
+        if (held.length !== want.length) return false;
+        for (const w of want) {
+          const h = held.find((p) => p.id === w.id);
+          if (
+            h === undefined ||
+            !isDeepStrictEqual(JSON.parse(JSON.stringify(h)), JSON.parse(JSON.stringify(w)))
+          )
+            return false;
+        }
+        for (const o of this.api.list('v1', 'Pod')) {
+          const pod = asKubePod(o);
+          const a = addresses.find((x) => x.ip === pod.ip);
+          if (!isDeepStrictEqual(a?.pod?.labels ?? {}, pod.labels)) return false;
+          if ((a?.pod?.ports ?? []).length !== pod.ports.length) return false;
+        }
+        for (const ns of NAMESPACES) {
+          const o = this.api.get('v1', 'Namespace', ns)!;
+          const h = namespaces.find((n) => n.name === ns);
+          if (!isDeepStrictEqual(h?.labels ?? {}, o.metadata.labels ?? {})) return false;
+        }
+        return true;
+      },
+      15_000,
+    );
   }
 
   /** The oracle's answer for one probe; a pod's traffic to itself never leaves it. */
   expected(p: Probe): boolean {
     if (p.from === p.to) return true;
-    const pods = [...this.pods.values()];
-    const ns = [...this.namespaces.values()];
-    return allowed([...this.#policies.values()], pods, ns, p.from, p.to, p.port, p.protocol);
+    const t = (this.#truth ??= this.#readTruth());
+    return allowed(t.policies, t.pods, t.namespaces, p.from, p.to, p.port, p.protocol);
   }
 
   /** Probes every pair on the given ports and protocols, from all 9 pods at once. */
@@ -246,6 +336,7 @@ export class Model {
     ports: readonly number[] = PORTS,
     protocols: readonly string[] = PROTOCOLS,
   ): Promise<void> {
+    this.#truth = this.#readTruth();
     const end = Date.now() + 20_000;
     let got = new Map<string, boolean>();
     let diffs: string[] = [];
@@ -326,36 +417,4 @@ function parseKey(key: string): Probe {
 
 export function probeKey(p: Probe): string {
   return `${p.from} ${p.to} ${p.port} ${p.protocol}`;
-}
-
-/** A prober process in one pod, asked one batch at a time. */
-class Prober {
-  readonly #child: ChildProcess;
-  #buffer = '';
-  #waiting: ((line: string) => void)[] = [];
-
-  constructor(netns: string) {
-    this.#child = spawn('nsenter', [`--net=${netnsPath(netns)}`, 'python3', '-u', '-c', PROBER], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    this.#child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      this.#buffer += d;
-      for (let nl = this.#buffer.indexOf('\n'); nl >= 0; nl = this.#buffer.indexOf('\n')) {
-        const line = this.#buffer.slice(0, nl);
-        this.#buffer = this.#buffer.slice(nl + 1);
-        this.#waiting.shift()?.(line);
-      }
-    });
-  }
-
-  ask(targets: unknown[], timeout: number): Promise<boolean[]> {
-    return new Promise((resolve) => {
-      this.#waiting.push((line) => resolve(JSON.parse(line) as boolean[]));
-      this.#child.stdin!.write(`${JSON.stringify({ targets, timeout })}\n`);
-    });
-  }
-
-  close(): void {
-    this.#child.kill('SIGKILL');
-  }
 }

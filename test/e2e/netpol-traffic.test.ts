@@ -1,7 +1,8 @@
 /**
  * Kubernetes NetworkPolicy semantics with real traffic (`romana-agent --policy-mode
  * kubernetes`): the upstream test model (netpol-model.ts), one fabric for every case; each case
- * sets policies and labels through romanad's API and compares all 81 pairs on TCP/UDP 80 and 81
+ * sets NetworkPolicies and labels in the test Kubernetes API server (the listener carries them
+ * into romanad) and compares all 81 pairs on TCP/UDP 80 and 81
  * with the oracle (src/policy/evaluate.ts).
  */
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { KubePeer, KubePolicy, KubePort, LabelSelector } from '../../src/policy/kube-model.ts';
 import { netnsPath } from '../helpers/netns.ts';
-import { sleep } from '../helpers/fabric.ts';
+import { sleep, until } from '../helpers/fabric.ts';
 import { Model } from './netpol-model.ts';
 
 const m = new Model(`np${process.pid % 100000}`);
@@ -250,6 +251,9 @@ describe(
       await m.setPolicies([]);
       const server = m.f.spawnInPod('xa', ['socat', 'TCP-LISTEN:82,reuseaddr,fork', 'EXEC:cat']);
       assert.ok(server.pid);
+      await until('the echo server in x/a', () =>
+        String(m.f.inPod('xa', ['ss', '-lnt']).stdout).includes(':82 '),
+      );
       const target = `TCP:${m.pods.get('x/a')!.ip}:82`;
       const conn = spawn('nsenter', [
         `--net=${netnsPath(`${m.f.prefix}-ya`)}`,

@@ -242,16 +242,22 @@ export class Fabric {
 
   /**
    * ADD of a pod (Kubernetes namespace = `tenant`, label romana.io/segment = `segment` when
-   * given) in its own network namespace; retries while the agent has not made its chains yet.
+   * given; Kubernetes pod name `podName`) in its own network namespace; retries while the agent has not made its chains yet.
    */
-  async addPod(name: string, host: string, tenant = 'team', segment?: string): Promise<Pod> {
+  async addPod(
+    name: string,
+    host: string,
+    tenant = 'team',
+    segment?: string,
+    podName = name,
+  ): Promise<Pod> {
     const ns = `${this.prefix}-${name}`;
     this.#addNs(ns);
     const id = `${name.padEnd(8, '0')}beef`;
-    this.registerPod(tenant, name, segment);
+    this.registerPod(tenant, podName, segment);
     let r: CniRun = { code: null, out: '', err: '' };
     for (let i = 0; i < 50; i++) {
-      r = await this.cni('ADD', host, id, ns, tenant, name);
+      r = await this.cni('ADD', host, id, ns, tenant, podName);
       if (r.code === 0) break;
       await sleep(200);
     }
