@@ -219,8 +219,11 @@ describe('informer', () => {
     informer.on('add', (n) => seen.push(`add ${n.metadata?.name ?? ''}`));
     informer.on('update', (n) => seen.push(`update ${n.metadata?.name ?? ''}`));
     informer.on('delete', (n) => seen.push(`delete ${n.metadata?.name ?? ''}`));
-    // client-node stops an informer on a connection error; a listener starts it again.
-    informer.on('error', () => setTimeout(() => void informer.start(), 20));
+    // client-node stops an informer on a connection error; a listener starts it again, unless
+    // the test has stopped it (stopping can itself report an error: restarting then would
+    // keep the informer, and this file, running forever).
+    let stopped = false;
+    informer.on('error', () => setTimeout(() => stopped || void informer.start(), 20));
     await informer.start();
     try {
       await waitFor(() => api.watchCount > 0, 'the informer to watch');
@@ -251,6 +254,7 @@ describe('informer', () => {
           .sort(),
       );
     } finally {
+      stopped = true;
       await informer.stop();
     }
   });
@@ -272,7 +276,10 @@ describe('informer', () => {
       assert.equal(verbs[0], 'watch', verbs.join(','));
       const listed = verbs.indexOf('list');
       assert.ok(listed > 0, `a relist after the refused watch: ${verbs.join(',')}`);
-      assert.ok(verbs.slice(1, listed).every((v) => v === 'watch'), verbs.join(','));
+      assert.ok(
+        verbs.slice(1, listed).every((v) => v === 'watch'),
+        verbs.join(','),
+      );
       assert.equal(verbs[listed + 1], 'watch', verbs.join(','));
     } finally {
       await informer.stop();
