@@ -25,6 +25,7 @@ import { hostCidr } from '../net/addr.ts';
 import { VERSION } from '../version.ts';
 import { invalidInput, notFound } from '../errors.ts';
 import { readBooleanEnv } from '../env-flags.ts';
+import { runProgram, runUntilSignalled, startWhenReachable } from '../program.ts';
 
 interface Flags {
   romanadUrl: string;
@@ -267,24 +268,15 @@ async function run(f: Flags): Promise<number> {
     f.metricsPort > 0
       ? await serveMetrics(metrics, f.metricsPort, f.metricsHost, () => agent.healthy)
       : undefined;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await agent.start();
-      break;
-    } catch (err) {
-      log('warn', 'romanad is not reachable yet; retrying', { attempt, err: String(err) });
-      await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
-    }
-  }
+  await startWhenReachable(
+    () => agent.start(),
+    (attempt, err) =>
+      log('warn', 'romanad is not reachable yet; retrying', { attempt, err: String(err) }),
+  );
   log('info', 'romana-agent running', { table: f.routeTable, romanad: f.romanadUrl });
-  return new Promise((resolve) => {
-    const stop = () => {
-      agent.stop();
-      server?.close();
-      resolve(0);
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+  return runUntilSignalled(() => {
+    agent.stop();
+    server?.close();
   });
 }
 
@@ -374,14 +366,5 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (_o: unknown, cmd: Command) => {
       code = await plan(cmd.optsWithGlobals<Flags>());
     });
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    return code;
-  } catch (err) {
-    const e = err as { code?: string; exitCode?: number; message?: string };
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
-    if (typeof e.code === 'string' && e.code.startsWith('commander.')) return 2;
-    process.stderr.write(`romana-agent: ${e.message ?? String(err)}\n`);
-    return 1;
-  }
+  return runProgram(program, argv, () => code);
 }

@@ -11,6 +11,7 @@ import { RomanadClient } from '../client/index.ts';
 import { ProcessExec } from '../exec.ts';
 import { VERSION } from '../version.ts';
 import { readBooleanEnv } from '../env-flags.ts';
+import { runProgram, runUntilSignalled, startWhenReachable } from '../program.ts';
 import { BirdControl } from './bird.ts';
 import { PublisherMetrics, serveMetrics } from './metrics.ts';
 import { parsePeer } from './peers.ts';
@@ -189,25 +190,16 @@ async function run(f: Flags): Promise<number> {
     void publisher.publish();
   };
   process.on('SIGHUP', hup);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await publisher.start();
-      break;
-    } catch (err) {
-      log('warn', 'romanad is not reachable yet; retrying', { attempt, err: String(err) });
-      await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
-    }
-  }
+  await startWhenReachable(
+    () => publisher.start(),
+    (attempt, err) =>
+      log('warn', 'romanad is not reachable yet; retrying', { attempt, err: String(err) }),
+  );
   log('info', 'romana-route-publisher running', { config: f.config, socket: f.socket });
-  return new Promise((resolve) => {
-    const stop = () => {
-      process.off('SIGHUP', hup);
-      publisher.stop();
-      server?.close();
-      resolve(0);
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+  return runUntilSignalled(() => {
+    process.off('SIGHUP', hup);
+    publisher.stop();
+    server?.close();
   });
 }
 
@@ -267,14 +259,5 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (o: Flags) => {
       code = await status(o);
     });
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    return code;
-  } catch (err) {
-    const e = err as { code?: string; message?: string };
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
-    if (typeof e.code === 'string' && e.code.startsWith('commander.')) return 2;
-    process.stderr.write(`romana-route-publisher: ${e.message ?? String(err)}\n`);
-    return 1;
-  }
+  return runProgram(program, argv, () => code);
 }

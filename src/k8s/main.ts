@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { RomanadClient } from '../client/index.ts';
 import { VERSION } from '../version.ts';
 import { readBooleanEnv } from '../env-flags.ts';
+import { runProgram } from '../program.ts';
 import { declareFlags, listenAddress, type Flags } from './flags.ts';
 import { loadKubeConfig } from './informer.ts';
 import { LeaderElector } from './leader.ts';
@@ -132,14 +133,5 @@ export async function main(argv: string[]): Promise<number> {
   program.action(async (f: Flags) => {
     code = await run(f);
   });
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    return code;
-  } catch (err) {
-    const e = err as { code?: string; message?: string };
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
-    if (typeof e.code === 'string' && e.code.startsWith('commander.')) return 2;
-    process.stderr.write(`romana-listener: ${e.message ?? String(err)}\n`);
-    return 1;
-  }
+  return runProgram(program, argv, () => code);
 }
