@@ -294,24 +294,27 @@ describe('address GC', () => {
           for (const [kind, i] of ops) {
             const name = `churn-${run}-${i}`;
             const cur = current.get(name);
-            if (kind === 'create' && cur === undefined) {
+            // a finished pod keeps its name in the API until it is deleted
+            const taken = cur !== undefined || finished.has(name);
+            if (kind === 'create' && !taken) {
               const p = await addPod('shop', name, 'n2');
               current.set(name, { name, address: p.address, alive: true });
               all.push(current.get(name)!);
-            } else if (kind === 'delete' && cur) {
+            } else if ((kind === 'delete' || kind === 'recreate') && taken) {
               api.delete('v1', 'Pod', name, 'shop');
-              cur.alive = false;
+              if (cur) cur.alive = false;
               current.delete(name);
-            } else if (kind === 'recreate' && cur) {
-              api.delete('v1', 'Pod', name, 'shop');
-              cur.alive = false;
-              const p = await addPod('shop', name, 'n2');
-              current.set(name, { name, address: p.address, alive: true });
-              all.push(current.get(name)!);
+              finished.delete(name);
+              if (kind === 'recreate') {
+                const p = await addPod('shop', name, 'n2');
+                current.set(name, { name, address: p.address, alive: true });
+                all.push(current.get(name)!);
+              }
             } else if (kind === 'finish' && cur) {
               setPodPhase('shop', name, 'Failed');
               cur.alive = false;
               current.delete(name);
+              finished.add(name);
             }
             await new Promise((r) => setTimeout(r, 50));
           }
