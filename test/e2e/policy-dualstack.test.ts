@@ -160,6 +160,22 @@ function flushNeighbours(): void {
   for (const p of PODS) p.ns!.ip('-6', 'neigh', 'flush', 'all');
 }
 
+/** romanad's address view of a pod (both families in `ips`), with its `role` label. */
+function address(p: Pod, role: string) {
+  return {
+    name: p.name,
+    ip: ip(p, 4),
+    ips: [{ ip: ip(p, 4) }, { ip: ip(p, 6) }],
+    tenant: p.tenant,
+    pod: {
+      namespace: p.tenant,
+      name: p.name,
+      labels: { role },
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    },
+  };
+}
+
 const logs: string[] = [];
 function sync(mode: PolicyMode): PolicySync {
   return new PolicySync(
@@ -279,19 +295,7 @@ describe(
       };
       await s.refresh({
         listPolicies: async () => [netpol as unknown as Policy],
-        listAddresses: async () =>
-          PODS.map((p) => ({
-            name: p.name,
-            ip: ip(p, 4),
-            ips: [{ ip: ip(p, 4) }, { ip: ip(p, 6) }],
-            tenant: p.tenant,
-            pod: {
-              namespace: p.tenant,
-              name: p.name,
-              labels: { role: p.name },
-              ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-            },
-          })),
+        listAddresses: async () => PODS.map((p) => address(p, p.name)),
         listNamespaces: async () => [{ name: 'a' }, { name: 'b' }],
       });
       await s.sync();
@@ -302,6 +306,16 @@ describe(
         (from, to, port) => to.name !== 'back' || (from.name === 'front' && port === 8080),
       );
       assert.match(node.ip('-6', 'neigh', 'show', ip(PODS[0]!, 6)), /lladdr/);
+      // `side` relabelled `front`: only set members change (one ipset restore per family).
+      const side = PODS[3]!;
+      const value = address(side, 'front');
+      s.apply({ revision: 2, kind: 'addresses', type: 'put', id: side.name, value });
+      await s.sync();
+      assert.ok(s.healthy, logs.join('\n'));
+      await checkAll((from, to, port) => {
+        if (to.name !== 'back') return true;
+        return (from.name === 'front' || from.name === 'side') && port === 8080;
+      });
     });
   },
 );
