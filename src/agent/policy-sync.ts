@@ -14,6 +14,7 @@
  * relabelled, or a namespace relabelled, changes only the members of the sets it touches, in
  * one `ipset restore`; policies and blocks re-render as in 2.x mode.
  */
+import { existsSync } from 'node:fs';
 import type { Block, Policy } from '../client/index.ts';
 import type { WatchEvent } from '../client/watch.ts';
 import type { Exec } from '../exec.ts';
@@ -45,6 +46,16 @@ export interface PolicySource {
   listNamespaces?(): Promise<NamespaceLike[]>;
 }
 
+/**
+ * Both families, unless the kernel has no IPv6 at all (booted with `ipv6.disable=1`: no
+ * `/proc/net/if_inet6`, no ip6tables), where no IPv6 packet can flow and IPv4 alone is enforced.
+ */
+function nodeFamilies(log: Log): readonly Family[] {
+  if (existsSync('/proc/net/if_inet6')) return POLICY_FAMILIES;
+  log('warn', 'IPv6 is disabled in this kernel: policies are enforced on IPv4 only');
+  return [4];
+}
+
 export class PolicySync {
   readonly #renderer = new Renderer();
   readonly #firewalls: Firewall[];
@@ -62,7 +73,7 @@ export class PolicySync {
     readonly log: Log,
     readonly metrics?: AgentMetrics,
     readonly mode: PolicyMode = 'romana',
-    readonly families: readonly Family[] = POLICY_FAMILIES,
+    readonly families: readonly Family[] = nodeFamilies(log),
   ) {
     this.#firewalls = families.map((f) => new Firewall(exec, f));
     this.#kube = mode === 'kubernetes' ? new KubeView() : undefined;

@@ -81,14 +81,18 @@ export function familySetName(name: string, family: Family): string {
  * @example memberFamily('10.0.0.0/8 nomatch') // 4
  */
 export function memberFamily(member: string): Family | undefined {
-  let end = member.length;
-  for (const sep of ['/', ',', ' ']) {
-    const i = member.indexOf(sep);
-    if (i >= 0 && i < end) end = i;
+  if (isV6Member(member)) return 6;
+  return /^\d+\.\d+\.\d+\.\d+(?:[/, ]|$)/.test(member) ? 4 : undefined;
+}
+
+/** Whether a hash set member's address (before `/`, `,` or a space) is IPv6: has a `:`. */
+function isV6Member(member: string): boolean {
+  for (let i = 0; i < member.length; i++) {
+    const c = member.charCodeAt(i);
+    if (c === 58) return true; // ':'
+    if (c === 47 || c === 44 || c === 32) return false; // '/', ',', ' '
   }
-  const addr = member.slice(0, end);
-  if (addr.includes(':')) return 6;
-  return /^\d+\.\d+\.\d+\.\d+$/.test(addr) ? 4 : undefined;
+  return false;
 }
 
 const ADDRESS_MATCH = /(?:^| )-[sd] (\S+)/;
@@ -103,6 +107,7 @@ const ICMP_MATCH = /(?:^| )-p (icmp|ipv6-icmp)(?: |$)/;
  * @example ruleFamily('-m set --match-set ROMANA-x src') // undefined
  */
 export function ruleFamily(match: string): Family | undefined {
+  if (!match.includes('-s ') && !match.includes('-d ') && !match.includes('icmp')) return undefined;
   const addr = ADDRESS_MATCH.exec(match);
   if (addr !== null) return addr[1]!.includes(':') ? 6 : 4;
   const icmp = ICMP_MATCH.exec(match);
@@ -121,14 +126,12 @@ function remember<K extends object, V>(memo: WeakMap<K, V>, key: K, make: () => 
 }
 
 function projectSet(set: IpSet, family: Family): IpSet {
+  // IPv4 keeps a set with no IPv6 member as it is (the common case, and no allocation).
+  if (family === 4 && (set.type === 'list:set' || !set.members.some(isV6Member))) return set;
   const members = remember(memberMemo[family], set.members, () => {
-    if (set.type === 'list:set') {
-      return family === 4 ? set.members : set.members.map((m) => familySetName(m, family));
-    }
-    const kept = set.members.filter((m) => memberFamily(m) === family);
-    return kept.length === set.members.length && family === 4 ? set.members : kept;
+    if (set.type === 'list:set') return set.members.map((m) => familySetName(m, family));
+    return set.members.filter((m) => isV6Member(m) === (family === 6));
   });
-  if (family === 4 && members === set.members) return set;
   const name = familySetName(set.name, family);
   if (set.type === 'list:set') return { name, type: set.type, members };
   return { name, type: set.type, members, family: family === 6 ? 'inet6' : 'inet' };
@@ -145,6 +148,7 @@ function projectRule(rule: ChainRule, family: Family): ChainRule {
 }
 
 function projectChain(chain: Chain, family: Family): Chain {
+  if (family === 4 && !chain.rules.some((r) => ruleFamily(r.match) === 6)) return chain;
   const rules = remember(ruleMemo[family], chain.rules, () => {
     const kept = chain.rules.filter((r) => {
       const f = ruleFamily(r.match);
