@@ -147,8 +147,17 @@ function projectRule(rule: ChainRule, family: Family): ChainRule {
   };
 }
 
+/** Whether a rule is IPv6 only (it has a `:` of an address or says `icmp`); a plain loop: hot. */
+function hasV6Rule(rules: readonly ChainRule[]): boolean {
+  for (let i = 0; i < rules.length; i++) {
+    const m = rules[i]!.match;
+    if ((m.includes(':') || m.includes('icmp')) && ruleFamily(m) === 6) return true;
+  }
+  return false;
+}
+
 function projectChain(chain: Chain, family: Family): Chain {
-  if (family === 4 && !chain.rules.some((r) => ruleFamily(r.match) === 6)) return chain;
+  if (family === 4 && !hasV6Rule(chain.rules)) return chain;
   const rules = remember(ruleMemo[family], chain.rules, () => {
     const kept = chain.rules.filter((r) => {
       const f = ruleFamily(r.match);
