@@ -166,8 +166,9 @@ export function allSetMembers(
     const members: string[] = [];
     for (const n of names) {
       for (const p of byNs.get(n) ?? []) {
-        if (spec.podSelector === undefined || labelsMatch(spec.podSelector, p.labels))
-          members.push(...podIps(p));
+        if (spec.podSelector !== undefined && !labelsMatch(spec.podSelector, p.labels)) continue;
+        if (p.ips === undefined) members.push(p.ip);
+        else members.push(...p.ips);
       }
     }
     out.set(d.name, members);
