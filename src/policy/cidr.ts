@@ -5,10 +5,14 @@
  * (`::ffff:10.0.0.0/104`: write the IPv4 CIDR, which IPv4 enforces).
  */
 import { BOTH_FAMILIES, Cidr } from '../net/addr.ts';
+import { parseIPv6Loose } from '../net/addr-text.ts';
 import { invalidInput } from '../errors.ts';
 
-/** `::ffff:0:0/96`, the IPv4-mapped IPv6 addresses. */
-const MAPPED = Cidr.parse('::ffff:0:0/96', 'mapped', BOTH_FAMILIES);
+/** Whether IPv6 text `addr` with prefix `prefix` lies inside `::ffff:0:0/96` (IPv4-mapped). */
+function isMapped(addr: string, prefix: string): boolean {
+  const v6 = parseIPv6Loose(addr);
+  return v6 !== undefined && v6 >> 32n === 0xffffn && Number(prefix) >= 96;
+}
 
 /**
  * Parses a policy CIDR of either family; throws an `invalid_input` error naming `field` and the
@@ -28,11 +32,11 @@ export function parsePolicyCidr(text: string, field: string): Cidr {
       `${field}: '${text}' embeds an IPv4 address in IPv6 text; write the IPv4 CIDR (a.b.c.d/n) or the IPv6 one in hex groups`,
     );
   }
-  const cidr = Cidr.parse(text, field, BOTH_FAMILIES);
-  if (cidr.family === 6 && cidr.prefix >= 96 && MAPPED.contains(cidr)) {
+  const slash = text.indexOf('/');
+  if (slash > 0 && isMapped(text.slice(0, slash), text.slice(slash + 1))) {
     throw invalidInput(
       `${field}: '${text}' is an IPv4-mapped IPv6 prefix (::ffff:0:0/96), which no packet carries; write the IPv4 CIDR (a.b.c.d/n)`,
     );
   }
-  return cidr;
+  return Cidr.parse(text, field, BOTH_FAMILIES);
 }

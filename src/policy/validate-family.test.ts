@@ -29,7 +29,7 @@ describe('IPv6 in 2.x policies', () => {
   it('refuses non-canonical text, zone ids and IPv4-mapped prefixes, naming field and value', () => {
     const one = (cidr: string) => problems(entry([{ cidr }], [tcp]));
     assert.deepEqual(one('FD00:9::/64'), [
-      `${CIDR}: 'FD00:9::/64' is not a CIDR (expected a.b.c.d/n); write it as fd00:9::/64`,
+      `${CIDR}: 'FD00:9::/64' is not a CIDR (expected ipv6-address/n); write it as fd00:9::/64`,
     ]);
     assert.deepEqual(one('fe80::%eth0/64'), [
       `${CIDR}: 'fe80::%eth0/64' has a zone id (%…); a policy CIDR cannot name an interface, write it without`,
