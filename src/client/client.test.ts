@@ -83,6 +83,21 @@ describe('RomanadClient', () => {
     assert.equal(seen.at(-1)!.auth, undefined, 'no token, no header');
   });
 
+  it('allocate resolves with the first IP; allocateAll with every one, IPv4 first', async () => {
+    const c = new RomanadClient({ baseUrl: base });
+    const req = { name: 'p', host: 'h' };
+    answer = { status: 200, body: '"10.0.0.5"' };
+    assert.equal(await c.allocate(req), '10.0.0.5');
+    assert.deepEqual(await c.allocateAll(req), ['10.0.0.5']);
+    answer = { status: 200, body: '{"ip":"10.0.0.5","ips":["10.0.0.5","fd00:10::5"]}' };
+    assert.equal(await c.allocate(req), '10.0.0.5');
+    assert.equal(await c.allocateAddress(req), '10.0.0.5');
+    assert.deepEqual(await c.allocateAll(req), ['10.0.0.5', 'fd00:10::5']);
+    answer = { status: 200, body: '{"ip":"fd00:10::5","ips":["fd00:10::5"]}' };
+    assert.equal(await c.allocate(req), 'fd00:10::5');
+    answer = { status: 200, body: 'null' };
+  });
+
   it('throws RomanadApiError carrying status, code and details', async () => {
     answer = {
       status: 404,
