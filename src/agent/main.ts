@@ -18,6 +18,8 @@ import {
   primaryLink,
   provisionInterface,
   sysctls,
+  sysctls6,
+  hasIpv6,
   type Log,
 } from './provision.ts';
 import { inNetns, ProcessExec } from '../exec.ts';
@@ -97,7 +99,7 @@ function options(cmd: Command): Command {
     .addOption(
       opt(
         '--provision-sysctls',
-        'set proxy_arp (default, all) and ip_forward to 1',
+        'set proxy_arp (default, all), ip_forward and IPv6 forwarding to 1',
         'provision-sysctls',
       ).default(false),
     )
@@ -242,11 +244,15 @@ async function run(f: Flags): Promise<number> {
   if (f.provisionIface)
     log('info', 'romana-lo ready', { kind: await provisionInterface(exec, f.gatewayIp, log) });
   await sysctls(exec, f.provisionSysctls);
+  const ipv6 = await hasIpv6(exec);
+  if (ipv6) await sysctls6(exec, f.provisionSysctls, log);
   await nameTable(f.rtTablesFile, f.routeTable);
   const link = await primaryLink(exec, f.linkName);
   log('info', 'primary link', { link });
-  if (await ensureRule(exec, f.routeTable))
-    log('info', 'added the policy rule', { table: f.routeTable });
+  for (const family of ipv6 ? ([4, 6] as const) : ([4] as const)) {
+    if (await ensureRule(exec, f.routeTable, family))
+      log('info', 'added the policy rule', { table: f.routeTable, family });
+  }
   const agent = new Agent({
     client,
     baseUrl: f.romanadUrl,
