@@ -42,6 +42,9 @@ export interface CallOptions {
  * const c = new RomanadClient({ baseUrl: 'http://127.0.0.1:9600', token: process.env.ROMANA_TOKEN });
  * const ip = await c.allocateAddress({ name: 'pod-a', host: 'node-1' }); // '10.112.0.1'
  */
+/** `POST /address`'s answer: the bare IP (IPv4 alone, the 2.x shape) or every family's. */
+type AllocationAnswer = string | { ip: string; ips: string[] };
+
 export class RomanadClient {
   readonly baseUrl: string;
   readonly #transport: TransportOptions;
@@ -107,14 +110,28 @@ export class RomanadClient {
     return this.call('DELETE', `/hosts/${seg(name)}`, { query });
   }
 
-  /** `POST /address`: resolves with the allocated IP. */
-  allocateAddress(req: AllocationRequest): Promise<string> {
-    return this.call('POST', '/address', { body: req });
+  /**
+   * `POST /address`: resolves with the allocated IP, the first one (IPv4 when there is one)
+   * for a dual-stack allocation.
+   */
+  async allocateAddress(req: AllocationRequest): Promise<string> {
+    return (await this.allocateAll(req))[0]!;
   }
 
-  /** `POST /address` (as `allocateAddress`): resolves with the allocated IP. */
+  /** `POST /address` (as `allocateAddress`): resolves with the allocated IP (the first one). */
   allocate(req: AllocationRequest): Promise<string> {
     return this.allocateAddress(req);
+  }
+
+  /**
+   * `POST /address`: resolves with every IP allocated, IPv4 first (one per family of the
+   * tenant's networks).
+   *
+   * @example await c.allocateAll({ name: 'pod-a', host: 'node-1' }) // ['10.112.0.1', 'fd00:10::1']
+   */
+  async allocateAll(req: AllocationRequest): Promise<string[]> {
+    const answer: AllocationAnswer = await this.call('POST', '/address', { body: req });
+    return typeof answer === 'object' && answer !== null ? answer.ips : [answer];
   }
 
   /**

@@ -38,6 +38,8 @@ export interface HostList {
 export interface NewHost {
   name: string;
   ip: string;
+  /** The host's own IPv6 address, when it has one. */
+  ip6?: string;
   tags?: Record<string, string>;
   agent_port?: number;
   k8s_info?: Record<string, unknown>;

@@ -3,7 +3,7 @@
  * uses to keep every address where it was (§2.9).
  */
 import { alreadyExists, invalidInput, noAvailableIp, notFound, RomanaError } from '../errors.ts';
-import { Addr } from './addr.ts';
+import { Addr, BOTH_FAMILIES, type Family } from './addr.ts';
 import type { Block, Network, Placement } from './model.ts';
 import type { State } from './state.ts';
 
@@ -41,16 +41,17 @@ export function checkRequest(r: AllocationRequest): string {
 }
 
 /**
- * Allocates an address for `r.name` on `r.host`: the lowest free address of the first block
- * that has one among the owner's blocks on that host, then the group's released blocks in
- * release order, then a new block (reference §2.4).
+ * Allocates an address for `r.name` on `r.host` in each family of the networks the tenant may
+ * use (IPv4 first): in each, the lowest free address of the first block that has one among the
+ * owner's blocks on that host, then the group's released blocks in release order, then a new
+ * block (reference §2.4). Every family is found before any is taken: both or neither.
  */
-export function allocate(s: State, r: AllocationRequest): AddressLocation {
+export function allocate(s: State, r: AllocationRequest): AddressLocation[] {
   const owner = checkRequest(r);
-  const existing = s.addresses.get(r.name);
-  if (existing !== undefined) {
-    const ip = addressOf(existing, r.name);
-    throw alreadyExists('address', r.name, `Address with name ${r.name} already allocated: ${ip}`);
+  const existing = s.locations(r.name);
+  if (existing.length > 0) {
+    const ips = existing.map((l) => l.block.network.addrText(l.block, l.index)).join(', ');
+    throw alreadyExists('address', r.name, `Address with name ${r.name} already allocated: ${ips}`);
   }
   const tenant = r.tenant ?? '';
   const nets = s.networksFor(tenant);
@@ -61,104 +62,137 @@ export function allocate(s: State, r: AllocationRequest): AddressLocation {
   if (host === undefined) {
     throw notFound('host', r.host, `Host ${r.host} not found: add it before allocating on it`);
   }
-  for (const net of nets) {
-    const p = host.placementIn(net);
-    if (p === undefined) continue;
-    const found = allocateInGroup(s, p, owner);
-    if (found !== undefined) {
-      const [block, index] = found;
-      block.names[index] = r.name;
-      s.addresses.set(r.name, block);
-      net.revision++;
-      s.revisions.allocation++;
-      return { name: r.name, block, index };
+  const families = familiesOf(nets);
+  const plans: Array<[Placement, Plan]> = [];
+  for (const f of families) {
+    const found = planIn(host.placements, nets, f, owner);
+    if (found === undefined) {
+      const names = nets
+        .filter((n) => n.family === f)
+        .map((n) => n.name)
+        .join(', ');
+      const which = families.length > 1 ? `IPv${f} ` : '';
+      throw noAvailableIp(
+        `No available IP. Host ${r.host} has no free ${which}address for ${owner} in network(s) ${names}.`,
+      );
     }
+    plans.push(found);
   }
-  const names = nets.map((n) => n.name).join(', ');
-  throw noAvailableIp(
-    `No available IP. Host ${r.host} has no free address for ${owner} in network(s) ${names}.`,
-  );
+  return plans.map(([p, plan]) => {
+    const [block, index] = apply(s, p, owner, plan);
+    block.setName(index, r.name);
+    s.names(block.network.family).set(r.name, block);
+    block.network.revision++;
+    s.revisions.allocation++;
+    return { name: r.name, block, index };
+  });
 }
 
-function allocateInGroup(s: State, p: Placement, owner: string): [Block, number] | undefined {
-  for (const b of p.owned.get(owner) ?? []) {
-    const i = takeLowest(b);
-    if (i !== undefined) {
-      s.touched.add(b);
-      return [b, i];
-    }
+/** The families of `nets`, IPv4 first. */
+export function familiesOf(nets: readonly Network[]): Family[] {
+  let v4 = false;
+  let v6 = false;
+  for (const n of nets) {
+    if (n.family === 4) v4 = true;
+    else v6 = true;
+  }
+  return v4 ? (v6 ? [4, 6] : [4]) : [6];
+}
+
+/** Where the next address of a family goes, found without changing anything. */
+type Plan =
+  | { kind: 'owned'; block: Block; index: number }
+  | { kind: 'reuse'; k: number; index: number }
+  | { kind: 'new'; skip: number; index: number };
+
+function planIn(
+  placements: readonly Placement[],
+  nets: readonly Network[],
+  f: Family,
+  owner: string,
+): [Placement, Plan] | undefined {
+  for (const net of nets) {
+    if (net.family !== f) continue;
+    const p = placements.find((q) => q.group.network === net);
+    if (p === undefined) continue;
+    const plan = planInGroup(p, owner);
+    if (plan !== undefined) return [p, plan];
+  }
+  return undefined;
+}
+
+/** Blocks a new allocation may skip because blackouts cover them entirely. */
+const MAX_SKIPPED_BLOCKS = 1024;
+
+function planInGroup(p: Placement, owner: string): Plan | undefined {
+  for (const block of p.owned.get(owner) ?? []) {
+    const index = lowestFree(block);
+    if (index !== undefined) return { kind: 'owned', block, index };
   }
   const g = p.group;
   for (let k = 0; k < g.reusable.length; k++) {
-    const b = g.reusable[k]!;
-    const i = takeLowest(b);
-    if (i !== undefined) {
-      g.reusable.splice(k, 1);
-      s.assign(b, owner, p);
-      return [b, i];
-    }
+    const index = lowestFree(g.reusable[k]!);
+    if (index !== undefined) return { kind: 'reuse', k, index };
   }
-  const seq = s.seq;
-  const skipped: Block[] = [];
-  for (;;) {
-    const b = g.createBlock();
-    if (b === undefined) {
-      dropNewBlocks(s, skipped, seq);
-      return undefined;
-    }
-    const i = takeLowest(b);
-    if (i === undefined) {
-      // Entirely blacked out: keep it for reuse once the blackout is lifted.
-      b.released = ++s.seq;
-      g.reusable.push(b);
-      s.touched.add(b);
-      skipped.push(b);
-      continue;
-    }
+  const net = g.network;
+  for (let skip = 0; skip <= MAX_SKIPPED_BLOCKS; skip++) {
+    const start = g.blockStart(g.blocks.length + skip);
+    if (start === undefined) return undefined;
+    const index = net.blackouts.length === 0 ? 0 : net.firstUnblocked(start, 0);
+    if (index !== undefined) return { kind: 'new', skip, index };
+  }
+  return undefined;
+}
+
+/** Carries a plan out: the block and offset taken. */
+function apply(s: State, p: Placement, owner: string, plan: Plan): [Block, number] {
+  let b: Block;
+  if (plan.kind === 'owned') {
+    b = plan.block;
+    s.touched.add(b);
+  } else if (plan.kind === 'reuse') {
+    b = p.group.reusable[plan.k]!;
+    p.group.reusable.splice(plan.k, 1);
     s.assign(b, owner, p);
-    return [b, i];
+  } else {
+    const g = p.group;
+    for (let i = 0; i < plan.skip; i++) {
+      // Entirely blacked out: kept for reuse once the blackout is lifted.
+      const skipped = g.createBlock()!;
+      skipped.released = ++s.seq;
+      g.reusable.push(skipped);
+      s.touched.add(skipped);
+    }
+    b = g.createBlock()!;
+    s.assign(b, owner, p);
   }
+  b.pool.take(plan.index);
+  b.revision++;
+  return [b, plan.index];
 }
 
-/** Undoes the blacked-out blocks a failed allocation created (they are the group's last). */
-function dropNewBlocks(s: State, blocks: Block[], seq: number): void {
-  for (const b of blocks.reverse()) {
-    const g = b.group;
-    g.blocks.pop();
-    g.reusable.splice(g.reusable.indexOf(b), 1);
-    b.network.blocks.delete(b.offset / b.network.blockSize);
-    s.touched.delete(b);
-  }
-  s.seq = seq;
-}
-
-/** Takes the lowest free, not blacked-out address of a block. */
-function takeLowest(b: Block): number | undefined {
+/** The lowest free, not blacked-out offset of a block. */
+function lowestFree(b: Block): number | undefined {
   const pool = b.pool;
   if (pool.isFull()) return undefined;
   const net = b.network;
   let i = pool.firstFreeFrom(0);
   if (net.blackouts.length > 0) {
     while (i !== undefined) {
-      const bo = net.blackoutAt(b.offset + i);
-      if (bo === undefined) break;
-      const next = bo.end - b.offset + 1;
-      i = next >= pool.size ? undefined : pool.firstFreeFrom(next);
+      const next = net.firstUnblocked(b.start, i);
+      if (next === undefined) return undefined;
+      if (next === i) break;
+      i = pool.firstFreeFrom(next);
     }
   }
-  if (i === undefined) return undefined;
-  pool.take(i);
-  b.revision++;
   return i;
 }
 
-/** Finds an address by name, or by its IP text when no name matches. */
-export function locate(s: State, nameOrIp: string): AddressLocation {
-  const block = s.addresses.get(nameOrIp);
-  if (block !== undefined) {
-    return { name: nameOrIp, block, index: block.names.indexOf(nameOrIp) };
-  }
-  const a = Addr.tryParse(nameOrIp);
+/** Finds an address by name (every family's), or by its IP text when no name matches. */
+export function locate(s: State, nameOrIp: string): AddressLocation[] {
+  const found = s.locations(nameOrIp);
+  if (found.length > 0) return found;
+  const a = Addr.tryParse(nameOrIp, BOTH_FAMILIES);
   if (a === undefined) {
     throw notFound(
       'address',
@@ -166,14 +200,9 @@ export function locate(s: State, nameOrIp: string): AddressLocation {
       `No address named '${nameOrIp}' (and it is not an IP address)`,
     );
   }
-  const net = s.networkOf(a);
-  const off = net?.offsetOf(a);
-  if (net !== undefined && off !== undefined) {
-    const b = net.blocks.get(Math.floor(off / net.blockSize));
-    const index = off - (b?.offset ?? 0);
-    const name = b?.names[index];
-    if (b !== undefined && name !== undefined) return { name, block: b, index };
-  }
+  const at = s.networkOf(a)?.blockOf(a);
+  const name = at?.block.nameAt(at.index);
+  if (name !== undefined) return s.locations(name);
   throw notFound('IP', nameOrIp, `No address named or holding IP ${nameOrIp}`);
 }
 
@@ -181,17 +210,17 @@ export function locate(s: State, nameOrIp: string): AddressLocation {
 export function release(s: State, loc: AddressLocation): void {
   const { block, index } = loc;
   block.pool.release(index);
-  block.names[index] = undefined;
+  block.setName(index, undefined);
   block.revision++;
   block.network.revision++;
-  s.addresses.delete(loc.name);
+  s.names(block.network.family).delete(loc.name);
   s.revisions.allocation++;
   s.touched.add(block);
   if (block.pool.isEmpty()) s.unassign(block);
 }
 
 export function addressOf(b: Block, name: string): string {
-  return b.network.addrText(b.offset + b.names.indexOf(name));
+  return b.network.addrText(b, b.indexOf(name));
 }
 
 /**
@@ -224,19 +253,25 @@ export function allocateSpecific(
   if (p === undefined) {
     throw fail(`Host ${hostName} not found in network ${net.name}, but it holds ${ipText}`);
   }
-  const off = net.offsetOf(ip)!;
+  const v = ip.value;
   const g = p.group;
-  if (off < g.offset || off >= g.offset + g.size) {
+  if (v < g.start || v > g.end) {
     throw fail(
       `Cannot allocate IP ${ipText} in group ${g.label} (${g.spec.cidr}) of host ${hostName}`,
     );
   }
-  const bo = net.blackoutAt(off);
+  const bo = net.blackoutAt(v);
   if (bo !== undefined) throw fail(`Cannot allocate ${ipText}: blacked out by ${bo.cidr}`);
-  const block = blockHolding(s, net, off, name);
+  const block = blockHolding(s, net, v, name);
   if (block.placement !== null && (block.placement !== p || block.owner !== owner)) {
     throw fail(
       `Cannot allocate IP ${ipText} on host ${hostName}: block belongs to ${block.placement.host.name} (${block.owner})`,
+    );
+  }
+  const off = v - block.start;
+  if (off >= BigInt(block.pool.size)) {
+    throw fail(
+      `Cannot allocate ${ipText}: past the first ${block.pool.size} addresses of its block`,
     );
   }
   if (block.placement === null) {
@@ -244,18 +279,18 @@ export function allocateSpecific(
     if (k >= 0) g.reusable.splice(k, 1);
     s.assign(block, owner, p);
   }
-  const index = off - block.offset;
+  const index = Number(off);
   block.pool.take(index);
-  block.names[index] = name;
+  block.setName(index, name);
   block.revision++;
-  s.addresses.set(name, block);
+  s.names(net.family).set(name, block);
 }
 
-/** The block holding `off`, creating it (and, as free blocks, those before it) if needed. */
-function blockHolding(s: State, net: Network, off: number, name: string): Block {
-  const existing = net.blocks.get(Math.floor(off / net.blockSize));
+/** The block holding `v`, creating it (and, as free blocks, those before it) if needed. */
+function blockHolding(s: State, net: Network, v: bigint, name: string): Block {
+  const existing = net.blocks.get(net.blockIndex(v));
   if (existing !== undefined) return existing;
-  const g = net.leafAt(off)!;
+  const g = net.leafAt(v)!;
   for (;;) {
     const b = g.createBlock();
     if (b === undefined) {
@@ -265,7 +300,7 @@ function blockHolding(s: State, net: Network, off: number, name: string): Block 
         resourceId: name,
       });
     }
-    if (off < b.offset + net.blockSize) return b;
+    if (v < b.start + net.blockSpan) return b;
     b.released = ++s.seq;
     g.reusable.push(b);
   }

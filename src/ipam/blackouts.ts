@@ -3,8 +3,8 @@
  * not cover any allocated address, partially overlapping blocks included.
  */
 import { invalidInput, notFound, RomanaError } from '../errors.ts';
-import { Cidr } from './addr.ts';
-import type { Network } from './model.ts';
+import { BOTH_FAMILIES, Cidr } from './addr.ts';
+import type { Block, Network } from './model.ts';
 import type { State } from './state.ts';
 
 export interface BlackoutView {
@@ -15,7 +15,7 @@ export interface BlackoutView {
 /** Parses a blackout CIDR and finds the network that holds it. */
 function locateBlackout(s: State, text: string): { cidr: Cidr; net: Network } {
   if (typeof text !== 'string' || text === '') throw invalidInput('cidr: required');
-  const cidr = Cidr.parse(text, 'cidr');
+  const cidr = Cidr.parse(text, 'cidr', BOTH_FAMILIES);
   const net = s.networks.find((n) => n.cidr.contains(cidr));
   if (net === undefined) {
     throw notFound('network', text, `No network found for ${cidr}`);
@@ -32,19 +32,19 @@ export function blackOut(s: State, text: string): boolean {
     });
   }
   if (net.blackouts.some((b) => b.cidr.contains(cidr))) return false;
-  const { start, end } = net.rangeOf(cidr);
+  const { start, end } = cidr;
   const used = firstAllocated(net, start, end);
   if (used !== undefined) {
     throw new RomanaError(
       'Conflict',
-      `Blackout block contains already allocated IPs. ${cidr} holds ${net.addrText(used)}.`,
+      `Blackout block contains already allocated IPs. ${cidr} holds ${net.addrText(used[0], used[1])}.`,
       { resourceType: 'blackout', resourceId: cidr.toString() },
     );
   }
   net.blackouts = net.blackouts
     .filter((b) => !cidr.contains(b.cidr))
     .concat({ cidr, start, end })
-    .sort((a, b) => a.start - b.start);
+    .sort(byStart);
   net.revision++;
   return true;
 }
@@ -71,26 +71,26 @@ export function listBlackouts(s: State): BlackoutView[] {
   );
 }
 
-/** Offset of the first allocated address in `[start, end]`, or `undefined`. */
-function firstAllocated(net: Network, start: number, end: number): number | undefined {
-  const first = Math.floor(start / net.blockSize);
-  const last = Math.floor(end / net.blockSize);
-  const blocks =
-    last - first + 1 <= net.blocks.size
-      ? range(first, last).flatMap((i) => net.blocks.get(i) ?? [])
-      : [...net.blocks.values()].filter((b) => b.offset + net.blockSize > start && b.offset <= end);
-  let found: number | undefined;
-  for (const b of blocks) {
-    const lo = Math.max(start - b.offset, 0);
-    const hi = Math.min(end - b.offset, net.blockSize - 1);
-    const i = b.pool.firstAllocatedIn(lo, hi);
-    if (i !== undefined && (found === undefined || b.offset + i < found)) found = b.offset + i;
-  }
-  return found;
+/** Orders blackouts by their first address. */
+export function byStart(a: { start: bigint }, b: { start: bigint }): number {
+  return a.start < b.start ? -1 : a.start > b.start ? 1 : 0;
 }
 
-function range(a: number, b: number): number[] {
-  const out: number[] = [];
-  for (let i = a; i <= b; i++) out.push(i);
-  return out;
+/** The lowest allocated address in `[start, end]`, as its block and offset, or `undefined`. */
+function firstAllocated(net: Network, start: bigint, end: bigint): [Block, number] | undefined {
+  let found: [Block, number] | undefined;
+  const last = BigInt(net.blockSize - 1);
+  for (const b of net.blocks.values()) {
+    if (b.start > end || b.start + last < start) continue;
+    const lo = start > b.start ? Number(start - b.start) : 0;
+    const hi = end - b.start < last ? Number(end - b.start) : net.blockSize - 1;
+    const i = b.pool.firstAllocatedIn(lo, hi);
+    if (
+      i !== undefined &&
+      (found === undefined || b.start + BigInt(i) < found[0].start + BigInt(found[1]))
+    ) {
+      found = [b, i];
+    }
+  }
+  return found;
 }

@@ -3,12 +3,14 @@
  * to the next power of two P; each group gets `parentPrefix + log2(P)` bits. Padding groups
  * really are dummy (they never receive hosts), and nested groups keep their names.
  */
-import { Addr, Cidr } from './addr.ts';
+import { Addr, Cidr, IPV4_ONLY, IPV6_ONLY } from './addr.ts';
 import type { GroupOrHost, NetworkSpec, Problems } from './topology.ts';
 
 export interface HostSpec {
   name: string;
   ip: Addr;
+  /** The host's own IPv6 address, when the map gives one. */
+  ip6?: Addr;
 }
 
 /** One group of a carved tree. `children === null` marks a leaf (a host group). */
@@ -90,8 +92,10 @@ function carveChildren(
     }
     // Hosts with an unreadable IP were reported while normalizing the map.
     parent.hosts = list.flatMap((e) => {
-      const ip = Addr.tryParse(e.ip!);
-      return ip === undefined ? [] : [{ name: e.name ?? '', ip }];
+      const ip = Addr.tryParse(e.ip!, IPV4_ONLY);
+      if (ip === undefined) return [];
+      const ip6 = e.ip6 === undefined ? undefined : Addr.tryParse(e.ip6, IPV6_ONLY);
+      return [ip6 === undefined ? { name: e.name ?? '', ip } : { name: e.name ?? '', ip, ip6 }];
     });
     return null;
   }
@@ -138,8 +142,13 @@ function checkHosts(root: GroupSpec, net: NetworkSpec, p: Problems): void {
       } else if (byIp.has(ip)) {
         p.add('', `hosts ${byIp.get(ip)} and ${h.name} of network ${net.name} share IP ${ip}`);
       }
+      const ip6 = h.ip6?.toString();
+      if (ip6 !== undefined && byIp.has(ip6) && byIp.get(ip6) !== h.name) {
+        p.add('', `hosts ${byIp.get(ip6)} and ${h.name} of network ${net.name} share IP ${ip6}`);
+      }
       byName.set(h.name, ip);
       byIp.set(ip, h.name);
+      if (ip6 !== undefined) byIp.set(ip6, h.name);
     }
   });
 }

@@ -3,7 +3,7 @@
  * (releasing its blocks and every address name in them), update tags and Kubernetes info.
  */
 import { invalidInput, RomanaError } from '../errors.ts';
-import { Addr } from './addr.ts';
+import { Addr, IPV4_ONLY, IPV6_ONLY } from './addr.ts';
 import type { Host } from './model.ts';
 import { State, type HostInput } from './state.ts';
 import { formatTags, isObject } from './topology.ts';
@@ -12,6 +12,7 @@ import { formatTags, isObject } from './topology.ts';
 export interface HostRequest {
   name?: unknown;
   ip?: unknown;
+  ip6?: unknown;
   tags?: unknown;
   agent_port?: unknown;
   k8s_info?: unknown;
@@ -46,7 +47,11 @@ export function parseHostRequest(r: HostRequest): HostInput {
   if (r.ip === undefined || r.ip === null || r.ip === '')
     throw invalidInput('Host IP is required.');
   if (typeof r.ip !== 'string') throw invalidInput(`ip: must be a string`);
-  const input: HostInput = { name: r.name, ip: Addr.parse(r.ip, 'ip') };
+  const input: HostInput = { name: r.name, ip: Addr.parse(r.ip, 'ip', IPV4_ONLY) };
+  if (r.ip6 !== undefined && r.ip6 !== null && r.ip6 !== '') {
+    if (typeof r.ip6 !== 'string') throw invalidInput(`ip6: must be a string`);
+    input.ip6 = Addr.parse(r.ip6, 'ip6', IPV6_ONLY);
+  }
   if (r.tags !== undefined && r.tags !== null) input.tags = parseTags(r.tags);
   if (r.agent_port !== undefined && r.agent_port !== null && r.agent_port !== 0) {
     const port = r.agent_port;
@@ -95,16 +100,20 @@ export function removeHost(s: State, ref: HostRef): RemovedHost {
     releasedAddresses: [],
     releasedBlocks: [],
   };
+  const released = new Set<string>();
   for (const p of host.placements) {
     const blocks = [...p.owned.values()].flat();
     for (const b of blocks) {
-      out.releasedAddresses.push(...s.reclaimBlock(b));
-      out.releasedBlocks.push(b.network.blockCidr(b));
+      // A dual-stack name is in two blocks: listed once.
+      for (const n of s.reclaimBlock(b)) if (!released.has(n)) released.add(n);
+      out.releasedBlocks.push(b.cidr);
     }
     p.group.hosts.splice(p.group.hosts.indexOf(host), 1);
   }
+  out.releasedAddresses.push(...released);
   s.hosts.delete(host.name);
   s.hostsByIp.delete(host.ipText);
+  if (host.ip6 !== null) s.hostsByIp.delete(host.ip6.toString());
   s.revisions.topology++;
   if (out.releasedBlocks.length > 0) s.revisions.allocation++;
   return out;

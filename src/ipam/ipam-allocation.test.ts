@@ -234,6 +234,7 @@ describe('allocation and release errors', () => {
     assert.deepEqual(v, {
       name: 'taken',
       ip: '10.0.0.0',
+      ips: [{ ip: '10.0.0.0', network: 'net1', block: '10.0.0.0/29' }],
       host: 'A',
       tenant: '',
       segment: '',

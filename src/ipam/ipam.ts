@@ -101,16 +101,19 @@ export class Ipam {
     return views.listHosts(this.#s);
   }
 
-  /** Allocates the next address for a name on a host (reference §2.4 order). */
+  /**
+   * Allocates the next address for a name on a host (reference §2.4 order), one in each family
+   * of the tenant's networks: both or neither.
+   */
   allocate(r: AllocationRequest): views.AddressView {
     return views.addressView(allocate(this.#s, r));
   }
 
-  /** Releases an address given by name, or by IP when no name matches. */
+  /** Releases a name's addresses (every family's), given by name or by one of its IPs. */
   release(nameOrIp: string): views.AddressView {
-    const loc = locate(this.#s, nameOrIp);
-    const view = views.addressView(loc);
-    release(this.#s, loc);
+    const locs = locate(this.#s, nameOrIp);
+    const view = views.addressView(locs);
+    for (const loc of locs) release(this.#s, loc);
     return view;
   }
 
@@ -154,7 +157,7 @@ export class Ipam {
   takeTouchedBlocks(): BlockChange[] {
     const out: BlockChange[] = [];
     for (const b of this.#s.touched) {
-      out.push({ network: b.network.name, cidr: b.network.blockCidr(b), state: blockState(b) });
+      out.push({ network: b.network.name, cidr: b.cidr, state: blockState(b) });
     }
     this.#s.touched.clear();
     return out;

@@ -1,78 +1,117 @@
 /**
- * The engine's live objects. Offsets are plain numbers counted from the start of the network
- * (so the hot path does no bigint work); `Network.addrText` is the one place that turns an
- * offset back into text.
+ * The engine's live objects. Where a thing sits in its network (a group's range, a block's
+ * start, a blackout) is an absolute address value (`bigint`), which holds an IPv6 /48 as well
+ * as an IPv4 /8; inside a block an address is a plain number, its offset from the block's
+ * start, so the allocation path does no bigint work. `Network.addrText` is the one place that
+ * turns a block and an offset back into text (an IPv4 block keeps its start as a number too).
  */
-import { Addr, Cidr, formatIPv4 } from './addr.ts';
+import { Addr, Cidr, formatIPv4, formatIPv6, type Family } from './addr.ts';
 import type { GroupSpec, HostSpec } from './carve.ts';
 import { IdPool } from './id-pool.ts';
 import type { NetworkSpec } from './topology.ts';
 
+/**
+ * The most addresses one block hands out: a larger block (an IPv6 /64 holds 2^64) hands out
+ * its first 2^32, which is more than any host runs.
+ */
+export const MAX_BLOCK_ADDRESSES = 2 ** 32;
+
+/** Blocks above this size keep their names in a map instead of an array. */
+const ARRAY_NAMES_MAX = 65536;
+
 export class Network {
   readonly name: string;
   readonly cidr: Cidr;
+  readonly family: Family;
   readonly blockMask: number;
+  /** Addresses a block hands out (its size, at most `MAX_BLOCK_ADDRESSES`). */
   readonly blockSize: number;
+  /** The block's real size (2^(bits - mask)). */
+  readonly blockSpan: bigint;
+  readonly #shift: bigint;
   /** `null`: every tenant may use it. */
   readonly tenants: string[] | null;
   readonly root: Group;
-  /** Blocks created so far, by block index (offset / blockSize). */
-  readonly blocks = new Map<number, Block>();
-  /** Sorted by start; each `[start, end]` in offsets, inclusive. */
-  blackouts: Array<{ cidr: Cidr; start: number; end: number }> = [];
+  /** Blocks created so far, by block index ((start - network start) >> block bits). */
+  readonly blocks = new Map<bigint, Block>();
+  /** Sorted by start; each `[start, end]` an absolute address value, inclusive. */
+  blackouts: Blackout[] = [];
   revision = 0;
-  readonly #base: number;
 
   constructor(spec: NetworkSpec, tree: GroupSpec) {
     this.name = spec.name;
     this.cidr = spec.cidr;
+    this.family = spec.cidr.family;
     this.blockMask = spec.blockMask;
-    this.blockSize = 2 ** (spec.cidr.addr.bits - spec.blockMask);
+    this.#shift = BigInt(spec.cidr.addr.bits - spec.blockMask);
+    this.blockSpan = 1n << this.#shift;
+    this.blockSize =
+      this.blockSpan > BigInt(MAX_BLOCK_ADDRESSES) ? MAX_BLOCK_ADDRESSES : Number(this.blockSpan);
     this.tenants = spec.tenants;
-    this.#base = Number(spec.cidr.start);
     this.root = new Group(this, tree, '');
   }
 
-  /** Text of the address at `offset`. */
-  addrText(offset: number): string {
-    return formatIPv4(this.#base + offset);
+  /** Text of the address at `index` in block `b`. */
+  addrText(b: Block, index: number): string {
+    return this.family === 4 ? formatIPv4(b.base + index) : formatIPv6(b.start + BigInt(index));
   }
 
-  /** Offset of `a`, or `undefined` when `a` is outside the network. */
-  offsetOf(a: Addr): number | undefined {
-    return this.cidr.containsAddr(a) ? Number(a.value - this.cidr.start) : undefined;
+  /** Index of the block that holds address value `v` (no range check). */
+  blockIndex(v: bigint): bigint {
+    return (v - this.cidr.start) >> this.#shift;
   }
 
-  /** Offset range `[start, end]` of a CIDR inside this network. */
-  rangeOf(c: Cidr): { start: number; end: number } {
-    const start = Number(c.start - this.cidr.start);
-    return { start, end: start + Number(c.size) - 1 };
+  /** The block holding `a` and `a`'s offset in it, when that block exists. */
+  blockOf(a: Addr): { block: Block; index: number } | undefined {
+    if (!this.cidr.containsAddr(a)) return undefined;
+    const block = this.blocks.get(this.blockIndex(a.value));
+    if (block === undefined) return undefined;
+    const off = a.value - block.start;
+    return off < BigInt(this.blockSize) ? { block, index: Number(off) } : undefined;
   }
 
-  blockCidr(b: Block): string {
-    return `${this.addrText(b.offset)}/${this.blockMask}`;
-  }
-
-  /** The blackout covering `offset`, if any. */
-  blackoutAt(offset: number): { start: number; end: number; cidr: Cidr } | undefined {
+  /** The blackout covering address value `v`, if any. */
+  blackoutAt(v: bigint): Blackout | undefined {
     for (const b of this.blackouts) {
-      if (offset < b.start) return undefined;
-      if (offset <= b.end) return b;
+      if (v < b.start) return undefined;
+      if (v <= b.end) return b;
     }
     return undefined;
   }
 
-  /** The leaf group whose range holds `offset` (descending by range). */
-  leafAt(offset: number): Group | undefined {
+  /**
+   * The lowest offset at or after `from` of a block starting at `start` that no blackout
+   * covers, or `undefined`.
+   */
+  firstUnblocked(start: bigint, from: number): number | undefined {
+    let i = from;
+    while (i < this.blockSize) {
+      const bo = this.blackoutAt(start + BigInt(i));
+      if (bo === undefined) return i;
+      const next = bo.end - start + 1n;
+      if (next >= BigInt(this.blockSize)) return undefined;
+      i = Number(next);
+    }
+    return undefined;
+  }
+
+  /** The leaf group whose range holds address value `v` (descending by range). */
+  leafAt(v: bigint): Group | undefined {
     let g = this.root;
     for (;;) {
-      if (offset < g.offset || offset >= g.offset + g.size) return undefined;
+      if (v < g.start || v > g.end) return undefined;
       if (g.children === null) return g;
-      const next = g.children.find((c) => offset >= c.offset && offset < c.offset + c.size);
+      const next = g.children.find((c) => v >= c.start && v <= c.end);
       if (next === undefined) return undefined;
       g = next;
     }
   }
+}
+
+export interface Blackout {
+  cidr: Cidr;
+  start: bigint;
+  end: bigint;
 }
 
 export class Group {
@@ -80,8 +119,9 @@ export class Group {
   readonly spec: GroupSpec;
   /** Child indexes from the root joined by '.', '' for the root: stable for one document. */
   readonly path: string;
-  readonly offset: number;
-  readonly size: number;
+  /** First and last address values of the group. */
+  readonly start: bigint;
+  readonly end: bigint;
   readonly children: Group[] | null;
   readonly hosts: Host[] = [];
   /** Blocks in creation order; always the first `blocks.length` blocks of the group. */
@@ -93,8 +133,8 @@ export class Group {
     this.network = network;
     this.spec = spec;
     this.path = path;
-    this.offset = Number(spec.cidr.start - network.cidr.start);
-    this.size = Number(spec.cidr.size);
+    this.start = spec.cidr.start;
+    this.end = spec.cidr.end;
     this.children =
       spec.children === null
         ? null
@@ -115,14 +155,20 @@ export class Group {
     return true;
   }
 
+  /** Start of the group's `k`-th block, or `undefined` past the group's end. */
+  blockStart(k: number): bigint | undefined {
+    const span = this.network.blockSpan;
+    const start = this.start + BigInt(k) * span;
+    return start + span - 1n > this.end ? undefined : start;
+  }
+
   /** Next block of this group, or `undefined` when the group is full. */
   createBlock(): Block | undefined {
-    const net = this.network;
-    const offset = this.offset + this.blocks.length * net.blockSize;
-    if (offset + net.blockSize > this.offset + this.size) return undefined;
-    const b = new Block(this, offset);
+    const start = this.blockStart(this.blocks.length);
+    if (start === undefined) return undefined;
+    const b = new Block(this, start);
     this.blocks.push(b);
-    net.blocks.set(offset / net.blockSize, b);
+    this.network.blocks.set(b.key, b);
     return b;
   }
 
@@ -148,10 +194,19 @@ export class Group {
 
 export class Block {
   readonly group: Group;
-  readonly offset: number;
+  /** First address value. */
+  readonly start: bigint;
+  /** Index in the network (`Network.blocks`' key). */
+  readonly key: bigint;
+  /** First address as a number (IPv4; unused for IPv6). */
+  readonly base: number;
+  /** The block's CIDR text. */
+  readonly cidr: string;
   readonly pool: IdPool;
-  /** Address names by offset within the block. */
-  readonly names: Array<string | undefined>;
+  /** Address names by offset within the block (blocks up to 65536 addresses). */
+  readonly names: Array<string | undefined> = [];
+  /** Address names by offset, for larger blocks. */
+  readonly #big: Map<number, string> | null;
   owner: string | null = null;
   placement: Placement | null = null;
   revision = 0;
@@ -159,16 +214,56 @@ export class Block {
   acquired = 0;
   released = 0;
 
-  constructor(group: Group, offset: number) {
+  constructor(group: Group, start: bigint) {
+    const net = group.network;
     this.group = group;
-    this.offset = offset;
-    const size = group.network.blockSize;
-    this.pool = new IdPool(size);
-    this.names = size <= 4096 ? new Array<string | undefined>(size) : [];
+    this.start = start;
+    this.key = net.blockIndex(start);
+    this.base = net.family === 4 ? Number(start) : 0;
+    this.cidr = `${Addr.fromBigInt(net.family, start)}/${net.blockMask}`;
+    this.pool = new IdPool(net.blockSize);
+    this.#big = net.blockSize > ARRAY_NAMES_MAX ? new Map() : null;
   }
 
   get network(): Network {
     return this.group.network;
+  }
+
+  nameAt(i: number): string | undefined {
+    return this.#big === null ? this.names[i] : this.#big.get(i);
+  }
+
+  /** Offset of the address named `name`, or -1. */
+  indexOf(name: string): number {
+    if (this.#big === null) return this.names.indexOf(name);
+    for (const [i, n] of this.#big) if (n === name) return i;
+    return -1;
+  }
+
+  setName(i: number, name: string | undefined): void {
+    if (this.#big !== null) {
+      if (name === undefined) this.#big.delete(i);
+      else this.#big.set(i, name);
+    } else this.names[i] = name;
+  }
+
+  /** `[offset, name]` of every named address, ascending. */
+  named(): Array<[number, string]> {
+    const out: Array<[number, string]> = [];
+    if (this.#big !== null) {
+      for (const [i, n] of this.#big) out.push([i, n]);
+      return out.sort((x, y) => x[0] - y[0]);
+    }
+    this.names.forEach((n, i) => {
+      if (n !== undefined) out.push([i, n]);
+    });
+    return out;
+  }
+
+  /** Forgets every name. */
+  clearNames(): void {
+    if (this.#big !== null) this.#big.clear();
+    else this.names.length = 0;
   }
 }
 
@@ -189,6 +284,8 @@ export class Host {
   readonly name: string;
   readonly ip: Addr;
   readonly ipText: string;
+  /** The host's own IPv6 address (next hop of IPv6 routes to its blocks), if it has one. */
+  readonly ip6: Addr | null;
   agentPort: number;
   tags: Record<string, string> | null;
   k8sInfo: Record<string, unknown> | null;
@@ -208,6 +305,7 @@ export class Host {
     this.name = spec.name;
     this.ip = spec.ip;
     this.ipText = spec.ip.toString();
+    this.ip6 = spec.ip6 ?? null;
     this.agentPort = spec.agentPort;
     this.tags = spec.tags;
     this.k8sInfo = spec.k8sInfo;

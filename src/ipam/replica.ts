@@ -4,7 +4,8 @@
  * a failed transaction) to the live objects.
  */
 import { RomanaError } from '../errors.ts';
-import { Addr, Cidr } from './addr.ts';
+import { Addr, BOTH_FAMILIES, Cidr, IPV4_ONLY, IPV6_ONLY } from './addr.ts';
+import { byStart } from './blackouts.ts';
 import type { Block, Group, Network } from './model.ts';
 import type { HostRecord } from './snapshot.ts';
 import type { State } from './state.ts';
@@ -27,16 +28,12 @@ export interface BlockChange {
 }
 
 export function blockState(b: Block): BlockState {
-  const names: Array<[number, string]> = [];
-  b.names.forEach((n, i) => {
-    if (n !== undefined) names.push([i, n]);
-  });
   return {
     owner: b.owner,
     host: b.placement?.host.name ?? null,
     acquired: b.acquired,
     released: b.released,
-    names,
+    names: b.named(),
   };
 }
 
@@ -47,8 +44,8 @@ function inconsistent(what: string): RomanaError {
 export function findBlock(s: State, network: string, cidr: string): Block {
   const net = s.byName.get(network);
   if (net === undefined) throw inconsistent(`block ${cidr} of unknown network ${network}`);
-  const off = net.offsetOf(Cidr.parse(cidr).addr);
-  const b = off === undefined ? undefined : s.blockAt(net, off);
+  const start = Cidr.parse(cidr, 'cidr', BOTH_FAMILIES);
+  const b = net.cidr.contains(start) ? s.blockAt(net, start.start) : undefined;
   if (b === undefined) throw inconsistent(`${cidr} is not a block of network ${network}`);
   return b;
 }
@@ -64,10 +61,9 @@ function detach(s: State, b: Block): void {
     const k = b.group.reusable.indexOf(b);
     if (k >= 0) b.group.reusable.splice(k, 1);
   }
-  b.names.forEach((n, i) => {
-    if (n !== undefined && s.addresses.get(n) === b) s.addresses.delete(n);
-    b.names[i] = undefined;
-  });
+  const map = s.names(b.network.family);
+  for (const [, n] of b.named()) if (map.get(n) === b) map.delete(n);
+  b.clearNames();
   b.pool.clear();
   b.owner = null;
   b.placement = null;
@@ -98,16 +94,17 @@ export function applyBlock(s: State, network: string, cidr: string, st: BlockSta
     const list = p.owned.get(st.owner);
     if (list === undefined) p.owned.set(st.owner, [b]);
     else insertBy(list, b, (x) => x.acquired);
+    const map = s.names(b.network.family);
     for (const [i, name] of st.names) {
-      const other = s.addresses.get(name);
+      const other = map.get(name);
       if (other !== undefined && other !== b) {
-        const j = other.names.indexOf(name);
-        other.names[j] = undefined;
+        const j = other.indexOf(name);
+        other.setName(j, undefined);
         other.pool.release(j);
       }
       b.pool.take(i);
-      b.names[i] = name;
-      s.addresses.set(name, b);
+      b.setName(i, name);
+      map.set(name, b);
     }
   }
   s.seq = Math.max(s.seq, b.acquired, b.released);
@@ -120,15 +117,20 @@ export function applyHost(s: State, name: string, rec: HostRecord | null): void 
   if (rec === null) {
     if (host === undefined) return;
     for (const p of host.placements) {
-      for (const b of [...p.owned.values()].flat())
-        applyBlock(s, b.network.name, b.network.blockCidr(b), null);
+      for (const b of [...p.owned.values()].flat()) applyBlock(s, b.network.name, b.cidr, null);
       p.group.hosts.splice(p.group.hosts.indexOf(host), 1);
     }
     s.hosts.delete(name);
     s.hostsByIp.delete(host.ipText);
+    if (host.ip6 !== null) s.hostsByIp.delete(host.ip6.toString());
     return;
   }
-  if (host !== undefined && host.ipText === rec.ip && samePlaces(host.placements, rec)) {
+  if (
+    host !== undefined &&
+    host.ipText === rec.ip &&
+    host.ip6?.toString() === rec.ip6 &&
+    samePlaces(host.placements, rec)
+  ) {
     host.tags = rec.tags;
     host.k8sInfo = rec.k8s_info;
     host.agentPort = rec.agent_port;
@@ -139,7 +141,8 @@ export function applyHost(s: State, name: string, rec: HostRecord | null): void 
   const added = s.addHost(
     {
       name,
-      ip: Addr.parse(rec.ip),
+      ip: Addr.parse(rec.ip, 'ip', IPV4_ONLY),
+      ip6: rec.ip6 === undefined ? null : Addr.parse(rec.ip6, 'ip6', IPV6_ONLY),
       agentPort: rec.agent_port,
       tags: rec.tags,
       k8sInfo: rec.k8s_info,
@@ -175,8 +178,8 @@ export function applyBlackouts(s: State, network: string, cidrs: string[]): void
   if (net === undefined) throw inconsistent(`blackouts of unknown network ${network}`);
   net.blackouts = cidrs
     .map((text) => {
-      const cidr = Cidr.parse(text);
-      return { cidr, ...net.rangeOf(cidr) };
+      const cidr = Cidr.parse(text, 'cidr', BOTH_FAMILIES);
+      return { cidr, start: cidr.start, end: cidr.end };
     })
-    .sort((a, b) => a.start - b.start);
+    .sort(byStart);
 }

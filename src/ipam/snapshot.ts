@@ -4,7 +4,8 @@
  * pool is rebuilt from the addresses that point into it, so the two can never disagree.
  */
 import { RomanaError } from '../errors.ts';
-import { Addr, Cidr } from './addr.ts';
+import { Addr, BOTH_FAMILIES, Cidr, IPV4_ONLY, IPV6_ONLY } from './addr.ts';
+import { byStart } from './blackouts.ts';
 import type { Block, Host } from './model.ts';
 import { groupAt } from './replica.ts';
 import { hostView, type HostView } from './views.ts';
@@ -66,9 +67,9 @@ export function toSnapshot(s: State): IpamSnapshot {
     })),
     hosts: [...s.hosts.values()].map(hostRecord),
     blocks,
-    addresses: [...s.addresses].map(([name, b]) => ({
+    addresses: [...s.addresses, ...s.addresses6].map(([name, b]) => ({
       name,
-      ip: b.network.addrText(b.offset + b.names.indexOf(name)),
+      ip: b.network.addrText(b, b.indexOf(name)),
     })),
   };
 }
@@ -84,7 +85,7 @@ export function hostRecord(h: Host): HostRecord {
 export function blockRecord(b: Block): BlockRecord {
   return {
     network: b.network.name,
-    cidr: b.network.blockCidr(b),
+    cidr: b.cidr,
     owner: b.owner,
     host: b.placement?.host.name ?? null,
     revision: b.revision,
@@ -112,8 +113,11 @@ export function fromSnapshot(snap: IpamSnapshot): State {
     if (n === undefined) throw corrupt(`network ${r.name} is not in the topology`);
     n.revision = r.revision;
     n.blackouts = r.blackouts
-      .map((text) => ({ cidr: Cidr.parse(text), ...n.rangeOf(Cidr.parse(text)) }))
-      .sort((a, b) => a.start - b.start);
+      .map((text) => {
+        const cidr = Cidr.parse(text, 'cidr', BOTH_FAMILIES);
+        return { cidr, start: cidr.start, end: cidr.end };
+      })
+      .sort(byStart);
   }
   for (const r of [...snap.hosts].sort((a, b) => a.seq - b.seq)) restoreHost(s, r);
   restoreBlocks(s, snap.blocks);
@@ -128,7 +132,8 @@ function restoreHost(s: State, r: HostRecord): void {
   const host = s.addHost(
     {
       name: r.name,
-      ip: Addr.parse(r.ip),
+      ip: Addr.parse(r.ip, 'ip', IPV4_ONLY),
+      ip6: r.ip6 === undefined ? null : Addr.parse(r.ip6, 'ip6', IPV6_ONLY),
       agentPort: r.agent_port,
       tags: r.tags,
       k8sInfo: r.k8s_info,
@@ -142,11 +147,11 @@ function restoreBlocks(s: State, records: BlockRecord[]): void {
   const located = records.map((r) => {
     const net = s.byName.get(r.network);
     if (net === undefined) throw corrupt(`block ${r.cidr} of unknown network ${r.network}`);
-    const off = net.offsetOf(Cidr.parse(r.cidr).addr);
-    if (off === undefined) throw corrupt(`block ${r.cidr} outside network ${r.network}`);
-    return { r, net, off };
+    const c = Cidr.parse(r.cidr, 'cidr', BOTH_FAMILIES);
+    if (!net.cidr.contains(c)) throw corrupt(`block ${r.cidr} outside network ${r.network}`);
+    return { r, net, off: c.start };
   });
-  located.sort((a, b) => a.off - b.off);
+  located.sort((a, b) => (a.off < b.off ? -1 : a.off > b.off ? 1 : 0));
   const free: Block[] = [];
   const owned: Array<{ b: Block; owner: string; host: string }> = [];
   for (const { r, net, off } of located) {
@@ -163,7 +168,7 @@ function restoreBlocks(s: State, records: BlockRecord[]): void {
   owned.sort((x, y) => x.b.acquired - y.b.acquired);
   for (const { b, owner, host } of owned) {
     const p = s.hosts.get(host)?.placementIn(b.network);
-    if (p === undefined) throw corrupt(`block ${b.network.blockCidr(b)} of unknown host ${host}`);
+    if (p === undefined) throw corrupt(`block ${b.cidr} of unknown host ${host}`);
     const acquired = b.acquired;
     s.assign(b, owner, p);
     b.acquired = acquired;
@@ -173,13 +178,11 @@ function restoreBlocks(s: State, records: BlockRecord[]): void {
 }
 
 function restoreAddress(s: State, a: AddressRecord): void {
-  const ip = Addr.parse(a.ip);
-  const net = s.networkOf(ip);
-  const off = net?.offsetOf(ip);
-  const b = off === undefined ? undefined : net!.blocks.get(Math.floor(off / net!.blockSize));
-  if (b === undefined || b.owner === null)
+  const ip = Addr.parse(a.ip, 'ip', BOTH_FAMILIES);
+  const at = s.networkOf(ip)?.blockOf(ip);
+  if (at === undefined || at.block.owner === null)
     throw corrupt(`address ${a.name} (${a.ip}) has no block`);
-  b.pool.take(off! - b.offset);
-  b.names[off! - b.offset] = a.name;
-  s.addresses.set(a.name, b);
+  at.block.pool.take(at.index);
+  at.block.setName(at.index, a.name);
+  s.names(ip.family).set(a.name, at.block);
 }

@@ -3,7 +3,8 @@
  * swaps it for a new one on a topology update, so a failed update leaves the old one intact.
  */
 import { alreadyExists, invalidInput, RomanaError } from '../errors.ts';
-import type { Addr } from './addr.ts';
+import type { Addr, Family } from './addr.ts';
+import type { AddressLocation } from './alloc.ts';
 import { Block, Group, Host, Network, Placement, smallestEligibleLeaf } from './model.ts';
 import { formatTags, type TopologySpec, type TopologyUpdateRequest } from './topology.ts';
 
@@ -17,6 +18,7 @@ export interface Revisions {
 export interface HostInput {
   name: string;
   ip: Addr;
+  ip6?: Addr | null;
   agentPort?: number;
   tags?: Record<string, string> | null;
   k8sInfo?: Record<string, unknown> | null;
@@ -33,8 +35,10 @@ export class State {
   readonly wildcard: Network[] = [];
   readonly hosts = new Map<string, Host>();
   readonly hostsByIp = new Map<string, Host>();
-  /** Address name to the block that holds it. */
+  /** Address name to the block that holds its IPv4 address. */
   readonly addresses = new Map<string, Block>();
+  /** Address name to the block that holds its IPv6 address. */
+  readonly addresses6 = new Map<string, Block>();
   readonly request: TopologyUpdateRequest;
   readonly revisions: Revisions = { allocation: 0, topology: 0 };
   /** Source of acquisition/release/registration sequence numbers. */
@@ -57,6 +61,21 @@ export class State {
         }
       }
     }
+  }
+
+  /** The names of one family's addresses. */
+  names(f: Family): Map<string, Block> {
+    return f === 4 ? this.addresses : this.addresses6;
+  }
+
+  /** Where each family's address of `name` is, IPv4 first; empty when there is none. */
+  locations(name: string): AddressLocation[] {
+    const out: AddressLocation[] = [];
+    const b4 = this.addresses.get(name);
+    if (b4 !== undefined) out.push({ name, block: b4, index: b4.indexOf(name) });
+    const b6 = this.addresses6.size === 0 ? undefined : this.addresses6.get(name);
+    if (b6 !== undefined) out.push({ name, block: b6, index: b6.indexOf(name) });
+    return out;
   }
 
   /** Networks a tenant may draw from: its own first, then the wildcard ones. */
@@ -104,12 +123,16 @@ export class State {
       smallestEligibleLeaf(net.root, h.tags),
   ): Host | undefined {
     const ipText = input.ip.toString();
-    const clash = this.hosts.get(input.name) ?? this.hostsByIp.get(ipText);
+    const ip6Text = input.ip6?.toString();
+    const clash =
+      this.hosts.get(input.name) ??
+      this.hostsByIp.get(ipText) ??
+      (ip6Text === undefined ? undefined : this.hostsByIp.get(ip6Text));
     if (clash !== undefined) {
       const what =
         clash.name === input.name
           ? `a host named '${input.name}' already exists`
-          : `IP ${ipText} already belongs to another host`;
+          : `IP ${this.hostsByIp.get(ipText) === clash ? ipText : ip6Text} already belongs to another host`;
       throw alreadyExists('host', input.name, `${what}: ${clash.name} (${clash.ipText})`);
     }
     // The sequence number is taken only once the host fits somewhere: a refused host
@@ -117,6 +140,7 @@ export class State {
     const host = new Host({
       name: input.name,
       ip: input.ip,
+      ip6: input.ip6 ?? undefined,
       agentPort: input.agentPort ?? DEFAULT_AGENT_PORT,
       tags: input.tags ?? null,
       k8sInfo: input.k8sInfo ?? null,
@@ -132,6 +156,7 @@ export class State {
     for (const p of host.placements) p.group.hosts.push(host);
     this.hosts.set(host.name, host);
     this.hostsByIp.set(ipText, host);
+    if (ip6Text !== undefined) this.hostsByIp.set(ip6Text, host);
     return host;
   }
 
@@ -172,19 +197,19 @@ export class State {
   }
 
   /**
-   * The block of `net` that starts at `offset`, created if needed. Blocks of a group are
-   * contiguous: missing ones before it are created free (another replica may be about to
-   * store them; its transaction or ours will then fail and be retried).
+   * The block of `net` that starts at address value `start`, created if needed. Blocks of a
+   * group are contiguous: missing ones before it are created free (another replica may be
+   * about to store them; its transaction or ours will then fail and be retried).
    */
-  blockAt(net: Network, offset: number): Block | undefined {
-    const existing = net.blocks.get(offset / net.blockSize);
+  blockAt(net: Network, start: bigint): Block | undefined {
+    const existing = net.blocks.get(net.blockIndex(start));
     if (existing !== undefined) return existing;
-    const g = net.leafAt(offset);
-    if (g === undefined || offset % net.blockSize !== 0) return undefined;
+    const g = net.leafAt(start);
+    if (g === undefined || (start - net.cidr.start) % net.blockSpan !== 0n) return undefined;
     for (;;) {
       const b = g.createBlock();
       if (b === undefined) return undefined;
-      if (b.offset === offset) return b;
+      if (b.start === start) return b;
       g.reusable.unshift(b);
     }
   }
@@ -192,13 +217,12 @@ export class State {
   /** Frees every address of a block and queues it for reuse. */
   reclaimBlock(b: Block): string[] {
     const names: string[] = [];
-    for (let i = 0; i < b.names.length; i++) {
-      const n = b.names[i];
-      if (n === undefined) continue;
+    const map = this.names(b.network.family);
+    for (const [, n] of b.named()) {
       names.push(n);
-      this.addresses.delete(n);
-      b.names[i] = undefined;
+      map.delete(n);
     }
+    b.clearNames();
     b.pool.clear();
     b.revision++;
     b.network.revision++;

@@ -4,23 +4,27 @@
  * order the original checks them, each prefixed with the path of the offending field.
  */
 import { hostIpProblem, LABEL_MAX, nameProblem, textProblem } from '../names.ts';
-import { Addr, Cidr } from './addr.ts';
+import { Addr, BOTH_FAMILIES, Cidr, IPV4_ONLY, IPV6_ONLY, type Family } from './addr.ts';
 import { carveNetwork, type GroupSpec } from './carve.ts';
 
 /** One network of the document. */
 export interface NetworkDefinition {
   name: string;
   cidr: string;
-  /** Prefix length of the per-host blocks; 0 or absent means the default (29). */
+  /**
+   * Prefix length of the per-host blocks; 0 or absent means the default (29 for IPv4, 120 for
+   * IPv6).
+   */
   block_mask?: number;
   /** Tenants that may use the network; absent or empty means every tenant. */
   tenants?: string[];
 }
 
-/** A group (no `ip`) or a host (with `ip`) in a topology map. */
+/** A group (no `ip`) or a host (with `ip`, and `ip6` when it has one) in a topology map. */
 export interface GroupOrHost {
   name?: string;
   ip?: string;
+  ip6?: string;
   groups?: GroupOrHost[];
   assignment?: Record<string, string>;
   routing?: string;
@@ -59,10 +63,21 @@ export interface TopologySpec {
 
 export const DEFAULT_BLOCK_MASK = 29;
 
+/** The default block of an IPv6 network: a /120 (256 addresses). */
+export const DEFAULT_BLOCK_MASK_V6 = 120;
+
+/** The largest IPv6 block: a /64 (one host's blocks hold at most one /64 each). */
+export const MIN_BLOCK_MASK_V6 = 64;
+
+/** The default block mask of a family. */
+export function defaultBlockMask(f: Family): number {
+  return f === 4 ? DEFAULT_BLOCK_MASK : DEFAULT_BLOCK_MASK_V6;
+}
+
 const ROOT_KEYS = ['networks', 'topologies'];
 const NETWORK_KEYS = ['name', 'cidr', 'block_mask', 'tenants'];
 const TOPOLOGY_KEYS = ['networks', 'map'];
-const GROUP_KEYS = ['name', 'ip', 'cidr', 'routing', 'dummy', 'assignment', 'groups'];
+const GROUP_KEYS = ['name', 'ip', 'ip6', 'cidr', 'routing', 'dummy', 'assignment', 'groups'];
 
 /** Collects problems; each is `path: message`. */
 export class Problems {
@@ -166,10 +181,11 @@ function parseNetworks(raw: unknown, p: Problems): ParsedNetwork[] {
     if (seen.has(name)) p.add(`${path}.name`, `Network with name ${name} already defined`);
     seen.add(name);
     let cidr: Cidr | undefined;
-    if (typeof entry['cidr'] !== 'string') p.add(`${path}.cidr`, 'required, a string a.b.c.d/n');
-    else {
+    if (typeof entry['cidr'] !== 'string') {
+      p.add(`${path}.cidr`, 'required, a string a.b.c.d/n or an IPv6 address/n');
+    } else {
       try {
-        cidr = Cidr.parse(entry['cidr'], `${path}.cidr`);
+        cidr = Cidr.parse(entry['cidr'], `${path}.cidr`, BOTH_FAMILIES);
       } catch (err) {
         p.add('', (err as Error).message);
       }
@@ -196,17 +212,23 @@ function parseBlockMask(
 ): number {
   const bits = cidr?.addr.bits ?? 32;
   const prefix = cidr?.prefix ?? 0;
+  const fallback = defaultBlockMask(cidr?.family ?? 4);
   if (raw === undefined || raw === null || raw === 0) {
-    return Math.max(DEFAULT_BLOCK_MASK, prefix);
+    return Math.max(fallback, prefix);
   }
   if (typeof raw !== 'number' || !Number.isInteger(raw)) {
     p.add(path, `must be an integer prefix length, got ${JSON.stringify(raw)}`);
-    return DEFAULT_BLOCK_MASK;
+    return fallback;
   }
   if (cidr !== undefined && (raw < prefix || raw > bits)) {
     p.add(
       path,
       `invalid blockmask(${raw}) for network(${name}), must be ${prefix} <= blockmask <= ${bits}`,
+    );
+  } else if (cidr?.family === 6 && raw < MIN_BLOCK_MASK_V6) {
+    p.add(
+      path,
+      `${raw} is too large a block for IPv6 network ${name}: an IPv6 block is a /${MIN_BLOCK_MASK_V6} or longer (e.g. /120, /112, /64)`,
     );
   }
   return raw;
@@ -316,10 +338,21 @@ function normalizeMap(list: unknown[], path: string, p: Problems): GroupOrHost[]
       if (typeof raw['ip'] !== 'string') p.add(`${at}.ip`, 'must be a string');
       else {
         e.ip = raw['ip'];
-        if (Addr.tryParse(raw['ip']) === undefined) {
-          p.add(`${at}.ip`, `'${raw['ip']}' is not a valid IPv4 address`);
+        if (Addr.tryParse(raw['ip'], IPV4_ONLY) === undefined) {
+          p.add('', addrProblem(raw['ip'], `${at}.ip`, IPV4_ONLY, 'is not a valid IPv4 address'));
         } else if (e.name === '') {
           p.add(at, `Both name and IP are required for hosts: ${JSON.stringify(raw)}`);
+        }
+      }
+    }
+    if (raw['ip6'] !== undefined && raw['ip6'] !== '') {
+      if (typeof raw['ip6'] !== 'string') p.add(`${at}.ip6`, 'must be a string');
+      else if (e.ip === undefined) {
+        p.add(`${at}.ip6`, 'only a host (an entry with "ip") takes an ip6');
+      } else {
+        e.ip6 = raw['ip6'];
+        if (Addr.tryParse(raw['ip6'], IPV6_ONLY) === undefined) {
+          p.add('', addrProblem(raw['ip6'], `${at}.ip6`, IPV6_ONLY, 'is not a valid IPv6 address'));
         }
       }
     }
@@ -375,15 +408,19 @@ function checkHostIps(
   const visit = (list: GroupOrHost[], path: string): void => {
     list.forEach((g, i) => {
       const at = `${path}[${i}]`;
-      const addr = g.ip === undefined ? undefined : Addr.tryParse(g.ip);
-      if (addr !== undefined) {
+      for (const [field, text] of [
+        ['ip', g.ip],
+        ['ip6', g.ip6],
+      ] as const) {
+        const addr = text === undefined ? undefined : Addr.tryParse(text);
+        if (addr === undefined) continue;
         const special = hostIpProblem(addr);
-        if (special !== undefined) p.add(`${at}.ip`, special);
+        if (special !== undefined) p.add(`${at}.${field}`, special);
         const inside = networks.find((n) => n.valid && n.spec.cidr.containsAddr(addr));
         if (inside !== undefined) {
           p.add(
-            `${at}.ip`,
-            `'${g.ip}' lies inside network ${inside.spec.name} (${inside.spec.cidr.toString()}), whose addresses go to pods`,
+            `${at}.${field}`,
+            `'${text}' lies inside network ${inside.spec.name} (${inside.spec.cidr.toString()}), whose addresses go to pods`,
           );
         }
       }
@@ -391,6 +428,21 @@ function checkHostIps(
     });
   };
   topologies.forEach((t, i) => visit(t.map, `topologies[${i}].map`));
+}
+
+/** The parser's own message for address text it refuses, else `fallback`. */
+function addrProblem(
+  text: string,
+  field: string,
+  families: readonly Family[],
+  fallback: string,
+): string {
+  try {
+    Addr.parse(text, field, families);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return `${field}: '${text}' ${fallback}`;
 }
 
 /**

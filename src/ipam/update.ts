@@ -4,7 +4,9 @@
  * where they are, blackouts survive, hosts registered before stay registered.
  */
 import { invalidTopology, RomanaError } from '../errors.ts';
+import { Addr } from './addr.ts';
 import { allocateSpecific } from './alloc.ts';
+import { byStart } from './blackouts.ts';
 import { Group, Host, Network, smallestEligibleLeaf } from './model.ts';
 import { State } from './state.ts';
 import { parseTopology } from './topology.ts';
@@ -46,14 +48,23 @@ export function buildUpdatedState(
 
 /** Hosts written in the document go to the groups that list them. */
 function placeDeclaredHosts(old: State, next: State): void {
-  const declared = new Map<string, { ip: Host['ip']; groups: Map<Network, Group> }>();
+  const declared = new Map<
+    string,
+    { ip: Host['ip']; ip6: Addr | undefined; groups: Map<Network, Group> }
+  >();
   for (const net of next.networks) {
     for (const g of net.root.walk()) {
       for (const h of g.spec.hosts) {
-        const d = declared.get(h.name) ?? { ip: h.ip, groups: new Map() };
+        const d = declared.get(h.name) ?? { ip: h.ip, ip6: h.ip6, groups: new Map() };
         if (!d.ip.equals(h.ip)) {
           throw invalidTopology(`host ${h.name} is given two IPs: ${d.ip} and ${h.ip}`);
         }
+        if (h.ip6 !== undefined && d.ip6 !== undefined && !d.ip6.equals(h.ip6)) {
+          throw invalidTopology(
+            `host ${h.name} is given two IPv6 addresses: ${d.ip6} and ${h.ip6}`,
+          );
+        }
+        d.ip6 ??= h.ip6;
         d.groups.set(net, g);
         declared.set(h.name, d);
       }
@@ -65,6 +76,7 @@ function placeDeclaredHosts(old: State, next: State): void {
       {
         name,
         ip: d.ip,
+        ip6: d.ip6 ?? before?.ip6 ?? null,
         agentPort: before?.agentPort,
         tags: before?.tags ?? null,
         k8sInfo: before?.k8sInfo ?? null,
@@ -92,7 +104,14 @@ function carryOverHosts(old: State, next: State): string[] {
       );
     }
     const placed = next.addHost(
-      { name: h.name, ip: h.ip, agentPort: h.agentPort, tags: h.tags, k8sInfo: h.k8sInfo },
+      {
+        name: h.name,
+        ip: h.ip,
+        ip6: h.ip6,
+        agentPort: h.agentPort,
+        tags: h.tags,
+        k8sInfo: h.k8sInfo,
+      },
       (net, host) => previousGroup(h, net) ?? smallestEligibleLeaf(net.root, host.tags),
     );
     if (placed === undefined) dropped.push(h.name);
@@ -104,9 +123,8 @@ function previousGroup(h: Host, net: Network): Group | undefined {
   for (const p of h.placements) {
     for (const list of p.owned.values()) {
       for (const b of list) {
-        const a = b.network.cidr.addr.add(b.offset);
-        const off = net.offsetOf(a);
-        const leaf = off === undefined ? undefined : net.leafAt(off);
+        const same = net.family === b.network.family;
+        const leaf = same ? net.leafAt(b.start) : undefined;
         if (leaf !== undefined && leaf.pathFromRoot().every((g) => g.accepts(h.tags))) {
           return leaf;
         }
@@ -126,11 +144,10 @@ function carryOverBlackouts(old: State, next: State): string[] {
         continue;
       }
       if (net.blackouts.some((b) => b.cidr.contains(bo.cidr))) continue;
-      const { start, end } = net.rangeOf(bo.cidr);
       net.blackouts = net.blackouts
         .filter((b) => !bo.cidr.contains(b.cidr))
-        .concat({ cidr: bo.cidr, start, end })
-        .sort((a, b) => a.start - b.start);
+        .concat({ cidr: bo.cidr, start: bo.cidr.start, end: bo.cidr.end })
+        .sort(byStart);
     }
   }
   return dropped;
@@ -138,25 +155,28 @@ function carryOverBlackouts(old: State, next: State): string[] {
 
 /** Every address goes to exactly the same IP, lowest first, so blocks are made in order. */
 function carryOverAddresses(old: State, next: State): void {
-  const all = [...old.addresses].map(([name, b]) => ({
+  const all = [...old.addresses, ...old.addresses6].map(([name, b]) => ({
     name,
     block: b,
-    off: b.offset + b.names.indexOf(name),
+    off: b.start + BigInt(b.indexOf(name)),
   }));
   const order = new Map(old.networks.map((n, i) => [n, i]));
-  all.sort((x, y) => order.get(x.block.network)! - order.get(y.block.network)! || x.off - y.off);
+  all.sort(
+    (x, y) =>
+      order.get(x.block.network)! - order.get(y.block.network)! ||
+      (x.off < y.off ? -1 : x.off > y.off ? 1 : 0),
+  );
   for (const { name, block, off } of all) {
     const p = block.placement;
+    const ip = Addr.fromBigInt(block.network.family, off);
     if (p === null || block.owner === null) {
-      throw invalidTopology(
-        `Unexpected result when looking up IP ${block.network.addrText(off)}: host , owner `,
-      );
+      throw invalidTopology(`Unexpected result when looking up IP ${ip}: host , owner `);
     }
     const colon = block.owner.indexOf(':');
     allocateSpecific(
       next,
       name,
-      block.network.cidr.addr.add(off),
+      ip,
       p.host.name,
       block.owner.slice(0, colon),
       block.owner.slice(colon + 1),

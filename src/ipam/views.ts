@@ -16,6 +16,8 @@ import {
 export interface HostView {
   name: string;
   ip: string;
+  /** The host's own IPv6 address; absent when it has none. */
+  ip6?: string;
   agent_port: number;
   tags: Record<string, string> | null;
   k8s_info: Record<string, unknown> | null;
@@ -49,6 +51,17 @@ export interface BlocksView {
   blocks: BlockView[];
 }
 
+/** One family's address of a name. */
+export interface AddressIp {
+  ip: string;
+  network: string;
+  block: string;
+}
+
+/**
+ * An address name. `ip`, `network` and `block` describe its IPv4 address (its IPv6 one when it
+ * has no IPv4); `ips` lists every family's, IPv4 first.
+ */
 export interface AddressView {
   name: string;
   ip: string;
@@ -57,16 +70,19 @@ export interface AddressView {
   segment: string;
   network: string;
   block: string;
+  ips: AddressIp[];
 }
 
 export function hostView(h: Host): HostView {
-  return {
+  const v: HostView = {
     name: h.name,
     ip: h.ipText,
     agent_port: h.agentPort,
     tags: h.tags === null ? null : { ...h.tags },
     k8s_info: h.k8sInfo === null ? null : structuredClone(h.k8sInfo),
   };
+  if (h.ip6 !== null) v.ip6 = h.ip6.toString();
+  return v;
 }
 
 export function listHosts(s: State): { hosts: HostView[]; revision: number } {
@@ -103,7 +119,7 @@ export function blockView(b: Block): BlockView {
   const colon = owner.indexOf(':');
   return {
     revision: b.revision,
-    cidr: b.network.blockCidr(b),
+    cidr: b.cidr,
     network: b.network.name,
     tenant: colon < 0 ? owner : owner.slice(0, colon),
     segment: colon < 0 ? '' : owner.slice(colon + 1),
@@ -129,24 +145,35 @@ export function listNetworkBlocks(s: State, name: string): BlocksView {
   return { revision: n.revision, blocks: networkBlocks(n) };
 }
 
-export function addressView(loc: AddressLocation): AddressView {
-  const b = loc.block;
-  const v = blockView(b);
+/** The view of a name's addresses (IPv4 first; at least one). */
+export function addressView(locs: readonly AddressLocation[]): AddressView {
+  const ips = locs.map((l) => ({
+    ip: l.block.network.addrText(l.block, l.index),
+    network: l.block.network.name,
+    block: l.block.cidr,
+  }));
+  const b = locs[0]!.block;
+  const owner = b.owner ?? '';
+  const colon = owner.indexOf(':');
+  const first = ips[0]!;
   return {
-    name: loc.name,
-    ip: b.network.addrText(b.offset + loc.index),
-    host: v.host,
-    tenant: v.tenant,
-    segment: v.segment,
-    network: v.network,
-    block: v.cidr,
+    name: locs[0]!.name,
+    ip: first.ip,
+    host: b.placement?.host.name ?? '',
+    tenant: colon < 0 ? owner : owner.slice(0, colon),
+    segment: colon < 0 ? '' : owner.slice(colon + 1),
+    network: first.network,
+    block: first.block,
+    ips,
   };
 }
 
+/** Every address name: those with an IPv4 address first, then the IPv6-only ones. */
 export function listAddresses(s: State): AddressView[] {
   const out: AddressView[] = [];
-  for (const [name, block] of s.addresses) {
-    out.push(addressView({ name, block, index: block.names.indexOf(name) }));
+  for (const name of s.addresses.keys()) out.push(addressView(s.locations(name)));
+  for (const name of s.addresses6.keys()) {
+    if (!s.addresses.has(name)) out.push(addressView(s.locations(name)));
   }
   return out;
 }
@@ -208,5 +235,7 @@ function entryOf(g: Group): GroupOrHost {
 }
 
 function hostEntry(h: Host): GroupOrHost {
-  return { name: h.name, ip: h.ipText };
+  return h.ip6 === null
+    ? { name: h.name, ip: h.ipText }
+    : { name: h.name, ip: h.ipText, ip6: h.ip6.toString() };
 }

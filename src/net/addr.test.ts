@@ -12,6 +12,8 @@ import {
   formatIPv4,
   formatIPv6,
   hostPrefixLen,
+  IPV4_ONLY,
+  IPV6_ONLY,
   parseIPv4,
   type Family,
 } from './addr.ts';
@@ -49,16 +51,44 @@ describe('Addr', () => {
     }
   });
 
-  it('says IPv6 is not supported yet rather than truncating it', () => {
+  it('takes both families by default; a one-family field names the family it takes', () => {
+    assert.equal(Addr.parse('fd00::1', 'ip').family, 6);
+    assert.equal(Cidr.parse('fd00::/64').prefix, 64);
     assert.throws(
-      () => Addr.parse('fd00::1', 'hosts[0].ip'),
+      () => Addr.parse('fd00::1', 'hosts[0].ip', IPV4_ONLY),
       (e: unknown) =>
         isRomanaError(e, 'InvalidInput') &&
-        e.message === "hosts[0].ip: 'fd00::1' is an IPv6 address; IPv6 is not supported yet",
+        e.message === "hosts[0].ip: 'fd00::1' is an IPv6 address; this field takes an IPv4 address",
     );
-    assert.throws(() => Cidr.parse('fd00::/64', 'cidr'), /'fd00::\/64' is an IPv6 address/);
-    assert.equal(Addr.tryParse('fd00::1'), undefined);
-    assert.equal(Addr.tryParse('fd00::1', BOTH_FAMILIES)?.family, 6);
+    assert.throws(
+      () => Addr.parse('10.0.0.1', 'ip6', IPV6_ONLY),
+      /^RomanaError: ip6: '10\.0\.0\.1' is an IPv4 address; this field takes an IPv6 address$/,
+    );
+    assert.throws(
+      () => Cidr.parse('fd00::/64', 'cidr', IPV4_ONLY),
+      /'fd00::\/64' is an IPv6 address/,
+    );
+    assert.equal(Addr.tryParse('fd00::1', IPV4_ONLY), undefined);
+    assert.equal(Addr.tryParse('fd00::1')?.family, 6);
+  });
+
+  it('refuses zone ids and IPv4-mapped addresses, saying which, naming the field', () => {
+    for (const [bad, why] of [
+      ['fe80::1%eth0', "'fe80::1%eth0' is not a valid IPv6 address: it has a zone id (%eth0)"],
+      ['::ffff:10.0.0.1', 'it is IPv4-mapped; write the IPv4 address 10.0.0.1'],
+      ['::ffff:a00:1', 'it is IPv4-mapped; write the IPv4 address 10.0.0.1'],
+    ] as const) {
+      assert.throws(
+        () => Addr.parse(bad, 'body.ip6'),
+        (e: unknown) =>
+          isRomanaError(e, 'InvalidInput') &&
+          e.message.startsWith(`body.ip6: '${bad}'`) &&
+          e.message.includes(why),
+        bad,
+      );
+      assert.equal(Addr.tryParse(bad), undefined, bad);
+    }
+    assert.throws(() => Cidr.parse('::ffff:0:0/96', 'cidr'), /is not a CIDR/);
   });
 
   it('reads IPv6 when asked to, and refuses a non-canonical spelling with the canonical one', () => {
@@ -212,6 +242,11 @@ describe('Addr text, both families', () => {
     fc.assert(
       fc.property(fc.oneof(v6Value, fc.bigInt({ min: 0n, max: V6_MAX })), (v) => {
         const text = formatIPv6(v);
+        if (v >> 32n === 0xffffn) {
+          // IPv4-mapped: refused, with the IPv4 address to write instead.
+          assert.throws(() => Addr.parse(text, 'ip', BOTH_FAMILIES), /IPv4-mapped/);
+          return;
+        }
         const a = Addr.parse(text, 'ip', BOTH_FAMILIES);
         assert.equal(a.family, 6);
         assert.equal(a.value, v);

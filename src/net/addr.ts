@@ -4,9 +4,11 @@
  * Parsing is strict: canonical text only (no `010.0.0.1`, which is octal to some tools; RFC 5952
  * for IPv6), no host bits in a CIDR, no surrounding spaces.
  *
- * The type knows both families; the product accepts IPv4 only for now. `parse` and `tryParse`
- * take the families a caller accepts, by default `ACCEPTED_FAMILIES`, and refuse the other one
- * with a clear error: allowing IPv6 at a boundary is passing `[4, 6]` there.
+ * `parse` and `tryParse` take the families a caller accepts, by default `ACCEPTED_FAMILIES`
+ * (both), and refuse the other one with a clear error: a field that takes one family only (a
+ * host's `ip` is IPv4, its `ip6` IPv6) passes `IPV4_ONLY` or `IPV6_ONLY`. IPv6 text with a zone
+ * id (`fe80::1%eth0`), an IPv4-mapped address (`::ffff:10.0.0.1`, `::ffff:a00:1`) or a
+ * non-canonical spelling is refused with a message that says which and how to write it.
  */
 import { invalidInput } from '../errors.ts';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6Loose } from './addr-text.ts';
@@ -17,11 +19,20 @@ export type Family = 4 | 6;
 
 const BITS: Record<Family, number> = { 4: 32, 6: 128 };
 
-/** The families the product accepts at its boundaries today (IPv6 is another issue). */
-export const ACCEPTED_FAMILIES: readonly Family[] = [4];
-
 /** Both families, for callers (and tests) that handle either. */
 export const BOTH_FAMILIES: readonly Family[] = [4, 6];
+
+/** The families the product accepts at its boundaries: both (issue 14). */
+export const ACCEPTED_FAMILIES: readonly Family[] = BOTH_FAMILIES;
+
+/** For fields that take an IPv4 address only (a host's `ip`, a BGP router id). */
+export const IPV4_ONLY: readonly Family[] = [4];
+
+/** For fields that take an IPv6 address only (a host's `ip6`). */
+export const IPV6_ONLY: readonly Family[] = [6];
+
+/** `::ffff:0:0/96`, the IPv4-mapped addresses: never a Romana address (use the IPv4 one). */
+const MAPPED_PREFIX = 0xffffn;
 
 /**
  * Prefix length of one host of the family: the `/32` of IPv4, the `/128` of IPv6.
@@ -58,11 +69,27 @@ function scan(
 ): { family: Family; value: bigint } | { why: string; canonical?: string } {
   const v4 = parseIPv4(text);
   if (v4 !== undefined) return { family: 4, value: BigInt(v4) };
-  if (!text.includes(':')) {
-    return { why: `is not a valid ${families.includes(6) ? 'IPv4 or IPv6' : 'IPv4'} address` };
+  const kinds = families.includes(4) ? (families.includes(6) ? 'IPv4 or IPv6' : 'IPv4') : 'IPv6';
+  if (!text.includes(':')) return { why: `is not a valid ${kinds} address` };
+  const zone = text.indexOf('%');
+  if (zone >= 0) {
+    return {
+      why: `is not a valid IPv6 address: it has a zone id (${text.slice(zone)}); Romana addresses take none`,
+    };
+  }
+  const dotted = /^::ffff:([0-9.]+)$/i.exec(text);
+  if (dotted !== null && parseIPv4(dotted[1]!) !== undefined) {
+    return {
+      why: `is not a valid IPv6 address: it is IPv4-mapped; write the IPv4 address ${dotted[1]}`,
+    };
   }
   const v6 = parseIPv6Loose(text);
   if (v6 === undefined) return { why: 'is not a valid IPv6 address' };
+  if (v6 >> 32n === MAPPED_PREFIX) {
+    return {
+      why: `is not a valid IPv6 address: it is IPv4-mapped; write the IPv4 address ${formatIPv4(Number(v6 & 0xffffffffn))}`,
+    };
+  }
   const canonical = formatIPv6(v6);
   if (canonical !== text) {
     return { why: `is not written canonically; write it as ${canonical}`, canonical };
@@ -71,8 +98,9 @@ function scan(
 }
 
 function familyRefused(field: string, text: string, family: Family): Error {
+  const other = family === 4 ? 6 : 4;
   return invalidInput(
-    `${field}: '${text}' is an IPv${family} address; IPv${family} is not supported yet`,
+    `${field}: '${text}' is an IPv${family} address; this field takes an IPv${other} address`,
   );
 }
 
@@ -126,7 +154,9 @@ export class Addr {
     // Names are looked up through here too: no second scan unless it can be IPv6.
     if (!families.includes(6) || !text.includes(':')) return undefined;
     const v6 = parseIPv6Loose(text);
-    return v6 !== undefined && formatIPv6(v6) === text ? new Addr(6, v6) : undefined;
+    return v6 !== undefined && v6 >> 32n !== MAPPED_PREFIX && formatIPv6(v6) === text
+      ? new Addr(6, v6)
+      : undefined;
   }
 
   /** The host prefix of this address (`a/32`, `a/128`). */

@@ -76,13 +76,14 @@ export function registerAddresses(program: Command, run: Runner): void {
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
 /**
- * An argument that is an IPv4 address means the pod at that IP: names cannot look like IP
+ * An argument that is an IP address (either family) means the pod at that IP: names cannot look like IP
  * addresses (docs/api.md, "Names and limits"), but one stored before that rule could, and
  * romanad looks a name up before an IP. `undefined` when the argument is a name.
  */
 async function podAt(client: RomanadClient, arg: string): Promise<Address | undefined> {
-  if (!IPV4.test(arg)) return undefined;
-  const found = (await client.listAddresses()).find((a) => a.ip === arg);
+  // An IPv6 address has a ':', which no address name has.
+  if (!IPV4.test(arg) && !arg.includes(':')) return undefined;
+  const found = (await client.listAddresses()).find((a) => ipsOf(a).some((x) => x.ip === arg));
   if (found === undefined) throw new RefusedInput(`No pod holds IP ${arg}`);
   return found;
 }
@@ -134,22 +135,43 @@ export function podColumn(a: Address): string {
   return a.pod === undefined ? '-' : `${a.pod.namespace}/${a.pod.name}`;
 }
 
+/** Every family's address of a name (`ips`; a server before dual-stack sends only `ip`). */
+function ipsOf(a: Address): Array<{ ip: string; network: string; block: string }> {
+  return a.ips ?? [{ ip: a.ip, network: a.network, block: a.block }];
+}
+
+/** One field of every family's address, IPv4 first, joined by ','. */
+function each(a: Address, field: 'ip' | 'network' | 'block'): string {
+  return ipsOf(a)
+    .map((x) => x[field])
+    .join(',');
+}
+
 function addressesTable(list: Address[]): string {
   return table(
     ['NAME', 'IP', 'HOST', 'TENANT', 'SEGMENT', 'NETWORK', 'BLOCK', 'POD'],
-    list.map((a) => [a.name, a.ip, a.host, a.tenant, a.segment, a.network, a.block, podColumn(a)]),
+    list.map((a) => [
+      a.name,
+      each(a, 'ip'),
+      a.host,
+      a.tenant,
+      a.segment,
+      each(a, 'network'),
+      each(a, 'block'),
+      podColumn(a),
+    ]),
   );
 }
 
 function addressDetail(a: Address): string {
   return fields([
     ['Name', a.name],
-    ['IP', a.ip],
+    ['IP', each(a, 'ip')],
     ['Host', a.host],
     ['Tenant', a.tenant],
     ['Segment', a.segment],
-    ['Network', a.network],
-    ['Block', a.block],
+    ['Network', each(a, 'network')],
+    ['Block', each(a, 'block')],
     ...(a.pod === undefined ? [] : ([['Pod', podColumn(a)]] as Array<[string, string]>)),
   ]);
 }

@@ -38,6 +38,12 @@ export function registerHosts(program: Command, run: Runner): void {
   registerLabel(host, run);
 }
 
+interface HostAddOptions {
+  tag?: string[];
+  agentPort?: string;
+  ip6?: string;
+}
+
 function registerAdd(host: Command, run: Runner): void {
   examples(
     host
@@ -47,12 +53,14 @@ function registerAdd(host: Command, run: Runner): void {
       .argument('<ip>')
       .option('--tag <key=value>', 'a tag (repeatable), matched against group assignments', collect)
       .option('--agent-port <port>', "port of the host agent (default: romanad's, 9604)")
+      .option('--ip6 <address>', "the host's own IPv6 address (next hop of its IPv6 blocks)")
       .action(
-        run(async (ctx, name: string, ip: string, opts: { tag?: string[]; agentPort?: string }) => {
+        run(async (ctx, name: string, ip: string, opts: HostAddOptions) => {
           const tags = keyValues(opts.tag ?? [], '--tag');
           await ctx.client.addHost({
             name,
             ip,
+            ...(opts.ip6 === undefined ? {} : { ip6: opts.ip6 }),
             ...(opts.tag ? { tags } : {}),
             ...(opts.agentPort === undefined ? {} : { agent_port: port(opts.agentPort) }),
           });
@@ -147,9 +155,16 @@ function port(text: string): number {
 }
 
 function hostsTable(list: Host[]): string {
+  // The IPv6 column only once some host has an IPv6 address.
+  if (list.every((h) => h.ip6 === undefined)) {
+    return table(
+      ['NAME', 'IP', 'AGENT PORT', 'TAGS'],
+      list.map((h) => [h.name, h.ip, h.agent_port, tagsText(h.tags)]),
+    );
+  }
   return table(
-    ['NAME', 'IP', 'AGENT PORT', 'TAGS'],
-    list.map((h) => [h.name, h.ip, h.agent_port, tagsText(h.tags)]),
+    ['NAME', 'IP', 'IP6', 'AGENT PORT', 'TAGS'],
+    list.map((h) => [h.name, h.ip, h.ip6 ?? '-', h.agent_port, tagsText(h.tags)]),
   );
 }
 
@@ -159,6 +174,7 @@ function hostDetail(h: HostDetail): string {
   const head = fields([
     ['Name', h.name],
     ['IP', h.ip],
+    ...(h.ip6 === undefined ? [] : ([['IP6', h.ip6]] as Array<[string, string]>)),
     ['Agent port', h.agent_port],
     ['Tags', tagsText(h.tags)],
     ...k8s,

@@ -177,6 +177,7 @@ describe('addresses', () => {
       segment: 's',
       network: 'net1',
       block: '10.0.0.0/28',
+      ips: [{ ip: '10.0.0.0', network: 'net1', block: '10.0.0.0/28' }],
     };
     assert.deepEqual((await call(app, 'GET', '/address?addressName=pod-a')).body, want);
     assert.deepEqual((await call(app, 'GET', '/address?addressName=10.0.0.0')).body, want);

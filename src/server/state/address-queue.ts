@@ -5,7 +5,7 @@
  * transaction fails (another replica won a key), its jobs are retried one by one.
  */
 import { invalidInput, isRomanaError, RomanaError } from '../../errors.ts';
-import type { AllocationRequest } from '../../ipam/index.ts';
+import type { AddressView, AllocationRequest } from '../../ipam/index.ts';
 import { backoffDelay, conflict, WRITE_RETRY } from '../../store/retry.ts';
 import { sleep, type ServiceCore } from './core.ts';
 import { decodeAddress } from './decode.ts';
@@ -198,12 +198,11 @@ export class AddressQueue {
     // decision changes its blocks at once, and a throw after it would leave an address in
     // memory that the store never holds (and that a commit of the same batch would persist).
     const aKey = addressKeyOf(op.req.name);
+    // Every family's address in one decision, so in one transaction: both or neither.
     const view = core.ipam.allocate(op.req);
-    const txn = new TxnSet()
-      .read(core, hostKey(view.host))
-      .read(core, networkKey(g, view.network))
-      .readAbsent(aKey)
-      .put(aKey, { ip: view.ip, host: view.host, network: view.network } satisfies StoredAddress);
+    const txn = new TxnSet().read(core, hostKey(view.host));
+    for (const a of view.ips) txn.read(core, networkKey(g, a.network));
+    txn.readAbsent(aKey).put(aKey, storedAddress(view));
     const pod = op.pod;
     if (pod !== undefined) txn.put(podKey(view.name), pod);
     // A link left by an address of the same name that is gone (never shown): not this one's.
@@ -214,7 +213,8 @@ export class AddressQueue {
       explain: async () => {
         const taken = await core.store.get(aKey);
         if (taken === undefined) return;
-        const ip = decodeAddress(aKey, taken.value).ip;
+        const stored = decodeAddress(aKey, taken.value);
+        const ip = (stored.ips ?? [stored]).map((a) => a.ip).join(', ');
         throw new RomanaError(
           'AlreadyExists',
           `Address with name ${view.name} already allocated: ${ip}`,
@@ -232,6 +232,13 @@ export class AddressQueue {
       },
     };
   }
+}
+
+/** The address key's value: as before for one family; every family's in `ips` for several. */
+function storedAddress(view: AddressView): StoredAddress {
+  const stored: StoredAddress = { ip: view.ip, host: view.host, network: view.network };
+  if (view.ips.length > 1) stored.ips = view.ips.map((a) => ({ ip: a.ip, network: a.network }));
+  return stored;
 }
 
 function describe(op: AddressOp): string {

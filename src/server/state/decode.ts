@@ -107,6 +107,7 @@ export function decodeHost(key: string, raw: string): StoredHost {
   const f = new Fields(key, object(key, raw, 'a host'));
   f.string('name');
   f.string('ip');
+  f.optional('ip6', (v) => typeof v === 'string', 'a string');
   f.int('seq');
   f.int('agent_port');
   f.check('tags', (v) => v === null || isStringMap(v), 'an object of strings or null');
@@ -161,6 +162,13 @@ export function decodeAddress(key: string, raw: string): StoredAddress {
   f.string('ip');
   f.string('host');
   f.string('network');
+  f.optional(
+    'ips',
+    (v) =>
+      Array.isArray(v) &&
+      v.every((e) => isObj(e) && typeof e['ip'] === 'string' && typeof e['network'] === 'string'),
+    'a list of { ip, network }',
+  );
   return f.o as unknown as StoredAddress;
 }
 

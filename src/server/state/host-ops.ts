@@ -30,6 +30,7 @@ const CHUNK = 100;
 export interface HostRequestBody {
   name?: unknown;
   ip?: unknown;
+  ip6?: unknown;
   tags?: unknown;
   agent_port?: unknown;
   k8s_info?: unknown;
@@ -227,14 +228,19 @@ async function removeHostSteps(core: ServiceCore, op: Operation): Promise<Remove
   const placed = core.ipam.listHosts().hosts.some((h) => h.name === name);
   const byBlock = new Map<string, string[]>();
   for (const a of core.ipam.listAddresses().filter((a) => a.host === name)) {
-    const k = `${a.network}\n${a.block}`;
-    byBlock.set(k, [...(byBlock.get(k) ?? []), a.name]);
+    for (const one of a.ips) {
+      const k = `${one.network}\n${one.block}`;
+      byBlock.set(k, [...(byBlock.get(k) ?? []), a.name]);
+    }
   }
+  // A dual-stack name sits in two blocks: its key goes with the first, its event once.
+  const gone = new Set<string>();
   const removed: RemovedHost = placed
     ? core.ipam.removeHost({ name })
     : { name, ip, releasedAddresses: [], releasedBlocks: [] };
   for (const c of core.ipam.takeTouchedBlocks()) {
-    const names = byBlock.get(`${c.network}\n${c.cidr}`) ?? [];
+    const names = (byBlock.get(`${c.network}\n${c.cidr}`) ?? []).filter((n) => !gone.has(n));
+    for (const n of names) gone.add(n);
     // Each address's key and its pod link (a delete of an absent key writes nothing).
     const deletes = names.flatMap((n): Op[] => [
       { type: 'delete', key: addressKey(n) },

@@ -76,10 +76,16 @@ export interface StoredPlacement {
   groups: Record<string, string>;
 }
 
+/**
+ * An address name: `ip` and `network` are its first family's (IPv4 when it has one), as every
+ * version wrote them; a dual-stack name lists every family's in `ips` too (absent for one
+ * family, so a single-family address is stored exactly as before).
+ */
 export interface StoredAddress {
   ip: string;
   host: string;
   network: string;
+  ips?: Array<{ ip: string; network: string }>;
 }
 
 export interface StoredNetwork {

@@ -163,6 +163,7 @@ export interface RomanaService {
   addHost(req: {
     name?: unknown;
     ip?: unknown;
+    ip6?: unknown;
     tags?: unknown;
     agent_port?: unknown;
     k8s_info?: unknown;

@@ -17,7 +17,7 @@
  * (`finishTopology`): see `recovery.ts` and docs/design/romanad-state.md for why.
  */
 import { invalidTopology, RomanaError } from '../../errors.ts';
-import { Addr, BOTH_FAMILIES, Cidr } from '../../net/addr.ts';
+import { Addr, BOTH_FAMILIES, Cidr, type Family } from '../../net/addr.ts';
 import {
   Ipam,
   parseTopology,
@@ -192,7 +192,9 @@ function generationOps(snap: IpamSnapshot, g: number, added: Set<string>): Op[] 
 }
 
 function blockStates(snap: IpamSnapshot, g: number): Map<string, BlockState> {
-  const byStart = new Map<bigint, { key: string; st: BlockState; size: bigint }>();
+  // Per family: an IPv4 and an IPv6 block may start at the same number.
+  const byStart = new Map<string, { key: string; st: BlockState; size: bigint }>();
+  const starts: Record<Family, bigint[]> = { 4: [], 6: [] };
   const out = new Map<string, BlockState>();
   for (const b of snap.blocks) {
     const st: BlockState = {
@@ -204,24 +206,27 @@ function blockStates(snap: IpamSnapshot, g: number): Map<string, BlockState> {
     };
     const key = blockKey(g, b.network, b.cidr);
     const cidr = Cidr.parse(b.cidr, 'cidr', BOTH_FAMILIES);
-    byStart.set(cidr.start, { key, st, size: cidr.size });
+    byStart.set(`${cidr.family}/${cidr.start}`, { key, st, size: cidr.size });
+    starts[cidr.family].push(cidr.start);
     out.set(key, st);
   }
-  const starts = [...byStart.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const list of Object.values(starts)) list.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   for (const a of snap.addresses) {
-    const ip = Addr.parse(a.ip, 'ip', BOTH_FAMILIES).value;
+    const addr = Addr.parse(a.ip, 'ip', BOTH_FAMILIES);
+    const ip = addr.value;
+    const list = starts[addr.family];
     let lo = 0;
-    let hi = starts.length - 1;
+    let hi = list.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (starts[mid]! <= ip) lo = mid;
+      if (list[mid]! <= ip) lo = mid;
       else hi = mid - 1;
     }
-    const b = byStart.get(starts[lo]!);
-    if (b === undefined || ip >= starts[lo]! + b.size) {
+    const b = byStart.get(`${addr.family}/${list[lo]}`);
+    if (b === undefined || ip >= list[lo]! + b.size) {
       throw new RomanaError('Internal', `address ${a.name} (${a.ip}) is in no block`);
     }
-    b.st.names.push([Number(ip - starts[lo]!), a.name]);
+    b.st.names.push([Number(ip - list[lo]!), a.name]);
   }
   for (const st of out.values()) st.names.sort((x, y) => x[0] - y[0]);
   return out;

@@ -7,7 +7,7 @@
  * watch stream.
  */
 import { invalidInput, RomanaError } from '../../errors.ts';
-import { Addr, Cidr, specialUse } from '../../net/addr.ts';
+import { Addr, BOTH_FAMILIES, Cidr, specialUse } from '../../net/addr.ts';
 import { nameProblem } from '../../names.ts';
 import { parseTopology } from '../../ipam/topology.ts';
 import type { ServiceCore } from './core.ts';
@@ -30,6 +30,8 @@ export function validateVip(
   known: {
     /** Host name → host IP. */
     hosts: ReadonlyMap<string, string>;
+    /** Host name → host IPv6 address ('' for none). */
+    hosts6?: ReadonlyMap<string, string>;
     networks: ReadonlyArray<{ id: string; cidr: string }>;
   },
 ): Vip {
@@ -38,7 +40,7 @@ export function validateVip(
   if (badName !== undefined) problems.push(`name: ${badName}`);
   const addr = Addr.tryParse(body.ip);
   if (addr === undefined) {
-    problems.push(`ip: '${body.ip}' is not a valid IPv4 address`);
+    problems.push(parseProblem(body.ip));
   } else {
     if (specialUse(addr) !== undefined) {
       problems.push(
@@ -46,13 +48,13 @@ export function validateVip(
       );
     }
     for (const n of known.networks) {
-      if (Cidr.parse(n.cidr).containsAddr(addr)) {
+      if (Cidr.parse(n.cidr, 'cidr', BOTH_FAMILIES).containsAddr(addr)) {
         problems.push(
           `ip: '${body.ip}' lies inside Romana network ${n.id} (${n.cidr}), whose addresses go to pods`,
         );
       }
     }
-    for (const [host, ip] of known.hosts) {
+    for (const [host, ip] of [...known.hosts, ...(known.hosts6 ?? [])]) {
       if (ip === body.ip) problems.push(`ip: '${body.ip}' is the address of host ${host}`);
     }
   }
@@ -67,6 +69,16 @@ export function validateVip(
   const vip: Vip = { name, ip: body.ip, host: body.host };
   if (body.namespace !== undefined) vip.namespace = body.namespace;
   return vip;
+}
+
+/** Why address text is refused, in the parser's words (zone ids, mapped, non-canonical…). */
+function parseProblem(text: string): string {
+  try {
+    Addr.parse(text, 'ip');
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return `ip: '${text}' is not a valid IPv4 or IPv6 address`;
 }
 
 /**
@@ -124,6 +136,7 @@ export class VipOps {
     const core = this.core;
     const vip = validateVip(name, body, {
       hosts: new Map([...core.state.hosts].map(([n, h]) => [n, h.ip])),
+      hosts6: new Map([...core.state.hosts].map(([n, h]) => [n, h.ip6 ?? ''])),
       networks: core.ipam.listNetworks(),
     });
     const before = core.state.vips.get(name);

@@ -1,6 +1,6 @@
 /** Hosts and the topology. */
 import { invalidInput } from '../../../errors.ts';
-import { Addr, Cidr } from '../../../ipam/addr.ts';
+import { Addr, BOTH_FAMILIES, Cidr } from '../../../ipam/addr.ts';
 import { hostIpProblem, showValue } from '../../../names.ts';
 import type { RomanaService } from '../../state/service.ts';
 import { sendJsonText } from './ipam.ts';
@@ -19,6 +19,9 @@ export function hostRoutes(app: TypedApp, ctx: RouteContext): void {
   // 2.x answers null; GET /hosts/{name} gives the placement.
   app.post('/hosts', { config: node, schema: { body: HostBody } }, async (req, reply) => {
     checkHostIp(service, req.body.ip);
+    if (req.body.ip6 !== undefined && req.body.ip6 !== '') {
+      checkHostIp(service, req.body.ip6, 'ip6');
+    }
     const host = await service.addHost(req.body);
     req.log.info({ host: host.name, ip: host.ip, groups: host.groups }, 'host added');
     return sendJsonText(reply, 'null');
@@ -87,15 +90,17 @@ export function hostRoutes(app: TypedApp, ctx: RouteContext): void {
  * to pods, and a host holding one would take a pod's traffic. (A topology update that would
  * cover a host is the topology writer's to refuse.)
  */
-export function checkHostIp(service: RomanaService, ip: string): void {
+export function checkHostIp(service: RomanaService, ip: string, field = 'ip'): void {
   const addr = Addr.tryParse(ip);
   if (addr === undefined) return; // the service names a malformed IP itself
   const special = hostIpProblem(addr);
-  if (special !== undefined) throw invalidInput(`body.ip: ${special}`, { resourceType: 'host' });
+  if (special !== undefined) {
+    throw invalidInput(`body.${field}: ${special}`, { resourceType: 'host' });
+  }
   for (const n of service.listNetworks()) {
-    if (Cidr.parse(n.cidr).containsAddr(addr)) {
+    if (Cidr.parse(n.cidr, 'cidr', BOTH_FAMILIES).containsAddr(addr)) {
       throw invalidInput(
-        `body.ip: '${ip}' lies inside Romana network ${n.id} (${n.cidr}), whose addresses go to pods`,
+        `body.${field}: '${ip}' lies inside Romana network ${n.id} (${n.cidr}), whose addresses go to pods`,
         { resourceType: 'host', semantic: true },
       );
     }

@@ -17,6 +17,21 @@ export function sendJsonText(reply: FastifyReply, text: string): FastifyReply {
   return reply.type(JSON_TYPE).send(text);
 }
 
+/**
+ * The answer of `POST /address`: the bare IP string for an IPv4 address alone (the 2.x shape),
+ * else `{ ip, ips }` with every family's IP, IPv4 first.
+ *
+ * @example allocationAnswer({ ip: '10.0.0.5', ips: [{ ip: '10.0.0.5' }] }) // '10.0.0.5'
+ */
+export function allocationAnswer(view: {
+  ip: string;
+  ips: ReadonlyArray<{ ip: string }>;
+}): string | { ip: string; ips: string[] } {
+  const ips = view.ips.map((a) => a.ip);
+  if (ips.length === 1 && !ips[0]!.includes(':')) return ips[0]!;
+  return { ip: view.ip, ips };
+}
+
 export function ipamRoutes(app: TypedApp, ctx: RouteContext): void {
   const { service } = ctx;
   const read = { access: 'read-only' } as const;
@@ -33,11 +48,12 @@ export function ipamRoutes(app: TypedApp, ctx: RouteContext): void {
 
   app.get('/blocks', { config: read }, async () => service.listBlocks());
 
-  // 2.x answers the bare IP as a JSON string, e.g. "10.0.0.5".
+  // 2.x answers the bare IP as a JSON string, e.g. "10.0.0.5": still so for an IPv4 address
+  // alone. Otherwise (IPv6, or both families) an object: { "ip": first, "ips": [IPv4, IPv6] }.
   app.post('/address', { config: node, schema: { body: AllocateBody } }, async (req, reply) => {
     const view = await service.allocate(req.body);
     req.log.info({ address: view }, 'address allocated');
-    return sendJsonText(reply, JSON.stringify(view.ip));
+    return sendJsonText(reply, JSON.stringify(allocationAnswer(view)));
   });
 
   app.get('/address', { config: read, schema: { querystring: AddressQuery } }, async (req) =>

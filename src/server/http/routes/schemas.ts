@@ -159,6 +159,8 @@ export const HostBody = Type.Object(
   {
     name: name(),
     ip: Type.String({ format: 'romana-text', minLength: 1, maxLength: 64 }),
+    /** The host's own IPv6 address (next hop of IPv6 routes to its blocks). */
+    ip6: Type.Optional(Type.String({ format: 'romana-text', maxLength: 64 })),
     tags: Type.Optional(NullableLabels),
     agent_port: Type.Optional(
       Type.Union([Type.Null(), Type.Integer({ minimum: 0, maximum: 65535 })]),
@@ -200,6 +202,7 @@ const Group = Type.Cyclic(
       {
         name: Type.Optional(Type.String({ format: 'romana-group-name', maxLength: 253 })),
         ip: Type.Optional(text()),
+        ip6: Type.Optional(text()),
         cidr: Type.Optional(text()),
         routing: Type.Optional(text()),
         dummy: Type.Optional(Type.Boolean()),
