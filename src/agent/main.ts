@@ -340,7 +340,9 @@ async function plan(f: Flags): Promise<number> {
     );
     for (const s of desired.skipped)
       out.push(`# not enforced: policy ${s.id}: ${s.problems.join('; ')}`);
-    out.push(formatPlan(await agent.policies.plan()));
+    for (const [family, plan] of await agent.policies.plan()) {
+      out.push(`# IPv${family}`, formatPlan(plan, family === 6 ? 'ip6tables' : 'iptables'));
+    }
   }
   if (agent.vips) {
     const v = await agent.vips.plan();

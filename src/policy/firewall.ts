@@ -19,9 +19,10 @@
  * the kernel (see `ApplyOptions`).
  */
 import { runChecked, type Exec } from '../exec.ts';
-import { Addr, BOTH_FAMILIES } from '../net/addr.ts';
+import { Addr, BOTH_FAMILIES, type Family } from '../net/addr.ts';
+import { forFamily, forFamilyChange, setPrefix } from './family.ts';
 import {
-  ROMANA_PREFIX,
+  isRomanaSetName,
   normalizeMember,
   normalizeRule,
   parseIpsetSave,
@@ -82,16 +83,19 @@ export function isEmptyPlan(plan: FirewallPlan): boolean {
   return plan.ipsetBefore === '' && plan.iptables === '' && plan.ipsetAfter === '';
 }
 
-/** Temporary name a set is rebuilt under before the swap. */
+/**
+ * Temporary name a set is rebuilt under before the swap. Short: the longest IPv6 set name
+ * (`ROMANA6-KS-<16 hex>`, 27 characters) plus this suffix fits ipset's 31.
+ */
 function tempName(name: string): string {
-  return `${name}-next`;
+  return `${name}-new`;
 }
 
 function createLine(set: IpSet, name: string): string {
   if (set.type === 'list:set')
     return `create ${name} list:set size ${Math.max(8, set.members.length)}`;
   const maxelem = Math.max(65536, set.members.length);
-  return `create ${name} ${set.type} family ${ipsetFamily(set)} maxelem ${maxelem}`;
+  return `create ${name} ${set.type} family ${set.family ?? ipsetFamily(set)} maxelem ${maxelem}`;
 }
 
 /** A hash set holds one family: that of its members (`inet` for IPv4, and when empty). */
@@ -99,6 +103,12 @@ function ipsetFamily(set: IpSet): 'inet' | 'inet6' {
   const first = set.members[0]?.split(/[/,\s]/)[0];
   const family = first === undefined ? 4 : Addr.tryParse(first, BOTH_FAMILIES)?.family;
   return family === 6 ? 'inet6' : 'inet';
+}
+
+/** Whether the kernel's set is of another family than the desired one. */
+function otherFamily(set: IpSet, current: CurrentSet): boolean {
+  if (set.type === 'list:set' || current.family === undefined) return false;
+  return current.family !== (set.family ?? ipsetFamily(set));
 }
 
 function sameMembers(set: IpSet, current: CurrentSet): boolean {
@@ -136,8 +146,8 @@ function planSets(
     if (have === undefined) {
       fill(set, set.name);
       created.push(set.name);
-    } else if (have.type !== set.type) {
-      // Not a set Romana made (same name, other type): swap is impossible between types.
+    } else if (have.type !== set.type || otherFamily(set, have)) {
+      // Not a set Romana made (same name, other type or family): swap is impossible then.
       before.push(`destroy ${set.name}`);
       fill(set, set.name);
       replaced.push(set.name);
@@ -152,7 +162,7 @@ function planSets(
   }
   const kept = keptSets(current, wanted, usedByOthers);
   const stale = [...current]
-    .filter(([name]) => name.startsWith(ROMANA_PREFIX) && !wanted.has(name) && !kept.has(name))
+    .filter(([name]) => isRomanaSetName(name) && !wanted.has(name) && !kept.has(name))
     .sort(([, a], [, b]) => Number(b.type === 'list:set') - Number(a.type === 'list:set'))
     .map(([name]) => name);
   return {
@@ -251,11 +261,11 @@ export function planFirewall(desired: FirewallTarget, current: FirewallState): F
  *
  * @example process.stdout.write(formatPlan(plan));
  */
-export function formatPlan(plan: FirewallPlan): string {
+export function formatPlan(plan: FirewallPlan, tables = 'iptables'): string {
   if (isEmptyPlan(plan)) return '# nothing to change\n';
   const parts: string[] = [];
   if (plan.ipsetBefore) parts.push(`# ipset restore\n${plan.ipsetBefore}`);
-  if (plan.iptables) parts.push(`# iptables-restore --noflush\n${plan.iptables}`);
+  if (plan.iptables) parts.push(`# ${tables}-restore --noflush\n${plan.iptables}`);
   if (plan.ipsetAfter) parts.push(`# ipset restore (after iptables)\n${plan.ipsetAfter}`);
   return parts.join('\n');
 }
@@ -300,7 +310,8 @@ function stateAfter(desired: FirewallTarget, before: FirewallState): FirewallSta
       sets.set(s.name, had);
       continue;
     }
-    const set = { type: s.type, members: new Set(s.members.map(normalizeMember)) };
+    const set: CurrentSet = { type: s.type, members: new Set(s.members.map(normalizeMember)) };
+    if (s.type !== 'list:set') set.family = s.family ?? ipsetFamily(s);
     builtFrom.set(set, s.members);
     sets.set(s.name, set);
   }
@@ -317,35 +328,55 @@ function stateAfter(desired: FirewallTarget, before: FirewallState): FirewallSta
 }
 
 /**
- * The node's Romana firewall, read and changed through an `Exec`.
+ * The node's Romana firewall of one address family, read and changed through an `Exec`:
+ * IPv4 (`iptables`, sets `ROMANA-*` of family inet) or IPv6 (`ip6tables`, sets `ROMANA6-*` of
+ * family inet6). Each applies its family's part of a rendered state (see family.ts), so two
+ * `Firewall`s, one per family, enforce the same policies on both.
  *
  * @example
- * const fw = new Firewall(new ProcessExec());
- * const plan = await fw.apply(renderDesiredState(policies, blocks, hostname));
+ * const v4 = new Firewall(new ProcessExec());
+ * const v6 = new Firewall(new ProcessExec(), 6);
+ * const desired = renderDesiredState(policies, blocks, hostname);
+ * await v4.apply(desired);
+ * await v6.apply(desired);
  */
 export class Firewall {
   readonly #exec: Exec;
   #last: FirewallState | undefined;
 
-  constructor(exec: Exec) {
+  constructor(
+    exec: Exec,
+    readonly family: Family = 4,
+  ) {
     this.#exec = exec;
   }
 
-  /** Romana's chains and sets as the kernel has them now. */
+  /** `iptables` or `ip6tables`. */
+  get tables(): string {
+    return this.family === 6 ? 'ip6tables' : 'iptables';
+  }
+
+  /** Romana's chains and sets of this family as the kernel has them now. */
   async read(): Promise<FirewallState> {
     const [save, sets] = await Promise.all([
-      runChecked(this.#exec, 'iptables-save', ['-t', 'filter']),
+      runChecked(this.#exec, `${this.tables}-save`, ['-t', 'filter']),
       runChecked(this.#exec, 'ipset', ['save']),
     ]);
     const chains = parseIptablesSave(save);
     const usedByOthers = romanaSetsInForeignLists(sets);
     for (const name of chains.setsUsedByOthers ?? []) usedByOthers.add(name);
-    return { chains, sets: parseIpsetSave(sets), setsUsedByOthers: usedByOthers };
+    const own = parseIpsetSave(sets, setPrefix(this.family));
+    return { chains, sets: own, setsUsedByOthers: usedByOthers };
+  }
+
+  /** This family's part of a rendered state: what `apply` brings the kernel to. */
+  target(desired: FirewallTarget): FirewallTarget {
+    return forFamily(desired, this.family);
   }
 
   /** What `apply` would run now against the kernel's state, without running it. */
   async plan(desired: FirewallTarget): Promise<FirewallPlan> {
-    return planFirewall(desired, await this.read());
+    return planFirewall(this.target(desired), await this.read());
   }
 
   /**
@@ -353,7 +384,8 @@ export class Firewall {
    * a step fails even after re-reading the kernel; the steps before it stay applied (each is
    * consistent on its own) and the next apply starts from whatever the kernel then holds.
    */
-  async apply(desired: FirewallTarget, options: ApplyOptions = {}): Promise<FirewallPlan> {
+  async apply(rendered: FirewallTarget, options: ApplyOptions = {}): Promise<FirewallPlan> {
+    const desired = this.target(rendered);
     const cached = options.fromLastApplied ? this.#last : undefined;
     this.#last = undefined;
     if (cached !== undefined) {
@@ -382,7 +414,8 @@ export class Firewall {
    *
    * @example await firewall.patchSets([{ op: 'add', set: 'ROMANA-KS-…', member: '10.0.0.5' }]);
    */
-  async patchSets(changes: readonly MemberChange[]): Promise<boolean> {
+  async patchSets(all: readonly MemberChange[]): Promise<boolean> {
+    const changes = all.flatMap((c) => forFamilyChange(c, this.family) ?? []);
     const last = this.#last;
     if (last === undefined || changes.some((c) => !last.sets.has(c.set))) return false;
     if (changes.length === 0) return true;
@@ -403,7 +436,7 @@ export class Firewall {
   async run(plan: FirewallPlan): Promise<void> {
     if (plan.ipsetBefore) await runChecked(this.#exec, 'ipset', ['restore'], plan.ipsetBefore);
     if (plan.iptables) {
-      await runChecked(this.#exec, 'iptables-restore', ['--noflush', '-w'], plan.iptables);
+      await runChecked(this.#exec, `${this.tables}-restore`, ['--noflush', '-w'], plan.iptables);
     }
     if (plan.ipsetAfter) await runChecked(this.#exec, 'ipset', ['restore'], plan.ipsetAfter);
   }
