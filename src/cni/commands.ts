@@ -7,6 +7,7 @@ import type { CniEnv, NetConf } from './config.ts';
 import { containerKeyOf, deriveNames, type Names } from './config.ts';
 import { CniCode, CniError } from './errors.ts';
 import type { Exec } from '../exec.ts';
+import { hostCidr } from '../net/addr.ts';
 import { podTag, readKubeconfig } from './k8s.ts';
 import { dnsLabelProblem, dnsSubdomainProblem, uidProblem } from '../server/state/k8s-names.ts';
 import type { Log } from './log.ts';
@@ -83,7 +84,8 @@ export async function cmdAdd(conf: NetConf, env: CniEnv, d: Deps): Promise<CniRe
     await wire(d.exec, plan);
     if (conf.usePolicy) {
       if (!allocated) await removeDiverts(d.exec, plan.hostVeth);
-      await addDiverts(d.exec, plan.hostVeth).catch(async (err: unknown) => {
+      const families = [...new Set(ips.map((ip) => hostCidr(ip).family))];
+      await addDiverts(d.exec, plan.hostVeth, families).catch(async (err: unknown) => {
         await unwire(d.exec, plan.hostVeth);
         throw err;
       });
