@@ -4,11 +4,14 @@
  * with a reason of their own: zone ids (`fe80::1%eth0`), IPv4-mapped and dotted IPv6
  * (`::ffff:10.0.0.0/104`: write the IPv4 CIDR, which IPv4 enforces).
  */
-import { BOTH_FAMILIES, Cidr } from '../net/addr.ts';
+import { Addr, BOTH_FAMILIES, Cidr } from '../net/addr.ts';
 import { invalidInput } from '../errors.ts';
 
-/** `::ffff:0:0/96`, the IPv4-mapped IPv6 addresses. */
-const MAPPED = Cidr.parse('::ffff:0:0/96', 'mapped', BOTH_FAMILIES);
+/**
+ * `::ffff:0:0/96`, the IPv4-mapped IPv6 addresses. Built from its value: `Cidr.parse` refuses
+ * mapped prefixes since the dual-stack parsing (ipam6).
+ */
+const MAPPED = Cidr.of(Addr.fromBigInt(6, 0xffff_0000_0000n), 96);
 
 /**
  * Parses a policy CIDR of either family; throws an `invalid_input` error naming `field` and the
