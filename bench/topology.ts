@@ -1,13 +1,28 @@
 /**
  * The benchmarks' topology: `zones` x `racks` groups with `perRack` hosts written into each
- * rack, one `10.0.0.0/8` network with /29 blocks.
+ * rack, one network: by default `10.0.0.0/8` with /29 blocks.
  */
-import type { GroupOrHost, TopologyUpdateRequest } from '../src/ipam/index.ts';
+import type { GroupOrHost, NetworkDefinition, TopologyUpdateRequest } from '../src/ipam/index.ts';
+
+/** The benchmarks' IPv4 network. */
+export const BENCH_NETWORK_V4: NetworkDefinition = {
+  name: 'pods',
+  cidr: '10.0.0.0/8',
+  block_mask: 29,
+};
+
+/** The benchmarks' IPv6 network: a /48 with the default /120 blocks. */
+export const BENCH_NETWORK_V6: NetworkDefinition = {
+  name: 'pods6',
+  cidr: 'fd00:10::/48',
+  block_mask: 120,
+};
 
 export function rackTopology(
   zones: number,
   racks: number,
   perRack: number,
+  network: NetworkDefinition = BENCH_NETWORK_V4,
 ): { doc: TopologyUpdateRequest; hosts: string[] } {
   const hosts: string[] = [];
   const map: GroupOrHost[] = [];
@@ -26,8 +41,8 @@ export function rackTopology(
   }
   return {
     doc: {
-      networks: [{ name: 'pods', cidr: '10.0.0.0/8', block_mask: 29 }],
-      topologies: [{ networks: ['pods'], map }],
+      networks: [network],
+      topologies: [{ networks: [network.name], map }],
     },
     hosts,
   };

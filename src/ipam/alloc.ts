@@ -48,7 +48,7 @@ export function checkRequest(r: AllocationRequest): string {
  */
 export function allocate(s: State, r: AllocationRequest): AddressLocation[] {
   const owner = checkRequest(r);
-  const existing = s.locations(r.name);
+  const existing = s.addresses.has(r.name) || s.addresses6.has(r.name) ? s.locations(r.name) : [];
   if (existing.length > 0) {
     const ips = existing.map((l) => l.block.network.addrText(l.block, l.index)).join(', ');
     throw alreadyExists('address', r.name, `Address with name ${r.name} already allocated: ${ips}`);

@@ -5,7 +5,8 @@
  * start, so the allocation path does no bigint work. `Network.addrText` is the one place that
  * turns a block and an offset back into text (an IPv4 block keeps its start as a number too).
  */
-import { Addr, Cidr, formatIPv4, formatIPv6, type Family } from './addr.ts';
+import { Addr, Cidr, formatIPv4, type Family } from './addr.ts';
+import { formatIPv6Groups } from '../net/addr-text.ts';
 import type { GroupSpec, HostSpec } from './carve.ts';
 import { IdPool } from './id-pool.ts';
 import type { NetworkSpec } from './topology.ts';
@@ -18,6 +19,12 @@ export const MAX_BLOCK_ADDRESSES = 2 ** 32;
 
 /** Blocks above this size keep their names in a map instead of an array. */
 const ARRAY_NAMES_MAX = 65536;
+
+/** Blocks up to this size get their names array at full size at once. */
+const PREALLOCATED_NAMES_MAX = 64;
+
+/** The groups of the IPv6 address being formatted (one at a time: no allocation). */
+const scratch = new Array<number>(8).fill(0);
 
 export class Network {
   readonly name: string;
@@ -53,7 +60,14 @@ export class Network {
 
   /** Text of the address at `index` in block `b`. */
   addrText(b: Block, index: number): string {
-    return this.family === 4 ? formatIPv4(b.base + index) : formatIPv6(b.start + BigInt(index));
+    if (this.family === 4) return formatIPv4(b.base + index);
+    // A block is aligned to its size and hands out at most 2^32 addresses: the offset fills
+    // the low 32 bits, which are zero in the block's start.
+    const g = b.groups!;
+    for (let k = 0; k < 6; k++) scratch[k] = g[k]!;
+    scratch[6] = g[6]! | (index >>> 16);
+    scratch[7] = g[7]! | (index & 0xffff);
+    return formatIPv6Groups(scratch);
   }
 
   /** Index of the block that holds address value `v` (no range check). */
@@ -168,7 +182,7 @@ export class Group {
     if (start === undefined) return undefined;
     const b = new Block(this, start);
     this.blocks.push(b);
-    this.network.blocks.set(b.key, b);
+    this.network.blocks.set(this.network.blockIndex(start), b);
     return b;
   }
 
@@ -196,15 +210,15 @@ export class Block {
   readonly group: Group;
   /** First address value. */
   readonly start: bigint;
-  /** Index in the network (`Network.blocks`' key). */
-  readonly key: bigint;
   /** First address as a number (IPv4; unused for IPv6). */
   readonly base: number;
   /** The block's CIDR text. */
   readonly cidr: string;
   readonly pool: IdPool;
+  /** IPv6: the 16-bit groups of the first address (`undefined` for IPv4). */
+  readonly groups: Uint16Array | undefined;
   /** Address names by offset within the block (blocks up to 65536 addresses). */
-  readonly names: Array<string | undefined> = [];
+  readonly names: Array<string | undefined>;
   /** Address names by offset, for larger blocks. */
   readonly #big: Map<number, string> | null;
   owner: string | null = null;
@@ -218,8 +232,10 @@ export class Block {
     const net = group.network;
     this.group = group;
     this.start = start;
-    this.key = net.blockIndex(start);
     this.base = net.family === 4 ? Number(start) : 0;
+    this.groups = net.family === 4 ? undefined : groupsOf(start);
+    this.names =
+      net.blockSize <= PREALLOCATED_NAMES_MAX ? new Array<string | undefined>(net.blockSize) : [];
     this.cidr = `${Addr.fromBigInt(net.family, start)}/${net.blockMask}`;
     this.pool = new IdPool(net.blockSize);
     this.#big = net.blockSize > ARRAY_NAMES_MAX ? new Map() : null;
@@ -265,6 +281,12 @@ export class Block {
     if (this.#big !== null) this.#big.clear();
     else this.names.length = 0;
   }
+}
+
+function groupsOf(v: bigint): Uint16Array {
+  const out = new Uint16Array(8);
+  for (let k = 0; k < 8; k++) out[k] = Number((v >> BigInt(112 - 16 * k)) & 0xffffn);
+  return out;
 }
 
 /** A host's place in one network: its leaf group and the blocks it holds there per owner. */

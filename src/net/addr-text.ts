@@ -80,6 +80,16 @@ export function parseIPv6Loose(text: string): bigint | undefined {
 export function formatIPv6(v: bigint): string {
   const groups: number[] = [];
   for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(Number((v >> shift) & 0xffffn));
+  return formatIPv6Groups(groups);
+}
+
+/**
+ * Eight 16-bit groups to RFC 5952 text: no bigint work (the IPAM engine formats every IPv6
+ * address it hands out through here).
+ *
+ * @example formatIPv6Groups([0xfd00, 0x10, 0, 0, 0, 0, 0, 5]) // 'fd00:10::5'
+ */
+export function formatIPv6Groups(groups: ArrayLike<number>): string {
   // The longest run of two or more zero groups, the first one on a tie.
   let best = -1;
   let bestLen = 1;
@@ -93,7 +103,15 @@ export function formatIPv6(v: bigint): string {
     if (j - i > bestLen) [best, bestLen] = [i, j - i];
     i = j;
   }
-  const hex = (gs: number[]): string => gs.map((g) => g.toString(16)).join(':');
-  if (best < 0) return hex(groups);
-  return `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLen))}`;
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === best) {
+      out += i === 0 ? '::' : ':';
+      i += bestLen - 1;
+      continue;
+    }
+    out += groups[i]!.toString(16);
+    if (i < 7) out += ':';
+  }
+  return out;
 }

@@ -221,7 +221,8 @@ export class Cidr {
   static parse(text: string, field = 'cidr', families = ACCEPTED_FAMILIES): Cidr {
     const slash = text.indexOf('/');
     const prefixText = slash < 0 ? '' : text.slice(slash + 1);
-    const expected = families.includes(4) ? 'a.b.c.d/n' : 'address/n';
+    const v6Text = families.includes(6) && text.includes(':');
+    const expected = v6Text ? 'ipv6-address/n' : families.includes(4) ? 'a.b.c.d/n' : 'address/n';
     if (slash < 0 || !/^(0|[1-9][0-9]?|1[0-2][0-9])$/.test(prefixText)) {
       throw invalidInput(`${field}: '${text}' is not a CIDR (expected ${expected})`);
     }
