@@ -46,6 +46,7 @@ interface Flags {
   resyncInterval: number;
   register: boolean;
   hostIp?: string;
+  hostIp6?: string;
   hostTag: string[];
   logLevel: string;
   netns?: string;
@@ -159,6 +160,9 @@ function options(cmd: Command): Command {
     )
     .addOption(opt('--host-ip <ip>', "this host's IP, for --register", 'host-ip'))
     .addOption(
+      opt('--host-ip6 <ip6>', "this host's IPv6 address, for --register (IPv6 routes)", 'host-ip6'),
+    )
+    .addOption(
       new Option('--host-tag <k=v>', 'a tag for --register (repeatable)')
         .default([])
         .argParser((v: string, prev: string[]) => [...prev, v]),
@@ -230,8 +234,14 @@ async function register(client: RomanadClient, f: Flags, log: Log): Promise<void
     if (eq <= 0) throw invalidInput(`--host-tag: '${t}' is not key=value`);
     tags[t.slice(0, eq)] = t.slice(eq + 1);
   }
-  await client.addHost({ name: f.hostname, ip: f.hostIp, tags });
-  log('info', 'registered this host with romanad', { host: f.hostname, ip: f.hostIp, tags });
+  const ip6 = f.hostIp6 === undefined ? {} : { ip6: f.hostIp6 };
+  await client.addHost({ name: f.hostname, ip: f.hostIp, ...ip6, tags });
+  log('info', 'registered this host with romanad', {
+    host: f.hostname,
+    ip: f.hostIp,
+    ...ip6,
+    tags,
+  });
 }
 
 async function run(f: Flags): Promise<number> {
