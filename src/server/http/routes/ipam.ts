@@ -36,7 +36,7 @@ export function ipamRoutes(app: TypedApp, ctx: RouteContext): void {
   // 2.x answers the bare IP as a JSON string, e.g. "10.0.0.5".
   app.post('/address', { config: node, schema: { body: AllocateBody } }, async (req, reply) => {
     const view = await service.allocate(req.body);
-    req.log.info({ address: view }, 'address allocated');
+    req.logDetail = { address: view }; // on the request's one log line
     return sendJsonText(reply, JSON.stringify(view.ip));
   });
 
@@ -49,7 +49,7 @@ export function ipamRoutes(app: TypedApp, ctx: RouteContext): void {
     { config: node, schema: { querystring: AddressQuery } },
     async (req, reply) => {
       const view = await service.release(req.query.addressName);
-      req.log.info({ address: view }, 'address released');
+      req.logDetail = { address: view };
       return sendJsonText(reply, 'null');
     },
   );
