@@ -17,6 +17,7 @@ import Fastify, {
 } from 'fastify';
 import { RomanaError } from '../../errors.ts';
 import { allows, TokenAuth, type TokenEntry } from './auth.ts';
+import { installLazyValidation } from './lazy-validation.ts';
 import { RomanadMetrics } from './metrics.ts';
 import { installRequestLog, RequestLog } from './request-log.ts';
 
@@ -132,6 +133,7 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
 
   const routes = new RouteTable();
   app.addHook('onRoute', (r) => routes.add(r.method, r.url));
+  installLazyValidation(app);
   installBodyParsers(app);
   const auth = opts.auth ?? new TokenAuth(opts.tokens ?? []);
   installAuth(app, auth);
