@@ -105,6 +105,9 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
         removeAdditional: false,
         allErrors: false,
         verbose: true,
+        // Our schemas are fixed and typed (typebox): checking them against the JSON Schema
+        // meta-schema compiled that meta-schema at each start (most of the validation left there).
+        validateSchema: false,
       },
       plugins: [registerFormats],
     },
