@@ -18,6 +18,12 @@ import { rackTopology } from './topology.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SECONDS = Number(process.env['BENCH_API_SECONDS'] ?? 10);
+/** Which stores to measure (comma-separated; default both). */
+const STORES = (process.env['BENCH_API_STORES'] ?? 'embedded,etcd').split(',');
+/** Node options for romanad only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), space-separated. */
+const ROMANAD_NODE_ARGS = (process.env['BENCH_API_ROMANAD_NODE_ARGS'] ?? '')
+  .split(' ')
+  .filter((a) => a !== '');
 
 interface Server {
   url: string;
@@ -114,6 +120,29 @@ async function runWrk(url: string, script: string, connections: number): Promise
   };
 }
 
+/** CPU time (user + system) `pid` has used so far, in ms (`/proc/<pid>/stat`, 100 ticks/s). */
+function cpuMs(pid: number): number {
+  // Fields after the command name (which may hold spaces), from field 3 on.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+/**
+ * wrk against `url` with the CPU time the server `pid` spent meanwhile, per request in µs: on a
+ * shared machine a steadier figure than requests/s, which also counts what other work took.
+ */
+async function runWrkCpu(
+  pid: number,
+  url: string,
+  script: string,
+  connections: number,
+): Promise<WrkResult & { cpuUsPerRequest: number }> {
+  const before = cpuMs(pid);
+  const r = await runWrk(url, script, connections);
+  return { ...r, cpuUsPerRequest: ((cpuMs(pid) - before) * 1000) / Math.max(1, r.requests) };
+}
+
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : 0;
@@ -151,9 +180,10 @@ async function measureFloor(report: Report, dir: string, script: string): Promis
   );
   try {
     await runWrk(floor.url, script, 64); // warm-up
-    const r = await runWrk(floor.url, script, 64);
+    const r = await runWrkCpu(floor.proc.pid!, floor.url, script, 64);
     report('floor_c64_requests_per_s', r.perSecond, 'req/s', 'bare fastify, same request');
     report('floor_c64_p99_ms', r.p99, 'ms');
+    report('floor_c64_cpu_us_per_request', r.cpuUsPerRequest, 'µs');
     return r.perSecond;
   } finally {
     await floor.stop();
@@ -169,16 +199,22 @@ async function measureRomanad(
 ): Promise<void> {
   const topo = rackTopology(8, 16, 8);
   const d = await spawnServer(
-    [path.join(ROOT, 'bin/romanad.js'), '--port', '0', '--log-level', 'info', ...storeArgs],
+    [
+      ...ROMANAD_NODE_ARGS,
+      path.join(ROOT, 'bin/romanad.js'),
+      ...['--port', '0', '--log-level', 'info', ...storeArgs],
+    ],
     path.join(dir, `${label}.log`),
   );
   try {
     const t = await request(`${d.url}/topology`, 'POST', topo.doc);
     if (t.status !== 200) throw new Error(`topology: ${t.status} ${JSON.stringify(t.body)}`);
     await runWrk(d.url, wrkScript(dir, topo.hosts, `${label}-warm`), 64);
-    const r = await runWrk(d.url, wrkScript(dir, topo.hosts, `${label}-c64`), 64);
+    const script64 = wrkScript(dir, topo.hosts, `${label}-c64`);
+    const r = await runWrkCpu(d.proc.pid!, d.url, script64, 64);
     report(`${label}_c64_allocations_per_s`, r.perSecond, 'ops/s', `${r.requests} allocations`);
     report(`${label}_c64_ratio_to_floor`, r.perSecond / floor, 'ratio');
+    report(`${label}_c64_cpu_us_per_allocation`, r.cpuUsPerRequest, 'µs', 'romanad only');
     report(`${label}_c64_p50_ms`, r.p50, 'ms');
     report(`${label}_c64_p99_ms`, r.p99, 'ms');
     report(`${label}_c64_errors`, r.errors, 'count');
@@ -206,11 +242,15 @@ export async function run(report: Report): Promise<void> {
   try {
     const hosts = rackTopology(8, 16, 8).hosts;
     const floor = await measureFloor(report, dir, wrkScript(dir, hosts, 'floor'));
-    const store = path.join(dir, 'store');
-    await measureRomanad(report, 'embedded', ['--store', `embedded:${store}`], dir, floor);
-    etcd = await startEtcd();
-    const etcdArgs = ['--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(',')];
-    await measureRomanad(report, 'etcd', etcdArgs, dir, floor);
+    if (STORES.includes('embedded')) {
+      const store = path.join(dir, 'store');
+      await measureRomanad(report, 'embedded', ['--store', `embedded:${store}`], dir, floor);
+    }
+    if (STORES.includes('etcd')) {
+      etcd = await startEtcd();
+      const etcdArgs = ['--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(',')];
+      await measureRomanad(report, 'etcd', etcdArgs, dir, floor);
+    }
   } finally {
     await etcd?.stop();
     agent.destroy();

@@ -43,12 +43,12 @@ export async function main(argv: string[]): Promise<number> {
     return usageError(err);
   }
   // Loaded only to serve: --version and --help need none of them.
-  const [{ pino }, { buildApp }, { createRomanaService }] = await Promise.all([
+  const [{ pino }, { buildApp, logDestination }, { createRomanaService }] = await Promise.all([
     import('pino'),
     import('./http/app.ts'),
     import('./state/romana-service.ts'),
   ]);
-  const log = pino({ level: cfg.logLevel, base: { program: 'romanad' } });
+  const log = pino({ level: cfg.logLevel, base: { program: 'romanad' } }, logDestination());
   let appOptions;
   let initialTopology: unknown;
   try {

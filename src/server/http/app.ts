@@ -17,8 +17,11 @@ import Fastify, {
 } from 'fastify';
 import { RomanaError } from '../../errors.ts';
 import { allows, TokenAuth, type TokenEntry } from './auth.ts';
+import { installLazyValidation } from './lazy-validation.ts';
 import { RomanadMetrics } from './metrics.ts';
 import { installRequestLog, RequestLog } from './request-log.ts';
+
+export { logDestination } from './request-log.ts';
 import { toHttpFailure, errorBody } from './routes/errors.ts';
 import {
   clientErrorHandler,
@@ -102,6 +105,9 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
         removeAdditional: false,
         allErrors: false,
         verbose: true,
+        // Our schemas are fixed and typed (typebox): checking them against the JSON Schema
+        // meta-schema compiled that meta-schema at each start (most of the validation left there).
+        validateSchema: false,
       },
       plugins: [registerFormats],
     },
@@ -130,6 +136,7 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
 
   const routes = new RouteTable();
   app.addHook('onRoute', (r) => routes.add(r.method, r.url));
+  installLazyValidation(app);
   installBodyParsers(app);
   const auth = opts.auth ?? new TokenAuth(opts.tokens ?? []);
   installAuth(app, auth);
@@ -214,8 +221,10 @@ function notJson(err: unknown): RomanaError {
 }
 
 function installAuth(app: TypedApp, auth: TokenAuth): void {
-  app.addHook('onRequest', async (req, reply) => {
+  // Callback hooks, not async ones: every request runs them, and a promise each is not free.
+  app.addHook('onRequest', (req, reply, done) => {
     void reply.header('x-request-id', req.id);
+    done();
   });
   if (auth.size === 0) return;
   app.addHook('onRequest', async (req) => {
@@ -271,11 +280,12 @@ function installErrors(app: TypedApp, routes: RouteTable): void {
 }
 
 function installMetrics(app: TypedApp, metrics: RomanadMetrics): void {
-  app.addHook('onResponse', async (req: FastifyRequest, reply: FastifyReply) => {
+  app.addHook('onResponse', (req: FastifyRequest, reply: FastifyReply, done) => {
     const route = req.is404 ? 'unmatched' : (req.routeOptions.url ?? 'unmatched');
     const labels = { route, method: req.method };
     metrics.httpRequests.inc({ ...labels, status: String(reply.statusCode) });
     metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    done();
   });
 }
 

@@ -1,5 +1,9 @@
 /** The request log: one completed line per request with method and URL; writes are audited. */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
@@ -131,11 +135,60 @@ describe('request log', () => {
     assert.equal(audits[1]!['code'], 'InvalidInput');
   });
 
+  test('an allocation and a release log one line each, which carries the address', async () => {
+    const { app, lines } = logged(service, []);
+    const a = await call(app, 'POST', '/address', { name: 'log-a1', host: 'h1' });
+    assert.equal(a.status, 200, a.text);
+    const r = await call(app, 'DELETE', '/address?addressName=log-a1');
+    assert.equal(r.status, 200, r.text);
+    await app.close();
+    assert.equal(lines.length, 2, JSON.stringify(lines));
+    const [alloc, release] = completed(lines);
+    const address = alloc!['address'] as Record<string, unknown>;
+    assert.equal(address['name'], 'log-a1');
+    assert.equal(JSON.stringify(address['ip']), a.text, 'the address answered');
+    assert.deepEqual((alloc!['audit'] as Record<string, unknown>)['object'], 'log-a1');
+    assert.deepEqual(release!['address'], address);
+  });
+
   test('at warn, reads log nothing and writes still log nothing below warn', async () => {
     const { app, lines } = logged(service, [], 'warn');
     await call(app, 'GET', '/hosts');
     await call(app, 'DELETE', '/hosts/nope');
     await app.close();
     assert.deepEqual(lines, []);
+  });
+});
+
+describe('logDestination', () => {
+  test('writes every line in order, also those of the turn in which the process exits', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'romana-log-dest-'));
+    try {
+      const file = path.join(dir, 'log');
+      // 3 turns of 700 lines, then 100 more and an immediate exit.
+      const script = `
+        import { openSync } from 'node:fs';
+        import { pino } from 'pino';
+        import { logDestination } from ${JSON.stringify(path.join(import.meta.dirname, 'request-log.ts'))};
+        const log = pino({ base: null }, logDestination(openSync(${JSON.stringify(file)}, 'w')));
+        let n = 0;
+        for (let turn = 0; turn < 3; turn++) {
+          for (let i = 0; i < 700; i++) log.info({ n: n++ }, 'x'.repeat(i % 50));
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        for (let i = 0; i < 100; i++) log.info({ n: n++ }, 'last');
+        process.exit(0);`;
+      execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: path.join(import.meta.dirname, '../../..'),
+      });
+      const lines = readFileSync(file, 'utf8').split('\n');
+      assert.equal(lines.pop(), '', 'the file ends with a whole line');
+      assert.deepEqual(
+        lines.map((l) => (JSON.parse(l) as { n: number }).n),
+        Array.from({ length: 2200 }, (_, i) => i),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -2,6 +2,10 @@
  * The change log behind watch streams: view-level events (a block's new view, a host's,
  * a policy's) stamped with the store revision that made them, kept for a bounded window so
  * that a client can resume after a reconnect, and fanned out to live subscribers.
+ *
+ * Every allocation publishes events, so publishing costs O(1) per event however full the log
+ * is: dropping the oldest events moves a start index, and the array is compacted only once the
+ * dropped part outgrows the kept part (each event is copied at most about twice in its life).
  */
 import { compacted } from '../../errors.ts';
 import type { WatchEvent, WatchHandle, WatchKind } from './service.ts';
@@ -13,13 +17,19 @@ interface Subscriber {
 
 export class EventLog {
   readonly #capacity: number;
+  /** The retained events are `#events[#head]` onwards, oldest first. */
   #events: WatchEvent[] = [];
+  #head = 0;
   /** Events with a revision above this are all retained. */
   #floor: number;
   #subscribers = new Set<Subscriber>();
-  /** Last published revision per object: a change seen twice (committed here, then echoed
-   * by the store watch) is published once. */
-  #last = new Map<string, number>();
+  /**
+   * Last published revision per object, by kind then id: a change seen twice (committed here,
+   * then echoed by the store watch) is published once.
+   */
+  #last = new Map<WatchKind, Map<string, number>>();
+  /** Entries in all of `#last`. */
+  #lastSize = 0;
 
   /** `start`: the revision of the state the log starts from (events after it are kept). */
   constructor(start: number, capacity = 100_000) {
@@ -29,26 +39,39 @@ export class EventLog {
 
   /** Records events (all of one revision, in order) and hands them to subscribers. */
   publish(events: WatchEvent[]): void {
-    events.forEach((e, i) => {
-      const id = `${e.kind}\n${e.id}`;
-      const last = this.#last.get(id) ?? -1;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      let ids = this.#last.get(e.kind);
+      if (ids === undefined) this.#last.set(e.kind, (ids = new Map()));
+      const last = ids.get(e.id);
       // An echo of what was published is dropped; an object changed twice in one transaction
       // has both events, in order.
-      if (last > e.revision || (last === e.revision && !sameIdBefore(events, i))) return;
-      this.#last.set(id, e.revision);
+      if (last !== undefined) {
+        if (last > e.revision || (last === e.revision && !sameIdBefore(events, i))) continue;
+      } else this.#lastSize++;
+      ids.set(e.id, e.revision);
       this.#events.push(e);
       for (const s of this.#subscribers) if (s.kinds.has(e.kind)) s.onEvent(e);
-    });
-    const excess = this.#events.length - this.#capacity;
-    if (excess > 0) {
-      // Drop whole revisions only, so a resume never sees half of one.
-      let cut = excess;
-      const last = this.#events[cut - 1]!.revision;
-      while (cut < this.#events.length && this.#events[cut]!.revision === last) cut++;
-      this.#floor = last;
-      this.#events = this.#events.slice(cut);
-      if (this.#last.size > 2 * this.#capacity) this.#forgetBefore(this.#floor);
     }
+    this.#trim();
+  }
+
+  /** Drops the oldest whole revisions while more than `capacity` events are retained. */
+  #trim(): void {
+    const events = this.#events;
+    const excess = events.length - this.#head - this.#capacity;
+    if (excess <= 0) return;
+    // Drop whole revisions only, so a resume never sees half of one.
+    let cut = this.#head + excess;
+    const last = events[cut - 1]!.revision;
+    while (cut < events.length && events[cut]!.revision === last) cut++;
+    this.#floor = last;
+    this.#head = cut;
+    if (2 * cut > events.length) {
+      this.#events = events.slice(cut);
+      this.#head = 0;
+    }
+    if (this.#lastSize > 2 * this.#capacity) this.#forgetBefore(this.#floor);
   }
 
   /**
@@ -57,12 +80,19 @@ export class EventLog {
    * whole log behind.
    */
   #forgetBefore(revision: number): void {
-    for (const [id, rev] of this.#last) if (rev <= revision) this.#last.delete(id);
+    for (const ids of this.#last.values()) {
+      for (const [id, rev] of ids) {
+        if (rev > revision) continue;
+        ids.delete(id);
+        this.#lastSize--;
+      }
+    }
   }
 
   /** Forgets everything before `revision` (after a full reload). */
   reset(revision: number): void {
     this.#events = [];
+    this.#head = 0;
     this.#floor = revision;
   }
 
@@ -79,7 +109,11 @@ export class EventLog {
       throw compacted(from, this.#floor + 1);
     }
     const sub: Subscriber = { kinds: new Set(kinds), onEvent };
-    for (const e of this.#events) if (e.revision >= from && sub.kinds.has(e.kind)) onEvent(e);
+    const events = this.#events;
+    for (let i = this.#head; i < events.length; i++) {
+      const e = events[i]!;
+      if (e.revision >= from && sub.kinds.has(e.kind)) onEvent(e);
+    }
     this.#subscribers.add(sub);
     return { close: () => void this.#subscribers.delete(sub) };
   }

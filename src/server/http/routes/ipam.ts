@@ -52,7 +52,7 @@ export function ipamRoutes(app: TypedApp, ctx: RouteContext): void {
   // alone. Otherwise (IPv6, or both families) an object: { "ip": first, "ips": [IPv4, IPv6] }.
   app.post('/address', { config: node, schema: { body: AllocateBody } }, async (req, reply) => {
     const view = await service.allocate(req.body);
-    req.log.info({ address: view }, 'address allocated');
+    req.logDetail = { address: view }; // on the request's one log line
     return sendJsonText(reply, JSON.stringify(allocationAnswer(view)));
   });
 
@@ -65,7 +65,7 @@ export function ipamRoutes(app: TypedApp, ctx: RouteContext): void {
     { config: node, schema: { querystring: AddressQuery } },
     async (req, reply) => {
       const view = await service.release(req.query.addressName);
-      req.log.info({ address: view }, 'address released');
+      req.logDetail = { address: view };
       return sendJsonText(reply, 'null');
     },
   );
