@@ -160,6 +160,36 @@ describe('dual-stack state', () => {
     for (const s of [a, b, again, fresh]) await s.close();
   });
 
+  it('a watch of addresses carries both families in put events, one delete per name', async () => {
+    const svc = await createRomanaService({
+      store: new MemoryStore(),
+      initialTopology: DUAL_TOPOLOGY,
+    });
+    await svc.addHost({ name: 'h1', ip: '192.168.0.1' });
+    const events: Array<{ type: string; id: string; value: unknown }> = [];
+    const w = svc.watch(
+      ['addresses'],
+      svc.revision() + 1,
+      (e) => events.push(e),
+      (err) => {
+        throw err;
+      },
+    );
+    const v = await svc.allocate({ name: 'p1', host: 'h1' });
+    await svc.release('p1');
+    for (let i = 0; i < 200 && events.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    w.close();
+    assert.deepEqual(
+      events.map((e) => [e.type, e.id, e.value]),
+      [
+        ['put', 'p1', v],
+        ['delete', 'p1', null],
+      ],
+    );
+    assert.equal(v.ips.length, 2);
+    await svc.close();
+  });
+
   it('a forced host removal frees both families and lists each name once', async () => {
     const store = new MemoryStore();
     const svc = await createRomanaService({ store, initialTopology: DUAL_TOPOLOGY });
