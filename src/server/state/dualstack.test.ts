@@ -190,6 +190,30 @@ describe('dual-stack state', () => {
     await svc.close();
   });
 
+  it('a topology update that adds an IPv6 network and gives a host its ip6 persists both', async () => {
+    const store = new MemoryStore();
+    const svc = await createRomanaService({ store, initialTopology: V4_TOPOLOGY });
+    await svc.addHost({ name: 'h1', ip: '192.168.0.1' });
+    const old = await svc.allocate({ name: 'old', host: 'h1' });
+    const doc = structuredClone(DUAL_TOPOLOGY) as unknown as {
+      topologies: Array<{ map: Array<Record<string, unknown>> }>;
+    };
+    doc.topologies[0]!.map[0]!['groups'] = [{ name: 'h1', ip: '192.168.0.1', ip6: 'fd00:ff::1' }];
+    await svc.updateTopology(doc);
+    assert.equal(svc.getHost('h1').ip6, 'fd00:ff::1');
+    const pair = await svc.allocate({ name: 'new', host: 'h1' });
+    assert.deepEqual(
+      pair.ips.map((x) => x.ip),
+      ['10.0.0.1', 'fd00:10::'],
+    );
+    const again = await createRomanaService({ store });
+    assert.equal(again.getHost('h1').ip6, 'fd00:ff::1');
+    assert.deepEqual(again.getAddress('old'), old, 'an IPv4 address stays IPv4-only');
+    assert.deepEqual(again.getAddress('new'), pair);
+    await svc.close();
+    await again.close();
+  });
+
   it('a forced host removal frees both families and lists each name once', async () => {
     const store = new MemoryStore();
     const svc = await createRomanaService({ store, initialTopology: DUAL_TOPOLOGY });
