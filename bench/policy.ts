@@ -3,7 +3,9 @@
  * apply 1,000 policies over 200 blocks from scratch, re-apply the same state (no-op), then apply
  * one changed policy on top; next to the bare `ipset restore` + `iptables-restore --noflush`
  * time of the same payloads in a fresh namespace (the floor). Each figure but the first render
- * is the median of several samples after a warm-up, with min and max.
+ * is the median of several samples after a warm-up, with min and max. Last, the same policies
+ * over dual-stack blocks (each block with an IPv6 twin) applied from scratch on both families
+ * (iptables and ip6tables), next to the IPv4-only apply of the same run.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,7 +15,7 @@ import type { Policy } from '../src/policy/model.ts';
 import type { RenderBlock } from '../src/policy/render-sets.ts';
 import { Renderer, renderDesiredState } from '../src/policy/render.ts';
 import type { Report } from './run.ts';
-import { reportSpread, samples } from './stats.ts';
+import { reportSpread, samples, spread } from './stats.ts';
 
 const POLICIES = 1000;
 const BLOCKS = 200;
@@ -149,6 +151,7 @@ async function measure(report: Report): Promise<void> {
     const ratios = rounds.map((r) => (r.renderMs + r.applyMs) / r.floorMs);
     reportSpread(report, 'full_over_floor', ratios, 'x', 'per sample; target < 2');
     await changes(report, last, policies, bl);
+    await dualStack(report, policies, bl, spread(rounds.map((r) => r.applyMs)).median);
   } finally {
     last.a.remove();
     last.b.remove();
@@ -192,6 +195,29 @@ async function changes(report: Report, r: Round, policies: Policy[], bl: RenderB
   });
   const fastNote = 'Renderer + diff against last applied + apply; target < 100';
   reportSpread(report, 'apply_one_changed_fast_ms', fast, 'ms', fastNote);
+}
+
+/** Both families from scratch, over the blocks and an IPv6 twin of each. */
+async function dualStack(report: Report, policies: Policy[], bl: RenderBlock[], v4Ms: number) {
+  const twin = (i: number) => `fd00:${(i >> 4).toString(16)}:${(i & 15).toString(16)}::/120`;
+  const all = [...bl, ...bl.map((b, i) => ({ ...b, cidr: twin(i) }))];
+  const desired = renderDesiredState(policies, all, HOST);
+  const ms = await samples(3, 1, async () => {
+    const a = netns();
+    try {
+      const [, t] = await timed(async () => {
+        await new Firewall(a.exec, 4).apply(desired);
+        await new Firewall(a.exec, 6).apply(desired);
+      });
+      return t;
+    } finally {
+      a.remove();
+    }
+  });
+  const note = `${BLOCKS} IPv4 + ${BLOCKS} IPv6 blocks: iptables and ip6tables, read + diff + apply`;
+  reportSpread(report, 'dual_apply_full_ms', ms, 'ms', note);
+  const ratio = spread(ms).median / v4Ms;
+  report('dual_over_v4_apply', ratio, 'x', 'over apply_full_ms (IPv4 only) of this run');
 }
 
 export async function run(report: Report): Promise<void> {

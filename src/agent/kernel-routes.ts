@@ -1,5 +1,5 @@
 /**
- * The kernel side of routes: read table `romana` with `ip -json`, find how other hosts are
+ * The kernel side of routes (both families): read table `romana` with `ip -json`, find how other hosts are
  * reached with `ip -json route get` (one `ip -batch` for all of them), and apply the
  * difference between the table and a plan as one `ip -batch` (`route replace` / `route del`).
  * The table is never flushed: a route that stays the same is never touched.
@@ -22,19 +22,24 @@ async function ipJson(exec: Exec, args: string[], stdin?: string): Promise<strin
   return r.stdout;
 }
 
-/** Current routes of a table: destination → next hop (an empty table may not exist yet). */
+/**
+ * Current routes of a table, both families: destination → next hop (an empty table may not
+ * exist yet).
+ */
 export async function readTable(exec: Exec, table: number): Promise<Map<string, string>> {
-  const r = await exec.run('ip', ['-json', 'route', 'show', 'table', String(table)]);
-  if (r.code !== 0) {
-    if (/FIB table does not exist/.test(r.stderr)) return new Map();
-    throw new CommandFailedError(`ip -json route show table ${table}`, r);
-  }
-  const routes = JSON.parse(r.stdout.trim() === '' ? '[]' : r.stdout) as IpRoute[];
   const m = new Map<string, string>();
-  for (const route of routes) {
-    // `ip` prints a host route without its length; `default` and prefixes stay as they are.
-    const host = route.dst.includes('/') ? undefined : Addr.tryParse(route.dst, BOTH_FAMILIES);
-    m.set(host === undefined ? route.dst : host.toCidr().toString(), route.gateway ?? '');
+  for (const family of ['-4', '-6']) {
+    const r = await exec.run('ip', ['-json', family, 'route', 'show', 'table', String(table)]);
+    if (r.code !== 0) {
+      if (/FIB table does not exist/.test(r.stderr)) continue;
+      throw new CommandFailedError(`ip -json ${family} route show table ${table}`, r);
+    }
+    const routes = JSON.parse(r.stdout.trim() === '' ? '[]' : r.stdout) as IpRoute[];
+    for (const route of routes) {
+      // `ip` prints a host route without its length; `default` and prefixes stay as they are.
+      const host = route.dst.includes('/') ? undefined : Addr.tryParse(route.dst, BOTH_FAMILIES);
+      m.set(host === undefined ? route.dst : host.toCidr().toString(), route.gateway ?? '');
+    }
   }
   return m;
 }

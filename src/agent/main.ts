@@ -18,6 +18,8 @@ import {
   primaryLink,
   provisionInterface,
   sysctls,
+  sysctls6,
+  hasIpv6,
   type Log,
 } from './provision.ts';
 import { inNetns, ProcessExec } from '../exec.ts';
@@ -44,6 +46,7 @@ interface Flags {
   resyncInterval: number;
   register: boolean;
   hostIp?: string;
+  hostIp6?: string;
   hostTag: string[];
   logLevel: string;
   netns?: string;
@@ -97,7 +100,7 @@ function options(cmd: Command): Command {
     .addOption(
       opt(
         '--provision-sysctls',
-        'set proxy_arp (default, all) and ip_forward to 1',
+        'set proxy_arp (default, all), ip_forward and IPv6 forwarding to 1',
         'provision-sysctls',
       ).default(false),
     )
@@ -156,6 +159,9 @@ function options(cmd: Command): Command {
       ).default(false),
     )
     .addOption(opt('--host-ip <ip>', "this host's IP, for --register", 'host-ip'))
+    .addOption(
+      opt('--host-ip6 <ip6>', "this host's IPv6 address, for --register (IPv6 routes)", 'host-ip6'),
+    )
     .addOption(
       new Option('--host-tag <k=v>', 'a tag for --register (repeatable)')
         .default([])
@@ -228,8 +234,14 @@ async function register(client: RomanadClient, f: Flags, log: Log): Promise<void
     if (eq <= 0) throw invalidInput(`--host-tag: '${t}' is not key=value`);
     tags[t.slice(0, eq)] = t.slice(eq + 1);
   }
-  await client.addHost({ name: f.hostname, ip: f.hostIp, tags });
-  log('info', 'registered this host with romanad', { host: f.hostname, ip: f.hostIp, tags });
+  const ip6 = f.hostIp6 === undefined ? {} : { ip6: f.hostIp6 };
+  await client.addHost({ name: f.hostname, ip: f.hostIp, ...ip6, tags });
+  log('info', 'registered this host with romanad', {
+    host: f.hostname,
+    ip: f.hostIp,
+    ...ip6,
+    tags,
+  });
 }
 
 async function run(f: Flags): Promise<number> {
@@ -242,11 +254,15 @@ async function run(f: Flags): Promise<number> {
   if (f.provisionIface)
     log('info', 'romana-lo ready', { kind: await provisionInterface(exec, f.gatewayIp, log) });
   await sysctls(exec, f.provisionSysctls);
+  const ipv6 = await hasIpv6(exec);
+  if (ipv6) await sysctls6(exec, f.provisionSysctls, log);
   await nameTable(f.rtTablesFile, f.routeTable);
   const link = await primaryLink(exec, f.linkName);
   log('info', 'primary link', { link });
-  if (await ensureRule(exec, f.routeTable))
-    log('info', 'added the policy rule', { table: f.routeTable });
+  for (const family of ipv6 ? ([4, 6] as const) : ([4] as const)) {
+    if (await ensureRule(exec, f.routeTable, family))
+      log('info', 'added the policy rule', { table: f.routeTable, family });
+  }
   const agent = new Agent({
     client,
     baseUrl: f.romanadUrl,
@@ -334,7 +350,9 @@ async function plan(f: Flags): Promise<number> {
     );
     for (const s of desired.skipped)
       out.push(`# not enforced: policy ${s.id}: ${s.problems.join('; ')}`);
-    out.push(formatPlan(await agent.policies.plan()));
+    for (const [family, plan] of await agent.policies.plan()) {
+      out.push(`# IPv${family}`, formatPlan(plan, family === 6 ? 'ip6tables' : 'iptables'));
+    }
   }
   if (agent.vips) {
     const v = await agent.vips.plan();

@@ -18,6 +18,8 @@ import { validatePolicy } from '../policy/validate.ts';
 export interface AddressLike {
   name: string;
   ip: string;
+  /** Every address of the pod, IPv4 first (romanad's dual-stack view); absent: `ip` alone. */
+  ips?: { ip: string }[];
   tenant: string;
   pod?: {
     namespace: string;
@@ -42,6 +44,7 @@ function podOf(a: AddressLike): KubePod {
     namespace: a.pod?.namespace ?? a.tenant,
     name: a.pod?.name ?? a.name,
     ip: a.ip,
+    ...(a.ips !== undefined && a.ips.length > 0 ? { ips: a.ips.map((x) => x.ip) } : {}),
     labels: { ...(a.pod?.labels ?? {}) },
     ports: (a.pod?.ports ?? []).map((p) => ({ ...p })),
   };

@@ -5,15 +5,27 @@
  * which puts back anything changed by hand. One invalid policy is skipped and reported; the
  * others are enforced.
  *
+ * Both address families are enforced from the same rendering (src/policy/family.ts): one
+ * `Firewall` per family, IPv4 (`iptables`, `ROMANA-*` sets) then IPv6 (`ip6tables`,
+ * `ROMANA6-*` sets), each applied atomically on its own; a resync reads and repairs both.
+ *
  * In Kubernetes mode (`--policy-mode kubernetes`) the agent also follows romanad's pods (the
  * `addresses` kind, with their labels and named ports) and namespaces: a pod started, stopped or
  * relabelled, or a namespace relabelled, changes only the members of the sets it touches, in
  * one `ipset restore`; policies and blocks re-render as in 2.x mode.
  */
+import { existsSync } from 'node:fs';
 import type { Block, Policy } from '../client/index.ts';
 import type { WatchEvent } from '../client/watch.ts';
 import type { Exec } from '../exec.ts';
-import { Firewall, Renderer, type DesiredState, type FirewallPlan } from '../policy/index.ts';
+import type { Family } from '../net/addr.ts';
+import {
+  Firewall,
+  POLICY_FAMILIES,
+  Renderer,
+  type DesiredState,
+  type FirewallPlan,
+} from '../policy/index.ts';
 import { KubeView, type AddressLike, type NamespaceLike } from './policy-kube.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { Log } from './provision.ts';
@@ -34,9 +46,19 @@ export interface PolicySource {
   listNamespaces?(): Promise<NamespaceLike[]>;
 }
 
+/**
+ * Both families, unless the kernel has no IPv6 at all (booted with `ipv6.disable=1`: no
+ * `/proc/net/if_inet6`, no ip6tables), where no IPv6 packet can flow and IPv4 alone is enforced.
+ */
+function nodeFamilies(log: Log): readonly Family[] {
+  if (existsSync('/proc/net/if_inet6')) return POLICY_FAMILIES;
+  log('warn', 'IPv6 is disabled in this kernel: policies are enforced on IPv4 only');
+  return [4];
+}
+
 export class PolicySync {
   readonly #renderer = new Renderer();
-  readonly #firewall: Firewall;
+  readonly #firewalls: Firewall[];
   #policies = new Map<string, Policy>();
   readonly #flight = new SingleFlight(() => this.#syncOnce());
   readonly #kube: KubeView | undefined;
@@ -51,8 +73,9 @@ export class PolicySync {
     readonly log: Log,
     readonly metrics?: AgentMetrics,
     readonly mode: PolicyMode = 'romana',
+    readonly families: readonly Family[] = nodeFamilies(log),
   ) {
-    this.#firewall = new Firewall(exec);
+    this.#firewalls = families.map((f) => new Firewall(exec, f));
     this.#kube = mode === 'kubernetes' ? new KubeView() : undefined;
   }
 
@@ -109,9 +132,12 @@ export class PolicySync {
     return d;
   }
 
-  /** What a sync would run now against the kernel, without running it. */
-  plan(): Promise<FirewallPlan> {
-    return this.#firewall.plan(this.desired());
+  /** What a sync would run now against the kernel, per family, without running it. */
+  async plan(): Promise<Map<Family, FirewallPlan>> {
+    const desired = this.desired();
+    const plans = new Map<Family, FirewallPlan>();
+    for (const fw of this.#firewalls) plans.set(fw.family, await fw.plan(desired));
+    return plans;
   }
 
   /** Applies the desired state; one at a time, a request during a run runs once after. */
@@ -125,7 +151,7 @@ export class PolicySync {
     try {
       if (this.#kube && !full && !this.#render) {
         const changes = this.#kube.takeChanges();
-        if (await this.#firewall.patchSets(changes)) return;
+        if (await this.#patchAll(changes)) return;
       }
       this.#render = false;
       const desired = this.desired();
@@ -133,7 +159,7 @@ export class PolicySync {
         this.log('warn', 'policy not enforced', { policy: s.id, problems: s.problems });
       }
       const end = this.metrics?.policyApplySeconds.startTimer();
-      await this.#firewall.apply(desired, { fromLastApplied: !full });
+      for (const fw of this.#firewalls) await fw.apply(desired, { fromLastApplied: !full });
       end?.();
       this.metrics?.policyRules.set(desired.chains.reduce((n, c) => n + c.rules.length, 0));
       this.metrics?.managedSets.set(desired.sets.length);
@@ -146,5 +172,12 @@ export class PolicySync {
       this.metrics?.policyErrors.inc();
       this.log('error', 'policy apply failed', { err: String(err) });
     }
+  }
+
+  /** Member changes on every family; false (apply a full state) when one family cannot. */
+  async #patchAll(changes: Parameters<Firewall['patchSets']>[0]): Promise<boolean> {
+    let all = true;
+    for (const fw of this.#firewalls) all = (await fw.patchSets(changes)) && all;
+    return all;
   }
 }

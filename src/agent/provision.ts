@@ -14,6 +14,13 @@ export const SYSCTLS = [
   'net/ipv4/ip_forward',
 ] as const;
 
+/**
+ * What IPv6 pods need of the node: forwarding. Set with the others when provisioning; when
+ * only checking, a node whose value is not 1 is logged, not refused (IPv4-only clusters run
+ * without it). Skipped on a kernel without IPv6.
+ */
+export const SYSCTLS6 = ['net/ipv6/conf/all/forwarding'] as const;
+
 export type Log = (level: 'info' | 'warn' | 'error', msg: string, extra?: object) => void;
 
 /**
@@ -64,6 +71,33 @@ export async function sysctls(exec: Exec, write: boolean): Promise<void> {
       );
     }
   }
+}
+
+/** True when the kernel (in the namespace `exec` acts in) has IPv6. */
+export async function hasIpv6(exec: Exec): Promise<boolean> {
+  return (await exec.run('test', ['-d', '/proc/sys/net/ipv6'])).code === 0;
+}
+
+/**
+ * The IPv6 sysctls (`SYSCTLS6`): set to 1 with `write`; otherwise a value that is not 1 is
+ * logged. Returns the keys that are not 1 afterwards.
+ */
+export async function sysctls6(exec: Exec, write: boolean, log: Log): Promise<string[]> {
+  const off: string[] = [];
+  for (const key of SYSCTLS6) {
+    const path = `/proc/sys/${key}`;
+    if (write) {
+      const w = await exec.run('sh', ['-c', `echo 1 > ${path}`]);
+      if (w.code !== 0) throw new CommandFailedError(`setting ${path} to 1`, w);
+    }
+    if ((await exec.run('cat', [path])).stdout.trim() !== '1') off.push(key);
+  }
+  if (off.length > 0) {
+    log('warn', 'IPv6 pods need these sysctls at 1; run with --provision-sysctls or set them', {
+      sysctls: off,
+    });
+  }
+  return off;
 }
 
 /** Makes sure `/etc/iproute2/rt_tables` (or `file`) names table `id` "romana". */

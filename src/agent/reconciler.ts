@@ -13,6 +13,12 @@ import type { Log } from './provision.ts';
 import { SingleFlight } from './single-flight.ts';
 import { RoutePlanner, type RoutePlan } from './route-plan.ts';
 
+/** A host's `ip6`, when it has one (romanads before dual-stack send none). */
+function ip6Of(h: Host): string[] {
+  const ip6 = (h as Host & { ip6?: unknown }).ip6;
+  return typeof ip6 === 'string' && ip6 !== '' ? [ip6] : [];
+}
+
 export interface ReconcilerOptions {
   hostname: string;
   table: number;
@@ -39,6 +45,8 @@ export class RouteReconciler {
   /** What the last sync left in the table: destination → next hop. */
   #applied = new Map<string, string>();
   #dirty = new Set<string>();
+  /** Reasons for unrouted hosts already logged, so that each is logged once. */
+  readonly #told = new Set<string>();
   #full = true;
   readonly #flight = new SingleFlight(() => this.#syncOnce());
   /** Whether the last sync succeeded (for /healthz). */
@@ -97,7 +105,9 @@ export class RouteReconciler {
   /** Plans everything against the copies and the kernel, without changing anything. */
   async plan(): Promise<Plan> {
     const hosts = [...this.#hosts.values()];
-    const others = hosts.filter((h) => h.name !== this.#o.hostname).map((h) => h.ip);
+    const others = hosts
+      .filter((h) => h.name !== this.#o.hostname)
+      .flatMap((h) => [h.ip, ...ip6Of(h)]);
     const planner = new RoutePlanner({
       self: this.#o.hostname,
       hosts,
@@ -142,6 +152,12 @@ export class RouteReconciler {
 
   async #syncAll(): Promise<number> {
     const p = await this.plan();
+    for (const s of p.skipped) {
+      const key = `${s.host}: ${s.why}`;
+      if (this.#told.has(key)) continue;
+      this.#told.add(key);
+      this.#o.log('warn', 'host not routed', s);
+    }
     await applyBatch(this.#o.exec, p.changes);
     this.#applied = new Map(p.routes.map((r) => [r.dst, r.via]));
     return p.changes.length;

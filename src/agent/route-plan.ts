@@ -10,9 +10,11 @@
  *   route to it); through that gateway only with multihop; otherwise not at all (with `bgp`,
  *   such hosts are left to BGP: romana-route-publisher announces their prefixes to the
  *   network, which routes them; see docs/bgp.md).
+ * - Both families are planned alike: an IPv6 block or group goes via the host's `ip6` (a host
+ *   without one gets no IPv6 routes, and is listed in `skipped`), an IPv4 one via its `ip`.
  */
 import type { BlockView, GroupOrHost, HostView, TopologyUpdateRequest } from '../ipam/index.ts';
-import { BOTH_FAMILIES, Cidr } from '../net/addr.ts';
+import { BOTH_FAMILIES, Cidr, type Family } from '../net/addr.ts';
 import { Aggregates, soleHostGroups, sortByPrefix } from '../net/aggregate.ts';
 
 /** How the kernel reaches a host's IP (`ip route get`). */
@@ -22,12 +24,15 @@ export interface Reach {
   dev?: string;
 }
 
+/** A host as planning needs it: its IPv4 `ip`, and its IPv6 `ip6` when it has one. */
+export type PlanHost = HostView & { ip6?: string | undefined };
+
 export interface PlanInput {
   self: string;
-  hosts: HostView[];
+  hosts: PlanHost[];
   blocks: BlockView[];
   topology: TopologyUpdateRequest;
-  /** Reachability of each other host's IP; a host missing here is unreachable. */
+  /** Reachability of each other host's IP and IPv6 `ip6`; an IP missing here is unreachable. */
   reach: Map<string, Reach>;
   multihop: boolean;
   /** BGP carries the routes to hosts beyond a gateway (docs/bgp.md); excludes `multihop`. */
@@ -65,15 +70,16 @@ export function planRoutes(input: PlanInput): RoutePlan {
  */
 export class RoutePlanner {
   readonly #input: Omit<PlanInput, 'blocks'>;
-  readonly #ipOf: Map<string, string>;
-  readonly #skipped = new Map<string, string>();
+  readonly #ipOf: Map<string, PlanHost>;
+  /** Why a host (of a family) is not routed, keyed `<host> <family>`. */
+  readonly #skipped = new Map<string, { host: string; why: string }>();
   readonly #groupRoutes = new Map<string, PlannedRoute>();
   /** Groups routed whole (also those of this host, which get no route). */
   readonly #aggregated: Aggregates;
 
   constructor(input: Omit<PlanInput, 'blocks'>) {
     this.#input = input;
-    this.#ipOf = new Map(input.hosts.map((h) => [h.name, h.ip]));
+    this.#ipOf = new Map(input.hosts.map((h) => [h.name, h]));
     const aggregated: Cidr[] = [];
     for (const t of input.topology.topologies) {
       // A map of hosts has no group entry of its own: the network is its group.
@@ -82,7 +88,7 @@ export class RoutePlanner {
       for (const g of soleHostGroups([root])) {
         aggregated.push(g.cidr);
         if (g.host === input.self) continue;
-        const via = this.#via(g.host);
+        const via = this.#via(g.host, g.cidr.family);
         if (via !== undefined) {
           const dst = g.cidr.toString();
           this.#groupRoutes.set(dst, {
@@ -96,30 +102,32 @@ export class RoutePlanner {
     this.#aggregated = new Aggregates(aggregated);
   }
 
-  #via(host: string): string | undefined {
-    const ip = this.#ipOf.get(host);
-    if (ip === undefined) return undefined;
-    const r = this.#input.reach.get(ip);
-    if (r === undefined) {
-      this.#skipped.set(host, `no route to ${ip}`);
+  #via(host: string, family: Family): string | undefined {
+    const h = this.#ipOf.get(host);
+    if (h === undefined) return undefined;
+    const skip = (why: string): undefined => {
+      this.#skipped.set(`${host} ${family}`, { host, why });
       return undefined;
-    }
+    };
+    const ip = family === 4 ? h.ip : h.ip6;
+    if (ip === undefined) return skip('it has no ip6: its IPv6 blocks are not routed');
+    const r = this.#input.reach.get(ip);
+    if (r === undefined) return skip(`no route to ${ip}`);
     if (r.gateway === undefined) return ip;
     if (this.#input.multihop) return r.gateway;
-    this.#skipped.set(
-      host,
+    return skip(
       this.#input.bgp
         ? `${ip} is reached through ${r.gateway}; its pods are routed by BGP`
         : `${ip} is reached through ${r.gateway}; enable multihop to route its pods`,
     );
-    return undefined;
   }
 
   /** The route a block needs of its own (none for this host's, free or aggregated blocks). */
   blockRoute(b: BlockView): PlannedRoute | undefined {
     if (b.host === '' || b.host === this.#input.self) return undefined;
-    if (this.#aggregated.covers(Cidr.parse(b.cidr, 'cidr', BOTH_FAMILIES))) return undefined;
-    const via = this.#via(b.host);
+    const cidr = Cidr.parse(b.cidr, 'cidr', BOTH_FAMILIES);
+    if (this.#aggregated.covers(cidr)) return undefined;
+    const via = this.#via(b.host, cidr.family);
     return via === undefined
       ? undefined
       : { dst: b.cidr, via, reason: `block ${b.cidr} of host ${b.host}` };
@@ -133,7 +141,7 @@ export class RoutePlanner {
     }
     return {
       routes: sortByPrefix([...routes.values()], (r) => r.dst),
-      skipped: [...this.#skipped].map(([host, why]) => ({ host, why })),
+      skipped: [...this.#skipped.values()],
     };
   }
 }

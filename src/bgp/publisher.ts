@@ -177,6 +177,7 @@ export class Publisher {
       host: self.name,
       routerId: this.#o.routerId ?? self.ip,
       localAddress: self.ip,
+      ...ip6Of(self),
       localAs: localAs(self.tags, this.#o.localAs),
       networks: topology.networks.map((n) => ({ name: n.name, cidr: n.cidr })),
       announcements,
@@ -277,4 +278,10 @@ export function placed(topology: Topology, name: string): boolean {
   const visit = (e: GroupOrHost): boolean =>
     (e.ip !== undefined && e.name === name) || (e.groups ?? []).some(visit);
   return topology.topologies.some((t) => t.map.some(visit));
+}
+
+/** The host's `ip6` as the configuration's `localAddress6`, when it has one. */
+function ip6Of(h: Host): { localAddress6?: string } {
+  const ip6 = (h as Host & { ip6?: unknown }).ip6;
+  return typeof ip6 === 'string' && ip6 !== '' ? { localAddress6: ip6 } : {};
 }

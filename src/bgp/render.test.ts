@@ -79,9 +79,11 @@ const configArb: fc.Arbitrary<BirdConfig> = fc
     hold: fc.integer({ min: 3, max: 300 }),
     kernel: fc.boolean(),
     localAs: fc.integer({ min: 1, max: 4_294_967_295 }),
+    ip6: fc.boolean(),
   })
-  .map(({ peers, blocks, v6, gr, hold, kernel, localAs }) => ({
+  .map(({ peers, blocks, v6, gr, hold, kernel, localAs, ip6 }) => ({
     ...base,
+    ...(ip6 ? { localAddress6: 'fd00:1::11' } : {}),
     localAs,
     networks: v6 ? [...base.networks, { name: 'six', cidr: 'fd10::/48' }] : base.networks,
     announcements: [
@@ -98,9 +100,11 @@ describe('BIRD configuration rendering', () => {
   it('renders configurations that BIRD 2 parses, for random inputs', () => {
     fc.assert(
       fc.property(configArb, (c) => {
-        // BFD over multihop needs a local address of the peer's family: v4 only has one here.
+        // BFD over multihop needs a local address of the peer's family.
         c.peers = c.peers.map((p) =>
-          p.multihop !== undefined && p.address.includes(':') ? { ...p, bfd: false } : p,
+          p.multihop !== undefined && p.address.includes(':') && c.localAddress6 === undefined
+            ? { ...p, bfd: false }
+            : p,
         );
         checkBirdConfig(c);
         const text = renderBirdConfig(c);
@@ -112,6 +116,35 @@ describe('BIRD configuration rendering', () => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  it('announces IPv6 prefixes on an ipv6 channel with the host’s ip6 as next hop', () => {
+    const c: BirdConfig = {
+      ...base,
+      localAddress6: 'fd00:1::11',
+      networks: [...base.networks, { name: 'six', cidr: 'fd10::/48' }],
+      announcements: [...base.announcements, ann('fd10::/64', 'group'), ann('fd10:0:0:1::/120')],
+      peers: [...base.peers, { address: 'fd00:1::1', as: 65100, source: 'flag' }],
+    };
+    const text = renderBirdConfig(c);
+    assert.ok(birdParse(text).ok, text);
+    assert.match(
+      text,
+      /protocol static romana6 \{\n {2}ipv6;\n {2}route fd10::\/64 unreachable; # group\n {2}route fd10:0:0:1::\/120 unreachable; # block\n\}/,
+    );
+    assert.match(
+      text,
+      /filter romana_export6 \{\n {2}if proto = "romana6" && net ~ \[ fd10::\/48\+ \] then accept;/,
+    );
+    // Both sessions (over IPv4 and over IPv6) carry both families, IPv6 with the ip6 as next hop.
+    const v6channel =
+      'ipv6 { import none; export filter romana_export6; next hop address fd00:1::11; };';
+    assert.equal(text.split(v6channel).length - 1, 2);
+    assert.match(text, /local fd00:1::11 as 65001;\n {2}neighbor fd00:1::1 as 65100;/);
+    assert.match(text, /local 192\.168\.1\.11 as 65001;\n {2}neighbor 192\.168\.1\.1 as 65100;/);
+    const without = renderBirdConfig({ ...c, localAddress6: undefined });
+    assert.match(without, /ipv6 \{ import none; export filter romana_export6; next hop self; \};/);
+    assert.throws(() => checkBirdConfig({ ...c, localAddress6: '10.0.0.1' }), /ip6: '10\.0\.0\.1'/);
   });
 
   it('renders the same text for the same input (no reload without a change)', () => {

@@ -47,6 +47,12 @@ export interface BirdConfig {
   routerId: string;
   /** The host's own address, used as the session's source for peers of its family. */
   localAddress?: string;
+  /**
+   * The host's IPv6 address (its `ip6`): the source for IPv6 peers, and the next hop of the
+   * IPv6 prefixes on every session (over an IPv4 session, `next hop self` would give an
+   * IPv4 address). Without it, IPv6 prefixes go out with `next hop self`.
+   */
+  localAddress6?: string;
   localAs: number;
   /** Romana's networks: the export filter lets out prefixes inside these only. */
   networks: ReadonlyArray<{ name: string; cidr: string }>;
@@ -77,11 +83,20 @@ export function peerProtocol(p: Pick<BgpPeer, 'address'>): string {
   return `romana_peer_${p.address.replace(/[^0-9a-fA-F]/g, '_')}`;
 }
 
-/** `local`'s address part for peer `p`: the host's address when of the peer's family. */
+/** `local`'s address part for peer `p`: the host's address of the peer's family, if any. */
 function localOf(p: BgpPeer, c: BirdConfig): string {
-  if (c.localAddress === undefined) return '';
   const fam = (t: string) => Addr.parse(t, 'address', BOTH_FAMILIES).family;
-  return fam(c.localAddress) === fam(p.address) ? `${c.localAddress} ` : '';
+  const own = [c.localAddress, c.localAddress6].find(
+    (a) => a !== undefined && fam(a) === fam(p.address),
+  );
+  return own === undefined ? '' : `${own} `;
+}
+
+/** The channel's next hop: the host's ip6 for IPv6 prefixes when known, else the session's. */
+function nextHopOf(f: Family, c: BirdConfig): string {
+  return f === 6 && c.localAddress6 !== undefined
+    ? `next hop address ${c.localAddress6};`
+    : 'next hop self;';
 }
 
 function familiesOf(c: BirdConfig): Family[] {
@@ -144,7 +159,9 @@ export function renderPeer(p: BgpPeer, c: BirdConfig): string {
     lines.push('  graceful restart off;');
   }
   for (const f of familiesOf(c)) {
-    lines.push(`  ${chan(f)} { import none; export filter romana_export${f}; next hop self; };`);
+    lines.push(
+      `  ${chan(f)} { import none; export filter romana_export${f}; ${nextHopOf(f, c)} };`,
+    );
   }
   lines.push('}');
   return lines.join('\n');
@@ -184,6 +201,9 @@ function checkAs(v: number, field: string): void {
 export function checkBirdConfig(c: BirdConfig): void {
   const rid = Addr.parse(c.routerId, 'router id');
   if (c.localAddress !== undefined) Addr.parse(c.localAddress, 'local address', BOTH_FAMILIES);
+  if (c.localAddress6 !== undefined && Addr.tryParse(c.localAddress6, [6]) === undefined) {
+    throw invalidInput(`ip6: '${c.localAddress6}' is not a canonical IPv6 address`);
+  }
   if (rid.family !== 4) throw invalidInput(`router id: '${c.routerId}' is not an IPv4 address`);
   checkAs(c.localAs, 'local AS');
   if (!Number.isInteger(c.gracefulRestart) || c.gracefulRestart < 0 || c.gracefulRestart > 4095) {

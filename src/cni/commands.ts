@@ -7,12 +7,13 @@ import type { CniEnv, NetConf } from './config.ts';
 import { containerKeyOf, deriveNames, type Names } from './config.ts';
 import { CniCode, CniError } from './errors.ts';
 import type { Exec } from '../exec.ts';
+import { hostCidr } from '../net/addr.ts';
 import { podTag, readKubeconfig } from './k8s.ts';
 import { dnsLabelProblem, dnsSubdomainProblem, uidProblem } from '../server/state/k8s-names.ts';
 import type { Log } from './log.ts';
 import { addDiverts, removeDiverts } from './policy.ts';
-import { addressFromPrevResult, formatResult, type CniResult } from './result.ts';
-import type { Romanad } from './romanad.ts';
+import { addressesFromPrevResult, formatResult, type CniResult } from './result.ts';
+import { ipsOf, type Romanad, type RomanadAddress } from './romanad.ts';
 import {
   hostVethExists,
   inspect,
@@ -65,37 +66,16 @@ export async function cmdAdd(conf: NetConf, env: CniEnv, d: Deps): Promise<CniRe
   } catch {
     throw new CniError(CniCode.InvalidEnvironment, `CNI_NETNS: ${env.netns} does not exist`);
   }
-  let ip: string | undefined;
-  let allocated = false;
-  const known = await d.api.getAddress(names.addressName);
-  if (known) {
-    ip = ownAddress(known, conf.hostName);
-    d.log(`${names.addressName} already has ${ip}: reusing it`);
-  } else {
-    const req = {
-      name: names.addressName,
-      host: conf.hostName,
-      tenant: names.tenant,
-      segment: await segmentOf(conf, names.pod),
-      ...podOf(names.pod, env.args['K8S_POD_UID']),
-    };
-    ip = await d.api.allocate(req);
-    allocated = ip !== undefined;
-    if (ip === undefined) {
-      // Allocated concurrently by another ADD of the same container: take that one.
-      const again = await d.api.getAddress(names.addressName);
-      if (!again) throw new CniError(CniCode.TryAgainLater, `${names.addressName} vanished`);
-      ip = ownAddress(again, conf.hostName);
-    }
-  }
+  const { ips, allocated } = await addressesFor(conf, env, names, d);
   const plan: WirePlan = {
     hostVeth: names.hostVeth,
     owner: names.owner,
     legacyHostVeth: names.legacyHostVeth,
     ifname: env.ifname,
     netns: env.netns,
-    ip,
+    ips,
     gatewayIp: conf.gatewayIp,
+    gatewayIp6: conf.gatewayIp6,
     mtu: conf.mtu,
     hostMac: randomMac(),
     podMac: randomMac(),
@@ -104,7 +84,8 @@ export async function cmdAdd(conf: NetConf, env: CniEnv, d: Deps): Promise<CniRe
     await wire(d.exec, plan);
     if (conf.usePolicy) {
       if (!allocated) await removeDiverts(d.exec, plan.hostVeth);
-      await addDiverts(d.exec, plan.hostVeth).catch(async (err: unknown) => {
+      const families = [...new Set(ips.map((ip) => hostCidr(ip).family))];
+      await addDiverts(d.exec, plan.hostVeth, families).catch(async (err: unknown) => {
         await unwire(d.exec, plan.hostVeth);
         throw err;
       });
@@ -115,14 +96,45 @@ export async function cmdAdd(conf: NetConf, env: CniEnv, d: Deps): Promise<CniRe
         d.log(`rollback: releasing ${names.addressName} failed: ${String(e)}`);
       });
     }
-    d.log(`failed, ${allocated ? `released ${ip}` : `kept ${ip}`}: ${describe(err)}`);
+    const shown = ips.join(' ');
+    d.log(`failed, ${allocated ? `released ${shown}` : `kept ${shown}`}: ${describe(err)}`);
     throw err;
   }
-  d.log(`${names.addressName} ${ip} on ${plan.hostVeth}`);
+  d.log(`${names.addressName} ${ips.join(' ')} on ${plan.hostVeth}`);
   return formatResult({ ...plan, netns: env.netns }, conf.cniVersion);
 }
 
-function ownAddress(a: { ip: string; host: string; name: string }, host: string): string {
+/**
+ * The container's addresses (every family, IPv4 first): those romanad already has under its
+ * name (a repeated ADD), else a new allocation; `allocated` tells which.
+ */
+async function addressesFor(
+  conf: NetConf,
+  env: CniEnv,
+  names: Names,
+  d: Deps,
+): Promise<{ ips: string[]; allocated: boolean }> {
+  const known = await d.api.getAddress(names.addressName);
+  if (known) {
+    const ips = ownAddresses(known, conf.hostName);
+    d.log(`${names.addressName} already has ${ips.join(' ')}: reusing it`);
+    return { ips, allocated: false };
+  }
+  const ips = await d.api.allocateAll({
+    name: names.addressName,
+    host: conf.hostName,
+    tenant: names.tenant,
+    segment: await segmentOf(conf, names.pod),
+    ...podOf(names.pod, env.args['K8S_POD_UID']),
+  });
+  if (ips !== undefined) return { ips, allocated: true };
+  // Allocated concurrently by another ADD of the same container: take that one.
+  const again = await d.api.getAddress(names.addressName);
+  if (!again) throw new CniError(CniCode.TryAgainLater, `${names.addressName} vanished`);
+  return { ips: ownAddresses(again, conf.hostName), allocated: false };
+}
+
+function ownAddresses(a: RomanadAddress, host: string): string[] {
   if (a.host !== host) {
     throw new CniError(
       CniCode.Romanad,
@@ -130,7 +142,7 @@ function ownAddress(a: { ip: string; host: string; name: string }, host: string)
       'check romana_host_name in the CNI configuration',
     );
   }
-  return a.ip;
+  return ipsOf(a);
 }
 
 function describe(err: unknown): string {
@@ -182,21 +194,27 @@ export async function cmdCheck(conf: NetConf, env: CniEnv, d: Deps): Promise<voi
     throw new CniError(CniCode.IncompatibleVersion, `CHECK needs cniVersion 0.4.0 or later`);
   }
   const names = deriveNames(env);
-  const ip = addressFromPrevResult(conf.prevResult);
-  if (!ip) throw new CniError(CniCode.InvalidConfig, 'prevResult: no IPv4 address to check');
+  const ips = addressesFromPrevResult(conf.prevResult);
+  if (ips.length === 0) {
+    throw new CniError(CniCode.InvalidConfig, 'prevResult: no pod address (/32 or /128) to check');
+  }
   const known = await d.api.getAddress(names.addressName);
   const problems: string[] = [];
   if (!known) problems.push(`romanad has no address ${names.addressName}`);
-  else if (known.ip !== ip)
-    problems.push(`romanad gives ${names.addressName} ${known.ip}, not ${ip}`);
+  else if (ipsOf(known).join(' ') !== ips.join(' ')) {
+    problems.push(
+      `romanad gives ${names.addressName} ${ipsOf(known).join(' ')}, not ${ips.join(' ')}`,
+    );
+  }
   problems.push(
     ...(await inspect(d.exec, {
       hostVeth: names.hostVeth,
       legacyHostVeth: names.legacyHostVeth,
       ifname: env.ifname,
       netns: env.netns,
-      ip,
+      ips,
       gatewayIp: conf.gatewayIp,
+      gatewayIp6: conf.gatewayIp6,
     })),
   );
   if (problems.length > 0) {

@@ -29,6 +29,7 @@ describe('network configuration', () => {
     assert.equal(c.mtu, 1500);
     assert.equal(c.romanadUrl, 'http://127.0.0.1:9600');
     assert.equal(c.gatewayIp, '172.142.0.1');
+    assert.equal(c.gatewayIp6, 'fe80::1');
     assert.equal(c.hostName, hostname());
     assert.equal(c.usePolicy, false);
     assert.equal(c.segmentLabelName, 'romana.io/segment');
@@ -46,6 +47,7 @@ describe('network configuration', () => {
         token_file: '/etc/romana/token',
         romana_host_name: 'node-1',
         gateway_ip: '10.255.0.1',
+        gateway_ip6: 'fe80::42',
         use_policy: true,
         log_file: '/var/log/romana-cni.log',
         ipam: { type: 'romana-ipam' },
@@ -57,6 +59,7 @@ describe('network configuration', () => {
     assert.equal(c.tokenFile, '/etc/romana/token');
     assert.equal(c.hostName, 'node-1');
     assert.equal(c.gatewayIp, '10.255.0.1');
+    assert.equal(c.gatewayIp6, 'fe80::42');
     assert.equal(c.usePolicy, true);
     assert.deepEqual(c.validAttachments, [{ containerID: 'abc', ifname: 'eth0' }]);
   });
@@ -71,6 +74,9 @@ describe('network configuration', () => {
     ['an mtu below 68', '{"cniVersion":"1.0.0","mtu":20}', CniCode.InvalidConfig],
     ['a romanad_url without scheme', '{"cniVersion":"1.0.0","romanad_url":"romanad:9600"}', 7],
     ['a gateway with leading zeros', '{"cniVersion":"1.0.0","gateway_ip":"172.142.0.01"}', 7],
+    ['an IPv6 gateway that is not link-local', '{"cniVersion":"1.0.0","gateway_ip6":"fd00::1"}', 7],
+    ['an IPv6 gateway written loosely', '{"cniVersion":"1.0.0","gateway_ip6":"FE80::1"}', 7],
+    ['an IPv4 address as IPv6 gateway', '{"cniVersion":"1.0.0","gateway_ip6":"10.0.0.1"}', 7],
     ['use_policy as a string', '{"cniVersion":"1.0.0","use_policy":"yes"}', 7],
     ['attachments that are no list', '{"cniVersion":"1.1.0","cni.dev/valid-attachments":{}}', 7],
   ];

@@ -31,6 +31,8 @@ export interface NetConf {
   caFile: string | undefined;
   hostName: string;
   gatewayIp: string;
+  /** The IPv6 pods' gateway: a link-local address held by each pod's host veth. */
+  gatewayIp6: string;
   segmentLabelName: string;
   kubernetesConfig: string | undefined;
   usePolicy: boolean;
@@ -46,6 +48,7 @@ export interface NetConf {
 export const DEFAULTS = {
   romanadUrl: 'http://127.0.0.1:9600',
   gatewayIp: '172.142.0.1',
+  gatewayIp6: 'fe80::1',
   mtu: 1500,
   segmentLabelName: 'romana.io/segment',
 } as const;
@@ -71,6 +74,12 @@ function bool(raw: Record<string, unknown>, key: string): boolean {
 /** True for a canonical dotted-quad IPv4 address (no leading zeros). */
 export function isIpv4(s: string): boolean {
   return Addr.tryParse(s, [4]) !== undefined;
+}
+
+/** True for a canonical IPv6 link-local unicast address (fe80::/10), e.g. `fe80::1`. */
+export function isLinkLocal6(s: string): boolean {
+  const a = Addr.tryParse(s, [6]);
+  return a !== undefined && a.value >> 118n === 0x3fan;
 }
 
 /**
@@ -110,6 +119,12 @@ export function parseNetConf(text: string): NetConf {
   }
   const gatewayIp = str(r, 'gateway_ip') ?? DEFAULTS.gatewayIp;
   if (!isIpv4(gatewayIp)) throw bad(`gateway_ip: '${gatewayIp}' is not an IPv4 address`);
+  const gatewayIp6 = str(r, 'gateway_ip6') ?? DEFAULTS.gatewayIp6;
+  if (!isLinkLocal6(gatewayIp6)) {
+    throw bad(
+      `gateway_ip6: '${gatewayIp6}' is not a canonical IPv6 link-local address (fe80::/10)`,
+    );
+  }
   const prev = r['prevResult'];
   return {
     cniVersion,
@@ -120,6 +135,7 @@ export function parseNetConf(text: string): NetConf {
     caFile: str(r, 'romanad_ca_file'),
     hostName: str(r, 'romana_host_name') ?? hostname(),
     gatewayIp,
+    gatewayIp6,
     segmentLabelName: str(r, 'segment_label_name') ?? DEFAULTS.segmentLabelName,
     kubernetesConfig: str(r, 'kubernetes_config'),
     usePolicy: bool(r, 'use_policy'),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CniCode, CniError, errorJson } from './errors.ts';
-import { addressFromPrevResult, formatResult, versionResult, type Attached } from './result.ts';
+import { addressesFromPrevResult, formatResult, versionResult, type Attached } from './result.ts';
 
 const attached: Attached = {
   hostVeth: 'romana-abcdef01',
@@ -9,8 +9,9 @@ const attached: Attached = {
   ifname: 'eth0',
   podMac: '02:00:00:00:00:02',
   netns: '/var/run/netns/pod',
-  ip: '10.112.0.5',
+  ips: ['10.112.0.5'],
   gatewayIp: '172.142.0.1',
+  gatewayIp6: 'fe80::1',
   mtu: 1500,
 };
 
@@ -31,11 +32,27 @@ describe('ADD result formats', () => {
   }
 
   it('writes an IPv6 pod with its /128, version "6" and the ::/0 default route', () => {
-    const r = formatResult({ ...attached, ip: 'fd00::5', gatewayIp: 'fd00::1' }, '0.4.0');
+    const r = formatResult({ ...attached, ips: ['fd00::5'], gatewayIp6: 'fe80::7' }, '0.4.0');
     assert.deepEqual(r.ips, [
-      { version: '6', address: 'fd00::5/128', gateway: 'fd00::1', interface: 1 },
+      { version: '6', address: 'fd00::5/128', gateway: 'fe80::7', interface: 1 },
     ]);
-    assert.deepEqual(r.routes, [{ dst: '::/0', gw: 'fd00::1' }]);
+    assert.deepEqual(r.routes, [{ dst: '::/0', gw: 'fe80::7' }]);
+  });
+
+  it('writes a dual-stack pod with one IP and one default route per family, IPv4 first', () => {
+    for (const v of ['0.4.0', '1.1.0'] as const) {
+      const r = formatResult({ ...attached, ips: ['10.112.0.5', 'fd00:10::5'] }, v);
+      const version = (f: '4' | '6'): { version?: '4' | '6' } =>
+        v === '0.4.0' ? { version: f } : {};
+      assert.deepEqual(r.ips, [
+        { ...version('4'), address: '10.112.0.5/32', gateway: '172.142.0.1', interface: 1 },
+        { ...version('6'), address: 'fd00:10::5/128', gateway: 'fe80::1', interface: 1 },
+      ]);
+      assert.deepEqual(r.routes, [
+        { dst: '0.0.0.0/0', gw: '172.142.0.1' },
+        { dst: '::/0', gw: 'fe80::1' },
+      ]);
+    }
   });
 
   it('1.0.0 drops the IP version', () => {
@@ -54,14 +71,21 @@ describe('ADD result formats', () => {
     assert.equal(r.ips[0]!.version, undefined);
   });
 
-  it('reads the address back from a prevResult of any version', () => {
+  it('reads the addresses back from a prevResult of any version, IPv4 first', () => {
     for (const v of ['0.3.1', '1.0.0', '1.1.0'] as const) {
-      const prev = JSON.parse(JSON.stringify(formatResult(attached, v))) as Record<string, unknown>;
-      assert.equal(addressFromPrevResult(prev), '10.112.0.5');
+      for (const ips of [['10.112.0.5'], ['fd00::5'], ['10.112.0.5', 'fd00::5']]) {
+        const json = JSON.stringify(formatResult({ ...attached, ips }, v));
+        assert.deepEqual(addressesFromPrevResult(JSON.parse(json) as Record<string, unknown>), ips);
+      }
     }
-    assert.equal(addressFromPrevResult(undefined), undefined);
-    assert.equal(addressFromPrevResult({ ips: [{ address: 'fe80::1/64' }] }), undefined);
-    assert.equal(addressFromPrevResult({ ips: [{ address: '010.112.0.5/32' }] }), undefined);
+    const read = (ips: unknown): string[] => addressesFromPrevResult({ ips });
+    assert.deepEqual(addressesFromPrevResult(undefined), []);
+    assert.deepEqual(read([{ address: 'fe80::1/64' }]), []);
+    assert.deepEqual(read([{ address: '010.112.0.5/32' }]), []);
+    assert.deepEqual(read([{ address: 'fd00::5/128' }, { address: '10.1.0.2/32' }]), [
+      '10.1.0.2',
+      'fd00::5',
+    ]);
   });
 });
 

@@ -4,7 +4,14 @@
  */
 import type { CniVersion } from './config.ts';
 import { SUPPORTED_VERSIONS } from './config.ts';
-import { Addr, BOTH_FAMILIES, defaultRoute, hostCidr } from '../net/addr.ts';
+import {
+  Addr,
+  BOTH_FAMILIES,
+  defaultRoute,
+  hostCidr,
+  hostPrefixLen,
+  type Family,
+} from '../net/addr.ts';
 
 /** What ADD did, independent of any result format. */
 export interface Attached {
@@ -13,9 +20,11 @@ export interface Attached {
   ifname: string;
   podMac: string;
   netns: string;
-  /** The pod's address, without prefix length. */
-  ip: string;
+  /** The pod's addresses without prefix length, IPv4 first (one per family). */
+  ips: string[];
   gatewayIp: string;
+  /** The IPv6 gateway (link-local), for a pod with an IPv6 address. */
+  gatewayIp6: string;
   mtu: number;
 }
 
@@ -42,8 +51,9 @@ export interface CniResult {
 }
 
 /**
- * The ADD result for `a` in `version`: both ends of the veth (the pod's with its sandbox), the
- * pod's host prefix (`/32`) on interface index 1, and the default route via the gateway.
+ * The ADD result for `a` in `version`: both ends of the veth (the pod's with its sandbox), per
+ * family the pod's host prefix (`/32`, `/128`) on interface index 1 with its gateway, and the
+ * default route of each family (`0.0.0.0/0`, `::/0`) via that gateway.
  *
  * @example
  * JSON.stringify(formatResult(attached, '1.0.0'));
@@ -51,16 +61,19 @@ export interface CniResult {
 export function formatResult(a: Attached, version: CniVersion): CniResult {
   const modern = version === '1.0.0' || version === '1.1.0';
   const withMtu = version === '1.1.0';
-  const address = hostCidr(a.ip);
-  const ip: CniIp = { address: address.toString(), gateway: a.gatewayIp, interface: 1 };
+  const cidrs = a.ips.map((ip) => hostCidr(ip));
+  const gw = (family: Family): string => (family === 4 ? a.gatewayIp : a.gatewayIp6);
   return {
     cniVersion: version,
     interfaces: [
       { name: a.hostVeth, mac: a.hostMac, ...(withMtu ? { mtu: a.mtu } : {}) },
       { name: a.ifname, mac: a.podMac, sandbox: a.netns, ...(withMtu ? { mtu: a.mtu } : {}) },
     ],
-    ips: [modern ? ip : { version: address.family === 4 ? '4' : '6', ...ip }],
-    routes: [{ dst: defaultRoute(address.family).toString(), gw: a.gatewayIp }],
+    ips: cidrs.map((c) => {
+      const ip: CniIp = { address: c.toString(), gateway: gw(c.family), interface: 1 };
+      return modern ? ip : { version: c.family === 4 ? '4' : '6', ...ip };
+    }),
+    routes: cidrs.map((c) => ({ dst: defaultRoute(c.family).toString(), gw: gw(c.family) })),
     dns: {},
   };
 }
@@ -75,20 +88,22 @@ export function versionResult(asked: string | undefined): {
 }
 
 /**
- * The pod address CHECK should find, read from a prevResult of any supported format: the
- * first IPv4 `address`, without its prefix length; undefined when there is none.
+ * The pod addresses CHECK should find, read from a prevResult of any supported format: the
+ * host-prefix `address` of each family (`/32`, `/128`), without the length, IPv4 first; other
+ * entries (a link-local `/64`, non-canonical text) are ignored.
  */
-export function addressFromPrevResult(
-  prev: Record<string, unknown> | undefined,
-): string | undefined {
+export function addressesFromPrevResult(prev: Record<string, unknown> | undefined): string[] {
   const ips = prev?.['ips'];
-  if (!Array.isArray(ips)) return undefined;
+  if (!Array.isArray(ips)) return [];
+  const found: Addr[] = [];
   for (const entry of ips as unknown[]) {
     const addr = (entry as { address?: unknown } | null)?.address;
     const slash = typeof addr === 'string' ? addr.indexOf('/') : -1;
-    if (slash < 0 || !/^\d+$/.test((addr as string).slice(slash + 1))) continue;
+    if (slash < 0) continue;
     const ip = Addr.tryParse((addr as string).slice(0, slash), BOTH_FAMILIES);
-    if (ip?.family === 4) return ip.toString();
+    const len = (addr as string).slice(slash + 1);
+    if (ip === undefined || len !== String(hostPrefixLen(ip.family))) continue;
+    if (!found.some((f) => f.family === ip.family)) found.push(ip);
   }
-  return undefined;
+  return found.sort((x, y) => x.family - y.family).map((a) => a.toString());
 }

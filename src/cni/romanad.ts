@@ -15,6 +15,33 @@ export interface RomanadAddress {
   host: string;
   tenant: string;
   segment: string;
+  /** Every family's address, IPv4 first (romanads older than dual-stack send none). */
+  ips?: { ip: string; network?: string; block?: string }[];
+}
+
+/** Every IP of an address view, IPv4 first: its `ips`, or its `ip` alone from older romanads. */
+export function ipsOf(a: RomanadAddress): string[] {
+  return a.ips && a.ips.length > 0 ? a.ips.map((x) => x.ip) : [a.ip];
+}
+
+export interface AllocateRequest {
+  name: string;
+  host: string;
+  tenant: string;
+  segment: string;
+  pod?: { namespace: string; name: string; uid?: string };
+}
+
+/**
+ * The IPs of a `POST /address` answer: a bare string (IPv4 only, the 2.x shape) or
+ * `{"ip", "ips": [...]}` (dual-stack or IPv6, IPv4 first); undefined for anything else.
+ */
+export function allocatedIps(body: unknown): string[] | undefined {
+  if (typeof body === 'string' && body !== '') return [body];
+  if (typeof body !== 'object' || body === null) return undefined;
+  const ips = (body as { ips?: unknown }).ips;
+  if (!Array.isArray(ips) || ips.length === 0) return undefined;
+  return ips.every((x) => typeof x === 'string' && x !== '') ? (ips as string[]) : undefined;
 }
 
 export interface RomanadOptions {
@@ -57,29 +84,30 @@ export class Romanad {
     return this.#ok(a, `looking up address ${name}`) as RomanadAddress;
   }
 
+  /** Allocates; resolves to the first IP (IPv4 when there is one); see `allocateAll`. */
+  async allocate(req: AllocateRequest): Promise<string | undefined> {
+    return (await this.allocateAll(req))?.[0];
+  }
+
   /**
-   * Allocates; resolves to the IP, or to undefined when the name is already in use (409). A
-   * romanad older than pod links refuses `pod` as an unknown field: the allocation is then
-   * asked again without it (during an upgrade, plugins may be newer than romanad).
+   * Allocates; resolves to every IP of the allocation (IPv4 first), or to undefined when the
+   * name is already in use (409). A romanad older than pod links refuses `pod` as an unknown
+   * field: the allocation is then asked again without it (during an upgrade, plugins may be
+   * newer than romanad).
    */
-  async allocate(req: {
-    name: string;
-    host: string;
-    tenant: string;
-    segment: string;
-    pod?: { namespace: string; name: string; uid?: string };
-  }): Promise<string | undefined> {
+  async allocateAll(req: AllocateRequest): Promise<string[] | undefined> {
     let a = await this.#send('POST', '/address', req);
     if (a.status === 400 && req.pod && /^body\.pod: unknown field/.test(detailsOf(a.body))) {
       const { pod: _older, ...bare } = req;
       a = await this.#send('POST', '/address', bare);
     }
     if (a.status === 409) return undefined;
-    const ip = this.#ok(a, `allocating an address for ${req.name} on host ${req.host}`);
-    if (typeof ip !== 'string') {
-      throw new CniError(CniCode.Romanad, 'romanad answered no address', JSON.stringify(ip));
+    const body = this.#ok(a, `allocating an address for ${req.name} on host ${req.host}`);
+    const ips = allocatedIps(body);
+    if (ips === undefined) {
+      throw new CniError(CniCode.Romanad, 'romanad answered no address', JSON.stringify(body));
     }
-    return ip;
+    return ips;
   }
 
   /** Releases `name`; resolves to false when romanad did not know it. */

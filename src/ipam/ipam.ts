@@ -97,6 +97,12 @@ export class Ipam {
     return views.hostDetail(this.#s.findHost(ref));
   }
 
+  /** One host's view by name, without building every host's (undefined when not placed). */
+  hostView(name: string): views.HostView | undefined {
+    const h = this.#s.hosts.get(name);
+    return h === undefined ? undefined : views.hostView(h);
+  }
+
   listHosts(): { hosts: views.HostView[]; revision: number } {
     return views.listHosts(this.#s);
   }

@@ -340,7 +340,10 @@ describe('Cidr arithmetic against an independent oracle', () => {
         assert.equal(c.start, net);
         assert.equal(c.size, o.size(p));
         assert.equal(c.end, net + o.size(p) - 1n);
-        assert.ok(Cidr.parse(c.toString(), 'cidr', BOTH_FAMILIES).equals(c));
+        // a prefix inside ::ffff:0:0/96 is refused as text (checked below)
+        if (!(p >= 96 && net >> 32n === 0xffffn)) {
+          assert.ok(Cidr.parse(c.toString(), 'cidr', BOTH_FAMILIES).equals(c));
+        }
         assert.equal(c.toString(), `${formatIPv6(net)}/${p}`);
         const inside = b / o.size(p) === a / o.size(p);
         assert.equal(c.containsAddr(Addr.fromBigInt(6, b)), inside);
@@ -350,9 +353,15 @@ describe('Cidr arithmetic against an independent oracle', () => {
         assert.equal(c.overlaps(d), c.contains(d) || d.contains(c));
         if (c.contains(d)) assert.ok(c.subnet(q, (dNet - net) / o.size(q)).equals(d));
         assert.equal(Addr.fromBigInt(6, a).toCidr().prefix, 128);
-        if (p < 128 && a !== net) {
-          assert.throws(() => Cidr.parse(`${formatIPv6(a)}/${p}`, 'cidr', BOTH_FAMILIES), {
-            message: `cidr: '${formatIPv6(a)}/${p}' has host bits set; the network address of that /${p} is ${formatIPv6(net)}/${p}`,
+        const text = `${formatIPv6(a)}/${p}`;
+        if (a >> 32n === 0xffffn) {
+          // IPv4-mapped text is refused before anything else is checked
+          assert.throws(() => Cidr.parse(text, 'cidr', BOTH_FAMILIES), {
+            message: `cidr: '${text}' is not a CIDR: its address is IPv4-mapped (::ffff:0:0/96); write the IPv4 CIDR (a.b.c.d/n)`,
+          });
+        } else if (p < 128 && a !== net) {
+          assert.throws(() => Cidr.parse(text, 'cidr', BOTH_FAMILIES), {
+            message: `cidr: '${text}' has host bits set; the network address of that /${p} is ${formatIPv6(net)}/${p}`,
           });
         }
       }),

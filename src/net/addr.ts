@@ -229,6 +229,11 @@ export class Cidr {
     const addrText = text.slice(0, slash);
     const r = scan(addrText, families);
     if ('why' in r) {
+      if (r.why.includes('IPv4-mapped')) {
+        throw invalidInput(
+          `${field}: '${text}' is not a CIDR: its address is IPv4-mapped (::ffff:0:0/96); write the IPv4 CIDR (a.b.c.d/n)`,
+        );
+      }
       const hint = r.canonical === undefined ? '' : `; write it as ${r.canonical}/${prefixText}`;
       throw invalidInput(`${field}: '${text}' is not a CIDR (expected ${expected})${hint}`);
     }

@@ -9,6 +9,15 @@ import { Addr, BOTH_FAMILIES, hostPrefixLen } from '../net/addr.ts';
 export const ROMANA_PREFIX = 'ROMANA-';
 
 /**
+ * Whether a set name is Romana's, of either family (`ROMANA-…` for IPv4, `ROMANA6-…` for IPv6).
+ *
+ * @example isRomanaSetName('ROMANA6-LOCAL-BLOCKS') // true
+ */
+export function isRomanaSetName(name: string): boolean {
+  return name.startsWith(ROMANA_PREFIX) || name.startsWith('ROMANA6-');
+}
+
+/**
  * Romana's chains as the kernel has them (rules in normal form, see `normalizeRule`), and the
  * Romana chains that other chains jump to (they cannot be deleted).
  *
@@ -28,6 +37,8 @@ export interface CurrentChains {
  */
 export interface CurrentSet {
   type: string;
+  /** `inet` or `inet6` for hash sets, as `ipset save` says; absent for a `list:set`. */
+  family?: string;
   members: Set<string>;
 }
 
@@ -98,7 +109,7 @@ export function parseIptablesSave(text: string): CurrentChains {
           if (target.startsWith(ROMANA_PREFIX)) referencedByOthers.add(target);
         }
         for (const m of spec.matchAll(/--match-set (\S+)/g)) {
-          if (m[1]!.startsWith(ROMANA_PREFIX)) setsUsedByOthers.add(m[1]!);
+          if (isRomanaSetName(m[1]!)) setsUsedByOthers.add(m[1]!);
         }
       }
     }
@@ -135,19 +146,25 @@ export function normalizeMember(member: string): string {
 }
 
 /**
- * Parses `ipset save` output, keeping the `ROMANA-*` sets.
+ * Parses `ipset save` output, keeping the sets whose names start with `prefix` (`ROMANA-` for
+ * IPv4, `ROMANA6-` for IPv6: each family's firewall owns its own).
  *
  * @example
  * parseIpsetSave('create ROMANA-x hash:net family inet\nadd ROMANA-x 10.0.0.0/28\n')
  * // Map { 'ROMANA-x' => { type: 'hash:net', members: Set { '10.0.0.0/28' } } }
  */
-export function parseIpsetSave(text: string): Map<string, CurrentSet> {
+export function parseIpsetSave(text: string, prefix = ROMANA_PREFIX): Map<string, CurrentSet> {
   const sets = new Map<string, CurrentSet>();
   for (const line of text.split('\n')) {
-    const [verb, name, arg, flag] = line.trim().split(/\s+/);
-    if (name === undefined || !name.startsWith(ROMANA_PREFIX)) continue;
-    if (verb === 'create') sets.set(name, { type: arg ?? '', members: new Set() });
-    else if (verb === 'add' && arg !== undefined) {
+    const tokens = line.trim().split(/\s+/);
+    const [verb, name, arg, flag] = tokens;
+    if (name === undefined || !name.startsWith(prefix)) continue;
+    if (verb === 'create') {
+      const set: CurrentSet = { type: arg ?? '', members: new Set() };
+      const at = tokens.indexOf('family');
+      if (at > 0 && tokens[at + 1] !== undefined) set.family = tokens[at + 1];
+      sets.set(name, set);
+    } else if (verb === 'add' && arg !== undefined) {
       const member = flag === 'nomatch' ? `${arg} nomatch` : arg;
       sets.get(name)?.members.add(normalizeMember(member));
     }
@@ -166,7 +183,7 @@ export function romanaSetsInForeignLists(text: string): Set<string> {
   for (const line of text.split('\n')) {
     const [verb, name, member] = line.trim().split(/\s+/);
     if (verb !== 'add' || name === undefined || member === undefined) continue;
-    if (!name.startsWith(ROMANA_PREFIX) && member.startsWith(ROMANA_PREFIX)) out.add(member);
+    if (!isRomanaSetName(name) && isRomanaSetName(member)) out.add(member);
   }
   return out;
 }

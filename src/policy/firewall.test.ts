@@ -61,12 +61,12 @@ describe('planFirewall', () => {
     assert.equal(
       plan.ipsetBefore,
       [
-        `create ${name}-next hash:net family inet maxelem 65536`,
-        `add ${name}-next 10.0.0.16/28`,
-        `add ${name}-next 10.0.1.0/28`,
-        `add ${name}-next 10.0.9.0/28`,
-        `swap ${name}-next ${name}`,
-        `destroy ${name}-next`,
+        `create ${name}-new hash:net family inet maxelem 65536`,
+        `add ${name}-new 10.0.0.16/28`,
+        `add ${name}-new 10.0.1.0/28`,
+        `add ${name}-new 10.0.9.0/28`,
+        `swap ${name}-new ${name}`,
+        `destroy ${name}-new`,
         '',
       ].join('\n'),
     );

@@ -26,9 +26,19 @@ export type {
   Rule,
   TargetType,
 } from './model.ts';
-export { MAX_ICMP_TYPE, MAX_PORT, PROTOCOLS, ruleProblems } from './rules.ts';
+export { MAX_ICMP_TYPE, MAX_PORT, PROTOCOLS, protocolFamily, ruleProblems } from './rules.ts';
+export {
+  familySetName,
+  forFamily,
+  ND_RULES,
+  ND_TYPES,
+  POLICY_FAMILIES,
+  ruleFamily,
+  setPrefix,
+} from './family.ts';
+export { parsePolicyCidr } from './cidr.ts';
 export { validatePolicies, validatePolicy, validateRomanaPolicy } from './validate.ts';
-export { isKubePolicy, NAMESPACE_NAME_LABEL } from './kube-model.ts';
+export { isKubePolicy, NAMESPACE_NAME_LABEL, podIps } from './kube-model.ts';
 export type {
   IpBlock,
   KubeEgressRule,

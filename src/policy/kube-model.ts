@@ -139,9 +139,22 @@ export function isKubePolicy(p: unknown): p is KubePolicy {
 export interface KubePod {
   namespace: string;
   name: string;
+  /** The pod's first address (IPv4 when it has one). */
   ip: string;
+  /** Every address of a dual-stack pod, `ip` among them; absent: `ip` alone. */
+  ips?: string[];
   labels: Record<string, string>;
   ports: { name?: string; port: number; protocol: string }[];
+}
+
+/**
+ * Every address of a pod, of both families.
+ *
+ * @example podIps({ namespace: 'x', name: 'a', ip: '10.0.0.5', ips: ['10.0.0.5', 'fd00::5'], labels: {}, ports: [] })
+ * // ['10.0.0.5', 'fd00::5']
+ */
+export function podIps(pod: KubePod): readonly string[] {
+  return pod.ips ?? [pod.ip];
 }
 
 /**

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { Cidr, BOTH_FAMILIES } from '../net/addr.ts';
 import {
   NAMESPACE_NAME_LABEL,
+  podIps,
   type IpBlock,
   type KubePod,
   type LabelSelector,
@@ -119,7 +120,7 @@ export function specHolds(
 export function namedMembers(pod: KubePod, port: string, protocol: string): string[] {
   return pod.ports
     .filter((p) => p.name === port && p.protocol.toLowerCase() === protocol)
-    .map((p) => `${pod.ip},${protocol}:${p.port}`);
+    .flatMap((p) => podIps(pod).map((ip) => `${ip},${protocol}:${p.port}`));
 }
 
 /**
@@ -165,8 +166,9 @@ export function allSetMembers(
     const members: string[] = [];
     for (const n of names) {
       for (const p of byNs.get(n) ?? []) {
-        if (spec.podSelector === undefined || labelsMatch(spec.podSelector, p.labels))
-          members.push(p.ip);
+        if (spec.podSelector !== undefined && !labelsMatch(spec.podSelector, p.labels)) continue;
+        if (p.ips === undefined) members.push(p.ip);
+        else members.push(...p.ips);
       }
     }
     out.set(d.name, members);
@@ -184,7 +186,7 @@ export function setMembers(
     case 'block':
       return blockMembers(def.block);
     case 'selector':
-      return pods.filter((p) => specHolds(def.spec, p, namespaces)).map((p) => p.ip);
+      return pods.filter((p) => specHolds(def.spec, p, namespaces)).flatMap((p) => podIps(p));
     case 'named':
       return pods.flatMap((p) => namedMembers(p, def.port, def.protocol));
   }
@@ -209,7 +211,7 @@ function podMembers(
 ): string[] {
   if (pod === undefined || def.kind === 'block') return [];
   if (def.kind === 'named') return namedMembers(pod, def.port, def.protocol);
-  return specHolds(def.spec, pod, namespaces) ? [pod.ip] : [];
+  return specHolds(def.spec, pod, namespaces) ? [...podIps(pod)] : [];
 }
 
 function diff(set: string, before: readonly string[], after: readonly string[]): MemberChange[] {

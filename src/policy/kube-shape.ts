@@ -4,7 +4,8 @@
  * the API does, `ingress`/`egress`/`from`/`to`/`ports` always present, protocols explicit,
  * CIDRs canonical).
  */
-import { Cidr, BOTH_FAMILIES } from '../net/addr.ts';
+import type { Cidr } from '../net/addr.ts';
+import { parsePolicyCidr } from './cidr.ts';
 import { nameProblem, textProblem } from '../names.ts';
 import type {
   IpBlock,
@@ -269,7 +270,7 @@ class KubeReader {
       return undefined;
     }
     try {
-      return Cidr.parse(v, path, BOTH_FAMILIES);
+      return parsePolicyCidr(v, path);
     } catch (err) {
       const text = err instanceof Error ? err.message : String(err);
       this.problem(path, text.startsWith(`${path}: `) ? text.slice(path.length + 2) : text);

@@ -31,6 +31,8 @@ export interface IpSet {
   name: string;
   type: IpSetType;
   members: string[];
+  /** The family of a hash set; absent: that of its first member (`inet` when empty). */
+  family?: 'inet' | 'inet6';
 }
 
 /**

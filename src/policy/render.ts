@@ -159,12 +159,14 @@ class ChainTable {
 /**
  * The iptables matches of one policy rule, one per port and range (§6.3): tcp/udp ports and
  * ranges as `--dport`, icmp as `-p icmp` with `--icmp-type T` when a type is given (`T/C` when a
- * code is too; the original ignored both and so opened every ICMP type), `any` as an empty
+ * code is too; the original ignored both and so opened every ICMP type), icmpv6 likewise as
+ * `-p ipv6-icmp` (enforced on IPv6 only, as icmp is on IPv4 only: family.ts), `any` as an empty
  * match, anything else as nothing. Type 0 and code 0 mean "not given", as in validation.
  *
  * @example ruleMatches({ protocol: 'tcp', ports: [80], port_ranges: [[8000, 8080]] })
  * // ['-p tcp --dport 80', '-p tcp --dport 8000:8080']
  * @example ruleMatches({ protocol: 'icmp', icmp_type: 3, icmp_code: 4 }) // ['-p icmp --icmp-type 3/4']
+ * @example ruleMatches({ protocol: 'icmpv6', icmp_type: 128 }) // ['-p ipv6-icmp -m icmp6 --icmpv6-type 128']
  */
 export function ruleMatches(rule: Rule): string[] {
   const proto = rule.protocol.trim().toLowerCase();
@@ -180,6 +182,13 @@ export function ruleMatches(rule: Rule): string[] {
       const code = rule.icmp_code ?? 0;
       if (type === 0) return ['-p icmp'];
       return [code === 0 ? `-p icmp --icmp-type ${type}` : `-p icmp --icmp-type ${type}/${code}`];
+    }
+    case 'icmpv6': {
+      const type = rule.icmp_type ?? 0;
+      const code = rule.icmp_code ?? 0;
+      if (type === 0) return ['-p ipv6-icmp'];
+      const which = code === 0 ? `${type}` : `${type}/${code}`;
+      return [`-p ipv6-icmp -m icmp6 --icmpv6-type ${which}`];
     }
     case 'any':
       return [''];

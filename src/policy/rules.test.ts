@@ -42,7 +42,7 @@ describe('ruleProblems: the original texts', () => {
       name: 'ICMP fields on protocol any',
       rule: { protocol: 'any', icmp_type: 8 },
       problems: [
-        "icmp_type 8 and icmp_code 0 apply to protocol 'icmp' only; this rule has protocol 'any'",
+        "icmp_type 8 and icmp_code 0 apply to protocol 'icmp' or 'icmpv6' only; this rule has protocol 'any'",
       ],
     },
   ];

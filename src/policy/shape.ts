@@ -6,7 +6,7 @@
  * Go compatibility: the original decoded with `encoding/json`, so `null` behaves like an absent
  * field and empty strings behave like absent strings (`omitempty`); both are dropped here.
  */
-import { Cidr } from '../ipam/addr.ts';
+import { parsePolicyCidr } from './cidr.ts';
 import { nameProblem, textProblem } from '../names.ts';
 import type {
   Direction,
@@ -281,7 +281,7 @@ class Reader {
     if (e.cidr !== undefined) {
       const field = joinPath(path, 'cidr');
       try {
-        e.cidr = Cidr.parse(e.cidr, field).toString();
+        e.cidr = parsePolicyCidr(e.cidr, field).toString();
       } catch (err) {
         const text = err instanceof Error ? err.message : String(err);
         this.problem(field, text.startsWith(`${field}: `) ? text.slice(field.length + 2) : text);

@@ -158,7 +158,7 @@ describe('validatePolicy: rules (rule 3)', () => {
       name: 'rejects ICMP type or code on other protocols',
       rule: { protocol: 'tcp', icmp_code: 1 },
       problems: [
-        `${R}: icmp_type 0 and icmp_code 1 apply to protocol 'icmp' only; this rule has protocol 'tcp'`,
+        `${R}: icmp_type 0 and icmp_code 1 apply to protocol 'icmp' or 'icmpv6' only; this rule has protocol 'tcp'`,
       ],
     },
     {

@@ -10,7 +10,9 @@
  * - `invalid combination of target=…, peer=…` has its arguments in the right order, and names
  *   the types rather than dumping the endpoints;
  * - a rule with protocol `any` and ports is rejected: enforcement ignores the ports, so the rule
- *   would let every port through.
+ *   would let every port through;
+ * - a rule of one family (`icmp`: IPv4, `icmpv6`: IPv6) in an entry whose peers are all CIDRs of
+ *   the other family is rejected: it could never match anything.
  */
 import {
   isValidCombination,
@@ -22,7 +24,7 @@ import {
 } from './model.ts';
 import { isKubePolicy } from './kube-model.ts';
 import { readKubePolicy } from './kube-shape.ts';
-import { ruleProblems } from './rules.ts';
+import { protocolFamily, ruleProblems } from './rules.ts';
 import { describe, isJsonObject, readPolicy, type Draft, type Problem } from './shape.ts';
 
 /**
@@ -121,7 +123,12 @@ export function validateRomanaPolicy(
 function checkRomanaPolicy(input: unknown): { list: Problem[]; policy: RomanaPolicy | undefined } {
   const { draft, problems } = readPolicy(input);
   if (draft === undefined) return { list: problems, policy: undefined };
-  const list = [...problems, ...combinationProblems(draft), ...allRuleProblems(draft)];
+  const list = [
+    ...problems,
+    ...combinationProblems(draft),
+    ...allRuleProblems(draft),
+    ...familyProblems(draft),
+  ];
   return { list: dedupe(list), policy: draft.policy };
 }
 
@@ -155,6 +162,29 @@ function allRuleProblems(draft: Draft): Problem[] {
       if (draft.brokenRules.has(rule)) continue;
       const path = draft.paths.get(rule) ?? '';
       for (const message of ruleProblems(rule)) out.push({ path, message });
+    }
+  }
+  return out;
+}
+
+/**
+ * A rule enforced on one family only (`icmp`, `icmpv6`) next to peers that are all CIDRs of the
+ * other family matches nothing: refused, naming the rule's protocol and the peers' family.
+ */
+function familyProblems(draft: Draft): Problem[] {
+  const out: Problem[] = [];
+  for (const entry of draft.policy.ingress) {
+    const cidrs = entry.peers.map((p) => (peerTypeOf(p) === 'cidr' ? p.cidr! : undefined));
+    if (cidrs.length === 0 || cidrs.some((c) => c === undefined)) continue;
+    const families = new Set(cidrs.map((c) => (c!.includes(':') ? 6 : 4)));
+    for (const rule of entry.rules) {
+      const family = protocolFamily(rule.protocol);
+      if (family === undefined || families.has(family) || draft.brokenRules.has(rule)) continue;
+      const other = family === 4 ? 6 : 4;
+      out.push({
+        path: `${draft.paths.get(rule) ?? ''}.protocol`,
+        message: `'${rule.protocol}' is enforced on IPv${family} only, but every peer of this entry is an IPv${other} CIDR (${cidrs.join(', ')}): the rule could never match; use ${family === 4 ? "'icmpv6'" : "'icmp'"} or an IPv${family} peer`,
+      });
     }
   }
   return out;

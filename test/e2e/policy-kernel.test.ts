@@ -244,7 +244,7 @@ describe('policy firewall in a network namespace', { skip: !isRoot && 'needs roo
     assert.equal(plan.iptables, '');
     const sets = parseIpsetSave(inNs('ipset', 'save'));
     assert.ok(sets.get(tenantSetName('tenant-a', 'frontend'))!.members.has('10.0.3.0/28'));
-    assert.ok(![...sets.keys()].some((n) => n.endsWith('-next')), 'temporary set destroyed');
+    assert.ok(![...sets.keys()].some((n) => n.endsWith('-new')), 'temporary set destroyed');
     // The tenant list:set still holds the (swapped) segment set.
     assert.match(
       inNs('ipset', 'list', tenantSetName('tenant-a')),

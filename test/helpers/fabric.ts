@@ -26,8 +26,16 @@ export interface Pod {
   ns: string;
   host: string;
   id: string;
+  /** The pod's first address (IPv4 when it has one). */
   ip: string;
+  /** Every address of the pod, IPv4 first (one per family). */
+  ips: string[];
   tenant: string;
+}
+
+export interface FabricOptions {
+  /** Hosts also get an IPv6 address (`hostIp6`) on the fabric, for dual-stack topologies. */
+  ipv6?: boolean;
 }
 
 export interface CniRun {
@@ -52,11 +60,18 @@ export class Fabric {
   readonly #labels = new Map<string, Record<string, string>>();
   #port = 0;
   #cniConf: Record<string, unknown>;
+  readonly #options: FabricOptions;
 
-  constructor(prefix: string, hosts: string[], cniConf: Record<string, unknown> = {}) {
+  constructor(
+    prefix: string,
+    hosts: string[],
+    cniConf: Record<string, unknown> = {},
+    options: FabricOptions = {},
+  ) {
     this.prefix = prefix;
     this.hosts = hosts;
     this.#cniConf = cniConf;
+    this.#options = options;
   }
 
   nsOf(host: string): string {
@@ -65,6 +80,11 @@ export class Fabric {
 
   hostIp(host: string): string {
     return `192.168.77.${11 + this.hosts.indexOf(host)}`;
+  }
+
+  /** The host's IPv6 address on the fabric (with `ipv6`), fd00:77::/64. */
+  hostIp6(host: string): string {
+    return `fd00:77::${11 + this.hosts.indexOf(host)}`;
   }
 
   get romanad(): Romanad {
@@ -148,6 +168,10 @@ export class Fabric {
         peerAddress: `${this.hostIp(h)}/24`,
       });
       bridge.ip('link', 'set', `p-${h}`, 'master', 'br0');
+      if (this.#options.ipv6) {
+        // No DAD: the address works at once (the fabric is ours, nothing else claims it).
+        hostNs.ip('addr', 'add', `${this.hostIp6(h)}/64`, 'dev', 'eth0', 'nodad');
+      }
       for (const [port, to] of [
         [9600, sock],
         [6443, kubeSock],
@@ -207,6 +231,7 @@ export class Fabric {
     podNs?: string,
     tenant = 'team',
     podName = id,
+    extraConf: Record<string, unknown> = {},
   ): Promise<CniRun> {
     const env: NodeJS.ProcessEnv = {
       PATH: process.env['PATH'],
@@ -226,6 +251,7 @@ export class Fabric {
       token_file: path.join(this.dir, 'node.token'),
       kubernetes_config: path.join(this.dir, 'kubeconfig'),
       ...this.#cniConf,
+      ...extraConf,
     };
     const child = spawn(
       'nsenter',
@@ -262,10 +288,10 @@ export class Fabric {
       await sleep(200);
     }
     if (r.code !== 0) throw new Error(`ADD ${name} on ${host}: ${r.out} ${r.err}`);
-    const ip = (JSON.parse(r.out) as { ips: Array<{ address: string }> }).ips[0]!.address.split(
-      '/',
-    )[0]!;
-    const pod = { name, ns, host, id, ip, tenant };
+    const ips = (JSON.parse(r.out) as { ips: Array<{ address: string }> }).ips.map(
+      (a) => a.address.split('/')[0]!,
+    );
+    const pod = { name, ns, host, id, ip: ips[0]!, ips, tenant };
     this.pods.set(name, pod);
     return pod;
   }
@@ -291,10 +317,10 @@ export class Fabric {
     return this.inPod(from, ['ping', '-c', '1', '-W', '1', this.pods.get(to)!.ip]).status === 0;
   }
 
-  table10(host: string): string[] {
-    const r = spawnSync('ip', ['-n', this.nsOf(host), 'route', 'show', 'table', '10'], {
-      encoding: 'utf8',
-    });
+  /** Routes of table 10 (`romana`) on `host`, `dst via gateway`, of one family (IPv4 by default). */
+  table10(host: string, family: 4 | 6 = 4): string[] {
+    const args = ['-n', this.nsOf(host), `-${family}`, 'route', 'show', 'table', '10'];
+    const r = spawnSync('ip', args, { encoding: 'utf8' });
     return r.stdout
       .split('\n')
       .filter((l) => l.trim() !== '')

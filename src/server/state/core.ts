@@ -247,7 +247,7 @@ export class ServiceCore {
 
   /** A host's view as the API shows it (with `managed_by` when set); null if not placed. */
   hostViewOf(name: string): ManagedHostView | null {
-    const v = this.ipam.listHosts().hosts.find((h) => h.name === name);
+    const v = this.ipam.hostView(name);
     return v === undefined ? null : this.managed(v);
   }
 

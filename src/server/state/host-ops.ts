@@ -225,7 +225,7 @@ async function removeHostSteps(core: ServiceCore, op: Operation): Promise<Remove
   if (op.value.kind !== 'remove-host') throw new RomanaError('Internal', 'not a host removal');
   const { host: name, ip } = op.value;
   const g = core.generation();
-  const placed = core.ipam.listHosts().hosts.some((h) => h.name === name);
+  const placed = core.ipam.hostView(name) !== undefined;
   const byBlock = new Map<string, string[]>();
   for (const a of core.ipam.listAddresses().filter((a) => a.host === name)) {
     for (const one of a.ips) {

@@ -295,7 +295,7 @@ export const PolicyShape = Type.Object(
           rules: Type.Array(
             Type.Object(
               {
-                protocol: Type.Enum(['tcp', 'udp', 'icmp', 'any']),
+                protocol: Type.Enum(['tcp', 'udp', 'icmp', 'icmpv6', 'any']),
                 ports: Type.Optional(Type.Array(Port)),
                 port_ranges: Type.Optional(Type.Array(Type.Tuple([Port, Port]))),
                 icmp_type: Type.Optional(Type.Integer({ minimum: 0, maximum: 255 })),
