@@ -160,6 +160,60 @@ describe('dual-stack state', () => {
     for (const s of [a, b, again, fresh]) await s.close();
   });
 
+  it('a watch of addresses carries both families in put events, one delete per name', async () => {
+    const svc = await createRomanaService({
+      store: new MemoryStore(),
+      initialTopology: DUAL_TOPOLOGY,
+    });
+    await svc.addHost({ name: 'h1', ip: '192.168.0.1' });
+    const events: Array<{ type: string; id: string; value: unknown }> = [];
+    const w = svc.watch(
+      ['addresses'],
+      svc.revision() + 1,
+      (e) => events.push(e),
+      (err) => {
+        throw err;
+      },
+    );
+    const v = await svc.allocate({ name: 'p1', host: 'h1' });
+    await svc.release('p1');
+    for (let i = 0; i < 200 && events.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    w.close();
+    assert.deepEqual(
+      events.map((e) => [e.type, e.id, e.value]),
+      [
+        ['put', 'p1', v],
+        ['delete', 'p1', null],
+      ],
+    );
+    assert.equal(v.ips.length, 2);
+    await svc.close();
+  });
+
+  it('a topology update that adds an IPv6 network and gives a host its ip6 persists both', async () => {
+    const store = new MemoryStore();
+    const svc = await createRomanaService({ store, initialTopology: V4_TOPOLOGY });
+    await svc.addHost({ name: 'h1', ip: '192.168.0.1' });
+    const old = await svc.allocate({ name: 'old', host: 'h1' });
+    const doc = structuredClone(DUAL_TOPOLOGY) as unknown as {
+      topologies: Array<{ map: Array<Record<string, unknown>> }>;
+    };
+    doc.topologies[0]!.map[0]!['groups'] = [{ name: 'h1', ip: '192.168.0.1', ip6: 'fd00:ff::1' }];
+    await svc.updateTopology(doc);
+    assert.equal(svc.getHost('h1').ip6, 'fd00:ff::1');
+    const pair = await svc.allocate({ name: 'new', host: 'h1' });
+    assert.deepEqual(
+      pair.ips.map((x) => x.ip),
+      ['10.0.0.1', 'fd00:10::'],
+    );
+    const again = await createRomanaService({ store });
+    assert.equal(again.getHost('h1').ip6, 'fd00:ff::1');
+    assert.deepEqual(again.getAddress('old'), old, 'an IPv4 address stays IPv4-only');
+    assert.deepEqual(again.getAddress('new'), pair);
+    await svc.close();
+    await again.close();
+  });
+
   it('a forced host removal frees both families and lists each name once', async () => {
     const store = new MemoryStore();
     const svc = await createRomanaService({ store, initialTopology: DUAL_TOPOLOGY });

@@ -132,6 +132,7 @@ async function writeAndSwitch(
       .filter((n) => !kept.has(n))
       .map((n) => ({ name: n, ip: core.state.hosts.get(n)?.ip ?? '' }));
     const ops = generationOps(snap, to, new Set(added.map((h) => h.name)));
+    ops.push(...ip6Rewrites(snap, core.state.hosts));
     await writeChunks(op, ops, { added, dropped });
   } catch (err) {
     if (op.finished === false) {
@@ -157,6 +158,22 @@ async function writeAndSwitch(
     : await op.step([], [flipOp], { phase: 'switched' });
   if (flip === null) throw new RomanaError('Internal', 'the topology switch found no fence');
   return result;
+}
+
+/**
+ * The host keys of hosts registered before whose `ip6` the document gives anew: a host key
+ * is not per generation, and the reloaded engine reads `ip6` from it.
+ */
+function ip6Rewrites(snap: IpamSnapshot, stored: ReadonlyMap<string, StoredHost>): Op[] {
+  const ops: Op[] = [];
+  for (const h of snap.hosts) {
+    const before = stored.get(h.name);
+    if (before === undefined || before.ip6 === h.ip6) continue;
+    const { ip6: _old, ...rest } = before;
+    const next: StoredHost = h.ip6 === undefined ? rest : { ...rest, ip6: h.ip6 };
+    ops.push({ type: 'put', key: hostKey(h.name), value: JSON.stringify(next) });
+  }
+  return ops;
 }
 
 /** Every key of generation `g` for a snapshot, plus the keys of the hosts it adds. */
