@@ -60,6 +60,21 @@ describe('a node becomes a host', () => {
     assert.match(r.problem, /InternalIP=fd00::1/);
   });
 
+  it("gives a dual-stack node's host its IPv6 address as ip6, by the same type order", () => {
+    const n = node('n1', [
+      ['InternalIP', 'fd00:1::11'],
+      ['InternalIP', '192.168.0.11'],
+      ['ExternalIP', '2001:db8::5'],
+    ]);
+    const r = hostOfNode(n, OPTS);
+    assert.ok('host' in r);
+    assert.equal(r.host.ip, '192.168.0.11');
+    assert.equal(r.host.ip6, 'fd00:1::11');
+    const v4only = hostOfNode(node('n2', [['InternalIP', '10.1.0.2']]), OPTS);
+    assert.ok('host' in v4only);
+    assert.equal('ip6' in v4only.host, false);
+  });
+
   it('maps zone and rack labels to tags and leaves other labels out by default', () => {
     const n = node('n1', [['InternalIP', '10.1.0.1']], {
       'topology.kubernetes.io/zone': 'z1',

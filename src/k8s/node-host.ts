@@ -3,7 +3,7 @@
  * do about the host romanad holds now. No I/O; `node-sync.ts` acts on the answers.
  */
 import type { V1Node } from '@kubernetes/client-node';
-import { Addr } from '../net/addr.ts';
+import { Addr, IPV4_ONLY, IPV6_ONLY } from '../net/addr.ts';
 
 /** The value romanad's `managed_by` holds for the hosts this listener created. */
 export const MANAGED_BY = 'romana-listener';
@@ -12,6 +12,7 @@ export const MANAGED_BY = 'romana-listener';
 export interface HostRecord {
   name: string;
   ip: string;
+  ip6?: string;
   tags: Record<string, string>;
   k8s_info?: Record<string, unknown> | null;
   managed_by?: string;
@@ -21,6 +22,8 @@ export interface HostRecord {
 export interface DesiredHost {
   name: string;
   ip: string;
+  /** The node's IPv6 address of the first listed type that has one (dual-stack nodes). */
+  ip6?: string;
   tags: Record<string, string>;
   k8s_info: Record<string, unknown>;
 }
@@ -71,22 +74,29 @@ export function hostOfNode(
       problem: `node ${name} has no IPv4 address of type ${opts.addressTypes.join(' or ')} (it has: ${have || 'none'})`,
     };
   }
+  const ip6 = nodeIp(node, opts.addressTypes, 6);
   return {
     host: {
       name,
       ip,
+      ...(ip6 === undefined ? {} : { ip6 }),
       tags: tagsOfLabels(node.metadata?.labels ?? {}, opts),
       k8s_info: info(node, opts.infoPaths),
     },
   };
 }
 
-/** The node's address of the first listed type that holds a valid IPv4 address. */
-export function nodeIp(node: V1Node, types: readonly string[]): string | undefined {
+/** The node's address of the first listed type that holds a valid address of `family`. */
+export function nodeIp(
+  node: V1Node,
+  types: readonly string[],
+  family: 4 | 6 = 4,
+): string | undefined {
   const addresses = node.status?.addresses ?? [];
+  const families = family === 4 ? IPV4_ONLY : IPV6_ONLY;
   for (const type of types) {
     for (const a of addresses) {
-      if (a.type === type && Addr.tryParse(a.address) !== undefined) return a.address;
+      if (a.type === type && Addr.tryParse(a.address, families) !== undefined) return a.address;
     }
   }
   return undefined;
