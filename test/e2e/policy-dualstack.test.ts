@@ -246,7 +246,12 @@ describe(
       assert.equal(await ping(PODS[0]!, PODS[1]!, 6), false, 'no ND, no ping6');
       assert.equal(await ping(PODS[0]!, PODS[1]!, 4), true, 'IPv4 unaffected');
       node.run(['ip6tables', '-w', '-D', ...nd]);
-      assert.equal(await ping(PODS[0]!, PODS[1]!, 6), true, 'ND back, ping6 back');
+      // entries that failed while solicitations were dropped are forgotten first; a loaded
+      // machine may lose one probe, so a few are allowed
+      flushNeighbours();
+      let back = false;
+      for (let i = 0; i < 5 && !back; i++) back = await ping(PODS[0]!, PODS[1]!, 6);
+      assert.equal(back, true, 'ND back, ping6 back');
     });
 
     it('2.x mode: drift in ip6tables and in an inet6 set is repaired by a resync', async () => {

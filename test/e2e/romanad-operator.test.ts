@@ -107,19 +107,25 @@ describe('romanad start-up errors are one line and exit 2', { concurrency: true 
     assertOneLine(r.stderr, /--tls-key/, /client\.key/, /does not match/);
   });
 
-  it('names an --initial-topology-file holding an IPv6 network and the field', () => {
+  it('names an --initial-topology-file holding an IPv6 network with too large blocks, and the field', () => {
     const dir = tempDir();
     const file = path.join(dir, 'v6.json');
     writeFileSync(
       file,
       JSON.stringify({
-        networks: [{ name: 'v6', cidr: '2001:db8::/64', block_mask: 80 }],
+        networks: [{ name: 'v6', cidr: '2001:db8::/48', block_mask: 56 }],
         topologies: [{ networks: ['v6'], map: [{ name: 'g', groups: [] }] }],
       }),
     );
     const r = startFails(['--initial-topology-file', file]);
     assert.equal(r.status, 2, r.stderr);
-    assertOneLine(r.stderr, /--initial-topology-file/, /v6\.json/, /networks\[0\]\.cidr/);
+    assertOneLine(
+      r.stderr,
+      /--initial-topology-file/,
+      /v6\.json/,
+      /networks\[0\]\.block_mask/,
+      /56/,
+    );
   });
 
   it('refuses a token file that group or others may read, naming the file and its mode', () => {

@@ -126,7 +126,7 @@ describe('romanad routes over HTTPS with tokens', () => {
     await expect('POST', '/address', { name: 'p2', host: 'ghost' }, 404, NODE);
     const one = (await expect('GET', '/address?addressName=p1', undefined, 200, READER)) as Record<
       string,
-      string
+      unknown
     >;
     assert.deepEqual(one, {
       name: 'p1',
@@ -136,6 +136,8 @@ describe('romanad routes over HTTPS with tokens', () => {
       segment: 'web',
       network: 'pods',
       block: '10.112.0.0/28',
+      // every family's address (one here: the topology has only an IPv4 network)
+      ips: [{ ip: '10.112.0.0', network: 'pods', block: '10.112.0.0/28' }],
     });
     assert.equal(
       ((await expect('GET', '/addresses?host=n1', undefined, 200, READER)) as unknown[]).length,
