@@ -18,6 +18,7 @@ interface Scope {
   what: string;
   mutate: string[];
   tests: string[];
+  coverage?: 'off' | 'perTest';
 }
 
 const { scopes } = (await import(pathToFileURL(path.join(ROOT, 'mutation.scopes.mjs')).href)) as {
@@ -25,20 +26,31 @@ const { scopes } = (await import(pathToFileURL(path.join(ROOT, 'mutation.scopes.
 };
 
 /** The config as Stryker would load it with MUTATION_SCOPE=`scope`. */
-async function configFor(scope: string): Promise<Record<string, unknown>> {
+async function configFor(scope: string, tests?: string): Promise<Record<string, unknown>> {
   const saved = { ...process.env };
   process.env['MUTATION_SCOPE'] = scope;
-  delete process.env['MUTATION_TESTS'];
+  if (tests === undefined) delete process.env['MUTATION_TESTS'];
+  else process.env['MUTATION_TESTS'] = tests;
   try {
-    // A fresh module instance per scope: the config reads the variables when it loads.
-    return ((await import(`${CONFIG}?scope=${scope}`)) as { default: Record<string, unknown> })
-      .default;
+    // A fresh module instance per call: the config reads the variables when it loads.
+    const query = new URLSearchParams({ scope, tests: tests ?? '' }).toString();
+    return ((await import(`${CONFIG}?${query}`)) as { default: Record<string, unknown> }).default;
   } finally {
     for (const k of ['MUTATION_SCOPE', 'MUTATION_TESTS']) {
       if (saved[k] === undefined) delete process.env[k];
       else process.env[k] = saved[k];
     }
   }
+}
+
+interface TapOptions {
+  testFiles: string[];
+  nodeArgs: string[];
+  forceBail: boolean;
+}
+
+function tapOf(config: Record<string, unknown>): TapOptions {
+  return config['tap'] as TapOptions;
 }
 
 describe('mutation testing configuration', () => {
@@ -66,32 +78,72 @@ describe('mutation testing configuration', () => {
       }
       const config = await configFor(name);
       assert.deepEqual(config['mutate'], scope.mutate);
-      const runner = config['commandRunner'] as { command: string };
-      assert.equal(config['testRunner'], 'command');
-      for (const f of scope.tests) assert.ok(runner.command.split(' ').includes(f), f);
+      assert.equal(config['testRunner'], 'tap');
+      // Literal paths, not globs: the runner's glob then finds exactly these files.
+      assert.deepEqual(tapOf(config).testFiles, scope.tests);
+      for (const f of scope.tests) assert.doesNotMatch(f, /[*?{}[\]!]/, f);
       assert.equal(config['concurrency'], 1);
+      assert.equal(config['coverageAnalysis'], scope.coverage ?? 'perTest');
+      assert.ok(
+        ['off', 'perTest', undefined].includes(scope.coverage),
+        `coverage ${scope.coverage}`,
+      );
     });
   }
+
+  it("runs each test file under tsx with the tap runner's hook, per test file", async () => {
+    const config = await configFor('store');
+    const tap = tapOf(config);
+    const args = tap.nodeArgs;
+    // The runner fills in {{hookFile}} and {{testFile}}; a missing one would be added at the
+    // wrong place (the hook first, the file last), so both are written out.
+    assert.deepEqual(args.slice(args.indexOf('-r'), args.indexOf('-r') + 2), [
+      '-r',
+      '{{hookFile}}',
+    ]);
+    assert.deepEqual(args.slice(args.indexOf('--import'), args.indexOf('--import') + 2), [
+      '--import',
+      'tsx',
+    ]);
+    assert.equal(args.at(-1), '{{testFile}}');
+    assert.ok(args.includes('--test-reporter=tap'));
+    assert.equal(config['coverageAnalysis'], 'perTest');
+  });
+
+  it("MUTATION_TESTS replaces the scope's test files", async () => {
+    const config = await configFor(
+      'agent',
+      ' src/agent/route-plan.test.ts  src/net/aggregate.test.ts ',
+    );
+    assert.deepEqual(tapOf(config).testFiles, [
+      'src/agent/route-plan.test.ts',
+      'src/net/aggregate.test.ts',
+    ]);
+    assert.deepEqual(config['mutate'], scopes['agent']?.mutate);
+  });
 
   it('refuses an unknown scope, naming the choices', async () => {
     await assert.rejects(configFor('nope'), /MUTATION_SCOPE: 'nope' is not one of ipam, policy/);
   });
 
-  it("uses only Stryker's options", async (t) => {
+  it("uses only Stryker's and the tap runner's options", async (t) => {
     const require = createRequire(import.meta.url);
-    let schemaPath: string;
+    const schemas: string[] = [];
     try {
-      schemaPath = require.resolve('@stryker-mutator/core/schema/stryker-schema.json');
+      schemas.push(require.resolve('@stryker-mutator/core/schema/stryker-schema.json'));
+      // The plugin does not export its schema: found next to its package.json.
+      const tapPkg = require.resolve('@stryker-mutator/tap-runner/package.json');
+      schemas.push(path.join(path.dirname(tapPkg), 'dist/schema/tap-runner-options.json'));
     } catch {
       // Not installed yet (npm ci installs it): the option names below are still checked.
-      t.diagnostic('@stryker-mutator/core is not installed: checked against a fixed list');
-      schemaPath = '';
+      t.diagnostic('@stryker-mutator is not installed: checked against a fixed list');
+      schemas.length = 0;
     }
     const known =
-      schemaPath === ''
+      schemas.length === 0
         ? [
             'testRunner',
-            'commandRunner',
+            'tap',
             'mutate',
             'coverageAnalysis',
             'concurrency',
@@ -102,10 +154,17 @@ describe('mutation testing configuration', () => {
             'tempDirName',
             'cleanTempDir',
           ]
-        : Object.keys(
-            (JSON.parse(readFileSync(schemaPath, 'utf8')) as { properties: object }).properties,
+        : schemas.flatMap((s) =>
+            Object.keys((JSON.parse(readFileSync(s, 'utf8')) as { properties: object }).properties),
           );
     const config = await configFor('agent');
     for (const key of Object.keys(config)) assert.ok(known.includes(key), `unknown option ${key}`);
+    if (schemas.length === 2) {
+      const tapSchema = JSON.parse(readFileSync(schemas[1] ?? '', 'utf8')) as {
+        properties: { tap: { properties: object } };
+      };
+      const tapKnown = Object.keys(tapSchema.properties.tap.properties);
+      for (const key of Object.keys(tapOf(config))) assert.ok(tapKnown.includes(key), `tap.${key}`);
+    }
   });
 });
