@@ -4,16 +4,8 @@
 //
 // Test files are listed cheapest first: a mutant runs its test files in this order and stops
 // at the first that fails.
-//
-// `coverage` (default 'perTest'): Stryker's coverage analysis for the scope. 'perTest' runs a
-// mutant only under the test files whose dry run reached it; a scope whose tests run the code
-// in a child process (the child's coverage is not recorded, though the child does see the
-// active mutant) needs 'off', where every mutant runs the test files in order until one fails.
 
-/**
- * @type {Record<string, { what: string, mutate: string[], tests: string[],
- *   coverage?: 'off' | 'perTest' }>}
- */
+/** @type {Record<string, { what: string, mutate: string[], tests: string[] }>} */
 export const scopes = {
   ipam: {
     what: 'the IPAM engine',
@@ -84,7 +76,6 @@ export const scopes = {
   cni: {
     what: 'the CNI plugin: commands and wiring',
     mutate: ['src/cni/commands.ts', 'src/cni/wire.ts', 'src/cni/policy.ts', 'src/cni/config.ts'],
-    // Cheap files first: with coverage off a killed mutant stops at the first failing file.
     tests: [
       'src/cni/config.test.ts',
       'src/cni/pod-args.test.ts',
@@ -93,8 +84,6 @@ export const scopes = {
       'src/cni/del.test.ts',
       'src/cni/commands.test.ts',
     ],
-    // commands.test.ts runs cmdAdd in a child process inside a namespace of its own.
-    coverage: 'off',
   },
   store: {
     what: 'the stores: key-value state and WAL',

@@ -26,15 +26,26 @@ export default {
   tap: {
     testFiles: tests,
     // {{hookFile}} is the runner's coverage and hit-count hook (a CommonJS file it preloads);
-    // {{testFile}} is the one test file of this process. tsx loads the TypeScript.
-    nodeArgs: ['--test-reporter=tap', '-r', '{{hookFile}}', '--import', 'tsx', '{{testFile}}'],
+    // {{testFile}} is the one test file of this process. tsx loads the TypeScript. The first
+    // preload adds what child processes of a test reached to the file's coverage (it must come
+    // before the hook: its exit handler runs before the hook saves the coverage).
+    nodeArgs: [
+      '--test-reporter=tap',
+      '-r',
+      './scripts/mutation-child-coverage.cjs',
+      '-r',
+      '{{hookFile}}',
+      '--import',
+      'tsx',
+      '{{testFile}}',
+    ],
     // Stop a test file at its first failing test: the mutant is killed already.
     forceBail: true,
   },
   mutate: scope.mutate,
-  // Per test file: a mutant runs only the test files whose dry run reached it (unless the scope
-  // says 'off', see mutation.scopes.mjs).
-  coverageAnalysis: scope.coverage ?? 'perTest',
+  // Per test file: a mutant runs only the test files whose dry run reached it. (The tap runner
+  // always reports coverage, so 'off' would not run every file: it is never used.)
+  coverageAnalysis: 'perTest',
   // The machine is shared: one mutant at a time unless told otherwise (--concurrency N).
   concurrency: 1,
   timeoutMS: 60_000,

@@ -5,6 +5,7 @@
  * own schema when it is installed).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -13,12 +14,12 @@ import { pathToFileURL } from 'node:url';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const CONFIG = pathToFileURL(path.join(ROOT, 'stryker.config.mjs')).href;
+const PRELOAD = 'scripts/mutation-child-coverage.cjs';
 
 interface Scope {
   what: string;
   mutate: string[];
   tests: string[];
-  coverage?: 'off' | 'perTest';
 }
 
 const { scopes } = (await import(pathToFileURL(path.join(ROOT, 'mutation.scopes.mjs')).href)) as {
@@ -83,31 +84,45 @@ describe('mutation testing configuration', () => {
       assert.deepEqual(tapOf(config).testFiles, scope.tests);
       for (const f of scope.tests) assert.doesNotMatch(f, /[*?{}[\]!]/, f);
       assert.equal(config['concurrency'], 1);
-      assert.equal(config['coverageAnalysis'], scope.coverage ?? 'perTest');
-      assert.ok(
-        ['off', 'perTest', undefined].includes(scope.coverage),
-        `coverage ${scope.coverage}`,
-      );
     });
   }
 
   it("runs each test file under tsx with the tap runner's hook, per test file", async () => {
     const config = await configFor('store');
-    const tap = tapOf(config);
-    const args = tap.nodeArgs;
-    // The runner fills in {{hookFile}} and {{testFile}}; a missing one would be added at the
-    // wrong place (the hook first, the file last), so both are written out.
-    assert.deepEqual(args.slice(args.indexOf('-r'), args.indexOf('-r') + 2), [
-      '-r',
-      '{{hookFile}}',
-    ]);
-    assert.deepEqual(args.slice(args.indexOf('--import'), args.indexOf('--import') + 2), [
-      '--import',
-      'tsx',
-    ]);
+    const args = tapOf(config).nodeArgs;
+    // The runner fills in {{hookFile}} and {{testFile}}. Both are written out so that the
+    // child-coverage preload comes before the hook (its exit handler must run first).
+    const at = (...seq: string[]) =>
+      args.findIndex((_, i) => seq.every((s, j) => args[i + j] === s));
+    const preload = at('-r', `./${PRELOAD}`);
+    assert.ok(preload >= 0 && existsSync(path.join(ROOT, PRELOAD)), 'child coverage preload');
+    assert.ok(at('-r', '{{hookFile}}') > preload, 'the hook after the preload');
+    assert.ok(at('--import', 'tsx') > at('-r', '{{hookFile}}'));
     assert.equal(args.at(-1), '{{testFile}}');
     assert.ok(args.includes('--test-reporter=tap'));
     assert.equal(config['coverageAnalysis'], 'perTest');
+  });
+
+  it("in a dry run, adds what a test's child processes reached to the test's coverage", () => {
+    // A "test file" process that reached mutant 7, and a child (of a child) that reached 7 and 9.
+    const child = `globalThis.__stryker__ = { mutantCoverage: { static: { 7: 1 }, perTest: { t: { 9: 2 } } } };`;
+    const parent = `
+      const { execFileSync } = require('node:child_process');
+      const inner = ${JSON.stringify(child)};
+      execFileSync(process.execPath, ['-e', "require('node:child_process').execFileSync(process.execPath, ['-e', " + JSON.stringify(inner) + "])"]);
+      globalThis.__stryker__ = { mutantCoverage: { static: { 7: 1 }, perTest: {} } };
+      process.on('exit', () => console.log(JSON.stringify(globalThis.__stryker__.mutantCoverage.static)));`;
+    const run = (dryRun: string) =>
+      JSON.parse(
+        execFileSync(process.execPath, ['-r', `./${PRELOAD}`, '-e', parent], {
+          cwd: ROOT,
+          encoding: 'utf8',
+          env: { ...process.env, STRYKER_DRY_RUN: dryRun, NODE_OPTIONS: '' },
+        }),
+      ) as Record<string, number>;
+    assert.deepEqual(run('true'), { 7: 2, 9: 2 });
+    // Outside the dry run the preload does nothing.
+    assert.deepEqual(run('false'), { 7: 1 });
   });
 
   it("MUTATION_TESTS replaces the scope's test files", async () => {
