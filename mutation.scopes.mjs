@@ -83,6 +83,7 @@ export const scopes = {
       'src/cni/main.test.ts',
       'src/cni/del.test.ts',
       'src/cni/commands.test.ts',
+      'src/cni/commands-edges.test.ts',
     ],
   },
   store: {
