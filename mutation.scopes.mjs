@@ -26,15 +26,16 @@ export const scopes = {
       'src/ipam/views.ts',
     ],
     tests: [
-      'src/net/addr.test.ts',
-      'src/ipam/id-pool.property.test.ts',
-      'src/ipam/ipam-allocation.test.ts',
-      'src/ipam/ipam-hosts.test.ts',
-      'src/ipam/ipam-reuse.property.test.ts',
-      'src/ipam/ipam-sequences.property.test.ts',
       'src/ipam/ipam-topology.test.ts',
+      'src/ipam/ipam-allocation.test.ts',
       'src/ipam/replica.test.ts',
+      'src/ipam/ipam-hosts.test.ts',
       'src/ipam/topology.test.ts',
+      'src/ipam/id-pool.property.test.ts',
+      'src/net/addr.test.ts',
+      'src/ipam/ipam-reuse.property.test.ts',
+      // ~160 s a run on the shared machine: a narrowed run may leave it out (MUTATION_TESTS).
+      'src/ipam/ipam-sequences.property.test.ts',
     ],
   },
   policy: {
