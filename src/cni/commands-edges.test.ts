@@ -20,7 +20,7 @@ import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers
 import { realService, type FaultyService } from '../../test/helpers/service.ts';
 import { ProcessExec, type Exec } from '../exec.ts';
 import { buildApp } from '../server/http/app.ts';
-import { cmdAdd, cmdCheck, cmdGc, cmdStatus, type Deps } from './commands.ts';
+import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, type Deps } from './commands.ts';
 import { deriveNames, parseNetConf, type CniEnv, type NetConf } from './config.ts';
 import { CniCode, CniError, type CniCodeValue } from './errors.ts';
 import { Romanad } from './romanad.ts';
@@ -146,6 +146,22 @@ function inner(): void {
       assert.match(JSON.stringify(again), new RegExp(`"${a.ip.replaceAll('.', '\\.')}/32"`));
       assert.ok(lines.includes(`${a.names.addressName} already has ${a.ip}: reusing it`), lines[0]);
       assert.ok(lines.includes(`${a.names.addressName} ${a.ip} on ${a.names.hostVeth}`));
+      const held = await api.getAddress(a.names.addressName);
+      assert.deepEqual([held?.tenant, held?.segment], ['default', 'default']);
+      assert.doesNotMatch(
+        diverts(),
+        new RegExp(a.names.hostVeth),
+        'no divert rules without use_policy',
+      );
+    });
+
+    it('names the missing network namespace', async () => {
+      const ns = podNs();
+      ns.remove();
+      await assert.rejects(
+        cmdAdd(conf(), env(ns, `a6${tag}00000`), deps()),
+        cniError(CniCode.InvalidEnvironment, new RegExp(`^CNI_NETNS: ${ns.path} does not exist$`)),
+      );
     });
 
     it('refuses an address romanad holds for another host, naming both hosts', async () => {
@@ -181,8 +197,21 @@ function inner(): void {
       const held = await api.getAddress(name);
       assert.ok(held);
       assert.match(JSON.stringify(r), new RegExp(`"${held.ip.replaceAll('.', '\\.')}/32"`));
-      // Not allocated by this call: a failure of a later step would not release it.
       assert.match(sh('ip', '-n', ns.name, '-o', 'addr', 'show', 'eth0'), new RegExp(held.ip));
+      // Not allocated by this call: when a later step fails, the address is kept.
+      const other = podNs();
+      const id2 = `a7${tag}00000`;
+      const failing: Exec = {
+        run: (program, args, stdin) =>
+          program === 'nsenter' && args.includes('-batch')
+            ? Promise.resolve({ code: 1, stdout: '', stderr: 'planted' })
+            : real.run(program, args, stdin),
+      };
+      const lines: string[] = [];
+      await assert.rejects(cmdAdd(conf(), env(other, id2), deps(lines, failing, racing)), CniError);
+      const kept = await api.getAddress(deriveNames(env(other, id2)).addressName);
+      assert.ok(kept, 'the other ADD’s address is kept');
+      assert.match(lines.at(-1)!, new RegExp(`^failed, kept ${kept.ip.replaceAll('.', '\\.')}: `));
     });
 
     it('answers code 11 when the concurrently allocated address vanished meanwhile', async () => {
@@ -237,6 +266,51 @@ function inner(): void {
         rules,
         'not installed twice',
       );
+    });
+  });
+
+  describe('DEL', () => {
+    it('says whether it released the address; without use_policy it runs no iptables', async () => {
+      const a = await added(`d0${tag}00000`);
+      const ran: string[] = [];
+      const recording: Exec = {
+        run: (program, args, stdin) => {
+          ran.push(program);
+          return real.run(program, args, stdin);
+        },
+      };
+      const lines: string[] = [];
+      await cmdDel(conf(), { ...a.env, command: 'DEL' }, deps(lines, recording));
+      await cmdDel(conf(), { ...a.env, command: 'DEL' }, deps(lines, recording));
+      assert.deepEqual(lines, [
+        `${a.names.addressName} released; deleted`,
+        `${a.names.addressName} was not allocated; deleted`,
+      ]);
+      assert.equal(await api.getAddress(a.names.addressName), undefined);
+      assert.ok(!hostLinks().includes(a.names.hostVeth), 'veth removed');
+      assert.ok(ran.length > 0 && !ran.some((p) => p.startsWith('iptables')), ran.join(' '));
+    });
+
+    it('when romanad cannot release, logs why and keeps the cause', async () => {
+      const a = await added(`d1${tag}00000`);
+      const away = new Romanad({ url: 'http://127.0.0.1:9', timeoutMs: 2000 });
+      const lines: string[] = [];
+      await assert.rejects(
+        cmdDel(conf(), { ...a.env, command: 'DEL' }, deps(lines, real, away)),
+        (e: unknown) => {
+          cniError(
+            CniCode.TryAgainLater,
+            new RegExp(`^could not release ${a.names.addressName}: romanad at .* is unreachable$`),
+          )(e);
+          assert.ok((e as Error).cause instanceof CniError, 'the cause kept');
+          return true;
+        },
+      );
+      assert.match(
+        lines.join('\n'),
+        new RegExp(`^DEL ${a.names.addressName}: release failed: romanad at .* is unreachable: `),
+      );
+      assert.ok(await api.getAddress(a.names.addressName), 'still allocated: DEL is retried');
     });
   });
 
