@@ -53,6 +53,7 @@ export const scopes = {
       'src/policy/model.test.ts',
       'src/policy/render-sets.test.ts',
       'src/policy/render.test.ts',
+      'src/policy/render-edges.test.ts',
       'src/policy/rules.test.ts',
       'src/policy/validate-endpoints.test.ts',
       'src/policy/validate.test.ts',
