@@ -13,6 +13,7 @@ import {
   KUBE_IN_ROMANA_MODE,
   MAX_RENDERED_ENTRIES,
   renderDesiredState,
+  renderPolicyChains,
   Renderer,
 } from './render.ts';
 
@@ -56,6 +57,25 @@ describe('rendering at the edges', () => {
     ]);
     assert.ok(out.chains.some((c) => c.rules.some((r) => r.match === '-p tcp --dport 1001')));
     assert.ok(!out.chains.some((c) => c.rules.some((r) => r.match === '-p tcp --dport 1000')));
+  });
+
+  it('renders the rules of an entry as the original did: each new one above the last ACCEPTs', () => {
+    const rules = [
+      { protocol: 'tcp', ports: [80, 443], port_ranges: [[22, 22]] as [number, number][] },
+      { protocol: ' TCP ', ports: [8080] },
+    ];
+    const policy: Policy = { ...demo, id: 'multi', ingress: [{ ...demo.ingress[0]!, rules }] };
+    const { chains } = renderPolicyChains([policy], GOLDEN_BLOCKS, 'host1');
+    const r = chains.find((c) => c.name.endsWith('_R'))!;
+    assert.deepEqual(
+      r.rules.map((x) => `${x.match} -j ${x.target}`),
+      [
+        '-p tcp --dport 8080 -j ACCEPT',
+        '-p tcp --dport 22:22 -j ACCEPT',
+        '-p tcp --dport 443 -j ACCEPT',
+        '-p tcp --dport 80 -j ACCEPT',
+      ],
+    );
   });
 
   it('renders policies in id order, whatever order they come in', () => {
