@@ -28,6 +28,7 @@ export const scopes = {
     tests: [
       'src/ipam/ipam-topology.test.ts',
       'src/ipam/ipam-allocation.test.ts',
+      'src/ipam/ipam-mutants.test.ts',
       'src/ipam/replica.test.ts',
       'src/ipam/ipam-hosts.test.ts',
       'src/ipam/topology.test.ts',
