@@ -27,10 +27,11 @@ describe('rendering at the edges', () => {
       (ps: AnyPolicy[]) => renderDesiredState(ps, GOLDEN_BLOCKS, 'host1'),
       (ps: AnyPolicy[]) => new Renderer().render(ps, GOLDEN_BLOCKS, 'host1'),
     ]) {
-      const out = render([kube, noId, demo]);
+      const out = render([kube, noId, null as unknown as AnyPolicy, demo]);
       assert.deepEqual(out.skipped, [
         { id: 'k1', problems: [KUBE_IN_ROMANA_MODE] },
         { id: '', problems: [KUBE_IN_ROMANA_MODE] },
+        { id: '', problems: ['policy: must be an object, got null'] },
       ]);
       assert.deepEqual(out.chains, render([demo]).chains, 'only the Romana policy rendered');
     }
