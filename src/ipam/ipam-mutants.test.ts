@@ -40,6 +40,12 @@ describe('allocation requests at the edges', () => {
         { name: 'p', host: 'A', segment: 'ab/' },
         "segment: 'ab/' may hold only letters, digits, '_', '.' and '-'",
       ],
+      [{ name: 7 as unknown as string, host: 'A' }, 'Name required'],
+      [{ name: 'p', host: 7 as unknown as string }, 'Host required'],
+      [
+        { name: 'p', host: 'A', tenant: 7 as unknown as string },
+        "tenant: '7' may hold only letters, digits, '_' and '-'",
+      ],
       [
         { name: 'p', host: 'A', segment: 7 as unknown as string },
         "segment: '7' may hold only letters, digits, '_', '.' and '-'",
@@ -68,6 +74,28 @@ describe('allocation requests at the edges', () => {
       () => ipam.getAddress('10.9.9.9'),
       'NotFound',
       'No address named or holding IP 10.9.9.9',
+    );
+    // Each error names the kind of resource and which one.
+    const resource = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        const r = e as { resourceType?: string; resourceId?: string };
+        return [r.resourceType, r.resourceId];
+      }
+      assert.fail('no error');
+    };
+    assert.deepEqual(
+      resource(() => ipam.allocate({ name: 'p', host: 'A' })),
+      ['address', 'p'],
+    );
+    assert.deepEqual(
+      resource(() => ipam.allocate({ name: 'q', host: 'nobody' })),
+      ['host', 'nobody'],
+    );
+    assert.deepEqual(
+      resource(() => ipam.getAddress('10.9.9.9')),
+      ['IP', '10.9.9.9'],
     );
     assert.equal(ipam.listAddresses().length, 1);
   });
