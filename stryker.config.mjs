@@ -1,7 +1,10 @@
 // StrykerJS configuration, one scope at a time: `npm run mutation -- SCOPE` sets
-// MUTATION_SCOPE (scopes in mutation.scopes.mjs). The command runner runs the scope's tests with
-// node:test; a mutant is killed when they fail. Not part of `npm test` (too slow); the suite
-// checks this configuration instead (test/mutation-config.test.ts).
+// MUTATION_SCOPE (scopes in mutation.scopes.mjs). The tap runner runs each of the scope's test
+// files as its own `node --import tsx FILE` process (node:test prints TAP); a mutant is killed
+// when a file fails. The dry run records which test files reach which mutant (coverage
+// analysis `perTest`, one "test" per file), so each mutant then runs only those files instead
+// of the whole scope. Not part of `npm test` (too slow); the suite checks this configuration
+// instead (test/mutation-config.test.ts).
 import { scopes } from './mutation.scopes.mjs';
 
 const name = process.env.MUTATION_SCOPE ?? '';
@@ -19,13 +22,30 @@ const tests = process.env.MUTATION_TESTS?.split(' ').filter((t) => t !== '') ?? 
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
-  testRunner: 'command',
-  commandRunner: {
-    command: `node --import tsx --test --test-timeout=300000 ${tests.join(' ')}`,
+  testRunner: 'tap',
+  tap: {
+    testFiles: tests,
+    // {{hookFile}} is the runner's coverage and hit-count hook (a CommonJS file it preloads);
+    // {{testFile}} is the one test file of this process. tsx loads the TypeScript. The first
+    // preload adds what child processes of a test reached to the file's coverage (it must come
+    // before the hook: its exit handler runs before the hook saves the coverage).
+    nodeArgs: [
+      '--test-reporter=tap',
+      '-r',
+      './scripts/mutation-child-coverage.cjs',
+      '-r',
+      '{{hookFile}}',
+      '--import',
+      'tsx',
+      '{{testFile}}',
+    ],
+    // Stop a test file at its first failing test: the mutant is killed already.
+    forceBail: true,
   },
   mutate: scope.mutate,
-  // The command runner cannot tell which test covers which mutant.
-  coverageAnalysis: 'off',
+  // Per test file: a mutant runs only the test files whose dry run reached it. (The tap runner
+  // always reports coverage, so 'off' would not run every file: it is never used.)
+  coverageAnalysis: 'perTest',
   // The machine is shared: one mutant at a time unless told otherwise (--concurrency N).
   concurrency: 1,
   timeoutMS: 60_000,

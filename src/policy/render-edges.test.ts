@@ -1,0 +1,112 @@
+/**
+ * Policy rendering at its edges, written to kill the mutants of `src/policy/render.ts` the
+ * other tests let live (docs/testing.md, "Mutation testing"): policies skipped before
+ * rendering (Kubernetes form in Romana mode, too many ingress entries), the order policies
+ * are rendered in, and the empty sets added for peers no block fills.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Policy as AnyPolicy, RomanaPolicy as Policy } from './model.ts';
+import { GOLDEN_BLOCKS, GOLDEN_FIXTURES } from './render.fixtures.ts';
+import { makeBlockSets, segmentSetName, tenantListName } from './render-sets.ts';
+import {
+  KUBE_IN_ROMANA_MODE,
+  MAX_RENDERED_ENTRIES,
+  renderDesiredState,
+  renderPolicyChains,
+  Renderer,
+} from './render.ts';
+
+const demo = GOLDEN_FIXTURES.find((f) => f.name === 'demo-policy')!.policy;
+
+describe('rendering at the edges', () => {
+  it('skips a Kubernetes-form policy in Romana mode, naming it and the mode', () => {
+    const kube = { id: 'k1', namespace: 'shop', podSelector: {} } as unknown as AnyPolicy;
+    const noId = { id: 7, podSelector: {} } as unknown as AnyPolicy;
+    for (const render of [
+      (ps: AnyPolicy[]) => renderDesiredState(ps, GOLDEN_BLOCKS, 'host1'),
+      (ps: AnyPolicy[]) => new Renderer().render(ps, GOLDEN_BLOCKS, 'host1'),
+    ]) {
+      const out = render([kube, noId, null as unknown as AnyPolicy, demo]);
+      assert.deepEqual(out.skipped, [
+        { id: 'k1', problems: [KUBE_IN_ROMANA_MODE] },
+        { id: '', problems: [KUBE_IN_ROMANA_MODE] },
+        { id: '', problems: ['policy: must be an object, got null'] },
+      ]);
+      assert.deepEqual(out.chains, render([demo]).chains, 'only the Romana policy rendered');
+    }
+    assert.match(KUBE_IN_ROMANA_MODE, /^a Kubernetes-form policy is enforced only in Kubernetes/);
+  });
+
+  it(`skips a policy of more than ${MAX_RENDERED_ENTRIES} ingress entries, saying so`, () => {
+    const entries = MAX_RENDERED_ENTRIES + 1;
+    const big: Policy = {
+      ...demo,
+      id: 'big',
+      ingress: Array.from({ length: entries }, (_, i) => ({
+        peers: demo.ingress[0]!.peers,
+        rules: [{ protocol: 'tcp', ports: [1000 + i] }],
+      })),
+    };
+    const atMost: Policy = { ...big, id: 'at-most', ingress: big.ingress.slice(1) };
+    const out = renderDesiredState([big, atMost], GOLDEN_BLOCKS, 'host1');
+    assert.deepEqual(out.skipped, [
+      {
+        id: 'big',
+        problems: [`ingress: ${entries} entries, at most ${MAX_RENDERED_ENTRIES} can be rendered`],
+      },
+    ]);
+    assert.ok(out.chains.some((c) => c.rules.some((r) => r.match === '-p tcp --dport 1001')));
+    assert.ok(!out.chains.some((c) => c.rules.some((r) => r.match === '-p tcp --dport 1000')));
+  });
+
+  it('renders the rules of an entry as the original did: each new one above the last ACCEPTs', () => {
+    const rules = [
+      { protocol: 'tcp', ports: [80, 443], port_ranges: [[22, 22]] as [number, number][] },
+      { protocol: ' TCP ', ports: [8080] },
+    ];
+    const policy: Policy = { ...demo, id: 'multi', ingress: [{ ...demo.ingress[0]!, rules }] };
+    const { chains } = renderPolicyChains([policy], GOLDEN_BLOCKS, 'host1');
+    const r = chains.find((c) => c.name.endsWith('_R'))!;
+    assert.deepEqual(
+      r.rules.map((x) => `${x.match} -j ${x.target}`),
+      [
+        '-p tcp --dport 8080 -j ACCEPT',
+        '-p tcp --dport 22:22 -j ACCEPT',
+        '-p tcp --dport 443 -j ACCEPT',
+        '-p tcp --dport 80 -j ACCEPT',
+      ],
+    );
+  });
+
+  it('renders policies in id order, whatever order they come in', () => {
+    const policies = GOLDEN_FIXTURES.map((f) => f.policy);
+    const sorted = [...policies].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const expected = renderDesiredState(sorted, GOLDEN_BLOCKS, 'host1').chains;
+    const jumps = expected.find((c) => c.name === 'ROMANA-FORWARD-IN')!.rules;
+    assert.ok(jumps.filter((r) => r.target.startsWith('ROMANA-P-')).length > 1);
+    for (const order of [policies, [...sorted].reverse(), [sorted[1]!, sorted[0]!, ...sorted]]) {
+      assert.deepEqual(renderDesiredState(order, GOLDEN_BLOCKS, 'host1').chains, expected);
+    }
+  });
+
+  it('adds an empty set for each peer set no block fills: hash sets, then list sets', () => {
+    const peers = [
+      { tenant_id: 'tenant-z', segment_id: 'web' },
+      { tenant_id: 'tenant-y' },
+      { tenant_id: 'tenant-z', segment_id: 'web' },
+      { tenant_id: 'tenant-a', segment_id: 'frontend' },
+    ];
+    const policy: Policy = { ...demo, id: 'peers', ingress: [{ ...demo.ingress[0]!, peers }] };
+    const { sets } = renderDesiredState([policy], GOLDEN_BLOCKS, 'host1');
+    const blockSets = makeBlockSets(GOLDEN_BLOCKS, 'host1');
+    const firstList = blockSets.findIndex((s) => s.type === 'list:set');
+    assert.ok(firstList > 0, 'the blocks give both kinds of set');
+    assert.deepEqual(sets, [
+      ...blockSets.slice(0, firstList),
+      { name: segmentSetName('tenant-z', 'web'), type: 'hash:net', members: [] },
+      ...blockSets.slice(firstList),
+      { name: tenantListName('tenant-y'), type: 'list:set', members: [] },
+    ]);
+  });
+});
