@@ -188,9 +188,9 @@ function inner(): void {
       const name = deriveNames(env(ns, id)).addressName;
       // The other ADD allocates between this one's lookup and its allocation.
       const racing = new (class extends Romanad {
-        override async allocate(req: Parameters<Romanad['allocate']>[0]) {
+        override async allocateAll(req: Parameters<Romanad['allocateAll']>[0]) {
           assert.ok(await api.allocate(req));
-          return super.allocate(req);
+          return super.allocateAll(req);
         }
       })({ url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` });
       const r = await cmdAdd(conf(), env(ns, id), deps([], real, racing));
@@ -219,7 +219,7 @@ function inner(): void {
       const id = `a3${tag}00000`;
       const name = deriveNames(env(ns, id)).addressName;
       const vanishing = new (class extends Romanad {
-        override async allocate() {
+        override async allocateAll() {
           return undefined;
         }
       })({ url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` });
@@ -367,7 +367,7 @@ function inner(): void {
       await cmdCheck(checkConf(a.ip, '0.4.0'), a.env, deps());
       await assert.rejects(
         cmdCheck(conf({ cniVersion: '1.0.0', prevResult: { ips: [] } }), a.env, deps()),
-        cniError(CniCode.InvalidConfig, /^prevResult: no IPv4 address to check$/),
+        cniError(CniCode.InvalidConfig, /^prevResult: no pod address \(\/32 or \/128\) to check$/),
       );
     });
   });
