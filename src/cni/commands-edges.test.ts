@@ -9,14 +9,13 @@
  * again there with `nsenter`, and the outer run checks that the inner one passed. Needs root.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers/netns.ts';
+import { inOwnHostNamespace } from '../../test/helpers/own-host-netns.ts';
 import { realService, type FaultyService } from '../../test/helpers/service.ts';
 import { ProcessExec, type Exec } from '../exec.ts';
 import { buildApp } from '../server/http/app.ts';
@@ -25,38 +24,17 @@ import { deriveNames, parseNetConf, type CniEnv, type NetConf } from './config.t
 import { CniCode, CniError, type CniCodeValue } from './errors.ts';
 import { Romanad } from './romanad.ts';
 
-const INNER = 'ROMANA_CNI_EDGES_HOST_NS';
-const isRoot = process.getuid?.() === 0;
 const tag = randomBytes(3).toString('hex');
 
-if (process.env[INNER] === undefined) {
-  describe('CNI commands at the edges', { skip: !isRoot && 'needs root' }, () => {
-    it('pass inside a host network namespace of their own', () => {
-      const host = createNetns(uniqueNetnsName('mut16-cni'));
-      try {
-        const file = fileURLToPath(import.meta.url);
-        const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-        const r = spawnSync(
-          'nsenter',
-          [`--net=${host.path}`, process.execPath, '--import', 'tsx', '--test', file],
-          {
-            cwd: path.resolve(path.dirname(file), '../..'),
-            env: { ...env, [INNER]: host.name },
-            encoding: 'utf8',
-            timeout: 120_000,
-          },
-        );
-        assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-        assert.match(r.stdout, /^# pass [1-9]/m);
-        assert.match(r.stdout, /^# fail 0$/m);
-      } finally {
-        host.remove();
-      }
-    });
-  });
-} else {
-  inner();
-}
+inOwnHostNamespace(
+  import.meta.url,
+  {
+    suite: 'CNI commands at the edges',
+    envVar: 'ROMANA_CNI_EDGES_HOST_NS',
+    netnsPrefix: 'mut16-cni',
+  },
+  inner,
+);
 
 /** A CniError with `code`, whose message (and details) match. */
 function cniError(code: CniCodeValue, message: RegExp, details?: RegExp) {

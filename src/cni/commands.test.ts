@@ -10,14 +10,13 @@
  * `nsenter`), and the outer run only checks that the inner one passed. Needs root.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers/netns.ts';
+import { inOwnHostNamespace } from '../../test/helpers/own-host-netns.ts';
 import { realService, type FaultyService } from '../../test/helpers/service.ts';
 import { ProcessExec, type Exec } from '../exec.ts';
 import { buildApp } from '../server/http/app.ts';
@@ -26,51 +25,13 @@ import { parseNetConf, type CniEnv } from './config.ts';
 import { CniCode, CniError } from './errors.ts';
 import { Romanad } from './romanad.ts';
 
-const INNER = 'ROMANA_CNI_TEST_HOST_NS';
-const isRoot = process.getuid?.() === 0;
 const tag = randomBytes(3).toString('hex');
 
-if (process.env[INNER] === undefined) {
-  describe('cmdAdd failure paths', { skip: !isRoot && 'needs root' }, () => {
-    it('pass inside a host network namespace of their own', () => {
-      const host = createNetns(uniqueNetnsName('trust-cni'));
-      try {
-        const file = fileURLToPath(import.meta.url);
-        const r = spawnSync(
-          'nsenter',
-          [
-            `--net=${host.path}`,
-            process.execPath,
-            '--import',
-            'tsx',
-            '--test',
-            '--test-reporter=tap',
-            file,
-          ],
-          {
-            cwd: path.resolve(path.dirname(file), '../..'),
-            env: { ...innerEnv(), [INNER]: host.name },
-            encoding: 'utf8',
-            timeout: 120_000,
-          },
-        );
-        assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-        assert.match(r.stdout, /^# pass [1-9]/m);
-        assert.match(r.stdout, /^# fail 0$/m);
-      } finally {
-        host.remove();
-      }
-    });
-  });
-} else {
-  inner();
-}
-
-/** This process's environment, less what makes a nested `node --test` report to a parent. */
-function innerEnv(): NodeJS.ProcessEnv {
-  const { NODE_TEST_CONTEXT: _, ...rest } = process.env;
-  return rest;
-}
+inOwnHostNamespace(
+  import.meta.url,
+  { suite: 'cmdAdd failure paths', envVar: 'ROMANA_CNI_TEST_HOST_NS', netnsPrefix: 'trust-cni' },
+  inner,
+);
 
 function inner(): void {
   const HOST = 'trust-h';

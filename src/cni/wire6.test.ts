@@ -12,43 +12,21 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { after, before, it } from 'node:test';
 import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers/netns.ts';
+import { inOwnHostNamespace } from '../../test/helpers/own-host-netns.ts';
 import { ProcessExec } from '../exec.ts';
 import { inspect, randomMac, unwire, wire, type WirePlan } from './wire.ts';
 
-const INNER = 'ROMANA_CNI_WIRE6_HOST_NS';
-
-if (process.env[INNER] === undefined) {
-  describe('IPv6 and dual-stack wiring', () => {
-    it('passes inside a host network namespace of its own', () => {
-      const host = createNetns(uniqueNetnsName('n6-wire-h'));
-      try {
-        const file = fileURLToPath(import.meta.url);
-        const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-        const r = spawnSync(
-          'nsenter',
-          [`--net=${host.path}`, process.execPath, '--import', 'tsx', '--test', file],
-          {
-            cwd: path.resolve(path.dirname(file), '../..'),
-            env: { ...env, [INNER]: host.name, NODE_TEST_REPORTER: 'tap' },
-            encoding: 'utf8',
-            timeout: 120_000,
-          },
-        );
-        assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-        assert.match(r.stdout, /^# pass [1-9]/m);
-        assert.match(r.stdout, /^# fail 0$/m);
-      } finally {
-        host.remove();
-      }
-    });
-  });
-} else {
-  inner();
-}
+inOwnHostNamespace(
+  import.meta.url,
+  {
+    suite: 'IPv6 and dual-stack wiring',
+    envVar: 'ROMANA_CNI_WIRE6_HOST_NS',
+    netnsPrefix: 'n6-wire-h',
+  },
+  inner,
+);
 
 interface IpAddr {
   local: string;
