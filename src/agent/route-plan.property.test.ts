@@ -7,50 +7,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { Ipam, type GroupOrHost } from '../ipam/index.ts';
+import { allocationsArb, rootsArb, toMap } from '../../test/helpers/nested-topology.ts';
+import { Ipam } from '../ipam/index.ts';
 import { Cidr } from '../net/addr.ts';
 import { planRoutes, type Reach } from './route-plan.ts';
 
-/**
- * A group's shape: it holds 1 to 3 hosts, or 1 to 3 groups (a list holds only one kind). A
- * group with a single child group of several hosts is the case that a planner counting direct
- * children instead of distinct hosts gets wrong.
- */
-type Shape = { hosts: number } | { kids: Shape[] };
-
-function shapeArb(depth: number): fc.Arbitrary<Shape> {
-  const leaf = fc.integer({ min: 1, max: 3 }).map((hosts): Shape => ({ hosts }));
-  if (depth === 0) return leaf;
-  const group = fc
-    .array(shapeArb(depth - 1), { minLength: 1, maxLength: 3 })
-    .map((kids): Shape => ({ kids }));
-  return fc.oneof({ weight: 1, arbitrary: leaf }, { weight: 2, arbitrary: group });
-}
-
-/** Names hosts `h0`, `h1`… (IP 192.168.0.<n+1>) and groups `g0`, `g1`…, in order. */
-function toMap(roots: Shape[]): { map: GroupOrHost[]; hosts: string[] } {
-  const hosts: string[] = [];
-  let groups = 0;
-  const host = (): GroupOrHost => {
-    const name = `h${hosts.length}`;
-    hosts.push(name);
-    return { name, ip: `192.168.0.${hosts.length}` };
-  };
-  const build = (s: Shape): GroupOrHost => {
-    const name = `g${groups++}`;
-    if ('hosts' in s) return { name, groups: Array.from({ length: s.hosts }, host) };
-    return { name, groups: s.kids.map(build) };
-  };
-  return { map: roots.map(build), hosts };
-}
-
 const caseArb = fc
   .record({
-    roots: fc.array(shapeArb(3), { minLength: 1, maxLength: 3 }),
-    /** Addresses per host: [host pick, tenant]; tenants make several blocks per host. */
-    allocations: fc.array(fc.tuple(fc.nat(), fc.constantFrom('t1', 't2', 't3')), {
-      maxLength: 40,
-    }),
+    roots: rootsArb,
+    allocations: allocationsArb(40),
     self: fc.nat(),
   })
   .filter(({ roots }) => toMap(roots).hosts.length >= 2);

@@ -8,47 +8,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { Ipam, type GroupOrHost } from '../ipam/index.ts';
+import { allocationsArb, rootsArb, toMap } from '../../test/helpers/nested-topology.ts';
+import { Ipam } from '../ipam/index.ts';
 import { BOTH_FAMILIES, Cidr } from '../net/addr.ts';
 import { planRoutes, type Reach } from './route-plan.ts';
 
-type Shape = { hosts: number } | { kids: Shape[] };
-
-function shapeArb(depth: number): fc.Arbitrary<Shape> {
-  const leaf = fc.integer({ min: 1, max: 3 }).map((hosts): Shape => ({ hosts }));
-  if (depth === 0) return leaf;
-  const group = fc
-    .array(shapeArb(depth - 1), { minLength: 1, maxLength: 3 })
-    .map((kids): Shape => ({ kids }));
-  return fc.oneof({ weight: 1, arbitrary: leaf }, { weight: 2, arbitrary: group });
-}
-
-/** Hosts `h0`… with `ip` 192.168.0.<n+1> and `ip6` fd00:1::<n+1>; groups `g0`…. */
-function toMap(roots: Shape[]): { map: GroupOrHost[]; hosts: string[] } {
-  const hosts: string[] = [];
-  let groups = 0;
-  const host = (): GroupOrHost => {
-    hosts.push(`h${hosts.length}`);
-    const n = hosts.length;
-    return { name: `h${n - 1}`, ip: `192.168.0.${n}`, ip6: `fd00:1::${n.toString(16)}` };
-  };
-  const build = (s: Shape): GroupOrHost => {
-    const name = `g${groups++}`;
-    if ('hosts' in s) return { name, groups: Array.from({ length: s.hosts }, host) };
-    return { name, groups: s.kids.map(build) };
-  };
-  return { map: roots.map(build), hosts };
-}
-
 const caseArb = fc
   .record({
-    roots: fc.array(shapeArb(3), { minLength: 1, maxLength: 3 }),
-    allocations: fc.array(fc.tuple(fc.nat(), fc.constantFrom('t1', 't2', 't3')), {
-      maxLength: 30,
-    }),
+    roots: rootsArb,
+    allocations: allocationsArb(30),
     self: fc.nat(),
   })
-  .filter(({ roots }) => toMap(roots).hosts.length >= 2);
+  .filter(({ roots }) => toMap(roots, { ip6: true }).hosts.length >= 2);
 
 const cidr = (text: string) => Cidr.parse(text, 'cidr', BOTH_FAMILIES);
 
@@ -56,7 +27,7 @@ describe('route planning over random nested dual-stack topologies', () => {
   it('routes every remote block of each family via its host’s address of that family', () => {
     fc.assert(
       fc.property(caseArb, ({ roots, allocations, self: pick }) => {
-        const { map, hosts } = toMap(roots);
+        const { map, hosts } = toMap(roots, { ip6: true });
         const ipam = new Ipam();
         ipam.updateTopology({
           networks: [

@@ -7,37 +7,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { allocationsArb, rootsArb, toMap } from '../../test/helpers/nested-topology.ts';
 import { Ipam, type GroupOrHost } from '../ipam/index.ts';
 import { Cidr } from '../net/addr.ts';
 import { announce, announceAll } from './announce.ts';
-
-type Shape = { hosts: number } | { kids: Shape[] };
-
-function shapeArb(depth: number): fc.Arbitrary<Shape> {
-  const leaf = fc.integer({ min: 1, max: 3 }).map((hosts): Shape => ({ hosts }));
-  if (depth === 0) return leaf;
-  const group = fc
-    .array(shapeArb(depth - 1), { minLength: 1, maxLength: 3 })
-    .map((kids): Shape => ({ kids }));
-  return fc.oneof({ weight: 1, arbitrary: leaf }, { weight: 2, arbitrary: group });
-}
-
-function toMap(roots: Shape[]): { map: GroupOrHost[]; hosts: string[] } {
-  const hosts: string[] = [];
-  let n = 0;
-  const build = (s: Shape): GroupOrHost => {
-    const name = `g${n++}`;
-    if ('hosts' in s) {
-      const groups = Array.from({ length: s.hosts }, () => {
-        hosts.push(`h${hosts.length}`);
-        return { name: hosts.at(-1)!, ip: `192.168.0.${hosts.length}` };
-      });
-      return { name, groups };
-    }
-    return { name, groups: s.kids.map(build) };
-  };
-  return { map: roots.map(build), hosts };
-}
 
 /** Each host's leaf group CIDR, read from the map as romanad returns it (with group CIDRs). */
 function leafGroups(map: GroupOrHost[], netCidr: string): Map<string, string> {
@@ -59,8 +32,8 @@ const overlap = (a: string, b: string) => {
 };
 
 const caseArb = fc.record({
-  roots: fc.array(shapeArb(3), { minLength: 1, maxLength: 3 }),
-  allocations: fc.array(fc.tuple(fc.nat(), fc.constantFrom('t1', 't2', 't3')), { maxLength: 40 }),
+  roots: rootsArb,
+  allocations: allocationsArb(40),
   ecmp: fc.boolean(),
 });
 
