@@ -43,6 +43,7 @@ export class LeaderElector {
   readonly #o: LeaderOptions;
   readonly #now: () => number;
   #leading = false;
+  #abandoned = false;
   #stopped = true;
   #timer: NodeJS.Timeout | undefined;
   #lastRenewMs = 0;
@@ -84,6 +85,7 @@ export class LeaderElector {
   /** Stops without handing the Lease back, as a crash would (tests use it). */
   abandon(): void {
     this.#stopped = true;
+    this.#abandoned = true;
     clearTimeout(this.#timer);
     this.#leading = false;
   }
@@ -104,6 +106,8 @@ export class LeaderElector {
     } catch (err) {
       this.#o.onError?.(err);
     }
+    // a crashed process does nothing after its crash, even with a renewal in flight then
+    if (this.#abandoned) return;
     if (won) {
       this.#lastRenewMs = this.#now();
       if (!this.#leading) this.#setLeading(true);
