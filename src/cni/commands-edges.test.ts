@@ -11,14 +11,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { FastifyInstance } from 'fastify';
 import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers/netns.ts';
 import { inOwnHostNamespace } from '../../test/helpers/own-host-netns.ts';
-import { realService, type FaultyService } from '../../test/helpers/service.ts';
+import { startCniRomanad, type CniRomanad } from '../../test/helpers/cni-romanad.ts';
 import { ProcessExec, type Exec } from '../exec.ts';
-import { buildApp } from '../server/http/app.ts';
 import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, type Deps } from './commands.ts';
 import { deriveNames, parseNetConf, type CniEnv, type NetConf } from './config.ts';
 import { CniCode, CniError, type CniCodeValue } from './errors.ts';
@@ -49,8 +46,7 @@ function cniError(code: CniCodeValue, message: RegExp, details?: RegExp) {
 
 function inner(): void {
   const HOST = 'edge-h';
-  let service: FaultyService;
-  let app: FastifyInstance;
+  let romanad: CniRomanad;
   let api: Romanad;
   const pods: TestNetns[] = [];
   const real = new ProcessExec();
@@ -71,7 +67,7 @@ function inner(): void {
         name: 'romana',
         type: 'romana',
         romana_host_name: HOST,
-        romanad_url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
+        romanad_url: romanad.url,
         ...extra,
       }),
     );
@@ -94,25 +90,15 @@ function inner(): void {
   }
 
   before(async () => {
-    service = await realService({
-      initialTopology: {
-        networks: [{ name: 'pods', cidr: '10.78.0.0/16', block_mask: 28 }],
-        topologies: [{ networks: ['pods'], map: [{ name: 'rack' }] }],
-      },
-    });
-    await service.addHost({ name: HOST, ip: '192.168.98.1' });
-    await service.addHost({ name: 'edge-other', ip: '192.168.98.2' });
-    app = buildApp(service);
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    api = new Romanad({ url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` });
-    for (const c of ['ROMANA-INPUT', 'ROMANA-OUTPUT', 'ROMANA-FORWARD-IN', 'ROMANA-FORWARD-OUT']) {
-      sh('iptables', '-w', '-N', c);
-    }
+    romanad = await startCniRomanad('10.78.0.0/16', [
+      { name: HOST, ip: '192.168.98.1' },
+      { name: 'edge-other', ip: '192.168.98.2' },
+    ]);
+    ({ api } = romanad);
   });
 
   after(async () => {
-    await app.close();
-    await service.close();
+    await romanad.close();
     for (const pod of pods) pod.remove();
   });
 
@@ -170,7 +156,7 @@ function inner(): void {
           assert.ok(await api.allocate(req));
           return super.allocateAll(req);
         }
-      })({ url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` });
+      })({ url: romanad.url });
       const r = await cmdAdd(conf(), env(ns, id), deps([], real, racing));
       const held = await api.getAddress(name);
       assert.ok(held);
@@ -200,7 +186,7 @@ function inner(): void {
         override async allocateAll() {
           return undefined;
         }
-      })({ url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` });
+      })({ url: romanad.url });
       await assert.rejects(
         cmdAdd(conf(), env(ns, id), deps([], real, vanishing)),
         cniError(CniCode.TryAgainLater, new RegExp(`^${name} vanished$`)),

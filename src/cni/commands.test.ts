@@ -12,14 +12,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { FastifyInstance } from 'fastify';
 import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers/netns.ts';
 import { inOwnHostNamespace } from '../../test/helpers/own-host-netns.ts';
-import { realService, type FaultyService } from '../../test/helpers/service.ts';
+import { startCniRomanad, type CniRomanad } from '../../test/helpers/cni-romanad.ts';
+import type { FaultyService } from '../../test/helpers/service.ts';
 import { ProcessExec, type Exec } from '../exec.ts';
-import { buildApp } from '../server/http/app.ts';
 import { cmdAdd, type Deps } from './commands.ts';
 import { parseNetConf, type CniEnv } from './config.ts';
 import { CniCode, CniError } from './errors.ts';
@@ -36,7 +34,7 @@ inOwnHostNamespace(
 function inner(): void {
   const HOST = 'trust-h';
   let service: FaultyService;
-  let app: FastifyInstance;
+  let romanad: CniRomanad;
   let api: Romanad;
   const pods: TestNetns[] = [];
   const real = new ProcessExec();
@@ -76,7 +74,7 @@ function inner(): void {
         name: 'romana',
         type: 'romana',
         romana_host_name: HOST,
-        romanad_url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
+        romanad_url: romanad.url,
         use_policy: usePolicy,
       }),
     );
@@ -119,25 +117,12 @@ function inner(): void {
   }
 
   before(async () => {
-    service = await realService({
-      initialTopology: {
-        networks: [{ name: 'pods', cidr: '10.77.0.0/16', block_mask: 28 }],
-        topologies: [{ networks: ['pods'], map: [{ name: 'rack' }] }],
-      },
-    });
-    await service.addHost({ name: HOST, ip: '192.168.99.1' });
-    app = buildApp(service);
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    api = new Romanad({ url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` });
-    // The chains romana-agent makes, which the divert rules jump to.
-    for (const c of ['ROMANA-INPUT', 'ROMANA-OUTPUT', 'ROMANA-FORWARD-IN', 'ROMANA-FORWARD-OUT']) {
-      sh('iptables', '-w', '-N', c);
-    }
+    romanad = await startCniRomanad('10.77.0.0/16', [{ name: HOST, ip: '192.168.99.1' }]);
+    ({ service, api } = romanad);
   });
 
   after(async () => {
-    await app.close();
-    await service.close();
+    await romanad.close();
     for (const pod of pods) pod.remove();
   });
 
