@@ -11,6 +11,7 @@ import type { RomanadClient } from '../client/index.ts';
 import type { Informer } from './informer.ts';
 import type { ListenerMetrics } from './metrics.ts';
 import { fromNetworkPolicy, KUBE_POLICY_PREFIX, kubePolicyId } from './netpol.ts';
+import { sameJson } from './node-host.ts';
 import { isStatus } from './node-sync.ts';
 import type { Outcome } from './queue.ts';
 
@@ -33,15 +34,24 @@ export class NetpolSync {
     this.#d = deps;
   }
 
-  /** Every key of a full sync: each NetworkPolicy, and each `kube.` policy romanad holds. */
+  /**
+   * Every key of a full sync: each NetworkPolicy, and each `kube.` policy romanad holds. What
+   * romanad holds is compared with what this process last stored: a policy deleted or changed
+   * there by someone else is forgotten here, so its reconcile writes it again.
+   */
   async keys(): Promise<string[]> {
     const keys = new Set(
       this.#d.policies.list().map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`),
     );
+    const held = new Map<string, unknown>();
     for (const p of await this.#d.client.listPolicies()) {
       const id = p.id ?? '';
       if (!id.startsWith(KUBE_POLICY_PREFIX)) continue;
+      held.set(id, p);
       if (!this.#known(id)) keys.add(`id:${id}`);
+    }
+    for (const [id, body] of this.#stored) {
+      if (!held.has(id) || !sameJson(JSON.parse(body), held.get(id))) this.#stored.delete(id);
     }
     return [...keys];
   }

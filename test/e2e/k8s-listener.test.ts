@@ -468,6 +468,19 @@ describe('NetworkPolicies → Romana policies', () => {
       };
       return q?.podSelector?.matchLabels?.['app'] === 'db';
     });
+    // Changed, then deleted, in romanad behind the listener's back: a full sync puts it back.
+    const db = (q: unknown) =>
+      (q as { podSelector?: { matchLabels?: Record<string, string> } } | undefined)?.podSelector
+        ?.matchLabels?.['app'] === 'db';
+    await client.addPolicy({ ...(await policy('kube.shop.allow-web')), podSelector: {} });
+    assert.equal(db(await policy('kube.shop.allow-web')), false);
+    await until('a changed policy repaired by the resync', async () =>
+      db(await policy('kube.shop.allow-web')),
+    );
+    await client.removePolicy('kube.shop.allow-web');
+    await until('a deleted policy put back by the resync', async () =>
+      db(await policy('kube.shop.allow-web')),
+    );
     api.delete('networking.k8s.io/v1', 'NetworkPolicy', 'allow-web', 'shop');
     await until('deleted', async () => (await policy('kube.shop.allow-web')) === undefined);
   });
@@ -484,6 +497,12 @@ describe('NetworkPolicies → Romana policies', () => {
     assert.equal(ev['reason'], 'PolicyRefused');
     assert.match(String(ev['message']), /spec\.ingress\[0\]\.ports\[0\]\.protocol/);
     assert.equal(await policy('kube.shop.bad'), undefined);
+    // The refused one disables no other: one created after it is stored as usual.
+    api.create(np('good', { podSelector: {}, ingress: [{}] }));
+    await until('kube.shop.good beside the refused one', () => policy('kube.shop.good'));
+    assert.equal(await policy('kube.shop.bad'), undefined);
+    api.delete('networking.k8s.io/v1', 'NetworkPolicy', 'good', 'shop');
+    await until('good deleted', async () => (await policy('kube.shop.good')) === undefined);
   });
 });
 
