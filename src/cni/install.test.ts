@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { defaultPlugin, install, INSTALLED, runInstaller, uninstall } from './install.ts';
+import { parseNetConf } from './config.ts';
 import { main } from './main.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -137,6 +138,27 @@ describe('romana-cni install', () => {
       },
       { type: 'portmap', capabilities: { portMappings: true } },
     ]);
+  });
+
+  it('--use-policy writes use_policy, which the plugin reads as diverting to the policy chains', () => {
+    const h = fakeHost('u');
+    roots.push(h.root);
+    const io = { out: () => undefined, err: () => undefined, script: '', execPath: '' };
+    const argv = ['install', `--bin-dir=${h.binDir}`, `--conf-dir=${h.confDir}`];
+    const args = [...argv, `--host-root=${h.host}`, `--plugin=${h.opts.plugin}`];
+    const read = () =>
+      JSON.parse(readFileSync(path.join(h.confDir, INSTALLED.conflist), 'utf8')) as {
+        cniVersion: string;
+        name: string;
+        plugins: Record<string, unknown>[];
+      };
+    assert.equal(runInstaller(args, io), 0);
+    assert.equal(read().plugins[0]!['use_policy'], undefined);
+    assert.equal(runInstaller([...args, '--use-policy'], io), 0);
+    const conf = read();
+    assert.equal(conf.plugins[0]!['use_policy'], true);
+    const { plugins, ...top } = conf;
+    assert.equal(parseNetConf(JSON.stringify({ ...top, ...plugins[0] })).usePolicy, true);
   });
 
   const bad: [string, (o: ReturnType<typeof fakeHost>['opts']) => object, RegExp][] = [

@@ -55,6 +55,8 @@ export interface InstallOptions {
   logFile: string | undefined;
   /** This host's name in romanad (`romana_host_name`; the Kubernetes node name). */
   hostName?: string | undefined;
+  /** Divert pod traffic to romana-agent's policy chains (the conflist's `use_policy`). */
+  usePolicy?: boolean | undefined;
 }
 
 export interface Change {
@@ -76,6 +78,7 @@ export function conflist(o: InstallOptions, withPortmap: boolean): string {
   }
   if (o.logFile !== undefined) romana['log_file'] = o.logFile;
   if (o.hostName !== undefined) romana['romana_host_name'] = o.hostName;
+  if (o.usePolicy === true) romana['use_policy'] = true;
   const plugins: unknown[] = [romana];
   if (withPortmap) plugins.push({ type: 'portmap', capabilities: { portMappings: true } });
   return JSON.stringify({ cniVersion: '1.0.0', name: 'romana', plugins }, null, 2) + '\n';
@@ -249,6 +252,8 @@ Options:
   --log-file FILE      the plugin's log file on the host (default: none, stderr)
   --host-name NAME     this host's name in romanad, written as romana_host_name (default:
                        none: the plugin uses the machine's hostname); in Kubernetes the node name
+  --use-policy         write use_policy: the plugin diverts each pod's traffic to the policy
+                       chains of romana-agent --policy (which must run on the node)
   --with-node          also copy this Node binary as <bin-dir>/${INSTALLED.node} and start the
                        plugin with it, so the host needs no Node (it needs glibc and libstdc++);
                        without it the plugin runs '/usr/bin/env node' (Node >= 20 on the host)
@@ -288,6 +293,7 @@ export function runInstaller(argv: readonly string[], io: InstallerIo): number {
         'log-file': { type: 'string' },
         'host-name': { type: 'string' },
         'with-node': { type: 'boolean', default: false },
+        'use-policy': { type: 'boolean', default: false },
         plugin: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -315,6 +321,7 @@ export function runInstaller(argv: readonly string[], io: InstallerIo): number {
             hostName: s('host-name'),
             plugin: s('plugin') ?? defaultPlugin(io.script),
             node: values['with-node'] === true ? io.execPath : undefined,
+            usePolicy: values['use-policy'] === true,
           });
     for (const c of changes) io.out(`${c.action} ${c.file}\n`);
     if (changes.length === 0) io.out('nothing to remove\n');

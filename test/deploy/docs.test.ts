@@ -34,6 +34,7 @@ describe('docs/kubernetes.md', () => {
         node: undefined,
         logFile: undefined,
         hostName: 'node-1',
+        usePolicy: true,
       },
       true,
     );
@@ -47,6 +48,7 @@ describe('docs/kubernetes.md', () => {
     );
     assert.equal(conf.hostName, 'node-1');
     assert.equal(conf.tokenFile, '/etc/cni/net.d/romana-token');
+    assert.equal(conf.usePolicy, true);
   });
 
   it("shows a valid topology, and the base's ConfigMap holds one too", () => {

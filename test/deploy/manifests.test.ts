@@ -180,7 +180,7 @@ describe('the programs accept the settings the manifests give them', () => {
     }
   });
 
-  it("the agent's environment is all options of romana-agent --help", () => {
+  it("the agent's environment is all options of romana-agent --help, NetworkPolicies enforced", () => {
     const help = execFileSync(
       process.execPath,
       [path.join(ROOT, 'bin/romana-agent.js'), '--help'],
@@ -191,6 +191,9 @@ describe('the programs accept the settings the manifests give them', () => {
     const c = workload(base(), 'DaemonSet', 'romana-agent').spec.template.spec.containers[0]!;
     const env = resolveEnv(c, base(), FIELDS, SERVICE_ENV);
     assert.equal(env['ROMANA_AGENT_ROMANAD_URL'], 'http://10.96.0.20:9600');
+    // NetworkPolicies are enforced as the API defines them (the plugin diverts: use_policy).
+    assert.equal(env['ROMANA_AGENT_POLICY'], 'true');
+    assert.equal(env['ROMANA_AGENT_POLICY_MODE'], 'kubernetes');
     const flat = help.replace(/\s+/g, ' ');
     for (const e of c.env ?? []) {
       assert.ok(flat.includes(`env: ${e.name})`), `${e.name} is not in romana-agent --help`);
@@ -226,6 +229,7 @@ describe('the programs accept the settings the manifests give them', () => {
         romanad_url: 'http://10.96.0.20:9600',
         token_file: '/etc/cni/net.d/romana-token',
         romana_host_name: 'node-1',
+        use_policy: true,
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });
