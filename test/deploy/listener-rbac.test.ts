@@ -27,14 +27,8 @@ const run = promisify(execFile);
 const LISTENER = { name: 'romana-listener', namespace: 'romana-system' };
 const ADMIN = '3f9a0c51d2e84b7f9a61c0de55b2a7e1';
 
-/**
- * Granted but not asked for by this listener: NetworkPolicies are read by the NetworkPolicy
- * sync, which builds on the listener (its own issue).
- */
-const ALLOWLIST = [
-  'list networking.k8s.io/networkpolicies',
-  'watch networking.k8s.io/networkpolicies',
-];
+/** Granted but not asked for by the listener: nothing (its NetworkPolicy sync reads those). */
+const ALLOWLIST: string[] = [];
 
 /** Polls `check` until it holds (every 50 ms), or fails naming `what`. */
 async function waitFor(
