@@ -64,6 +64,7 @@ export class Listener {
   readonly podSync: PodSync;
   readonly vipSync: VipSync;
   #leading = false;
+  #stopped = false;
   #resync: NodeJS.Timeout | undefined;
 
   constructor(o: ListenerOptions) {
@@ -229,10 +230,11 @@ export class Listener {
     return this.#leading;
   }
 
-  /** Starts the informers and loads romanad's state (retrying until romanad answers). */
+  /** Starts the informers and loads romanad's state (retrying until romanad answers or stop). */
   async start(): Promise<void> {
     for (const i of this.informers) i.start();
     for (let attempt = 1; ; attempt++) {
+      if (this.#stopped) return;
       try {
         await this.mirror.start();
         break;
@@ -284,6 +286,7 @@ export class Listener {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     this.follow();
     this.mirror.stop();
     await Promise.all(this.informers.map((i) => i.stop()));
