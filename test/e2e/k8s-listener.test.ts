@@ -483,6 +483,12 @@ describe('NetworkPolicies → Romana policies', () => {
     );
     api.delete('networking.k8s.io/v1', 'NetworkPolicy', 'allow-web', 'shop');
     await until('deleted', async () => (await policy('kube.shop.allow-web')) === undefined);
+    // A kube. policy no NetworkPolicy has is removed by the full sync; other policies stay.
+    await client.addPolicy({ id: 'kube.shop.orphan', namespace: 'shop', podSelector: {} });
+    await client.addPolicy({ id: 'team.shop.kept', namespace: 'shop', podSelector: {} });
+    await until('the orphan removed', async () => (await policy('kube.shop.orphan')) === undefined);
+    assert.ok(await policy('team.shop.kept'), 'a policy outside kube. is not the listener’s');
+    await client.removePolicy('team.shop.kept');
   });
 
   it('refuses a NetworkPolicy Romana cannot enforce, with an Event saying why', async () => {
