@@ -3,7 +3,8 @@
  * processes): two replicas with one acting, the standby taking over when the leader is killed;
  * an API server restart (watches cut, history gone: 410) followed by a relist that neither
  * repeats work nor loses a change made meanwhile; a listener restart that picks up what changed
- * while it was down.
+ * while it was down; a pod deleted while romanad was down (its CNI DEL lost), whose address the
+ * garbage collector releases once romanad is back, and only that one.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +12,9 @@ import { RomanadClient } from '../../src/client/index.ts';
 import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-apiserver/index.ts';
 import { startListener, until, type ListenerProcess } from '../helpers/listener.ts';
 import { startRomanad, type Romanad } from '../helpers/romanad.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -18,14 +22,16 @@ const LEASE_MS = 2000;
 const RETRY_MS = 200;
 
 let romanad: Romanad;
+let romanadArgs: string[];
+let dataDir: string;
 let api: KubeApiServer;
 let client: RomanadClient;
 const listeners: ListenerProcess[] = [];
 
-function start(identity: string): Promise<ListenerProcess> {
+function start(identity: string, gcGrace = '1h'): Promise<ListenerProcess> {
   return startListener([
     ...['--kubeconfig', api.kubeconfigPath, '--romanad-url', romanad.url],
-    ...['--identity', identity, '--resync-interval', '1h', '--gc-grace', '1h'],
+    ...['--identity', identity, '--resync-interval', '1h', '--gc-grace', gcGrace],
     ...['--lease-duration', `${LEASE_MS}ms`, '--renew-deadline', '1500ms'],
     ...['--retry-period', `${RETRY_MS}ms`],
   ]).then((l) => {
@@ -67,13 +73,22 @@ async function romanadWrites(): Promise<number> {
 
 const leading = async (l: ListenerProcess) => (await l.metric('romana_listener_leader')) === 1;
 
+/** A port free now, so that romanad can come back on the URL the listener knows. */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
 before(async () => {
-  romanad = await startRomanad([
-    '--store',
-    'memory:',
-    '--initial-topology-file',
-    path.join(ROOT, 'examples/topology.json'),
-  ]);
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'k8s-ha-romanad-'));
+  romanadArgs = [
+    ...['--store', `embedded:${dataDir}`, '--port', String(await freePort())],
+    ...['--initial-topology-file', path.join(ROOT, 'examples/topology.json')],
+  ];
+  romanad = await startRomanad(romanadArgs);
   client = new RomanadClient({ baseUrl: romanad.url });
   api = await startKubeApiServer({ bookmarkMs: 300 });
 });
@@ -82,6 +97,7 @@ after(async () => {
   for (const l of listeners) await l.stop('SIGKILL');
   await api?.close();
   await romanad?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe('two listener replicas', () => {
@@ -147,5 +163,67 @@ describe('restarts', () => {
     await until('h4 registered', () => hostOf('h4'));
     await until('h1 tags', async () => (await hostOf('h1'))?.tags?.['region'] === 'eu');
     await until('h2 removed', async () => (await hostOf('h2')) === undefined);
+  });
+});
+
+describe('romanad down', () => {
+  async function addPod(name: string) {
+    const pod = api.create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'gc', labels: { app: name } },
+      spec: { nodeName: 'h1', containers: [{ name: 'c', image: 'x' }] },
+    });
+    const p = api.get('v1', 'Pod', name, 'gc')!;
+    api.updateStatus({ ...p, status: { phase: 'Running' } });
+    const uid = pod.metadata.uid!;
+    const address = `${name}.gc.${uid.replace(/-/g, '').slice(0, 8)}`;
+    await client.allocate({
+      name: address,
+      host: 'h1',
+      tenant: 'gc',
+      pod: { namespace: 'gc', name, uid },
+    });
+    return address;
+  }
+  const held = async (address: string) =>
+    (await client.listAddresses()).find((a) => a.name === address);
+
+  it("a pod deleted while romanad was down: its address is released once romanad is back, a live pod's is not", async () => {
+    for (const l of listeners) await l.stop('SIGTERM');
+    const d = await start('replica-d', '1s');
+    await until('d leads', () => leading(d), 3 * LEASE_MS);
+    api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'gc' } });
+    const leaked = await addPod('leaked');
+    const live = await addPod('live');
+    await until('both linked', async () =>
+      (await held(leaked))?.pod?.labels?.['app'] === 'leaked' &&
+      (await held(live))?.pod?.labels?.['app'] === 'live'
+        ? true
+        : undefined,
+    );
+    await romanad.stop();
+    const t0 = Date.now();
+    api.delete('v1', 'Pod', 'leaked', 'gc'); // its CNI DEL cannot reach romanad
+    await until('the listener to notice romanad is gone', async () =>
+      (await d.metric('romana_listener_errors_total', { where: 'romanad-watch' })) > 0
+        ? true
+        : undefined,
+    );
+    romanad = await startRomanad(romanadArgs);
+    assert.ok(await held(leaked), 'the leaked address survived the restart');
+    await until(
+      'the leaked address released',
+      async () => (await held(leaked)) === undefined,
+      30_000, // the listener's retries back off up to 10 s while romanad is away
+    );
+    assert.ok(Date.now() - t0 >= 1000, 'not before the grace period');
+    assert.ok(await held(live), "the live pod's address is kept");
+    const line = await until('the release logged', () =>
+      d.logs.find(
+        (l) => l['msg'] === 'address released by the garbage collector' && l['address'] === leaked,
+      ),
+    );
+    assert.equal((line['pod'] as { name?: string }).name, 'leaked');
   });
 });
