@@ -176,12 +176,20 @@ async function measure(report: Report): Promise<void> {
     );
     reportSpread(report, 'full_over_floor', ratios, 'x', 'per sample; target < 2');
     await fw.apply(desired);
+    const labelFloor: number[] = [];
     const label = await samples(5, 1, async (i) => {
+      let lines = '';
       const [, ms] = await timed(async () => {
         v.apply('addresses', 'put', addresses[42]!.name, address(42, `a${(i + 20) % APPS}`));
         const changes = v.takeChanges();
         if (!(await fw.patchSets(changes))) throw new Error('patch refused');
+        lines = changes.map((c) => `${c.op} ${c.set} ${c.member}\n`).join('');
       });
+      // The floor: the same lines once more through a bare `ipset -exist restore`, same namespace.
+      const [, floorMs] = await timed(() =>
+        runChecked(ns.exec, 'ipset', ['-exist', 'restore'], lines),
+      );
+      if (i >= 0) labelFloor.push(floorMs);
       return ms;
     });
     reportSpread(
@@ -190,6 +198,13 @@ async function measure(report: Report): Promise<void> {
       label,
       'ms',
       'set patches, one ipset restore; target < 20',
+    );
+    reportSpread(
+      report,
+      'floor_pod_label_change_ms',
+      labelFloor,
+      'ms',
+      'the same set lines, bare ipset -exist restore',
     );
     const changed = [...policies];
     const renderOne: number[] = [];
