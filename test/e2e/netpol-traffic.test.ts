@@ -157,9 +157,12 @@ describe(
       ]);
     });
 
-    it('egress: denied by pod, to a namespace only, with ingress together; allow-all wins', async () => {
+    it('egress: denied by pod and by namespace, to a namespace only, with ingress together; allow-all wins', async () => {
       await check('deny egress of y/b', [
         policy('y', { podSelector: pod('b'), policyTypes: ['Egress'] }),
+      ]);
+      await check('deny egress of every pod of namespace y', [
+        policy('y', { podSelector: {}, policyTypes: ['Egress'] }),
       ]);
       await check('egress to namespace z only', [
         policy('y', {
