@@ -81,6 +81,25 @@ async function groupCidr(name: string): Promise<string> {
   return t.topologies[0]!.map.find((g) => g.name === name)!.cidr;
 }
 
+function newPublisher(): Publisher {
+  return new Publisher({
+    client: new RomanadClient({ baseUrl: romanad.url, timeoutMs: 5000 }),
+    baseUrl: romanad.url,
+    host: 'h1',
+    bird: new BirdControl(ns.exec, sock),
+    configFile: conf,
+    peerFlags: ['10.9.0.2,65100'],
+    localAs: 65100,
+    ecmpNetworks: new Set(),
+    gracefulRestart: 0,
+    timers: { ...DEFAULT_TIMERS, hold: 3, keepalive: 1 },
+    kernel: false,
+    metrics: new PublisherMetrics(),
+    log: (level, msg) => logs.push(`${level} ${msg}`),
+    sessionPollMs: 0,
+  });
+}
+
 describe('publisher: a host removed from romanad announces nothing', { timeout: 60_000 }, () => {
   before(async () => {
     writeFileSync(path.join(dir, 'topology.json'), JSON.stringify(topology(true)));
@@ -96,22 +115,7 @@ describe('publisher: a host removed from romanad announces nothing', { timeout: 
     bird = ns.spawn(['bird', '-f', '-c', conf, '-s', sock], { stdio: 'ignore' });
     const ctl = new BirdControl(ns.exec, sock);
     await until('BIRD to answer', async () => (await ctl.check(conf)).ok);
-    publisher = new Publisher({
-      client: new RomanadClient({ baseUrl: romanad.url, timeoutMs: 5000 }),
-      baseUrl: romanad.url,
-      host: 'h1',
-      bird: ctl,
-      configFile: conf,
-      peerFlags: ['10.9.0.2,65100'],
-      localAs: 65100,
-      ecmpNetworks: new Set(),
-      gracefulRestart: 0,
-      timers: { ...DEFAULT_TIMERS, hold: 3, keepalive: 1 },
-      kernel: false,
-      metrics: new PublisherMetrics(),
-      log: (level, msg) => logs.push(`${level} ${msg}`),
-      sessionPollMs: 0,
-    });
+    publisher = newPublisher();
     await publisher.start();
   });
   after(async () => {
@@ -146,6 +150,25 @@ describe('publisher: a host removed from romanad announces nothing', { timeout: 
     assert.match(birdc('show', 'protocols', PEER), new RegExp(`${PEER}\\s+BGP`));
     await api('POST', '/topology', topology(true));
     await until('the host to be announced again', async () => announced().length === 1);
+    assert.deepEqual(announced(), [await groupCidr('rack-1')]);
+  });
+
+  it('a publisher started while its host is not in romanad announces it once it is', async () => {
+    publisher.stop();
+    await api('DELETE', '/hosts/h1?force=true');
+    publisher = newPublisher();
+    await publisher.start();
+    assert.equal(publisher.present(), false);
+    // Registered again, and placed by its tags: romanad sends no topology event for that.
+    await api('POST', '/hosts', { name: 'h1', ip: '10.9.0.1', tags: { rack: '1' } });
+    await until(
+      'the host to be announced again',
+      async () => publisher.present() === true && publisher.announcements.length === 1,
+    );
+    assert.deepEqual(
+      publisher.announcements.map((a) => a.prefix),
+      [await groupCidr('rack-1')],
+    );
     assert.deepEqual(announced(), [await groupCidr('rack-1')]);
   });
 });

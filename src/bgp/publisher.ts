@@ -60,6 +60,11 @@ export class Publisher {
   #last: BirdConfig | undefined;
   /** Whether the last render found this host in romanad (undefined: nothing rendered yet). */
   #present: boolean | undefined;
+  /**
+   * A host was added or removed since the topology was read: romanad places hosts in (and
+   * takes them out of) its groups without a topology event, so it is read again.
+   */
+  #topologyStale = false;
   /** The last configuration BIRD accepted (or found unchanged). */
   applied = false;
   announcements: readonly Announcement[] = [];
@@ -82,6 +87,7 @@ export class Publisher {
       kinds: ['blocks', 'hosts', 'topology'],
       onEvent: (e) => {
         if (e.kind === 'topology') this.#topology = e.value as Topology;
+        if (e.kind === 'hosts') this.#topologyStale = true;
         const map: Map<string, unknown> | undefined =
           e.kind === 'hosts' ? this.#hosts : e.kind === 'blocks' ? this.#blocks : undefined;
         if (map !== undefined && e.type === 'delete') map.delete(e.id);
@@ -121,6 +127,7 @@ export class Publisher {
       this.#o.client.listBlocks(),
     ]);
     this.#topology = topology;
+    this.#topologyStale = false;
     this.#hosts = new Map(hosts.hosts.map((h) => [h.name, h]));
     this.#blocks = new Map(blocks.blocks.map((b) => [b.cidr, b]));
     this.#listed = true;
@@ -132,12 +139,25 @@ export class Publisher {
     return this.#flight.run();
   }
 
-  #schedule(): void {
+  #schedule(ms = this.#o.debounceMs ?? 20): void {
     if (this.#timer !== undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.publish();
-    }, this.#o.debounceMs ?? 20);
+    }, ms);
+  }
+
+  /** Reads the topology again after a host event (where hosts sit changed); retried in 1 s. */
+  async #readTopology(): Promise<void> {
+    if (!this.#topologyStale) return;
+    this.#topologyStale = false;
+    try {
+      this.#topology = await this.#o.client.getTopology();
+    } catch (err) {
+      this.#topologyStale = true;
+      this.#o.log('warn', 'reading the topology failed; retrying', { err: `${err}` });
+      this.#schedule(1000);
+    }
   }
 
   /**
@@ -198,6 +218,7 @@ export class Publisher {
 
   async #publish(): Promise<void> {
     const { log, metrics } = this.#o;
+    await this.#readTopology();
     let c: BirdConfig | undefined;
     let text: string;
     try {
