@@ -153,12 +153,19 @@ describe('publisher: a host removed from romanad announces nothing', { timeout: 
     assert.deepEqual(announced(), [await groupCidr('rack-1')]);
   });
 
-  it('a publisher started while its host is not in romanad announces it once it is', async () => {
+  it('a publisher started after its host was removed withdraws what BIRD still announces, then announces it once back', async () => {
+    const rack1 = await groupCidr('rack-1');
+    assert.deepEqual(announced(), [rack1]);
     publisher.stop();
     await api('DELETE', '/hosts/h1?force=true');
+    // BIRD goes on announcing from the file the old publisher wrote.
+    assert.deepEqual(announced(), [rack1]);
     publisher = newPublisher();
     await publisher.start();
     assert.equal(publisher.present(), false);
+    await until('the old prefix to be withdrawn', async () => announced().length === 0);
+    assert.match(birdc('show', 'protocols', PEER), new RegExp(`${PEER}\\s+BGP`));
+    assert.equal(logged("withdrawing the prefixes BIRD's configuration announces"), 1);
     // Registered again, and placed by its tags: romanad sends no topology event for that.
     await api('POST', '/hosts', { name: 'h1', ip: '10.9.0.1', tags: { rack: '1' } });
     await until(

@@ -3,7 +3,8 @@
  * (src/client: resume after a disconnect, relist after a compacted resume point), and after
  * every change renders this host's BIRD configuration and applies it (`BirdControl.apply`: no
  * change, no reload; a rejected one keeps the old). Nothing is rendered before the first full
- * listing, so a restarted publisher never announces less than BIRD already does.
+ * listing, so a restarted publisher never announces less than BIRD already does, unless its
+ * host is gone from romanad: then what BIRD's configuration still announces is withdrawn.
  */
 import { readFile } from 'node:fs/promises';
 import { watchRomanad, type Watcher } from '../client/watch.ts';
@@ -14,7 +15,13 @@ import { announce, type Announcement } from './announce.ts';
 import type { BirdControl } from './bird.ts';
 import type { PublisherMetrics } from './metrics.ts';
 import { collectPeers, localAs } from './peers.ts';
-import { checkBirdConfig, renderBirdConfig, type BgpTimers, type BirdConfig } from './render.ts';
+import {
+  checkBirdConfig,
+  renderBirdConfig,
+  withoutAnnouncements,
+  type BgpTimers,
+  type BirdConfig,
+} from './render.ts';
 import { renderTemplate } from './template.ts';
 
 export type Log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, extra?: object) => void;
@@ -216,26 +223,43 @@ export class Publisher {
     return renderTemplate(await readFile(this.#o.template, 'utf8'), this.#o.template, c);
   }
 
-  async #publish(): Promise<void> {
+  /**
+   * What BIRD should run now: the rendered text and its announcements; undefined when nothing
+   * can be rendered (logged and counted).
+   */
+  async #target(): Promise<{ text: string; announcements: readonly Announcement[] } | undefined> {
     const { log, metrics } = this.#o;
-    await this.#readTopology();
-    let c: BirdConfig | undefined;
-    let text: string;
     try {
-      c = this.config();
+      const c = this.config();
       this.#logPresence();
-      if (c === undefined) {
-        log('debug', `host ${this.#o.host} is not (yet) known to romanad; nothing rendered`);
-        return;
-      }
-      text = await this.render(c);
+      if (c !== undefined) return { text: await this.render(c), announcements: c.announcements };
+      if (this.present() === false) return await this.#withdrawn();
+      log('debug', `host ${this.#o.host} is not (yet) known to romanad; nothing rendered`);
     } catch (err) {
       metrics.errors.inc({ reason: 'render' });
       log('error', 'configuration not rendered; BIRD keeps the previous one', { err: `${err}` });
-      return;
     }
+    return undefined;
+  }
+
+  /**
+   * For a host gone from romanad before this publisher ever saw it: BIRD's configuration file
+   * (from an earlier run) with its Romana routes taken out, sessions kept; undefined when it
+   * announces nothing (or there is no file).
+   */
+  async #withdrawn(): Promise<{ text: string; announcements: [] } | undefined> {
+    const old = await readFile(this.#o.configFile, 'utf8').catch(() => undefined);
+    const text = old === undefined ? undefined : withoutAnnouncements(old);
+    return text === undefined || text === old ? undefined : { text, announcements: [] };
+  }
+
+  async #publish(): Promise<void> {
+    const { log, metrics } = this.#o;
+    await this.#readTopology();
+    const target = await this.#target();
+    if (target === undefined) return;
     try {
-      const out = await this.#o.bird.apply(this.#o.configFile, text);
+      const out = await this.#o.bird.apply(this.#o.configFile, target.text);
       if (out.result === 'rejected') {
         metrics.errors.inc({ reason: 'rejected' });
         log('error', 'BIRD rejected the configuration; the previous one keeps running', {
@@ -243,15 +267,15 @@ export class Publisher {
         });
         return;
       }
-      const prefixes = c.announcements.map((a) => a.prefix);
+      const prefixes = target.announcements.map((a) => a.prefix);
       if (out.result === 'reconfigured') {
         metrics.reloads.inc();
         log('info', 'BIRD reconfigured', { prefixes });
       } else {
         log('debug', 'configuration unchanged; BIRD not reloaded', { prefixes });
       }
-      this.announcements = c.announcements;
-      metrics.announced.set(c.announcements.length);
+      this.announcements = target.announcements;
+      metrics.announced.set(target.announcements.length);
       this.applied = true;
     } catch (err) {
       metrics.errors.inc({ reason: 'birdc' });
@@ -271,7 +295,7 @@ export class Publisher {
         'warn',
         `host ${host} is not in romanad (removed, or not placed by the topology): ` +
           (this.#last === undefined
-            ? 'nothing rendered, BIRD keeps its configuration'
+            ? "withdrawing the prefixes BIRD's configuration announces, BGP sessions kept"
             : 'announcing nothing, BGP sessions kept'),
       );
     } else if (was === false) {

@@ -16,6 +16,7 @@ import {
   DEFAULT_TIMERS,
   peerProtocol,
   renderBirdConfig,
+  withoutAnnouncements,
   type BgpPeer,
   type BirdConfig,
 } from './render.ts';
@@ -145,6 +146,25 @@ describe('BIRD configuration rendering', () => {
     const without = renderBirdConfig({ ...c, localAddress6: undefined });
     assert.match(without, /ipv6 \{ import none; export filter romana_export6; next hop self; \};/);
     assert.throws(() => checkBirdConfig({ ...c, localAddress6: '10.0.0.1' }), /ip6: '10\.0\.0\.1'/);
+  });
+
+  it('takes the announced routes out of a rendered configuration, and nothing else', () => {
+    fc.assert(
+      fc.property(configArb, (c) => {
+        const text = renderBirdConfig(c);
+        const empty = renderBirdConfig({ ...c, announcements: [] });
+        assert.equal(withoutAnnouncements(text), empty);
+        assert.equal(withoutAnnouncements(empty), empty);
+      }),
+      { numRuns: 40 },
+    );
+    // Inside an operator's text too; a static protocol of its own keeps its routes.
+    const site = `protocol static mine {\n  ipv4;\n  route 10.9.0.0/24 unreachable;\n}\n`;
+    const text = `${site}${renderBirdConfig({ ...base, kernel: false })}`;
+    const out = withoutAnnouncements(text);
+    assert.equal(out, `${site}${renderBirdConfig({ ...base, kernel: false, announcements: [] })}`);
+    assert.ok(birdParse(out).ok, out);
+    assert.doesNotMatch(out, /route 10\.112\./);
   });
 
   it('renders the same text for the same input (no reload without a change)', () => {
