@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +15,7 @@ import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers
 import { request, startRomanad, type Romanad } from '../../test/helpers/romanad.ts';
 import { BirdControl } from './bird.ts';
 import { PublisherMetrics } from './metrics.ts';
-import { Publisher } from './publisher.ts';
+import { Publisher, type PublisherOptions } from './publisher.ts';
 import { DEFAULT_TIMERS } from './render.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'romana-bg2-pub-'));
@@ -81,7 +81,7 @@ async function groupCidr(name: string): Promise<string> {
   return t.topologies[0]!.map.find((g) => g.name === name)!.cidr;
 }
 
-function newPublisher(): Publisher {
+function newPublisher(extra: Partial<PublisherOptions> = {}): Publisher {
   return new Publisher({
     client: new RomanadClient({ baseUrl: romanad.url, timeoutMs: 5000 }),
     baseUrl: romanad.url,
@@ -97,6 +97,7 @@ function newPublisher(): Publisher {
     metrics: new PublisherMetrics(),
     log: (level, msg) => logs.push(`${level} ${msg}`),
     sessionPollMs: 0,
+    ...extra,
   });
 }
 
@@ -176,6 +177,36 @@ describe('publisher: a host removed from romanad announces nothing', { timeout: 
       publisher.announcements.map((a) => a.prefix),
       [await groupCidr('rack-1')],
     );
+    assert.deepEqual(announced(), [await groupCidr('rack-1')]);
+  });
+
+  it('a template BIRD rejects, or one eta cannot run, leaves the running configuration, counted', async () => {
+    publisher.stop();
+    const tpl = path.join(dir, 'site.eta');
+    writeFileSync(tpl, '<%= it.defaultConfig %>\n# site\n');
+    const metrics = new PublisherMetrics();
+    publisher = newPublisher({ template: tpl, metrics });
+    await publisher.start();
+    const good = readFileSync(conf, 'utf8');
+    assert.match(good, /# site\n$/);
+    const value = async (name: string, labels = '') =>
+      Number(
+        new RegExp(`^${name}${labels.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm').exec(
+          await metrics.registry.metrics(),
+        )?.[1] ?? NaN,
+      );
+    assert.equal(await value('romana_bgp_reloads_total'), 1);
+    assert.equal(await value('romana_bgp_announced_prefixes'), 1);
+    writeFileSync(tpl, '<%= it.defaultConfig %>\nprotocol bgp { neighbor; }\n');
+    await publisher.publish();
+    assert.equal(await value('romana_bgp_config_errors_total', '{reason="rejected"}'), 1);
+    assert.equal(logged('BIRD rejected the configuration; the previous one keeps running'), 1);
+    writeFileSync(tpl, '<%= it.nope.deeper %>\n');
+    await publisher.publish();
+    assert.equal(await value('romana_bgp_config_errors_total', '{reason="render"}'), 1);
+    assert.equal(await value('romana_bgp_config_errors_total', '{reason="rejected"}'), 1);
+    assert.equal(await value('romana_bgp_reloads_total'), 1);
+    assert.equal(readFileSync(conf, 'utf8'), good);
     assert.deepEqual(announced(), [await groupCidr('rack-1')]);
   });
 });
