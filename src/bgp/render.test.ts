@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -247,5 +247,16 @@ describe('BIRD configuration rendering', () => {
       assert.ok(r.ok, `${r.msg}\n${text}`);
     }
     assert.match(torConfig(racks[0]!), /route 10\.112\.0\.0\/17 unreachable;/);
+    // docs/bgp.md's worked example is what the code renders: host h1, ToR t1 and the spine.
+    const doc = readFileSync(path.resolve(import.meta.dirname, '../../docs/bgp.md'), 'utf8');
+    const h1 = renderBirdConfig({
+      ...base,
+      localAs: 65100,
+      announcements: [{ ...ann('10.112.0.0/18', 'group'), group: 'slot-h1' }],
+      peers: [{ address: '192.168.1.1', as: 65001, source: 'topology' }],
+    });
+    for (const text of [h1, torConfig(racks[0]!), spineConfig(racks)]) {
+      assert.ok(doc.includes(`\`\`\`\n${text}\`\`\``), `docs/bgp.md lacks:\n${text}`);
+    }
   });
 });
