@@ -209,4 +209,19 @@ describe('publisher: a host removed from romanad announces nothing', { timeout: 
     assert.equal(readFileSync(conf, 'utf8'), good);
     assert.deepEqual(announced(), [await groupCidr('rack-1')]);
   });
+
+  it("reports the session's state read from BIRD as metrics", async () => {
+    publisher.stop();
+    const metrics = new PublisherMetrics();
+    publisher = newPublisher({ metrics });
+    await publisher.start();
+    await publisher.pollSessions();
+    const text = await metrics.registry.metrics();
+    const labels = `protocol="${PEER}",neighbor="10.9.0.2"`;
+    // Nobody answers at 10.9.0.2: the session is configured but not established.
+    assert.match(text, new RegExp(`^romana_bgp_session_up\\{${labels}\\} 0$`, 'm'));
+    const states = [...text.matchAll(/^romana_bgp_session_state\{[^}]*state="(\w+)"\} 1$/gm)];
+    assert.equal(states.length, 1, text);
+    assert.match(birdc('show', 'protocols', PEER), new RegExp(`\\s${states[0]![1]}\\b`));
+  });
 });
