@@ -224,4 +224,41 @@ describe('publisher: a host removed from romanad announces nothing', { timeout: 
     assert.equal(states.length, 1, text);
     assert.match(birdc('show', 'protocols', PEER), new RegExp(`\\s${states[0]![1]}\\b`));
   });
+
+  it('a topology update that lands while the topology is read again is not lost', async () => {
+    publisher.stop();
+    const client = new RomanadClient({ baseUrl: romanad.url, timeoutMs: 5000 });
+    const read = client.getTopology.bind(client);
+    let hold: Promise<void> | undefined;
+    let reading = () => {};
+    client.getTopology = async () => {
+      const t = await read();
+      reading();
+      await hold;
+      return t;
+    };
+    publisher = newPublisher({ client });
+    await publisher.start();
+    assert.deepEqual(announced(), [await groupCidr('rack-1')]);
+    let release = () => {};
+    hold = new Promise((r) => (release = r));
+    const readStarted = new Promise<void>((r) => (reading = r));
+    // A host event: the publisher reads the topology again, and that read is held...
+    await api('POST', '/hosts', { name: 'h7', ip: '10.9.0.7', tags: { rack: '2' } });
+    await readStarted;
+    // ...while a topology update (a third rack: rack-1 shrinks to a /18) reaches the stream.
+    const three = topology(true);
+    three.topologies[0]!.map.push({ name: 'rack-3', assignment: { rack: '3' }, groups: [] });
+    await api('POST', '/topology', three);
+    const rack1 = await groupCidr('rack-1');
+    assert.match(rack1, /\/18$/);
+    await until(
+      'the update to reach the publisher',
+      async () => publisher.config()?.announcements.some((a) => a.prefix === rack1) === true,
+    );
+    hold = undefined;
+    release();
+    await until('the new rack-1 to be announced', async () => announced()[0] === rack1);
+    assert.deepEqual(announced(), [rack1]);
+  });
 });

@@ -72,6 +72,9 @@ export class Publisher {
    * takes them out of) its groups without a topology event, so it is read again.
    */
   #topologyStale = false;
+  /** Topology events seen: one arriving while the topology is read makes that read stale. */
+  #topologyEvents = 0;
+  #stopped = false;
   /** The last configuration BIRD accepted (or found unchanged). */
   applied = false;
   announcements: readonly Announcement[] = [];
@@ -93,7 +96,10 @@ export class Publisher {
       ca: this.#o.ca,
       kinds: ['blocks', 'hosts', 'topology'],
       onEvent: (e) => {
-        if (e.kind === 'topology') this.#topology = e.value as Topology;
+        if (e.kind === 'topology') {
+          this.#topology = e.value as Topology;
+          this.#topologyEvents++;
+        }
         if (e.kind === 'hosts') this.#topologyStale = true;
         const map: Map<string, unknown> | undefined =
           e.kind === 'hosts' ? this.#hosts : e.kind === 'blocks' ? this.#blocks : undefined;
@@ -147,19 +153,28 @@ export class Publisher {
   }
 
   #schedule(ms = this.#o.debounceMs ?? 20): void {
-    if (this.#timer !== undefined) return;
+    if (this.#timer !== undefined || this.#stopped) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.publish();
     }, ms);
   }
 
-  /** Reads the topology again after a host event (where hosts sit changed); retried in 1 s. */
+  /**
+   * Reads the topology again after a host event (where hosts sit changed); retried in 1 s. A
+   * topology event arriving meanwhile may be newer than what was read: read once more.
+   */
   async #readTopology(): Promise<void> {
     if (!this.#topologyStale) return;
     this.#topologyStale = false;
+    const events = this.#topologyEvents;
     try {
-      this.#topology = await this.#o.client.getTopology();
+      const topology = await this.#o.client.getTopology();
+      if (events === this.#topologyEvents) this.#topology = topology;
+      else {
+        this.#topologyStale = true;
+        this.#schedule();
+      }
     } catch (err) {
       this.#topologyStale = true;
       this.#o.log('warn', 'reading the topology failed; retrying', { err: `${err}` });
@@ -312,6 +327,7 @@ export class Publisher {
   }
 
   stop(): void {
+    this.#stopped = true;
     this.#watch?.close();
     clearTimeout(this.#timer);
     clearInterval(this.#poll);
