@@ -480,7 +480,11 @@ describe('BGP fabric: two racks, ToRs and a spine running BIRD 2', { timeout: 24
     assert.match(ns('t1').ip('route', 'show', racks[0]!.cidr), /via 192\.168\.1\.11/);
     await pingEventually('ph3', 'ph1');
     assert.deepEqual(routes('sp'), racks.map((x) => x.cidr).sort());
-    // Nothing is sent to the removed host: its released addresses end at h1, which drops them.
+    // Nothing is sent to the removed host once h1's agent has dropped its route there: its
+    // released addresses then end at h1, which drops them.
+    await until('h1 to drop its route to h2', () =>
+      f.table10('h1').every((l) => !l.startsWith(slotOf['h2']!)),
+    );
     assert.ok(!f.ping('ph3', 'ph2'), 'traffic for the removed host does not reach it');
   });
 });
