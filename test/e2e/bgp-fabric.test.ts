@@ -431,6 +431,8 @@ describe('BGP fabric: two racks, ToRs and a spine running BIRD 2', { timeout: 24
         new RegExp(`Neighbor capabilities[^]*Restart time: ${GR}\n`).test(
           birdc('t2', 'show', 'protocols', 'all', 'h_h4'),
         ) && routes('t2', 'protocol', 'h_h4').length === 1,
+      // The reload resets the session; BIRD's error wait doubles on repeated resets.
+      30_000,
     ).catch((e: unknown) => {
       const shown = birdc('t2', 'show', 'protocols', 'all', 'h_h4');
       throw new Error(`${e}\n${shown}\n${readFileSync(conf('h4'), 'utf8')}`);
