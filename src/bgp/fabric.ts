@@ -34,6 +34,9 @@ const timers = (hold: number) =>
  * reach other racks through their default route, the ToR), the rack aggregate as an
  * unreachable static route (an address of the rack that no host announces is dropped here, not
  * sent back up), only that aggregate exported to the spine; learned routes go to the kernel.
+ * The static aggregate's preference (50) is below BGP's (100): when a host announces the rack
+ * group itself (it is the only host of the rack), its route wins and is the one put in the
+ * kernel and sent up, instead of the ToR dropping that host's traffic.
  */
 export function torConfig(r: Rack, hold = 9): string {
   const hosts = r.hosts.map(
@@ -44,9 +47,9 @@ export function torConfig(r: Rack, hold = 9): string {
     `# ToR of ${r.name}`,
     `router id ${r.subnet}.1;`,
     'protocol device {\n}',
-    `protocol static rack {\n  ipv4;\n  route ${r.cidr} unreachable;\n}`,
+    `protocol static rack {\n  ipv4 { preference 50; };\n  route ${r.cidr} unreachable;\n}`,
     'protocol kernel {\n  merge paths on;\n  ipv4 { import none; export all; };\n}',
-    `filter to_spine {\n  if proto = "rack" then accept;\n  reject;\n}`,
+    `filter to_spine {\n  if net = ${r.cidr} then accept;\n  reject;\n}`,
     `template bgp rack_host {\n  local as ${r.as};\n  direct;\n  ${timers(hold)}\n` +
       '  ipv4 { import all; export none; };\n}',
     ...hosts,

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +15,7 @@ import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers
 import { request, startRomanad, type Romanad } from '../../test/helpers/romanad.ts';
 import { BirdControl } from './bird.ts';
 import { PublisherMetrics } from './metrics.ts';
-import { Publisher } from './publisher.ts';
+import { Publisher, type PublisherOptions } from './publisher.ts';
 import { DEFAULT_TIMERS } from './render.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'romana-bg2-pub-'));
@@ -81,6 +81,26 @@ async function groupCidr(name: string): Promise<string> {
   return t.topologies[0]!.map.find((g) => g.name === name)!.cidr;
 }
 
+function newPublisher(extra: Partial<PublisherOptions> = {}): Publisher {
+  return new Publisher({
+    client: new RomanadClient({ baseUrl: romanad.url, timeoutMs: 5000 }),
+    baseUrl: romanad.url,
+    host: 'h1',
+    bird: new BirdControl(ns.exec, sock),
+    configFile: conf,
+    peerFlags: ['10.9.0.2,65100'],
+    localAs: 65100,
+    ecmpNetworks: new Set(),
+    gracefulRestart: 0,
+    timers: { ...DEFAULT_TIMERS, hold: 3, keepalive: 1 },
+    kernel: false,
+    metrics: new PublisherMetrics(),
+    log: (level, msg) => logs.push(`${level} ${msg}`),
+    sessionPollMs: 0,
+    ...extra,
+  });
+}
+
 describe('publisher: a host removed from romanad announces nothing', { timeout: 60_000 }, () => {
   before(async () => {
     writeFileSync(path.join(dir, 'topology.json'), JSON.stringify(topology(true)));
@@ -96,22 +116,7 @@ describe('publisher: a host removed from romanad announces nothing', { timeout: 
     bird = ns.spawn(['bird', '-f', '-c', conf, '-s', sock], { stdio: 'ignore' });
     const ctl = new BirdControl(ns.exec, sock);
     await until('BIRD to answer', async () => (await ctl.check(conf)).ok);
-    publisher = new Publisher({
-      client: new RomanadClient({ baseUrl: romanad.url, timeoutMs: 5000 }),
-      baseUrl: romanad.url,
-      host: 'h1',
-      bird: ctl,
-      configFile: conf,
-      peerFlags: ['10.9.0.2,65100'],
-      localAs: 65100,
-      ecmpNetworks: new Set(),
-      gracefulRestart: 0,
-      timers: { ...DEFAULT_TIMERS, hold: 3, keepalive: 1 },
-      kernel: false,
-      metrics: new PublisherMetrics(),
-      log: (level, msg) => logs.push(`${level} ${msg}`),
-      sessionPollMs: 0,
-    });
+    publisher = newPublisher();
     await publisher.start();
   });
   after(async () => {
@@ -147,5 +152,113 @@ describe('publisher: a host removed from romanad announces nothing', { timeout: 
     await api('POST', '/topology', topology(true));
     await until('the host to be announced again', async () => announced().length === 1);
     assert.deepEqual(announced(), [await groupCidr('rack-1')]);
+  });
+
+  it('a publisher started after its host was removed withdraws what BIRD still announces, then announces it once back', async () => {
+    const rack1 = await groupCidr('rack-1');
+    assert.deepEqual(announced(), [rack1]);
+    publisher.stop();
+    await api('DELETE', '/hosts/h1?force=true');
+    // BIRD goes on announcing from the file the old publisher wrote.
+    assert.deepEqual(announced(), [rack1]);
+    publisher = newPublisher();
+    await publisher.start();
+    assert.equal(publisher.present(), false);
+    await until('the old prefix to be withdrawn', async () => announced().length === 0);
+    assert.match(birdc('show', 'protocols', PEER), new RegExp(`${PEER}\\s+BGP`));
+    assert.equal(logged("withdrawing the prefixes BIRD's configuration announces"), 1);
+    // Registered again, and placed by its tags: romanad sends no topology event for that.
+    await api('POST', '/hosts', { name: 'h1', ip: '10.9.0.1', tags: { rack: '1' } });
+    await until(
+      'the host to be announced again',
+      async () => publisher.present() === true && publisher.announcements.length === 1,
+    );
+    assert.deepEqual(
+      publisher.announcements.map((a) => a.prefix),
+      [await groupCidr('rack-1')],
+    );
+    assert.deepEqual(announced(), [await groupCidr('rack-1')]);
+  });
+
+  it('a template BIRD rejects, or one eta cannot run, leaves the running configuration, counted', async () => {
+    publisher.stop();
+    const tpl = path.join(dir, 'site.eta');
+    writeFileSync(tpl, '<%= it.defaultConfig %>\n# site\n');
+    const metrics = new PublisherMetrics();
+    publisher = newPublisher({ template: tpl, metrics });
+    await publisher.start();
+    const good = readFileSync(conf, 'utf8');
+    assert.match(good, /# site\n$/);
+    const value = async (name: string, labels = '') =>
+      Number(
+        new RegExp(`^${name}${labels.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm').exec(
+          await metrics.registry.metrics(),
+        )?.[1] ?? NaN,
+      );
+    assert.equal(await value('romana_bgp_reloads_total'), 1);
+    assert.equal(await value('romana_bgp_announced_prefixes'), 1);
+    writeFileSync(tpl, '<%= it.defaultConfig %>\nprotocol bgp { neighbor; }\n');
+    await publisher.publish();
+    assert.equal(await value('romana_bgp_config_errors_total', '{reason="rejected"}'), 1);
+    assert.equal(logged('BIRD rejected the configuration; the previous one keeps running'), 1);
+    writeFileSync(tpl, '<%= it.nope.deeper %>\n');
+    await publisher.publish();
+    assert.equal(await value('romana_bgp_config_errors_total', '{reason="render"}'), 1);
+    assert.equal(await value('romana_bgp_config_errors_total', '{reason="rejected"}'), 1);
+    assert.equal(await value('romana_bgp_reloads_total'), 1);
+    assert.equal(readFileSync(conf, 'utf8'), good);
+    assert.deepEqual(announced(), [await groupCidr('rack-1')]);
+  });
+
+  it("reports the session's state read from BIRD as metrics", async () => {
+    publisher.stop();
+    const metrics = new PublisherMetrics();
+    publisher = newPublisher({ metrics });
+    await publisher.start();
+    await publisher.pollSessions();
+    const text = await metrics.registry.metrics();
+    const labels = `protocol="${PEER}",neighbor="10.9.0.2"`;
+    // Nobody answers at 10.9.0.2: the session is configured but not established.
+    assert.match(text, new RegExp(`^romana_bgp_session_up\\{${labels}\\} 0$`, 'm'));
+    const states = [...text.matchAll(/^romana_bgp_session_state\{[^}]*state="(\w+)"\} 1$/gm)];
+    assert.equal(states.length, 1, text);
+    assert.match(birdc('show', 'protocols', PEER), new RegExp(`\\s${states[0]![1]}\\b`));
+  });
+
+  it('a topology update that lands while the topology is read again is not lost', async () => {
+    publisher.stop();
+    const client = new RomanadClient({ baseUrl: romanad.url, timeoutMs: 5000 });
+    const read = client.getTopology.bind(client);
+    let hold: Promise<void> | undefined;
+    let reading = () => {};
+    client.getTopology = async () => {
+      const t = await read();
+      reading();
+      await hold;
+      return t;
+    };
+    publisher = newPublisher({ client });
+    await publisher.start();
+    assert.deepEqual(announced(), [await groupCidr('rack-1')]);
+    let release = () => {};
+    hold = new Promise((r) => (release = r));
+    const readStarted = new Promise<void>((r) => (reading = r));
+    // A host event: the publisher reads the topology again, and that read is held...
+    await api('POST', '/hosts', { name: 'h7', ip: '10.9.0.7', tags: { rack: '2' } });
+    await readStarted;
+    // ...while a topology update (a third rack: rack-1 shrinks to a /18) reaches the stream.
+    const three = topology(true);
+    three.topologies[0]!.map.push({ name: 'rack-3', assignment: { rack: '3' }, groups: [] });
+    await api('POST', '/topology', three);
+    const rack1 = await groupCidr('rack-1');
+    assert.match(rack1, /\/18$/);
+    await until(
+      'the update to reach the publisher',
+      async () => publisher.config()?.announcements.some((a) => a.prefix === rack1) === true,
+    );
+    hold = undefined;
+    release();
+    await until('the new rack-1 to be announced', async () => announced()[0] === rack1);
+    assert.deepEqual(announced(), [rack1]);
   });
 });

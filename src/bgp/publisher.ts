@@ -3,7 +3,8 @@
  * (src/client: resume after a disconnect, relist after a compacted resume point), and after
  * every change renders this host's BIRD configuration and applies it (`BirdControl.apply`: no
  * change, no reload; a rejected one keeps the old). Nothing is rendered before the first full
- * listing, so a restarted publisher never announces less than BIRD already does.
+ * listing, so a restarted publisher never announces less than BIRD already does, unless its
+ * host is gone from romanad: then what BIRD's configuration still announces is withdrawn.
  */
 import { readFile } from 'node:fs/promises';
 import { watchRomanad, type Watcher } from '../client/watch.ts';
@@ -14,7 +15,13 @@ import { announce, type Announcement } from './announce.ts';
 import type { BirdControl } from './bird.ts';
 import type { PublisherMetrics } from './metrics.ts';
 import { collectPeers, localAs } from './peers.ts';
-import { checkBirdConfig, renderBirdConfig, type BgpTimers, type BirdConfig } from './render.ts';
+import {
+  checkBirdConfig,
+  renderBirdConfig,
+  withoutAnnouncements,
+  type BgpTimers,
+  type BirdConfig,
+} from './render.ts';
 import { renderTemplate } from './template.ts';
 
 export type Log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, extra?: object) => void;
@@ -60,6 +67,14 @@ export class Publisher {
   #last: BirdConfig | undefined;
   /** Whether the last render found this host in romanad (undefined: nothing rendered yet). */
   #present: boolean | undefined;
+  /**
+   * A host was added or removed since the topology was read: romanad places hosts in (and
+   * takes them out of) its groups without a topology event, so it is read again.
+   */
+  #topologyStale = false;
+  /** Topology events seen: one arriving while the topology is read makes that read stale. */
+  #topologyEvents = 0;
+  #stopped = false;
   /** The last configuration BIRD accepted (or found unchanged). */
   applied = false;
   announcements: readonly Announcement[] = [];
@@ -81,7 +96,11 @@ export class Publisher {
       ca: this.#o.ca,
       kinds: ['blocks', 'hosts', 'topology'],
       onEvent: (e) => {
-        if (e.kind === 'topology') this.#topology = e.value as Topology;
+        if (e.kind === 'topology') {
+          this.#topology = e.value as Topology;
+          this.#topologyEvents++;
+        }
+        if (e.kind === 'hosts') this.#topologyStale = true;
         const map: Map<string, unknown> | undefined =
           e.kind === 'hosts' ? this.#hosts : e.kind === 'blocks' ? this.#blocks : undefined;
         if (map !== undefined && e.type === 'delete') map.delete(e.id);
@@ -121,6 +140,7 @@ export class Publisher {
       this.#o.client.listBlocks(),
     ]);
     this.#topology = topology;
+    this.#topologyStale = false;
     this.#hosts = new Map(hosts.hosts.map((h) => [h.name, h]));
     this.#blocks = new Map(blocks.blocks.map((b) => [b.cidr, b]));
     this.#listed = true;
@@ -132,12 +152,34 @@ export class Publisher {
     return this.#flight.run();
   }
 
-  #schedule(): void {
-    if (this.#timer !== undefined) return;
+  #schedule(ms = this.#o.debounceMs ?? 20): void {
+    if (this.#timer !== undefined || this.#stopped) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.publish();
-    }, this.#o.debounceMs ?? 20);
+    }, ms);
+  }
+
+  /**
+   * Reads the topology again after a host event (where hosts sit changed); retried in 1 s. A
+   * topology event arriving meanwhile may be newer than what was read: read once more.
+   */
+  async #readTopology(): Promise<void> {
+    if (!this.#topologyStale) return;
+    this.#topologyStale = false;
+    const events = this.#topologyEvents;
+    try {
+      const topology = await this.#o.client.getTopology();
+      if (events === this.#topologyEvents) this.#topology = topology;
+      else {
+        this.#topologyStale = true;
+        this.#schedule();
+      }
+    } catch (err) {
+      this.#topologyStale = true;
+      this.#o.log('warn', 'reading the topology failed; retrying', { err: `${err}` });
+      this.#schedule(1000);
+    }
   }
 
   /**
@@ -196,25 +238,43 @@ export class Publisher {
     return renderTemplate(await readFile(this.#o.template, 'utf8'), this.#o.template, c);
   }
 
-  async #publish(): Promise<void> {
+  /**
+   * What BIRD should run now: the rendered text and its announcements; undefined when nothing
+   * can be rendered (logged and counted).
+   */
+  async #target(): Promise<{ text: string; announcements: readonly Announcement[] } | undefined> {
     const { log, metrics } = this.#o;
-    let c: BirdConfig | undefined;
-    let text: string;
     try {
-      c = this.config();
+      const c = this.config();
       this.#logPresence();
-      if (c === undefined) {
-        log('debug', `host ${this.#o.host} is not (yet) known to romanad; nothing rendered`);
-        return;
-      }
-      text = await this.render(c);
+      if (c !== undefined) return { text: await this.render(c), announcements: c.announcements };
+      if (this.present() === false) return await this.#withdrawn();
+      log('debug', `host ${this.#o.host} is not (yet) known to romanad; nothing rendered`);
     } catch (err) {
       metrics.errors.inc({ reason: 'render' });
       log('error', 'configuration not rendered; BIRD keeps the previous one', { err: `${err}` });
-      return;
     }
+    return undefined;
+  }
+
+  /**
+   * For a host gone from romanad before this publisher ever saw it: BIRD's configuration file
+   * (from an earlier run) with its Romana routes taken out, sessions kept; undefined when it
+   * announces nothing (or there is no file).
+   */
+  async #withdrawn(): Promise<{ text: string; announcements: [] } | undefined> {
+    const old = await readFile(this.#o.configFile, 'utf8').catch(() => undefined);
+    const text = old === undefined ? undefined : withoutAnnouncements(old);
+    return text === undefined || text === old ? undefined : { text, announcements: [] };
+  }
+
+  async #publish(): Promise<void> {
+    const { log, metrics } = this.#o;
+    await this.#readTopology();
+    const target = await this.#target();
+    if (target === undefined) return;
     try {
-      const out = await this.#o.bird.apply(this.#o.configFile, text);
+      const out = await this.#o.bird.apply(this.#o.configFile, target.text);
       if (out.result === 'rejected') {
         metrics.errors.inc({ reason: 'rejected' });
         log('error', 'BIRD rejected the configuration; the previous one keeps running', {
@@ -222,15 +282,15 @@ export class Publisher {
         });
         return;
       }
-      const prefixes = c.announcements.map((a) => a.prefix);
+      const prefixes = target.announcements.map((a) => a.prefix);
       if (out.result === 'reconfigured') {
         metrics.reloads.inc();
         log('info', 'BIRD reconfigured', { prefixes });
       } else {
         log('debug', 'configuration unchanged; BIRD not reloaded', { prefixes });
       }
-      this.announcements = c.announcements;
-      metrics.announced.set(c.announcements.length);
+      this.announcements = target.announcements;
+      metrics.announced.set(target.announcements.length);
       this.applied = true;
     } catch (err) {
       metrics.errors.inc({ reason: 'birdc' });
@@ -250,7 +310,7 @@ export class Publisher {
         'warn',
         `host ${host} is not in romanad (removed, or not placed by the topology): ` +
           (this.#last === undefined
-            ? 'nothing rendered, BIRD keeps its configuration'
+            ? "withdrawing the prefixes BIRD's configuration announces, BGP sessions kept"
             : 'announcing nothing, BGP sessions kept'),
       );
     } else if (was === false) {
@@ -267,6 +327,7 @@ export class Publisher {
   }
 
   stop(): void {
+    this.#stopped = true;
     this.#watch?.close();
     clearTimeout(this.#timer);
     clearInterval(this.#poll);

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -16,6 +16,7 @@ import {
   DEFAULT_TIMERS,
   peerProtocol,
   renderBirdConfig,
+  withoutAnnouncements,
   type BgpPeer,
   type BirdConfig,
 } from './render.ts';
@@ -147,6 +148,25 @@ describe('BIRD configuration rendering', () => {
     assert.throws(() => checkBirdConfig({ ...c, localAddress6: '10.0.0.1' }), /ip6: '10\.0\.0\.1'/);
   });
 
+  it('takes the announced routes out of a rendered configuration, and nothing else', () => {
+    fc.assert(
+      fc.property(configArb, (c) => {
+        const text = renderBirdConfig(c);
+        const empty = renderBirdConfig({ ...c, announcements: [] });
+        assert.equal(withoutAnnouncements(text), empty);
+        assert.equal(withoutAnnouncements(empty), empty);
+      }),
+      { numRuns: 40 },
+    );
+    // Inside an operator's text too; a static protocol of its own keeps its routes.
+    const site = `protocol static mine {\n  ipv4;\n  route 10.9.0.0/24 unreachable;\n}\n`;
+    const text = `${site}${renderBirdConfig({ ...base, kernel: false })}`;
+    const out = withoutAnnouncements(text);
+    assert.equal(out, `${site}${renderBirdConfig({ ...base, kernel: false, announcements: [] })}`);
+    assert.ok(birdParse(out).ok, out);
+    assert.doesNotMatch(out, /route 10\.112\./);
+  });
+
   it('renders the same text for the same input (no reload without a change)', () => {
     assert.equal(renderBirdConfig(base), renderBirdConfig(structuredClone(base)));
   });
@@ -227,5 +247,16 @@ describe('BIRD configuration rendering', () => {
       assert.ok(r.ok, `${r.msg}\n${text}`);
     }
     assert.match(torConfig(racks[0]!), /route 10\.112\.0\.0\/17 unreachable;/);
+    // docs/bgp.md's worked example is what the code renders: host h1, ToR t1 and the spine.
+    const doc = readFileSync(path.resolve(import.meta.dirname, '../../docs/bgp.md'), 'utf8');
+    const h1 = renderBirdConfig({
+      ...base,
+      localAs: 65100,
+      announcements: [{ ...ann('10.112.0.0/18', 'group'), group: 'slot-h1' }],
+      peers: [{ address: '192.168.1.1', as: 65001, source: 'topology' }],
+    });
+    for (const text of [h1, torConfig(racks[0]!), spineConfig(racks)]) {
+      assert.ok(doc.includes(`\`\`\`\n${text}\`\`\``), `docs/bgp.md lacks:\n${text}`);
+    }
   });
 });

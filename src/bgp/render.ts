@@ -113,6 +113,30 @@ export function renderStatic(f: Family, announcements: readonly Announcement[]):
 }
 
 /**
+ * `text` (a BIRD configuration) with the routes of its Romana static protocols (`romana4`,
+ * `romana6`, as `renderStatic` writes them, also inside an operator template) taken out, and
+ * everything else as it is: the sessions stay, the prefixes are withdrawn. For a publisher
+ * that finds its host gone before it ever saw it, so it cannot render (no address, no tags).
+ */
+export function withoutAnnouncements(text: string): string {
+  const open = new RegExp(
+    `^\\s*protocol\\s+static\\s+(${staticProtocol(4)}|${staticProtocol(6)})\\s*\\{`,
+  );
+  let inside = false;
+  return text
+    .split('\n')
+    .filter((line) => {
+      if (!inside) {
+        inside = open.test(line) && !line.includes('}');
+        return true;
+      }
+      if (/^\s*\}/.test(line)) inside = false;
+      return !/^\s*route\s+\S+\s+unreachable\s*;/.test(line);
+    })
+    .join('\n');
+}
+
+/**
  * The export filter of family `f`: only routes of the static Romana protocol whose prefix lies
  * in one of Romana's networks of that family (anything else, e.g. a route learned from a peer
  * or added by an operator, stays in).
