@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createNetns, netnsHandle, netnsPath, type TestNetns } from './netns.ts';
 import { closeHttpServer, relayUnixToTcp, type Relay } from './relay.ts';
+import { reservePort } from './ports.ts';
 import { request, startRomanad, type Romanad } from './romanad.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -262,7 +263,8 @@ export function cniHarness(
   }
 
   async function start(): Promise<Romanad> {
-    romanad = await startRomanad(romanadArgs);
+    // A reserved port: a restart comes back on it (see restartRomanad).
+    romanad = await startRomanad([...romanadArgs, '--port', String(await reservePort())]);
     const topo = await request(`${romanad.url}/topology`, 'POST', {
       networks: [{ name: 'pods', cidr: '10.200.0.0/16', block_mask: 28 }],
       topologies: [
