@@ -10,7 +10,8 @@ import { RouteReconciler } from '../src/agent/reconciler.ts';
 import { inNetns, ProcessExec } from '../src/exec.ts';
 import { Ipam, type GroupOrHost } from '../src/ipam/index.ts';
 import { spawnSync } from 'node:child_process';
-import { CNI_BUNDLE, Fabric } from '../test/helpers/fabric.ts';
+import { cniBundle } from '../test/helpers/cni.ts';
+import { Fabric } from '../test/helpers/fabric.ts';
 import type { Report } from './run.ts';
 import { reportSpread, samples, timeIt } from './stats.ts';
 
@@ -51,9 +52,10 @@ function percentile(xs: number[], p: number): number {
 
 /** romana-cni: bare start (VERSION), then ADD and DEL of 50 pods on one host. */
 async function cniFigures(report: Report): Promise<void> {
+  const bundle = cniBundle(); // rebuilt first if older than its sources
   const starts = await samples(20, 2, () =>
     timeIt(() =>
-      spawnSync(process.execPath, [CNI_BUNDLE], {
+      spawnSync(process.execPath, [bundle], {
         env: { CNI_COMMAND: 'VERSION' },
         input: '{"cniVersion":"1.1.0"}',
       }),

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startRomanad } from '../test/helpers/romanad.ts';
 import type { Report } from './run.ts';
+import { reportSpread, spread } from './stats.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const bin = (name: string) => path.join(ROOT, 'bin', `${name}.js`);
@@ -75,13 +76,6 @@ async function timeReady(env: NodeJS.ProcessEnv): Promise<number> {
   }
 }
 
-function stats(xs: number[]): { min: number; median: number; max: number } {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  const median = s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-  return { min: s[0]!, median, max: s[s.length - 1]! };
-}
-
 /** Runs the start-time benchmark. */
 export async function run(report: Report): Promise<void> {
   const home = mkdtempSync(path.join(tmpdir(), 'romana-bench-home-'));
@@ -112,14 +106,11 @@ export async function run(report: Report): Promise<void> {
     const ready: number[] = [];
     for (let i = 0; i < READY_RUNS; i++) ready.push(await timeReady(env));
     times.set('romanad spawn to /readyz', ready);
-    const floor = stats(times.get('node -e 0')!).median;
+    const floor = spread(times.get('node -e 0')!).median;
     for (const [label, xs] of times) {
-      const s = stats(xs);
-      report(`${label} min`, s.min, 'ms');
-      report(`${label} median`, s.median, 'ms', `${xs.length} runs`);
-      report(`${label} max`, s.max, 'ms');
+      reportSpread(report, label, xs, 'ms');
       if (label !== 'node -e 0')
-        report(`${label} ratio`, s.median / floor, 'x', 'median / node -e 0');
+        report(`${label} ratio`, spread(xs).median / floor, 'x', 'median / node -e 0');
     }
   } finally {
     await d.stop();

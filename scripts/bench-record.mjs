@@ -8,11 +8,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 
 const root = path.resolve(import.meta.dirname, '..');
 const readme = path.join(root, 'bench/README.md');
-const BEGIN = '<!-- bench:record begin (written by npm run bench:record; do not edit) -->';
-const END = '<!-- bench:record end -->';
+export const BEGIN = '<!-- bench:record begin (written by npm run bench:record; do not edit) -->';
+export const END = '<!-- bench:record end -->';
 
 /** Median wall time of `node -e 0`, in ms, over 11 runs. */
 function nodeStartMs() {
@@ -38,13 +39,14 @@ function runBenches(names) {
   return new Promise((resolve) => child.on('close', (code) => resolve({ out, code })));
 }
 
-function fmt(v) {
+export function fmt(v) {
   if (v === undefined) return '';
   const n = Math.abs(v) >= 100 ? Math.round(v) : Number(v.toPrecision(4));
   return n.toLocaleString('en-US', { maximumFractionDigits: 3 });
 }
 
-function table(figures) {
+/** The Markdown tables of `figures` (JSON lines as the benches print them), one per bench. */
+export function table(figures) {
   const lines = [];
   let bench = '';
   for (const f of figures) {
@@ -105,4 +107,5 @@ async function main() {
   return 0;
 }
 
-process.exitCode = await main();
+// Run as a program (npm run bench:record); imported by its test for `table`.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) process.exitCode = await main();

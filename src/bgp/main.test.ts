@@ -6,26 +6,22 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { it } from 'node:test';
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/romana-route-publisher.js');
 
-/** A loopback port nothing listens on (taken from the kernel, then released). */
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+/**
+ * A loopback port nothing listens on: port 1 (tcpmux), which no test binds. (A port probed free
+ * and closed again could be handed to another test's server meanwhile.)
+ */
+const CLOSED_PORT = 1;
 
 it('a SIGHUP while romanad is not reachable yet does not end the publisher', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'romana-bg2-main-'));
   const argv = [
-    ...[BIN, '--hostname', 'h1', '--romanad-url', `http://127.0.0.1:${await closedPort()}`],
+    ...[BIN, '--hostname', 'h1', '--romanad-url', `http://127.0.0.1:${CLOSED_PORT}`],
     ...['--config', path.join(dir, 'bird.conf'), '--socket', path.join(dir, 'bird.ctl')],
     ...['--local-as', '65100', '--metrics-port', '0', '--log-level', 'info'],
   ];

@@ -18,6 +18,7 @@ import { after, before, describe, it } from 'node:test';
 import { defaultPlugin, install, INSTALLED, runInstaller, uninstall } from './install.ts';
 import { parseNetConf } from './config.ts';
 import { main } from './main.ts';
+import { cniBundle } from '../../test/helpers/cni.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BUNDLE = path.join(ROOT, 'dist', 'romana-cni.cjs');
@@ -213,9 +214,8 @@ describe('the installed plugin', () => {
   });
 
   it('runs with the copied Node and no node on PATH (--with-node)', () => {
-    assert.ok(existsSync(BUNDLE), 'run `npm run build:cni` first');
     // Not hostRoot-relative here: the test runs the plugin from where it was written.
-    const opts = { ...h.opts, hostRoot: '', plugin: BUNDLE, node: process.execPath };
+    const opts = { ...h.opts, hostRoot: '', plugin: cniBundle(), node: process.execPath };
     install(opts);
     const plugin = path.join(h.binDir, INSTALLED.plugin);
     assert.equal(
@@ -283,7 +283,7 @@ describe('the entry', () => {
     assert.match(r.stdout, /written .*10-romana\.conflist/);
     assert.equal(
       readFileSync(path.join(h2.binDir, 'romana'), 'utf8'),
-      readFileSync(BUNDLE, 'utf8'),
+      readFileSync(cniBundle(), 'utf8'),
     );
     const u = spawnSync(
       process.execPath,

@@ -77,12 +77,17 @@ describe('informers over the official client', () => {
 
   it('relists after 410 Gone and reports what vanished meanwhile as deleted', async () => {
     const lists = inf.lists;
+    const resumeFrom = api.store.revision; // the informer has seen nothing later
     seen.length = 0;
     await api.stopListening();
     api.delete('v1', 'Node', 'n2');
     api.create(node('n4'));
     api.restart(); // history dropped: the resume point is gone
     await api.startListening();
+    // A watch from there is now refused with 410 Gone (Expired), as the informer's is.
+    const res = await fetch(`${api.url}/api/v1/nodes?watch=1&resourceVersion=${resumeFrom}`);
+    assert.equal(res.status, 410);
+    assert.equal(((await res.json()) as { reason: string }).reason, 'Expired');
     await until('relist', () => inf.lists === lists + 1 && inf.get('n4') !== undefined);
     assert.equal(inf.get('n2'), undefined);
     assert.ok(seen.includes('delete n2'), `deletions reported: ${seen.join(', ')}`);

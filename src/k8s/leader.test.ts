@@ -61,14 +61,25 @@ describe('leader election on a Lease', () => {
     b.start();
     c.start();
     await until('a leader', () => electors.some((e) => e.leading));
+    const readLease = () =>
+      coord.readNamespacedLease({ name: 'romana-listener-test', namespace: 'kube-system' });
+    const first = await readLease();
+    const mark = api.requests.length;
     await new Promise((r) => setTimeout(r, 3 * LEASE_MS)); // several renewals and retries
+    // They did run meanwhile: the leader renewed, the standbys kept reading the Lease.
+    const leaseCalls = api.requests.slice(mark).filter((r) => r.resource === 'leases');
+    const renewals = leaseCalls.filter((r) => r.verb === 'update').length;
+    const reads = leaseCalls.filter((r) => r.verb === 'get').length;
+    assert.ok(renewals >= 3, `${renewals} renewals`);
+    assert.ok(reads >= 2 * 3 * (LEASE_MS / RETRY_MS) * 0.3, `${reads} reads of the Lease`);
     const leaders = [a, b, c].filter((e) => e.leading);
     assert.equal(leaders.length, 1);
     assert.equal(maxLeaders, 1);
-    const lease = await coord.readNamespacedLease({
-      name: 'romana-listener-test',
-      namespace: 'kube-system',
-    });
+    const lease = await readLease();
+    assert.ok(
+      new Date(String(lease.spec?.renewTime)) > new Date(String(first.spec?.renewTime)),
+      'the renew time moved on',
+    );
     assert.equal(lease.spec?.holderIdentity, ['a', 'b', 'c'][[a, b, c].indexOf(leaders[0]!)]);
     assert.equal(lease.spec?.leaseDurationSeconds, 1);
   });

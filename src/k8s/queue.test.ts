@@ -85,16 +85,24 @@ describe('the keyed work queue', () => {
   });
 
   it('drops queued keys and timers on stop', async () => {
-    let n = 0;
-    const q = new WorkQueue(async () => {
-      n++;
-      return { againInMs: 5 };
-    });
-    q.start();
-    q.add('k');
-    await q.idle();
-    q.stop();
-    await tick(20);
-    assert.equal(n, 1);
+    const runs = { kept: 0, stopped: 0 };
+    const queue = (which: keyof typeof runs) => {
+      const q = new WorkQueue(async () => {
+        runs[which]++;
+        return { againInMs: 5 };
+      });
+      q.start();
+      q.add('k');
+      return q;
+    };
+    const kept = queue('kept');
+    const stopped = queue('stopped');
+    await Promise.all([kept.idle(), stopped.idle()]);
+    stopped.stop();
+    // The same timer fires on the queue left running (within the wait, however long it takes).
+    for (let i = 0; i < 400 && runs.kept < 3; i++) await tick(5);
+    kept.stop();
+    assert.ok(runs.kept >= 3, `the running queue ran again (${runs.kept} runs)`);
+    assert.equal(runs.stopped, 1);
   });
 });

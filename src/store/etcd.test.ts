@@ -140,11 +140,13 @@ describe('EtcdStore specifics', () => {
       await etcd!.restart('SIGKILL');
       for (let i = 5; i < 10; i++) await createEventually(s, `w/${i}`, `${i}`);
       await rec.waitFor((d) => d.length >= 10, 15_000);
-      await new Promise((r) => setTimeout(r, 200));
-      const keys = rec.deliveries.flatMap((d) => d.events.map((e) => e.key));
+      // A duplicate would come before a later write: one more, and the stream is seen up to it.
+      await createEventually(s, 'w/10', '10');
+      const keys = () => rec.deliveries.flatMap((d) => d.events.map((e) => e.key));
+      await rec.waitFor(() => keys().includes('w/10'), 15_000);
       assert.deepEqual(
-        keys,
-        Array.from({ length: 10 }, (_, i) => `w/${i}`),
+        keys(),
+        Array.from({ length: 11 }, (_, i) => `w/${i}`),
       );
       assert.deepEqual(rec.errors, []);
       rec.close();
@@ -178,10 +180,12 @@ describe('EtcdStore on a 3-member cluster', () => {
       await c.start(0);
       for (let i = 21; i <= 25; i++) await createEventually(writerSide, `c/${i}`, `${i}`);
       await rec.waitFor((d) => d.length >= 26, 20_000);
-      await new Promise((r) => setTimeout(r, 200));
+      // A duplicate would come before a later write: one more, and the stream is seen up to it.
+      await createEventually(writerSide, 'c/26', '26');
+      await rec.waitFor((d) => d.some((x) => x.events[0]!.key === 'c/26'), 20_000);
       assert.deepEqual(
         rec.deliveries.map((d) => d.events[0]!.key),
-        Array.from({ length: 26 }, (_, i) => `c/${i}`),
+        Array.from({ length: 27 }, (_, i) => `c/${i}`),
       );
       rec.close();
     } finally {

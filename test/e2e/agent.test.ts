@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createNetns, removeNetns } from '../helpers/netns.ts';
+import { reservePort } from '../helpers/ports.ts';
 import { request, startRomanad, type Romanad } from '../helpers/romanad.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -20,19 +20,6 @@ const NS = `romana-ag-${process.pid}`;
 
 const ip = (...args: string[]) => execFileSync('ip', ['-n', NS, ...args], { encoding: 'utf8' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * A port free a moment ago, for the agent's metrics (it cannot bind port 0 and say which it
- * got): another test may take it before the agent binds, so `startAgent` retries on EADDRINUSE.
- */
-function probedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function routes(): string[] {
   const out = spawnSync('ip', ['-n', NS, 'route', 'show', 'table', '10'], { encoding: 'utf8' });
@@ -62,64 +49,47 @@ describe('romana-agent', () => {
   let agent: ChildProcess;
   let agentLog = '';
   const url = () => `http://127.0.0.1:${port}`;
-  /** romanad on a port of its own choosing, or on `port` again after a restart. */
+  /**
+   * romanad on a reserved port: a restart needs the same port (the agent has its URL), which a
+   * port chosen by the kernel could meanwhile be handed to somebody else.
+   */
   const startD = async (again = false) => {
-    const d = await startRomanad([
-      '--store',
-      `embedded:${dir}/data`,
-      ...(again ? ['--port', String(port)] : []),
-    ]);
-    port = Number(new URL(d.url).port);
-    return d;
+    if (!again) port = await reservePort();
+    return startRomanad(['--store', `embedded:${dir}/data`, '--port', String(port)]);
   };
-  /** The restart needs the same port (the agent has its URL): retried while it is taken. */
-  const restartD = async () => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await startD(true);
-      } catch (err) {
-        if (attempt >= 25 || !/EADDRINUSE|address already in use/.test(String(err))) throw err;
-        await sleep(200);
-      }
-    }
-  };
-  /** Starts the agent; resolves once its metrics answer, probing another port if it was taken. */
+  const restartD = () => startD(true);
+  /** Starts the agent, its metrics on a reserved port; resolves once they answer. */
   const startAgent = async () => {
-    for (let attempt = 1; ; attempt++) {
-      metricsPort = await probedPort();
-      agentLog = '';
-      agent = spawn(
-        process.execPath,
-        agentArgs([
-          '--provision-iface',
-          '--provision-sysctls',
-          '--resync-interval',
-          '1',
-          '--metrics-port',
-          String(metricsPort),
-        ]),
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      // Logs (JSON lines) on stdout, a fatal error on stderr.
-      agent.stdout!.on('data', (d: Buffer) => (agentLog += d.toString()));
-      agent.stderr!.on('data', (d: Buffer) => (agentLog += d.toString()));
-      const proc = agent;
-      const exited = new Promise<false>((r) => proc.once('exit', () => r(false)));
-      const up = (async () => {
-        while (proc.exitCode === null) {
-          const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`)
-            .then((r) => r.text())
-            .catch(() => '');
-          if (text.includes('romana_managed_routes')) return true;
-          await sleep(50);
-        }
-        return false;
-      })();
-      if (await Promise.race([up, exited])) return;
-      if (attempt >= 3 || !/EADDRINUSE/.test(agentLog)) {
-        throw new Error(`the agent exited: ${agentLog}`);
+    metricsPort = await reservePort();
+    agentLog = '';
+    agent = spawn(
+      process.execPath,
+      agentArgs([
+        '--provision-iface',
+        '--provision-sysctls',
+        '--resync-interval',
+        '1',
+        '--metrics-port',
+        String(metricsPort),
+      ]),
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    // Logs (JSON lines) on stdout, a fatal error on stderr.
+    agent.stdout!.on('data', (d: Buffer) => (agentLog += d.toString()));
+    agent.stderr!.on('data', (d: Buffer) => (agentLog += d.toString()));
+    const proc = agent;
+    const exited = new Promise<false>((r) => proc.once('exit', () => r(false)));
+    const up = (async () => {
+      while (proc.exitCode === null) {
+        const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+          .then((r) => r.text())
+          .catch(() => '');
+        if (text.includes('romana_managed_routes')) return true;
+        await sleep(50);
       }
-    }
+      return false;
+    })();
+    if (!(await Promise.race([up, exited]))) throw new Error(`the agent exited: ${agentLog}`);
   };
   const agentArgs = (extra: string[] = []) => [
     AGENT,

@@ -111,6 +111,10 @@ describe('two listener replicas', () => {
     await until('b ready', async () => (await fetch(`${b.url}/readyz`)).status === 200);
     addNode('h1', '192.168.1.1', { 'topology.kubernetes.io/zone': 'a' });
     await until('host h1', () => hostOf('h1'));
+    // The standby saw the node too (its informers run): it had something to act on.
+    const seen = (l: ListenerProcess) =>
+      l.metric('romana_listener_objects_seen_total', { resource: 'nodes' });
+    await until('b sees the node', async () => (await seen(b)) >= 1);
     await new Promise((r) => setTimeout(r, 3 * RETRY_MS));
     assert.equal(await leading(b), false);
     const acted = (l: ListenerProcess) => l.logs.some((x) => x['msg'] === 'host registered');
@@ -155,10 +159,12 @@ describe('restarts', () => {
     });
     addNode('h4', '192.168.1.4');
     api.delete('v1', 'Node', 'h2');
-    const t0 = Date.now();
-    const c = await start('replica-c');
     // the Lease was handed back on SIGTERM: no wait for it to expire
-    await until('c leads', () => leading(c), LEASE_MS);
+    const lease = api.get('coordination.k8s.io/v1', 'Lease', 'romana-listener', 'kube-system');
+    assert.equal((lease?.['spec'] as { holderIdentity?: string }).holderIdentity, '');
+    const c = await start('replica-c');
+    const t0 = Date.now(); // once it runs: its start takes long on a loaded machine
+    await until('c leads', () => leading(c), 2 * LEASE_MS);
     assert.ok(Date.now() - t0 < LEASE_MS, 'handed back, not expired');
     await until('h4 registered', () => hostOf('h4'));
     await until('h1 tags', async () => (await hostOf('h1'))?.tags?.['region'] === 'eu');

@@ -200,7 +200,12 @@ describe('nodes → hosts', () => {
 
   it('never removes a host it did not create', async () => {
     await client.addHost({ name: 'bare-metal-1', ip: '192.168.0.99' });
-    await new Promise((r) => setTimeout(r, 2500)); // past a full sync
+    // First shown to act: a host marked as the listener's, with no node behind it, added after
+    // the foreign one, is removed (the listener saw both, and kept only the foreign one).
+    await client.addHost({ name: 'n-orphan', ip: '192.168.0.98', managed_by: 'romana-listener' });
+    await until('the orphan removed', async () => (await hostOf('n-orphan')) === undefined);
+    assert.ok(await hostOf('bare-metal-1'));
+    await new Promise((r) => setTimeout(r, 2500)); // and past a full sync (every 2 s)
     assert.ok(await hostOf('bare-metal-1'));
   });
 });

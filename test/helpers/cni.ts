@@ -8,60 +8,39 @@
  * with its own namespaces, sockets and romanad.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freshBundle, type BundleSpec } from './bundle.ts';
 import { createNetns, netnsHandle, netnsPath, type TestNetns } from './netns.ts';
 import { closeHttpServer, relayUnixToTcp, type Relay } from './relay.ts';
+import { reservePort } from './ports.ts';
 import { request, startRomanad, type Romanad } from './romanad.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const BUNDLE = path.join(ROOT, 'dist/romana-cni.cjs');
-const BUILD_SCRIPT = path.join(ROOT, 'scripts/build.mjs');
+const CNI_BUNDLE: BundleSpec = {
+  root: ROOT,
+  output: path.join(ROOT, 'dist/romana-cni.cjs'),
+  buildScript: path.join(ROOT, 'scripts/build.mjs'),
+  name: 'romana-cni',
+  srcDir: path.join(ROOT, 'src'),
+  fix: 'npm run build:cni',
+};
 let bundleChecked = false;
-
-/** The newest of the files the bundle may be built from: src/ (less tests) and its script. */
-function newestSource(): { file: string; mtimeMs: number } {
-  let newest = { file: BUILD_SCRIPT, mtimeMs: statSync(BUILD_SCRIPT).mtimeMs };
-  const dir = path.join(ROOT, 'src');
-  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.test.ts')) continue;
-    const file = path.join(entry.parentPath, entry.name);
-    const mtimeMs = statSync(file).mtimeMs;
-    if (mtimeMs > newest.mtimeMs) newest = { file, mtimeMs };
-  }
-  return newest;
-}
 
 /**
  * The path of the bundled plugin (dist/romana-cni.cjs), rebuilt first when it is missing or
- * older than a source it may be built from, so that an e2e test never runs yesterday's plugin.
- * Throws, saying what to run, when the rebuild fails.
+ * older than a source it may be built from (checked once per process), so that an e2e test
+ * never runs yesterday's plugin. Throws, saying what to run, when the rebuild fails.
  *
  * @example spawn(process.execPath, [cniBundle()], { env });
  */
 export function cniBundle(): string {
-  if (bundleChecked) return BUNDLE;
-  const newest = newestSource();
-  const built = existsSync(BUNDLE) ? statSync(BUNDLE).mtimeMs : -1;
-  if (built < newest.mtimeMs) {
-    const why = built < 0 ? 'missing' : `older than ${path.relative(ROOT, newest.file)}`;
-    const r = spawnSync(process.execPath, [BUILD_SCRIPT, 'romana-cni'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    if (r.status !== 0) {
-      throw new Error(
-        `dist/romana-cni.cjs is ${why} and rebuilding it failed (exit ${r.status}): ` +
-          `${(r.stderr || String(r.error)).trim().split('\n').slice(0, 4).join(' | ')}; ` +
-          "run 'npm run build:cni'",
-      );
-    }
-  }
+  if (!bundleChecked) freshBundle(CNI_BUNDLE);
   bundleChecked = true;
-  return BUNDLE;
+  return CNI_BUNDLE.output;
 }
 
 export interface Run {
@@ -262,7 +241,8 @@ export function cniHarness(
   }
 
   async function start(): Promise<Romanad> {
-    romanad = await startRomanad(romanadArgs);
+    // A reserved port: a restart comes back on it (see restartRomanad).
+    romanad = await startRomanad([...romanadArgs, '--port', String(await reservePort())]);
     const topo = await request(`${romanad.url}/topology`, 'POST', {
       networks: [{ name: 'pods', cidr: '10.200.0.0/16', block_mask: 28 }],
       topologies: [

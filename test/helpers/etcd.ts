@@ -17,6 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { reservePort } from './ports.ts';
 
 const ETCD = process.env['ROMANA_TEST_ETCD'] ?? '/usr/bin/etcd';
 const HEALTH_TIMEOUT_MS = 20_000;
@@ -135,7 +136,7 @@ export async function startEtcdCluster(
     try {
       return await tryStartCluster(n, opts.tls, opts.placement);
     } catch (err) {
-      // A free port can be taken between our probe and etcd's bind: try new ports.
+      // A reserved port is nobody else's, but a program outside the tests may bind it first.
       if (attempt >= 3 || !/address already in use/.test(String(err))) throw err;
     }
   }
@@ -158,9 +159,9 @@ async function tryStartCluster(
       host: at?.ip ?? '127.0.0.1',
       netns: at?.netns,
       // A member in its own namespace has the standard ports to itself.
-      clientPort: at === undefined ? await freePort() : 2379,
-      peerPort: at === undefined ? await freePort() : 2380,
-      metricsPort: tls === undefined ? undefined : await freePort(),
+      clientPort: at === undefined ? await reservePort() : 2379,
+      peerPort: at === undefined ? await reservePort() : 2380,
+      metricsPort: tls === undefined ? undefined : await reservePort(),
       dataDir: path.join(root, `m${i}`),
       proc: undefined,
       stderr: '',
@@ -334,18 +335,6 @@ async function leaderIndex(members: Member[]): Promise<number> {
     await sleep(50);
   }
   throw new Error(`etcd cluster has no leader after ${HEALTH_TIMEOUT_MS} ms`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** etcd 3.4 refuses to start on arches other than amd64, arm64 and ppc64le unless told. */

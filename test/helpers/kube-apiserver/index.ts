@@ -13,7 +13,7 @@
  *
  * @example
  * import { startKubeApiServer } from '../test/helpers/kube-apiserver/index.ts';
- * const api = await startKubeApiServer();            // port 0: the kernel picks
+ * const api = await startKubeApiServer();            // a reserved port (test/helpers/ports.ts)
  * after(() => api.close());
  * const kc = new k8s.KubeConfig();
  * kc.loadFromFile(api.kubeconfigPath);               // or: kubectl --kubeconfig <path> get nodes
@@ -37,6 +37,7 @@ import { createHttpServer, type ServerContext } from './server.ts';
 import { applyPatch } from './patch.ts';
 import { badRequest, notFound } from './status.ts';
 import { asKubeObject, Store, type DeleteOptions, type KubeObject } from './store.ts';
+import { reservePort } from '../ports.ts';
 
 const PATCH_NAMES = {
   merge: 'merge-patch',
@@ -50,7 +51,7 @@ export { Store } from './store.ts';
 export { RESOURCES, type ResourceInfo } from './resources.ts';
 
 export interface KubeApiServerOptions {
-  /** 0 (default): any free port. */
+  /** Default: a reserved port (test/helpers/ports.ts), so that a restart gets it back. */
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
@@ -239,7 +240,8 @@ export async function startKubeApiServer(
   const ctx = contextFor(store, options);
   const host = options.host ?? '127.0.0.1';
   const server = createHttpServer(ctx);
-  const port = await listen(server, options.port ?? 0, host);
+  // A reserved port, not port 0: stopListening/startListening come back on it.
+  const port = await listen(server, options.port ?? (await reservePort(host)), host);
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kube-apiserver-'));
   const kubeconfigPath = path.join(dir, 'kubeconfig');

@@ -148,8 +148,14 @@ describe('410 Expired', () => {
     const ok = await collectWatch(kc, '/api/v1/nodes', {
       resourceVersion: String(api.store.revision),
     });
-    await new Promise((r) => setTimeout(r, 50));
+    // Accepted: it delivers a later change, and is still open after it.
+    api.create(node('c2'));
+    await waitFor(() => ok.events.length > 0 || ok.done !== undefined, 'the next event');
     assert.equal(ok.done, undefined, 'a watch from the latest version is accepted');
+    assert.deepEqual(
+      ok.events.map((e) => `${e.type} ${e.object.metadata?.name}`),
+      ['ADDED c2'],
+    );
     ok.abort();
   });
 
