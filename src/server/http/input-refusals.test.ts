@@ -12,7 +12,6 @@ import {
   assertError,
   call,
   type FaultyService,
-  H1_REVISION,
   seededService,
   serviceWithHosts,
   TOPOLOGY,
@@ -50,8 +49,9 @@ async function refused(
   details: RegExp,
 ): Promise<void> {
   const before = await snapshot();
+  const revision = service.revision();
   assertError(await call(app, method, url, body), status, 'InvalidInput', details);
-  assert.equal(service.revision(), H1_REVISION, 'store revision unchanged');
+  assert.equal(service.revision(), revision, 'store revision unchanged');
   assert.equal(await snapshot(), before, 'every read unchanged');
 }
 
@@ -113,6 +113,21 @@ describe('unknown fields are refused at every depth', () => {
     );
     await refused('PUT', '/vips/web', { ip: '192.168.9.9', host: 'h1', ns: 'x' }, 400, /body\.ns/);
     await refused('POST', '/blackouts', { cidr: '10.0.1.0/24', net: 'x' }, 400, /body\.net/);
+  });
+
+  test('the body of DELETE /policies holds its id alone: another field is refused, nothing deleted', async () => {
+    assert.equal((await call(app, 'POST', '/policies', policy({ protocol: 'tcp' }))).status, 200);
+    await refused(
+      'DELETE',
+      '/policies',
+      { id: 'p1', applied_to: [] },
+      400,
+      /^body\.applied_to: unknown field/,
+    );
+    await refused('DELETE', '/policies', { id: 'p1\u0000' }, 400, /^body\.id: must not hold/);
+    await refused('DELETE', '/policies', { id: 7 }, 400, /^body\.id: must be a string, got 7$/);
+    await refused('DELETE', '/policies', { idd: 'p1' }, 400, /^body\.idd: unknown field/);
+    await refused('DELETE', '/policies', [], 400, /^body: must be an object/);
   });
 });
 

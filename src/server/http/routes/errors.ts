@@ -143,6 +143,6 @@ export function invalidFieldError(context: string, errors: AjvError[]): RomanaEr
 }
 
 /** `.key` for a plain key, `["key"]` (JSON-escaped) for one holding other characters. */
-function fieldKey(key: string): string {
+export function fieldKey(key: string): string {
   return /^[\w$-]+$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
