@@ -42,7 +42,7 @@ async function snapshot(): Promise<string> {
 }
 
 async function refused(
-  method: 'POST' | 'PUT' | 'GET' | 'DELETE',
+  method: 'POST' | 'PUT' | 'PATCH' | 'GET' | 'DELETE',
   url: string,
   body: unknown,
   status: number,
@@ -128,6 +128,41 @@ describe('unknown fields are refused at every depth', () => {
     await refused('DELETE', '/policies', { id: 7 }, 400, /^body\.id: must be a string, got 7$/);
     await refused('DELETE', '/policies', { idd: 'p1' }, 400, /^body\.idd: unknown field/);
     await refused('DELETE', '/policies', [], 400, /^body: must be an object/);
+  });
+});
+
+describe('a union field names what it takes and why the value failed', () => {
+  const topology = (blockMask: unknown) => {
+    const doc = structuredClone(TOPOLOGY) as { networks: Array<Record<string, unknown>> };
+    doc.networks[0]!['block_mask'] = blockMask;
+    return JSON.stringify(doc);
+  };
+
+  test('a block_mask that is neither null nor an integer says both (was "must be null")', async () => {
+    for (const [raw, shown] of [
+      ['28.5', '28.5'],
+      ['"28"', '"28"'],
+      ['1e400', 'Infinity'],
+    ] as const) {
+      await refused(
+        'POST',
+        '/topology',
+        topology(0).replace('"block_mask":0', `"block_mask":${raw}`),
+        400,
+        new RegExp(`^body\\.networks\\.0\\.block_mask: must be null or integer, got ${shown}$`),
+      );
+    }
+  });
+
+  test('too many tags is named as such, not as "must be null"', async () => {
+    const tags = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v']));
+    await refused(
+      'PATCH',
+      '/hosts/h1',
+      { tags },
+      400,
+      /^body\.tags: must NOT have more than 64 properties, got \{/,
+    );
   });
 });
 
