@@ -84,9 +84,10 @@ export function fuzzChecker(target: FuzzTarget, counts: FuzzCounts): Check {
     assert.equal(typeof body['code'], 'string', where);
     assert.equal(body['see_also'], 'docs/api.md#errors', where);
     const details = String(body['details']);
-    // A 400 names the field; a 422 names the field or the object it is about (e.g. the address
-    // a topology update could not keep).
-    if (res.status === 400 || (res.status === 422 && body['resource_id'] === undefined)) {
+    // A 400, 413, 414 or 415 names the field (or the body, path, header); a 422 names the field
+    // or the object it is about (e.g. the address a topology update could not keep).
+    const named = [400, 413, 414, 415].includes(res.status);
+    if (named || (res.status === 422 && body['resource_id'] === undefined)) {
       assert.match(details, NAMES_A_FIELD, `${where}: details name no field: ${details}`);
     }
     const now = await target.observe();

@@ -215,7 +215,7 @@ function installBodyParsers(app: TypedApp): void {
     if (type === undefined || type.trim() === '') return parse(req, body as string, done);
     const err = Object.assign(
       new Error(
-        `Content-Type '${type}' is not supported; send JSON (${JSON_MEDIA_TYPES.join(', ')})`,
+        `content-type: '${type}' is not supported; send JSON (${JSON_MEDIA_TYPES.join(', ')})`,
       ),
       { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 },
     );

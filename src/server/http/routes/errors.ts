@@ -80,7 +80,7 @@ export function toHttpFailure(err: unknown, requestId: string): HttpFailure {
     const message =
       err instanceof SyntaxError && fe.code === undefined
         ? `body: not valid JSON (${err.message})`
-        : (fe.message ?? 'Bad request');
+        : namedPart(fe.message ?? 'Bad request', fe.code);
     const e = new RomanaError('InvalidInput', message, { resourceType: 'request' });
     return { status, body: errorBody(e, status), internal: false };
   }
@@ -93,6 +93,12 @@ export function toHttpFailure(err: unknown, requestId: string): HttpFailure {
     `Internal server error; the romanad log has the details under request id ${requestId}`,
   );
   return { status: 500, body: errorBody(e), internal: true };
+}
+
+/** fastify's own message about the body or its type, led by the part it is about. */
+function namedPart(message: string, code: string | undefined): string {
+  if (/^[\w-]+: /.test(message)) return message;
+  return `${code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || code === 'FST_ERR_CTP_INVALID_TYPE' ? 'content-type' : 'body'}: ${message}`;
 }
 
 /**
