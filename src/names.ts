@@ -40,7 +40,13 @@ export const NAME_RULE: Record<NameKind, string> = {
 
 /** A value as messages show it: JSON, so that control characters and surrogates are visible. */
 export function showValue(v: unknown): string {
-  const text = v === undefined ? 'nothing' : JSON.stringify(v);
+  // JSON has no infinity: a number too large for a double (1e400) reads as Infinity.
+  const text =
+    v === undefined
+      ? 'nothing'
+      : typeof v === 'number' && !Number.isFinite(v)
+        ? String(v)
+        : JSON.stringify(v);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 

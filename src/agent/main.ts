@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
+import { readTokenFile } from '../client/token-file.ts';
 import { RomanadApiError, RomanadClient } from '../client/index.ts';
 import { formatPlan } from '../policy/index.ts';
 import { Agent } from './agent.ts';
@@ -205,8 +206,12 @@ function options(cmd: Command): Command {
     );
 }
 
-function connection(f: Flags): { client: RomanadClient; token?: string; ca?: Buffer } {
-  const token = f.tokenFile === undefined ? undefined : readFileSync(f.tokenFile, 'utf8').trim();
+function connection(
+  f: Flags,
+  warn: (msg: string) => void,
+): { client: RomanadClient; token?: string; ca?: Buffer } {
+  const token =
+    f.tokenFile === undefined ? undefined : readTokenFile(f.tokenFile, '--token-file', warn);
   const ca = f.caFile === undefined ? undefined : readFileSync(f.caFile);
   return {
     client: new RomanadClient({ baseUrl: f.romanadUrl, token, ca, timeoutMs: 10_000 }),
@@ -248,7 +253,7 @@ async function run(f: Flags): Promise<number> {
   const logger = pino({ level: f.logLevel, base: { program: 'romana-agent', host: f.hostname } });
   const log: Log = (level, msg, extra) => logger[level](extra ?? {}, msg);
   const metrics = new AgentMetrics();
-  const { client, token, ca } = connection(f);
+  const { client, token, ca } = connection(f, (msg) => log('warn', msg));
   const exec = kernel(f);
   if (f.register) await register(client, f, log);
   if (f.provisionIface)
@@ -315,7 +320,7 @@ async function checkKnown(client: RomanadClient, f: Flags): Promise<void> {
 }
 
 async function plan(f: Flags): Promise<number> {
-  const { client } = connection(f);
+  const { client } = connection(f, (msg) => process.stderr.write(`romana-agent: ${msg}\n`));
   await checkKnown(client, f);
   const agent = new Agent({
     client,

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
+import { readTokenFile } from '../client/token-file.ts';
 import { RomanadClient } from '../client/index.ts';
 import { ProcessExec } from '../exec.ts';
 import { VERSION } from '../version.ts';
@@ -155,7 +156,10 @@ async function run(f: Flags): Promise<number> {
     timers,
     kernel: f.kernel,
   });
-  const token = f.tokenFile === undefined ? undefined : readFileSync(f.tokenFile, 'utf8').trim();
+  const token =
+    f.tokenFile === undefined
+      ? undefined
+      : readTokenFile(f.tokenFile, '--token-file', (msg) => log('warn', msg));
   const ca = f.caFile === undefined ? undefined : readFileSync(f.caFile, 'utf8');
   const password =
     f.passwordFile === undefined ? undefined : readFileSync(f.passwordFile, 'utf8').trim();

@@ -21,6 +21,28 @@ describe('output', () => {
     );
   });
 
+  it('shows control characters escaped, so that a stored name cannot forge a row', () => {
+    // A name stored before the name rule (romanad still serves it), holding a fake row.
+    const forged = 'pod-a\nevil-pod   10.0.0.99   h1\r\u001b[2K\u0085';
+    const text = table(
+      ['NAME', 'IP'],
+      [
+        [forged, '10.0.0.1'],
+        ['pod-b', '10.0.0.2'],
+      ],
+    );
+    const cell = 'pod-a\\nevil-pod   10.0.0.99   h1\\r\\u001b[2K\\u0085';
+    const pad = (x: string) => x.padEnd(cell.length + 3);
+    assert.deepEqual(text.split('\n'), [
+      `${pad('NAME')}IP`,
+      `${cell}   10.0.0.1`,
+      `${pad('pod-b')}10.0.0.2`,
+      '',
+    ]);
+    assert.equal(fields([['Name', forged]]), `Name:   ${cell}\n`);
+    assert.equal(tagsText({ 'a\tb': 'c\nd' }), 'a\\tb=c\\nd');
+  });
+
   it('prints the header alone for an empty list', () => {
     assert.equal(table(['CIDR', 'NETWORK'], []), 'CIDR   NETWORK\n');
   });

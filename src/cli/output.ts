@@ -37,7 +37,7 @@ export function table(head: string[], rows: Cell[][]): string {
     chars: NO_BORDERS,
     style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0, compact: true },
   });
-  for (const row of rows) t.push(row.map((c) => (c === null || c === undefined ? '' : String(c))));
+  for (const row of rows) t.push(row.map((c) => (c === null || c === undefined ? '' : shown(c))));
   return trimLines(t.toString()) + '\n';
 }
 
@@ -48,7 +48,10 @@ export function table(head: string[], rows: Cell[][]): string {
  */
 export function fields(pairs: Array<[string, Cell]>): string {
   const width = Math.max(...pairs.map(([k]) => k.length)) + 1;
-  return pairs.map(([k, v]) => `${`${k}:`.padEnd(width)}   ${v ?? ''}`.trimEnd() + '\n').join('');
+  return pairs
+    .map(([k, v]) => `${`${k}:`.padEnd(width)}   ${v === null || v === undefined ? '' : shown(v)}`)
+    .map((l) => l.trimEnd() + '\n')
+    .join('');
 }
 
 /** The server's JSON, indented two spaces, keys in the order the server sent them. */
@@ -59,8 +62,24 @@ export function json(body: unknown): string {
 /** `k=v,k2=v2` (keys in their order), or empty for no tags. */
 export function tagsText(tags: Record<string, string> | null | undefined): string {
   return Object.entries(tags ?? {})
-    .map(([k, v]) => `${k}=${v}`)
+    .map(([k, v]) => `${shown(k)}=${shown(v)}`)
     .join(',');
+}
+
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * A cell as text, control characters (C0, DEL, C1) escaped: a value from romanad (a name
+ * stored before the name rule, say) can neither break a row nor move the cursor.
+ *
+ * @example shown('a\nb') // 'a\\nb'
+ */
+function shown(c: string | number): string {
+  return String(c).replace(
+    // eslint-disable-next-line no-control-regex -- finding control characters is the point
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (ch) => ESCAPES[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 function trimLines(text: string): string {

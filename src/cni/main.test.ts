@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Exec } from '../exec.ts';
 import { main, type Io } from './main.ts';
@@ -67,6 +70,28 @@ describe('the plugin entry', () => {
     const err = JSON.parse(x.out.join('')) as { code: number; msg: string };
     assert.equal(err.code, 11);
     assert.match(err.msg, /unreachable/);
+  });
+
+  it('logs a warning naming a token file every user may read, and uses it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'romana-cni-token-'));
+    try {
+      const token = path.join(dir, 'token');
+      writeFileSync(token, 'node-token\n', { mode: 0o644 });
+      chmodSync(token, 0o644);
+      const logFile = path.join(dir, 'cni.log');
+      const conf = { cniVersion: '1.1.0', romanad_url: 'http://127.0.0.1:1' };
+      const x = io(
+        { CNI_COMMAND: 'STATUS' },
+        JSON.stringify({ ...conf, token_file: token, log_file: logFile }),
+      );
+      assert.equal(await main([], x), 1); // romanad is unreachable
+      assert.match(
+        readFileSync(logFile, 'utf8'),
+        new RegExp(`STATUS: token_file: '${token}' has mode 0644, readable by every user`),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('answers code 5 when the token file cannot be read', async () => {

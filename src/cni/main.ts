@@ -128,7 +128,12 @@ async function run(command: Command, conf: NetConf, io: Io): Promise<unknown> {
       : undefined;
   const tag = cniEnv ? `${command} ${cniEnv.containerId.slice(0, 12)}` : command;
   const log = makeLog(conf.logFile, tag);
-  const api = new Romanad({ url: conf.romanadUrl, tokenFile: conf.tokenFile, caFile: conf.caFile });
+  const api = new Romanad({
+    url: conf.romanadUrl,
+    tokenFile: conf.tokenFile,
+    caFile: conf.caFile,
+    warn: log,
+  });
   const d: Deps = { api, exec: io.exec, log };
   switch (command) {
     case 'ADD':

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { tokenFileWarning } from '../client/token-file.ts';
 import { CniCode, CniError } from './errors.ts';
 
 /** Address as romanad answers it (docs/api.md, "Shapes"). */
@@ -49,6 +50,8 @@ export interface RomanadOptions {
   tokenFile?: string | undefined;
   caFile?: string | undefined;
   timeoutMs?: number;
+  /** Hears a warning about the token file (every user of the host may read it). */
+  warn?: (msg: string) => void;
 }
 
 interface Answer {
@@ -72,7 +75,7 @@ export class Romanad {
 
   constructor(opts: RomanadOptions) {
     this.#url = opts.url;
-    this.#token = opts.tokenFile ? readText(opts.tokenFile, 'token_file').trim() : undefined;
+    this.#token = opts.tokenFile ? readToken(opts.tokenFile, opts.warn) : undefined;
     this.#ca = opts.caFile ? Buffer.from(readText(opts.caFile, 'romanad_ca_file')) : undefined;
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
   }
@@ -196,6 +199,13 @@ function readText(path: string, key: string): string {
   } catch (err) {
     throw new CniError(CniCode.IoFailure, `${key}: cannot read ${path}`, String(err));
   }
+}
+
+function readToken(path: string, warn: ((msg: string) => void) | undefined): string {
+  const token = readText(path, 'token_file').trim();
+  const warning = tokenFileWarning(path, 'token_file');
+  if (warning !== undefined) warn?.(warning);
+  return token;
 }
 
 /** The `details` of a romanad error body, or '' for anything else. */

@@ -25,6 +25,19 @@ export interface AddressLocation {
 const TENANT_RE = /^[a-zA-Z0-9_-]*$/;
 const SEGMENT_RE = /^[a-zA-Z0-9_.-]*$/;
 
+/**
+ * An owner (`tenant:segment`) as messages show it; an empty part says so rather than leaving
+ * a gap (2.x printed `tenant , segment `).
+ *
+ * @example ownerText('u:') // 'tenant u, no segment'
+ */
+export function ownerText(owner: string): string {
+  const cut = owner.indexOf(':');
+  const tenant = owner.slice(0, cut);
+  const segment = owner.slice(cut + 1);
+  return `${tenant === '' ? 'no tenant' : `tenant ${tenant}`}, ${segment === '' ? 'no segment' : `segment ${segment}`}`;
+}
+
 /** Validates the request fields; returns the owner string `tenant:segment`. */
 export function checkRequest(r: AllocationRequest): string {
   if (typeof r.name !== 'string' || r.name === '') throw invalidInput('Name required');
@@ -56,7 +69,13 @@ export function allocate(s: State, r: AllocationRequest): AddressLocation[] {
   const tenant = r.tenant ?? '';
   const nets = s.networksFor(tenant);
   if (nets.length === 0) {
-    throw notFound('tenant', tenant, `No networks found for tenant ${tenant}.`);
+    throw notFound(
+      'tenant',
+      tenant,
+      tenant === ''
+        ? 'No networks found for an address without a tenant: each network lists the tenants it takes.'
+        : `No networks found for tenant ${tenant}.`,
+    );
   }
   const host = s.hosts.get(r.host);
   if (host === undefined) {
@@ -73,7 +92,7 @@ export function allocate(s: State, r: AllocationRequest): AddressLocation[] {
         .join(', ');
       const which = families.length > 1 ? `IPv${f} ` : '';
       throw noAvailableIp(
-        `No available IP. Host ${r.host} has no free ${which}address for ${owner} in network(s) ${names}.`,
+        `No available IP. Host ${r.host} has no free ${which}address for ${ownerText(owner)} in network(s) ${names}.`,
       );
     }
     plans.push(found);
@@ -246,7 +265,7 @@ export function allocateSpecific(
     });
   if (net === undefined) {
     throw fail(
-      `No suitable network found to allocate ${name}: ${ipText} (Host ${hostName}, tenant ${tenant}, segment ${segment})`,
+      `No suitable network found to allocate ${name}: ${ipText} (Host ${hostName}, ${ownerText(owner)})`,
     );
   }
   const p = s.hosts.get(hostName)?.placementIn(net);
@@ -265,7 +284,7 @@ export function allocateSpecific(
   const block = blockHolding(s, net, v, name);
   if (block.placement !== null && (block.placement !== p || block.owner !== owner)) {
     throw fail(
-      `Cannot allocate IP ${ipText} on host ${hostName}: block belongs to ${block.placement.host.name} (${block.owner})`,
+      `Cannot allocate IP ${ipText} on host ${hostName}: block belongs to ${block.placement.host.name} (${block.owner === null ? 'free' : ownerText(block.owner)})`,
     );
   }
   const off = v - block.start;

@@ -135,7 +135,12 @@ describe('allocation order (reference §2.4)', () => {
     throwsCode(
       () => ipam.allocate({ name: '9', host: 'A' }),
       'NoAvailableIP',
-      /^No available IP\./,
+      'No available IP. Host A has no free address for no tenant, no segment in network(s) n.',
+    );
+    throwsCode(
+      () => ipam.allocate({ name: '9', host: 'A', tenant: 't' }),
+      'NoAvailableIP',
+      'No available IP. Host A has no free address for tenant t, no segment in network(s) n.',
     );
     ipam.release('5');
     assert.equal(ipam.allocate({ name: '9', host: 'A', tenant: 't', segment: 's' }).ip, '10.0.0.4');
@@ -177,6 +182,12 @@ describe('tenants and networks (reference §2.6)', () => {
       () => ipam.allocate({ name: 'x', host: 'A', tenant: 'db' }),
       'NotFound',
       'No networks found for tenant db.',
+    );
+    // No Go-style gap ("for tenant ."): an address without a tenant says so.
+    throwsCode(
+      () => ipam.allocate({ name: 'x', host: 'A' }),
+      'NotFound',
+      'No networks found for an address without a tenant: each network lists the tenants it takes.',
     );
   });
 });

@@ -66,6 +66,21 @@ describe('topology update (reference §2.9)', () => {
       /No suitable network found to allocate a2: 10\.0\.0\.8 \(Host A, tenant u, segment s\)/,
     );
     assert.deepEqual(ipam.toSnapshot(), snap);
+    // An address without tenant or segment says so (2.x printed "tenant , segment ").
+    const bare = new Ipam();
+    const doc = {
+      networks: [{ name: 'net1', cidr: '10.0.0.0/16' }],
+      topologies: [{ networks: ['net1'], map: [{ name: 'g' }] }],
+    };
+    bare.updateTopology(doc);
+    bare.addHost({ name: 'A', ip: '192.168.0.1' });
+    bare.allocate({ name: 'p', host: 'A' });
+    doc.networks[0]!.cidr = '10.5.0.0/16';
+    throwsCode(
+      () => bare.updateTopology(doc),
+      'InvalidInput',
+      'No suitable network found to allocate p: 10.0.0.0 (Host A, no tenant, no segment)',
+    );
   });
 
   it('refuses when a host that owns addresses no longer fits its group', () => {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { Command } from 'commander';
 import { pino } from 'pino';
+import { readTokenFile } from '../client/token-file.ts';
 import { RomanadClient } from '../client/index.ts';
 import { VERSION } from '../version.ts';
 import { readBooleanEnv } from '../env-flags.ts';
@@ -28,7 +29,10 @@ async function run(f: Flags): Promise<number> {
   const log = pino({ level: f.logLevel, base: { program: 'romana-listener', id: f.identity } });
   const { host, port } = listenAddress(f.listen);
   const kc = loadKubeConfig(f.kubeconfig);
-  const token = f.tokenFile === undefined ? undefined : readFileSync(f.tokenFile, 'utf8').trim();
+  const token =
+    f.tokenFile === undefined
+      ? undefined
+      : readTokenFile(f.tokenFile, '--token-file', (msg) => log.warn(msg));
   const ca = f.caFile === undefined ? undefined : readFileSync(f.caFile);
   const transport = { token, ca };
   const client = new RomanadClient({ baseUrl: f.romanadUrl, ...transport, timeoutMs: 15_000 });

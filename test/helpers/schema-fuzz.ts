@@ -115,6 +115,13 @@ export function valid(
         min: (schema['minimum'] as number | undefined) ?? -5,
         max: (schema['maximum'] as number | undefined) ?? 40,
       });
+    case 'number':
+      return fc.double({
+        min: (schema['minimum'] as number | undefined) ?? -5,
+        max: (schema['maximum'] as number | undefined) ?? 40,
+        noNaN: true,
+        noDefaultInfinity: true,
+      });
     case 'string':
       return stringOf(schema);
     case 'array':

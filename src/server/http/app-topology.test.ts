@@ -181,7 +181,7 @@ describe('hosts and topology', () => {
       await call(app, 'POST', '/address', big, { 'content-type': 'application/json' }),
       413,
       'InvalidInput',
-      /too large/,
+      /^body: Request body is too large$/,
     );
     const small = buildApp(service, { topologyBodyLimit: 1024 });
     try {

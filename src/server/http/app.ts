@@ -170,6 +170,15 @@ function installBodyParsers(app: TypedApp): void {
     body: string,
     done: (err: Error | null, v?: unknown) => void,
   ) => {
+    const unread = encodingProblem(req.headers);
+    if (unread !== undefined) {
+      return done(
+        Object.assign(new Error(unread), {
+          code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE',
+          statusCode: 415,
+        }),
+      );
+    }
     if (body.trim() === '') return done(null, undefined);
     const deep = jsonDepthProblem(body);
     if (deep !== undefined) {
@@ -206,12 +215,28 @@ function installBodyParsers(app: TypedApp): void {
     if (type === undefined || type.trim() === '') return parse(req, body as string, done);
     const err = Object.assign(
       new Error(
-        `Content-Type '${type}' is not supported; send JSON (${JSON_MEDIA_TYPES.join(', ')})`,
+        `content-type: '${type}' is not supported; send JSON (${JSON_MEDIA_TYPES.join(', ')})`,
       ),
       { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 },
     );
     done(err);
   });
+}
+
+/**
+ * Why a body cannot be read as the UTF-8 text it is parsed as: a content coding (gzip, …) or a
+ * charset other than UTF-8 (or its subset US-ASCII). `undefined` when it can.
+ */
+function encodingProblem(headers: IncomingMessage['headers']): string | undefined {
+  const coding = headers['content-encoding']?.trim();
+  if (coding !== undefined && coding !== '' && coding.toLowerCase() !== 'identity') {
+    return `content-encoding: '${coding}' is not supported; send the body uncompressed`;
+  }
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(headers['content-type'] ?? '')?.[1];
+  if (charset !== undefined && !['utf-8', 'utf8', 'us-ascii'].includes(charset.toLowerCase())) {
+    return `content-type: charset '${charset}' is not supported; send UTF-8 JSON`;
+  }
+  return undefined;
 }
 
 function notJson(err: unknown): RomanaError {

@@ -56,8 +56,32 @@ describe('request bodies', () => {
   test('other content types are refused with 415 and our error body', async () => {
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) {
       const a = await call(app, 'POST', '/address', body, { 'content-type': type });
-      assertError(a, 415, 'InvalidInput', new RegExp(type.replace(/[/+]/g, '\\$&')));
+      assertError(a, 415, 'InvalidInput', new RegExp(`^content-type: '${type}' is not supported`));
     }
+  });
+
+  test('a body it cannot read as sent is refused with 415, not read as plain UTF-8 JSON', async () => {
+    for (const [headers, details] of [
+      [{ 'content-encoding': 'gzip' }, /^content-encoding: 'gzip' is not supported; send/],
+      [{ 'content-encoding': 'br, gzip' }, /^content-encoding: 'br, gzip' is not supported/],
+      [
+        { 'content-type': 'application/json; charset=utf-16' },
+        /^content-type: charset 'utf-16' is not supported; send UTF-8/,
+      ],
+      [{ 'content-type': 'application/json; charset="latin1"' }, /charset 'latin1'/],
+    ] as const) {
+      const a = await call(app, 'POST', '/address', body, {
+        'content-type': 'application/json',
+        ...headers,
+      });
+      assertError(a, 415, 'InvalidInput', details);
+    }
+    assert.deepEqual(service.listAddresses(), []);
+    const plain = {
+      'content-encoding': 'identity',
+      'content-type': 'application/json; charset=us-ascii',
+    };
+    assert.equal((await call(app, 'POST', '/address', body, plain)).status, 200);
   });
 
   test('malformed JSON is a 400 with our error body (2.x sent 500)', async () => {

@@ -12,7 +12,6 @@ import {
   assertError,
   call,
   type FaultyService,
-  H1_REVISION,
   seededService,
   serviceWithHosts,
   TOPOLOGY,
@@ -43,15 +42,16 @@ async function snapshot(): Promise<string> {
 }
 
 async function refused(
-  method: 'POST' | 'PUT' | 'GET' | 'DELETE',
+  method: 'POST' | 'PUT' | 'PATCH' | 'GET' | 'DELETE',
   url: string,
   body: unknown,
   status: number,
   details: RegExp,
 ): Promise<void> {
   const before = await snapshot();
+  const revision = service.revision();
   assertError(await call(app, method, url, body), status, 'InvalidInput', details);
-  assert.equal(service.revision(), H1_REVISION, 'store revision unchanged');
+  assert.equal(service.revision(), revision, 'store revision unchanged');
   assert.equal(await snapshot(), before, 'every read unchanged');
 }
 
@@ -113,6 +113,56 @@ describe('unknown fields are refused at every depth', () => {
     );
     await refused('PUT', '/vips/web', { ip: '192.168.9.9', host: 'h1', ns: 'x' }, 400, /body\.ns/);
     await refused('POST', '/blackouts', { cidr: '10.0.1.0/24', net: 'x' }, 400, /body\.net/);
+  });
+
+  test('the body of DELETE /policies holds its id alone: another field is refused, nothing deleted', async () => {
+    assert.equal((await call(app, 'POST', '/policies', policy({ protocol: 'tcp' }))).status, 200);
+    await refused(
+      'DELETE',
+      '/policies',
+      { id: 'p1', applied_to: [] },
+      400,
+      /^body\.applied_to: unknown field/,
+    );
+    await refused('DELETE', '/policies', { id: 'p1\u0000' }, 400, /^body\.id: must not hold/);
+    await refused('DELETE', '/policies', { id: 7 }, 400, /^body\.id: must be a string, got 7$/);
+    await refused('DELETE', '/policies', { idd: 'p1' }, 400, /^body\.idd: unknown field/);
+    await refused('DELETE', '/policies', [], 400, /^body: must be an object/);
+  });
+});
+
+describe('a union field names what it takes and why the value failed', () => {
+  const topology = (blockMask: unknown) => {
+    const doc = structuredClone(TOPOLOGY) as { networks: Array<Record<string, unknown>> };
+    doc.networks[0]!['block_mask'] = blockMask;
+    return JSON.stringify(doc);
+  };
+
+  test('a block_mask that is neither null nor an integer says both (was "must be null")', async () => {
+    for (const [raw, shown] of [
+      ['28.5', '28.5'],
+      ['"28"', '"28"'],
+      ['1e400', 'Infinity'],
+    ] as const) {
+      await refused(
+        'POST',
+        '/topology',
+        topology(0).replace('"block_mask":0', `"block_mask":${raw}`),
+        400,
+        new RegExp(`^body\\.networks\\.0\\.block_mask: must be null or integer, got ${shown}$`),
+      );
+    }
+  });
+
+  test('too many tags is named as such, not as "must be null"', async () => {
+    const tags = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v']));
+    await refused(
+      'PATCH',
+      '/hosts/h1',
+      { tags },
+      400,
+      /^body\.tags: must NOT have more than 64 properties, got \{/,
+    );
   });
 });
 

@@ -1,7 +1,9 @@
 /**
  * `/readyz` follows the store: on the embedded store in a real small tmpfs, a full disk makes
  * writes answer 503 and `/readyz` answer 503 naming the store's problem; once space is back,
- * both recover without a restart, and every address acknowledged before is still there.
+ * both recover without a restart, and every address acknowledged before is still there. A
+ * replica whose commit failed with the store unreachable (outcome unknown) is not ready either
+ * until it has re-read its state.
  */
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -10,6 +12,8 @@ import type { FastifyInstance } from 'fastify';
 import { assertError, call, TOPOLOGY } from '../../../test/helpers/service.ts';
 import { mountTmpfs, type Tmpfs } from '../../../test/helpers/tmpfs.ts';
 import { EmbeddedStore } from '../../store/embedded.ts';
+import { MemoryStore } from '../../store/memory.ts';
+import type { Store } from '../../store/store.ts';
 import { buildApp } from './app.ts';
 import { createRomanaService } from '../state/romana-service.ts';
 import type { RomanaService } from '../state/service.ts';
@@ -79,6 +83,54 @@ describe('/readyz and writes while the embedded store cannot write', () => {
         listed.some((a) => JSON.stringify(a.ip) === ip),
         `address ${ip} kept`,
       );
+    }
+  });
+});
+
+describe('/readyz while a replica re-reads its state after a commit of unknown outcome', () => {
+  test('fails with the reason while writes cannot succeed, and recovers by itself', async () => {
+    const inner = new MemoryStore();
+    let down = false;
+    const fail = () => Promise.reject(new Error('connection reset'));
+    // The memory store, unreachable while `down` (the watch stays up: it is not what fails).
+    const store: Store = {
+      exclusive: inner.exclusive,
+      txn: (c, o) => (down ? fail() : inner.txn(c, o)),
+      get: (k) => (down ? fail() : inner.get(k)),
+      range: (p) => (down ? fail() : inner.range(p)),
+      watch: (...args) => inner.watch(...args),
+      revision: () => inner.revision(),
+      close: () => inner.close(),
+    };
+    const service = await createRomanaService({ store, initialTopology: TOPOLOGY });
+    const app = buildApp(service);
+    try {
+      await service.addHost({ name: 'h1', ip: '192.168.0.1' });
+      assert.equal((await call(app, 'GET', '/readyz')).status, 200);
+      down = true;
+      assertError(
+        await call(app, 'POST', '/address', { name: 'a', host: 'h1' }),
+        503,
+        'Unavailable',
+      );
+      // The commit failed and could not be read back: no write may build on it until a reload.
+      assertError(
+        await call(app, 'GET', '/readyz'),
+        503,
+        'Unavailable',
+        /its store cannot take writes: romanad is re-reading its state after a datastore failure/,
+      );
+      assertError(
+        await call(app, 'POST', '/address', { name: 'b', host: 'h1' }),
+        503,
+        'Unavailable',
+      );
+      down = false;
+      await waitUntil(async () => (await call(app, 'GET', '/readyz')).status === 200, 'ready');
+      assert.equal((await call(app, 'POST', '/address', { name: 'b', host: 'h1' })).status, 200);
+    } finally {
+      await app.close();
+      await service.close();
     }
   });
 });

@@ -157,7 +157,14 @@ export class StoreBackedService implements RomanaService {
     return this.#ready && !this.#core.closed;
   }
 
+  /** The store's own health; and not writable while this replica must re-read its state. */
   storeHealth(): StoreHealth {
+    if (this.#core.tainted) {
+      return {
+        writable: false,
+        problem: 'romanad is re-reading its state after a datastore failure',
+      };
+    }
     return storeHealth(this.#core.store);
   }
 

@@ -80,7 +80,7 @@ export function toHttpFailure(err: unknown, requestId: string): HttpFailure {
     const message =
       err instanceof SyntaxError && fe.code === undefined
         ? `body: not valid JSON (${err.message})`
-        : (fe.message ?? 'Bad request');
+        : namedPart(fe.message ?? 'Bad request', fe.code);
     const e = new RomanaError('InvalidInput', message, { resourceType: 'request' });
     return { status, body: errorBody(e, status), internal: false };
   }
@@ -95,6 +95,12 @@ export function toHttpFailure(err: unknown, requestId: string): HttpFailure {
   return { status: 500, body: errorBody(e), internal: true };
 }
 
+/** fastify's own message about the body or its type, led by the part it is about. */
+function namedPart(message: string, code: string | undefined): string {
+  if (/^[\w-]+: /.test(message)) return message;
+  return `${code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || code === 'FST_ERR_CTP_INVALID_TYPE' ? 'content-type' : 'body'}: ${message}`;
+}
+
 /**
  * One message for a failed schema validation, naming the field and the value, e.g.
  * `body.agent_port: must be integer, got "abc"`. Of several errors (a union), the one that
@@ -103,8 +109,11 @@ export function toHttpFailure(err: unknown, requestId: string): HttpFailure {
 export function invalidFieldError(context: string, errors: AjvError[]): RomanaError {
   const ranked = errors.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf');
   const list = ranked.length > 0 ? ranked : errors;
+  // Deepest first; at one path, a branch whose type matched (its error is not `type`) tells
+  // more than the branches whose type did not.
+  const rank = (e: AjvError) => e.instancePath.length * 2 + (e.keyword === 'type' ? 0 : 1);
   let best = list[0]!;
-  for (const e of list) if (e.instancePath.length > best.instancePath.length) best = e;
+  for (const e of list) if (rank(e) > rank(best)) best = e;
   const segments = best.instancePath.split('/').slice(1);
   const base =
     context + segments.map((k) => fieldKey(k.replace(/~1/g, '/').replace(/~0/g, '~'))).join('');
@@ -130,6 +139,9 @@ export function invalidFieldError(context: string, errors: AjvError[]): RomanaEr
       message = problem ?? `${best.message ?? 'invalid'}, got ${showValue(best.data)}`;
       break;
     }
+    case 'type':
+      message = typeMessage(list, best);
+      break;
     case 'propertyNames':
       message = `key ${showValue(best.params['propertyName'])} is not a valid label key`;
       break;
@@ -142,7 +154,20 @@ export function invalidFieldError(context: string, errors: AjvError[]): RomanaEr
   return new RomanaError('InvalidInput', `${field}: ${message}`);
 }
 
+/** A failed `type`: every type of a union at that path (e.g. `must be null or integer`). */
+function typeMessage(list: AjvError[], best: AjvError): string {
+  if (best.instancePath === '' && (best.data === null || best.data === undefined)) {
+    return 'required, a JSON object';
+  }
+  const types = new Set(
+    list
+      .filter((e) => e.keyword === 'type' && e.instancePath === best.instancePath)
+      .map((e) => String(e.params['type'])),
+  );
+  return `must be ${[...types].join(' or ')}, got ${showValue(best.data)}`;
+}
+
 /** `.key` for a plain key, `["key"]` (JSON-escaped) for one holding other characters. */
-function fieldKey(key: string): string {
+export function fieldKey(key: string): string {
   return /^[\w$-]+$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
