@@ -214,7 +214,9 @@ export class PolicySync {
       .map((p) => p.id)
       .sort();
     let applied = failed;
+    let applies = 0;
     const tryApply = (closed: ReadonlySet<string>) => {
+      applies++;
       applied = this.desired(closed);
       return this.#applyAll(applied, true);
     };
@@ -222,18 +224,22 @@ export class PolicySync {
     let found = before.length > 0 ? await isolateRefused(before, tryApply) : undefined;
     if (found?.ok !== true) found = await isolateRefused(suspects, tryApply);
     if (!found.ok) throw new Error(message);
-    this.#report(found.refused);
+    this.#report(found.refused, applies);
     return applied;
   }
 
-  /** Logs and counts the refused policies (none: clears the report). */
-  #report(refused: RefusedPolicy[]): void {
+  /**
+   * Logs and counts the refused policies (none: clears the report); `applies`: how many the
+   * search took after the failed one.
+   */
+  #report(refused: RefusedPolicy[], applies = 0): void {
     this.#refused = refused;
     this.metrics?.refusedPolicies.reset();
     for (const r of refused) {
       this.log('warn', 'policy refused by the kernel: its pods stay isolated without its rules', {
         policy: r.id,
         err: r.message,
+        applies,
       });
       this.metrics?.refusedPolicies.set({ policy: r.id }, 1);
     }

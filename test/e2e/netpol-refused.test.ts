@@ -177,8 +177,11 @@ describe('a policy the kernel refuses', { timeout: 90_000 }, () => {
       ['kube.x.c'],
     );
     assert.match(sync.refused[0]!.message, /in use|cannot be destroyed/i);
-    const warn = logs.find((l) => l.level === 'warn' && /refused/.test(l.msg));
-    assert.deepEqual((warn?.extra as { policy?: string }).policy, 'kube.x.c');
+    const warns = () => logs.filter((l) => l.level === 'warn' && /refused/.test(l.msg));
+    const extra = () => warns().at(-1)?.extra as { policy?: string; applies?: number };
+    assert.equal(warns().length, 1);
+    // All closed; all open (refused); a and b open; c open (refused); c closed again.
+    assert.deepEqual(extra(), { ...extra(), policy: 'kube.x.c', applies: 5 });
     const text = await metrics.registry.metrics();
     assert.match(text, /romana_policy_refused\{policy="kube\.x\.c"\} 1/);
     // The literal rules: a's and b's chains hold their rules, c's chain is empty but c is isolated.
@@ -200,6 +203,10 @@ describe('a policy the kernel refuses', { timeout: 90_000 }, () => {
       ['kube.x.c'],
     );
     assert.deepEqual(mismatches([policies[0]!, policies[1]!, closedC]), []);
+
+    // The one refused last time is searched first: c closed; c open (refused); c closed again.
+    assert.equal(warns().length, 2);
+    assert.deepEqual(extra(), { ...extra(), policy: 'kube.x.c', applies: 3 });
 
     // The cause removed: the next apply installs the policy and clears the report.
     node.run(['iptables', '-F', 'PSOL-HOLD']);
