@@ -224,3 +224,93 @@ describe('a policy the kernel refuses', { timeout: 90_000 }, () => {
     assert.deepEqual(exec.writes.slice(writes), []);
   });
 });
+
+describe(
+  'a 2.x policy the kernel refuses (romana mode, same apply path)',
+  { timeout: 60_000 },
+  () => {
+    let node: TestNetns;
+    after(() => node?.remove());
+
+    it('is left out (ingress is denied by default), the other is applied, then installed', async () => {
+      node = createNetns(uniqueNetnsName('psol-r'));
+      const logs: { level: string; msg: string; extra?: object }[] = [];
+      const log = (level: string, msg: string, extra?: object) => logs.push({ level, msg, extra });
+      const blocks = () => [
+        {
+          revision: 1,
+          cidr: '10.9.1.0/28',
+          network: 'net',
+          tenant: 'a',
+          segment: 'back',
+          host: 'h1',
+          allocated_ip_count: 1,
+        },
+      ];
+      const sync = new PolicySync(node.exec, 'h1', blocks, log, undefined, 'romana', [4]);
+      const target = [{ tenant_id: 'a', segment_id: 'back' }];
+      const fromCidr = {
+        id: 'from-cidr',
+        direction: 'ingress',
+        applied_to: target,
+        ingress: [{ peers: [{ cidr: '192.0.2.0/24' }], rules: [{ protocol: 'tcp', ports: [80] }] }],
+      };
+      // Peer tenant zz has no block: its set exists only because this policy names it.
+      const fromZz = {
+        id: 'from-zz',
+        direction: 'ingress',
+        applied_to: target,
+        ingress: [{ peers: [{ tenant_id: 'zz', segment_id: 'q' }], rules: [{ protocol: 'tcp' }] }],
+      };
+      sync.replace([fromCidr, fromZz] as Policy[]);
+      const all = new Set(sync.desired().sets.map((s) => s.name));
+      sync.replace([fromCidr] as Policy[]);
+      const without = new Set(sync.desired().sets.map((s) => s.name));
+      const own = [...all].filter((n) => !without.has(n));
+      assert.equal(own.length, 1, `one set of its own: ${[...all].join(' ')}`);
+      const set = own[0]!;
+      node.run(['ipset', 'create', set, 'hash:ip']);
+      node.run(['iptables', '-N', 'PSOL-HOLD']);
+      node.run([
+        'iptables',
+        '-A',
+        'PSOL-HOLD',
+        '-m',
+        'set',
+        '--match-set',
+        set,
+        'src',
+        '-j',
+        'RETURN',
+      ]);
+
+      sync.replace([fromCidr, fromZz] as Policy[]);
+      await sync.sync();
+      assert.equal(sync.healthy, true);
+      assert.deepEqual(
+        sync.refused.map((r) => r.id),
+        ['from-zz'],
+      );
+      const warn = logs.find((l) => l.level === 'warn' && /refused/.test(l.msg));
+      assert.equal((warn?.extra as { policy?: string }).policy, 'from-zz');
+      const romana = () =>
+        node
+          .run(['iptables-save', '-t', 'filter'])
+          .split('\n')
+          .filter((l) => l.startsWith('-A ROMANA-'))
+          .join('\n');
+      let save = romana();
+      assert.match(save, /-A ROMANA-P-[0-9a-f]+_X -s 192\.0\.2\.0\/24 /);
+      assert.doesNotMatch(save, new RegExp(`--match-set ${set} `));
+      assert.match(save, /-A ROMANA-FORWARD-IN .*DefaultDrop.* -j DROP/);
+
+      node.run(['iptables', '-F', 'PSOL-HOLD']);
+      node.run(['iptables', '-X', 'PSOL-HOLD']);
+      sync.requestFull();
+      await sync.sync();
+      assert.deepEqual(sync.refused, []);
+      save = node.run(['iptables-save', '-t', 'filter']);
+      assert.match(save, new RegExp(`--match-set ${set} src`));
+    });
+  },
+);
