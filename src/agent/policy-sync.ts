@@ -233,6 +233,7 @@ export class PolicySync {
    * search took after the failed one.
    */
   #report(refused: RefusedPolicy[], applies = 0): void {
+    if (refused.length === 0 && this.#refused.length === 0) return;
     this.#refused = refused;
     this.metrics?.refusedPolicies.reset();
     for (const r of refused) {
