@@ -55,6 +55,12 @@ export class AgentMetrics {
     help: 'Policies that could not be rendered (see the log for why)',
     registers: [this.registry],
   });
+  readonly refusedPolicies = new Gauge({
+    name: 'romana_policy_refused',
+    help: 'Policies whose part the kernel refused at the last apply (1 per policy; closed meanwhile)',
+    labelNames: ['policy'],
+    registers: [this.registry],
+  });
   readonly vips = new Gauge({
     name: 'romana_vips_held',
     help: 'VIP addresses this node holds on its primary link',

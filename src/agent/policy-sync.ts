@@ -21,6 +21,7 @@ import type { Exec } from '../exec.ts';
 import type { Family } from '../net/addr.ts';
 import {
   Firewall,
+  isKubePolicy,
   POLICY_FAMILIES,
   Renderer,
   type DesiredState,
@@ -30,6 +31,7 @@ import { KubeView, type AddressLike, type NamespaceLike } from './policy-kube.ts
 import type { AgentMetrics } from './metrics.ts';
 import type { Log } from './provision.ts';
 import { SingleFlight } from './single-flight.ts';
+import { isolateRefused, type RefusedPolicy } from './policy-isolate.ts';
 
 /**
  * How policies are enforced: `romana` (2.x: pod ingress denied unless allowed, egress policies
@@ -64,6 +66,7 @@ export class PolicySync {
   readonly #kube: KubeView | undefined;
   #full = true;
   #render = true;
+  #refused: RefusedPolicy[] = [];
   healthy = false;
 
   constructor(
@@ -122,9 +125,21 @@ export class PolicySync {
     this.#render = true;
   }
 
-  desired(): DesiredState {
+  /** The policies the kernel refused at the last apply (closed meanwhile), with its message. */
+  get refused(): readonly RefusedPolicy[] {
+    return this.#refused;
+  }
+
+  /** The desired state; the policies in `closed` in their closed form (see `closedForm`). */
+  desired(closed?: ReadonlySet<string>): DesiredState {
     const end = this.metrics?.policyRenderSeconds.startTimer();
-    const policies = [...this.#policies.values()];
+    let policies = [...this.#policies.values()];
+    if (closed !== undefined && closed.size > 0) {
+      policies = policies.flatMap((p) => {
+        const c = closed.has(p.id) ? closedForm(p) : false;
+        return c === false ? [p] : (c ?? []);
+      });
+    }
     const d = this.#kube
       ? this.#kube.render(policies, this.blocks(), this.hostname)
       : this.#renderer.render(policies, this.blocks(), this.hostname);
@@ -154,12 +169,14 @@ export class PolicySync {
         if (await this.#patchAll(changes)) return;
       }
       this.#render = false;
-      const desired = this.desired();
+      let desired = this.desired();
       for (const s of desired.skipped) {
         this.log('warn', 'policy not enforced', { policy: s.id, problems: s.problems });
       }
       const end = this.metrics?.policyApplySeconds.startTimer();
-      for (const fw of this.#firewalls) await fw.apply(desired, { fromLastApplied: !full });
+      const failure = await this.#applyAll(desired, !full);
+      if (failure === undefined) this.#report([]);
+      else desired = await this.#isolate(desired, failure);
       end?.();
       this.metrics?.policyRules.set(desired.chains.reduce((n, c) => n + c.rules.length, 0));
       this.metrics?.managedSets.set(desired.sets.length);
@@ -174,10 +191,80 @@ export class PolicySync {
     }
   }
 
+  /** Applies `desired` on every family; the failure's message, or undefined when all took it. */
+  async #applyAll(desired: DesiredState, fromLastApplied: boolean): Promise<string | undefined> {
+    try {
+      for (const fw of this.#firewalls) await fw.apply(desired, { fromLastApplied });
+      return undefined;
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  /**
+   * After a failed apply: finds the policies whose part the kernel refuses, applies every
+   * other policy with them closed, and returns the state applied. The policies refused last
+   * time are searched first (cheap when nothing else changed); throws when no policy's closed
+   * form makes the kernel take the rest.
+   */
+  async #isolate(failed: DesiredState, message: string): Promise<DesiredState> {
+    const skipped = new Set(failed.skipped.map((s) => s.id));
+    const suspects = [...this.#policies.values()]
+      .filter((p) => !skipped.has(p.id) && closedForm(p) !== false)
+      .map((p) => p.id)
+      .sort();
+    let applied = failed;
+    let applies = 0;
+    const tryApply = (closed: ReadonlySet<string>) => {
+      applies++;
+      applied = this.desired(closed);
+      return this.#applyAll(applied, true);
+    };
+    const before = this.#refused.map((r) => r.id).filter((id) => suspects.includes(id));
+    let found = before.length > 0 ? await isolateRefused(before, tryApply) : undefined;
+    if (found?.ok !== true) found = await isolateRefused(suspects, tryApply);
+    if (!found.ok) throw new Error(message);
+    this.#report(found.refused, applies);
+    return applied;
+  }
+
+  /**
+   * Logs and counts the refused policies (none: clears the report); `applies`: how many the
+   * search took after the failed one.
+   */
+  #report(refused: RefusedPolicy[], applies = 0): void {
+    if (refused.length === 0 && this.#refused.length === 0) return;
+    this.#refused = refused;
+    this.metrics?.refusedPolicies.reset();
+    for (const r of refused) {
+      this.log('warn', 'policy refused by the kernel: its pods stay isolated without its rules', {
+        policy: r.id,
+        err: r.message,
+        applies,
+      });
+      this.metrics?.refusedPolicies.set({ policy: r.id }, 1);
+    }
+  }
+
   /** Member changes on every family; false (apply a full state) when one family cannot. */
   async #patchAll(changes: Parameters<Firewall['patchSets']>[0]): Promise<boolean> {
     let all = true;
     for (const fw of this.#firewalls) all = (await fw.patchSets(changes)) && all;
     return all;
   }
+}
+
+/**
+ * A policy's closed form, applied while the kernel refuses its own part: it keeps the pods it
+ * selects as isolated as it makes them, and allows nothing. Kubernetes form: the same targets
+ * and `policyTypes` (made explicit) with no rules. 2.x ingress policy: left out (pod ingress
+ * is denied by default in that mode). `false`: none exists (a 2.x egress policy blocks, so
+ * leaving it out would widen traffic); such a policy is never set aside.
+ */
+export function closedForm(p: Policy): Policy | undefined | false {
+  if (isKubePolicy(p)) {
+    const types = p.policyTypes ?? (p.egress?.length ? ['Ingress', 'Egress'] : ['Ingress']);
+    return { ...p, policyTypes: [...types], ingress: [], egress: [] };
+  }
+  return p.direction === 'ingress' ? undefined : false;
 }
