@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { allocationsArb, rootsArb, toMap } from '../../test/helpers/nested-topology.ts';
 import { Ipam, type GroupOrHost } from '../ipam/index.ts';
 import { Cidr } from '../net/addr.ts';
-import { announce, announceAll } from './announce.ts';
+import { announce, announceAll, isEcmp } from './announce.ts';
 
 /** Each host's leaf group CIDR, read from the map as romanad returns it (with group CIDRs). */
 function leafGroups(map: GroupOrHost[], netCidr: string): Map<string, string> {
@@ -34,18 +34,21 @@ const overlap = (a: string, b: string) => {
 const caseArb = fc.record({
   roots: rootsArb,
   allocations: allocationsArb(40),
-  ecmp: fc.boolean(),
+  /** ECMP off, or on from the publisher's flag, the topology's `ecmp`, or both. */
+  ecmpFrom: fc.constantFrom('off', 'flag', 'topology', 'both'),
 });
 
 describe('announce over random nested topologies', () => {
   it('never announces a prefix that can hold another host’s addresses; covers its own', () => {
     fc.assert(
-      fc.property(caseArb, ({ roots, allocations, ecmp }) => {
+      fc.property(caseArb, ({ roots, allocations, ecmpFrom }) => {
+        const ecmp = ecmpFrom !== 'off';
         const { map, hosts } = toMap(roots);
         const ipam = new Ipam();
+        const inTopology = ecmpFrom === 'topology' || ecmpFrom === 'both';
         ipam.updateTopology({
           networks: [{ name: 'pods', cidr: '10.0.0.0/12', block_mask: 28 }],
-          topologies: [{ networks: ['pods'], map }],
+          topologies: [{ networks: ['pods'], map, ...(inTopology ? { ecmp: true } : {}) }],
         });
         const wanted: Array<[string, string]> = hosts.map((h) => [h, 't1']);
         for (const [i, tenant] of allocations) wanted.push([hosts[i % hosts.length]!, tenant]);
@@ -56,7 +59,7 @@ describe('announce over random nested topologies', () => {
         const all = announceAll(hosts, {
           topology,
           blocks,
-          ecmpNetworks: new Set(ecmp ? ['pods'] : []),
+          ecmpNetworks: new Set(ecmpFrom === 'flag' || ecmpFrom === 'both' ? ['pods'] : []),
         });
         for (const self of hosts) {
           const own = groups.get(self)!;
@@ -137,5 +140,44 @@ describe('announce over random nested topologies', () => {
       ecmp.map((a) => [a.prefix, a.kind, a.group]),
       [['10.112.128.0/17', 'ecmp-group', 'rack-2']],
     );
+  });
+
+  it("announces the group whole from the topology's ecmp, without the flag", () => {
+    const ipam = new Ipam();
+    const map = [
+      { name: 'rack-1', groups: [{ name: 'h1', ip: '192.168.1.11' }] },
+      {
+        name: 'rack-2',
+        groups: [
+          { name: 'h3', ip: '192.168.2.11' },
+          { name: 'h4', ip: '192.168.2.12' },
+        ],
+      },
+    ];
+    const networks = [{ name: 'pods', cidr: '10.112.0.0/16', block_mask: 28 }];
+    ipam.updateTopology({ networks, topologies: [{ networks: ['pods'], map }] });
+    ipam.allocate({ name: 'p3', host: 'h3' });
+    const decide = () => {
+      const topology = ipam.getTopology();
+      const blocks = ipam.listAllBlocks().blocks;
+      const all = announceAll(['h1', 'h3', 'h4'], { topology, blocks });
+      return [...all].map(([h, out]) => [h, out.map((a) => `${a.prefix} ${a.kind}`)]);
+    };
+    assert.deepEqual(decide(), [
+      ['h1', ['10.112.0.0/17 group']],
+      ['h3', ['10.112.128.0/28 block']],
+      ['h4', []],
+    ]);
+    // The same document with `ecmp: true`: both hosts of rack-2 announce it whole; rack-1 (h1
+    // alone) is its own group either way.
+    ipam.updateTopology({ networks, topologies: [{ networks: ['pods'], map, ecmp: true }] });
+    assert.deepEqual(decide(), [
+      ['h1', ['10.112.0.0/17 ecmp-group']],
+      ['h3', ['10.112.128.0/17 ecmp-group']],
+      ['h4', ['10.112.128.0/17 ecmp-group']],
+    ]);
+    assert.equal(isEcmp({ networks: ['pods'], map: [] }, new Set(['pods'])), true);
+    assert.equal(isEcmp({ networks: ['pods'], map: [], ecmp: true }, new Set()), true);
+    assert.equal(isEcmp({ networks: ['pods'], map: [] }, new Set(['other'])), false);
   });
 });

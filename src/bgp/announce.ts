@@ -6,7 +6,8 @@
  *   prefix: every block carved inside it can only ever be this host's, and the prefix does not
  *   change as blocks come and go.
  * - Every other block of this host is announced on its own (its group holds other hosts too).
- * - With ECMP on for a topology (named by any of its networks), every host of a group announces
+ * - With ECMP on for a topology (its `ecmp: true` in romanad's document, or any of its networks
+ *   named by the publisher's `--ecmp-network`: either turns it on), every host of a group announces
  *   the group's whole prefix instead: the ToR then holds one route to the group with one next
  *   hop per host, and a host that receives traffic for a neighbour's pod forwards it on the
  *   group's shared segment. That prefix covers the other hosts' blocks of the same group, and no
@@ -15,7 +16,12 @@
  * Never is a prefix announced that could hold an address of another host outside the ECMP case
  * above (property tested in `announce.property.test.ts`).
  */
-import type { BlockView, GroupOrHost, TopologyUpdateRequest } from '../ipam/index.ts';
+import type {
+  BlockView,
+  GroupOrHost,
+  TopologyDefinition,
+  TopologyUpdateRequest,
+} from '../ipam/index.ts';
 import { BOTH_FAMILIES, Cidr } from '../net/addr.ts';
 import { Aggregates, hostGroup, soleHostGroups, sortByPrefix } from '../net/aggregate.ts';
 
@@ -44,7 +50,8 @@ export interface AnnounceInput {
   blocks: ReadonlyArray<Pick<BlockView, 'cidr' | 'network' | 'host'>>;
   /**
    * Networks whose topology announces each host group whole from every host of the group
-   * (ECMP at the ToR). A topology is ECMP when any of its networks is listed. Default: none.
+   * (ECMP at the ToR), from `--ecmp-network`. A topology is ECMP when any of its networks is
+   * listed here or its document says `ecmp: true`. Default: none.
    */
   ecmpNetworks?: ReadonlySet<string>;
 }
@@ -74,7 +81,7 @@ export function announce(input: AnnounceInput): Announcement[] {
     if (net === undefined) continue;
     // A map of hosts has no group entry of its own: the network is its group.
     const root: GroupOrHost = { name: net.name, cidr: net.cidr, groups: t.map };
-    if (t.networks.some((n) => ecmp.has(n))) {
+    if (isEcmp(t, ecmp)) {
       const g = hostGroup([root], input.self);
       if (g !== undefined) {
         add(g.cidr, {
@@ -105,6 +112,17 @@ export function announce(input: AnnounceInput): Announcement[] {
     add(cidr, { network: b.network, kind: 'block', reason: `block ${b.cidr} of this host` });
   }
   return sortByPrefix([...out.values()], (a) => a.prefix);
+}
+
+/**
+ * Whether a topology announces its groups whole from every host: its own `ecmp: true`, or one
+ * of its networks named by `--ecmp-network`. The flag only adds: it cannot turn off a
+ * topology's `ecmp`.
+ *
+ * @example isEcmp({ networks: ['pods'], map: [], ecmp: true }, new Set()) // true
+ */
+export function isEcmp(t: TopologyDefinition, flagNetworks: ReadonlySet<string>): boolean {
+  return t.ecmp === true || t.networks.some((n) => flagNetworks.has(n));
 }
 
 /**

@@ -92,7 +92,8 @@ function options(cmd: Command): Command {
     .addOption(
       new Option(
         '--ecmp-network <name>',
-        "announce this network's host groups whole from each of their hosts (repeatable)",
+        "announce this network's host groups whole from each of their hosts (repeatable); " +
+          "adds to the topology's own `ecmp: true` (either turns ECMP on, the flag cannot turn it off)",
       )
         .default([])
         .argParser(list),

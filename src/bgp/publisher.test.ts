@@ -261,4 +261,31 @@ describe('publisher: a host removed from romanad announces nothing', { timeout: 
     await until('the new rack-1 to be announced', async () => announced()[0] === rack1);
     assert.deepEqual(announced(), [rack1]);
   });
+
+  it("follows the topology's ecmp: a shared group is announced whole once it is on", async () => {
+    // rack-1 holds h1 and h2: without ECMP, h1 (no block) announces nothing...
+    const shared = (ecmp: boolean) => {
+      const t: ReturnType<typeof topology> & { topologies: Array<{ ecmp?: boolean }> } =
+        topology(true);
+      t.topologies[0]!.map[0]!.groups.push({ name: 'h2', ip: '10.9.0.3' });
+      if (ecmp) t.topologies[0]!.ecmp = true;
+      return t;
+    };
+    await api('POST', '/topology', shared(false));
+    await until(
+      'nothing announced',
+      async () => announced().length === 0 && publisher.announcements.length === 0,
+    );
+    // ...with the topology's `ecmp: true` (no --ecmp-network), rack-1 whole, from each host.
+    await api('POST', '/topology', shared(true));
+    const rack1 = await groupCidr('rack-1');
+    await until(
+      'rack-1 announced whole',
+      async () => announced()[0] === rack1 && publisher.announcements.length === 1,
+    );
+    assert.deepEqual(
+      publisher.announcements.map((a) => [a.prefix, a.kind, a.group]),
+      [[rack1, 'ecmp-group', 'rack-1']],
+    );
+  });
 });

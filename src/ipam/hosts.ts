@@ -3,7 +3,7 @@
  * (releasing its blocks and every address name in them), update tags and Kubernetes info.
  */
 import { invalidInput, RomanaError } from '../errors.ts';
-import { Addr, IPV4_ONLY, IPV6_ONLY } from './addr.ts';
+import { Addr, BOTH_FAMILIES, Cidr, IPV4_ONLY, IPV6_ONLY } from './addr.ts';
 import type { Host } from './model.ts';
 import { State, type HostInput } from './state.ts';
 import { formatTags, isObject } from './topology.ts';
@@ -82,10 +82,30 @@ function parseK8sInfo(raw: unknown): Record<string, unknown> {
 /** Adds a host to every network whose topology has an eligible group for it. */
 export function addHost(s: State, r: HostRequest): Host {
   const input = parseHostRequest(r);
+  checkOutsideVipPool(s, input);
   const host = s.addHost(input);
   if (host === undefined) throw State.noSuitableGroup(input);
   s.revisions.topology++;
   return host;
+}
+
+/** A host's addresses lie outside the topology's VIP pool (`vip_cidr`). */
+function checkOutsideVipPool(s: State, input: HostInput): void {
+  const pool = s.request.vip_cidr;
+  if (pool !== undefined) {
+    const cidr = Cidr.parse(pool, 'vip_cidr', BOTH_FAMILIES);
+    for (const [field, a] of [
+      ['ip', input.ip],
+      ['ip6', input.ip6],
+    ] as const) {
+      if (a !== undefined && a !== null && cidr.containsAddr(a)) {
+        throw invalidInput(
+          `${field}: '${a.toString()}' lies inside the topology's vip_cidr ${pool}, whose addresses go to VIPs`,
+          { resourceType: 'host', semantic: true },
+        );
+      }
+    }
+  }
 }
 
 /** Removes a host; its blocks go back to their groups, their address names are dropped. */

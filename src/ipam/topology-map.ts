@@ -3,7 +3,7 @@
  * form, and the hosts' addresses (`ip` IPv4, `ip6` IPv6) checked against the networks.
  */
 import { hostIpProblem, LABEL_MAX, nameProblem, textProblem } from '../names.ts';
-import { Addr, IPV4_ONLY, IPV6_ONLY, type Family } from './addr.ts';
+import { Addr, IPV4_ONLY, IPV6_ONLY, type Cidr, type Family } from './addr.ts';
 import {
   isObject,
   refuseUnknownKeys,
@@ -103,6 +103,7 @@ export function checkHostIps(
   topologies: TopologyDefinition[],
   networks: ParsedNetwork[],
   p: Problems,
+  vipCidr?: Cidr,
 ): void {
   const visit = (list: GroupOrHost[], path: string): void => {
     list.forEach((g, i) => {
@@ -121,6 +122,9 @@ export function checkHostIps(
             `${at}.${field}`,
             `'${text}' lies inside network ${inside.spec.name} (${inside.spec.cidr.toString()}), whose addresses go to pods`,
           );
+        }
+        if (vipCidr?.containsAddr(addr) === true) {
+          p.add(`${at}.${field}`, `'${text}' lies inside vip_cidr ${vipCidr.toString()}`);
         }
       }
       if (g.groups !== undefined) visit(g.groups, `${at}.groups`);

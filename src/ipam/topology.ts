@@ -4,7 +4,7 @@
  * order the original checks them, each prefixed with the path of the offending field.
  */
 import { nameProblem } from '../names.ts';
-import { BOTH_FAMILIES, Cidr, type Family } from './addr.ts';
+import { Addr, BOTH_FAMILIES, Cidr, specialUse, type Family } from './addr.ts';
 import { carveNetwork, type GroupSpec } from './carve.ts';
 import { checkHostIps, normalizeMap } from './topology-map.ts';
 
@@ -37,12 +37,22 @@ export interface GroupOrHost {
 export interface TopologyDefinition {
   networks: string[];
   map: GroupOrHost[];
+  /**
+   * Every host of a group announces the group's whole prefix over BGP (ECMP at the ToR), read
+   * by romana-route-publisher. Absent means false.
+   */
+  ecmp?: boolean;
 }
 
 /** The document accepted by `POST /topology` and returned by `GET /topology`. */
 export interface TopologyUpdateRequest {
   networks: NetworkDefinition[];
   topologies: TopologyDefinition[];
+  /**
+   * The pool (one CIDR, IPv4 or IPv6) that romana-listener takes `{"auto": true}` Service VIPs
+   * from when it runs without `--vip-cidr`. Outside every network and every host address.
+   */
+  vip_cidr?: string;
 }
 
 /** A validated network. */
@@ -75,9 +85,9 @@ export function defaultBlockMask(f: Family): number {
   return f === 4 ? DEFAULT_BLOCK_MASK : DEFAULT_BLOCK_MASK_V6;
 }
 
-const ROOT_KEYS = ['networks', 'topologies'];
+const ROOT_KEYS = ['networks', 'topologies', 'vip_cidr'];
 const NETWORK_KEYS = ['name', 'cidr', 'block_mask', 'tenants'];
-const TOPOLOGY_KEYS = ['networks', 'map'];
+const TOPOLOGY_KEYS = ['networks', 'map', 'ecmp'];
 
 /** Collects problems; each is `path: message`. */
 export class Problems {
@@ -125,7 +135,8 @@ export function parseTopology(
   const networks = parseNetworks(input['networks'], p);
   checkOverlaps(networks, p);
   const { trees, topologies } = parseTopologies(input['topologies'], networks, p);
-  if (p.list.length === 0) checkHostIps(topologies, networks, p);
+  const vipCidr = parseVipCidr(input['vip_cidr'], networks, p);
+  if (p.list.length === 0) checkHostIps(topologies, networks, p, vipCidr);
   for (const n of networks) {
     if (!trees.has(n.spec.name) && n.valid) {
       p.add(
@@ -140,6 +151,7 @@ export function parseTopology(
     networks: specs.map(networkDefinitionOf),
     topologies,
   };
+  if (vipCidr !== undefined) request.vip_cidr = vipCidr.toString();
   return { ok: true, spec: { networks: specs, trees, request } };
 }
 
@@ -269,6 +281,42 @@ function checkOverlaps(networks: ParsedNetwork[], p: Problems): void {
   }
 }
 
+/**
+ * The optional VIP pool: a CIDR of either family, clear of every network (its addresses go to
+ * pods). Host addresses are checked with the map's (`checkHostIps`).
+ */
+function parseVipCidr(raw: unknown, networks: ParsedNetwork[], p: Problems): Cidr | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'string') {
+    p.add(
+      'vip_cidr',
+      `must be a CIDR string (a.b.c.d/n or an IPv6 address/n), got ${JSON.stringify(raw)}`,
+    );
+    return undefined;
+  }
+  let cidr: Cidr;
+  try {
+    cidr = Cidr.parse(raw, 'vip_cidr', BOTH_FAMILIES);
+  } catch (err) {
+    p.add('', (err as Error).message);
+    return undefined;
+  }
+  // Special ranges are aligned CIDRs at the ends of their parents: checking both ends suffices.
+  const special = specialUse(cidr.addr) ?? specialUse(Addr.fromBigInt(cidr.family, cidr.end));
+  if (special !== undefined) {
+    p.add('vip_cidr', `'${raw}' holds ${special.kind} addresses, which cannot be VIPs`);
+  }
+  for (const n of networks) {
+    if (n.valid && n.spec.cidr.overlaps(cidr)) {
+      p.add(
+        'vip_cidr',
+        `'${raw}' overlaps network ${n.spec.name} (${n.spec.cidr.toString()}), whose addresses go to pods`,
+      );
+    }
+  }
+  return cidr;
+}
+
 function parseTopologies(
   raw: unknown,
   networks: ParsedNetwork[],
@@ -300,7 +348,15 @@ function parseTopologies(
       return;
     }
     const normal = normalizeMap(map, `${path}.map`, p);
-    topologies.push({ networks: names.filter((n) => typeof n === 'string'), map: normal });
+    const def: TopologyDefinition = {
+      networks: names.filter((n) => typeof n === 'string'),
+      map: normal,
+    };
+    const ecmp = entry['ecmp'];
+    if (ecmp !== undefined && ecmp !== null && typeof ecmp !== 'boolean') {
+      p.add(`${path}.ecmp`, `must be true or false, got ${JSON.stringify(ecmp)}`);
+    } else if (ecmp === true) def.ecmp = true;
+    topologies.push(def);
     names.forEach((name: unknown, ni) => {
       const npath = `${path}.networks[${ni}]`;
       if (typeof name !== 'string') return p.add(npath, 'must be a network name');

@@ -4,7 +4,7 @@
  * where they are, blackouts survive, hosts registered before stay registered.
  */
 import { invalidTopology, RomanaError } from '../errors.ts';
-import { Addr } from './addr.ts';
+import { Addr, BOTH_FAMILIES, Cidr } from './addr.ts';
 import { allocateSpecific } from './alloc.ts';
 import { byStart } from './blackouts.ts';
 import { Group, Host, Network, smallestEligibleLeaf } from './model.ts';
@@ -26,6 +26,7 @@ export function buildUpdatedState(
   if (!parsed.ok) {
     throw invalidTopology(parsed.problems.join('\n'), { resourceId: 'topology' });
   }
+  checkVipPool(parsed.spec.request.vip_cidr, old);
   const next = new State(parsed.spec);
   next.seq = old.seq;
   for (const n of next.networks) n.revision = (old.byName.get(n.name)?.revision ?? 0) + 1;
@@ -44,6 +45,24 @@ export function buildUpdatedState(
     }
     throw err;
   }
+}
+
+/**
+ * The VIP pool holds no address of a host registered before (those of the map's hosts are
+ * checked with the document).
+ */
+function checkVipPool(pool: string | undefined, old: State): void {
+  if (pool === undefined) return;
+  const cidr = Cidr.parse(pool, 'vip_cidr', BOTH_FAMILIES);
+  const problems: string[] = [];
+  for (const h of old.hosts.values()) {
+    for (const a of [h.ip, h.ip6]) {
+      if (a !== null && cidr.containsAddr(a)) {
+        problems.push(`vip_cidr: '${pool}' holds ${a.toString()}, the address of host ${h.name}`);
+      }
+    }
+  }
+  if (problems.length > 0) throw invalidTopology(problems.join('\n'), { resourceId: 'topology' });
 }
 
 /** Hosts written in the document go to the groups that list them. */

@@ -186,11 +186,15 @@ export { addressOf };
  * padding groups left out (they are implied), user dummy groups kept.
  */
 export function getTopology(s: State): TopologyUpdateRequest {
-  const topologies: TopologyDefinition[] = s.networks.map((n) => ({
-    networks: [n.name],
-    map: mapOf(n.root),
-  }));
+  const topologies: TopologyDefinition[] = s.networks.map((n) => {
+    const t: TopologyDefinition = { networks: [n.name], map: mapOf(n.root) };
+    if (s.request.topologies.some((r) => r.ecmp === true && r.networks.includes(n.name))) {
+      t.ecmp = true;
+    }
+    return t;
+  });
   const networks = s.request.networks.filter((d) => s.byName.has(d.name));
+  const vipCidr = s.request.vip_cidr === undefined ? {} : { vip_cidr: s.request.vip_cidr };
   return {
     networks: networks.map((d) => {
       const n = s.byName.get(d.name)!;
@@ -202,6 +206,7 @@ export function getTopology(s: State): TopologyUpdateRequest {
       });
     }),
     topologies,
+    ...vipCidr,
   };
 }
 

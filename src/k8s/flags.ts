@@ -178,9 +178,11 @@ export function declareFlags(cmd: Command): Command {
     )
     .addOption(opt('--no-network-policies', 'do not follow NetworkPolicies into romanad policies'))
     .addOption(
-      opt('--vip-cidr <cidr>', 'pool of addresses for Services annotated {"auto": true}').argParser(
-        cidr,
-      ),
+      opt(
+        '--vip-cidr <cidr>',
+        'pool of addresses for Services annotated {"auto": true}; without it, the topology\'s ' +
+          'vip_cidr (GET /topology) is used and followed; when both are set this flag wins',
+      ).argParser(cidr),
     );
 }
 

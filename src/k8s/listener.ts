@@ -90,6 +90,11 @@ export class Listener {
         const k = v && VipSync.vipKey(v);
         if (k) this.#vipsQ.add(k);
       },
+      onVipCidr: (vipCidr) => {
+        if (o.vipPool !== undefined) return; // --vip-cidr wins
+        log.info({ vipCidr }, "the topology's VIP pool changed");
+        this.#vipsForAll();
+      },
       onError: (err) => {
         metrics.errors.inc({ where: 'romanad-watch' });
         log.warn({ err: err.message }, 'romanad watch interrupted; resuming');

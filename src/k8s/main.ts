@@ -118,7 +118,8 @@ const DESCRIPTION = `What it does:
   pods        → each pod address linked to its pod (labels, container ports); an address whose
                 pod is gone is released after --gc-grace, a finished pod's at once
   NetworkPolicies → romanad policies kube.<namespace>.<name> (created, edited, deleted)
-  services    → annotation romana.io/vip {"ip":"a.b.c.d"} or {"auto":true} (from --vip-cidr):
+  services    → annotation romana.io/vip {"ip":"a.b.c.d"} or {"auto":true} (from --vip-cidr,
+                else the topology's vip_cidr):
                 a VIP on a Ready node with a ready endpoint, in spec.externalIPs
 Several replicas may run: the holder of the Lease --lease-namespace/--lease-name acts.
 Durations: 500ms, 10s, 5m, 1h (a plain number is seconds). Every flag is also an environment

@@ -9,7 +9,7 @@ import { watchRomanad, type WatchEvent, type Watcher } from '../client/watch.ts'
 import type { TransportOptions } from '../client/http.ts';
 import type { HostRecord } from './node-host.ts';
 import type { PodLink } from './pod-link.ts';
-import type { Vip } from '../client/types.ts';
+import type { Topology, Vip } from '../client/types.ts';
 
 /** An address as romanad shows it, with its pod link. */
 export interface AddressRecord {
@@ -28,6 +28,8 @@ export interface MirrorOptions extends TransportOptions {
   /** An address changed: `now` undefined when it was released. */
   onAddress?(now: AddressRecord | undefined, previous: AddressRecord | undefined): void;
   onVip?(name: string): void;
+  /** The topology's VIP pool (`vip_cidr`) changed. */
+  onVipCidr?(vipCidr: string | undefined): void;
   onError?(err: Error): void;
 }
 
@@ -35,6 +37,8 @@ export class RomanadMirror {
   readonly hosts = new Map<string, HostRecord>();
   readonly addresses = new Map<string, AddressRecord>();
   readonly vips = new Map<string, Vip>();
+  /** The topology's VIP pool (`vip_cidr`); undefined when it has none. */
+  vipCidr: string | undefined;
   /** Addresses by the host that holds them. */
   readonly #byHost = new Map<string, Set<string>>();
   readonly #o: MirrorOptions;
@@ -53,18 +57,20 @@ export class RomanadMirror {
   async start(): Promise<void> {
     const { client } = this.#o;
     const ready = await client.call<{ revision: number }>('GET', '/readyz');
-    const [{ hosts }, addresses, vips] = await Promise.all([
+    const [{ hosts }, addresses, vips, topology] = await Promise.all([
       client.listHosts(),
       client.listAddresses(),
       client.listVips(),
+      client.getTopology(),
     ]);
+    this.#setVipCidr(topology.vip_cidr);
     for (const h of hosts) this.#putHost(h as HostRecord);
     for (const a of addresses) this.#putAddress(a as AddressRecord);
     for (const v of vips) this.#putVip(v);
     this.#loaded = true;
     this.#watcher = watchRomanad({
       ...this.#o,
-      kinds: ['hosts', 'addresses', 'vips'],
+      kinds: ['hosts', 'addresses', 'vips', 'topology'],
       fromRevision: ready.revision + 1,
       onEvent: (e) => this.#apply(e),
       onReset: () => this.#reset(),
@@ -106,7 +112,15 @@ export class RomanadMirror {
       if (e.type === 'put') this.#putVip(e.value as Vip);
       else this.vips.delete(e.id);
       this.#o.onVip?.(e.id);
+    } else if (kind === 'topology') {
+      this.#setVipCidr(e.type === 'put' ? (e.value as Topology).vip_cidr : undefined);
     }
+  }
+
+  #setVipCidr(vipCidr: string | undefined): void {
+    if (vipCidr === this.vipCidr) return;
+    this.vipCidr = vipCidr;
+    this.#o.onVipCidr?.(vipCidr);
   }
 
   #putHost(h: HostRecord): void {

@@ -30,6 +30,7 @@ import {
   placeVip,
   vipCandidates,
   vipName,
+  vipPool,
 } from './vip.ts';
 
 export interface VipSyncDeps {
@@ -41,6 +42,7 @@ export interface VipSyncDeps {
   mirror: RomanadMirror;
   log: Logger;
   metrics: ListenerMetrics;
+  /** `--vip-cidr`: wins over the topology's `vip_cidr` (read from the mirror). */
   pool?: Cidr;
 }
 
@@ -107,8 +109,10 @@ export class VipSync {
     const ip = req.kind === 'fixed' ? req.ip : this.#poolIp(vname, have);
     if (ip === undefined) {
       this.#d.log.warn(
-        { service: key },
-        this.#d.pool ? 'the VIP pool is full' : 'auto VIP but no --vip-cidr',
+        { service: key, pool: this.pool()?.toString() },
+        this.pool()
+          ? 'the VIP pool is full'
+          : "auto VIP but no pool: neither --vip-cidr nor the topology's vip_cidr",
       );
       return { againInMs: 30_000 };
     }
@@ -141,12 +145,24 @@ export class VipSync {
     return m;
   }
 
+  /** The pool of auto VIPs: `--vip-cidr`, else the topology's `vip_cidr`. */
+  pool(): Cidr | undefined {
+    const topology = this.#d.mirror.vipCidr;
+    if (this.#d.pool === undefined && this.#topologyPool?.text !== topology) {
+      this.#topologyPool = { text: topology, cidr: vipPool(undefined, topology) };
+    }
+    return this.#d.pool ?? this.#topologyPool?.cidr;
+  }
+
+  #topologyPool: { text: string | undefined; cidr: Cidr | undefined } | undefined;
+
   #poolIp(vname: string, have: Vip | undefined): string | undefined {
-    if (this.#d.pool === undefined) return undefined;
+    const pool = this.pool();
+    if (pool === undefined) return undefined;
     const used = new Set<string>();
     for (const v of this.#d.mirror.vips.values()) if (v.name !== vname) used.add(v.ip);
     for (const v of this.#written.values()) if (v.name !== vname) used.add(v.ip);
-    return pickPoolIp(this.#d.pool, used, have?.ip);
+    return pickPoolIp(pool, used, have?.ip);
   }
 
   #candidates(ns: string, name: string): string[] {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { V1EndpointSlice } from '@kubernetes/client-node';
 import { Cidr } from '../net/addr.ts';
-import { parseVipAnnotation, pickPoolIp, placeVip, vipCandidates } from './vip.ts';
+import { parseVipAnnotation, pickPoolIp, placeVip, vipCandidates, vipPool } from './vip.ts';
 
 describe('the VIP annotation', () => {
   it('reads a fixed address and auto, under the new key and both 2.x keys', () => {
@@ -128,5 +128,21 @@ describe('the VIP pool', () => {
         },
       ),
     );
+  });
+});
+
+describe('the VIP pool', () => {
+  it("is --vip-cidr when given (it wins), else the topology's vip_cidr, else none", () => {
+    const flag = Cidr.parse('192.168.99.0/29');
+    assert.equal(vipPool(flag, '192.168.98.0/29'), flag);
+    assert.equal(vipPool(flag, undefined), flag);
+    assert.equal(vipPool(undefined, '192.168.98.0/29')?.toString(), '192.168.98.0/29');
+    assert.equal(vipPool(undefined, 'fd00:98::/120')?.toString(), 'fd00:98::/120');
+    assert.equal(vipPool(undefined, undefined), undefined);
+  });
+
+  it('gives IPv6 addresses from an IPv6 pool', () => {
+    const pool = Cidr.parse('fd00:98::/126');
+    assert.equal(pickPoolIp(pool, new Set(['fd00:98::1'])), 'fd00:98::2');
   });
 });

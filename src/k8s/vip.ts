@@ -124,6 +124,17 @@ export function pickPoolIp(
   return undefined;
 }
 
+/**
+ * The pool `{"auto": true}` VIPs come from: `--vip-cidr` when given (it wins), else the
+ * topology's `vip_cidr`, else none.
+ *
+ * @example vipPool(undefined, '192.168.99.0/24')?.toString() // '192.168.99.0/24'
+ */
+export function vipPool(flag: Cidr | undefined, topology: string | undefined): Cidr | undefined {
+  if (flag !== undefined) return flag;
+  return topology === undefined ? undefined : Cidr.parse(topology, 'vip_cidr');
+}
+
 /** The VIP name of a Service in romanad: `<service>.<namespace>`. */
 export function vipName(namespace: string, service: string): string {
   return `${service}.${namespace}`;

@@ -1,5 +1,7 @@
 /**
- * ECMP at the ToR (`romana-route-publisher --ecmp-network pods`), in network namespaces with
+ * ECMP at the ToR (the topology's `ecmp: true`, which the publisher reads from romanad; e1 is
+ * also given `romana-route-publisher --ecmp-network pods`, e2 and e3 only the topology's
+ * option, so the ToR's merged route needs both ways to work), in network namespaces with
  * real BIRD 2: one ToR routing two subnets; rack-e holds hosts e1 and e2 (one group, both on
  * the ToR's first subnet), rack-f holds e3 on the second. With ECMP on, e1 and e2 both announce
  * rack-e's whole prefix: the ToR holds one route for the group with a next hop per host (BIRD
@@ -53,7 +55,8 @@ function startPublisher(h: string): void {
     ...['--token-file', path.join(f.dir, 'node.token'), '--config', conf(h), '--socket', sock(h)],
     ...['--local-as', String(HOSTS_AS), '--graceful-restart', '0', '--hold-time', '3'],
     ...['--keepalive-time', '1', '--connect-retry-time', '1', '--error-wait-time', '1'],
-    ...['--metrics-port', '0', '--log-level', 'warn', '--ecmp-network', 'pods'],
+    ...['--metrics-port', '0', '--log-level', 'warn'],
+    ...(h === 'e1' ? ['--ecmp-network', 'pods'] : []),
   ];
   const net = `--net=${netnsPath(f.nsOf(h))}`;
   procs.push(spawn('nsenter', [net, process.execPath, ...argv], { stdio: 'ignore' }));
@@ -107,6 +110,7 @@ describe('BGP with ECMP: every host of a group announces it whole', { timeout: 1
       topologies: [
         {
           networks: ['pods'],
+          ecmp: true,
           map: [
             {
               name: 'rack-e',

@@ -246,11 +246,13 @@ export const TopologyBody = Type.Object(
           map: Type.Optional(
             Type.Union([Type.Null(), Type.Array(Group as TSchema, { maxItems: 4096 })]),
           ),
+          ecmp: Type.Optional(Type.Union([Type.Null(), Type.Boolean()])),
         },
         closed,
       ),
       { maxItems: 1024 },
     ),
+    vip_cidr: Type.Optional(Type.Union([Type.Null(), text()])),
   },
   closed,
 );
