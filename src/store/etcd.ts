@@ -264,7 +264,9 @@ export class EtcdStore implements Store, Compactable {
       this.#writes.failed(err as Error, isNoSpace(err));
       throw err;
     }
-    this.#writes.succeeded(); // a lost compare too: etcd answered, its quota allowed the puts
+    // A lost compare too: etcd charges the puts against its quota whatever the compares decide.
+    // A transaction of deletes alone proves nothing: etcd allows deletes at its quota.
+    if (ops.some((op) => op.type === 'put')) this.#writes.succeeded();
     return { succeeded: res.succeeded, revision: Number(res.header.revision) };
   }
 

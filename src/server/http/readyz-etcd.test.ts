@@ -87,6 +87,9 @@ describe('/readyz and writes while etcd refuses writes (NOSPACE)', () => {
     assertError(await call(app, 'GET', '/readyz'), 503, 'Unavailable', reason);
     assert.equal((await call(app, 'GET', '/healthz')).status, 200);
     assert.equal((await call(app, 'GET', '/hosts/h1')).status, 200, 'reads are still served');
+    // etcd allows deletes at its quota: one going through does not make the store writable.
+    await store.txn([], [{ type: 'delete', key: 'no-such-key' }]);
+    assert.match(store.health().problem ?? 'writable', /database space exceeded/);
     // The probes go on being refused: no client write needed to keep the state right.
     await waitUntil(async () => store.writeProbes >= 2, 'two probes ran');
     assertError(await call(app, 'GET', '/readyz'), 503, 'Unavailable', reason);
@@ -104,6 +107,7 @@ describe('/readyz and writes while etcd refuses writes (NOSPACE)', () => {
     assert.doesNotMatch(await ctl('alarm', 'list'), /NOSPACE/);
     await waitUntil(async () => (await call(app, 'GET', '/readyz')).status === 200, 'ready');
     assert.equal(await store.revision(), revision, 'the probes changed nothing in etcd');
+    assert.equal(await ctl('get', '--prefix', '/romana-readyz/.write-probe'), '');
     const again = await call(app, 'POST', '/address', { name: 'pod-1', host: 'h1' });
     assert.equal(again.status, 200, again.text);
     assert.notEqual(again.text, first.text, 'one address handed out twice');
