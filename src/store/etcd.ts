@@ -7,6 +7,9 @@
  * no connection was established (the request cannot have reached etcd); after that, a failure
  * is reported as `Unavailable`, because the transaction may or may not have been applied and
  * only the caller, by re-reading, can tell. Each retry may pick another endpoint.
+ *
+ * Health: a write that fails (etcd out of space, unreachable) makes `health()` unwritable until
+ * a probe write succeeds again (`etcd-write-health.ts`), so `/readyz` follows.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFileSync, type PathOrFileDescriptor } from 'node:fs';
@@ -21,6 +24,7 @@ import {
 } from 'etcd3';
 import { RomanaError, invalidInput } from '../errors.ts';
 import { EtcdWatch } from './etcd-watch.ts';
+import { WriteHealth } from './etcd-write-health.ts';
 import { validateTxn } from './kv-state.ts';
 import type {
   Compactable,
@@ -146,6 +150,8 @@ class EndpointHealth {
 }
 
 const PAGE = 500;
+/** Key (under the prefix) of the write probe; never written (see `#probeWrite`). */
+const PROBE_KEY = '.write-probe';
 
 /**
  * A `Store` on an etcd v3 cluster.
@@ -162,6 +168,7 @@ export class EtcdStore implements Store, Compactable {
   readonly #attempts: number;
   readonly #watchProbeMs: number;
   readonly #health = new EndpointHealth();
+  readonly #writes = new WriteHealth(() => this.#probeWrite());
   #closed = false;
   #watches = new Set<Watch>();
 
@@ -248,9 +255,18 @@ export class EtcdStore implements Store, Compactable {
         ? { request_put: { key: this.#full(op.key), value: Buffer.from(op.value, 'utf8') } }
         : { request_delete_range: { key: this.#full(op.key) } },
     );
-    const res = await this.#call('write', 'txn', () =>
-      this.#client.kv.txn({ compare, success, failure: [] }),
-    );
+    let res;
+    try {
+      res = await this.#call('write', 'txn', () =>
+        this.#client.kv.txn({ compare, success, failure: [] }),
+      );
+    } catch (err) {
+      this.#writes.failed(err as Error, isNoSpace(err));
+      throw err;
+    }
+    // A lost compare too: etcd charges the puts against its quota whatever the compares decide.
+    // A transaction of deletes alone proves nothing: etcd allows deletes at its quota.
+    if (ops.some((op) => op.type === 'put')) this.#writes.succeeded();
     return { succeeded: res.succeeded, revision: Number(res.header.revision) };
   }
 
@@ -314,14 +330,42 @@ export class EtcdStore implements Store, Compactable {
     }
   }
 
-  /** Writable unless closed: an unreachable cluster shows in the requests themselves. */
+  /**
+   * Not writable while closed, and after a failed write until a write succeeds again (the
+   * problem is etcd's answer, e.g. "etcdserver: mvcc: database space exceeded").
+   */
   health(): StoreHealth {
-    return this.#closed ? { writable: false, problem: 'etcd store is closed' } : { writable: true };
+    if (this.#closed) return { writable: false, problem: 'etcd store is closed' };
+    const problem = this.#writes.problem;
+    return problem === undefined ? { writable: true } : { writable: false, problem };
+  }
+
+  /** Write probes run so far (see `health`); tests wait on it. */
+  get writeProbes(): number {
+    return this.#writes.probes;
+  }
+
+  /**
+   * A write that changes nothing but needs etcd's write quota: a put under a compare that never
+   * holds (a version below 0). etcd checks the quota on the puts a transaction holds whatever
+   * its compares decide, and refuses them while its NOSPACE alarm is raised; a delete would not
+   * prove anything (etcd allows deletes then). No revision, no watch event.
+   */
+  async #probeWrite(): Promise<void> {
+    const key = this.#full(PROBE_KEY);
+    await this.#call('write', 'write probe', () =>
+      this.#client.kv.txn({
+        compare: [{ key, target: 'Version', result: 'Less', version: 0 }],
+        success: [{ request_put: { key, value: Buffer.alloc(0) } }],
+        failure: [],
+      }),
+    );
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#writes.close();
     for (const w of [...this.#watches]) w.close();
     this.#client.close();
   }
@@ -347,6 +391,13 @@ export class EtcdStore implements Store, Compactable {
       return new RomanaError(
         'Unavailable',
         `etcd at ${this.endpoints} is unavailable (${what}): ${msg}`,
+        opts,
+      );
+    }
+    if (isNoSpace(err)) {
+      return new RomanaError(
+        'Unavailable',
+        `etcd at ${this.endpoints} refuses writes: ${msg}`,
         opts,
       );
     }
@@ -402,6 +453,11 @@ function isUnavailable(err: unknown): boolean {
       err.message,
     )
   );
+}
+
+/** etcd refuses writes: its backend is at the quota (the NOSPACE alarm). */
+function isNoSpace(err: unknown): boolean {
+  return err instanceof Error && /database space exceeded/.test(err.message);
 }
 
 /** The request cannot have reached etcd, so even a write may be retried. */

@@ -102,12 +102,19 @@ export interface EtcdCluster {
   stopAll(): Promise<void>;
 }
 
+/** How to start etcd: TLS, and extra command-line flags for every member. */
+export interface EtcdOptions {
+  tls?: EtcdTls;
+  /** Appended to each member's flags, e.g. `['--quota-backend-bytes', String(16 << 20)]`. */
+  extraArgs?: string[];
+}
+
 /**
  * Starts a single-member etcd and waits until it is healthy.
  *
  * @example const etcd = await startEtcd(); try { ... } finally { await etcd.stop(); }
  */
-export async function startEtcd(opts: { tls?: EtcdTls } = {}): Promise<EtcdHandle> {
+export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdHandle> {
   const c = await startEtcdCluster(1, opts);
   return {
     endpoints: c.endpoints,
@@ -130,11 +137,11 @@ export async function startEtcd(opts: { tls?: EtcdTls } = {}): Promise<EtcdHandl
  */
 export async function startEtcdCluster(
   n = 3,
-  opts: { tls?: EtcdTls; placement?: MemberPlacement[] } = {},
+  opts: EtcdOptions & { placement?: MemberPlacement[] } = {},
 ): Promise<EtcdCluster> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await tryStartCluster(n, opts.tls, opts.placement);
+      return await tryStartCluster(n, opts.tls, opts.placement, opts.extraArgs ?? []);
     } catch (err) {
       // A reserved port is nobody else's, but a program outside the tests may bind it first.
       if (attempt >= 3 || !/address already in use/.test(String(err))) throw err;
@@ -146,6 +153,7 @@ async function tryStartCluster(
   n: number,
   tls: EtcdTls | undefined,
   placement: MemberPlacement[] | undefined,
+  extraArgs: string[],
 ): Promise<EtcdCluster> {
   const scheme = tls === undefined ? 'http' : 'https';
   const root = mkdtempSync(path.join(os.tmpdir(), 'romana-etcd-'));
@@ -213,6 +221,7 @@ async function tryStartCluster(
       'stderr',
       '--log-level',
       'warn',
+      ...extraArgs,
     ];
     const command = m.netns === undefined ? [ETCD] : ['ip', 'netns', 'exec', m.netns, ETCD];
     const proc = spawn('sh', ['-c', WRAPPER, ...command, ...args], {
