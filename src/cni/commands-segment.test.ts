@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers/netns.ts';
 import { inOwnHostNamespace } from '../../test/helpers/own-host-netns.ts';
-import { startCniRomanad, type CniRomanad } from '../../test/helpers/cni-romanad.ts';
+import type { CniRomanad } from '../../test/helpers/cni-romanad.ts';
 import { startKubeApiServer, type KubeApiServer } from '../../test/helpers/kube-apiserver/index.ts';
 import { ProcessExec, type Exec } from '../exec.ts';
 import { cmdAdd, type Deps } from './commands.ts';
@@ -83,7 +83,10 @@ function inner(): void {
   }
 
   before(async () => {
+    // Loaded here, in the inner run only: the outer one needs no server.
+    const { startCniRomanad } = await import('../../test/helpers/cni-romanad.ts');
     romanad = await startCniRomanad('10.79.0.0/16', [{ name: HOST, ip: '192.168.97.1' }]);
+    const { startKubeApiServer } = await import('../../test/helpers/kube-apiserver/index.ts');
     kube = await startKubeApiServer();
   });
 
