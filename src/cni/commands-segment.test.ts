@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers/netns.ts';
 import { inOwnHostNamespace } from '../../test/helpers/own-host-netns.ts';
 import type { CniRomanad } from '../../test/helpers/cni-romanad.ts';
-import { startKubeApiServer, type KubeApiServer } from '../../test/helpers/kube-apiserver/index.ts';
+import type { KubeApiServer } from '../../test/helpers/kube-apiserver/index.ts';
 import { ProcessExec, type Exec } from '../exec.ts';
 import { cmdAdd, type Deps } from './commands.ts';
 import { deriveNames, parseNetConf, type CniEnv, type NetConf } from './config.ts';
