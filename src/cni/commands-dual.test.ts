@@ -9,6 +9,7 @@
  * again there with `nsenter`, and the outer run checks that the inner one passed. Needs root.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -94,6 +95,17 @@ function inner(): void {
     await app.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     api = new Romanad({ url });
+    // The chains romana-agent makes in both families, which divert rules jump to.
+    for (const tool of ['iptables', 'ip6tables']) {
+      for (const c of [
+        'ROMANA-INPUT',
+        'ROMANA-OUTPUT',
+        'ROMANA-FORWARD-IN',
+        'ROMANA-FORWARD-OUT',
+      ]) {
+        execFileSync(tool, ['-w', '-N', c]);
+      }
+    }
     close = async () => {
       await app.close();
       await service.close();
@@ -140,6 +152,18 @@ function inner(): void {
         );
         return true;
       });
+    });
+
+    it('with use_policy, ADD diverts the pod’s traffic of both families', async () => {
+      const e = podEnv(`e2${tag}00000`);
+      const { hostVeth } = deriveNames(e);
+      await cmdAdd(conf({ use_policy: true }), e, deps());
+      for (const tool of ['iptables-save', 'ip6tables-save']) {
+        const rules = execFileSync(tool, ['-t', 'filter'], { encoding: 'utf8' })
+          .split('\n')
+          .filter((l) => l.includes(hostVeth));
+        assert.equal(rules.length, 4, `${tool}: ${rules.join(' | ')}`);
+      }
     });
 
     it('a failed ADD logs both addresses it released; a failed repeat both it kept', async () => {
