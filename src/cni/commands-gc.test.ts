@@ -135,6 +135,24 @@ function inner(): void {
     });
   });
 
+  it('GC names every address it could not release, one after the other', async () => {
+    const names = [`b5${tag}.eth0`, `b6${tag}.eth0`];
+    const ips = await Promise.all(names.map((n) => allocated(n)));
+    const failing: Exec = {
+      run: (program, args, stdin) =>
+        args.includes('route') && ips.some((ip) => args.includes(`${ip}/32`))
+          ? Promise.reject(new Error('planted'))
+          : real.run(program, args, stdin),
+    };
+    await assert.rejects(cmdGc(gcNone(), deps([], failing)), (e: unknown) => {
+      assert.ok(e instanceof CniError);
+      assert.equal(e.code, CniCode.TryAgainLater);
+      assert.equal(e.details, names.map((n) => `${n}: Error: planted`).join('; '));
+      return true;
+    });
+    await cmdGc(gcNone(), deps());
+  });
+
   describe('an unexpected failure of the romanad client', () => {
     const broken = () =>
       new (class extends Romanad {
