@@ -85,8 +85,12 @@ export const scopes = {
       'src/cni/result.test.ts',
       'src/cni/main.test.ts',
       'src/cni/del.test.ts',
-      'src/cni/commands.test.ts',
+      // Runs every command (ADD, DEL, CHECK, STATUS, GC) in-process: it decides most mutants.
       'src/cni/commands-edges.test.ts',
+      'src/cni/commands-gc.test.ts',
+      'src/cni/commands.test.ts',
+      'src/cni/commands-segment.test.ts',
+      'src/cni/commands-dual.test.ts',
     ],
   },
   store: {

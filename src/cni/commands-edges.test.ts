@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers/netns.ts';
 import { inOwnHostNamespace } from '../../test/helpers/own-host-netns.ts';
-import { startCniRomanad, type CniRomanad } from '../../test/helpers/cni-romanad.ts';
+import type { CniRomanad } from '../../test/helpers/cni-romanad.ts';
 import { ProcessExec, type Exec } from '../exec.ts';
 import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, type Deps } from './commands.ts';
 import { deriveNames, parseNetConf, type CniEnv, type NetConf } from './config.ts';
@@ -90,6 +90,8 @@ function inner(): void {
   }
 
   before(async () => {
+    // Loaded here, in the inner run only: the outer one needs no server.
+    const { startCniRomanad } = await import('../../test/helpers/cni-romanad.ts');
     romanad = await startCniRomanad('10.78.0.0/16', [
       { name: HOST, ip: '192.168.98.1' },
       { name: 'edge-other', ip: '192.168.98.2' },

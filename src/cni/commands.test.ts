@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers/netns.ts';
 import { inOwnHostNamespace } from '../../test/helpers/own-host-netns.ts';
-import { startCniRomanad, type CniRomanad } from '../../test/helpers/cni-romanad.ts';
+import type { CniRomanad } from '../../test/helpers/cni-romanad.ts';
 import type { FaultyService } from '../../test/helpers/service.ts';
 import { ProcessExec, type Exec } from '../exec.ts';
 import { cmdAdd, type Deps } from './commands.ts';
@@ -117,6 +117,8 @@ function inner(): void {
   }
 
   before(async () => {
+    // Loaded here, in the inner run only: the outer one needs no server.
+    const { startCniRomanad } = await import('../../test/helpers/cni-romanad.ts');
     romanad = await startCniRomanad('10.77.0.0/16', [{ name: HOST, ip: '192.168.99.1' }]);
     ({ service, api } = romanad);
   });
