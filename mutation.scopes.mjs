@@ -22,10 +22,12 @@ export const scopes = {
       'src/ipam/snapshot.ts',
       'src/ipam/state.ts',
       'src/ipam/topology.ts',
+      'src/ipam/topology-map.ts',
       'src/ipam/update.ts',
       'src/ipam/views.ts',
     ],
     tests: [
+      'src/ipam/ipam-ipv6.test.ts',
       'src/ipam/ipam-topology.test.ts',
       'src/ipam/ipam-allocation.test.ts',
       'src/ipam/ipam-mutants.test.ts',
@@ -35,6 +37,7 @@ export const scopes = {
       'src/ipam/id-pool.property.test.ts',
       'src/net/addr.test.ts',
       'src/ipam/ipam-reuse.property.test.ts',
+      'src/ipam/ipam-dualstack.property.test.ts',
       // ~160 s a run on the shared machine: a narrowed run may leave it out (MUTATION_TESTS).
       'src/ipam/ipam-sequences.property.test.ts',
     ],
