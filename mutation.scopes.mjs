@@ -28,6 +28,8 @@ export const scopes = {
     ],
     tests: [
       'src/ipam/ipam-ipv6.test.ts',
+      'src/ipam/ipam-carry.test.ts',
+      'src/ipam/ipam-hosts-edges.test.ts',
       'src/ipam/ipam-topology.test.ts',
       'src/ipam/ipam-allocation.test.ts',
       'src/ipam/ipam-mutants.test.ts',
