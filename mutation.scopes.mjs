@@ -31,6 +31,7 @@ export const scopes = {
       'src/ipam/ipam-carry.test.ts',
       'src/ipam/ipam-hosts-edges.test.ts',
       'src/ipam/ipam-alloc-edges.test.ts',
+      'src/ipam/ipam-facade.test.ts',
       'src/ipam/ipam-topology.test.ts',
       'src/ipam/ipam-allocation.test.ts',
       'src/ipam/ipam-mutants.test.ts',
