@@ -32,6 +32,7 @@ export const scopes = {
       'src/ipam/ipam-hosts-edges.test.ts',
       'src/ipam/ipam-alloc-edges.test.ts',
       'src/ipam/ipam-facade.test.ts',
+      'src/ipam/topology-map.test.ts',
       'src/ipam/ipam-topology.test.ts',
       'src/ipam/ipam-allocation.test.ts',
       'src/ipam/ipam-mutants.test.ts',
