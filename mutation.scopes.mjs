@@ -34,6 +34,7 @@ export const scopes = {
       'src/ipam/ipam-facade.test.ts',
       'src/ipam/topology-map.test.ts',
       'src/ipam/topology-networks.test.ts',
+      'src/ipam/carve.test.ts',
       'src/ipam/ipam-topology.test.ts',
       'src/ipam/ipam-allocation.test.ts',
       'src/ipam/ipam-mutants.test.ts',
