@@ -35,6 +35,7 @@ export const scopes = {
       'src/ipam/topology-map.test.ts',
       'src/ipam/topology-networks.test.ts',
       'src/ipam/carve.test.ts',
+      'src/ipam/ipam-update-edges.test.ts',
       'src/ipam/ipam-topology.test.ts',
       'src/ipam/ipam-allocation.test.ts',
       'src/ipam/ipam-mutants.test.ts',
