@@ -5,7 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { isRomanaError } from '../errors.ts';
+import { addressOf, allocate } from './alloc.ts';
+import { addHost } from './hosts.ts';
 import { Ipam } from './ipam.ts';
+import { State } from './state.ts';
+import { parseTopology } from './topology.ts';
 import type { TopologyUpdateRequest } from './topology.ts';
 import { fourGroups, throwsCode } from './ipam.fixtures.ts';
 
@@ -69,6 +74,12 @@ describe('allocation around blackouts', () => {
       touched.slice(0, 2).map((t) => t.cidr),
       ['10.0.0.0/29', '10.0.0.8/29'],
     );
+    // Each skipped block is released after the one before it, and the block taken after them.
+    const seqs = touched.map((t) => t.state.released || t.state.acquired);
+    assert.ok(
+      seqs.every((q, i) => q > (i === 0 ? 1 : seqs[i - 1]!)),
+      `in order after the host's registration (1): ${seqs.slice(0, 3).join(', ')}…`,
+    );
     ipam.unBlackOut('10.0.0.0/19');
     assert.equal(next(ipam, 'q', 'u'), '10.0.0.0', 'the oldest skipped block first');
     assert.equal(next(ipam, 'r', 'v'), '10.0.0.8');
@@ -76,6 +87,65 @@ describe('allocation around blackouts', () => {
 });
 
 describe('allocation in each family', () => {
+  it('names both addresses of a dual-stack name already allocated', () => {
+    const ipam = dualStack();
+    ipam.allocate({ name: 'd', host: 'A', tenant: 'six' });
+    throwsCode(
+      () => ipam.allocate({ name: 'd', host: 'A' }),
+      'AlreadyExists',
+      'Address with name d already allocated: 10.0.0.0, fd00:10::',
+    );
+  });
+
+  it('lists every network of the family that has no room', () => {
+    const ipam = new Ipam();
+    ipam.updateTopology({
+      networks: [
+        { name: 'n1', cidr: '10.0.0.0/30', block_mask: 30 },
+        { name: 'n2', cidr: '10.1.0.0/30', block_mask: 30 },
+      ],
+      topologies: [{ networks: ['n1', 'n2'], map: [{ name: 'g' }] }],
+    });
+    ipam.addHost({ name: 'A', ip: '10.9.0.1' });
+    for (let i = 0; i < 8; i++) next(ipam, `p${i}`);
+    throwsCode(
+      () => next(ipam, 'p8'),
+      'NoAvailableIP',
+      'No available IP. Host A has no free address for : in network(s) n1, n2.',
+    );
+  });
+
+  it('looks for the networks of the empty tenant when none is given', () => {
+    const ipam = new Ipam();
+    ipam.updateTopology({
+      networks: [{ name: 'web', cidr: '10.1.0.0/16', tenants: ['web'] }],
+      topologies: [{ networks: ['web'], map: [{ name: 'g' }] }],
+    });
+    ipam.addHost({ name: 'A', ip: '10.9.0.1' });
+    assert.throws(
+      () => ipam.allocate({ name: 'p', host: 'A' }),
+      (e: unknown) =>
+        isRomanaError(e, 'NotFound') &&
+        e.message === 'No networks found for tenant .' &&
+        e.resourceType === 'tenant' &&
+        e.resourceId === '',
+    );
+  });
+
+  it('gives the text of a named address in its block', () => {
+    const parsed = parseTopology({
+      networks: [{ name: 'n', cidr: '10.0.0.0/16' }],
+      topologies: [{ networks: ['n'], map: [{ name: 'g' }] }],
+    });
+    assert.ok(parsed.ok);
+    const s = new State(parsed.spec);
+    addHost(s, { name: 'A', ip: '10.9.0.1' });
+    allocate(s, { name: 'p', host: 'A' });
+    const [loc] = allocate(s, { name: 'q', host: 'A' });
+    assert.equal(addressOf(loc!.block, 'q'), '10.0.0.1');
+    assert.equal(addressOf(loc!.block, 'p'), '10.0.0.0');
+  });
+
   it('gives a dual-stack tenant one address of each family, and an IPv4-only tenant one', () => {
     const ipam = dualStack();
     const both = ipam.allocate({ name: 'd', host: 'A', tenant: 'six' });

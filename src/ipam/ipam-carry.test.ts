@@ -65,6 +65,15 @@ describe('carrying addresses across a topology update', () => {
     refusedFor(ipam, doc('r2'), 'a', 'Host A not found in network net1, but it holds 10.0.0.0');
   });
 
+  it('refuses an address whose host now fits no network at all', () => {
+    const ipam = fourGroups({}, [{ name: 'r', assignment: { rack: 'r1' } }]);
+    ipam.addHost({ name: 'A', ip: '10.9.0.1', tags: { rack: 'r1' } });
+    ips(ipam, [['a', 'A']]);
+    const doc = ipam.getTopology();
+    doc.topologies[0]!.map = [{ name: 'r', assignment: { rack: 'r2' } }];
+    refusedFor(ipam, doc, 'a', 'Host A not found in network net1, but it holds 10.0.0.0');
+  });
+
   it('refuses a host placed in a group whose range does not hold its address', () => {
     const ipam = fourGroups({}, [{ name: 'g0' }, { name: 'g1' }]);
     ipam.addHost({ name: 'A', ip: '10.9.0.1' });
@@ -75,6 +84,39 @@ describe('carrying addresses across a topology update', () => {
       { name: 'g1', groups: [{ name: 'A', ip: '10.9.0.1' }] },
     ];
     refusedFor(ipam, doc, 'a', 'Cannot allocate IP 10.0.0.0 in group g1 (10.0.128.0/17) of host A');
+    // And the other way round: an address above the group the document gives its host.
+    const up = fourGroups({}, [{ name: 'g0' }, { name: 'g1' }]);
+    up.addHost({ name: 'A', ip: '10.9.0.1' });
+    up.addHost({ name: 'B', ip: '10.9.0.2' });
+    ips(up, [['b', 'B']]);
+    const down = up.getTopology();
+    down.topologies[0]!.map = [
+      { name: 'g0', groups: [{ name: 'B', ip: '10.9.0.2' }] },
+      { name: 'g1' },
+    ];
+    refusedFor(up, down, 'b', 'Cannot allocate IP 10.0.128.0 in group g0 (10.0.0.0/17) of host B');
+  });
+
+  it("keeps an address at its group's very first and last addresses", () => {
+    const ipam = new Ipam();
+    const doc: TopologyUpdateRequest = {
+      networks: [{ name: 'n', cidr: '10.0.0.0/29', block_mask: 30 }],
+      topologies: [{ networks: ['n'], map: [{ name: 'g0' }, { name: 'g1' }] }],
+    };
+    ipam.updateTopology(doc);
+    ipam.addHost({ name: 'A', ip: '10.9.0.1' });
+    const got = ips(ipam, [
+      ['p0', 'A'],
+      ['p1', 'A'],
+      ['p2', 'A'],
+      ['p3', 'A'],
+    ]);
+    assert.deepEqual(got, ['10.0.0.0', '10.0.0.1', '10.0.0.2', '10.0.0.3']);
+    ipam.updateTopology(doc);
+    assert.deepEqual(
+      ipam.listAddresses().map((a) => a.ip),
+      got,
+    );
   });
 
   it('refuses an address a blackout now covers', () => {
@@ -175,6 +217,16 @@ describe('carrying addresses across a topology update', () => {
         ['10.0.1.0/24', 'b', 'z', 'A'],
         ['10.1.0.0/24', 'a', '', 'A'],
       ],
+    );
+    // The free blocks made below are released in address order, each after the one before.
+    const freed = ipam
+      .toSnapshot()
+      .blocks.filter((b) => b.owner === null)
+      .map((b) => b.released);
+    assert.equal(freed.length, 254);
+    assert.ok(
+      freed.every((r, i) => r > (i === 0 ? 0 : freed[i - 1]!)),
+      `released in order: ${freed.slice(0, 4).join(', ')}…`,
     );
     assert.ok(
       held.every((b) => b.revision > 0),
