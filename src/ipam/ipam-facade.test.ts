@@ -66,6 +66,22 @@ describe('the Ipam engine', () => {
     );
   });
 
+  it("lists one network's blocks with its revision, and names a network it does not know", () => {
+    const ipam = fourGroups();
+    ipam.addHost({ name: 'A', ip: '10.9.0.1' });
+    ipam.allocate({ name: 'p', host: 'A' });
+    const view = ipam.listNetworkBlocks('net1');
+    assert.deepEqual(
+      [view.revision, view.blocks.map((b) => [b.cidr, b.allocated_ip_count])],
+      [2, [['10.0.0.0/29', 1]]],
+    );
+    throwsCode(
+      () => ipam.listNetworkBlocks('nope'),
+      'NotFound',
+      'Network with name nope not defined',
+    );
+  });
+
   it('lists the blocks changed since the last call, with their states, once', () => {
     const ipam = fourGroups();
     ipam.addHost({ name: 'A', ip: '10.9.0.1' });

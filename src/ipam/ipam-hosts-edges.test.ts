@@ -282,6 +282,36 @@ describe('blackouts at the edges', () => {
     );
   });
 
+  it('names the lowest address it would take in a block made before or after the others', () => {
+    // Same group: the lower block was made first.
+    const one = fourGroups({}, [{ name: 'only' }]);
+    one.addHost({ name: 'A', ip: '10.9.0.1' });
+    for (let i = 0; i < 16; i++) one.allocate({ name: `p${i}`, host: 'A' });
+    for (let i = 0; i < 15; i++) if (i !== 7) one.release(`p${i}`);
+    throwsCode(
+      () => one.blackOut('10.0.0.0/28'),
+      'Conflict',
+      'Blackout block contains already allocated IPs. 10.0.0.0/28 holds 10.0.0.7.',
+    );
+    // Two groups: the higher block (10.0.0.64/28) was made first.
+    const two = new Ipam();
+    two.updateTopology({
+      networks: [{ name: 'n', cidr: '10.0.0.0/24', block_mask: 28 }],
+      topologies: [{ networks: ['n'], map: [{ name: 'g0' }, { name: 'g1' }, { name: 'g2' }] }],
+    });
+    two.addHost({ name: 'A', ip: '10.9.0.1' });
+    two.addHost({ name: 'B', ip: '10.9.0.2' });
+    for (let i = 0; i < 16; i++) two.allocate({ name: `b${i}`, host: 'B' });
+    for (let i = 0; i < 64; i++) two.allocate({ name: `a${i}`, host: 'A' });
+    for (let i = 0; i < 15; i++) two.release(`b${i}`);
+    for (let i = 0; i < 63; i++) two.release(`a${i}`);
+    throwsCode(
+      () => two.blackOut('10.0.0.0/25'),
+      'Conflict',
+      'Blackout block contains already allocated IPs. 10.0.0.0/25 holds 10.0.0.63.',
+    );
+  });
+
   it('checks exactly the addresses it covers, at a block’s first and last address too', () => {
     const ipam = fourGroups();
     ipam.addHost({ name: 'A', ip: '10.9.0.1' });
@@ -351,6 +381,11 @@ describe('blackouts at the edges', () => {
     const ipam = fourGroups();
     throwsCode(() => ipam.blackOut(''), 'InvalidInput', 'cidr: required');
     throwsCode(() => ipam.blackOut(7 as unknown as string), 'InvalidInput', 'cidr: required');
+    throwsCode(
+      () => ipam.blackOut('bad'),
+      'InvalidInput',
+      "cidr: 'bad' is not a CIDR (expected a.b.c.d/n)",
+    );
     const nf = caught(() => ipam.blackOut('10.1.0.0/24'));
     assert.deepEqual(nf.rest, [false, 'network', '10.1.0.0/24']);
     const whole = caught(() => ipam.blackOut('10.0.0.0/16'));
