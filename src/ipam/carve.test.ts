@@ -113,3 +113,27 @@ describe('carving at the edges', () => {
     assert.equal(lone.getHost({ name: 'h' }).ip6, 'fd00::1');
   });
 });
+
+describe('carving problems inside groups', () => {
+  it('gives the path of a nested list, under a lone root and under a group of several', () => {
+    const mixed = [{ name: 'h', ip: '10.9.0.1' }, { name: 'g' }];
+    assert.deepEqual(problemsOf(doc('10.0.0.0/16', 29, [{ name: 'r', groups: mixed }])), [
+      'topologies[0].map[0].groups: mixes hosts (entries with "ip") and groups (entries without); a list holds only one kind',
+    ]);
+    assert.deepEqual(
+      problemsOf(doc('10.0.0.0/16', 29, [{ name: 'a' }, { name: 'b', groups: mixed }])),
+      [
+        'topologies[0].map[1].groups: mixes hosts (entries with "ip") and groups (entries without); a list holds only one kind',
+      ],
+    );
+  });
+
+  it('makes a lone group without groups a leaf holding the whole network', () => {
+    const ipam = new Ipam();
+    ipam.updateTopology(doc('10.0.0.0/16', 29, [{ name: 'only' }]));
+    assert.deepEqual(ipam.getTopology().topologies[0]!.map, [
+      { name: 'only', cidr: '10.0.0.0/16' },
+    ]);
+    assert.equal(ipam.addHost({ name: 'h', ip: '10.9.0.1' }).groups[0]!.group, 'only');
+  });
+});

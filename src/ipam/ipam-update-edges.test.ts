@@ -251,3 +251,35 @@ describe('blackouts and revisions across an update', () => {
     assert.ok(t!.state.acquired > 2, `acquired ${t!.state.acquired}`);
   });
 });
+
+describe('the order addresses are carried in', () => {
+  it("keeps an owner's blocks in address order, so the next address is the lowest free one", () => {
+    const ipam = new Ipam();
+    const doc: TopologyUpdateRequest = {
+      networks: [{ name: 'a', cidr: '10.0.0.0/24', block_mask: 29 }],
+      topologies: [{ networks: ['a'], map: [{ name: 'g' }] }],
+    };
+    ipam.updateTopology(doc);
+    ipam.addHost({ name: 'h', ip: '10.9.0.1' });
+    for (let i = 0; i < 24; i++) ipam.allocate({ name: `p${i}`, host: 'h' });
+    // Block 10.0.0.0/29 is emptied and taken again last: its names come last too.
+    for (let i = 0; i < 8; i++) ipam.release(`p${i}`);
+    for (let i = 0; i < 8; i++) ipam.allocate({ name: `q${i}`, host: 'h' });
+    ipam.updateTopology(doc);
+    for (const n of ['q3', 'p19']) ipam.release(n);
+    assert.equal(ipam.allocate({ name: 'x', host: 'h' }).ip, '10.0.0.3');
+    assert.equal(ipam.allocate({ name: 'y', host: 'h' }).ip, '10.0.0.19');
+  });
+
+  it('refuses a document that is not a topology with the resource it names', () => {
+    assert.throws(
+      () => new Ipam().updateTopology({ networks: [] }),
+      (e: unknown) =>
+        isRomanaError(e, 'InvalidInput') &&
+        e.semantic &&
+        e.resourceType === 'topology' &&
+        e.resourceId === 'topology' &&
+        e.message === 'topologies: required, a list of topologies',
+    );
+  });
+});
