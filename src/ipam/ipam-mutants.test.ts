@@ -97,6 +97,10 @@ describe('allocation requests at the edges', () => {
       resource(() => ipam.getAddress('10.9.9.9')),
       ['IP', '10.9.9.9'],
     );
+    assert.deepEqual(
+      resource(() => ipam.getAddress('ghost')),
+      ['address', 'ghost'],
+    );
     assert.equal(ipam.listAddresses().length, 1);
   });
 });

@@ -134,11 +134,12 @@ export function parseTopology(
   refuseUnknownKeys(input, ROOT_KEYS, '', p);
   const networks = parseNetworks(input['networks'], p);
   checkOverlaps(networks, p);
-  const { trees, topologies } = parseTopologies(input['topologies'], networks, p);
+  const { trees, topologies, used } = parseTopologies(input['topologies'], networks, p);
   const vipCidr = parseVipCidr(input['vip_cidr'], networks, p);
   if (p.list.length === 0) checkHostIps(topologies, networks, p, vipCidr);
   for (const n of networks) {
-    if (!trees.has(n.spec.name) && n.valid) {
+    // A network whose map has problems is used all the same: only those problems are reported.
+    if (!used.has(n.spec.name) && n.valid) {
       p.add(
         `networks[${n.index}]`,
         `Network ${n.spec.name} is not used by any topology; list it in a topology's "networks" or remove it`,
@@ -321,15 +322,15 @@ function parseTopologies(
   raw: unknown,
   networks: ParsedNetwork[],
   p: Problems,
-): { trees: Map<string, GroupSpec>; topologies: TopologyDefinition[] } {
+): { trees: Map<string, GroupSpec>; topologies: TopologyDefinition[]; used: Set<string> } {
   const trees = new Map<string, GroupSpec>();
   const topologies: TopologyDefinition[] = [];
+  const used = new Set<string>();
   if (!Array.isArray(raw)) {
     p.add('topologies', 'required, a list of topologies');
-    return { trees, topologies };
+    return { trees, topologies, used };
   }
   const byName = new Map(networks.map((n) => [n.spec.name, n]));
-  const used = new Set<string>();
   raw.forEach((entry: unknown, ti) => {
     const path = `topologies[${ti}]`;
     if (!isObject(entry)) {
@@ -369,7 +370,7 @@ function parseTopologies(
       if (tree !== undefined) trees.set(name, tree);
     });
   });
-  return { trees, topologies };
+  return { trees, topologies, used };
 }
 
 /**
