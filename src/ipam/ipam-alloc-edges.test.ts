@@ -63,7 +63,7 @@ describe('allocation around blackouts', () => {
     throwsCode(
       () => next(ipam, 'p'),
       'NoAvailableIP',
-      'No available IP. Host A has no free address for : in network(s) net1.',
+      'No available IP. Host A has no free address for no tenant, no segment in network(s) net1.',
     );
     ipam.unBlackOut('10.0.32.0/29');
     assert.equal(next(ipam, 'p'), '10.0.32.0');
@@ -111,7 +111,7 @@ describe('allocation in each family', () => {
     throwsCode(
       () => next(ipam, 'p8'),
       'NoAvailableIP',
-      'No available IP. Host A has no free address for : in network(s) n1, n2.',
+      'No available IP. Host A has no free address for no tenant, no segment in network(s) n1, n2.',
     );
   });
 
@@ -126,7 +126,8 @@ describe('allocation in each family', () => {
       () => ipam.allocate({ name: 'p', host: 'A' }),
       (e: unknown) =>
         isRomanaError(e, 'NotFound') &&
-        e.message === 'No networks found for tenant .' &&
+        e.message ===
+          'No networks found for an address without a tenant: each network lists the tenants it takes.' &&
         e.resourceType === 'tenant' &&
         e.resourceId === '',
     );
@@ -192,7 +193,7 @@ describe('allocation in each family', () => {
     throwsCode(
       () => ipam.allocate({ name: 'c', host: 'A', tenant: 'six' }),
       'NoAvailableIP',
-      'No available IP. Host A has no free IPv6 address for six: in network(s) v6.',
+      'No available IP. Host A has no free IPv6 address for tenant six, no segment in network(s) v6.',
     );
   });
 

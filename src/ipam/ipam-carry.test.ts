@@ -147,7 +147,7 @@ describe('carrying addresses across a topology update', () => {
       ipam,
       oneGroup(28),
       'u',
-      'Cannot allocate IP 10.0.0.8 on host A: block belongs to A (t:s)',
+      'Cannot allocate IP 10.0.0.8 on host A: block belongs to A (tenant t, segment s)',
     );
     // Same owner, another host in the next /29.
     ipam.release('u');
@@ -158,7 +158,12 @@ describe('carrying addresses across a topology update', () => {
     );
     ipam.release('x');
     const doc = oneGroup(27);
-    refusedFor(ipam, doc, 'b', 'Cannot allocate IP 10.0.0.16 on host B: block belongs to A (t:s)');
+    refusedFor(
+      ipam,
+      doc,
+      'b',
+      'Cannot allocate IP 10.0.0.16 on host B: block belongs to A (tenant t, segment s)',
+    );
     // The same owner on the same host may share the merged block.
     ipam.release('b');
     ips(ipam, [['c', 'A', 't']]);
