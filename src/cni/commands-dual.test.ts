@@ -17,7 +17,8 @@ import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers
 import { inOwnHostNamespace } from '../../test/helpers/own-host-netns.ts';
 import { ProcessExec, type Exec } from '../exec.ts';
 import { cmdAdd, cmdCheck, type Deps } from './commands.ts';
-import { deriveNames, parseNetConf, type CniEnv, type NetConf } from './config.ts';
+import { deriveNames, type CniEnv, type NetConf } from './config.ts';
+import { netConf } from '../../test/helpers/cni-conf.ts';
 import { CniCode, CniError } from './errors.ts';
 import { Romanad } from './romanad.ts';
 
@@ -45,16 +46,7 @@ function inner(): void {
   };
 
   function conf(extra: Record<string, unknown> = {}): NetConf {
-    return parseNetConf(
-      JSON.stringify({
-        cniVersion: '1.0.0',
-        name: 'romana',
-        type: 'romana',
-        romana_host_name: HOST,
-        romanad_url: url,
-        ...extra,
-      }),
-    );
+    return netConf(HOST, url, extra);
   }
 
   function podEnv(id: string): CniEnv {

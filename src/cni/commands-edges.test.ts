@@ -17,7 +17,8 @@ import { inOwnHostNamespace } from '../../test/helpers/own-host-netns.ts';
 import type { CniRomanad } from '../../test/helpers/cni-romanad.ts';
 import { ProcessExec, type Exec } from '../exec.ts';
 import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, type Deps } from './commands.ts';
-import { deriveNames, parseNetConf, type CniEnv, type NetConf } from './config.ts';
+import { deriveNames, type CniEnv, type NetConf } from './config.ts';
+import { netConf } from '../../test/helpers/cni-conf.ts';
 import { CniCode, CniError, type CniCodeValue } from './errors.ts';
 import { Romanad } from './romanad.ts';
 
@@ -61,16 +62,7 @@ function inner(): void {
   }
 
   function conf(extra: Record<string, unknown> = {}): NetConf {
-    return parseNetConf(
-      JSON.stringify({
-        cniVersion: '1.1.0',
-        name: 'romana',
-        type: 'romana',
-        romana_host_name: HOST,
-        romanad_url: romanad.url,
-        ...extra,
-      }),
-    );
+    return netConf(HOST, romanad.url, { cniVersion: '1.1.0', ...extra });
   }
 
   function env(ns: TestNetns, id: string, args: Record<string, string> = {}): CniEnv {

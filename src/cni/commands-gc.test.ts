@@ -18,7 +18,8 @@ import type { CniRomanad } from '../../test/helpers/cni-romanad.ts';
 import { inOwnHostNamespace } from '../../test/helpers/own-host-netns.ts';
 import { ProcessExec, type Exec } from '../exec.ts';
 import { cmdDel, cmdGc, cmdStatus, type Deps } from './commands.ts';
-import { parseNetConf, type NetConf } from './config.ts';
+import { type NetConf } from './config.ts';
+import { netConf } from '../../test/helpers/cni-conf.ts';
 import { CniCode, CniError } from './errors.ts';
 import { Romanad } from './romanad.ts';
 
@@ -38,16 +39,7 @@ function inner(): void {
   const hostLinks = () => sh('ip', '-o', 'link', 'show');
 
   function conf(extra: Record<string, unknown> = {}): NetConf {
-    return parseNetConf(
-      JSON.stringify({
-        cniVersion: '1.1.0',
-        name: 'romana',
-        type: 'romana',
-        romana_host_name: HOST,
-        romanad_url: romanad.url,
-        ...extra,
-      }),
-    );
+    return netConf(HOST, romanad.url, { cniVersion: '1.1.0', ...extra });
   }
 
   function deps(lines: string[] = [], exec: Exec = real, api: Romanad = romanad.api): Deps {

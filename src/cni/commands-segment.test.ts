@@ -17,7 +17,8 @@ import type { CniRomanad } from '../../test/helpers/cni-romanad.ts';
 import type { KubeApiServer } from '../../test/helpers/kube-apiserver/index.ts';
 import { ProcessExec, type Exec } from '../exec.ts';
 import { cmdAdd, type Deps } from './commands.ts';
-import { deriveNames, parseNetConf, type CniEnv, type NetConf } from './config.ts';
+import { deriveNames, type CniEnv, type NetConf } from './config.ts';
+import { netConf } from '../../test/helpers/cni-conf.ts';
 import { CniError } from './errors.ts';
 import { Romanad } from './romanad.ts';
 
@@ -41,17 +42,7 @@ function inner(): void {
   const real = new ProcessExec();
 
   function conf(extra: Record<string, unknown> = {}): NetConf {
-    return parseNetConf(
-      JSON.stringify({
-        cniVersion: '1.0.0',
-        name: 'romana',
-        type: 'romana',
-        romana_host_name: HOST,
-        romanad_url: romanad.url,
-        kubernetes_config: kube.kubeconfigPath,
-        ...extra,
-      }),
-    );
+    return netConf(HOST, romanad.url, { kubernetes_config: kube.kubeconfigPath, ...extra });
   }
 
   /** A fresh pod namespace and the environment of an ADD of pod `name` (namespace default). */

@@ -19,7 +19,8 @@ import type { CniRomanad } from '../../test/helpers/cni-romanad.ts';
 import type { FaultyService } from '../../test/helpers/service.ts';
 import { ProcessExec, type Exec } from '../exec.ts';
 import { cmdAdd, type Deps } from './commands.ts';
-import { parseNetConf, type CniEnv } from './config.ts';
+import { type CniEnv } from './config.ts';
+import { netConf } from '../../test/helpers/cni-conf.ts';
 import { CniCode, CniError } from './errors.ts';
 import { Romanad } from './romanad.ts';
 
@@ -68,16 +69,7 @@ function inner(): void {
   }
 
   function conf(usePolicy = false) {
-    return parseNetConf(
-      JSON.stringify({
-        cniVersion: '1.0.0',
-        name: 'romana',
-        type: 'romana',
-        romana_host_name: HOST,
-        romanad_url: romanad.url,
-        use_policy: usePolicy,
-      }),
-    );
+    return netConf(HOST, romanad.url, { use_policy: usePolicy });
   }
 
   function env(ns: string, id: string): CniEnv {

@@ -1,0 +1,24 @@
+/**
+ * Plugin configurations for CNI command tests (light: no server code, so a test file's outer
+ * run, which only re-runs itself in a namespace, loads nothing more).
+ */
+import { parseNetConf, type NetConf } from '../../src/cni/config.ts';
+
+/**
+ * A parsed plugin configuration for `host` talking to `url`; `extra` adds or overrides fields
+ * (`use_policy`, `cniVersion`, `kubernetes_config`, …).
+ *
+ * @example netConf('h1', romanad.url, { use_policy: true })
+ */
+export function netConf(host: string, url: string, extra: Record<string, unknown> = {}): NetConf {
+  return parseNetConf(
+    JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'romana',
+      type: 'romana',
+      romana_host_name: host,
+      romanad_url: url,
+      ...extra,
+    }),
+  );
+}
