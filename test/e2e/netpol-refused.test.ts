@@ -29,6 +29,24 @@ class CountingExec implements Exec {
 }
 
 const PORT = 8080;
+/** The non-Romana chain that holds a sabotaged set. */
+const HOLD = 'PSOL-HOLD';
+
+/**
+ * The cause of a real refusal: a set named `set` of another type than the policy's, used by a
+ * non-Romana rule, so that the kernel can neither destroy nor recreate it.
+ */
+function holdSet(node: TestNetns, set: string): void {
+  node.run(['ipset', 'create', set, 'hash:ip']);
+  node.run(['iptables', '-N', HOLD]);
+  node.run(['iptables', '-A', HOLD, '-m', 'set', '--match-set', set, 'src', '-j', 'RETURN']);
+}
+
+/** Removes what `holdSet` made hold the set (the set itself is then the agent's to replace). */
+function releaseSet(node: TestNetns): void {
+  node.run(['iptables', '-F', HOLD]);
+  node.run(['iptables', '-X', HOLD]);
+}
 const POD_IPS = { a: '10.9.0.2', b: '10.9.0.3', c: '10.9.0.4' } as const;
 type PodName = keyof typeof POD_IPS;
 const NAMES = Object.keys(POD_IPS) as PodName[];
@@ -155,20 +173,7 @@ describe('a policy the kernel refuses', { timeout: 90_000 }, () => {
     sync.replace(policies as Policy[]);
     const set = sync.desired().sets.find((s) => s.name.startsWith('ROMANA-KB-'))!.name;
     // The cause: a set of that name, of another type, that a non-Romana rule uses.
-    node.run(['ipset', 'create', set, 'hash:ip']);
-    node.run(['iptables', '-N', 'PSOL-HOLD']);
-    node.run([
-      'iptables',
-      '-A',
-      'PSOL-HOLD',
-      '-m',
-      'set',
-      '--match-set',
-      set,
-      'src',
-      '-j',
-      'RETURN',
-    ]);
+    holdSet(node, set);
 
     await refreshAndSync();
     assert.equal(sync.healthy, true);
@@ -209,8 +214,7 @@ describe('a policy the kernel refuses', { timeout: 90_000 }, () => {
     assert.deepEqual(extra(), { ...extra(), policy: 'kube.x.c', applies: 3 });
 
     // The cause removed: the next apply installs the policy and clears the report.
-    node.run(['iptables', '-F', 'PSOL-HOLD']);
-    node.run(['iptables', '-X', 'PSOL-HOLD']);
+    releaseSet(node);
     await refreshAndSync();
     assert.deepEqual(sync.refused, []);
     assert.match(node.run(['ipset', 'list', '-t', set]), /Type: hash:net/);
@@ -269,20 +273,7 @@ describe(
       const own = [...all].filter((n) => !without.has(n));
       assert.equal(own.length, 1, `one set of its own: ${[...all].join(' ')}`);
       const set = own[0]!;
-      node.run(['ipset', 'create', set, 'hash:ip']);
-      node.run(['iptables', '-N', 'PSOL-HOLD']);
-      node.run([
-        'iptables',
-        '-A',
-        'PSOL-HOLD',
-        '-m',
-        'set',
-        '--match-set',
-        set,
-        'src',
-        '-j',
-        'RETURN',
-      ]);
+      holdSet(node, set);
 
       sync.replace([fromCidr, fromZz] as Policy[]);
       await sync.sync();
@@ -304,8 +295,7 @@ describe(
       assert.doesNotMatch(save, new RegExp(`--match-set ${set} `));
       assert.match(save, /-A ROMANA-FORWARD-IN .*DefaultDrop.* -j DROP/);
 
-      node.run(['iptables', '-F', 'PSOL-HOLD']);
-      node.run(['iptables', '-X', 'PSOL-HOLD']);
+      releaseSet(node);
       sync.requestFull();
       await sync.sync();
       assert.deepEqual(sync.refused, []);
