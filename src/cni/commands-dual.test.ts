@@ -18,7 +18,7 @@ import { inOwnHostNamespace } from '../../test/helpers/own-host-netns.ts';
 import { ProcessExec, type Exec } from '../exec.ts';
 import { cmdAdd, cmdCheck, type Deps } from './commands.ts';
 import { deriveNames, type CniEnv, type NetConf } from './config.ts';
-import { netConf } from '../../test/helpers/cni-conf.ts';
+import { netConf, podWiringFails } from '../../test/helpers/cni-conf.ts';
 import { CniCode, CniError } from './errors.ts';
 import { Romanad } from './romanad.ts';
 
@@ -38,12 +38,7 @@ function inner(): void {
   const pods: TestNetns[] = [];
   const real = new ProcessExec();
   /** Real commands, but the pod side of the wiring fails. */
-  const failing: Exec = {
-    run: (program, args, stdin) =>
-      program === 'nsenter' && args.includes('-batch')
-        ? Promise.resolve({ code: 1, stdout: '', stderr: 'planted' })
-        : real.run(program, args, stdin),
-  };
+  const failing = podWiringFails(real);
 
   function conf(extra: Record<string, unknown> = {}): NetConf {
     return netConf(HOST, url, extra);

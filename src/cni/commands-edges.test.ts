@@ -18,7 +18,7 @@ import type { CniRomanad } from '../../test/helpers/cni-romanad.ts';
 import { ProcessExec, type Exec } from '../exec.ts';
 import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, type Deps } from './commands.ts';
 import { deriveNames, type CniEnv, type NetConf } from './config.ts';
-import { netConf } from '../../test/helpers/cni-conf.ts';
+import { netConf, podWiringFails } from '../../test/helpers/cni-conf.ts';
 import { CniCode, CniError, type CniCodeValue } from './errors.ts';
 import { Romanad } from './romanad.ts';
 
@@ -159,12 +159,7 @@ function inner(): void {
       // Not allocated by this call: when a later step fails, the address is kept.
       const other = podNs();
       const id2 = `a7${tag}00000`;
-      const failing: Exec = {
-        run: (program, args, stdin) =>
-          program === 'nsenter' && args.includes('-batch')
-            ? Promise.resolve({ code: 1, stdout: '', stderr: 'planted' })
-            : real.run(program, args, stdin),
-      };
+      const failing = podWiringFails(real);
       const lines: string[] = [];
       await assert.rejects(cmdAdd(conf(), env(other, id2), deps(lines, failing, racing)), CniError);
       const kept = await api.getAddress(deriveNames(env(other, id2)).addressName);
@@ -190,12 +185,7 @@ function inner(): void {
     it('logs what a failed ADD released or kept, with the error and its details', async () => {
       const ns = podNs();
       const id = `a4${tag}00000`;
-      const failing: Exec = {
-        run: (program, args, stdin) =>
-          program === 'nsenter' && args.includes('-batch')
-            ? Promise.resolve({ code: 1, stdout: '', stderr: 'planted' })
-            : real.run(program, args, stdin),
-      };
+      const failing = podWiringFails(real);
       const first: string[] = [];
       await assert.rejects(cmdAdd(conf(), env(ns, id), deps(first, failing)), CniError);
       assert.match(

@@ -18,7 +18,7 @@ import type { KubeApiServer } from '../../test/helpers/kube-apiserver/index.ts';
 import { ProcessExec, type Exec } from '../exec.ts';
 import { cmdAdd, type Deps } from './commands.ts';
 import { deriveNames, type CniEnv, type NetConf } from './config.ts';
-import { netConf } from '../../test/helpers/cni-conf.ts';
+import { netConf, podWiringFails } from '../../test/helpers/cni-conf.ts';
 import { CniError } from './errors.ts';
 import { Romanad } from './romanad.ts';
 
@@ -127,12 +127,7 @@ function inner(): void {
         return Promise.reject(new Error('romanad went away'));
       }
     })({ url: romanad.url });
-    const failing: Exec = {
-      run: (program, args, stdin) =>
-        program === 'nsenter' && args.includes('-batch')
-          ? Promise.resolve({ code: 1, stdout: '', stderr: 'planted' })
-          : real.run(program, args, stdin),
-    };
+    const failing = podWiringFails(real);
     const lines: string[] = [];
     await assert.rejects(cmdAdd(conf(), e, deps(lines, failing, stuck)), (err: unknown) => {
       assert.ok(err instanceof CniError);
