@@ -64,6 +64,8 @@ export class KubeView {
   /** Validation results by policy object: the agent keeps unchanged policies' objects. */
   #byObject = new WeakMap<Policy, Checked>();
   #checked = new Map<string, Checked>();
+  /** The last rendering: what it has in common with the next is handed back as is. */
+  #last: KubeDesiredState | undefined;
 
   replace(addresses: readonly AddressLike[], namespaces: readonly NamespaceLike[]): void {
     this.#pods = new Map(addresses.map((a) => [a.name, podOf(a)]));
@@ -140,7 +142,9 @@ export class KubeView {
       known.set(name, this.#sorted.get(name) ?? [...members].sort());
     }
     const pods = [...this.#pods.values()];
-    const desired = renderKube(valid, pods, namespaces, blocks, host, skipped, known);
+    const last = this.#last;
+    const desired = renderKube(valid, pods, namespaces, blocks, host, skipped, known, last);
+    this.#last = desired;
     const members = new Map<string, Set<string>>();
     this.#sorted = new Map();
     for (const s of desired.sets) {

@@ -125,9 +125,18 @@ function remember<K extends object, V>(memo: WeakMap<K, V>, key: K, make: () => 
   return v;
 }
 
+/** Whether a members array holds an IPv6 address, by array: rendered arrays are never changed. */
+const hasV6Memo = new WeakMap<readonly string[], boolean>();
+
+function hasV6Member(members: readonly string[]): boolean {
+  let v = hasV6Memo.get(members);
+  if (v === undefined) hasV6Memo.set(members, (v = members.some(isV6Member)));
+  return v;
+}
+
 function projectSet(set: IpSet, family: Family): IpSet {
   // IPv4 keeps a set with no IPv6 member as it is (the common case, and no allocation).
-  if (family === 4 && (set.type === 'list:set' || !set.members.some(isV6Member))) return set;
+  if (family === 4 && (set.type === 'list:set' || !hasV6Member(set.members))) return set;
   const members = remember(memberMemo[family], set.members, () => {
     if (set.type === 'list:set') return set.members.map((m) => familySetName(m, family));
     return set.members.filter((m) => isV6Member(m) === (family === 6));
@@ -147,8 +156,17 @@ function projectRule(rule: ChainRule, family: Family): ChainRule {
   };
 }
 
+/** `hasV6Rule` by rules array (rendered arrays are never changed). */
+const hasV6RuleMemo = new WeakMap<readonly ChainRule[], boolean>();
+
 /** Whether a rule is IPv6 only (it has a `:` of an address or says `icmp`); a plain loop: hot. */
 function hasV6Rule(rules: readonly ChainRule[]): boolean {
+  let v = hasV6RuleMemo.get(rules);
+  if (v === undefined) hasV6RuleMemo.set(rules, (v = scanV6Rules(rules)));
+  return v;
+}
+
+function scanV6Rules(rules: readonly ChainRule[]): boolean {
   for (let i = 0; i < rules.length; i++) {
     const m = rules[i]!.match;
     if ((m.includes(':') || m.includes('icmp')) && ruleFamily(m) === 6) return true;

@@ -174,7 +174,10 @@ function baseChains(chains: Chains): void {
  * Renders Kubernetes-form policies (already validated, normal form) for this node. Policies of
  * the 2.x form are not enforced in this mode and come back in `skipped`. `known` gives the
  * current members (sorted) of sets that exist already, so only new sets are computed from the
- * pods.
+ * pods. `previous`, the state this function returned last time, lets an unchanged part be
+ * handed back as the very same objects (chains, rule arrays, sets), which the firewall's diff
+ * recognises by identity: one changed policy then costs that policy's rendering, not the
+ * whole state's.
  *
  * @example
  * const desired = renderKube(policies, pods, namespaces, blocks, 'host1');
@@ -188,61 +191,134 @@ export function renderKube(
   host: string,
   skipped: SkippedPolicy[] = [],
   known?: ReadonlyMap<string, string[]>,
+  previous?: KubeDesiredState,
 ): KubeDesiredState {
+  const before = previous === undefined ? undefined : memos.get(previous);
+  const sorted = [...policies].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const parts = sorted.map(policyPart);
+  const was = before !== undefined && before.parts.length === parts.length ? before : undefined;
+  const egress = was && unchanged(parts, was.parts, 'egress') ? was.egress : egressChain(parts);
+  const ingress = was && unchanged(parts, was.parts, 'ingress') ? was.ingress : ingressChain(parts);
+  const own = uniqueChains(parts.flatMap((p) => p.chains));
+  const defs = was && unchanged(parts, was.parts, 'defs') ? was.defs : collectDefs(parts);
+  const index = was !== undefined && defs === was.defs ? was.index : new KubeSetIndex(defs);
+  const nsLabels = new Map(namespaces.map((n) => [n.name, n.labels]));
+  const sets = kubeSets(defs, pods, nsLabels, known, before?.sets);
+  const local = localSet(blocks, host, before?.local);
+  const state: KubeDesiredState = {
+    sets: [local, ...sets.values()],
+    chains: [...BASE_CHAINS, egress, ingress, ...own],
+    skipped,
+    index,
+  };
+  memos.set(state, { parts, egress, ingress, defs, index, sets, local });
+  return state;
+}
+
+/** What a rendering keeps for the next one (see `previous` of `renderKube`). */
+interface Memo {
+  parts: readonly PolicyPart[];
+  egress: Chain;
+  ingress: Chain;
+  defs: readonly KubeSetDef[];
+  index: KubeSetIndex;
+  sets: ReadonlyMap<string, IpSet>;
+  local: IpSet;
+}
+
+const memos = new WeakMap<KubeDesiredState, Memo>();
+
+/** The chains every rendering has, the same objects each time (they never change). */
+const BASE_CHAINS: readonly Chain[] = (() => {
   const chains = new Chains();
   baseChains(chains);
-  chains.declare(EGRESS); // filled last: the jumps, then the drops of isolated pods
-  chains.declare(INGRESS);
-  const egress: ChainRule[] = [];
-  const egressTail: ChainRule[] = [];
-  const ingress: ChainRule[] = [
+  return chains.list();
+})();
+
+/** The egress dispatch: per Egress policy a jump, then the drops of isolated pods. */
+function egressChain(parts: readonly PolicyPart[]): Chain {
+  const rules = [...parts.flatMap((p) => p.egress), ...parts.flatMap((p) => p.egressTail)];
+  return { name: EGRESS, rules: dedupe([...rules, { match: '', target: INGRESS }]) };
+}
+
+/** The ingress dispatch: non-local passes, per Ingress policy a jump, then the drops. */
+function ingressChain(parts: readonly PolicyPart[]): Chain {
+  const rules: ChainRule[] = [
     { match: `-m set ! --match-set ${LOCAL_BLOCKS_SET} dst`, target: 'ACCEPT' },
-  ];
-  const ingressTail: ChainRule[] = [];
-  const defs = new Map<string, KubeSetDef>();
-  const out = chains.list();
-  const sorted = [...policies].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const listed = new Set(out);
-  for (const p of sorted) {
-    const part = policyPart(p);
-    egress.push(...part.egress);
-    egressTail.push(...part.egressTail);
-    ingress.push(...part.ingress);
-    ingressTail.push(...part.ingressTail);
-    for (const c of part.chains) {
-      if (listed.has(c)) continue;
-      listed.add(c);
-      out.push(c);
-    }
-    for (const d of part.defs) defs.set(d.name, d);
-  }
-  out.find((c) => c.name === EGRESS)!.rules = dedupe([
-    ...egress,
-    ...egressTail,
-    { match: '', target: INGRESS },
-  ]);
-  out.find((c) => c.name === INGRESS)!.rules = dedupe([
-    ...ingress,
-    ...ingressTail,
+    ...parts.flatMap((p) => p.ingress),
+    ...parts.flatMap((p) => p.ingressTail),
     { match: '', target: 'ACCEPT' },
-  ]);
-  const nsLabels = new Map(namespaces.map((n) => [n.name, n.labels]));
-  const sortedDefs = [...defs.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
-  const unknown = sortedDefs.filter((d) => known?.get(d.name) === undefined);
-  const computed = allSetMembers(unknown, pods, nsLabels);
-  const kubeSets: IpSet[] = sortedDefs.map((d) => ({
-    name: d.name,
-    type: d.kind === 'selector' ? 'hash:ip' : d.kind === 'block' ? 'hash:net' : 'hash:ip,port',
-    members: known?.get(d.name) ?? [...new Set(computed.get(d.name))].sort(),
-  }));
-  const local = makeBlockSets(blocks, host).filter((s) => s.name === LOCAL_BLOCKS_SET);
-  const chainList = uniqueChains(out);
-  return {
-    sets: [...local, ...kubeSets],
-    chains: chainList,
-    skipped,
-    index: new KubeSetIndex(sortedDefs),
-  };
+  ];
+  return { name: INGRESS, rules: dedupe(rules) };
+}
+
+/**
+ * Whether every part gives the same `what` as the part at its place last time: the same object
+ * (an unchanged policy), or equal rules (dispatch) or set names (defs; a set's name is a hash of
+ * what it holds).
+ */
+function unchanged(
+  parts: readonly PolicyPart[],
+  was: readonly PolicyPart[],
+  what: 'egress' | 'ingress' | 'defs',
+): boolean {
+  return parts.every((p, i) => {
+    const q = was[i]!;
+    if (p === q) return true;
+    if (what === 'defs') return sameList(p.defs, q.defs, (a, b) => a.name === b.name);
+    const tail = what === 'egress' ? 'egressTail' : 'ingressTail';
+    return sameList(p[what], q[what], sameRule) && sameList(p[tail], q[tail], sameRule);
+  });
+}
+
+function sameRule(a: ChainRule, b: ChainRule): boolean {
+  return a.match === b.match && a.target === b.target;
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[], eq: (x: T, y: T) => boolean): boolean {
+  return a.length === b.length && a.every((x, i) => eq(x, b[i]!));
+}
+
+/** Every set the parts refer to, once, sorted by name. */
+function collectDefs(parts: readonly PolicyPart[]): KubeSetDef[] {
+  const defs = new Map<string, KubeSetDef>();
+  for (const p of parts) for (const d of p.defs) defs.set(d.name, d);
+  return [...defs.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+/**
+ * The sets of `defs` by name, members from `known` or computed from the pods; a set equal to
+ * last time's (same members array) is last time's object.
+ */
+function kubeSets(
+  defs: readonly KubeSetDef[],
+  pods: readonly KubePod[],
+  nsLabels: ReadonlyMap<string, Record<string, string>>,
+  known: ReadonlyMap<string, string[]> | undefined,
+  was: ReadonlyMap<string, IpSet> | undefined,
+): Map<string, IpSet> {
+  const unknown = defs.filter((d) => known?.get(d.name) === undefined);
+  const computed = unknown.length === 0 ? undefined : allSetMembers(unknown, pods, nsLabels);
+  const out = new Map<string, IpSet>();
+  for (const d of defs) {
+    const members = known?.get(d.name) ?? [...new Set(computed?.get(d.name))].sort();
+    const old = was?.get(d.name);
+    if (old !== undefined && old.members === members) {
+      out.set(d.name, old);
+      continue;
+    }
+    const type =
+      d.kind === 'selector' ? 'hash:ip' : d.kind === 'block' ? 'hash:net' : 'hash:ip,port';
+    out.set(d.name, { name: d.name, type, members });
+  }
+  return out;
+}
+
+/** `ROMANA-LOCAL-BLOCKS`; last time's object when its members are the same. */
+function localSet(blocks: readonly RenderBlock[], host: string, was: IpSet | undefined): IpSet {
+  const local = makeBlockSets(blocks, host).find((s) => s.name === LOCAL_BLOCKS_SET)!;
+  if (was !== undefined && sameList(local.members, was.members, (a, b) => a === b)) return was;
+  return local;
 }
 
 /** What one policy contributes, which depends on the policy alone. */
