@@ -16,13 +16,14 @@
  *
  * A step with nothing to do runs no command; applying the same state twice runs none the
  * second time. On request a `Firewall` diffs against the state it last left instead of reading
- * the kernel (see `ApplyOptions`).
+ * the kernel (see `ApplyOptions`), and then only the chains and sets that differ from the
+ * target it last applied (firewall-delta.ts); that state is updated in place.
  */
 import { runChecked, type Exec } from '../exec.ts';
 import type { Family } from '../net/addr.ts';
 import { forFamily, forFamilyChange, setPrefix } from './family.ts';
+import { Applied, commitChange, planChange } from './firewall-delta.ts';
 import {
-  builtFrom,
   payload,
   planFirewall,
   stateAfter,
@@ -57,7 +58,7 @@ export type { ApplyOptions, FirewallPlan, FirewallState, FirewallTarget } from '
  */
 export class Firewall {
   readonly #exec: Exec;
-  #last: FirewallState | undefined;
+  #last: Applied | undefined;
 
   constructor(
     exec: Exec,
@@ -101,14 +102,15 @@ export class Firewall {
    */
   async apply(rendered: FirewallTarget, options: ApplyOptions = {}): Promise<FirewallPlan> {
     const desired = this.target(rendered);
-    const cached = options.fromLastApplied ? this.#last : undefined;
+    const last = options.fromLastApplied ? this.#last : undefined;
     this.#last = undefined;
-    if (cached !== undefined) {
-      const plan = planFirewall(desired, cached);
+    if (last !== undefined) {
+      const change = planChange(desired, last);
       try {
-        await this.run(plan);
-        this.#last = stateAfter(desired, cached);
-        return plan;
+        await this.run(change.plan);
+        commitChange(change, last);
+        this.#last = last;
+        return change.plan;
       } catch {
         // The kernel was not what we last left: fall through to a full read.
       }
@@ -116,7 +118,7 @@ export class Firewall {
     const current = await this.read();
     const plan = planFirewall(desired, current);
     await this.run(plan);
-    this.#last = stateAfter(desired, current);
+    this.#last = new Applied(desired, stateAfter(desired, current));
     return plan;
   }
 
@@ -132,16 +134,17 @@ export class Firewall {
   async patchSets(all: readonly MemberChange[]): Promise<boolean> {
     const changes = all.flatMap((c) => forFamilyChange(c, this.family) ?? []);
     const last = this.#last;
-    if (last === undefined || changes.some((c) => !last.sets.has(c.set))) return false;
+    const sets = last?.state.sets;
+    if (sets === undefined || changes.some((c) => !sets.has(c.set))) return false;
     if (changes.length === 0) return true;
     this.#last = undefined;
     const lines = changes.map((c) => `${c.op} ${c.set} ${c.member}`);
     await runChecked(this.#exec, 'ipset', ['-exist', 'restore'], payload(lines));
     for (const c of changes) {
-      builtFrom.delete(last.sets.get(c.set)!);
-      const members = last.sets.get(c.set)!.members;
-      if (c.op === 'add') members.add(normalizeMember(c.member));
-      else members.delete(normalizeMember(c.member));
+      const set = sets.get(c.set)!;
+      last!.forgetSet(c.set);
+      if (c.op === 'add') set.members.add(normalizeMember(c.member));
+      else set.members.delete(normalizeMember(c.member));
     }
     this.#last = last;
     return true;
