@@ -30,13 +30,16 @@ function initial(): FirewallState {
 }
 
 /**
- * One entry of a step: absent, last step's object again, or a new object (whose content may
- * well equal the last one's).
+ * One entry of a step: absent, last step's object again, a copy of it holding the same array
+ * (what a family projection hands back), or a new object (whose content may well equal the
+ * last one's).
  */
-type Pick = { kind: 'absent' } | { kind: 'same' } | { kind: 'new'; content: number[] };
+type Pick =
+  { kind: 'absent' } | { kind: 'same' } | { kind: 'copy' } | { kind: 'new'; content: number[] };
 const pick = fc.oneof(
   fc.constant<Pick>({ kind: 'absent' }),
   fc.constant<Pick>({ kind: 'same' }),
+  fc.constant<Pick>({ kind: 'copy' }),
   fc.subarray([0, 1, 2, 3], { minLength: 0 }).map((content): Pick => ({ kind: 'new', content })),
 );
 const step: fc.Arbitrary<Step> = fc.record({
@@ -53,6 +56,7 @@ function next(prev: FirewallTarget, s: Step): FirewallTarget {
     const p = s.chains[i]!;
     const old = prev.chains.find((c) => c.name === name);
     if (p.kind === 'same' && old !== undefined) chains.push(old);
+    else if (p.kind === 'copy' && old !== undefined) chains.push({ name, rules: old.rules });
     else if (p.kind === 'new') {
       const rules = p.content.map((r) => {
         const [match, target] = RULES[r]!.split(/ ?-j /);
@@ -65,6 +69,7 @@ function next(prev: FirewallTarget, s: Step): FirewallTarget {
     const p = s.sets[i]!;
     const old = prev.sets.find((x) => x.name === name);
     if (p.kind === 'same' && old !== undefined) sets.push(old);
+    else if (p.kind === 'copy' && old !== undefined) sets.push({ ...old });
     else if (p.kind === 'new') {
       const members = p.content.filter((m) => m < MEMBERS.length).map((m) => MEMBERS[m]!);
       sets.push({ name, type: 'hash:ip', members });

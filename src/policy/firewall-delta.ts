@@ -3,9 +3,10 @@
  * sets that differ from the target last applied are planned, against the matching entries of
  * the state last left, and that state is then updated in place.
  *
- * Renderers hand back an unchanged chain or set as the very same object (kube-render.ts,
- * family.ts), and a desired state is never changed once rendered, so an entry whose object (or
- * rules array) is the one applied last time is known applied and is not looked at again. Every
+ * Renderers hand back an unchanged chain or set as the very same object, or at least its very
+ * same rules or members array (kube-render.ts, family.ts), and a desired state is never changed
+ * once rendered, so an entry whose array is the one applied last time is known applied and is
+ * not looked at again. Every
  * other entry, and every name applied last time that the new target lacks, goes through the
  * same planner as a full apply (`planFirewall`, `stateAfter`), so the payloads are exactly those
  * a full diff against the same state would produce, minus the entries it would find unchanged.
@@ -78,6 +79,12 @@ function gone<T extends { name: string }>(
   return [...applied.keys()].filter((n) => !names.has(n));
 }
 
+/** Whether `b` is `a`, or a copy of it holding the very same members array (a projection). */
+function sameSet(a: IpSet | undefined, b: IpSet): boolean {
+  if (a === b) return true;
+  return a?.members === b.members && a.type === b.type && a.family === b.family;
+}
+
 /** The entries of `all` under `names`. */
 function pick<V>(all: ReadonlyMap<string, V>, names: readonly string[]): Map<string, V> {
   const out = new Map<string, V>();
@@ -93,7 +100,7 @@ function pick<V>(all: ReadonlyMap<string, V>, names: readonly string[]): Map<str
  * the target applied then (see the file comment). Pure.
  */
 export function planChange(desired: FirewallTarget, last: Applied): Change {
-  const sets = desired.sets.filter((s) => last.sets.get(s.name) !== s);
+  const sets = desired.sets.filter((s) => !sameSet(last.sets.get(s.name), s));
   const chains = desired.chains.filter((c) => last.chains.get(c.name)?.rules !== c.rules);
   const setNames = [...sets.map((s) => s.name), ...gone(desired.sets, sets, last.sets)];
   // A set rebuilt under its temporary name (`<name>-new`) by an apply that failed halfway.
