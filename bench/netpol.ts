@@ -21,6 +21,8 @@ const POLICIES = 1000;
 const APPS = 10;
 const HOST = 'node-0';
 const SAMPLES = 3;
+/** Samples of the one-change figures: cheap, and noisy on a shared machine. */
+const CHANGE_SAMPLES = 11;
 
 function address(i: number, app = `a${i % APPS}`): AddressLike {
   const ns = `ns${i % NAMESPACES}`;
@@ -177,7 +179,7 @@ async function measure(report: Report): Promise<void> {
     reportSpread(report, 'full_over_floor', ratios, 'x', 'per sample; target < 2');
     await fw.apply(desired);
     const labelFloor: number[] = [];
-    const label = await samples(5, 1, async (i) => {
+    const label = await samples(CHANGE_SAMPLES, 1, async (i) => {
       let lines = '';
       const [, ms] = await timed(async () => {
         v.apply('addresses', 'put', addresses[42]!.name, address(42, `a${(i + 20) % APPS}`));
@@ -209,7 +211,7 @@ async function measure(report: Report): Promise<void> {
     const changed = [...policies];
     const renderOne: number[] = [];
     const floorOne: number[] = [];
-    const policyMs = await samples(5, 1, async (i) => {
+    const policyMs = await samples(CHANGE_SAMPLES, 1, async (i) => {
       changed[500] = policy(500, 9000 + i);
       const [d, renderMs] = await timed(() => v.render(changed, bl, HOST));
       const [plan, applyMs] = await timed(() => fw.apply(d, { fromLastApplied: true }));
