@@ -14,7 +14,7 @@ export type {
   NetworkRecord,
 } from './snapshot.ts';
 export type { Revisions } from './state.ts';
-export type { BlockChange, BlockState } from './replica.ts';
+export type { BlockChange, BlockHandle, BlockState } from './replica.ts';
 export { parseTopology, DEFAULT_BLOCK_MASK } from './topology.ts';
 export type {
   GroupOrHost,

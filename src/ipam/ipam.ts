@@ -27,6 +27,7 @@ import {
   blockState,
   findBlock,
   type BlockChange,
+  type BlockHandle,
   type BlockState,
 } from './replica.ts';
 import {
@@ -36,6 +37,7 @@ import {
   type HostRecord,
   type IpamSnapshot,
 } from './snapshot.ts';
+import type { Block } from './model.ts';
 import { State, type Revisions } from './state.ts';
 import type { TopologyUpdateRequest } from './topology.ts';
 import { buildUpdatedState, type TopologyUpdateResult } from './update.ts';
@@ -167,6 +169,27 @@ export class Ipam {
     }
     this.#s.touched.clear();
     return out;
+  }
+
+  /**
+   * `takeTouchedBlocks`, with the blocks themselves in the same order: handles that
+   * `commitBlocks` stamps without looking each block up by its CIDR again.
+   */
+  takeTouchedBlockHandles(): { changes: BlockChange[]; handles: BlockHandle[] } {
+    const handles: Block[] = [...this.#s.touched];
+    return { changes: this.takeTouchedBlocks(), handles };
+  }
+
+  /**
+   * Sets the revision of blocks committed at `revision` (as `setBlockRevision`); their views.
+   * The handles come from `takeTouchedBlockHandles` of this state (no topology update since).
+   */
+  commitBlocks(handles: readonly BlockHandle[], revision: number): views.BlockView[] {
+    return handles.map((h) => {
+      const b = h as Block;
+      b.revision = revision;
+      return views.blockView(b);
+    });
   }
 
   /** The stored form of a host (tags, group per network). */

@@ -27,6 +27,9 @@ export interface BlockChange {
   state: BlockState;
 }
 
+/** A block of the engine, opaque outside it (`Ipam.takeTouchedBlockHandles`). */
+export type BlockHandle = Pick<Block, 'cidr'>;
+
 export function blockState(b: Block): BlockState {
   return {
     owner: b.owner,

@@ -11,7 +11,6 @@
  * Health: a write that fails (etcd out of space, unreachable) makes `health()` unwritable until
  * a probe write succeeds again (`etcd-write-health.ts`), so `/readyz` follows.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFileSync, type PathOrFileDescriptor } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import {
@@ -104,16 +103,14 @@ interface EndpointState {
  */
 class EndpointHealth {
   readonly #all = new Map<string, EndpointState>();
-  /** Whether the request in progress is a read or a write. */
-  readonly kind = new AsyncLocalStorage<'read' | 'write'>();
 
-  policy(endpoint: string): Policy {
-    const me: EndpointState = { downUntil: 0, failures: 0, pending: new Set() };
-    this.#all.set(endpoint, me);
+  /** The policy of `endpoint` for the client of reads or the client of writes (`kind`). */
+  policy(endpoint: string, kind: 'read' | 'write'): Policy {
+    const me = this.#stateOf(endpoint);
+    const write = kind === 'write';
     return {
       execute: async (fn: (ctx: { signal: AbortSignal }) => unknown, signal?: AbortSignal) => {
         const now = Date.now();
-        const write = this.kind.getStore() === 'write';
         const fit = (s: EndpointState) => this.#healthy(s, now) && !(write && s.failures > 0);
         if (!fit(me) && [...this.#all.values()].some(fit)) {
           throw new Error(
@@ -142,6 +139,16 @@ class EndpointHealth {
     } as unknown as Policy;
   }
 
+  /** One state per endpoint, shared by the policies of both clients. */
+  #stateOf(endpoint: string): EndpointState {
+    let state = this.#all.get(endpoint);
+    if (state === undefined) {
+      state = { downUntil: 0, failures: 0, pending: new Set() };
+      this.#all.set(endpoint, state);
+    }
+    return state;
+  }
+
   #healthy(s: EndpointState, now: number): boolean {
     if (now < s.downUntil) return false;
     for (const c of s.pending) if (now - c.at >= SUSPECT_MS) return false;
@@ -163,7 +170,12 @@ const PROBE_KEY = '.write-probe';
  */
 export class EtcdStore implements Store, Compactable {
   readonly endpoints: string;
-  readonly #client: Etcd3;
+  /**
+   * One client for reads (and watches), one for writes: each endpoint's policy then knows
+   * which a request is without tracking it through the client's asynchronous calls (an
+   * `AsyncLocalStorage` did, and made every promise of the process pay for it).
+   */
+  readonly #clients: Record<'read' | 'write', Etcd3>;
   readonly #prefix: Buffer;
   readonly #attempts: number;
   readonly #watchProbeMs: number;
@@ -183,24 +195,25 @@ export class EtcdStore implements Store, Compactable {
     );
     this.endpoints = hosts.join(',');
     const timeout = options.requestTimeoutMs ?? 3000;
-    this.#client = new Etcd3({
-      hosts,
-      ...(options.tls ? { credentials: tlsCredentials(options.tls) } : {}),
-      grpcOptions: {
-        'grpc.max_receive_message_length': 64 * 1024 * 1024,
-        'grpc.keepalive_time_ms': 10_000,
-        'grpc.keepalive_timeout_ms': 5_000,
-      },
-      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
-      faultHandling: { global: passthrough, host: (h) => this.#health.policy(h) },
-    });
+    const credentials = options.tls ? { credentials: tlsCredentials(options.tls) } : {};
+    const client = (kind: 'read' | 'write') =>
+      new Etcd3({
+        hosts,
+        ...credentials,
+        grpcOptions: {
+          'grpc.max_receive_message_length': 64 * 1024 * 1024,
+          'grpc.keepalive_time_ms': 10_000,
+          'grpc.keepalive_timeout_ms': 5_000,
+        },
+        defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+        faultHandling: { global: passthrough, host: (h) => this.#health.policy(h, kind) },
+      });
+    this.#clients = { read: client('read'), write: client('write') };
   }
 
   async get(key: string): Promise<KeyValue | undefined> {
     this.#checkOpen();
-    const res = await this.#call('read', `get ${key}`, () =>
-      this.#client.kv.range({ key: this.#full(key) }),
-    );
+    const res = await this.#call('read', `get ${key}`, (c) => c.kv.range({ key: this.#full(key) }));
     const kv = res.kvs[0];
     return kv === undefined ? undefined : this.#toKeyValue(kv);
   }
@@ -225,8 +238,8 @@ export class EtcdStore implements Store, Compactable {
     let revision = 0;
     let key = start;
     for (;;) {
-      const page: IRangeResponse = await this.#call('read', 'range', () =>
-        this.#client.kv.range({
+      const page: IRangeResponse = await this.#call('read', 'range', (c) =>
+        c.kv.range({
           key,
           range_end: end,
           limit: PAGE,
@@ -257,9 +270,7 @@ export class EtcdStore implements Store, Compactable {
     );
     let res;
     try {
-      res = await this.#call('write', 'txn', () =>
-        this.#client.kv.txn({ compare, success, failure: [] }),
-      );
+      res = await this.#call('write', 'txn', (c) => c.kv.txn({ compare, success, failure: [] }));
     } catch (err) {
       this.#writes.failed(err as Error, isNoSpace(err));
       throw err;
@@ -281,7 +292,7 @@ export class EtcdStore implements Store, Compactable {
     const plen = this.#prefix.length;
     const w = new EtcdWatch(
       {
-        client: this.#client,
+        client: this.#clients.read,
         key,
         rangeEnd: prefixEnd(key),
         unprefix: (k) => k.subarray(plen).toString('utf8'),
@@ -307,8 +318,8 @@ export class EtcdStore implements Store, Compactable {
 
   async revision(): Promise<number> {
     this.#checkOpen();
-    const res = await this.#call('read', 'revision', () =>
-      this.#client.kv.range({
+    const res = await this.#call('read', 'revision', (c) =>
+      c.kv.range({
         key: this.#prefix.length > 0 ? this.#prefix : Buffer.from([0]),
         count_only: true,
       }),
@@ -323,7 +334,7 @@ export class EtcdStore implements Store, Compactable {
   async compact(revision: number): Promise<void> {
     this.#checkOpen();
     try {
-      await this.#call('write', 'compact', () => this.#client.kv.compact({ revision }));
+      await this.#call('write', 'compact', (c) => c.kv.compact({ revision }));
     } catch (err) {
       if (/compacted/.test((err as Error).message)) return;
       throw err;
@@ -353,8 +364,8 @@ export class EtcdStore implements Store, Compactable {
    */
   async #probeWrite(): Promise<void> {
     const key = this.#full(PROBE_KEY);
-    await this.#call('write', 'write probe', () =>
-      this.#client.kv.txn({
+    await this.#call('write', 'write probe', (c) =>
+      c.kv.txn({
         compare: [{ key, target: 'Version', result: 'Less', version: 0 }],
         success: [{ request_put: { key, value: Buffer.alloc(0) } }],
         failure: [],
@@ -367,14 +378,19 @@ export class EtcdStore implements Store, Compactable {
     this.#closed = true;
     this.#writes.close();
     for (const w of [...this.#watches]) w.close();
-    this.#client.close();
+    this.#clients.read.close();
+    this.#clients.write.close();
   }
 
   /** One request with our retry rule (module comment); errors come out as `RomanaError`s. */
-  async #call<T>(kind: 'read' | 'write', what: string, fn: () => Promise<T>): Promise<T> {
+  async #call<T>(
+    kind: 'read' | 'write',
+    what: string,
+    fn: (client: Etcd3) => Promise<T>,
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#health.kind.run(kind, fn);
+        return await fn(this.#clients[kind]);
       } catch (err) {
         const retry = kind === 'read' ? isUnavailable(err) : neverSent(err);
         if (!retry || attempt >= this.#attempts || this.#closed) throw this.#map(err, what);

@@ -19,7 +19,7 @@ import { RomanaError } from '../../errors.ts';
 import { allows, TokenAuth, type TokenEntry } from './auth.ts';
 import { installLazyValidation } from './lazy-validation.ts';
 import { RomanadMetrics } from './metrics.ts';
-import { installRequestLog, RequestLog } from './request-log.ts';
+import { installRequestLog, RequestLog, routeOptionsOf, routePattern } from './request-log.ts';
 
 export { logDestination } from './request-log.ts';
 import { toHttpFailure, errorBody } from './routes/errors.ts';
@@ -254,14 +254,14 @@ function installAuth(app: TypedApp, auth: TokenAuth): void {
   if (auth.size === 0) return;
   app.addHook('onRequest', async (req) => {
     // Unknown paths need a valid token too, so that the route table is not public.
-    const access = req.is404 ? 'read-only' : (req.routeOptions.config.access ?? 'admin');
+    const access = req.is404 ? 'read-only' : (routeOptionsOf(req).config.access ?? 'admin');
     if (access === 'public') return;
     req.principal = auth.authenticate(req.headers.authorization);
     req.log.debug({ principal: req.principal }, 'authenticated');
     if (!allows(req.principal.role, access)) {
       throw new RomanaError(
         'Forbidden',
-        `Token '${req.principal.name}' has role '${req.principal.role}'; ${req.method} ${req.routeOptions.url ?? req.url} needs '${access}'`,
+        `Token '${req.principal.name}' has role '${req.principal.role}'; ${req.method} ${routeOptionsOf(req).url ?? req.url} needs '${access}'`,
         { resourceType: 'URI', resourceId: req.url },
       );
     }
@@ -306,10 +306,7 @@ function installErrors(app: TypedApp, routes: RouteTable): void {
 
 function installMetrics(app: TypedApp, metrics: RomanadMetrics): void {
   app.addHook('onResponse', (req: FastifyRequest, reply: FastifyReply, done) => {
-    const route = req.is404 ? 'unmatched' : (req.routeOptions.url ?? 'unmatched');
-    const labels = { route, method: req.method };
-    metrics.httpRequests.inc({ ...labels, status: String(reply.statusCode) });
-    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    metrics.http.record(routePattern(req), req.method, reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
 }

@@ -102,6 +102,7 @@ export class RequestLog extends LogController {
 export function installRequestLog(app: TypedApp): void {
   app.decorateRequest('failureCode', undefined);
   app.decorateRequest('logDetail', undefined);
+  app.decorateRequest('routeOptionsRead', undefined);
   app.addHook('onError', (req, _reply, err, done) => {
     req.failureCode = toHttpFailure(err as FastifyError, String(req.id)).body.code;
     done();
@@ -135,12 +136,22 @@ export function logDestination(fd = 1): DestinationStream {
   };
 }
 
+/** A request's route options, read once: fastify builds a new object at each read. */
+export function routeOptionsOf(req: FastifyRequest): FastifyRequest['routeOptions'] {
+  return (req.routeOptionsRead ??= req.routeOptions);
+}
+
+/** The route pattern a request matched (`/hosts/:name`), or `unmatched`. */
+export function routePattern(req: FastifyRequest): string {
+  return req.is404 ? 'unmatched' : (routeOptionsOf(req).url ?? 'unmatched');
+}
+
 /** Who wrote what, and how it ended. */
 export function auditOf(req: FastifyRequest, status: number): AuditRecord {
   const p = req.principal;
   const rec: AuditRecord = {
     who: p?.name ?? 'anonymous',
-    route: req.is404 ? 'unmatched' : (req.routeOptions.url ?? 'unmatched'),
+    route: routePattern(req),
     status,
   };
   if (p !== undefined) rec.role = p.role;
@@ -178,5 +189,7 @@ declare module 'fastify' {
     failureCode: string | undefined;
     /** Fields the route adds to the request's line, e.g. `{ address }` (set it, do not log). */
     logDetail: Record<string, unknown> | undefined;
+    /** `routeOptionsOf`'s copy of `routeOptions`. */
+    routeOptionsRead: FastifyRequest['routeOptions'] | undefined;
   }
 }

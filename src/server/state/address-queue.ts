@@ -178,11 +178,11 @@ export class AddressQueue {
       return {
         txn,
         readBack: [pKey],
-        committed: () => {
+        committed: (revision) => {
           core.state.pods.delete(view.name);
           return {
             value: released,
-            events: [{ kind: 'addresses', type: 'delete', id: view.name, value: null }],
+            events: [{ revision, kind: 'addresses', type: 'delete', id: view.name, value: null }],
           };
         },
       };
@@ -224,11 +224,14 @@ export class AddressQueue {
           },
         );
       },
-      committed: () => {
+      committed: (revision) => {
         if (pod !== undefined) core.state.pods.set(view.name, pod);
         else core.state.pods.delete(view.name);
         const value: Address = pod === undefined ? view : { ...view, pod };
-        return { value, events: [{ kind: 'addresses', type: 'put', id: view.name, value }] };
+        return {
+          value,
+          events: [{ revision, kind: 'addresses', type: 'put', id: view.name, value }],
+        };
       },
     };
   }

@@ -257,9 +257,12 @@ export class ServiceCore {
     return by === undefined ? view : { ...view, managed_by: by };
   }
 
-  publish(rev: number, events: Array<Omit<WatchEvent, 'revision'> & { revision?: number }>): void {
+  /** Publishes events of revision `rev` (those that carry it already are not copied). */
+  publish(rev: number, events: ViewEvent[]): void {
     this.revision = Math.max(this.revision, rev);
-    this.events.publish(events.map((e) => ({ ...e, revision: rev })));
+    this.events.publish(
+      events.map((e) => (e.revision === rev ? (e as WatchEvent) : { ...e, revision: rev })),
+    );
   }
 
   /**

@@ -253,7 +253,7 @@ async function removeHostSteps(core: ServiceCore, op: Operation): Promise<Remove
     const key = blockKey(g, c.network, c.cidr);
     const txn = new TxnSet().read(core, TOPOLOGY_KEY).read(core, key).put(key, c.state);
     for (const d of deletes) txn.delete(d.key);
-    const rev = await op.step(txn.compares(), [...txn.writes.values()]);
+    const rev = await op.step(txn.compares(), txn.ops());
     if (rev === null) throw conflict(`a block of host ${name} changed while removing it; retry`);
     core.blocksCommitted([c], rev);
     for (const n of names) core.state.pods.delete(n);

@@ -17,56 +17,106 @@
  * through `commit` too, guarded by their intent (`operations.ts`).
  */
 import { isRomanaError, RomanaError } from '../../errors.ts';
-import type { BlockChange } from '../../ipam/index.ts';
+import type { BlockChange, BlockView } from '../../ipam/index.ts';
 import { conflict, isRetryable, withRetry, WRITE_RETRY } from '../../store/retry.ts';
 import type { Compare, Op } from '../../store/store.ts';
 import type { ServiceCore } from './core.ts';
 import { blockKey, TOPOLOGY_KEY, type BlockState } from './keys.ts';
 import type { WatchEvent } from './service.ts';
 
-export type ViewEvent = Omit<WatchEvent, 'revision'>;
+/** A watch event before it is published (which stamps the revision when it has none). */
+export type ViewEvent = Omit<WatchEvent, 'revision'> & { revision?: number };
 
-/** What a write read (key → revision it depended on; 0: absent) and what it writes. */
+/**
+ * What a write read (each key once, with the revision it depended on; 0: absent) and what it
+ * writes (each key once: a later write of a key replaces the earlier one in its place). Plain
+ * arrays, in first-seen order: every allocation builds one, and a batch merges two dozen.
+ */
 export class TxnSet {
-  readonly reads = new Map<string, number>();
-  readonly writes = new Map<string, Op>();
+  readonly #compares: Compare[] = [];
+  readonly #ops: Op[] = [];
+  /** Position of each key in `#compares` / `#ops`, built once a set outgrows a short scan. */
+  #readAt: Map<string, number> | undefined;
+  #writeAt: Map<string, number> | undefined;
 
   /** Depends on `key` as this replica holds it (`ServiceCore.cmp`). */
   read(core: ServiceCore, key: string): this {
-    if (!this.reads.has(key)) this.reads.set(key, core.cmp(key).modRevision);
+    if (this.#readIndex(key) < 0) this.#addRead(core.cmp(key));
     return this;
   }
 
   /** Depends on `key` being absent (a unique name or address). */
   readAbsent(key: string): this {
-    this.reads.set(key, 0);
+    const at = this.#readIndex(key);
+    if (at < 0) this.#addRead({ key, modRevision: 0 });
+    else this.#compares[at] = { key, modRevision: 0 };
     return this;
   }
 
   put(key: string, value: unknown): this {
-    this.writes.set(key, {
-      type: 'put',
-      key,
-      value: typeof value === 'string' ? value : JSON.stringify(value),
-    });
-    return this;
+    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    return this.#write({ type: 'put', key, value: text });
   }
 
   delete(key: string): this {
-    this.writes.set(key, { type: 'delete', key });
-    return this;
+    return this.#write({ type: 'delete', key });
   }
 
+  /** The compares of the read set (the caller must not change them). */
   compares(): Compare[] {
-    return [...this.reads].map(([key, modRevision]) => ({ key, modRevision }));
+    return this.#compares;
+  }
+
+  /** The writes (the caller must not change them). */
+  ops(): Op[] {
+    return this.#ops;
+  }
+
+  /** The keys read. */
+  readKeys(): string[] {
+    return this.#compares.map((c) => c.key);
   }
 
   /** Adds another set's reads (the first revision seen wins) and writes (the last wins). */
   merge(other: TxnSet): void {
-    for (const [k, r] of other.reads) if (!this.reads.has(k)) this.reads.set(k, r);
-    for (const [k, op] of other.writes) this.writes.set(k, op);
+    for (const c of other.#compares) if (this.#readIndex(c.key) < 0) this.#addRead(c);
+    for (const op of other.#ops) this.#write(op);
+  }
+
+  #addRead(c: Compare): void {
+    this.#readAt?.set(c.key, this.#compares.length);
+    this.#compares.push(c);
+  }
+
+  #write(op: Op): this {
+    const at = this.#writeIndex(op.key);
+    if (at >= 0) this.#ops[at] = op;
+    else {
+      this.#writeAt?.set(op.key, this.#ops.length);
+      this.#ops.push(op);
+    }
+    return this;
+  }
+
+  #readIndex(key: string): number {
+    if (this.#readAt === undefined && this.#compares.length > SCAN) {
+      this.#readAt = new Map(this.#compares.map((c, i) => [c.key, i]));
+    }
+    if (this.#readAt !== undefined) return this.#readAt.get(key) ?? -1;
+    return this.#compares.findIndex((c) => c.key === key);
+  }
+
+  #writeIndex(key: string): number {
+    if (this.#writeAt === undefined && this.#ops.length > SCAN) {
+      this.#writeAt = new Map(this.#ops.map((op, i) => [op.key, i]));
+    }
+    if (this.#writeAt !== undefined) return this.#writeAt.get(key) ?? -1;
+    return this.#ops.findIndex((op) => op.key === key);
   }
 }
+
+/** Up to this many keys, a set looks a key up by scanning rather than through a map. */
+const SCAN = 8;
 
 /** The outcome of one decide function, handed to the runner. */
 export interface Decision<T> {
@@ -193,7 +243,7 @@ export class TxnRunner {
     for (const d of all) txn.merge(d.txn);
     let rev: number | null;
     try {
-      rev = await this.commit(txn.compares(), [...txn.writes.values()], true);
+      rev = await this.commit(txn.compares(), txn.ops(), true);
     } catch (error) {
       // Outcome unknown: undo from the store's truth, or stop writing until a reload.
       await this.#undo(all).catch(() => this.core.markTainted());
@@ -234,7 +284,7 @@ export class TxnRunner {
     const plain = new Set<string>();
     const forced = new Set<string>();
     for (const d of ds) {
-      for (const k of d.readBack ?? d.txn.reads.keys()) (d.forceReadBack ? forced : plain).add(k);
+      for (const k of d.readBack ?? d.txn.readKeys()) (d.forceReadBack ? forced : plain).add(k);
     }
     for (const k of forced) plain.delete(k);
     if (forced.size > 0) await this.core.refreshKeys([...forced], true);
@@ -249,17 +299,23 @@ export class TxnRunner {
  */
 export function engineBlockWrites(core: ServiceCore): Decision<void> {
   const g = core.generation();
-  const changes: BlockChange[] = core.ipam.takeTouchedBlocks();
+  const { changes, handles } = core.ipam.takeTouchedBlockHandles();
   const txn = new TxnSet().read(core, TOPOLOGY_KEY);
+  const keys: string[] = [];
   for (const c of changes) {
     const key = blockKey(g, c.network, c.cidr);
+    keys.push(key);
     txn.read(core, key).put(key, c.state satisfies BlockState);
   }
+  keys.push(TOPOLOGY_KEY);
   return {
     txn,
-    readBack: [...changes.map((c) => blockKey(g, c.network, c.cidr)), TOPOLOGY_KEY],
+    readBack: keys,
     forceReadBack: true,
-    committed: (rev) => ({ value: undefined, events: blocksCommitted(core, changes, rev) }),
+    committed: (rev) => ({
+      value: undefined,
+      events: blockEvents(core, changes, core.ipam.commitBlocks(handles, rev), rev),
+    }),
   };
 }
 
@@ -269,17 +325,25 @@ export function blocksCommitted(
   changes: BlockChange[],
   rev: number,
 ): ViewEvent[] {
-  const events: ViewEvent[] = [];
-  for (const c of changes) {
+  const views = changes.map((c) => {
     core.ipam.setBlockRevision(c.network, c.cidr, rev);
+    return core.ipam.getBlock(c.network, c.cidr);
+  });
+  return blockEvents(core, changes, views, rev);
+}
+
+/** The events of blocks committed at `rev` (`views[i]`: the view of `changes[i]`'s block). */
+function blockEvents(
+  core: ServiceCore,
+  changes: BlockChange[],
+  views: BlockView[],
+  rev: number,
+): ViewEvent[] {
+  const events: ViewEvent[] = [];
+  changes.forEach((c, i) => {
     core.networkRevisions.set(c.network, rev);
-    events.push({
-      kind: 'blocks',
-      type: 'put',
-      id: c.cidr,
-      value: core.ipam.getBlock(c.network, c.cidr),
-    });
-  }
+    events.push({ revision: rev, kind: 'blocks', type: 'put', id: c.cidr, value: views[i]! });
+  });
   core.blocksRevision = Math.max(core.blocksRevision, rev);
   return events;
 }
