@@ -172,12 +172,13 @@ const dynamicCjsPlugin = {
 
 /**
  * In the CLI and the CNI plugin these built-in modules load when first used, not at start:
- * `romana --help` needs none of them, `romana host list` no TLS, the CNI VERSION command no
- * crypto or child process. A module required (commander requires child_process) becomes a
+ * `romana --help` needs none of them, `romana host list` only net (its request goes over a
+ * bare socket, src/client/lean-http.ts), the CNI VERSION command no crypto or child process.
+ * A module required (commander requires child_process) becomes a
  * proxy; an imported one exports the same proxy as default and a wrapper per function. Any
  * other named import of them (a class, a constant) fails the build: no such export.
  */
-const LAZY_BUILTINS = ['http', 'https', 'child_process', 'crypto', 'fs/promises'];
+const LAZY_BUILTINS = ['http', 'https', 'net', 'child_process', 'crypto', 'fs/promises'];
 const lazyBuiltinPlugin = {
   name: 'romana-lazy-builtins',
   setup(b) {

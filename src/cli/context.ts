@@ -37,6 +37,7 @@ export function runner(io: Io): Runner {
       const settings = await resolveSettings(cmd.optsWithGlobals<GlobalFlags>(), io.env, io.home);
       const client = new RomanadClient({
         baseUrl: settings.rootUrl,
+        bareSocket: true, // one request or two, then exit: node:http would cost more to load
         ...(settings.token === undefined ? {} : { token: settings.token }),
         ...(settings.timeoutMs > 0 ? { timeoutMs: settings.timeoutMs } : {}),
       });

@@ -219,6 +219,7 @@ describe('romana start-up', () => {
       'node:fs/promises',
       'node:http',
       'node:https',
+      'node:net',
       'node:os',
       'node:path',
     ]);
