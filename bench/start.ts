@@ -1,7 +1,8 @@
 /**
  * Start time of the programs, next to `node -e 0` measured in the same run: `romana --help`,
  * `romana --version`, `romana host list` (against a running romanad), romanad from spawn to its
- * first successful `/readyz` (empty embedded store in a temp dir), and `romana-cni` VERSION.
+ * first successful `/readyz` (empty embedded store in a temp dir), and `romana-cni` VERSION; next
+ * to `host list`, a one-file script that only sends its GET with node:http and prints.
  * Every command runs through `bin/`, as an operator runs it. The commands take turns, run after
  * run, so that a slow moment of the machine hits them all alike.
  */
@@ -17,6 +18,19 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const bin = (name: string) => path.join(ROOT, 'bin', `${name}.js`);
 const RUNS = Number(process.env['BENCH_START_RUNS'] ?? 15);
 const READY_RUNS = Number(process.env['BENCH_START_READY_RUNS'] ?? 7);
+
+/** A bare `GET /hosts` with node:http that prints each host's name: the floor of `host list`. */
+const ONE_FILE_GET = [
+  "require('http').get(process.argv[1] + '/hosts', (res) => {",
+  "  let text = '';",
+  "  res.setEncoding('utf8');",
+  "  res.on('data', (c) => (text += c));",
+  "  res.on('end', () => {",
+  '    const names = JSON.parse(text).hosts.map((h) => h.name);',
+  "    process.stdout.write(['NAME', ...names].join('\\n') + '\\n');",
+  '  });',
+  '});',
+].join('\n');
 
 interface Cmd {
   label: string;
@@ -91,6 +105,8 @@ export async function run(report: Report): Promise<void> {
       { label: 'romana --help', args: [bin('romana'), '--help'] },
       { label: 'romana --version', args: [bin('romana'), '--version'] },
       { label: 'romana host list', args: [bin('romana'), '-r', d.url, 'host', 'list'] },
+      // What `host list` cannot beat: one file that only sends the GET and prints the names.
+      { label: 'one-file http.get /hosts', args: ['-e', ONE_FILE_GET, d.url] },
       {
         label: 'romana-cni VERSION',
         args: [bin('romana-cni')],

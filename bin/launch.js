@@ -14,10 +14,12 @@
 // `npm run build`. Nothing is written anywhere at start.
 'use strict';
 const { existsSync, readFileSync, statSync } = require('node:fs');
-const { createRequire, wrap } = require('node:module');
 const path = require('node:path');
-const { pathToFileURL } = require('node:url');
 const vm = require('node:vm');
+// The CommonJS loader's own Module class: its createRequire and wrap are node:module's, without
+// loading node:module (and the ES module loader it brings), which a start would pay for.
+const { createRequire, wrap } = module.constructor;
+const pathToFileURL = (file) => require('node:url').pathToFileURL(file);
 
 const ROOT = path.join(__dirname, '..');
 

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { RomanadClient } from '../client/index.ts';
 import { resolveSettings, type Format, type GlobalFlags, type Settings } from './config.ts';
 import type { Io } from './io.ts';
-import { json } from './output.ts';
+import { json, loadWideTables, WideTextNeeded } from './output.ts';
 import { UsageError } from './errors.ts';
 
 /** A command's view of the world. */
@@ -37,13 +37,32 @@ export function runner(io: Io): Runner {
       const settings = await resolveSettings(cmd.optsWithGlobals<GlobalFlags>(), io.env, io.home);
       const client = new RomanadClient({
         baseUrl: settings.rootUrl,
+        bareSocket: true, // one request or two, then exit: node:http would cost more to load
         ...(settings.token === undefined ? {} : { token: settings.token }),
         ...(settings.timeoutMs > 0 ? { timeoutMs: settings.timeoutMs } : {}),
       });
       const render = await renderer(settings.format);
-      const show = (body: unknown, table: () => string) =>
-        void io.stdout.write(render === undefined ? table() : render(body));
-      await fn({ io, settings, client, show }, ...(args.slice(0, -1) as A));
+      // A table beyond printable ASCII needs cli-table3, loaded then: that output, and any
+      // after it, is written once it is loaded, before the command ends.
+      let later: Promise<void> | undefined;
+      const show = (body: unknown, table: () => string) => {
+        const write = () => void io.stdout.write(render === undefined ? table() : render(body));
+        if (later !== undefined) {
+          later = later.then(write);
+          return;
+        }
+        try {
+          write();
+        } catch (e) {
+          if (!(e instanceof WideTextNeeded)) throw e;
+          later = loadWideTables().then(write);
+        }
+      };
+      try {
+        await fn({ io, settings, client, show }, ...(args.slice(0, -1) as A));
+      } finally {
+        await later;
+      }
     };
 }
 

@@ -4,11 +4,20 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { UsageError, RefusedInput } from './errors.ts';
+import { fdWriter, type FallbackStream } from './fd-writer.ts';
+
+/** An output of `romana`; a terminal says so (help text is wrapped to its width). */
+export interface Out {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+  readonly columns?: number | undefined;
+  hasColors?(): boolean;
+}
 
 /** What `romana` reads from and writes to. */
 export interface Io {
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
+  stdout: Out;
+  stderr: Out;
   /** Standard input, read whole; `undefined` when it is a terminal. */
   readStdin(): Promise<string | undefined>;
   env: Record<string, string | undefined>;
@@ -22,13 +31,10 @@ export interface Io {
  * @example await main(argv, processIo());
  */
 export function processIo(): Io {
-  // `romana … | head` closes the pipe early: stop writing quietly rather than crash.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-  });
   return {
-    stdout: process.stdout,
-    stderr: process.stderr,
+    // Written with writeSync (see fd-writer.ts); process.stdout is made only when needed.
+    stdout: fdWriter(1, () => quiet(process.stdout)),
+    stderr: fdWriter(2, () => quiet(process.stderr)),
     readStdin: async () => {
       if (process.stdin.isTTY) return undefined;
       let text = '';
@@ -39,6 +45,14 @@ export function processIo(): Io {
     env: process.env,
     home: os.homedir(),
   };
+}
+
+/** `romana … | head` closes the pipe early: the stream stops writing quietly, not a crash. */
+function quiet(stream: NodeJS.WriteStream): FallbackStream {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
+  return stream;
 }
 
 /**

@@ -165,22 +165,42 @@ describe('romana main', () => {
 const PURE_SHARED = ['version.ts', 'errors.ts', 'ipam/addr.ts', 'net/addr.ts', 'net/addr-text.ts'];
 
 describe('romana start-up', () => {
-  it('loads no server, store or datastore client code (static imports of src/cli)', async () => {
-    const { readFileSync } = await import('node:fs');
+  /** The modules `file` imports, statically or on demand, and the packages. */
+  const closure = (file: string, onDemand: boolean) => {
     const seen = new Set<string>();
     const external = new Set<string>();
-    const visit = (file: string) => {
-      if (seen.has(file)) return;
-      seen.add(file);
-      const text = readFileSync(file, 'utf8');
-      for (const m of text.matchAll(/^(?:import|export) (?!type )[^;]*? from '([^']+)';/gms)) {
-        const spec = m[1]!;
-        if (spec.startsWith('.')) visit(path.resolve(path.dirname(file), spec));
+    const visit = (f: string) => {
+      if (seen.has(f)) return;
+      seen.add(f);
+      const text = readFileSync(f, 'utf8');
+      const specs = [
+        ...text.matchAll(/^(?:import|export) (?!type )[^;]*? from '([^']+)';/gms),
+        ...(onDemand ? text.matchAll(/\bimport\('([^']+)'\)/g) : []),
+      ].map((m) => m[1]!);
+      for (const spec of specs) {
+        if (spec.startsWith('.')) visit(path.resolve(path.dirname(f), spec));
         else external.add(spec);
       }
     };
-    visit(path.join(import.meta.dirname, 'main.ts'));
+    visit(file);
     const files = [...seen].map((f) => path.relative(path.join(import.meta.dirname, '..'), f));
+    return { files, external };
+  };
+  const main = path.join(import.meta.dirname, 'main.ts');
+
+  it('loads no server, store or datastore client code, even on demand', () => {
+    const { files, external } = closure(main, true);
+    assert.deepEqual(
+      files.filter((f) => f.startsWith('server/') || f.startsWith('store/')),
+      [],
+    );
+    assert.ok(files.includes('cli/commands/host.ts'), String(files));
+    for (const dep of ['fastify', 'etcd3', 'pino', 'prom-client'])
+      assert.ok(!external.has(dep), dep);
+  });
+
+  it('loads no command, no YAML and no cli-table3 before a command runs', () => {
+    const { files, external } = closure(main, false);
     assert.deepEqual(
       files.filter(
         (f) => !f.startsWith('cli/') && !f.startsWith('client/') && !PURE_SHARED.includes(f),
@@ -188,11 +208,20 @@ describe('romana start-up', () => {
       [],
       'only src/cli, src/client and small pure shared modules at start-up',
     );
-    assert.ok(
-      files.includes('cli/commands/host.ts') && files.includes('client/http.ts'),
-      String(files),
+    assert.deepEqual(
+      files.filter((f) => f.startsWith('cli/commands/') || f === 'cli/table-wide.ts'),
+      [],
     );
-    for (const dep of ['fastify', 'etcd3', 'pino', 'prom-client'])
-      assert.ok(!external.has(dep), dep);
+    assert.ok(files.includes('client/http.ts'), String(files));
+    assert.deepEqual([...external].sort(), [
+      'commander',
+      'node:fs',
+      'node:fs/promises',
+      'node:http',
+      'node:https',
+      'node:net',
+      'node:os',
+      'node:path',
+    ]);
   });
 });

@@ -4,18 +4,67 @@
  * `--version` and command output go to stdout; errors are one line on stderr.
  */
 import { Command, CommanderError } from 'commander';
-import { registerAddresses } from './commands/address.ts';
-import { registerHosts } from './commands/host.ts';
-import { registerNamespaces } from './commands/namespace.ts';
-import { registerNetworks } from './commands/network.ts';
-import { registerPolicies } from './commands/policy.ts';
-import { registerTopology } from './commands/topology.ts';
-import { registerVips } from './commands/vip.ts';
 import { DEFAULT_ROOT_URL, ENV } from './config.ts';
-import { runner } from './context.ts';
+import { runner, type Runner } from './context.ts';
 import { describeError, EXIT } from './errors.ts';
-import { processIo, type Io } from './io.ts';
+import { processIo, type Io, type Out } from './io.ts';
 import { VERSION } from '../version.ts';
+
+/** Defines a command's subcommands, options and actions on the command given. */
+type Define = (cmd: Command, run: Runner) => void;
+
+/**
+ * The commands, in the order `romana --help` lists them. Each module is loaded only when its
+ * command runs (or its help is asked for): `romana host list` loads nothing of `topology
+ * simulate` (the IPAM engine), of policies or of YAML.
+ */
+const COMMANDS: ReadonlyArray<{ name: string; description: string; load(): Promise<Define> }> = [
+  {
+    name: 'network',
+    description: 'networks of the topology (read-only)',
+    load: async () => (await import('./commands/network.ts')).registerNetworks,
+  },
+  {
+    name: 'block',
+    description: 'address blocks carved for hosts (read-only)',
+    load: async () => (await import('./commands/network.ts')).registerBlocks,
+  },
+  {
+    name: 'host',
+    description: 'hosts (nodes) that receive address blocks',
+    load: async () => (await import('./commands/host.ts')).registerHosts,
+  },
+  {
+    name: 'address',
+    description: 'pod addresses',
+    load: async () => (await import('./commands/address.ts')).registerAddresses,
+  },
+  {
+    name: 'blackout',
+    description: 'reserved ranges never allocated from',
+    load: async () => (await import('./commands/address.ts')).registerBlackouts,
+  },
+  {
+    name: 'topology',
+    description: 'networks and the group tree hosts are placed in',
+    load: async () => (await import('./commands/topology.ts')).registerTopology,
+  },
+  {
+    name: 'policy',
+    description: 'network policies',
+    load: async () => (await import('./commands/policy.ts')).registerPolicies,
+  },
+  {
+    name: 'vip',
+    description: 'virtual IPs held by one host each',
+    load: async () => (await import('./commands/vip.ts')).registerVips,
+  },
+  {
+    name: 'namespace',
+    description: 'Kubernetes namespaces and their labels, as the listener records them',
+    load: async () => (await import('./commands/namespace.ts')).registerNamespaces,
+  },
+];
 
 /**
  * Runs `romana` with `argv` (without `node` and the script) and resolves to the exit code.
@@ -37,7 +86,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
 }
 
 /**
- * The command tree, writing to `io`.
+ * The command tree, writing to `io`: the top-level commands with their descriptions, each
+ * defined further when it runs (`defineAll` defines them all at once).
  *
  * @example buildProgram(processIo()).helpInformation()
  */
@@ -48,6 +98,12 @@ export function buildProgram(io: Io): Command {
     .configureOutput({
       writeOut: (s) => void io.stdout.write(s),
       writeErr: (s) => void io.stderr.write(s),
+      // As commander's defaults (a terminal's width, else 80), but asking io, which makes
+      // process.stdout only for a terminal.
+      getOutHelpWidth: () => (io.stdout.isTTY === true ? io.stdout.columns : undefined) ?? 80,
+      getErrHelpWidth: () => (io.stderr.isTTY === true ? io.stderr.columns : undefined) ?? 80,
+      getOutHasColors: () => colors(io.stdout, io.env),
+      getErrHasColors: () => colors(io.stderr, io.env),
       outputError: (s, write) =>
         write(`romana: ${s.replace(/^error: /, '').trimEnd()} (see --help)\n`),
     })
@@ -78,12 +134,34 @@ export function buildProgram(io: Io): Command {
         '\nExamples:\n  $ romana host list\n  $ romana -r http://10.0.0.1:9600 -o json address list --host node-1\n  $ romana --timeout 5s host list\n',
     );
   const run = runner(io);
-  registerNetworks(program, run);
-  registerHosts(program, run);
-  registerAddresses(program, run);
-  registerTopology(program, run);
-  registerPolicies(program, run);
-  registerVips(program, run);
-  registerNamespaces(program, run);
+  for (const c of COMMANDS) program.command(c.name).description(c.description);
+  // A command's subcommands are defined when it is dispatched to, before it parses the rest.
+  program.hook('preSubcommand', async (_, cmd) => defineCommand(cmd, run));
   return program;
+}
+
+/** Defines the subcommands of top-level command `cmd`, once. */
+async function defineCommand(cmd: Command, run: Runner): Promise<void> {
+  const entry = COMMANDS.find((c) => c.name === cmd.name());
+  if (entry === undefined || cmd.commands.length > 0) return;
+  (await entry.load())(cmd, run);
+}
+
+/**
+ * Defines every command of `program` (made by `buildProgram(io)`), as running each would: for
+ * walking the whole tree (help texts, docs).
+ *
+ * @example const program = await defineAll(buildProgram(io), io);
+ */
+export async function defineAll(program: Command, io: Io): Promise<Command> {
+  const run = runner(io);
+  for (const cmd of program.commands) await defineCommand(cmd, run);
+  return program;
+}
+
+/** Whether help may keep colour codes: commander's rule (NO_COLOR, FORCE_COLOR, a terminal). */
+function colors(out: Out, env: Io['env']): boolean {
+  if (env['NO_COLOR'] || env['FORCE_COLOR'] === '0' || env['FORCE_COLOR'] === 'false') return false;
+  if (env['FORCE_COLOR'] || env['CLICOLOR_FORCE'] !== undefined) return true;
+  return out.isTTY === true && (out.hasColors?.() ?? false);
 }

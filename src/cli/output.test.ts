@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { RomanadApiError, RomanadUnreachableError } from '../client/index.ts';
 import { applyLabels, parseLabels } from './commands/host.ts';
 import { endpointText, ruleText } from './commands/policy.ts';
 import { describeError, RefusedInput, UsageError } from './errors.ts';
-import { fields, json, table, tagsText } from './output.ts';
+import { fields, json, loadWideTables, table, tagsText, WideTextNeeded } from './output.ts';
+import { wideTable } from './table-wide.ts';
 
 describe('output', () => {
   it('aligns table columns without borders or trailing spaces', () => {
@@ -45,6 +47,42 @@ describe('output', () => {
 
   it('prints the header alone for an empty list', () => {
     assert.equal(table(['CIDR', 'NETWORK'], []), 'CIDR   NETWORK\n');
+  });
+
+  it('lays out a table beyond printable ASCII only once cli-table3 is loaded, by display width', async () => {
+    const rows = [
+      ['nœud-1', '10.0.0.1'],
+      ['节点-2', '10.0.0.2'],
+    ];
+    assert.throws(() => table(['NAME', 'IP'], rows), WideTextNeeded);
+    await loadWideTables();
+    assert.deepEqual(table(['NAME', 'IP'], rows).split('\n'), [
+      'NAME     IP',
+      'nœud-1   10.0.0.1',
+      '节点-2   10.0.0.2',
+      '',
+    ]);
+  });
+
+  it('lays out printable ASCII exactly as cli-table3 does (any cells, rows as long as the header)', () => {
+    const text = fc.string({
+      unit: fc.constantFrom('a', 'Z', '0', ' ', '-', '~', '='),
+      maxLength: 9,
+    });
+    const head = fc.array(text, { minLength: 1, maxLength: 5 });
+    const rows = fc.array(fc.array(text, { maxLength: 5 }), { maxLength: 6 });
+    fc.assert(
+      fc.property(head, rows, (h, r) => {
+        // Rows as the commands build them: as long as the header.
+        const full = r.map((row) => h.map((_, i) => row[i] ?? ''));
+        const byCliTable3 = wideTable(h, full)
+          .split('\n')
+          .map((l) => l.trimEnd())
+          .join('\n');
+        assert.equal(table(h, full), byCliTable3 + '\n');
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('aligns label: value lines', () => {

@@ -1,44 +1,66 @@
 /**
  * What the CLI prints: the server's JSON (indented, keys in the server's order) or plain
- * aligned columns in the style of kubectl (cli-table3 with every border character empty).
+ * aligned columns in the style of kubectl. Columns of printable ASCII are laid out here; a
+ * table with any other character is laid out by cli-table3 (table-wide.ts, loaded on demand),
+ * which knows each character's display width. Both give the same text for ASCII.
  */
-import Table from 'cli-table3';
-
-const NO_BORDERS = {
-  top: '',
-  'top-mid': '',
-  'top-left': '',
-  'top-right': '',
-  bottom: '',
-  'bottom-mid': '',
-  'bottom-left': '',
-  'bottom-right': '',
-  left: '',
-  'left-mid': '',
-  mid: '',
-  'mid-mid': '',
-  right: '',
-  'right-mid': '',
-  middle: '   ',
-};
 
 /** A table cell: strings as they are, numbers in decimal, nothing as empty. */
 export type Cell = string | number | null | undefined;
 
+type WideTable = (head: string[], rows: string[][]) => string;
+let wide: WideTable | undefined;
+
+/**
+ * Thrown by `table` for cells beyond printable ASCII while cli-table3 is not loaded yet: call
+ * `loadWideTables()` and render again (the CLI's `ctx.show` does).
+ */
+export class WideTextNeeded extends Error {
+  override readonly name = 'WideTextNeeded';
+}
+
+/** Loads the renderer of tables holding text beyond printable ASCII. */
+export async function loadWideTables(): Promise<void> {
+  wide ??= (await import('./table-wide.ts')).wideTable;
+}
+
 /**
  * Renders rows under upper-case headers, columns aligned, no borders, no trailing spaces.
  *
+ * @throws WideTextNeeded when a cell is beyond printable ASCII before `loadWideTables()`.
  * @example table(['NAME', 'IP'], [['node-1', '192.168.0.11']])
  * // 'NAME     IP\nnode-1   192.168.0.11\n'
  */
 export function table(head: string[], rows: Cell[][]): string {
-  const t = new Table({
-    head,
-    chars: NO_BORDERS,
-    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0, compact: true },
-  });
-  for (const row of rows) t.push(row.map((c) => (c === null || c === undefined ? '' : shown(c))));
-  return trimLines(t.toString()) + '\n';
+  const cells = rows.map((row) => row.map((c) => (c === null || c === undefined ? '' : shown(c))));
+  if (!isAscii(head) || !cells.every(isAscii)) {
+    if (wide === undefined) throw new WideTextNeeded('a table cell is beyond printable ASCII');
+    return trimLines(wide(head, cells)) + '\n';
+  }
+  return asciiTable(head, cells);
+}
+
+/** Printable ASCII only (what `shown` leaves of control characters is ASCII too). */
+function isAscii(row: string[]): boolean {
+  return row.every((c) => /^[\x20-\x7e]*$/.test(c));
+}
+
+/**
+ * Columns as wide as their widest cell (at least one character, as cli-table3 makes them),
+ * three spaces apart, each line trimmed at its end.
+ */
+function asciiTable(head: string[], rows: string[][]): string {
+  const all = [head, ...rows];
+  const columns = Math.max(...all.map((r) => r.length));
+  const widths: number[] = [];
+  for (let i = 0; i < columns; i++)
+    widths.push(Math.max(1, ...all.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) =>
+    widths
+      .map((w, i) => (r[i] ?? '').padEnd(w))
+      .join('   ')
+      .trimEnd();
+  return all.map(line).join('\n') + '\n';
 }
 
 /**

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { RomanadUnreachableError } from './errors.ts';
+import { exchange } from './lean-http.ts';
 
 /** Transport settings shared by every request of a client. */
 export interface TransportOptions {
@@ -16,6 +17,12 @@ export interface TransportOptions {
   timeoutMs?: number;
   /** Agent to reuse connections (e.g. `new http.Agent({ keepAlive: true })`). */
   agent?: http.Agent;
+  /**
+   * Send each plain `http:` request over a bare socket (lean-http.ts, one connection per
+   * request) instead of node:http, whose loading is most of a short-lived program's request
+   * time (the CLI's). Not for `https:` or with an `agent`, which go through node:http(s).
+   */
+  bareSocket?: boolean;
 }
 
 /** An HTTP answer: status, body parsed when JSON (raw text otherwise, `null` when empty). */
@@ -45,6 +52,19 @@ export function sendJson(
   if (opts.token) headers['authorization'] = `Bearer ${opts.token}`;
   const tls = url.protocol === 'https:';
   const where = url.origin;
+  if (opts.bareSocket && url.protocol === 'http:' && !opts.agent && plainHeaders(headers)) {
+    const head = [
+      `${method} ${url.pathname}${url.search} HTTP/1.1`,
+      `Host: ${url.host}`,
+      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+      // node:http says a body-less POST, PUT or PATCH has an empty body: so does this.
+      ...(data === undefined && !NO_BODY_METHODS.has(method) ? ['content-length: 0'] : []),
+    ].join('\r\n');
+    return exchange(url, head, data, opts.timeoutMs).then(
+      (a) => ({ status: a.status, body: parseBody(a.text, a.contentType) }),
+      (e: Error) => Promise.reject(new RomanadUnreachableError(where, reasonOf(e), e)),
+    );
+  }
   return new Promise((resolve, reject) => {
     const req = (tls ? https : http).request(
       url,
@@ -73,6 +93,17 @@ export function sendJson(
     req.on('error', (e) => reject(new RomanadUnreachableError(where, reasonOf(e), e)));
     req.end(data);
   });
+}
+
+/** The methods node:http sends without a Content-Length when they have no body. */
+const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
+
+/**
+ * Header values of printable ASCII: anything else goes through node:http, which refuses a
+ * line break (a token holding one, say) and sends other bytes as Latin-1.
+ */
+function plainHeaders(headers: Record<string, string | number>): boolean {
+  return Object.values(headers).every((v) => /^[\t\x20-\x7e]*$/.test(String(v)));
 }
 
 function parseBody(text: string, contentType: string): unknown {

@@ -5,9 +5,8 @@ import { examples, type Runner } from '../context.ts';
 import { RefusedInput } from '../errors.ts';
 import { fields, table } from '../output.ts';
 
-/** Registers `address` and `blackout`. */
-export function registerAddresses(program: Command, run: Runner): void {
-  const address = program.command('address').description('pod addresses');
+/** Defines the subcommands of `address` (the command itself is made by main.ts). */
+export function registerAddresses(address: Command, run: Runner): void {
   examples(
     address
       .command('list')
@@ -69,7 +68,6 @@ export function registerAddresses(program: Command, run: Runner): void {
     'romana address release pod-a',
     'romana address release 10.112.0.1',
   );
-  registerBlackouts(program, run);
 }
 
 /** A dotted-quad IPv4 address as romanad writes it (no leading zeros). */
@@ -88,8 +86,8 @@ async function podAt(client: RomanadClient, arg: string): Promise<Address | unde
   return found;
 }
 
-function registerBlackouts(program: Command, run: Runner): void {
-  const blackout = program.command('blackout').description('reserved ranges never allocated from');
+/** Defines the subcommands of `blackout` (the command itself is made by main.ts). */
+export function registerBlackouts(blackout: Command, run: Runner): void {
   examples(
     blackout
       .command('list')

@@ -5,9 +5,8 @@ import { collect, examples, keyValues, type Runner } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { fields, table, tagsText } from '../output.ts';
 
-/** Registers `host`. */
-export function registerHosts(program: Command, run: Runner): void {
-  const host = program.command('host').description('hosts (nodes) that receive address blocks');
+/** Defines the subcommands of `host` (the command itself is made by main.ts). */
+export function registerHosts(host: Command, run: Runner): void {
   examples(
     host
       .command('list')

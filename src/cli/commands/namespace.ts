@@ -4,11 +4,8 @@ import type { Namespace } from '../../client/index.ts';
 import { examples, type Runner } from '../context.ts';
 import { fields, table, tagsText } from '../output.ts';
 
-/** Registers `namespace`. */
-export function registerNamespaces(program: Command, run: Runner): void {
-  const ns = program
-    .command('namespace')
-    .description('Kubernetes namespaces and their labels, as the listener records them');
+/** Defines the subcommands of `namespace` (the command itself is made by main.ts). */
+export function registerNamespaces(ns: Command, run: Runner): void {
   examples(
     ns
       .command('list')

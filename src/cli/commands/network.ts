@@ -5,9 +5,8 @@ import { examples, type Runner } from '../context.ts';
 import { RefusedInput } from '../errors.ts';
 import { fields, table } from '../output.ts';
 
-/** Registers `network` and `block`. */
-export function registerNetworks(program: Command, run: Runner): void {
-  const network = program.command('network').description('networks of the topology (read-only)');
+/** Defines the subcommands of `network` (the command itself is made by main.ts). */
+export function registerNetworks(network: Command, run: Runner): void {
   examples(
     network
       .command('list')
@@ -36,11 +35,10 @@ export function registerNetworks(program: Command, run: Runner): void {
       ),
     'romana network show pods',
   );
-  registerBlocks(program, run);
 }
 
-function registerBlocks(program: Command, run: Runner): void {
-  const block = program.command('block').description('address blocks carved for hosts (read-only)');
+/** Defines the subcommands of `block` (the command itself is made by main.ts). */
+export function registerBlocks(block: Command, run: Runner): void {
   examples(
     block
       .command('list')

@@ -8,9 +8,8 @@ import { RefusedInput } from '../errors.ts';
 import { parseDocument, readInput } from '../io.ts';
 import { fields, table } from '../output.ts';
 
-/** Registers `policy`. */
-export function registerPolicies(program: Command, run: Runner): void {
-  const policy = program.command('policy').description('network policies');
+/** Defines the subcommands of `policy` (the command itself is made by main.ts). */
+export function registerPolicies(policy: Command, run: Runner): void {
   examples(
     policy
       .command('list')

@@ -10,11 +10,8 @@ import { registerTopologyApply } from './topology-apply.ts';
 import { registerTopologyRoutes } from './topology-routes.ts';
 import { registerTopologySimulate } from './topology-simulate.ts';
 
-/** Registers `topology`. */
-export function registerTopology(program: Command, run: Runner): void {
-  const topology = program
-    .command('topology')
-    .description('networks and the group tree hosts are placed in');
+/** Defines the subcommands of `topology` (the command itself is made by main.ts). */
+export function registerTopology(topology: Command, run: Runner): void {
   examples(
     topology
       .command('show')

@@ -4,8 +4,8 @@ import type { Vip } from '../../client/index.ts';
 import { examples, type Runner } from '../context.ts';
 import { fields, table } from '../output.ts';
 
-export function registerVips(program: Command, run: Runner): void {
-  const vip = program.command('vip').description('virtual IPs held by one host each');
+/** Defines the subcommands of `vip` (the command itself is made by main.ts). */
+export function registerVips(vip: Command, run: Runner): void {
   examples(
     vip
       .command('list')
