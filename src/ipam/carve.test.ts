@@ -136,4 +136,21 @@ describe('carving problems inside groups', () => {
     ]);
     assert.equal(ipam.addHost({ name: 'h', ip: '10.9.0.1' }).groups[0]!.group, 'only');
   });
+  it("stores a lone group as the network's root, and names the root of a list of hosts '/'", () => {
+    const lone = new Ipam();
+    lone.updateTopology(doc('10.0.0.0/16', 29, [{ name: 'only' }]));
+    lone.addHost({ name: 'h', ip: '10.9.0.1' });
+    assert.deepEqual(lone.hostRecord('h').groups, { n: '' });
+    const hosts = new Ipam();
+    hosts.updateTopology(
+      doc('10.0.0.0/16', 29, [
+        { name: 'h1', ip: '10.9.0.1' },
+        { name: 'h2', ip: '10.9.0.2' },
+      ]),
+    );
+    assert.deepEqual(hosts.getHost({ name: 'h1' }).groups, [
+      { network: 'n', group: '/', cidr: '10.0.0.0/16' },
+    ]);
+    assert.deepEqual(hosts.hostRecord('h2').groups, { n: '' });
+  });
 });

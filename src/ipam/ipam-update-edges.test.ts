@@ -271,6 +271,46 @@ describe('the order addresses are carried in', () => {
     assert.equal(ipam.allocate({ name: 'y', host: 'h' }).ip, '10.0.0.19');
   });
 
+  it("keeps an owner's blocks in address order in a topology's second network too", () => {
+    const ipam = new Ipam();
+    const doc: TopologyUpdateRequest = {
+      networks: [
+        { name: 'a', cidr: '10.0.0.0/24', tenants: ['other'] },
+        { name: 'b', cidr: '10.1.0.0/24', block_mask: 29, tenants: ['t'] },
+      ],
+      topologies: [{ networks: ['a', 'b'], map: [{ name: 'g' }] }],
+    };
+    ipam.updateTopology(doc);
+    ipam.addHost({ name: 'h', ip: '10.9.0.1' });
+    ipam.allocate({ name: 'o', host: 'h', tenant: 'other' });
+    for (let i = 0; i < 24; i++) ipam.allocate({ name: `p${i}`, host: 'h', tenant: 't' });
+    // Block 10.1.0.0/29 is emptied and taken again last: its names come last too.
+    for (let i = 0; i < 8; i++) ipam.release(`p${i}`);
+    for (let i = 0; i < 8; i++) ipam.allocate({ name: `q${i}`, host: 'h', tenant: 't' });
+    ipam.updateTopology(doc);
+    for (const n of ['q3', 'p19']) ipam.release(n);
+    assert.equal(ipam.allocate({ name: 'x', host: 'h', tenant: 't' }).ip, '10.1.0.3');
+    assert.equal(ipam.allocate({ name: 'y', host: 'h', tenant: 't' }).ip, '10.1.0.19');
+    assert.equal(ipam.allocate({ name: 'z', host: 'h', tenant: 'other' }).ip, '10.0.0.1');
+  });
+
+  it('refuses a document with several problems, naming each on a line of its own', () => {
+    const ipam = new Ipam();
+    ipam.updateTopology(two([{ name: 'g' }], [{ name: 'g' }]));
+    refused(
+      ipam,
+      {
+        networks: [
+          { name: 'a', cidr: 'nope' },
+          { name: 'b', cidr: '10.0.0.0/16', block_mask: 40 },
+        ],
+        topologies: [{ networks: ['a', 'b'], map: [] }],
+      },
+      "networks[0].cidr: 'nope' is not a CIDR (expected a.b.c.d/n)\n" +
+        'networks[1].block_mask: invalid blockmask(40) for network(b), must be 16 <= blockmask <= 32',
+    );
+  });
+
   it('refuses a document that is not a topology with the resource it names', () => {
     assert.throws(
       () => new Ipam().updateTopology({ networks: [] }),

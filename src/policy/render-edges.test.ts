@@ -109,4 +109,29 @@ describe('rendering at the edges', () => {
       { name: tenantListName('tenant-y'), type: 'list:set', members: [] },
     ]);
   });
+  it('adds peer sets after the local blocks set when no block has a tenant yet', () => {
+    const peers = [{ tenant_id: 'tenant-y' }, { tenant_id: 'tenant-z', segment_id: 'web' }];
+    const policy: Policy = {
+      id: 'to-host',
+      direction: 'ingress',
+      applied_to: [{ dest: 'host' }],
+      ingress: [{ peers, rules: [{ protocol: 'tcp', ports: [22] }] }],
+    };
+    for (const blocks of [[], [{ cidr: '10.9.0.0/28', tenant: '', segment: '', host: 'host1' }]]) {
+      const blockSets = makeBlockSets(blocks, 'host1');
+      assert.ok(!blockSets.some((s) => s.type === 'list:set'), 'no tenant list from the blocks');
+      const out = renderDesiredState([policy], blocks, 'host1');
+      assert.deepEqual(out.skipped, []);
+      assert.deepEqual(out.sets, [
+        ...blockSets,
+        { name: segmentSetName('tenant-z', 'web'), type: 'hash:net', members: [] },
+        { name: tenantListName('tenant-y'), type: 'list:set', members: [] },
+      ]);
+      assert.deepEqual(out.sets[0], {
+        name: 'ROMANA-LOCAL-BLOCKS',
+        type: 'hash:net',
+        members: blocks.map((b) => b.cidr),
+      });
+    }
+  });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { tenantSetName } from './hash.ts';
 import {
@@ -6,6 +7,7 @@ import {
   makeBlockSets,
   segmentSetName,
   targetValid,
+  tenantListName,
   type RenderBlock,
 } from './render-sets.ts';
 
@@ -62,6 +64,46 @@ describe('makeBlockSets (cases of the original enforcer)', () => {
   });
 });
 
+describe('makeBlockSets: order', () => {
+  it('sorts hash sets, then list sets, by name, and the members of each', () => {
+    const blocks: RenderBlock[] = [
+      { cidr: '10.0.0.32/28', tenant: 't2', segment: 's1', host: 'h' },
+      { cidr: '10.0.0.16/28', tenant: 't1', segment: 's2', host: 'other' },
+      { cidr: '10.0.0.0/28', tenant: 't1', segment: 's1', host: 'h' },
+      { cidr: '10.0.0.48/28', tenant: 't1', segment: 's1', host: 'h' },
+      { cidr: '10.0.0.64/28', tenant: 't1', segment: 's1', host: 'h' },
+      { cidr: '10.0.0.80/28', tenant: '', segment: '', host: 'h' },
+    ];
+    const byName = (a: { name: string }, b: { name: string }) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+    const hash = [
+      {
+        name: segmentSetName('t1', 's1'),
+        type: 'hash:net',
+        members: ['10.0.0.0/28', '10.0.0.48/28', '10.0.0.64/28'],
+      },
+      { name: segmentSetName('t1', 's2'), type: 'hash:net', members: ['10.0.0.16/28'] },
+      { name: segmentSetName('t2', 's1'), type: 'hash:net', members: ['10.0.0.32/28'] },
+      {
+        name: LOCAL_BLOCKS_SET,
+        type: 'hash:net',
+        members: ['10.0.0.0/28', '10.0.0.32/28', '10.0.0.48/28', '10.0.0.64/28', '10.0.0.80/28'],
+      },
+    ].sort(byName);
+    const list = [
+      {
+        name: tenantListName('t1'),
+        type: 'list:set',
+        members: [segmentSetName('t1', 's1'), segmentSetName('t1', 's2')].sort(),
+      },
+      { name: tenantListName('t2'), type: 'list:set', members: [segmentSetName('t2', 's1')] },
+    ].sort(byName);
+    for (const order of [blocks, [...blocks].reverse()]) {
+      assert.deepEqual(makeBlockSets(order, 'h'), [...hash, ...list]);
+    }
+  });
+});
+
 describe('targetValid (cases of the original enforcer)', () => {
   it('refuses a tenant target when there are no blocks', () => {
     assert.equal(targetValid({ tenant_id: 'T800' }, []), false);
@@ -80,5 +122,23 @@ describe('targetValid (cases of the original enforcer)', () => {
   });
   it('accepts a tenant and segment match', () => {
     assert.equal(targetValid({ tenant_id: 'T800', segment_id: 'john' }, BLOCKS), true);
+  });
+});
+
+describe('set names', () => {
+  it('names each (tenant, segment) apart, even when tenant and segment join to the same text', () => {
+    assert.equal(segmentSetName('ab', 'c'), tenantSetName('ab', 'c'));
+    assert.equal(segmentSetName('a', 'bc'), tenantSetName('a', 'bc'));
+    assert.notEqual(segmentSetName('a', 'bc'), segmentSetName('ab', 'c'));
+    assert.equal(tenantListName('ab'), tenantSetName('ab'));
+    assert.equal(segmentSetName('ab', ''), segmentSetName('ab', ''));
+    assert.notEqual(segmentSetName('ab', ''), tenantListName('ab'));
+  });
+
+  it('names the set of a tenant without segment by the SHA-1 of tenant_<t>_segment_', () => {
+    for (const tenant of ['solo', 'T800']) {
+      const sha = createHash('sha1').update(`tenant_${tenant}_segment_`).digest('hex');
+      assert.equal(segmentSetName(tenant, ''), `ROMANA-${sha.slice(0, 16)}`);
+    }
   });
 });
