@@ -122,6 +122,8 @@ export const scopes = {
     ],
     tests: [
       'src/store/retry.test.ts',
+      'src/store/kv-state.test.ts',
+      'src/store/wal.test.ts',
       'src/store/sorted-keys.test.ts',
       'src/store/memory.test.ts',
       'src/store/embedded-write-failure.test.ts',
