@@ -103,6 +103,12 @@ describe('kernel routes in a network namespace', () => {
     assert.deepEqual([...reach], []);
   });
 
+  it('leaves out an unreachable host however far down the batch it is asked', async () => {
+    const near = Array.from({ length: 11 }, (_, i) => `192.168.62.${i + 2}`);
+    const reach = await reachability(exec, [...near, '10.9.9.9', '10.9.9.10']);
+    assert.deepEqual([...reach.keys()], near, 'lines 12 and 13 failed');
+  });
+
   it('gives the next hop of a host behind a gateway', async () => {
     ns.ip('route', 'add', '172.22.0.0/16', 'via', '192.168.62.254');
     try {

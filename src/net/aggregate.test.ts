@@ -231,4 +231,9 @@ describe('hostGroup', () => {
     assert.equal(hostGroup([], 'h1'), undefined);
     assert.equal(hostGroup([{ name: 'bare', ip: '192.168.0.1' }], 'bare'), undefined);
   });
+
+  it("refuses the CIDR of a host's group that is not one, naming the field", () => {
+    const bad = [{ name: 'r', cidr: '10.0.0.1/8', groups: [{ name: 'h', ip: '192.168.0.1' }] }];
+    assert.throws(() => hostGroup(bad, 'h'), /^RomanaError: cidr: '10\.0\.0\.1\/8'/);
+  });
 });
