@@ -85,8 +85,13 @@ export const scopes = {
     tests: [
       'src/net/aggregate.test.ts',
       'src/agent/route-plan.test.ts',
+      'src/agent/route-plan6.test.ts',
       'src/agent/route-plan.property.test.ts',
+      // In-process, against a real `ip` in a throwaway namespace (a few seconds each).
+      'src/agent/kernel-routes.test.ts',
+      'src/agent/reconciler.test.ts',
       'test/e2e/agent-routes.test.ts',
+      'test/e2e/agent-routes6.test.ts',
     ],
   },
   cni: {
@@ -98,6 +103,11 @@ export const scopes = {
       'src/cni/result.test.ts',
       'src/cni/main.test.ts',
       'src/cni/del.test.ts',
+      // In-process against real iptables in a throwaway namespace.
+      'src/cni/policy.test.ts',
+      // The wiring's own tests: each runs itself again in a host namespace of its own (~10 s).
+      'src/cni/wire-edges.test.ts',
+      'src/cni/wire6.test.ts',
       // Runs every command (ADD, DEL, CHECK, STATUS, GC) in-process: it decides most mutants.
       'src/cni/commands-edges.test.ts',
       'src/cni/commands-gc.test.ts',
