@@ -99,6 +99,7 @@ export const scopes = {
     mutate: ['src/cni/commands.ts', 'src/cni/wire.ts', 'src/cni/policy.ts', 'src/cni/config.ts'],
     tests: [
       'src/cni/config.test.ts',
+      'src/cni/config-edges.test.ts',
       'src/cni/pod-args.test.ts',
       'src/cni/result.test.ts',
       'src/cni/main.test.ts',
