@@ -86,8 +86,13 @@ export const scopes = {
     tests: [
       'src/net/aggregate.test.ts',
       'src/agent/route-plan.test.ts',
+      'src/agent/route-plan6.test.ts',
       'src/agent/route-plan.property.test.ts',
+      // In-process, against a real `ip` in a throwaway namespace (a few seconds each).
+      'src/agent/kernel-routes.test.ts',
+      'src/agent/reconciler.test.ts',
       'test/e2e/agent-routes.test.ts',
+      'test/e2e/agent-routes6.test.ts',
     ],
   },
   cni: {
@@ -95,10 +100,16 @@ export const scopes = {
     mutate: ['src/cni/commands.ts', 'src/cni/wire.ts', 'src/cni/policy.ts', 'src/cni/config.ts'],
     tests: [
       'src/cni/config.test.ts',
+      'src/cni/config-edges.test.ts',
       'src/cni/pod-args.test.ts',
       'src/cni/result.test.ts',
       'src/cni/main.test.ts',
       'src/cni/del.test.ts',
+      // In-process against real iptables in a throwaway namespace.
+      'src/cni/policy.test.ts',
+      // The wiring's own tests: each runs itself again in a host namespace of its own (~10 s).
+      'src/cni/wire-edges.test.ts',
+      'src/cni/wire6.test.ts',
       // Runs every command (ADD, DEL, CHECK, STATUS, GC) in-process: it decides most mutants.
       'src/cni/commands-edges.test.ts',
       'src/cni/commands-gc.test.ts',

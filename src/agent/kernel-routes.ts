@@ -14,10 +14,16 @@ interface IpRoute {
   dev?: string;
 }
 
-async function ipJson(exec: Exec, args: string[], stdin?: string): Promise<string> {
-  const r = await exec.run('ip', ['-json', ...args], stdin);
-  if (r.code !== 0 && r.stdout.trim() === '') {
-    throw new CommandFailedError(`ip -json ${args.join(' ')}`, r);
+/**
+ * Runs `script` with `ip -json -force -batch`: a line that fails (a host the kernel cannot
+ * reach) is skipped and named on stderr as "Command failed -:N", and `ip` exits 1 at the end.
+ * Only a run that failed otherwise (`ip` could not start, the namespace is gone) is an error:
+ * with every line failed, stdout is empty and that is an answer too.
+ */
+async function ipJsonBatch(exec: Exec, script: string): Promise<string> {
+  const r = await exec.run('ip', ['-json', '-force', '-batch', '-'], script);
+  if (r.code !== 0 && !/^Command failed -:\d+$/m.test(r.stderr)) {
+    throw new CommandFailedError('ip -json -force -batch -', r);
   }
   return r.stdout;
 }
@@ -49,7 +55,7 @@ export async function reachability(exec: Exec, ips: string[]): Promise<Map<strin
   const m = new Map<string, Reach>();
   if (ips.length === 0) return m;
   const script = ips.map((ip) => `route get ${ip}\n`).join('');
-  const out = await ipJson(exec, ['-force', '-batch', '-'], script);
+  const out = await ipJsonBatch(exec, script);
   for (const line of out.split('\n')) {
     if (line.trim() === '') continue;
     for (const r of JSON.parse(line) as IpRoute[]) {
