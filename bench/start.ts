@@ -2,12 +2,13 @@
  * Start time of the programs, next to `node -e 0` measured in the same run: `romana --help`,
  * `romana --version`, `romana host list` (against a running romanad), romanad from spawn to its
  * first successful `/readyz` (empty embedded store in a temp dir), and `romana-cni` VERSION; next
- * to `host list`, a one-file script that only sends its GET with node:http and prints.
+ * to `host list`, the same from an installed copy (no src/), and a one-file script that only
+ * sends its GET with node:http and prints.
  * Every command runs through `bin/`, as an operator runs it. The commands take turns, run after
  * run, so that a slow moment of the machine hits them all alike.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startRomanad } from '../test/helpers/romanad.ts';
@@ -91,7 +92,42 @@ async function timeReady(env: NodeJS.ProcessEnv): Promise<number> {
 }
 
 /** Runs the start-time benchmark. */
+/**
+ * The layout `npm install -g` gives (bin/, dist/ without build-inputs.json, package.json; no
+ * src/), in a temp dir: bin/ runs dist/ there without comparing it with the sources.
+ */
+function installedCopy(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'romana-bench-installed-'));
+  cpSync(path.join(ROOT, 'bin'), path.join(dir, 'bin'), { recursive: true });
+  cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), {
+    recursive: true,
+    filter: (f) => path.basename(f) !== 'build-inputs.json',
+  });
+  cpSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
+  return dir;
+}
+
+/**
+ * Fails unless V8 accepts the code cache of `dist/<file>` in a plain `node` (as the commands
+ * run; not in this process, whose flags, --expose-gc, make V8 refuse any cache made without).
+ */
+function checkCodeCache(file: string): void {
+  const built = path.join(ROOT, 'dist', file);
+  const script = [
+    `const { compileCjs } = require(${JSON.stringify(path.join(ROOT, 'bin/launch.js'))});`,
+    `const file = ${JSON.stringify(built)};`,
+    "const run = compileCjs(file, require('node:fs').readFileSync(file + '.cache'));",
+    'process.stdout.write(String(run.script.cachedDataRejected));',
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  if (r.stdout !== 'false') {
+    throw new Error(`dist/${file}.cache is refused (${r.stdout}${r.stderr}): run npm run build`);
+  }
+}
+
 export async function run(report: Report): Promise<void> {
+  for (const file of ['romana.cjs', 'romana-cni.cjs', 'romanad.cjs']) checkCodeCache(file);
+  const installed = installedCopy();
   const home = mkdtempSync(path.join(tmpdir(), 'romana-bench-home-'));
   // A clean environment: no ~/.romana.yaml, no ROMANA_* from the caller's shell.
   const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: home };
@@ -105,6 +141,11 @@ export async function run(report: Report): Promise<void> {
       { label: 'romana --help', args: [bin('romana'), '--help'] },
       { label: 'romana --version', args: [bin('romana'), '--version'] },
       { label: 'romana host list', args: [bin('romana'), '-r', d.url, 'host', 'list'] },
+      // The same from an installed copy: no comparison of the build with the sources.
+      {
+        label: 'romana host list (installed copy)',
+        args: [path.join(installed, 'bin/romana.js'), '-r', d.url, 'host', 'list'],
+      },
       // What `host list` cannot beat: one file that only sends the GET and prints the names.
       { label: 'one-file http.get /hosts', args: ['-e', ONE_FILE_GET, d.url] },
       {
@@ -131,5 +172,6 @@ export async function run(report: Report): Promise<void> {
   } finally {
     await d.stop();
     rmSync(home, { recursive: true, force: true });
+    rmSync(installed, { recursive: true, force: true });
   }
 }
