@@ -101,7 +101,7 @@ describe('npm run bench:record, on a small sample', () => {
     assert.ok(at);
     assert.ok(Math.abs(Date.parse(`${at[1]}Z`) - before) < 120_000, `dated now: ${at[1]}`);
     assert.match(s, /\(benches: tiny, other\); Node v\d+/);
-    assert.match(s, /`node -e 0` took [\d.]+ ms before the run and [\d.]+ ms after/);
+    assert.match(s, /`node -e 0` took [\d.,]+ ms before the run and [\d.,]+ ms after/);
     assert.ok(
       s.endsWith(
         [
