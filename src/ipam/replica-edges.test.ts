@@ -41,6 +41,51 @@ describe('applying stored blocks in any order', () => {
     // Both blocks of t have room: the one acquired first is used first.
     assert.equal(a.allocate({ name: 'q', host: 'h1', tenant: 't' }).ip, '10.0.0.0');
     assert.equal(b.allocate({ name: 'q', host: 'h1', tenant: 't' }).ip, '10.0.0.0');
+    // Then the owner's other block, not a new one.
+    assert.equal(b.allocate({ name: 'r', host: 'h1', tenant: 't' }).ip, '10.0.0.10');
+  });
+
+  it("keeps an owner's other blocks when one of them changes", () => {
+    const [a, b] = pair();
+    for (let i = 0; i < 10; i++) a.allocate({ name: `p${i}`, host: 'h1', tenant: 't' });
+    syncReversed(a, b);
+    a.release('p0');
+    syncReversed(a, b);
+    assert.equal(b.allocate({ name: 'q', host: 'h1', tenant: 't' }).ip, '10.0.0.0');
+    assert.equal(b.allocate({ name: 'r', host: 'h1', tenant: 't' }).ip, '10.0.0.10');
+  });
+
+  it('takes a block out of the free list once another replica gives it an owner', () => {
+    const [a, b] = pair();
+    a.allocate({ name: 'x', host: 'h1', tenant: 'x' });
+    a.release('x');
+    syncReversed(a, b); // 10.0.0.0/29 free on both
+    assert.equal(a.allocate({ name: 'y', host: 'h1', tenant: 'y' }).ip, '10.0.0.0');
+    syncReversed(a, b);
+    assert.equal(b.getBlock('n', '10.0.0.0/29').tenant, 'y');
+    assert.equal(b.allocate({ name: 'z', host: 'h1', tenant: 'z' }).ip, '10.0.0.8');
+  });
+
+  it('frees a block the store dropped, after the free blocks already queued, and gives it a new owner', () => {
+    const [a, b] = pair();
+    a.allocate({ name: 'p', host: 'h1', tenant: 't' });
+    a.allocate({ name: 'x', host: 'h1', tenant: 'x' });
+    a.allocate({ name: 'y', host: 'h1', tenant: 'y' });
+    const touched = a.takeTouchedBlocks();
+    const last = touched.find((c) => c.cidr === '10.0.0.16/29')!;
+    // Only the third block arrives: the two below it are made free (never held).
+    b.applyBlock(last.network, last.cidr, last.state);
+    b.applyBlock('n', '10.0.0.16/29', null);
+    assert.equal(b.allocate({ name: 'q', host: 'h1', tenant: 'q' }).ip, '10.0.0.8');
+    assert.equal(b.getAddress('q').tenant, 'q');
+    assert.equal(b.allocate({ name: 'r', host: 'h1', tenant: 'r' }).ip, '10.0.0.0');
+    assert.equal(b.allocate({ name: 's', host: 'h1', tenant: 's' }).ip, '10.0.0.16');
+    // A block the store dropped under its owner is free: taken again, it is owned again.
+    b.applyBlock('n', '10.0.0.8/29', null);
+    assert.equal(b.getBlock('n', '10.0.0.8/29').tenant, '');
+    assert.equal(b.allocate({ name: 'u', host: 'h1', tenant: 'q' }).ip, '10.0.0.8');
+    assert.equal(b.getBlock('n', '10.0.0.8/29').tenant, 'q');
+    assert.equal(b.getAddress('u').tenant, 'q');
   });
 
   it('keeps free blocks in the order they were released', () => {
@@ -122,8 +167,16 @@ describe('applying stored blocks in any order', () => {
     assert.equal(b.toSnapshot().blocks.find((x) => x.cidr === '10.0.0.8/29')!.released, 0);
   });
 
-  it('takes a block stored with an owner but no host as free', () => {
+  it('takes a block stored with an owner but no host, or a host but no owner, as free', () => {
     const [, b] = pair();
+    b.applyBlock('n', '10.0.0.8/29', {
+      owner: null,
+      host: 'h1',
+      acquired: 3,
+      released: 4,
+      names: [],
+    });
+    assert.equal(b.getBlock('n', '10.0.0.8/29').host, '');
     b.applyBlock('n', '10.0.0.0/29', {
       owner: 't:',
       host: null,
@@ -137,7 +190,7 @@ describe('applying stored blocks in any order', () => {
       host: '',
       allocated_ip_count: 0,
     });
-    assert.equal(b.allocate({ name: 'p', host: 'h1', tenant: 'v' }).ip, '10.0.0.0');
+    assert.equal(b.allocate({ name: 'p', host: 'h1', tenant: 'v' }).ip, '10.0.0.8');
   });
 });
 
@@ -158,6 +211,21 @@ describe('inconsistencies a replica refuses', () => {
       inconsistent('block 10.0.0.0/29 is held by unknown host hx'),
     );
     assert.throws(() => b.applyBlackouts('m', []), inconsistent('blackouts of unknown network m'));
+  });
+
+  it('names the field of stored text it cannot read', () => {
+    const [a, b] = pair();
+    const st = { owner: 't:', host: 'h1', acquired: 1, released: 0, names: [] };
+    const bad = (f: () => void, message: string) =>
+      assert.throws(f, (e: unknown) => isRomanaError(e, 'InvalidInput') && e.message === message);
+    bad(() => b.applyBlock('n', 'nope', st), "cidr: 'nope' is not a CIDR (expected a.b.c.d/n)");
+    bad(() => b.applyBlackouts('n', ['nope']), "cidr: 'nope' is not a CIDR (expected a.b.c.d/n)");
+    const rec = a.hostRecord('h1');
+    bad(() => b.applyHost('h7', { ...rec, ip: 'nope' }), "ip: 'nope' is not a valid IPv4 address");
+    bad(
+      () => b.applyHost('h7', { ...rec, ip: '10.9.0.7', ip6: 'nope' }),
+      "ip6: 'nope' is not a valid IPv6 address",
+    );
   });
 
   it('names a host record whose group does not exist, or that has no group', () => {
@@ -216,5 +284,56 @@ describe('applying stored hosts', () => {
       b.addHost({ name: 'h4', ip: '10.9.0.4' });
       assert.equal(b.hostRecord('h4').seq, 8);
     }
+  });
+
+  it('frees the IPv6 address of a host it removes', () => {
+    const [a, b] = pair();
+    a.addHost({ name: 'h3', ip: '10.9.0.3', ip6: 'fd00::3' });
+    b.applyHost('h3', a.hostRecord('h3'));
+    assert.equal(b.getHost({ name: 'h3' }).ip6, 'fd00::3');
+    assert.equal(b.getHost({ ip: 'fd00::3' }).name, 'h3');
+    b.applyHost('h3', { ...a.hostRecord('h3'), ip6: 'fd00::33' });
+    assert.equal(b.getHost({ name: 'h3' }).ip6, 'fd00::33');
+    b.applyHost('h3', null);
+    assert.equal(b.addHost({ name: 'h4', ip: '10.9.0.4', ip6: 'fd00::33' }).ip6, 'fd00::33');
+  });
+
+  it('moves a host whose group changed in any of its networks, or that is in a network more', () => {
+    const a = new Ipam();
+    a.updateTopology({
+      networks: [
+        { name: 'a', cidr: '10.0.0.0/16' },
+        { name: 'b', cidr: '10.1.0.0/16' },
+      ],
+      topologies: [
+        {
+          networks: ['a'],
+          map: [
+            {
+              name: 'g',
+              groups: [{ name: 'g0', groups: [{ name: 'x' }, { name: 'y' }] }, { name: 'g1' }],
+            },
+          ],
+        },
+        { networks: ['b'], map: [{ name: 'k0' }, { name: 'k1' }] },
+      ],
+    });
+    a.addHost({ name: 'h', ip: '10.9.0.1' });
+    const b = new Ipam(a.toSnapshot());
+    const rec = a.hostRecord('h');
+    assert.deepEqual(rec.groups, { a: '0.0', b: '0' });
+    const groups = () => b.getHost({ name: 'h' }).groups.map((g) => `${g.network}:${g.group}`);
+    b.applyHost('h', { ...rec, groups: { a: '0.1', b: '1' } });
+    assert.deepEqual(groups(), ['a:y', 'b:k1']);
+    b.applyHost('h', { ...rec, groups: { a: '1' } });
+    assert.deepEqual(groups(), ['a:g1']);
+    b.applyHost('h', { ...rec, groups: { a: '1', b: '0' } });
+    assert.deepEqual(groups(), ['a:g1', 'b:k0']);
+  });
+
+  it('sorts the blackouts it is given by address', () => {
+    const [, b] = pair();
+    b.applyBlackouts('n', ['10.0.9.0/24', '10.0.5.0/24', '10.0.7.0/24']);
+    assert.deepEqual(b.blackoutsOf('n'), ['10.0.5.0/24', '10.0.7.0/24', '10.0.9.0/24']);
   });
 });

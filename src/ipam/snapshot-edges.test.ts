@@ -121,9 +121,88 @@ describe('stored records that do not hold together', () => {
       { ...snap, addresses: [{ name: 'lost', ip: '10.0.9.9' }] },
       'address lost (10.0.9.9) has no block',
     );
+    // 10.0.0.16/29 is a free block: no address may point into it.
+    assert.equal(snap.blocks.find((x) => x.cidr === '10.0.0.16/29')!.owner, null);
+    corrupt(
+      { ...snap, addresses: [{ name: 'free', ip: '10.0.0.17' }] },
+      'address free (10.0.0.17) has no block',
+    );
     corrupt(
       { ...snap, addresses: [{ name: 'out', ip: '10.7.0.1' }] },
       'address out (10.7.0.1) has no block',
     );
+  });
+
+  it('names the field of stored text it cannot read', () => {
+    const bad = (changed: Partial<IpamSnapshot>, message: string) =>
+      assert.throws(
+        () => new Ipam({ ...snap, ...changed }),
+        (e: unknown) => isRomanaError(e, 'InvalidInput') && e.message === message,
+      );
+    const notCidr = "cidr: 'nope' is not a CIDR (expected a.b.c.d/n)";
+    bad({ networks: [{ ...snap.networks[0]!, blackouts: ['nope'] }] }, notCidr);
+    bad({ blocks: [{ ...snap.blocks[0]!, cidr: 'nope' }] }, notCidr);
+    bad({ hosts: [{ ...snap.hosts[0]!, ip: 'nope' }] }, "ip: 'nope' is not a valid IPv4 address");
+    bad({ hosts: [{ ...snap.hosts[0]!, ip6: 'nope' }] }, "ip6: 'nope' is not a valid IPv6 address");
+    bad(
+      { addresses: [{ name: 'p', ip: 'nope' }] },
+      "ip: 'nope' is not a valid IPv4 or IPv6 address",
+    );
+  });
+});
+
+describe('restoring what a store may hold', () => {
+  it("keeps a host's IPv6 address", () => {
+    const a = busy();
+    a.addHost({ name: 'h6', ip: '10.9.0.6', ip6: 'fd00::6' });
+    assert.equal(new Ipam(a.toSnapshot()).getHost({ name: 'h6' }).ip6, 'fd00::6');
+  });
+
+  it('takes a block stored with an owner but no host, or a host but no owner, as free', () => {
+    const snap = busy().toSnapshot();
+    const blocks = snap.blocks.map((b) =>
+      b.cidr === '10.0.0.8/29'
+        ? { ...b, host: null }
+        : b.cidr === '10.0.0.0/29'
+          ? { ...b, owner: null }
+          : b,
+    );
+    const e = new Ipam({ ...snap, blocks, addresses: [] });
+    for (const cidr of ['10.0.0.0/29', '10.0.0.8/29']) {
+      const v = e.getBlock('n', cidr);
+      assert.deepEqual([v.tenant, v.host], ['', ''], cidr);
+    }
+  });
+
+  it('keeps the free blocks below a stored block that the store does not hold', () => {
+    const a = new Ipam();
+    a.updateTopology({
+      networks: [{ name: 'n', cidr: '10.0.0.0/16', block_mask: 29 }],
+      topologies: [{ networks: ['n'], map: [{ name: 'g' }] }],
+    });
+    a.addHost({ name: 'h1', ip: '10.9.0.1' });
+    for (const t of ['x', 'y', 'z']) a.allocate({ name: t, host: 'h1', tenant: t });
+    const snap = a.toSnapshot();
+    // The store holds z's block only: the two below it were never written.
+    const e = new Ipam({
+      ...snap,
+      blocks: snap.blocks.filter((b) => b.cidr === '10.0.0.16/29'),
+      addresses: snap.addresses.filter((x) => x.name === 'z'),
+    });
+    // Made free as a replica makes them (state.blockAt): the one next below first.
+    assert.equal(e.allocate({ name: 'q', host: 'h1', tenant: 'q' }).ip, '10.0.0.8');
+    assert.equal(e.allocate({ name: 'r', host: 'h1', tenant: 'r' }).ip, '10.0.0.0');
+    assert.equal(e.allocate({ name: 's', host: 'h1', tenant: 's' }).ip, '10.0.0.24');
+    // Two stored free blocks released at the same number: the lower is reused first.
+    const free = (x: IpamSnapshot['blocks'][number]) =>
+      x.cidr === '10.0.0.16/29' ? x : { ...x, owner: null, host: null, released: 0 };
+    for (const order of [snap.blocks, [...snap.blocks].reverse()]) {
+      const f = new Ipam({
+        ...snap,
+        blocks: order.map(free),
+        addresses: snap.addresses.filter((x) => x.name === 'z'),
+      });
+      assert.equal(f.allocate({ name: 'q', host: 'h1', tenant: 'q' }).ip, '10.0.0.0');
+    }
   });
 });
