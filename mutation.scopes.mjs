@@ -158,6 +158,7 @@ export const scopes = {
       'src/server/state/operations.ts',
     ],
     tests: [
+      'src/server/state/txn-runner-edges.test.ts',
       'src/server/state/own-commits.test.ts',
       'src/server/state/txn-runner.test.ts',
       'src/server/state/operations.test.ts',
