@@ -105,6 +105,7 @@ export const scopes = {
       'src/cni/result.test.ts',
       'src/cni/main.test.ts',
       'src/cni/del.test.ts',
+      'src/cni/wire-batch.test.ts',
       // In-process against real iptables in a throwaway namespace.
       'src/cni/policy.test.ts',
       // The wiring's own tests: each runs itself again in a host namespace of its own (~10 s).

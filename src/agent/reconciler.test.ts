@@ -294,6 +294,51 @@ describe('the route reconciler in a network namespace', () => {
     ]);
   });
 
+  it('works without metrics, through a sync that succeeds and one that fails', async () => {
+    const r = new RouteReconciler({
+      hostname: 'me',
+      table: TABLE,
+      multihop: false,
+      exec,
+      log: (level, msg, fields) => logs.push({ level, msg, fields }),
+    });
+    r.replace({ hosts: HOSTS, revision: 1 }, { blocks: BLOCKS, revision: 1 }, topology);
+    await r.sync();
+    assert.equal(r.healthy, true);
+    assert.deepEqual(table(), ['10.0.0.16/28 via 192.168.61.2', '10.0.64.0/18 via 192.168.61.3']);
+    failNext = (_p, args) => args.includes('-batch') && !args.includes('-json');
+    r.apply(put(2, '10.0.0.32/28', 'peer'));
+    await r.sync();
+    assert.equal(r.healthy, false);
+    assert.equal(logs.at(-1)?.msg, 'route reconcile failed');
+  });
+
+  it('plans nothing before its first listing, and ignores events of other kinds', async () => {
+    const r = make();
+    const p = await r.plan();
+    assert.deepEqual([p.routes, p.skipped, p.changes], [[], [], []]);
+    await r.sync();
+    assert.equal(r.healthy, true);
+    r.replace({ hosts: HOSTS, revision: 1 }, { blocks: BLOCKS, revision: 1 }, topology);
+    await r.sync();
+    counted = [];
+    for (const kind of ['policies', 'vips', 'addresses', 'namespaces'] as const) {
+      r.apply({
+        revision: 2,
+        kind,
+        type: 'put',
+        id: '10.0.0.48/28',
+        value: block('10.0.0.48/28', 'peer'),
+      });
+    }
+    await r.sync();
+    assert.deepEqual(counted, [], 'nothing to do: no command at all');
+    assert.deepEqual(
+      r.blocks().map((b) => b.cidr),
+      BLOCKS.map((b) => b.cidr),
+    );
+  });
+
   it('a failed sync is logged and counted, and the next one starts over with a full sync', async () => {
     const r = make();
     r.replace({ hosts: HOSTS, revision: 5 }, { blocks: BLOCKS, revision: 5 }, topology);

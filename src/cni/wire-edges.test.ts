@@ -1,6 +1,6 @@
 /**
  * The pod's IPv4 wiring at its edges, on real namespaces and veths (addresses picked here,
- * romanad not involved): the two `ip -batch` scripts, the host side's sysctls and alias, a
+ * romanad not involved): the host side's sysctls and alias, a
  * repeated ADD of one attachment, a host veth of the same name owned by another attachment or
  * by none, an older plugin's legacy veth, failures that leave nothing behind, and what CHECK
  * (`inspect`) and DEL's helpers read back.
@@ -16,16 +16,7 @@ import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers
 import { inOwnHostNamespace } from '../../test/helpers/own-host-netns.ts';
 import { ProcessExec } from '../exec.ts';
 import { CniCode, CniError } from './errors.ts';
-import {
-  hostBatch,
-  hostVethExists,
-  inspect,
-  podBatch,
-  routeDevOf,
-  unwire,
-  wire,
-  type WirePlan,
-} from './wire.ts';
+import { hostVethExists, inspect, routeDevOf, unwire, wire, type WirePlan } from './wire.ts';
 
 inOwnHostNamespace(
   import.meta.url,
@@ -80,39 +71,6 @@ function inner(): void {
   });
   after(() => {
     for (const p of pods) p.remove();
-  });
-
-  it('writes the host and pod batches of an IPv4 pod, and of a dual-stack one', () => {
-    assert.equal(
-      hostBatch(base),
-      'link add m16c-hv mtu 1400 address 02:00:00:00:00:01 type veth peer name eth0 mtu 1400' +
-        ' address 02:00:00:00:00:02 netns /var/run/netns/pod\n' +
-        'link set dev m16c-hv up alias c1/eth0\n' +
-        'route replace 10.201.0.5/32 dev m16c-hv scope link\n',
-    );
-    assert.equal(
-      podBatch(base),
-      'addr add 10.201.0.5/32 dev eth0\n' +
-        'link set eth0 up\n' +
-        'route append 172.142.0.1/32 dev eth0 scope link\n' +
-        'route append default via 172.142.0.1 dev eth0 onlink\n',
-    );
-    const dual = { ...base, ips: ['10.201.0.5', 'fd00:11::5'] };
-    assert.equal(
-      hostBatch(dual).split('\n')[1],
-      'addr add fe80::1/64 dev m16c-hv nodad',
-      'the IPv6 gateway right after the link',
-    );
-    assert.match(hostBatch(dual), /\nroute replace fd00:11::5\/128 dev m16c-hv scope link\n$/);
-    assert.deepEqual(podBatch(dual).split('\n'), [
-      'addr add 10.201.0.5/32 dev eth0',
-      'addr add fd00:11::5/128 dev eth0 nodad',
-      'link set eth0 up',
-      'route append 172.142.0.1/32 dev eth0 scope link',
-      'route append default via 172.142.0.1 dev eth0 onlink',
-      'route append ::/0 via fe80::1 dev eth0',
-      '',
-    ]);
   });
 
   it('wires an IPv4 pod: proxy ARP, no proxy delay, the owner as alias, and reads it back', async () => {

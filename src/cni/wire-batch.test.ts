@@ -1,0 +1,54 @@
+/**
+ * The two `ip -batch` scripts that wire a pod (host side, pod side), written out in full for an
+ * IPv4 pod and a dual-stack one: what `wire` hands to `ip`, line by line. Pure: the kernel's
+ * side of them is tested in wire-edges.test.ts and wire6.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { hostBatch, podBatch } from './wire.ts';
+
+const base = {
+  hostVeth: 'm16c-hv',
+  owner: 'c1/eth0',
+  ifname: 'eth0',
+  netns: '/var/run/netns/pod',
+  ips: ['10.201.0.5'],
+  gatewayIp: '172.142.0.1',
+  gatewayIp6: 'fe80::1',
+  mtu: 1400,
+  hostMac: '02:00:00:00:00:01',
+  podMac: '02:00:00:00:00:02',
+};
+
+it('writes the host and pod batches of an IPv4 pod, and of a dual-stack one', () => {
+  assert.equal(
+    hostBatch(base),
+    'link add m16c-hv mtu 1400 address 02:00:00:00:00:01 type veth peer name eth0 mtu 1400' +
+      ' address 02:00:00:00:00:02 netns /var/run/netns/pod\n' +
+      'link set dev m16c-hv up alias c1/eth0\n' +
+      'route replace 10.201.0.5/32 dev m16c-hv scope link\n',
+  );
+  assert.equal(
+    podBatch(base),
+    'addr add 10.201.0.5/32 dev eth0\n' +
+      'link set eth0 up\n' +
+      'route append 172.142.0.1/32 dev eth0 scope link\n' +
+      'route append default via 172.142.0.1 dev eth0 onlink\n',
+  );
+  const dual = { ...base, ips: ['10.201.0.5', 'fd00:11::5'] };
+  assert.equal(
+    hostBatch(dual).split('\n')[1],
+    'addr add fe80::1/64 dev m16c-hv nodad',
+    'the IPv6 gateway right after the link',
+  );
+  assert.match(hostBatch(dual), /\nroute replace fd00:11::5\/128 dev m16c-hv scope link\n$/);
+  assert.deepEqual(podBatch(dual).split('\n'), [
+    'addr add 10.201.0.5/32 dev eth0',
+    'addr add fd00:11::5/128 dev eth0 nodad',
+    'link set eth0 up',
+    'route append 172.142.0.1/32 dev eth0 scope link',
+    'route append default via 172.142.0.1 dev eth0 onlink',
+    'route append ::/0 via fe80::1 dev eth0',
+    '',
+  ]);
+});
