@@ -233,8 +233,12 @@ describe('TxnRunner.batch', () => {
       String(!second.ok && second.error),
     );
     const named = await core.runner.batch([racing], engine([]), 'allocating p9');
+    const only = named[0]!;
     assert.ok(
-      !named[0]!.ok && /^allocating p9 raced another writer/.test(String(named[0].error.message)),
+      !only.ok &&
+        isRomanaError(only.error, 'Conflict') &&
+        only.error.message.startsWith('allocating p9 raced another writer'),
+      String(!only.ok && only.error),
     );
     core.closed = true;
   });
