@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { serviceWithHosts } from '../../../test/helpers/service.ts';
 import { isRomanaError, RomanaError } from '../../errors.ts';
+import { createRomanaService } from './romana-service.ts';
 import { MemoryStore } from '../../store/memory.ts';
 import type { Store } from '../../store/store.ts';
 import { ServiceCore } from './core.ts';
@@ -233,8 +234,12 @@ describe('TxnRunner.batch', () => {
       String(!second.ok && second.error),
     );
     const named = await core.runner.batch([racing], engine([]), 'allocating p9');
+    const only = named[0]!;
     assert.ok(
-      !named[0]!.ok && /^allocating p9 raced another writer/.test(String(named[0].error.message)),
+      !only.ok &&
+        isRomanaError(only.error, 'Conflict') &&
+        only.error.message.startsWith('allocating p9 raced another writer'),
+      String(!only.ok && only.error),
     );
     core.closed = true;
   });
@@ -269,5 +274,36 @@ describe('blocks committed by the runner', () => {
     assert.equal(svc.listBlocks().revision, rev);
     assert.equal(svc.listBlocks().blocks.length, 1);
     await svc.close();
+  });
+
+  it('a replica that lost a name to another puts back the blocks it changed, as the store has them', async () => {
+    const store = new MemoryStore();
+    const a = await serviceWithHosts(store);
+    const b = await createRomanaService({ store });
+    await a.allocate({ name: 'p1', host: 'h1', tenant: 't' });
+    const seen = await store.revision();
+    const until = Date.now() + 5000;
+    while (b.listBlocks().revision < seen && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.deepEqual(b.listBlocks(), a.listBlocks());
+    // Both take the name at once, each in another host's block: one commit loses the name's
+    // compare, and its replica must undo the block it changed (held at the store's revision).
+    const results = await Promise.allSettled([
+      a.allocate({ name: 'dup', host: 'h2', tenant: 't' }),
+      b.allocate({ name: 'dup', host: 'h1', tenant: 't' }),
+    ]);
+    assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    const last = await store.revision();
+    while (
+      (a.listBlocks().revision < last || b.listBlocks().revision < last) &&
+      Date.now() < until
+    ) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.deepEqual(b.listBlocks(), a.listBlocks());
+    assert.equal((await b.allocate({ name: 'p3', host: 'h1', tenant: 't' })).ip, '10.0.0.1');
+    await a.close();
+    await b.close();
   });
 });
