@@ -54,9 +54,9 @@ describe('TxnSet', () => {
       { key: 'test/k', modRevision: r1 },
       { key: 'test/new', modRevision: 0 },
     ]);
-    assert.deepEqual([...set.writes.values()], [{ type: 'put', key: 'test/k', value: 'x' }]);
+    assert.deepEqual(set.ops(), [{ type: 'put', key: 'test/k', value: 'x' }]);
     set.delete('test/k');
-    assert.deepEqual([...set.writes.values()], [{ type: 'delete', key: 'test/k' }]);
+    assert.deepEqual(set.ops(), [{ type: 'delete', key: 'test/k' }]);
     core.closed = true;
   });
 });
