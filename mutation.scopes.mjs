@@ -72,6 +72,7 @@ export const scopes = {
       'src/policy/validate-endpoints.test.ts',
       'src/policy/validate.test.ts',
       'src/policy/validate-family.test.ts',
+      'src/policy/validate-edges.test.ts',
       'test/e2e/policy-kernel.test.ts',
     ],
   },

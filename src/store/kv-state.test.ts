@@ -52,6 +52,7 @@ describe('KvState', () => {
     s.load({ key: 'b', value: '2', modRevision: 4, createRevision: 2 }, 7);
     s.load({ key: 'a', value: '1', modRevision: 7, createRevision: 7 }, 7);
     s.load({ key: 'a', value: '1b', modRevision: 7, createRevision: 6 }, 7);
+    assert.equal(s.revision, 7);
     s.setRevision(7);
     assert.equal(s.revision, 7);
     assert.equal(s.size, 2);
@@ -69,6 +70,13 @@ describe('KvState', () => {
     s.apply(8, [put('a', '3')]);
     assert.deepEqual(s.get('a'), { key: 'a', value: '3', modRevision: 8, createRevision: 6 });
     assert.deepEqual((await watched(s, 8)).revs, [8]);
+  });
+
+  it('keeps the history of a state that has one when its revision is set', async () => {
+    const s = applied(3);
+    s.setRevision(3);
+    assert.equal(s.oldestWatchable, 1);
+    assert.deepEqual((await watched(s, 1)).revs, [1, 2, 3]);
   });
 
   it('an empty store set to a revision starts there, its history empty', async () => {
@@ -203,6 +211,11 @@ describe('KvState', () => {
       s.recentHistory(3).map((h) => h.revision),
       [2998, 2999, 3000],
     );
+    // After a compaction the limit still counts only the revisions retained.
+    const compacted = applied(10, { historyRevisions: 10 });
+    compacted.compact(6);
+    compacted.apply(11, [put('a', '1')]);
+    assert.equal(compacted.oldestWatchable, 6);
     const one = applied(5, { historyRevisions: 0 });
     assert.equal(one.oldestWatchable, 5);
     assert.equal(applied(20_001).oldestWatchable, 10_002); // 10,000 by default

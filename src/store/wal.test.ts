@@ -16,6 +16,7 @@ import {
   LOG_MAGIC_V1,
   SNAPSHOT_MAGIC,
   snapshotFrames,
+  tableCrc32,
   type LogRecord,
 } from './wal.ts';
 import { findNextRecord, logVersion, salvageLog, scanLog, scanSnapshot } from './wal-scan.ts';
@@ -38,6 +39,18 @@ describe('log and snapshot frames', () => {
   it('checksums with CRC-32 (IEEE)', () => {
     assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
     assert.equal(crc32(Buffer.alloc(0)), 0);
+  });
+
+  it("computes the same CRC-32 without zlib's (the fallback for Node < 20.15)", () => {
+    assert.equal(tableCrc32(Buffer.from('123456789')), 0xcbf43926);
+    assert.equal(tableCrc32(Buffer.alloc(0)), 0);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        const b = Buffer.from(bytes);
+        assert.equal(tableCrc32(b), crc32(b));
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('frames a payload as length, checksum, payload; a log frame adds the header checksum', () => {

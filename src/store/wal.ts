@@ -52,7 +52,8 @@ export const crc32: (data: Buffer) => number =
     : tableCrc32;
 
 let table: Uint32Array | undefined;
-function tableCrc32(data: Buffer): number {
+/** The fallback of `crc32` (exported for its test: Node >= 20.15 uses zlib's). */
+export function tableCrc32(data: Buffer): number {
   if (table === undefined) {
     table = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {
