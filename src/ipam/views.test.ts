@@ -112,7 +112,7 @@ describe('blocks and addresses', () => {
   it('shows the tenant and segment of an owner, and empty ones for none', () => {
     const ipam = new Ipam();
     ipam.updateTopology(doc);
-    ipam.addHost({ name: 'h', ip: '10.9.0.9', k8sInfo: { zone: 'z1' } });
+    ipam.addHost({ name: 'h', ip: '10.9.0.9', k8s_info: { zone: 'z1' } });
     const none = ipam.allocate({ name: 'p', host: 'h' });
     assert.deepEqual([none.tenant, none.segment], ['', '']);
     assert.equal(none.network, 'a');
