@@ -206,6 +206,12 @@ describe('inconsistencies a replica refuses', () => {
       () => b.applyBlock('n', '10.1.0.0/29', st),
       inconsistent('10.1.0.0/29 is not a block of network n'),
     );
+    // An address inside the network but not a block's start: refused, and no block made.
+    assert.throws(
+      () => b.applyBlock('n', '10.0.0.3/32', st),
+      inconsistent('10.0.0.3/32 is not a block of network n'),
+    );
+    assert.deepEqual(b.listAllBlocks().blocks, []);
     assert.throws(
       () => b.applyBlock('n', '10.0.0.0/29', { ...st, host: 'hx' }),
       inconsistent('block 10.0.0.0/29 is held by unknown host hx'),
