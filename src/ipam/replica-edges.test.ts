@@ -219,6 +219,23 @@ describe('inconsistencies a replica refuses', () => {
     assert.throws(() => b.applyBlackouts('m', []), inconsistent('blackouts of unknown network m'));
   });
 
+  it("takes only a block's own CIDR, never an address or prefix inside an existing block", () => {
+    const [, b] = pair();
+    const st = { owner: 't:', host: 'h1', acquired: 1, released: 0, names: [] };
+    b.applyBlock('n', '10.0.0.0/29', st);
+    for (const cidr of ['10.0.0.3/32', '10.0.0.0/30', '10.0.0.0/28']) {
+      assert.throws(
+        () => b.getBlock('n', cidr),
+        inconsistent(`${cidr} is not a block of network n`),
+      );
+      assert.throws(
+        () => b.applyBlock('n', cidr, null),
+        inconsistent(`${cidr} is not a block of network n`),
+      );
+    }
+    assert.equal(b.getBlock('n', '10.0.0.0/29').tenant, 't');
+  });
+
   it('names the field of stored text it cannot read', () => {
     const [a, b] = pair();
     const st = { owner: 't:', host: 'h1', acquired: 1, released: 0, names: [] };

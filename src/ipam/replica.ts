@@ -48,7 +48,8 @@ export function findBlock(s: State, network: string, cidr: string): Block {
   const net = s.byName.get(network);
   if (net === undefined) throw inconsistent(`block ${cidr} of unknown network ${network}`);
   const start = Cidr.parse(cidr, 'cidr', BOTH_FAMILIES);
-  const b = net.cidr.contains(start) ? s.blockAt(net, start.start) : undefined;
+  const exact = start.prefix === net.blockMask && net.cidr.contains(start);
+  const b = exact ? s.blockAt(net, start.start) : undefined;
   if (b === undefined) throw inconsistent(`${cidr} is not a block of network ${network}`);
   return b;
 }
