@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { replicaPair } from './ipam.fixtures.ts';
 import { Ipam } from './ipam.ts';
 
 /** Two engines with the same state: one reports through handles, the other by CIDR. */
-function twins(): [Ipam, Ipam] {
-  const a = new Ipam();
-  a.updateTopology({
-    networks: [{ name: 'n', cidr: '10.0.0.0/16', block_mask: 30 }],
-    topologies: [{ networks: ['n'], map: [{ name: 'r1' }, { name: 'r2' }] }],
-  });
-  a.addHost({ name: 'h1', ip: '10.9.0.1' });
-  a.addHost({ name: 'h2', ip: '10.9.0.2' });
-  a.takeTouchedBlocks();
-  return [a, new Ipam(a.toSnapshot())];
-}
+const twins = (): [Ipam, Ipam] => replicaPair(30);
 
 describe('touched blocks through handles', () => {
   it('report what takeTouchedBlocks reports, and stamp each block as setBlockRevision does', () => {

@@ -32,3 +32,25 @@ export const ips = (ipam: Ipam, reqs: Array<[string, string, string?, string?]>)
     ([name, host, tenant = 't', segment = 's']) =>
       ipam.allocate({ name, host, tenant, segment }).ip,
   );
+
+/**
+ * One network `n` (10.0.0.0/16, blocks of `blockMask`) in two groups r1 and r2, hosts h1
+ * (10.9.0.1) and h2 (10.9.0.2), and what the setup touched already taken.
+ */
+export function twoRacks(blockMask = 29): Ipam {
+  const a = new Ipam();
+  a.updateTopology({
+    networks: [{ name: 'n', cidr: '10.0.0.0/16', block_mask: blockMask }],
+    topologies: [{ networks: ['n'], map: [{ name: 'r1' }, { name: 'r2' }] }],
+  });
+  a.addHost({ name: 'h1', ip: '10.9.0.1' });
+  a.addHost({ name: 'h2', ip: '10.9.0.2' });
+  a.takeTouchedBlocks();
+  return a;
+}
+
+/** `twoRacks` and a second engine restored from its snapshot: two replicas of one state. */
+export function replicaPair(blockMask = 29): [Ipam, Ipam] {
+  const a = twoRacks(blockMask);
+  return [a, new Ipam(a.toSnapshot())];
+}

@@ -7,20 +7,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isRomanaError } from '../errors.ts';
+import { replicaPair } from './ipam.fixtures.ts';
 import { Ipam } from './ipam.ts';
 
 /** Two engines on one topology (two groups, /29 blocks), two hosts, nothing allocated. */
-function pair(): [Ipam, Ipam] {
-  const a = new Ipam();
-  a.updateTopology({
-    networks: [{ name: 'n', cidr: '10.0.0.0/16', block_mask: 29 }],
-    topologies: [{ networks: ['n'], map: [{ name: 'r1' }, { name: 'r2' }] }],
-  });
-  a.addHost({ name: 'h1', ip: '10.9.0.1' });
-  a.addHost({ name: 'h2', ip: '10.9.0.2' });
-  a.takeTouchedBlocks();
-  return [a, new Ipam(a.toSnapshot())];
-}
+const pair = (): [Ipam, Ipam] => replicaPair();
 
 /** Copies what `from` touched into `to` in reverse order (a watcher may see any order). */
 function syncReversed(from: Ipam, to: Ipam): void {

@@ -7,18 +7,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isRomanaError } from '../errors.ts';
+import { twoRacks } from './ipam.fixtures.ts';
 import { Ipam } from './ipam.ts';
 import type { IpamSnapshot } from './snapshot.ts';
 
 /** An engine with a history: hosts, owners with two blocks, free blocks, blackouts. */
 function busy(): Ipam {
-  const a = new Ipam();
-  a.updateTopology({
-    networks: [{ name: 'n', cidr: '10.0.0.0/16', block_mask: 29 }],
-    topologies: [{ networks: ['n'], map: [{ name: 'r1' }, { name: 'r2' }] }],
-  });
-  a.addHost({ name: 'h1', ip: '10.9.0.1' });
-  a.addHost({ name: 'h2', ip: '10.9.0.2' });
+  const a = twoRacks();
   a.addHost({ name: 'h0', ip: '10.9.0.3' });
   a.allocate({ name: 'x', host: 'h1', tenant: 'x' }); // 10.0.0.0/29
   for (let i = 0; i < 8; i++) a.allocate({ name: `p${i}`, host: 'h1', tenant: 't' }); // 10.0.0.8/29
