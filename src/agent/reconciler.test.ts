@@ -10,6 +10,7 @@ import type { Block, Host, Topology } from '../client/index.ts';
 import type { WatchEvent } from '../client/watch.ts';
 import type { Exec } from '../exec.ts';
 import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers/netns.ts';
+import { blockView, threeRacks } from '../../test/helpers/route-fixtures.ts';
 import { AgentMetrics } from './metrics.ts';
 import { RouteReconciler } from './reconciler.ts';
 
@@ -17,27 +18,8 @@ const TABLE = 11;
 
 const host = (name: string, ip: string, ip6?: string): Host =>
   ({ name, ip, agent_port: 9604, tags: null, k8s_info: null, ...(ip6 ? { ip6 } : {}) }) as Host;
-const block = (cidr: string, h: string): Block => ({
-  revision: 1,
-  cidr,
-  network: cidr.includes(':') ? 'v6' : 'v4',
-  tenant: 't',
-  segment: 'default',
-  host: h,
-  allocated_ip_count: 1,
-});
-const map = (cidrs: string[]) => [
-  {
-    name: 'rack-1',
-    cidr: cidrs[0],
-    groups: [
-      { name: 'me', ip: '192.168.61.1' },
-      { name: 'peer', ip: '192.168.61.2' },
-    ],
-  },
-  { name: 'rack-2', cidr: cidrs[1], groups: [{ name: 'solo', ip: '192.168.61.3' }] },
-  { name: 'rack-3', cidr: cidrs[2], groups: [{ name: 'far', ip: '172.21.0.9' }] },
-];
+const block = (cidr: string, h: string): Block => blockView(cidr, h);
+const map = (cidrs: string[]) => threeRacks(cidrs, '192.168.61', '172.21.0.9');
 const topology: Topology = {
   networks: [
     { name: 'v4', cidr: '10.0.0.0/16', block_mask: 28 },

@@ -14,8 +14,8 @@ import {
   routeChanges,
 } from '../../src/agent/kernel-routes.ts';
 import { planRoutes, type PlanHost } from '../../src/agent/route-plan.ts';
-import type { BlockView } from '../../src/ipam/index.ts';
 import { createNetns, uniqueNetnsName, type TestNetns } from '../helpers/netns.ts';
+import { blockView, threeRacks } from '../helpers/route-fixtures.ts';
 
 const TABLE = 10;
 
@@ -27,27 +27,8 @@ const host = (name: string, ip: string, ip6: string): PlanHost => ({
   tags: null,
   k8s_info: null,
 });
-const block = (cidr: string, h: string): BlockView => ({
-  revision: 1,
-  cidr,
-  network: cidr.includes(':') ? 'v6' : 'v4',
-  tenant: 't',
-  segment: 'default',
-  host: h,
-  allocated_ip_count: 1,
-});
-const map = (cidrs: string[]) => [
-  {
-    name: 'rack-1',
-    cidr: cidrs[0],
-    groups: [
-      { name: 'me', ip: '192.168.50.1' },
-      { name: 'peer', ip: '192.168.50.2' },
-    ],
-  },
-  { name: 'rack-2', cidr: cidrs[1], groups: [{ name: 'solo', ip: '192.168.50.3' }] },
-  { name: 'rack-3', cidr: cidrs[2], groups: [{ name: 'far', ip: '172.20.0.9' }] },
-];
+const block = blockView;
+const map = (cidrs: string[]) => threeRacks(cidrs, '192.168.50', '172.20.0.9');
 const topology = {
   networks: [
     { name: 'v4', cidr: '10.0.0.0/16', block_mask: 28 },
