@@ -120,7 +120,9 @@ async function outcome(c: Case, method: string, body: unknown, opts: TransportOp
   }
 }
 
-// 204 and 304 never have a body (node:http refuses bytes after their head as a bad answer).
+// 204 and 304 never have a body (node:http refuses bytes after their head as a bad answer), and
+// a server never frames one in chunks (RFC 9112 6.1): the chunked terminator after a 204 makes
+// node:http's answer depend on whether it arrives with the head, so such a case has no oracle.
 const caseArb: fc.Arbitrary<Case> = fc
   .record({
     status: fc.integer({ min: 200, max: 599 }),
@@ -130,7 +132,11 @@ const caseArb: fc.Arbitrary<Case> = fc
     body: fc.oneof(fc.json(), fc.string({ unit: 'grapheme', maxLength: 300 })),
     cuts: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 4 }),
   })
-  .map((c) => (c.status === 204 || c.status === 304 ? { ...c, body: '' } : c));
+  .map((c) =>
+    c.status === 204 || c.status === 304
+      ? { ...c, body: '', framing: c.framing === 'chunked' ? 'length' : c.framing }
+      : c,
+  );
 
 describe('sendJson over a bare socket', () => {
   it('gives what node:http gives, and sends the same request, for any answer', async () => {
