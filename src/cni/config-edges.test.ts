@@ -236,6 +236,10 @@ describe('CNI environment at its edges', () => {
       );
     }
     assert.equal(parsed({ CNI_IFNAME: '...' }).ifname, '...');
+    assert.equal(
+      refusal(() => parsed({ CNI_IFNAME: undefined })),
+      "4 CNI_IFNAME: '' is not an interface name (1-15 characters, no '/')",
+    );
   });
 
   it('wants an absolute namespace path, except an empty one for DEL', () => {
