@@ -15,6 +15,7 @@ import {
   renderDesiredState,
   renderPolicyChains,
   Renderer,
+  ruleMatches,
 } from './render.ts';
 
 const demo = GOLDEN_FIXTURES.find((f) => f.name === 'demo-policy')!.policy;
@@ -133,5 +134,28 @@ describe('rendering at the edges', () => {
         members: blocks.map((b) => b.cidr),
       });
     }
+  });
+
+  it('renders icmpv6 as ipv6-icmp with its type and code, type 0 meaning every type', () => {
+    const cases: [Parameters<typeof ruleMatches>[0], string[]][] = [
+      [{ protocol: 'icmpv6' }, ['-p ipv6-icmp']],
+      [{ protocol: 'ICMPv6', icmp_type: 0, icmp_code: 3 }, ['-p ipv6-icmp']],
+      [{ protocol: 'icmpv6', icmp_type: 128 }, ['-p ipv6-icmp -m icmp6 --icmpv6-type 128']],
+      [
+        { protocol: 'icmpv6', icmp_type: 1, icmp_code: 4 },
+        ['-p ipv6-icmp -m icmp6 --icmpv6-type 1/4'],
+      ],
+      [{ protocol: 'icmp', icmp_code: 4 }, ['-p icmp']],
+      [{ protocol: 'icmp', icmp_type: 8, icmp_code: 0 }, ['-p icmp --icmp-type 8']],
+    ];
+    for (const [rule, out] of cases) assert.deepEqual(ruleMatches(rule), out, JSON.stringify(rule));
+  });
+
+  it('reads a protocol with spaces around it or in capitals as the protocol', () => {
+    assert.deepEqual(ruleMatches({ protocol: ' TCP ', ports: [80] }), ['-p tcp --dport 80']);
+    assert.deepEqual(ruleMatches({ protocol: ' Any' }), ['']);
+    assert.deepEqual(ruleMatches({ protocol: 'udp', port_ranges: [[5000, 5010]] }), [
+      '-p udp --dport 5000:5010',
+    ]);
   });
 });
