@@ -10,6 +10,7 @@ import type { Policy as AnyPolicy, RomanaPolicy as Policy } from './model.ts';
 import { GOLDEN_BLOCKS, GOLDEN_FIXTURES } from './render.fixtures.ts';
 import { makeBlockSets, segmentSetName, tenantListName } from './render-sets.ts';
 import {
+  formatIptablesRestore,
   KUBE_IN_ROMANA_MODE,
   MAX_RENDERED_ENTRIES,
   renderDesiredState,
@@ -86,6 +87,11 @@ describe('rendering at the edges', () => {
     const expected = renderDesiredState(sorted, GOLDEN_BLOCKS, 'host1').chains;
     const jumps = expected.find((c) => c.name === 'ROMANA-FORWARD-IN')!.rules;
     assert.ok(jumps.filter((r) => r.target.startsWith('ROMANA-P-')).length > 1);
+    const idOf = new Map(GOLDEN_FIXTURES.map((f) => [`ROMANA-P-${f.hash}`, f.policy.id]));
+    const ids = jumps
+      .filter((r) => r.target.startsWith('ROMANA-P-'))
+      .map((r) => idOf.get(r.target)!);
+    assert.deepEqual(ids, [...ids].sort(), 'the jumps to policy chains come in ascending id order');
     for (const order of [policies, [...sorted].reverse(), [sorted[1]!, sorted[0]!, ...sorted]]) {
       assert.deepEqual(renderDesiredState(order, GOLDEN_BLOCKS, 'host1').chains, expected);
     }
@@ -157,5 +163,14 @@ describe('rendering at the edges', () => {
     assert.deepEqual(ruleMatches({ protocol: 'udp', port_ranges: [[5000, 5010]] }), [
       '-p udp --dport 5000:5010',
     ]);
+  });
+
+  it('ends an iptables-restore payload with a -X line per chain to delete, then COMMIT', () => {
+    const chains = [{ name: 'ROMANA-OP', rules: [{ match: '', target: 'RETURN' }] }];
+    assert.equal(
+      formatIptablesRestore(chains, ['ROMANA-P-0123456789abcdef', 'ROMANA-P-fedcba9876543210']),
+      '*filter\n:ROMANA-OP - \n-A ROMANA-OP  -j RETURN\n' +
+        '-X ROMANA-P-0123456789abcdef\n-X ROMANA-P-fedcba9876543210\nCOMMIT\n',
+    );
   });
 });
