@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { rejectsWith, serviceWithHosts } from '../../../test/helpers/service.ts';
 import { MemoryStore } from '../../store/memory.ts';
-import type { Compare, Op, Store, TxnResult } from '../../store/store.ts';
+import type { Compare, Op, TxnResult } from '../../store/store.ts';
 
 /** A memory store whose address writes, while `racing`, always lose their compares. */
 class RacyStore extends MemoryStore {
@@ -23,7 +23,7 @@ class RacyStore extends MemoryStore {
 describe('an address operation that keeps racing other writers', () => {
   it('is given up after every attempt, naming what it was, and leaves nothing behind', async () => {
     const store = new RacyStore();
-    const svc = await serviceWithHosts(store as Store);
+    const svc = await serviceWithHosts(store);
     await svc.allocate({ name: 'kept', host: 'h1' });
     const before = JSON.stringify(svc.listAddresses());
     const rev = await store.revision();
@@ -63,7 +63,7 @@ class TakenStore extends MemoryStore {
 describe('an address name another writer takes first', () => {
   it('is refused as AlreadyExists, naming every IP the other writer holds', async () => {
     const store = new TakenStore();
-    const svc = await serviceWithHosts(store as Store);
+    const svc = await serviceWithHosts(store);
     const other = 'pods';
     store.taken = {
       ip: '10.0.0.77',
@@ -88,13 +88,15 @@ describe('an allocation on a host being removed', () => {
     const store = new MemoryStore();
     const svc = await serviceWithHosts(store);
     const host = JSON.parse((await store.get('hosts/h2'))!.value) as object;
-    await store.txn(
+    const r = await store.txn(
       [],
       [{ type: 'put', key: 'hosts/h2', value: JSON.stringify({ ...host, removing: true }) }],
     );
-    for (let i = 0; i < 200 && svc.getHost('h2').removing !== true; i++) {
-      await new Promise((r) => setTimeout(r, 5));
+    // Once the service has seen the fence.
+    for (let i = 0; i < 200 && svc.listHosts().revision < r.revision; i++) {
+      await new Promise((res) => setTimeout(res, 5));
     }
+    assert.ok(svc.listHosts().revision >= r.revision);
     await rejectsWith(
       svc.allocate({ name: 'p', host: 'h2' }),
       'Conflict',
