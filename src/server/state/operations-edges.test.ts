@@ -205,7 +205,7 @@ describe('an operation whose commit outcome is unknown', () => {
     assert.equal((await store.get(good.key))!.modRevision, kv.modRevision);
   });
 
-  it('fails its last step with the store error when the removal was not applied', async () => {
+  it('fails a step, and its last step, with the store error when they were not applied', async () => {
     const store = new MemoryStore();
     let mode: 'ok' | 'lost' = 'ok';
     const commit: Commit = (c, o) =>
@@ -218,6 +218,8 @@ describe('an operation whose commit outcome is unknown', () => {
       [],
     ))!;
     mode = 'lost';
+    // A step that leaves the intent as it was: the same text read back is not proof.
+    await assert.rejects(op.step([], [{ type: 'put', key: 'e', value: '1' }]), /connection lost/);
     await assert.rejects(op.finish([], []), /connection lost/);
     assert.equal(op.finished, false);
     assert.notEqual(await value(store, op.key), undefined);
