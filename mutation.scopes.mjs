@@ -166,6 +166,8 @@ export const scopes = {
       'src/server/state/operations.ts',
     ],
     tests: [
+      'src/server/state/operations-edges.test.ts',
+      'src/server/state/address-queue.test.ts',
       'src/server/state/txn-runner-edges.test.ts',
       'src/server/state/own-commits.test.ts',
       'src/server/state/txn-runner.test.ts',
