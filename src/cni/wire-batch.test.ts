@@ -6,19 +6,9 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { hostBatch, podBatch } from './wire.ts';
+import { wireBase } from './wire.fixtures.ts';
 
-const base = {
-  hostVeth: 'm16c-hv',
-  owner: 'c1/eth0',
-  ifname: 'eth0',
-  netns: '/var/run/netns/pod',
-  ips: ['10.201.0.5'],
-  gatewayIp: '172.142.0.1',
-  gatewayIp6: 'fe80::1',
-  mtu: 1400,
-  hostMac: '02:00:00:00:00:01',
-  podMac: '02:00:00:00:00:02',
-};
+const base = wireBase;
 
 it('writes the host and pod batches of an IPv4 pod, and of a dual-stack one', () => {
   assert.equal(

@@ -17,6 +17,7 @@ import { inOwnHostNamespace } from '../../test/helpers/own-host-netns.ts';
 import { ProcessExec } from '../exec.ts';
 import { CniCode, CniError } from './errors.ts';
 import { hostVethExists, inspect, routeDevOf, unwire, wire, type WirePlan } from './wire.ts';
+import { wireBase } from './wire.fixtures.ts';
 
 inOwnHostNamespace(
   import.meta.url,
@@ -28,18 +29,7 @@ inOwnHostNamespace(
   inner,
 );
 
-const base = {
-  hostVeth: 'm16c-hv',
-  owner: 'c1/eth0',
-  ifname: 'eth0',
-  netns: '/var/run/netns/pod',
-  ips: ['10.201.0.5'],
-  gatewayIp: '172.142.0.1',
-  gatewayIp6: 'fe80::1',
-  mtu: 1400,
-  hostMac: '02:00:00:00:00:01',
-  podMac: '02:00:00:00:00:02',
-};
+const base = wireBase;
 
 function inner(): void {
   const exec = new ProcessExec();
