@@ -67,10 +67,13 @@ export interface EtcdStoreOptions {
 
 type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
 
+/** The signal of a call made without one: never aborted (one for all, not one per call). */
+const NEVER_ABORTED = new AbortController().signal;
+
 /** Runs the call once: retries are done by `EtcdStore.#call`. */
 const passthrough = {
   execute: async (fn: (ctx: { signal: AbortSignal }) => unknown, signal?: AbortSignal) =>
-    fn({ signal: signal ?? new AbortController().signal }),
+    fn({ signal: signal ?? NEVER_ABORTED }),
   onSuccess: () => ({ dispose: () => {} }),
   onFailure: () => ({ dispose: () => {} }),
 } as unknown as Policy;
@@ -120,7 +123,7 @@ class EndpointHealth {
         const call = { at: now };
         me.pending.add(call);
         try {
-          const r = await fn({ signal: signal ?? new AbortController().signal });
+          const r = await fn({ signal: signal ?? NEVER_ABORTED });
           me.failures = 0;
           me.downUntil = 0;
           return r;
@@ -177,6 +180,8 @@ export class EtcdStore implements Store, Compactable {
    */
   readonly #clients: Record<'read' | 'write', Etcd3>;
   readonly #prefix: Buffer;
+  /** `#prefix` as text: a key's full form is built in one step. */
+  readonly #prefixText: string;
   readonly #attempts: number;
   readonly #watchProbeMs: number;
   readonly #health = new EndpointHealth();
@@ -187,7 +192,8 @@ export class EtcdStore implements Store, Compactable {
   constructor(options: EtcdStoreOptions) {
     if (options.endpoints.length === 0) throw invalidInput('etcd: no endpoints given');
     const prefix = (options.prefix ?? '/romana').replace(/\/+$/, '');
-    this.#prefix = Buffer.from(prefix === '' ? '' : `${prefix}/`, 'utf8');
+    this.#prefixText = prefix === '' ? '' : `${prefix}/`;
+    this.#prefix = Buffer.from(this.#prefixText, 'utf8');
     this.#attempts = Math.max(1, options.attempts ?? 3);
     this.#watchProbeMs = options.watchProbeMs ?? 10_000;
     const hosts = options.endpoints.map((e) =>
@@ -424,7 +430,7 @@ export class EtcdStore implements Store, Compactable {
   }
 
   #full(key: string): Buffer {
-    return Buffer.concat([this.#prefix, Buffer.from(key, 'utf8')]);
+    return Buffer.from(this.#prefixText + key, 'utf8');
   }
 
   #toKeyValue(kv: IKeyValue): KeyValue {

@@ -23,7 +23,12 @@ import { engineBlockWrites, TxnSet, type Decision } from './txn-runner.ts';
 
 /** Address operations per transaction: etcd allows 128 compares and 128 writes. */
 const BATCH = 24;
-/** Combined transactions in flight at once. */
+/**
+ * Combined transactions in flight at once. Only the first starts with whatever is queued; the
+ * others start only with a full batch waiting. Each transaction has a fixed cost (on etcd, a gRPC
+ * call of a millisecond or more of CPU), so under load a few full transactions cost far less
+ * than many small ones, and the operations that arrive meanwhile wait for the next one.
+ */
 const MAX_IN_FLIGHT = 4;
 
 export type AddressOp =
@@ -75,11 +80,13 @@ export class AddressQueue {
   }
 
   /**
-   * Starts batches while fewer than `MAX_IN_FLIGHT` are in flight. A batch never holds a host
-   * that an in-flight batch holds: batches then write disjoint keys and do not conflict.
+   * Starts batches while fewer than `MAX_IN_FLIGHT` are in flight: one whenever none is, more
+   * only while a full batch is queued. A batch never holds a host that an in-flight batch holds:
+   * batches then write disjoint keys and do not conflict.
    */
   #pump(): void {
     while (this.#inFlight < MAX_IN_FLIGHT && this.#queue.length > 0) {
+      if (this.#inFlight > 0 && this.#queue.length < BATCH) return;
       const batch: Job[] = [];
       const hosts = new Set<string>();
       for (let i = 0; i < this.#queue.length && batch.length < BATCH;) {

@@ -287,6 +287,9 @@ describe('blocks committed by the runner', () => {
       await new Promise((r) => setTimeout(r, 5));
     }
     assert.deepEqual(b.listBlocks(), a.listBlocks());
+    // p1's batch is wholly done in a (a second batch waits while one is in flight): a's
+    // allocation below starts at once, and commits first.
+    await new Promise((r) => setImmediate(r));
     // Both take the name at once, each in another host's block: one commit loses the name's
     // compare, and its replica must undo the block it changed (held at the store's revision).
     const results = await Promise.allSettled([
