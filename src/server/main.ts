@@ -48,7 +48,10 @@ export async function main(argv: string[]): Promise<number> {
     import('./http/app.ts'),
     import('./state/romana-service.ts'),
   ]);
-  const log = pino({ level: cfg.logLevel, base: { program: 'romanad' } }, logDestination());
+  const dest = logDestination();
+  const base = { program: 'romanad' };
+  const log = pino({ level: cfg.logLevel, base }, dest);
+  const requestLine = { base, write: (line: string) => dest.write(line) };
   let appOptions;
   let initialTopology: unknown;
   try {
@@ -81,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
     );
   }
   const auth = new TokenAuth(appOptions.tokens ?? []);
-  const app = buildApp(service, { ...appOptions, auth, loggerInstance: log });
+  const app = buildApp(service, { ...appOptions, auth, loggerInstance: log, requestLine });
   const scheme = appOptions.https ? 'https' : 'http';
   try {
     await app.listen({ host: cfg.host, port: cfg.port });

@@ -19,7 +19,14 @@ import { RomanaError } from '../../errors.ts';
 import { allows, TokenAuth, type TokenEntry } from './auth.ts';
 import { installLazyValidation } from './lazy-validation.ts';
 import { RomanadMetrics } from './metrics.ts';
-import { installRequestLog, RequestLog, routeOptionsOf, routePattern } from './request-log.ts';
+import {
+  installRequestLog,
+  lazyChildLogger,
+  RequestLog,
+  routeOptionsOf,
+  routePattern,
+  type RequestLineWriter,
+} from './request-log.ts';
 
 export { logDestination } from './request-log.ts';
 import { toHttpFailure, errorBody } from './routes/errors.ts';
@@ -62,6 +69,8 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** A ready-made pino logger; wins over `logger`. */
   loggerInstance?: FastifyBaseLogger;
+  /** Where the request-completed lines go, bypassing the request's logger (`RequestLineWriter`). */
+  requestLine?: RequestLineWriter;
   /** Largest request body in bytes (default 1 MiB); `POST /topology` has its own. */
   bodyLimit?: number;
   /** Largest topology document in bytes (default 8 MiB). */
@@ -90,7 +99,7 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
   const common: FastifyServerOptions = {
     bodyLimit: opts.bodyLimit ?? MiB,
     requestIdHeader: false,
-    logController: new RequestLog(), // one line per request, writes audited
+    logController: new RequestLog(opts.requestLine), // one line per request, writes audited
     genReqId: (req: IncomingMessage) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
@@ -114,6 +123,9 @@ export function buildApp(service: RomanaService, opts: AppOptions = {}): Fastify
   };
   if (opts.loggerInstance !== undefined) common.loggerInstance = opts.loggerInstance;
   else common.logger = opts.logger ?? false;
+  if (opts.loggerInstance !== undefined || (common.logger ?? false) !== false) {
+    common.childLoggerFactory = lazyChildLogger;
+  }
   // With TLS the server is an https.Server; the app's API is the same.
   const base: FastifyInstance =
     opts.https === undefined

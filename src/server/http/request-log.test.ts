@@ -160,6 +160,88 @@ describe('request log', () => {
   });
 });
 
+describe('request log, written without the logger (RequestLineWriter)', () => {
+  let service: FaultyService;
+  before(async () => {
+    service = await seededService();
+  });
+  after(async () => {
+    await service.close();
+  });
+
+  /** The raw lines of an app logging at `level`, through the writer or through pino alone. */
+  async function rawLines(
+    level: string,
+    writer: boolean,
+    requests: (app: FastifyInstance) => Promise<void>,
+  ): Promise<string[]> {
+    const out: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString().split('\n')) if (l !== '') out.push(l);
+        done();
+      },
+    });
+    const base = { program: 'romanad-test', zone: 'z1' };
+    const log = pino({ level, base }, sink);
+    const requestLine = writer ? { base, write: (l: string) => void sink.write(l) } : undefined;
+    const app = buildApp(service, {
+      tokens: TOKENS,
+      loggerInstance: log,
+      ...(requestLine ? { requestLine } : {}),
+    });
+    await requests(app);
+    await app.close();
+    await new Promise((r) => setImmediate(r));
+    // The clock and the time taken differ between the two runs; nothing else may.
+    return out.map((l) =>
+      l.replace(/"time":\d+/, '"time":0').replace(/"responseTime":[\d.e-]+/, '"responseTime":0'),
+    );
+  }
+
+  const id = (n: number) => ({ 'x-request-id': `req-${n}` });
+  const traffic = async (app: FastifyInstance) => {
+    await call(app, 'GET', '/hosts?x=1', undefined, { ...bearer(READ), ...id(1) });
+    await call(
+      app,
+      'POST',
+      '/hosts',
+      { name: 'w1', ip: '192.168.9.1' },
+      { ...bearer(ADMIN), ...id(2) },
+    );
+    await call(
+      app,
+      'POST',
+      '/address',
+      { name: 'w-a1', host: 'w1' },
+      { ...bearer(ADMIN), ...id(3) },
+    );
+    await call(app, 'DELETE', '/address?addressName=w-a1', undefined, {
+      ...bearer(ADMIN),
+      ...id(4),
+    });
+    await call(app, 'DELETE', '/hosts/nope', undefined, { ...bearer(ADMIN), ...id(5) });
+    await call(app, 'POST', '/hosts', { nmae: 'x' }, { ...bearer(ADMIN), ...id(6) });
+    await call(app, 'DELETE', '/hosts/w1', undefined, { ...bearer(ADMIN), ...id(7) });
+  };
+
+  test('writes the very lines pino writes, byte for byte but the time', async () => {
+    const viaPino = await rawLines('info', false, traffic);
+    const viaWriter = await rawLines('info', true, traffic);
+    const done = (ls: string[]) => ls.filter((l) => l.includes('"msg":"request completed"'));
+    assert.equal(done(viaPino).length, 7, viaPino.join('\n'));
+    assert.deepEqual(viaWriter, viaPino);
+    const alloc = JSON.parse(done(viaWriter)[2]!) as Record<string, unknown>;
+    assert.equal(alloc['reqId'], 'req-3');
+    assert.equal(alloc['zone'], 'z1');
+    assert.equal((alloc['address'] as Record<string, unknown>)['name'], 'w-a1');
+  });
+
+  test('at warn, writes nothing either', async () => {
+    assert.deepEqual(await rawLines('warn', true, traffic), []);
+  });
+});
+
 describe('logDestination', () => {
   test('writes every line in order, also those of the turn in which the process exits', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'romana-log-dest-'));

@@ -15,7 +15,7 @@ import {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
-import { destination, type DestinationStream } from 'pino';
+import { destination, type Bindings, type ChildLoggerOptions, type DestinationStream } from 'pino';
 import { toHttpFailure } from './routes/errors.ts';
 import type { TypedApp } from './routes/types.ts';
 
@@ -54,6 +54,28 @@ export interface AuditRecord {
 }
 
 /**
+ * Writes the request-completed line itself, in pino's format, instead of through the request's
+ * logger: `{"level":30,"time":…,<base>,"reqId":…,<fields>,"msg":"request completed"}`. One
+ * `JSON.stringify` of the line costs a fraction of pino's key-by-key serialization, and the
+ * request's child logger is then never made (see `lazyChildLogger`). Only for a pino logger with
+ * its default level, time and message formats, whose `base` bindings are `base`.
+ *
+ * @example
+ * const dest = logDestination();
+ * const log = pino({ base: { program: 'romanad' } }, dest);
+ * buildApp(service, { loggerInstance: log, requestLine: { base: { program: 'romanad' }, write: (l) => dest.write(l) } });
+ */
+export interface RequestLineWriter {
+  /** The logger's `base` bindings. */
+  base: Readonly<Record<string, unknown>>;
+  /** Takes one line, newline included. */
+  write(line: string): void;
+}
+
+/** pino's number for `info`. */
+const INFO = 30;
+
+/**
  * fastify's per-request log lines, ours: `incoming request` at debug, `request completed` with
  * method and URL (and `audit` for writes). Pass as `logController` to fastify, and call
  * `installRequestLog` on the app.
@@ -61,9 +83,13 @@ export interface AuditRecord {
  * @example Fastify({ logController: new RequestLog() })
  */
 export class RequestLog extends LogController {
-  constructor() {
+  readonly #writer: RequestLineWriter | undefined;
+
+  /** `writer`: where the completed lines go, bypassing the request's logger (see its type). */
+  constructor(writer?: RequestLineWriter) {
     // Silences fastify's other per-request lines (the 404 line, the default error handler's).
     super({ disableRequestLogging: true });
+    this.#writer = writer;
   }
 
   override incomingRequest(req: FastifyRequest): void {
@@ -78,18 +104,95 @@ export class RequestLog extends LogController {
     reply: FastifyReply,
   ): void {
     const write = !READS.has(req.method);
-    if (!err && !write && !enabled(req.log, 'info')) return;
-    const line: Record<string, unknown> = {
-      method: req.method,
-      url: req.url,
-      statusCode: reply.statusCode,
-      responseTime: Math.round(reply.elapsedTime * 1000) / 1000,
-    };
+    const info = enabled(req.log, 'info');
+    if (!err && !info) return;
+    const writer = err ? undefined : this.#writer;
+    const line: Record<string, unknown> = {};
+    if (writer !== undefined) {
+      line['level'] = INFO;
+      line['time'] = Date.now();
+      for (const k in writer.base) line[k] = writer.base[k];
+      line['reqId'] = req.id;
+    }
+    line['method'] = req.method;
+    line['url'] = req.url;
+    line['statusCode'] = reply.statusCode;
+    line['responseTime'] = Math.round(reply.elapsedTime * 1000) / 1000;
     const detail = req.logDetail;
     if (detail !== undefined) for (const k in detail) line[k] = detail[k];
     if (write) line['audit'] = auditOf(req, reply.statusCode);
-    if (!err) req.log.info(line, 'request completed');
+    if (writer !== undefined) {
+      line['msg'] = 'request completed';
+      writer.write(`${JSON.stringify(line)}\n`);
+    } else if (!err) req.log.info(line, 'request completed');
     else req.log.error({ ...line, err }, 'request completed with an error in a hook');
+  }
+}
+
+/**
+ * fastify's `childLoggerFactory`: each request's logger is made the first time it is used.
+ * With `RequestLog`'s writer most requests never use it, and pino's child costs an object, its
+ * bindings' JSON and a copy of the level methods per request.
+ *
+ * @example Fastify({ childLoggerFactory: lazyChildLogger })
+ */
+export function lazyChildLogger(
+  parent: FastifyBaseLogger,
+  bindings: Bindings,
+  opts: ChildLoggerOptions,
+): FastifyBaseLogger {
+  return new LazyLogger(parent, bindings, opts) as unknown as FastifyBaseLogger;
+}
+
+type Log = (...args: unknown[]) => void;
+
+class LazyLogger {
+  readonly #parent: FastifyBaseLogger;
+  readonly #bindings: Bindings;
+  readonly #opts: ChildLoggerOptions;
+  #made: FastifyBaseLogger | undefined;
+
+  constructor(parent: FastifyBaseLogger, bindings: Bindings, opts: ChildLoggerOptions) {
+    this.#parent = parent;
+    this.#bindings = bindings;
+    this.#opts = opts;
+  }
+
+  get level(): string {
+    return this.#made?.level ?? this.#opts.level ?? this.#parent.level;
+  }
+
+  set level(level: string) {
+    this.#real().level = level;
+  }
+
+  fatal(...args: unknown[]): void {
+    (this.#real().fatal as Log)(...args);
+  }
+  error(...args: unknown[]): void {
+    (this.#real().error as Log)(...args);
+  }
+  warn(...args: unknown[]): void {
+    (this.#real().warn as Log)(...args);
+  }
+  info(...args: unknown[]): void {
+    (this.#real().info as Log)(...args);
+  }
+  debug(...args: unknown[]): void {
+    (this.#real().debug as Log)(...args);
+  }
+  trace(...args: unknown[]): void {
+    (this.#real().trace as Log)(...args);
+  }
+  silent(...args: unknown[]): void {
+    (this.#real().silent as Log)(...args);
+  }
+  child(bindings: Bindings, opts?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.#real().child(bindings, opts);
+  }
+
+  #real(): FastifyBaseLogger {
+    return (this.#made ??= this.#parent.child(this.#bindings, this.#opts));
   }
 }
 
