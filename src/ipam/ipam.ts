@@ -171,6 +171,11 @@ export class Ipam {
     return out;
   }
 
+  /** How many blocks `takeTouchedBlocks` would give now. */
+  touchedBlockCount(): number {
+    return this.#s.touched.size;
+  }
+
   /**
    * `takeTouchedBlocks`, with the blocks themselves in the same order: handles that
    * `commitBlocks` stamps without looking each block up by its CIDR again.

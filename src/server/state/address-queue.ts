@@ -21,8 +21,17 @@ import { addressOf } from './pods.ts';
 import type { Address, PodLink } from './service.ts';
 import { engineBlockWrites, TxnSet, type Decision } from './txn-runner.ts';
 
-/** Address operations per transaction: etcd allows 128 compares and 128 writes. */
+/** Address operations per transaction, at most (fewer when their keys would not fit). */
 const BATCH = 24;
+/** Compares, and writes, one transaction may hold: etcd's default (its `--max-txn-ops`). */
+const MAX_TXN_KEYS = 128;
+/**
+ * The most one operation adds to a transaction, its blocks included. Compares: the host, the
+ * address name (or the pod link), and per family (two at most) its network and its block.
+ * Writes: the address, the pod link, and per family its block.
+ */
+const OP_COMPARES = 6;
+const OP_WRITES = 4;
 /**
  * Combined transactions in flight at once. Only the first starts with whatever is queued; the
  * others start only with a full batch waiting. Each transaction has a fixed cost (on etcd, a gRPC
@@ -144,11 +153,14 @@ export class AddressQueue {
       batch.map((job) => () => this.#decide(job.op, g)),
       () => engineBlockWrites(this.core),
       'an address operation',
+      (sofar) => this.#fits(sofar),
     );
-    // Backwards, so that the jobs retried are queued again in their order.
+    // Backwards, so that the jobs retried or left out are queued again in their order.
     batch.reduceRight((_, job, i) => {
-      const out = outcomes[i]!;
-      if (out.ok) job.resolve(out.value);
+      const out = outcomes[i];
+      if (out === undefined)
+        this.#queue.unshift(job); // did not fit: next batch
+      else if (out.ok) job.resolve(out.value);
       else if (!out.retry) job.reject(out.error);
       else if (++job.attempts >= WRITE_RETRY.attempts!) {
         job.reject(
@@ -163,6 +175,18 @@ export class AddressQueue {
       }
       return undefined;
     }, undefined);
+  }
+
+  /**
+   * Whether one more operation surely fits in a transaction that holds `sofar` and the blocks
+   * the engine changed so far (each compared and written), with the topology fence.
+   */
+  #fits(sofar: TxnSet): boolean {
+    const blocks = this.core.ipam.touchedBlockCount();
+    return (
+      sofar.compares().length + blocks + 1 + OP_COMPARES <= MAX_TXN_KEYS &&
+      sofar.ops().length + blocks + OP_WRITES <= MAX_TXN_KEYS
+    );
   }
 
   /**

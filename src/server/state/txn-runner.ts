@@ -199,48 +199,64 @@ export class TxnRunner {
   }
 
   /**
-   * Decides every job (each synchronously, in order), then commits all the decisions in one
-   * transaction together with `engineWrites()` (the blocks the engine changed meanwhile).
-   * A job whose decide throws fails alone. When the combined commit fails on a conflict,
-   * every decision is undone and each job's outcome says whether to retry it (alone, by the
-   * caller: one job's conflict must not keep failing the others).
+   * Decides jobs (each synchronously, in order) while `fits` says one more fits in the
+   * transaction (asked before each job but the first, with what the jobs decided so far write),
+   * then commits all the decisions in one transaction together with `engineWrites()` (the blocks
+   * the engine changed meanwhile). Returns one outcome per job taken: the jobs past the first
+   * that did not fit get none, and are the caller's to run later. A job whose decide throws
+   * fails alone. When the combined commit fails on a conflict, every decision is undone and each
+   * job's outcome says whether to retry it (alone, by the caller: one job's conflict must not
+   * keep failing the others).
    */
   async batch<T>(
     decides: Array<() => Decision<T>>,
     engineWrites: () => Decision<void>,
     what = 'a combined write',
+    fits: (sofar: TxnSet) => boolean = () => true,
   ): Promise<Outcome<T>[]> {
     const outcomes: Array<Outcome<T> | undefined> = [];
     const decided: Array<{ i: number; d: Decision<T> }> = [];
-    decides.forEach((decide, i) => {
+    const txn = new TxnSet();
+    for (let i = 0; i < decides.length && (i === 0 || fits(txn)); i++) {
       try {
-        decided.push({ i, d: decide() });
+        const d = decides[i]!();
+        txn.merge(d.txn);
+        decided.push({ i, d });
         outcomes.push(undefined);
       } catch (error) {
         outcomes.push({ ok: false, error, retry: false });
       }
-    });
+    }
     const engine = engineWrites();
     if (decided.length > 0) {
       const results = await this.#commitDecisions(
         decided.map((x) => x.d),
         engine,
         what,
+        txn,
       );
       decided.forEach(({ i }, j) => (outcomes[i] = results[j]));
     }
     return outcomes as Outcome<T>[];
   }
 
-  /** One transaction for `ds` (and the engine's writes); one outcome per decision. */
+  /**
+   * One transaction for `ds` (and the engine's writes); one outcome per decision. `merged`:
+   * the decisions' sets already merged, in order.
+   */
   async #commitDecisions<T>(
     ds: Array<Decision<T>>,
     engine: Decision<void> | undefined,
     what: string,
+    merged?: TxnSet,
   ): Promise<Outcome<T>[]> {
     const all: Array<Decision<unknown>> = engine === undefined ? [...ds] : [...ds, engine];
-    const txn = new TxnSet();
-    for (const d of all) txn.merge(d.txn);
+    let txn = merged;
+    if (txn === undefined) {
+      txn = new TxnSet();
+      for (const d of ds) txn.merge(d.txn);
+    }
+    if (engine !== undefined) txn.merge(engine.txn);
     let rev: number | null;
     try {
       rev = await this.commit(txn.compares(), txn.ops(), true);
