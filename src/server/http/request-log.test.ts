@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { call, type FaultyService, seededService } from '../../../test/helpers/service.ts';
 import { buildApp } from './app.ts';
+import { lazyChildLogger } from './request-log.ts';
 import type { TokenEntry } from './auth.ts';
 
 const ADMIN = 'admin-token-0123456789abcdef';
@@ -239,6 +240,65 @@ describe('request log, written without the logger (RequestLineWriter)', () => {
 
   test('at warn, writes nothing either', async () => {
     assert.deepEqual(await rawLines('warn', true, traffic), []);
+  });
+});
+
+describe('lazyChildLogger', () => {
+  /** A pino logger into `lines`, counting the children made of it. */
+  function parentLogger(level: string) {
+    const lines: Line[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString().split('\n')) if (l !== '') lines.push(JSON.parse(l));
+        done();
+      },
+    });
+    const log = pino({ level }, sink);
+    let children = 0;
+    const parent = Object.assign(Object.create(log) as FastifyBaseLogger, {
+      child: (b: Record<string, unknown>, o?: Record<string, unknown>) => {
+        children++;
+        return log.child(b, o);
+      },
+    });
+    return { parent, lines, children: () => children };
+  }
+  const flushed = () => new Promise((r) => setImmediate(r));
+
+  test('makes the child at its first line at or above the level, once, with the bindings', async () => {
+    const { parent, lines, children } = parentLogger('info');
+    const log = lazyChildLogger(parent, { reqId: 'r1' }, {});
+    assert.equal(log.level, 'info');
+    log.debug({ a: 0 }, 'below the level');
+    log.trace('below the level');
+    assert.equal(children(), 0, 'a line below the level makes no child');
+    log.info({ a: 1 }, 'first');
+    log.warn('second');
+    log.child({ sub: 's' }).error('third');
+    await flushed();
+    assert.equal(children(), 1);
+    assert.deepEqual(
+      lines.map((l) => [l['msg'], l['reqId'], l['a'], l['sub']]),
+      [
+        ['first', 'r1', 1, undefined],
+        ['second', 'r1', undefined, undefined],
+        ['third', 'r1', undefined, 's'],
+      ],
+    );
+  });
+
+  test("takes the route's own level, and a level set on it", async () => {
+    const { parent, lines } = parentLogger('info');
+    const log = lazyChildLogger(parent, { reqId: 'r2' }, { level: 'debug' });
+    assert.equal(log.level, 'debug');
+    log.debug('shown at debug');
+    log.level = 'error';
+    log.warn('hidden at error');
+    await flushed();
+    assert.deepEqual(
+      lines.map((l) => l['msg']),
+      ['shown at debug'],
+    );
   });
 });
 

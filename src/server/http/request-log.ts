@@ -167,28 +167,32 @@ class LazyLogger {
   }
 
   fatal(...args: unknown[]): void {
-    (this.#real().fatal as Log)(...args);
+    this.#log('fatal', args);
   }
   error(...args: unknown[]): void {
-    (this.#real().error as Log)(...args);
+    this.#log('error', args);
   }
   warn(...args: unknown[]): void {
-    (this.#real().warn as Log)(...args);
+    this.#log('warn', args);
   }
   info(...args: unknown[]): void {
-    (this.#real().info as Log)(...args);
+    this.#log('info', args);
   }
   debug(...args: unknown[]): void {
-    (this.#real().debug as Log)(...args);
+    this.#log('debug', args);
   }
   trace(...args: unknown[]): void {
-    (this.#real().trace as Log)(...args);
+    this.#log('trace', args);
   }
-  silent(...args: unknown[]): void {
-    (this.#real().silent as Log)(...args);
-  }
+  silent(): void {}
   child(bindings: Bindings, opts?: ChildLoggerOptions): FastifyBaseLogger {
     return this.#real().child(bindings, opts);
+  }
+
+  /** A line below the level makes no logger (a debug line on every request, say). */
+  #log(level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace', args: unknown[]): void {
+    if ((LEVELS[this.level] ?? LEVELS['info']!) > LEVELS[level]!) return;
+    (this.#real()[level] as Log)(...args);
   }
 
   #real(): FastifyBaseLogger {
