@@ -23,6 +23,16 @@ const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 
 type Line = Record<string, unknown>;
 
+/** A stream handing each line written to it (without its newline) to `take`. */
+function lineSink(take: (line: string) => void): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n')) if (l !== '') take(l);
+      done();
+    },
+  });
+}
+
 /** An app whose log lines land in `lines`. */
 function logged(
   service: FaultyService,
@@ -30,12 +40,7 @@ function logged(
   level = 'info',
 ): { app: FastifyInstance; lines: Line[] } {
   const lines: Line[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split('\n')) if (l !== '') lines.push(JSON.parse(l));
-      done();
-    },
-  });
+  const sink = lineSink((l) => lines.push(JSON.parse(l) as Line));
   const log = pino({ level }, sink);
   return { app: buildApp(service, { tokens, loggerInstance: log }), lines };
 }
@@ -177,12 +182,7 @@ describe('request log, written without the logger (RequestLineWriter)', () => {
     requests: (app: FastifyInstance) => Promise<void>,
   ): Promise<string[]> {
     const out: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const l of chunk.toString().split('\n')) if (l !== '') out.push(l);
-        done();
-      },
-    });
+    const sink = lineSink((l) => out.push(l));
     const base = { program: 'romanad-test', zone: 'z1' };
     const log = pino({ level, base }, sink);
     const requestLine = writer ? { base, write: (l: string) => void sink.write(l) } : undefined;
@@ -247,12 +247,7 @@ describe('lazyChildLogger', () => {
   /** A pino logger into `lines`, counting the children made of it. */
   function parentLogger(level: string) {
     const lines: Line[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const l of chunk.toString().split('\n')) if (l !== '') lines.push(JSON.parse(l));
-        done();
-      },
-    });
+    const sink = lineSink((l) => lines.push(JSON.parse(l) as Line));
     const log = pino({ level }, sink);
     let children = 0;
     const parent = Object.assign(Object.create(log) as FastifyBaseLogger, {
