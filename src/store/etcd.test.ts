@@ -71,6 +71,24 @@ describe('EtcdStore specifics', () => {
     }
   });
 
+  it('takes 128 compares and 128 writes in one transaction, and refuses 129 (the limit address batches keep to)', async () => {
+    const s = new EtcdStore({ endpoints: etcd!.endpoints, prefix: freshPrefix() });
+    const keys = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}/${i}`);
+    const absent = (ks: string[]) => ks.map((key) => ({ key, modRevision: 0 }));
+    const puts = (ks: string[]) => ks.map((key) => ({ type: 'put' as const, key, value: 'v' }));
+    try {
+      const fits = keys(128, 'fits');
+      assert.equal((await s.txn(absent(fits), puts(fits))).succeeded, true);
+      const over = keys(129, 'over');
+      await assert.rejects(s.txn(absent(over), puts(over.slice(0, 1))), /too many operations/);
+      await assert.rejects(s.txn([], puts(over)), /too many operations/);
+      assert.equal((await s.range('over/')).kvs.length, 0);
+      assert.equal((await s.range('fits/')).kvs.length, 128);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('reads a range larger than one page as one snapshot', async () => {
     const s = new EtcdStore({ endpoints: etcd!.endpoints, prefix: freshPrefix() });
     try {
