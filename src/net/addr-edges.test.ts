@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isRomanaError } from '../errors.ts';
-import { Addr, BOTH_FAMILIES, Cidr, IPV4_ONLY, IPV6_ONLY } from './addr.ts';
+import { Addr, BOTH_FAMILIES, Cidr, hostCidr, IPV4_ONLY, IPV6_ONLY } from './addr.ts';
 
 function refused(f: () => unknown, message: string): void {
   assert.throws(f, (e: unknown) => {
@@ -63,6 +63,29 @@ describe('address refusals, word for word', () => {
     assert.equal(Addr.parse('::1:0:0:0').family, 6);
     assert.equal(Addr.tryParse('::fffe:ffff:ffff')?.toString(), '::fffe:ffff:ffff');
     assert.equal(Addr.tryParse('::1:0:0:0')?.toString(), '::1:0:0:0');
+  });
+
+  it('names a zone id wherever it starts, and an IPv4-mapped address only when it is one', () => {
+    refused(
+      () => Addr.parse('%eth0::1', 'f'),
+      "f: '%eth0::1' is not a valid IPv6 address: it has a zone id (%eth0::1); Romana addresses take none",
+    );
+    for (const bad of ['1::ffff:10.0.0.1', '::ffff:10.0.0.1x', '::ffff:10.0.0.1:1']) {
+      refused(() => Addr.parse(bad, 'f'), `f: '${bad}' is not a valid IPv6 address`);
+    }
+    refused(() => hostCidr('x'), "ip: 'x' is not a valid IPv4 or IPv6 address");
+  });
+
+  it('refuses more than eight groups however they are written', () => {
+    for (const bad of ['1:2:3:4::5:6:7:8', '1:2:3:4:5::6:7:8:9', '::1:2:3:4:5:6:7:8']) {
+      refused(() => Addr.parse(bad, 'f'), `f: '${bad}' is not a valid IPv6 address`);
+      assert.equal(Addr.tryParse(bad), undefined, bad);
+    }
+    // Seven groups and `::` (one zero group) are read, only to name the canonical spelling.
+    refused(
+      () => Addr.parse('1:2:3::5:6:7:8', 'f'),
+      "f: '1:2:3::5:6:7:8' is not written canonically; write it as 1:2:3:0:5:6:7:8",
+    );
   });
 
   it('keeps address values inside the family', () => {
