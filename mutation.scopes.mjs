@@ -44,6 +44,7 @@ export const scopes = {
       'src/ipam/replica.test.ts',
       'src/ipam/ipam-hosts.test.ts',
       'src/ipam/topology.test.ts',
+      'src/ipam/topology-options.test.ts',
       'src/ipam/replica-edges.test.ts',
       'src/ipam/snapshot-edges.test.ts',
       'src/ipam/id-pool.test.ts',
@@ -52,6 +53,7 @@ export const scopes = {
       'src/ipam/block-handles.test.ts',
       'src/ipam/id-pool.property.test.ts',
       'src/net/addr.test.ts',
+      'src/net/addr-edges.test.ts',
       'src/ipam/ipam-reuse.property.test.ts',
       'src/ipam/ipam-dualstack.property.test.ts',
       // ~160 s a run on the shared machine: a narrowed run may leave it out (MUTATION_TESTS).

@@ -83,3 +83,47 @@ describe('host registration', () => {
     );
   });
 });
+
+describe('block bookkeeping', () => {
+  it("gives an owner whose block emptied a block it owns again, not the freed one's ghost", () => {
+    const ipam = engine();
+    assert.equal(ipam.allocate({ name: 'a', host: 'h', tenant: 't' }).ip, '10.0.0.0');
+    ipam.release('a');
+    assert.equal(ipam.getBlock('n', '10.0.0.0/29').tenant, '');
+    const b = ipam.allocate({ name: 'b', host: 'h', tenant: 't' });
+    assert.deepEqual([b.ip, b.tenant, b.host], ['10.0.0.0', 't', 'h']);
+    const block = ipam.getBlock('n', '10.0.0.0/29');
+    assert.deepEqual([block.tenant, block.host, block.allocated_ip_count], ['t', 'h', 1]);
+    // Another owner gets a block of its own, not the one `t` holds again.
+    assert.equal(ipam.allocate({ name: 'c', host: 'h', tenant: 'u' }).ip, '10.0.0.8');
+    assert.equal(ipam.getBlock('n', '10.0.0.0/29').tenant, 't');
+  });
+
+  it('finds no block, and makes none, in a network whose topology map is empty', () => {
+    const ipam = new Ipam();
+    ipam.updateTopology({
+      networks: [{ name: 'n', cidr: '10.0.0.0/16' }],
+      topologies: [{ networks: ['n'], map: [] }],
+    });
+    for (const cidr of ['10.0.0.0/29', '10.0.255.248/29']) {
+      assert.throws(
+        () => ipam.applyBlock('n', cidr, null),
+        (e: unknown) =>
+          isRomanaError(e, 'Internal') &&
+          e.message ===
+            `replicated IPAM state is inconsistent: ${cidr} is not a block of network n`,
+      );
+    }
+    assert.deepEqual(ipam.listAllBlocks().blocks, []);
+  });
+
+  it("counts up the revisions of a removed host's blocks and of their network", () => {
+    const ipam = engine();
+    ipam.allocate({ name: 'a', host: 'h', tenant: 't' });
+    ipam.setBlockRevision('n', '10.0.0.0/29', 7);
+    const net = ipam.listNetworkBlocks('n').revision;
+    assert.deepEqual(ipam.removeHost({ name: 'h' }).releasedAddresses, ['a']);
+    assert.equal(ipam.getBlock('n', '10.0.0.0/29').revision, 8);
+    assert.equal(ipam.listNetworkBlocks('n').revision, net + 1);
+  });
+});

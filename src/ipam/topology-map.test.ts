@@ -117,6 +117,18 @@ describe('topology maps, field by field', () => {
     );
   });
 
+  it('writes an empty ip or routing and an empty group list as absent in its normal form', () => {
+    const r = parseTopology(
+      withMap([
+        { name: 'a', ip: '', routing: '', groups: [] },
+        { name: 'b', ip6: '' },
+      ]),
+    );
+    assert.ok(r.ok, r.ok ? '' : r.problems.join('\n'));
+    assert.deepEqual(r.spec.request.topologies[0]!.map, [{ name: 'a' }, { name: 'b' }]);
+    assert.equal(r.spec.trees.get('n')?.children?.[0]?.children, null, 'a is a leaf group');
+  });
+
   it('keeps the map of a host that gives its ip6 as empty text as IPv4 only', () => {
     const ipam = new Ipam();
     ipam.updateTopology(withMap([{ name: 'g', groups: [{ name: 'h', ip: '10.9.0.1', ip6: '' }] }]));

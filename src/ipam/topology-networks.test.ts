@@ -171,6 +171,64 @@ describe('topology lists, field by field', () => {
     );
   });
 
+  it('lists the known fields in the message about an unknown one', () => {
+    assert.deepEqual(
+      problemsOf({
+        networks: [{ name: 'a', cidr: '10.0.0.0/16', mask: 29 }],
+        topologies: [{ networks: ['a'], map: [], ecmp: false, maps: [] }],
+        extra: 1,
+      }),
+      [
+        'extra: unknown field (known: networks, topologies, vip_cidr)',
+        'networks[0].mask: unknown field (known: name, cidr, block_mask, tenants)',
+        'topologies[0].maps: unknown field (known: networks, map, ecmp)',
+      ],
+    );
+  });
+
+  it('checks tenants by the tenant rule: no dots, at most 63 characters', () => {
+    const rule =
+      "must be 1-63 letters, digits, '_' or '-', beginning and ending with a letter or digit";
+    assert.deepEqual(
+      problemsOf(
+        using([{ name: 'a', cidr: '10.0.0.0/16', tenants: ['ok', 'a.b', 't'.repeat(64)] }]),
+      ),
+      [
+        `networks[0].tenants[1]: Bad tenant name: ${rule}, got "a.b"`,
+        'networks[0].tenants[2]: Bad tenant name: must be at most 63 characters, got 64',
+      ],
+    );
+    assert.deepEqual(
+      networksOf(using([{ name: 'a', cidr: '10.0.0.0/16', tenants: ['t'.repeat(63)] }]))[0]!
+        .tenants,
+      ['t'.repeat(63)],
+    );
+  });
+
+  it('takes a null vip_cidr or ecmp as absent', () => {
+    const r = parseTopology({
+      networks: [{ name: 'a', cidr: '10.0.0.0/16' }],
+      topologies: [{ networks: ['a'], map: [], ecmp: null }],
+      vip_cidr: null,
+    });
+    assert.ok(r.ok, r.ok ? '' : r.problems.join('\n'));
+    assert.deepEqual(r.spec.request, {
+      networks: [{ name: 'a', cidr: '10.0.0.0/16', block_mask: 29 }],
+      topologies: [{ networks: ['a'], map: [] }],
+    });
+  });
+
+  it('reports only the bad field of a network it cannot read, not the carving of its map', () => {
+    const map = [{ name: 'g1' }, { name: 'g2' }];
+    assert.deepEqual(
+      problemsOf({
+        networks: [{ name: 'a', cidr: 'bad' }],
+        topologies: [{ networks: ['a'], map }],
+      }),
+      ["networks[0].cidr: 'bad' is not a CIDR (expected a.b.c.d/n)"],
+    );
+  });
+
   it('takes a topology without a map as an empty one, and keeps only network names', () => {
     const r = parseTopology({
       networks: [{ name: 'a', cidr: '10.0.0.0/16' }],

@@ -131,6 +131,28 @@ describe('blocks and addresses', () => {
     assert.deepEqual(ipam.getHost({ name: 'h' }).k8s_info, { zone: 'z1' });
   });
 
+  it('lists a dual-stack name once, with both its addresses, and an IPv6-only name after', () => {
+    const ipam = new Ipam();
+    ipam.updateTopology({
+      networks: [
+        { name: 'v4', cidr: '10.0.0.0/16', tenants: ['dual'] },
+        { name: 'v6', cidr: 'fd00::/64', block_mask: 120, tenants: ['dual'] },
+        { name: 'o6', cidr: 'fd01::/64', block_mask: 120, tenants: ['six'] },
+      ],
+      topologies: [{ networks: ['v4', 'v6', 'o6'], map: [{ name: 'g' }] }],
+    });
+    ipam.addHost({ name: 'h', ip: '10.9.0.1' });
+    ipam.allocate({ name: 'd', host: 'h', tenant: 'dual' });
+    ipam.allocate({ name: 's', host: 'h', tenant: 'six' });
+    assert.deepEqual(
+      ipam.listAddresses().map((a) => [a.name, a.ips.map((x) => x.ip)]),
+      [
+        ['d', ['10.0.0.0', 'fd00::']],
+        ['s', ['fd01::']],
+      ],
+    );
+  });
+
   it('says which network it does not know', () => {
     const ipam = new Ipam();
     ipam.updateTopology(doc);
