@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { rejectsWith, serviceWithHosts } from '../../../test/helpers/service.ts';
+import { PODS_TOPOLOGY, rejectsWith, serviceWithHosts } from '../../../test/helpers/service.ts';
 import { MemoryStore } from '../../store/memory.ts';
-import type { Compare, Op, TxnResult } from '../../store/store.ts';
+import type { Compare, Op, Store, TxnResult, WatchEvent } from '../../store/store.ts';
+import { createRomanaService } from './romana-service.ts';
 
 /** A memory store whose address writes, while `racing`, always lose their compares. */
 class RacyStore extends MemoryStore {
@@ -221,5 +222,109 @@ describe('address operations combined into transactions', () => {
       [...first, 'h1-e', 'h1-f'],
     );
     await svc.close();
+  });
+});
+
+/**
+ * The memory store as a replica whose watch falls behind: while `lagging`, the changes it
+ * watches are held until it reads a key itself (as catching up does), then all delivered.
+ * `lagAfter` starts the lag once a delivered change matches it.
+ */
+function laggingView(mem: MemoryStore) {
+  const held: Array<() => void> = [];
+  const view = {
+    lagging: false,
+    lagAfter: (_e: WatchEvent): boolean => false,
+    store: undefined as unknown as Store,
+  };
+  const flush = () => {
+    view.lagging = false;
+    for (const deliver of held.splice(0)) deliver();
+  };
+  view.store = new Proxy(mem, {
+    get(target, p) {
+      if (p === 'get') {
+        return (key: string) => {
+          flush();
+          return target.get(key);
+        };
+      }
+      if (p === 'watch') {
+        return (
+          prefix: string,
+          from: number,
+          onEvents: (e: WatchEvent[], rev: number) => void,
+          onError: (err: Error) => void,
+        ) =>
+          target.watch(
+            prefix,
+            from,
+            (events, rev) => {
+              if (view.lagging) held.push(() => onEvents(events, rev));
+              else {
+                onEvents(events, rev);
+                if (events.some(view.lagAfter)) view.lagging = true;
+              }
+            },
+            onError,
+          );
+      }
+      const v = Reflect.get(target, p, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return view;
+}
+
+describe('a replica behind another one', () => {
+  it('releases at once an address the other has just allocated', async () => {
+    const mem = new MemoryStore();
+    const a = await serviceWithHosts(mem);
+    const view = laggingView(mem);
+    const b = await createRomanaService({ store: view.store });
+    view.lagging = true;
+    const got = await a.allocate({ name: 'fresh', host: 'h1' });
+    const released = await b.release('fresh');
+    assert.equal(released.ip, got.ip);
+    assert.equal(await mem.get('addresses/fresh'), undefined);
+    await rejectsWith(b.release('never'), 'NotFound', /never/);
+    await a.close();
+    await b.close();
+  });
+
+  it('allocates at once for a tenant the other has just given a network', async () => {
+    const mem = new MemoryStore();
+    const topo = structuredClone(PODS_TOPOLOGY);
+    (topo.networks[0] as { tenants?: string[] }).tenants = ['t1'];
+    const a = await createRomanaService({ store: mem, initialTopology: topo });
+    await a.addHost({ name: 'h1', ip: '192.168.0.1' });
+    const view = laggingView(mem);
+    const b = await createRomanaService({ store: view.store });
+    view.lagging = true;
+    const doc = a.getTopology();
+    doc.networks[0]!.tenants = ['t1', 't2'];
+    await a.updateTopology(doc);
+    const got = await b.allocate({ name: 'p', host: 'h1', tenant: 't2' });
+    assert.equal(got.network, 'pods');
+    await rejectsWith(b.allocate({ name: 'q', host: 'h1', tenant: 't3' }), 'NotFound', /t3/);
+    await a.close();
+    await b.close();
+  });
+
+  it('allocates at once after a topology update it saw begin, once the other finished it', async () => {
+    const mem = new MemoryStore();
+    const a = await serviceWithHosts(mem);
+    const view = laggingView(mem);
+    const b = await createRomanaService({ store: view.store });
+    // Behind from the moment it sees the update begin.
+    view.lagAfter = (e) => e.key === 'topology' && e.value?.includes('"updating"') === true;
+    const doc = a.getTopology();
+    doc.networks[0]!.block_mask = 28;
+    await a.updateTopology(doc);
+    assert.equal(view.lagging, true);
+    const got = await b.allocate({ name: 'p', host: 'h1' });
+    assert.equal(got.block.endsWith('/28'), true);
+    await a.close();
+    await b.close();
   });
 });
