@@ -80,6 +80,14 @@ describe('an address name another writer takes first', () => {
       'AlreadyExists',
       /^Address with name dup already allocated: 10\.0\.0\.77, 10\.0\.0\.78$/,
     );
+    // Written by a writer of one family: no `ips`.
+    await store.txn([], [{ type: 'delete', key: 'addresses/dup' }]);
+    store.taken = { ip: '10.0.0.79', host: 'h2', network: other };
+    await rejectsWith(
+      svc.allocate({ name: 'dup', host: 'h1' }),
+      'AlreadyExists',
+      /^Address with name dup already allocated: 10\.0\.0\.79$/,
+    );
     await svc.close();
   });
 });
@@ -324,6 +332,57 @@ describe('a replica behind another one', () => {
     assert.equal(view.lagging, true);
     const got = await b.allocate({ name: 'p', host: 'h1' });
     assert.equal(got.block.endsWith('/28'), true);
+    await a.close();
+    await b.close();
+  });
+});
+
+describe('address operations refused before they reach the store', () => {
+  it('refuses a queued allocation once the service shuts down, and writes nothing', async () => {
+    const store = new MemoryStore();
+    const svc = await serviceWithHosts(store);
+    const first = svc.allocate({ name: 'first', host: 'h1' });
+    // Queued behind the first (same host), so decided after the shutdown.
+    const queued = svc.allocate({ name: 'queued', host: 'h1' });
+    await svc.close();
+    await first;
+    await rejectsWith(queued, 'Unavailable', /shutting down/);
+    assert.equal(await store.get('addresses/queued'), undefined);
+  });
+
+  it('refuses a name that is not a string, or that cannot be a key', async () => {
+    const store = new MemoryStore();
+    const svc = await serviceWithHosts(store);
+    const rev = await store.revision();
+    await rejectsWith(
+      svc.allocate({ name: 42 as unknown as string, host: 'h1' }),
+      'InvalidInput',
+      /^Name required$/,
+    );
+    await rejectsWith(
+      svc.allocate({ name: 'a\ud800', host: 'h1' }),
+      'InvalidInput',
+      /^name: "a\\ud800" holds a lone UTF-16 surrogate$/,
+    );
+    assert.equal(await store.revision(), rev);
+    assert.deepEqual(svc.listAddresses(), []);
+    await svc.close();
+  });
+
+  it('refuses an allocation on a host another replica has just removed, and writes nothing', async () => {
+    const mem = new MemoryStore();
+    const a = await serviceWithHosts(mem);
+    const view = laggingView(mem);
+    const b = await createRomanaService({ store: view.store });
+    view.lagging = true;
+    await a.removeHost('h2', { force: false });
+    assert.equal(
+      b.listHosts().hosts.some((h) => h.name === 'h2'),
+      true,
+      'b has not seen it',
+    );
+    await rejectsWith(b.allocate({ name: 'late', host: 'h2' }), 'NotFound', /h2/);
+    assert.equal(await mem.get('addresses/late'), undefined);
     await a.close();
     await b.close();
   });
