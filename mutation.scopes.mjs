@@ -168,6 +168,7 @@ export const scopes = {
     tests: [
       'src/server/state/operations-edges.test.ts',
       'src/server/state/address-queue.test.ts',
+      'src/server/state/address-queue-edges.test.ts',
       'src/server/state/txn-runner-edges.test.ts',
       'src/server/state/own-commits.test.ts',
       'src/server/state/txn-runner.test.ts',
