@@ -7,63 +7,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isRomanaError } from '../../errors.ts';
+import { laggingView } from '../../../test/helpers/lagging-store.ts';
 import { PODS_TOPOLOGY, rejectsWith, serviceWithHosts } from '../../../test/helpers/service.ts';
 import { MemoryStore } from '../../store/memory.ts';
-import type { Store, WatchEvent } from '../../store/store.ts';
 import { createRomanaService } from './romana-service.ts';
-
-/**
- * The memory store as a replica whose watch falls behind: while `lagging`, the changes it
- * watches are held until it reads a key itself (as catching up does), then all delivered.
- * `lagAfter` starts the lag once a delivered change matches it.
- */
-function laggingView(mem: MemoryStore) {
-  const held: Array<() => void> = [];
-  const view = {
-    lagging: false,
-    lagAfter: (_e: WatchEvent): boolean => false,
-    /** False: behind for good, whatever it reads. */
-    flushOnGet: true,
-    store: undefined as unknown as Store,
-  };
-  const flush = () => {
-    view.lagging = false;
-    for (const deliver of held.splice(0)) deliver();
-  };
-  view.store = new Proxy(mem, {
-    get(target, p) {
-      if (p === 'get') {
-        return (key: string) => {
-          if (view.flushOnGet) flush();
-          return target.get(key);
-        };
-      }
-      if (p === 'watch') {
-        return (
-          prefix: string,
-          from: number,
-          onEvents: (e: WatchEvent[], rev: number) => void,
-          onError: (err: Error) => void,
-        ) =>
-          target.watch(
-            prefix,
-            from,
-            (events, rev) => {
-              if (view.lagging) held.push(() => onEvents(events, rev));
-              else {
-                onEvents(events, rev);
-                if (events.some(view.lagAfter)) view.lagging = true;
-              }
-            },
-            onError,
-          );
-      }
-      const v = Reflect.get(target, p, target) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
-  return view;
-}
 
 describe('a replica behind another one', () => {
   it('releases at once an address the other has just allocated', async () => {
