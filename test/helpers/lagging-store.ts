@@ -23,11 +23,13 @@ export function laggingView(mem: MemoryStore) {
     /** False: behind for good, whatever it reads. */
     flushOnGet: true,
     store: undefined as unknown as Store,
+    /** Delivers what was held, and stops lagging. */
+    flush(): void {
+      view.lagging = false;
+      for (const deliver of held.splice(0)) deliver();
+    },
   };
-  const flush = () => {
-    view.lagging = false;
-    for (const deliver of held.splice(0)) deliver();
-  };
+  const flush = () => view.flush();
   view.store = new Proxy(mem, {
     get(target, p) {
       if (p === 'get') {
