@@ -76,6 +76,31 @@ describe('adding a host', () => {
   });
 });
 
+/** A memory store whose next transaction writing a host loses its compares, once. */
+class LosingStore extends MemoryStore {
+  lose = false;
+  override async txn(compares: Compare[], ops: Op[]): Promise<TxnResult> {
+    if (this.lose && ops.some((o) => o.key.startsWith('hosts/'))) {
+      this.lose = false;
+      return { succeeded: false, revision: await this.revision() };
+    }
+    return super.txn(compares, ops);
+  }
+}
+
+describe('adding a host whose transaction lost to a write of something else', () => {
+  it('is decided again and added', async () => {
+    const store = new LosingStore();
+    const svc = await serviceWithHosts(store);
+    store.lose = true;
+    const h = await svc.addHost({ name: 'h3', ip: '192.168.0.3' });
+    assert.equal(store.lose, false);
+    assert.equal(h.name, 'h3');
+    assert.equal((await store.get('hostips/192.168.0.3'))?.value, 'h3');
+    await svc.close();
+  });
+});
+
 describe('patching a host', () => {
   it('keeps nothing of a patch whose k8s_info is refused after its tags', async () => {
     const store = new MemoryStore();
@@ -103,6 +128,19 @@ describe('patching a host', () => {
     assert.equal(stored['managed_by'], 'listener');
     assert.deepEqual(stored['tags'], { rack: 'r1' });
     assert.equal(stored['removing'], undefined);
+    // A host being removed stays fenced through a patch.
+    const h2 = JSON.parse((await store.get('hosts/h2'))!.value) as object;
+    const r = await store.txn(
+      [],
+      [{ type: 'put', key: 'hosts/h2', value: JSON.stringify({ ...h2, removing: true }) }],
+    );
+    for (let i = 0; i < 200 && svc.listHosts().revision < r.revision; i++) {
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    await svc.patchHost('h2', { tags: { rack: 'r2' } });
+    const fenced = JSON.parse((await store.get('hosts/h2'))!.value) as Record<string, unknown>;
+    assert.deepEqual([fenced['removing'], fenced['tags']], [true, { rack: 'r2' }]);
+    await rejectsWith(svc.allocate({ name: 'p', host: 'h2' }), 'Conflict', /being removed/);
     await svc.close();
   });
 
