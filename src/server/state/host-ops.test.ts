@@ -204,6 +204,138 @@ describe('removing a host', () => {
   });
 });
 
+describe('removing a host, with others at work', () => {
+  it('is refused as a Conflict when another replica changed the host first, keeping its change', async () => {
+    const { mem, a, b, close } = await twoReplicas();
+    await a.patchHost('h2', { tags: { rack: 'r2' } });
+    await rejectsWith(
+      b.removeHost('h2', { force: false }),
+      'Conflict',
+      /^host h2 changed while removing it; retry$/,
+    );
+    const stored = JSON.parse((await mem.get('hosts/h2'))!.value) as Record<string, unknown>;
+    assert.deepEqual([stored['tags'], stored['removing']], [{ rack: 'r2' }, undefined]);
+    assert.deepEqual((await mem.range('ops/')).kvs, []);
+    await close();
+  });
+
+  it('is refused as Unavailable while another live replica removes it', async () => {
+    const mem = new MemoryStore();
+    // Seen as a shared store: an intent of another owner is live until it stands still.
+    const shared = new Proxy(mem, {
+      get(target, p) {
+        if (p === 'exclusive') return false;
+        const v = Reflect.get(target, p, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const svc = await serviceWithHosts(shared);
+    const h2 = JSON.parse((await mem.get('hosts/h2'))!.value) as object;
+    const r = await mem.txn(
+      [],
+      [
+        { type: 'put', key: 'hosts/h2', value: JSON.stringify({ ...h2, removing: true }) },
+        {
+          type: 'put',
+          key: operationKey('other'),
+          value: JSON.stringify({
+            kind: 'remove-host',
+            owner: 'elsewhere',
+            since: Date.now(),
+            host: 'h2',
+            ip: '192.168.0.2',
+          }),
+        },
+      ],
+    );
+    for (let i = 0; i < 200 && svc.listHosts().revision < r.revision; i++) {
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    const err = await svc.removeHost('h2', { force: true }).catch((e: unknown) => e);
+    assert.ok(isRomanaError(err, 'Unavailable'));
+    assert.equal(err.message, 'Host h2 is being removed; retry in a moment');
+    assert.deepEqual([err.resourceType, err.resourceId], ['host', 'h2']);
+    assert.notEqual(await mem.get('hosts/h2'), undefined);
+    await svc.close();
+  });
+
+  it('is refused once the service shuts down while it waited for another removal', async () => {
+    const store = new MemoryStore();
+    const svc = await serviceWithHosts(store);
+    const first = svc.removeHost('h2', { force: false });
+    const second = svc.removeHost('h1', { force: false });
+    await svc.close();
+    await first;
+    await rejectsWith(second, 'Unavailable', /shutting down/);
+    assert.notEqual(await store.get('hosts/h1'), undefined);
+  });
+
+  it('of a host whose removal was abandoned finishes that removal first', async () => {
+    const store = new MemoryStore();
+    const svc = await serviceWithHosts(store);
+    const h2 = JSON.parse((await store.get('hosts/h2'))!.value) as object;
+    const r = await store.txn(
+      [],
+      [
+        { type: 'put', key: 'hosts/h2', value: JSON.stringify({ ...h2, removing: true }) },
+        {
+          type: 'put',
+          key: operationKey('gone'),
+          value: JSON.stringify({
+            kind: 'remove-host',
+            owner: 'gone',
+            since: 1,
+            host: 'h2',
+            ip: '192.168.0.2',
+          }),
+        },
+      ],
+    );
+    for (let i = 0; i < 200 && svc.listHosts().revision < r.revision; i++) {
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    await rejectsWith(svc.removeHost('h2', { force: false }), 'NotFound', /h2/);
+    assert.equal(await store.get('hosts/h2'), undefined);
+    assert.deepEqual((await store.range('ops/')).kvs, []);
+    await svc.close();
+  });
+
+  it('of two families publishes one delete per name', async () => {
+    const svc = await createRomanaService({
+      store: new MemoryStore(),
+      initialTopology: {
+        networks: [
+          { name: 'pods', cidr: '10.0.0.0/16', block_mask: 29 },
+          { name: 'pods6', cidr: 'fd00:10::/48' },
+        ],
+        topologies: [{ networks: ['pods', 'pods6'], map: [{ name: 'r1' }] }],
+      },
+    });
+    await svc.addHost({ name: 'h1', ip: '192.168.0.1' });
+    await svc.allocate({ name: 'p1', host: 'h1' });
+    await svc.allocate({ name: 'p2', host: 'h1' });
+    const events: string[] = [];
+    const w = svc.watch(
+      ['addresses'],
+      svc.revision() + 1,
+      (e) => events.push(`${e.type} ${e.id}`),
+      (err) => {
+        throw err;
+      },
+    );
+    await svc.removeHost('h1', { force: true });
+    // A later event: once it is seen, every event of the removal was.
+    await svc.addHost({ name: 'h2', ip: '192.168.0.2' });
+    await svc.allocate({ name: 'marker', host: 'h2' });
+    for (let i = 0; i < 200 && !events.includes('put marker'); i++) {
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    w.close();
+    assert.deepEqual(events.sort(), ['delete p1', 'delete p2', 'put marker']);
+    await svc.close();
+  });
+});
+
 describe('a host removal its writer abandoned', () => {
   const intent = (host: string, ip: string) =>
     JSON.stringify({ kind: 'remove-host', owner: 'gone', since: 1, host, ip });
