@@ -167,6 +167,8 @@ export const scopes = {
     ],
     tests: [
       'src/server/state/operations-edges.test.ts',
+      'src/server/state/operations-intent.test.ts',
+      'src/server/state/host-ops.test.ts',
       'src/server/state/address-queue.test.ts',
       'src/server/state/address-queue-edges.test.ts',
       'src/server/state/txn-runner-edges.test.ts',
