@@ -180,6 +180,12 @@ describe('removing a host', () => {
     await svc.close();
   });
 
+  it('that is not known is refused as NotFound, naming it', async () => {
+    const svc = await serviceWithHosts(new MemoryStore());
+    await rejectsWith(svc.removeHost('nope', { force: true }), 'NotFound', /nope/);
+    await svc.close();
+  });
+
   it('frees a block of more addresses than one transaction takes, in steps', async () => {
     const store = new SizedStore();
     const svc = await createRomanaService({
@@ -316,7 +322,7 @@ describe('removing a host, with others at work', () => {
     await svc.allocate({ name: 'p2', host: 'h1' });
     const events: string[] = [];
     const w = svc.watch(
-      ['addresses'],
+      ['addresses', 'hosts'],
       svc.revision() + 1,
       (e) => events.push(`${e.type} ${e.id}`),
       (err) => {
@@ -331,7 +337,15 @@ describe('removing a host, with others at work', () => {
       await new Promise((res) => setTimeout(res, 5));
     }
     w.close();
-    assert.deepEqual(events.sort(), ['delete p1', 'delete p2', 'put marker']);
+    // The fence (h1 being removed), the names once each, h1 gone; then the later events.
+    assert.deepEqual(events.sort(), [
+      'delete h1',
+      'delete p1',
+      'delete p2',
+      'put h1',
+      'put h2',
+      'put marker',
+    ]);
     await svc.close();
   });
 });
@@ -379,6 +393,8 @@ describe('a host removal its writer abandoned', () => {
         { type: 'put', key: 'hostips/192.168.0.50', value: 'h9' },
         { type: 'put', key: operationKey('r1'), value: intent('h9', '192.168.0.50') },
         { type: 'put', key: operationKey('r2'), value: intent('h8', '192.168.0.1') },
+        // Its IP key gone too: only the intent is left.
+        { type: 'put', key: operationKey('r3'), value: intent('h7', '192.168.0.77') },
       ],
     );
     const next = await createRomanaService({ store });
