@@ -120,9 +120,16 @@ describe('patching a host', () => {
   it('keeps who manages the host and its removal fence', async () => {
     const store = new MemoryStore();
     const svc = await serviceWithHosts(store);
-    await svc.addHost({ name: 'h3', ip: '192.168.0.3', managed_by: 'listener' });
+    await svc.addHost({
+      name: 'h3',
+      ip: '192.168.0.3',
+      managed_by: 'listener',
+      k8s_info: { zone: 'z' },
+    });
     const p = await svc.patchHost('h3', { tags: { rack: 'r1' } });
     assert.equal(p.managed_by, 'listener');
+    // A field left out of the patch is kept.
+    assert.deepEqual(p.k8s_info, { zone: 'z' });
     assert.deepEqual(p.tags, { rack: 'r1' });
     const stored = JSON.parse((await store.get('hosts/h3'))!.value) as Record<string, unknown>;
     assert.equal(stored['managed_by'], 'listener');
