@@ -169,7 +169,10 @@ export const scopes = {
     ],
     tests: [
       'src/server/state/operations-edges.test.ts',
+      'src/server/state/operations-intent.test.ts',
+      'src/server/state/host-ops.test.ts',
       'src/server/state/address-queue.test.ts',
+      'src/server/state/address-queue-edges.test.ts',
       'src/server/state/txn-runner-edges.test.ts',
       'src/server/state/own-commits.test.ts',
       'src/server/state/txn-runner.test.ts',
