@@ -183,24 +183,51 @@ describe('address operations combined into transactions', () => {
     await svc.close();
   });
 
-  it('keeps up to four transactions of different hosts in flight, never two of one host', async () => {
-    const store = new RecordingStore();
+  /** A service over `store` with hosts h1 to h6. */
+  async function sixHosts(store: RecordingStore) {
     const svc = await serviceWithHosts(store);
     const hosts = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'];
     for (const [i, h] of hosts.slice(2).entries()) {
       await svc.addHost({ name: h, ip: `192.168.0.${i + 3}` });
     }
+    return { svc, hosts };
+  }
+
+  it('starts a second transaction beside one in flight only with a full batch queued', async () => {
+    const store = new RecordingStore();
+    const { svc, hosts } = await sixHosts(store);
     const reqs = hosts.flatMap((h) => [0, 1, 2].map((i) => ({ name: `${h}-${i}`, host: h })));
     const got = await Promise.all(reqs.map((r) => svc.allocate(r)));
     assert.deepEqual(
       got.map((a) => [a.name, a.host]),
       reqs.map((r) => [r.name, r.host]),
     );
-    assert.equal(store.maxInFlight, 4);
+    // 17 waiting are fewer than a batch: they wait for the first, then go together.
+    assert.equal(store.maxInFlight, 1);
+    assert.deepEqual(store.txns, [['h1-0'], reqs.slice(1).map((r) => r.name)]);
+    await svc.close();
+  });
+
+  it('keeps several transactions of different hosts in flight, never two of one host', async () => {
+    const store = new RecordingStore();
+    const { svc, hosts } = await sixHosts(store);
+    // h1-0 first, then ten per host, round the hosts.
+    const reqs = [{ name: 'h1-0', host: 'h1' }];
+    for (let i = 1; i <= 10; i++) for (const h of hosts) reqs.push({ name: `${h}-${i}`, host: h });
+    const got = await Promise.all(reqs.map((r) => svc.allocate(r)));
+    assert.deepEqual(
+      got.map((a) => [a.name, a.host]),
+      reqs.map((r) => [r.name, r.host]),
+    );
+    assert.ok(store.maxInFlight >= 2 && store.maxInFlight <= 4, `${store.maxInFlight}`);
     assert.equal(store.sameHost, false);
-    // The first of each of the first four hosts went at once, one transaction each.
-    assert.deepEqual(store.txns.slice(0, 4), [['h1-0'], ['h2-0'], ['h3-0'], ['h4-0']]);
-    assert.equal(store.txns.flat().length, reqs.length);
+    // With 24 queued beside h1-0, a batch took those of the 24 whose host was free.
+    const first24 = reqs.slice(1, 25).map((r) => r.name);
+    assert.deepEqual(store.txns.slice(0, 2), [
+      ['h1-0'],
+      first24.filter((n) => !n.startsWith('h1-')),
+    ]);
+    assert.deepEqual(store.txns.flat().sort(), reqs.map((r) => r.name).sort());
     await svc.close();
   });
 
