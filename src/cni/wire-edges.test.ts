@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, it } from 'node:test';
 import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers/netns.ts';
 import { inOwnHostNamespace } from '../../test/helpers/own-host-netns.ts';
-import { ProcessExec } from '../exec.ts';
+import { ProcessExec, type Exec } from '../exec.ts';
 import { CniCode, CniError } from './errors.ts';
 import { hostVethExists, inspect, routeDevOf, unwire, wire, type WirePlan } from './wire.ts';
 import { wireBase } from './wire.fixtures.ts';
@@ -169,9 +169,39 @@ function inner(): void {
     await assert.rejects(wire(exec, q), (e: unknown) => {
       assert.ok(e instanceof CniError);
       assert.equal(e.message, 'setting up eth0 failed');
-      assert.match(e.details, /\S/);
+      // What ip said, trimmed: its error, then the batch line that failed.
+      assert.match(e.details, /^Error: [^]*\nCommand failed -:\d+$/);
       return true;
     });
+    assert.equal(linkExists(q.hostVeth), false);
+  });
+
+  it('an ip that fails without a word fails the ADD with its exit status, on either side', async () => {
+    // The real commands, with what a failed one printed on stderr dropped.
+    const quiet: Exec = {
+      run: async (program, args, stdin) => {
+        const r = await exec.run(program, args, stdin);
+        return r.code === 0 ? r : { ...r, stderr: '' };
+      },
+    };
+    const p = plan({ netns: '/var/run/netns/m16c-absent' });
+    await assert.rejects(wire(quiet, p), (e: unknown) => {
+      assert.ok(e instanceof CniError);
+      assert.equal(
+        e.message,
+        `creating ${p.hostVeth} and eth0 in /var/run/netns/m16c-absent failed`,
+      );
+      assert.equal(e.details, 'exit 255');
+      return true;
+    });
+    const q = plan({ gatewayIp: '224.0.0.1' });
+    await assert.rejects(wire(quiet, q), (e: unknown) => {
+      assert.ok(e instanceof CniError);
+      assert.equal(e.message, 'setting up eth0 failed');
+      assert.equal(e.details, 'exit 1');
+      return true;
+    });
+    assert.equal(linkExists(p.hostVeth), false);
     assert.equal(linkExists(q.hostVeth), false);
   });
 
