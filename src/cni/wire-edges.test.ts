@@ -219,7 +219,45 @@ function inner(): void {
     assert.deepEqual(await inspect(exec, p), [`default route via ${p.gatewayIp} is missing`]);
     const gone = await inspect(exec, { ...p, netns: '/var/run/netns/m16c-absent' });
     assert.equal(gone.length, 1);
-    assert.match(gone[0]!, /^cannot read eth0 in \/var\/run\/netns\/m16c-absent: \S/);
+    // What nsenter said, trimmed.
+    assert.match(gone[0]!, /^cannot read eth0 in \/var\/run\/netns\/m16c-absent: \S[^]*\S$/);
+  });
+
+  it("CHECK finds the pod's address of another length, its gateway route and its default route gone or elsewhere", async () => {
+    const p = plan();
+    await wire(exec, p);
+    const ip = p.ips[0]!;
+    // (The other address first: removing the last one would take the routes with it.)
+    p.pod.ip('addr', 'add', `${ip}/24`, 'dev', 'eth0');
+    p.pod.ip('addr', 'del', `${ip}/32`, 'dev', 'eth0');
+    assert.deepEqual(await inspect(exec, p), [`${ip}/32 is not on eth0`]);
+    p.pod.ip('addr', 'add', `${ip}/32`, 'dev', 'eth0');
+    // The default route stays on eth0 (onlink) without the route to the gateway.
+    p.pod.ip('route', 'del', '172.142.0.1/32', 'dev', 'eth0');
+    assert.deepEqual(await inspect(exec, p), ['route 172.142.0.1 dev eth0 is missing']);
+    p.pod.ip('route', 'add', '172.142.0.1/32', 'dev', 'eth0', 'scope', 'link');
+    p.pod.ip('route', 'replace', 'default', 'via', '172.142.0.9', 'dev', 'eth0', 'onlink');
+    assert.deepEqual(await inspect(exec, p), ['default route via 172.142.0.1 is missing']);
+    p.pod.ip('route', 'replace', 'default', 'via', '172.142.0.1', 'dev', 'eth0', 'onlink');
+    assert.deepEqual(await inspect(exec, p), []);
+  });
+
+  it('CHECK never passes a pod whose host routes it cannot read, or whose interface is gone', async () => {
+    const p = plan();
+    await wire(exec, p);
+    // A host where `ip` cannot be started: the pod side (through nsenter) still reads.
+    const noIp: Exec = {
+      run: (program, args, stdin) =>
+        exec.run(program === 'ip' ? '/nonexistent/ip' : program, args, stdin),
+    };
+    assert.deepEqual(await inspect(noIp, p), [
+      `host route ${p.ips[0]}/32 dev ${p.hostVeth} is missing`,
+    ]);
+    p.pod.ip('link', 'del', 'eth0');
+    const gone = await inspect(exec, p);
+    assert.equal(gone.length, 2, gone.join('; '));
+    assert.equal(gone[0], `host route ${p.ips[0]}/32 dev ${p.hostVeth} is missing`);
+    assert.match(gone[1]!, new RegExp(`^cannot read eth0 in ${p.netns}: .*"eth0"[^]*\\S$`));
   });
 
   it('DEL removes several host veths in one go, absent ones included', async () => {

@@ -160,6 +160,30 @@ function inner(): void {
     ]);
   });
 
+  it('CHECK reads a default route shared by two interfaces of a pod, and a route via the gateway that is not the default', async () => {
+    const p = plan(['fd00:10::d']);
+    await wire(exec, p);
+    // A second attachment in the same pod: its default route joins the first one's.
+    const q = { ...plan(['fd00:10::e']), ifname: 'eth1', netns: p.netns };
+    await wire(exec, q);
+    const multipath = JSON.parse(p.pod.ip('-j', '-6', 'route', 'show', 'default')) as {
+      nexthops?: unknown[];
+    }[];
+    assert.equal(multipath[0]?.nexthops?.length, 2, JSON.stringify(multipath));
+    assert.deepEqual(await inspect(exec, p), []);
+    assert.deepEqual(await inspect(exec, q), []);
+    p.pod.ip('-6', 'route', 'del', 'default', 'via', 'fe80::1', 'dev', 'eth1');
+    assert.deepEqual(await inspect(exec, q), [
+      'default route ::/0 via fe80::1 dev eth1 is missing',
+    ]);
+    assert.deepEqual(await inspect(exec, p), []);
+    p.pod.ip('-6', 'route', 'del', 'default', 'via', 'fe80::1', 'dev', 'eth0');
+    p.pod.ip('-6', 'route', 'add', 'fd00:77::/64', 'via', 'fe80::1', 'dev', 'eth0');
+    assert.deepEqual(await inspect(exec, p), [
+      'default route ::/0 via fe80::1 dev eth0 is missing',
+    ]);
+  });
+
   it('a pod whose IPv6 cannot be turned on fails the ADD with what tee said, leaving nothing', async () => {
     // The real commands, but the pod's sysctls are given a value the kernel refuses (and, for
     // the second pod, tee's complaint is dropped).
