@@ -67,6 +67,38 @@ describe('EmbeddedStore at its edges', () => {
     await s.close();
   });
 
+  it('refuses a damaged log as the damage it is, not as a directory it cannot read', async () => {
+    const dir = await freshDir();
+    const s = await EmbeddedStore.open(dir);
+    await s.txn([], put('a', '1'));
+    await s.txn([], put('b', '2'));
+    await s.close();
+    const file = path.join(dir, 'log');
+    const bytes = await fs.readFile(file);
+    bytes[20] = bytes[20]! ^ 0xff;
+    await fs.writeFile(file, bytes);
+    await assert.rejects(
+      EmbeddedStore.open(dir),
+      (e: unknown) =>
+        isRomanaError(e, 'Internal') &&
+        e.message.startsWith(`embedded store ${dir}: ${file} is damaged at byte 8: `),
+    );
+  });
+
+  it('decides a write against a pending one of an earlier batch, even once an older one is durable', async () => {
+    const dir = await freshDir();
+    const s = await EmbeddedStore.open(dir);
+    const a = s.txn([], put('k', '1'));
+    const b = s.txn([], put('k', '2'));
+    assert.deepEqual(await a, { succeeded: true, revision: 1 });
+    // b is not durable yet: the write is decided against it.
+    const c = await s.txn([{ key: 'k', modRevision: 2 }], put('k', '3'));
+    assert.deepEqual(await b, { succeeded: true, revision: 2 });
+    assert.deepEqual(c, { succeeded: true, revision: 3 });
+    assert.equal((await s.get('k'))?.value, '3');
+    await s.close();
+  });
+
   it('answers a refused compare once the write that refused it is durable, and a no-op at once', async () => {
     const dir = await freshDir();
     const s = await EmbeddedStore.open(dir);

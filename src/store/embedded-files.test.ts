@@ -24,7 +24,7 @@ import {
   writeSnapshot,
 } from './embedded-files.ts';
 import { KvState } from './kv-state.ts';
-import { LOG_MAGIC, encodeRecord, type LogRecord } from './wal.ts';
+import { LOG_MAGIC, LOG_MAGIC_V1, encodeFrame, encodeRecord, type LogRecord } from './wal.ts';
 import { scanLog } from './wal-scan.ts';
 
 const dirs: string[] = [];
@@ -91,8 +91,10 @@ describe('embedded store files', () => {
     await fs.writeFile(path.join(dir, 'log.tmp'), 'x');
     await fs.writeFile(path.join(dir, 'snapshot.tmp'), 'x');
     await fs.writeFile(path.join(dir, 'notes'), 'x');
-    const { state, log, size } = await loadFiles(dir, {});
+    const warnings: string[] = [];
+    const { state, log, size } = await loadFiles(dir, { onWarning: (m) => warnings.push(m) });
     await log.close();
+    assert.deepEqual(warnings, [], 'a new log is no news');
     assert.deepEqual((await fs.readdir(dir)).sort(), ['log', 'notes']);
     assert.equal(state.revision, 0);
     assert.equal(size, LOG_MAGIC.length);
@@ -205,6 +207,23 @@ describe('embedded store files', () => {
     const again = await replayLog(dir, new KvState(), false, undefined);
     await again.log.close();
     assert.equal((await fs.stat(file)).size, whole.length);
+  });
+
+  it('rewrites a log of the first format in the current one, its torn tail left behind', async () => {
+    const dir = await freshDir();
+    const file = path.join(dir, 'log');
+    const v1 = (r: number) => encodeFrame(Buffer.from(JSON.stringify([r, `k${r}`, `v${r}`])));
+    const torn = v1(3).subarray(0, 9);
+    await fs.writeFile(file, Buffer.concat([LOG_MAGIC_V1, v1(1), v1(2), torn]));
+    const warnings: string[] = [];
+    const { state, log, size } = await loadFiles(dir, { onWarning: (m) => warnings.push(m) });
+    await log.close();
+    assert.equal(state.revision, 2);
+    assert.ok((await fs.readFile(file)).equals(logOf(rec(1), rec(2))));
+    assert.equal(size, logOf(rec(1), rec(2)).length);
+    assert.equal(warnings.length, 2, warnings.join('\n'));
+    assert.equal(warnings[0], `embedded store ${dir}: rewrote ${file} in the current format`);
+    assert.match(warnings[1]!, /^embedded store .*: dropped 9 bytes of torn log tail at offset /);
   });
 
   it('makes a failed log appendable again: what lies past the durable end is cut', async () => {
