@@ -130,6 +130,22 @@ describe('EmbeddedStore at its edges', () => {
     await s.close();
   });
 
+  it('waits, on close, for the transactions still queued, which the next open finds', async () => {
+    const dir = await freshDir();
+    const s = await EmbeddedStore.open(dir);
+    const pending = Array.from({ length: 10 }, (_, i) => s.txn([], put(`q${i}`, `${i}`)));
+    await s.close();
+    const results = await Promise.all(pending);
+    assert.deepEqual(
+      results.map((r) => r.revision),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
+    const again = await EmbeddedStore.open(dir);
+    assert.equal(await again.revision(), 10);
+    assert.equal((await again.get('q9'))?.value, '9');
+    await again.close();
+  });
+
   it('keeps appending to the log, without a snapshot, well below its default 64 MiB', async () => {
     const dir = await freshDir();
     const s = await EmbeddedStore.open(dir);
