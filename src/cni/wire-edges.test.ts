@@ -227,19 +227,26 @@ function inner(): void {
     const p = plan();
     await wire(exec, p);
     const ip = p.ips[0]!;
-    // (The other address first: removing the last one would take the routes with it.)
+    // Its address with another length, and another address with its length: neither is it.
+    // (Added first: removing an interface's last address would take the routes with it.)
     p.pod.ip('addr', 'add', `${ip}/24`, 'dev', 'eth0');
+    p.pod.ip('addr', 'add', '10.201.99.1/32', 'dev', 'eth0');
     p.pod.ip('addr', 'del', `${ip}/32`, 'dev', 'eth0');
     assert.deepEqual(await inspect(exec, p), [`${ip}/32 is not on eth0`]);
     p.pod.ip('addr', 'add', `${ip}/32`, 'dev', 'eth0');
-    // The default route stays on eth0 (onlink) without the route to the gateway.
-    p.pod.ip('route', 'del', '172.142.0.1/32', 'dev', 'eth0');
-    assert.deepEqual(await inspect(exec, p), ['route 172.142.0.1 dev eth0 is missing']);
-    p.pod.ip('route', 'add', '172.142.0.1/32', 'dev', 'eth0', 'scope', 'link');
+    // The default route via another gateway, and a route via the gateway that is not the default.
+    p.pod.ip('route', 'add', '10.99.0.0/16', 'via', '172.142.0.1', 'dev', 'eth0', 'onlink');
     p.pod.ip('route', 'replace', 'default', 'via', '172.142.0.9', 'dev', 'eth0', 'onlink');
     assert.deepEqual(await inspect(exec, p), ['default route via 172.142.0.1 is missing']);
     p.pod.ip('route', 'replace', 'default', 'via', '172.142.0.1', 'dev', 'eth0', 'onlink');
     assert.deepEqual(await inspect(exec, p), []);
+    // A second attachment of the pod has its own route to the gateway; eth0's is gone (the
+    // default route stays on eth0, onlink, without it).
+    const q = { ...plan(), ifname: 'eth1', netns: p.netns };
+    await wire(exec, q);
+    p.pod.ip('route', 'del', '172.142.0.1/32', 'dev', 'eth0');
+    assert.deepEqual(await inspect(exec, p), ['route 172.142.0.1 dev eth0 is missing']);
+    assert.deepEqual(await inspect(exec, q), []);
   });
 
   it('CHECK never passes a pod whose host routes it cannot read, or whose interface is gone', async () => {

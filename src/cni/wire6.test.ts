@@ -177,7 +177,8 @@ function inner(): void {
       'default route ::/0 via fe80::1 dev eth1 is missing',
     ]);
     assert.deepEqual(await inspect(exec, p), []);
-    p.pod.ip('-6', 'route', 'del', 'default', 'via', 'fe80::1', 'dev', 'eth0');
+    // The default route on eth0 via another gateway, and one via the gateway that is not it.
+    p.pod.ip('-6', 'route', 'replace', 'default', 'via', 'fe80::2', 'dev', 'eth0');
     p.pod.ip('-6', 'route', 'add', 'fd00:77::/64', 'via', 'fe80::1', 'dev', 'eth0');
     assert.deepEqual(await inspect(exec, p), [
       'default route ::/0 via fe80::1 dev eth0 is missing',
