@@ -176,6 +176,26 @@ function inner(): void {
     assert.equal(linkExists(q.hostVeth), false);
   });
 
+  it('a first ADD runs one batch per side and nothing else; a failed one asks for no owner', async () => {
+    // The real commands, recorded: program and the arguments that say what it did.
+    const ran: string[] = [];
+    const recording: Exec = {
+      run: (program, args, stdin) => {
+        const argv = program === 'nsenter' ? ['pod:', ...args.slice(1)] : [program, ...args];
+        ran.push(argv.join(' '));
+        return exec.run(program, args, stdin);
+      },
+    };
+    const p = plan();
+    await wire(recording, p);
+    assert.deepEqual(ran, ['ip -batch -', 'pod: ip -batch -']);
+    assert.deepEqual(await inspect(exec, p), []);
+    ran.length = 0;
+    const q = plan({ netns: '/var/run/netns/m16c-absent' });
+    await assert.rejects(wire(recording, q), /^CniError: creating/);
+    assert.deepEqual(ran, ['ip -batch -', `ip link del ${q.hostVeth}`]);
+  });
+
   it('an ip that fails without a word fails the ADD with its exit status, on either side', async () => {
     // The real commands, with what a failed one printed on stderr dropped.
     const quiet: Exec = {
