@@ -56,6 +56,7 @@ describe('embedded store files', () => {
     const d = damagedFile('/d', '/d/log', 4096, 'a record that fails its checksum');
     assert.ok(d instanceof RomanaError);
     assert.equal(d.code, 'Internal');
+    assert.equal(d.resourceType, 'store');
     assert.equal(d.resourceId, '/d/log');
     assert.equal(
       d.message,
@@ -64,6 +65,7 @@ describe('embedded store files', () => {
     const cause = new Error('ENOSPC: no space left on device');
     const w = logWriteFailed('/d', 'snapshot', cause, 2000);
     assert.equal(w.code, 'Unavailable');
+    assert.equal(w.resourceType, 'store');
     assert.equal(w.resourceId, '/d');
     assert.equal(w.cause, cause);
     assert.equal(
