@@ -146,12 +146,16 @@ export const scopes = {
       'src/store/kv-state.test.ts',
       'src/store/wal.test.ts',
       'src/store/sorted-keys.test.ts',
+      // The embedded store's files and edges on real files, milliseconds each.
+      'src/store/embedded-files.test.ts',
+      'src/store/embedded-edges.test.ts',
       'src/store/memory.test.ts',
       'src/store/embedded-write-failure.test.ts',
       'src/store/embedded-check.test.ts',
       'src/store/embedded-damage.test.ts',
-      // ~30 s a run (SIGKILL rounds): last.
       'src/store/embedded.test.ts',
+      // ~30 s a run (SIGKILL rounds): last.
+      'src/store/embedded-crash.test.ts',
     ],
   },
   server: {

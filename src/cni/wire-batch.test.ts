@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { hostBatch, podBatch } from './wire.ts';
+import { hostBatch, podBatch, randomMac } from './wire.ts';
 import { wireBase } from './wire.fixtures.ts';
 
 const base = wireBase;
@@ -41,4 +41,22 @@ it('writes the host and pod batches of an IPv4 pod, and of a dual-stack one', ()
     'route append ::/0 via fe80::1 dev eth0',
     '',
   ]);
+});
+
+it('refuses a gateway that is not an address, naming the gateway', () => {
+  assert.throws(() => podBatch({ ...base, gatewayIp: '172.142.0.300' }), {
+    message: "gateway: '172.142.0.300' is not a valid IPv4 or IPv6 address",
+  });
+});
+
+it('makes random MACs: six two-digit bytes, locally administered and unicast', () => {
+  const macs = Array.from({ length: 300 }, () => randomMac());
+  for (const mac of macs) {
+    assert.match(mac, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+    const first = parseInt(mac.slice(0, 2), 16);
+    assert.equal(first & 0x03, 0x02, `${mac}: local bit set, multicast bit clear`);
+  }
+  // 1,800 random bytes: bytes below 0x10 (written with a leading 0) are all but certain.
+  assert.ok(macs.some((m) => /(^|:)0[0-9a-f]/.test(m)));
+  assert.ok(new Set(macs).size > 290, 'random, not one fixed address');
 });

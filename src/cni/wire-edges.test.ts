@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, it } from 'node:test';
 import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers/netns.ts';
 import { inOwnHostNamespace } from '../../test/helpers/own-host-netns.ts';
-import { ProcessExec } from '../exec.ts';
+import { ProcessExec, type Exec } from '../exec.ts';
 import { CniCode, CniError } from './errors.ts';
 import { hostVethExists, inspect, routeDevOf, unwire, wire, type WirePlan } from './wire.ts';
 import { wireBase } from './wire.fixtures.ts';
@@ -169,9 +169,59 @@ function inner(): void {
     await assert.rejects(wire(exec, q), (e: unknown) => {
       assert.ok(e instanceof CniError);
       assert.equal(e.message, 'setting up eth0 failed');
-      assert.match(e.details, /\S/);
+      // What ip said, trimmed: its error, then the batch line that failed.
+      assert.match(e.details, /^Error: [^]*\nCommand failed -:\d+$/);
       return true;
     });
+    assert.equal(linkExists(q.hostVeth), false);
+  });
+
+  it('a first ADD runs one batch per side and nothing else; a failed one asks for no owner', async () => {
+    // The real commands, recorded: program and the arguments that say what it did.
+    const ran: string[] = [];
+    const recording: Exec = {
+      run: (program, args, stdin) => {
+        const argv = program === 'nsenter' ? ['pod:', ...args.slice(1)] : [program, ...args];
+        ran.push(argv.join(' '));
+        return exec.run(program, args, stdin);
+      },
+    };
+    const p = plan();
+    await wire(recording, p);
+    assert.deepEqual(ran, ['ip -batch -', 'pod: ip -batch -']);
+    assert.deepEqual(await inspect(exec, p), []);
+    ran.length = 0;
+    const q = plan({ netns: '/var/run/netns/m16c-absent' });
+    await assert.rejects(wire(recording, q), /^CniError: creating/);
+    assert.deepEqual(ran, ['ip -batch -', `ip link del ${q.hostVeth}`]);
+  });
+
+  it('an ip that fails without a word fails the ADD with its exit status, on either side', async () => {
+    // The real commands, with what a failed one printed on stderr dropped.
+    const quiet: Exec = {
+      run: async (program, args, stdin) => {
+        const r = await exec.run(program, args, stdin);
+        return r.code === 0 ? r : { ...r, stderr: '' };
+      },
+    };
+    const p = plan({ netns: '/var/run/netns/m16c-absent' });
+    await assert.rejects(wire(quiet, p), (e: unknown) => {
+      assert.ok(e instanceof CniError);
+      assert.equal(
+        e.message,
+        `creating ${p.hostVeth} and eth0 in /var/run/netns/m16c-absent failed`,
+      );
+      assert.equal(e.details, 'exit 255');
+      return true;
+    });
+    const q = plan({ gatewayIp: '224.0.0.1' });
+    await assert.rejects(wire(quiet, q), (e: unknown) => {
+      assert.ok(e instanceof CniError);
+      assert.equal(e.message, 'setting up eth0 failed');
+      assert.equal(e.details, 'exit 1');
+      return true;
+    });
+    assert.equal(linkExists(p.hostVeth), false);
     assert.equal(linkExists(q.hostVeth), false);
   });
 
@@ -189,7 +239,52 @@ function inner(): void {
     assert.deepEqual(await inspect(exec, p), [`default route via ${p.gatewayIp} is missing`]);
     const gone = await inspect(exec, { ...p, netns: '/var/run/netns/m16c-absent' });
     assert.equal(gone.length, 1);
-    assert.match(gone[0]!, /^cannot read eth0 in \/var\/run\/netns\/m16c-absent: \S/);
+    // What nsenter said, trimmed.
+    assert.match(gone[0]!, /^cannot read eth0 in \/var\/run\/netns\/m16c-absent: \S[^]*\S$/);
+  });
+
+  it("CHECK finds the pod's address of another length, its gateway route and its default route gone or elsewhere", async () => {
+    const p = plan();
+    await wire(exec, p);
+    const ip = p.ips[0]!;
+    // Its address with another length, and another address with its length: neither is it.
+    // (Added first: removing an interface's last address would take the routes with it.)
+    p.pod.ip('addr', 'add', `${ip}/24`, 'dev', 'eth0');
+    p.pod.ip('addr', 'add', '10.201.99.1/32', 'dev', 'eth0');
+    p.pod.ip('addr', 'del', `${ip}/32`, 'dev', 'eth0');
+    assert.deepEqual(await inspect(exec, p), [`${ip}/32 is not on eth0`]);
+    p.pod.ip('addr', 'add', `${ip}/32`, 'dev', 'eth0');
+    // The default route via another gateway, and a route via the gateway that is not the default.
+    p.pod.ip('route', 'add', '10.99.0.0/16', 'via', '172.142.0.1', 'dev', 'eth0', 'onlink');
+    p.pod.ip('route', 'replace', 'default', 'via', '172.142.0.9', 'dev', 'eth0', 'onlink');
+    assert.deepEqual(await inspect(exec, p), ['default route via 172.142.0.1 is missing']);
+    p.pod.ip('route', 'replace', 'default', 'via', '172.142.0.1', 'dev', 'eth0', 'onlink');
+    assert.deepEqual(await inspect(exec, p), []);
+    // A second attachment of the pod has its own route to the gateway; eth0's is gone (the
+    // default route stays on eth0, onlink, without it).
+    const q = { ...plan(), ifname: 'eth1', netns: p.netns };
+    await wire(exec, q);
+    p.pod.ip('route', 'del', '172.142.0.1/32', 'dev', 'eth0');
+    assert.deepEqual(await inspect(exec, p), ['route 172.142.0.1 dev eth0 is missing']);
+    assert.deepEqual(await inspect(exec, q), []);
+  });
+
+  it('CHECK never passes a pod whose host routes it cannot read, or whose interface is gone', async () => {
+    const p = plan();
+    await wire(exec, p);
+    // A host where `ip` cannot be started: the pod side (through nsenter) still reads.
+    const noIp: Exec = {
+      run: (program, args, stdin) =>
+        exec.run(program === 'ip' ? '/nonexistent/ip' : program, args, stdin),
+    };
+    assert.deepEqual(await inspect(noIp, p), [
+      `host route ${p.ips[0]}/32 dev ${p.hostVeth} is missing`,
+    ]);
+    p.pod.ip('link', 'del', 'eth0');
+    const gone = await inspect(exec, p);
+    assert.equal(gone.length, 2, gone.join('; '));
+    assert.equal(gone[0], `host route ${p.ips[0]}/32 dev ${p.hostVeth} is missing`);
+    assert.match(gone[1]!, new RegExp(`^cannot read eth0 in ${p.netns}: .*"eth0"[^]*\\S$`));
   });
 
   it('DEL removes several host veths in one go, absent ones included', async () => {

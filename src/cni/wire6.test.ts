@@ -15,7 +15,8 @@ import { readFileSync } from 'node:fs';
 import { after, before, it } from 'node:test';
 import { createNetns, uniqueNetnsName, type TestNetns } from '../../test/helpers/netns.ts';
 import { inOwnHostNamespace } from '../../test/helpers/own-host-netns.ts';
-import { ProcessExec } from '../exec.ts';
+import { ProcessExec, type Exec } from '../exec.ts';
+import { CniCode, CniError } from './errors.ts';
 import { inspect, randomMac, unwire, wire, type WirePlan } from './wire.ts';
 
 inOwnHostNamespace(
@@ -157,6 +158,65 @@ function inner(): void {
       'default route via 172.142.0.1 is missing',
       'default route ::/0 via fe80::1 dev eth0 is missing',
     ]);
+  });
+
+  it('CHECK reads a default route shared by two interfaces of a pod, and a route via the gateway that is not the default', async () => {
+    const p = plan(['fd00:10::d']);
+    await wire(exec, p);
+    // A second attachment in the same pod: its default route joins the first one's.
+    const q = { ...plan(['fd00:10::e']), ifname: 'eth1', netns: p.netns };
+    await wire(exec, q);
+    const multipath = JSON.parse(p.pod.ip('-j', '-6', 'route', 'show', 'default')) as {
+      nexthops?: unknown[];
+    }[];
+    assert.equal(multipath[0]?.nexthops?.length, 2, JSON.stringify(multipath));
+    assert.deepEqual(await inspect(exec, p), []);
+    assert.deepEqual(await inspect(exec, q), []);
+    p.pod.ip('-6', 'route', 'del', 'default', 'via', 'fe80::1', 'dev', 'eth1');
+    assert.deepEqual(await inspect(exec, q), [
+      'default route ::/0 via fe80::1 dev eth1 is missing',
+    ]);
+    assert.deepEqual(await inspect(exec, p), []);
+    // The default route on eth0 via another gateway, and one via the gateway that is not it.
+    p.pod.ip('-6', 'route', 'replace', 'default', 'via', 'fe80::2', 'dev', 'eth0');
+    p.pod.ip('-6', 'route', 'add', 'fd00:77::/64', 'via', 'fe80::1', 'dev', 'eth0');
+    assert.deepEqual(await inspect(exec, p), [
+      'default route ::/0 via fe80::1 dev eth0 is missing',
+    ]);
+  });
+
+  it('a pod whose IPv6 cannot be turned on fails the ADD with what tee said, leaving nothing', async () => {
+    // The real commands, but the pod's sysctls are given a value the kernel refuses (and, for
+    // the second pod, tee's complaint is dropped).
+    const refused = (quiet: boolean): Exec => ({
+      run: async (program, args, stdin) => {
+        const tee = args.includes('tee');
+        const r = await exec.run(program, args, tee ? 'on\n' : stdin);
+        return tee && quiet ? { ...r, stderr: '' } : r;
+      },
+    });
+    const p = plan(['10.200.0.11', 'fd00:10::b']);
+    await assert.rejects(wire(refused(false), p), (e: unknown) => {
+      assert.ok(e instanceof CniError);
+      assert.equal(e.code, CniCode.Wiring);
+      assert.equal(e.message, 'turning IPv6 on for eth0 failed');
+      assert.equal(
+        e.details,
+        'tee: /proc/sys/net/ipv6/conf/eth0/disable_ipv6: Invalid argument\n' +
+          'tee: /proc/sys/net/ipv6/conf/eth0/accept_ra: Invalid argument',
+      );
+      return true;
+    });
+    assert.equal(spawnSync('ip', ['link', 'show', p.hostVeth]).status, 1, 'host veth removed');
+    assert.doesNotMatch(p.pod.ip('-o', 'link', 'show'), /eth0/);
+    const q = plan(['fd00:10::c']);
+    await assert.rejects(wire(refused(true), q), (e: unknown) => {
+      assert.ok(e instanceof CniError);
+      assert.equal(e.message, 'turning IPv6 on for eth0 failed');
+      assert.equal(e.details, 'exit 1');
+      return true;
+    });
+    assert.equal(spawnSync('ip', ['link', 'show', q.hostVeth]).status, 1, 'host veth removed');
   });
 
   it('DEL (unwire) removes both host routes and the pod interface', async () => {

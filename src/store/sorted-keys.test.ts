@@ -4,6 +4,28 @@ import fc from 'fast-check';
 import { SortedKeys } from './sorted-keys.ts';
 
 describe('SortedKeys', () => {
+  it('finds every key again across chunk splits, and keeps order once whole chunks are emptied', () => {
+    const s = new SortedKeys();
+    const key = (i: number) => `k/${String(i).padStart(4, '0')}`;
+    const all = Array.from({ length: 3000 }, (_, i) => key(i));
+    for (const k of all) assert.equal(s.add(k), true, k);
+    // Every key, the first of each chunk included, is found: a second add or a delete says so.
+    for (const k of all) assert.equal(s.add(k), false, k);
+    assert.equal(s.size, 3000);
+    // Empty the middle, whole chunks of it, then add into and around the hole.
+    for (let i = 300; i < 2700; i++) assert.equal(s.delete(key(i)), true);
+    assert.equal(s.delete(key(1000)), false);
+    for (const i of [1500, 299, 2700, 2999, 3500, 100]) s.add(key(i));
+    const expected = [...all.slice(0, 300), key(1500), ...all.slice(2700), key(3500)];
+    assert.deepEqual([...s.withPrefix('k/')], expected);
+    assert.equal(s.size, expected.length);
+    assert.deepEqual([...s.withPrefix('k/15')], [key(1500)]);
+    assert.deepEqual([...s.withPrefix('k/2')], all.slice(2700));
+    assert.deepEqual([...s.withPrefix('k/27')], all.slice(2700, 2800));
+    assert.deepEqual([...new SortedKeys().withPrefix('')], []);
+    assert.equal(new SortedKeys().delete('a'), false);
+  });
+
   it('behaves like a sorted set under any sequence of adds and deletes', () => {
     // Short keys collide a lot; numbered keys are many enough to split chunks.
     const key = fc.oneof(
