@@ -4,22 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import * as fs from 'node:fs/promises';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { tmpDirsRemovedAfter } from '../../test/helpers/tmp-dirs.ts';
 import { EmbeddedStore } from './embedded.ts';
 
-const tmpDirs: string[] = [];
-async function tmpDir(): Promise<string> {
-  const d = await fs.mkdtemp(path.join(os.tmpdir(), 'romana-store-'));
-  tmpDirs.push(d);
-  return d;
-}
-after(async () => {
-  await Promise.all(tmpDirs.map((d) => fs.rm(d, { recursive: true, force: true })));
-});
+const tmpDir = tmpDirsRemovedAfter('romana-store-');
 
 describe('EmbeddedStore crash safety (kill -9)', () => {
   const writer = fileURLToPath(new URL('./testing/crash-writer.ts', import.meta.url));

@@ -3,21 +3,14 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { isRomanaError } from '../errors.ts';
 import { recordWatch, runStoreConformance } from './conformance.ts';
+import { tmpDirsRemovedAfter } from '../../test/helpers/tmp-dirs.ts';
 import { EmbeddedStore } from './embedded.ts';
 import { encodeRecord } from './wal.ts';
 
-const tmpDirs: string[] = [];
-async function tmpDir(): Promise<string> {
-  const d = await fs.mkdtemp(path.join(os.tmpdir(), 'romana-store-'));
-  tmpDirs.push(d);
-  return d;
-}
-after(async () => {
-  await Promise.all(tmpDirs.map((d) => fs.rm(d, { recursive: true, force: true })));
-});
+const tmpDir = tmpDirsRemovedAfter('romana-store-');
 
 runStoreConformance('embedded', async () => EmbeddedStore.open(await tmpDir()));
 runStoreConformance('embedded (log compacted every few KB)', async () =>
