@@ -32,7 +32,7 @@ interface Server {
 }
 
 /** Spawns `args` with stdout into `logFile`; resolves once the log says where it listens. */
-async function spawnServer(args: string[], logFile: string): Promise<Server> {
+export async function spawnServer(args: string[], logFile: string): Promise<Server> {
   const out = openSync(logFile, 'w');
   const proc = spawn(process.execPath, args, { stdio: ['ignore', out, 'pipe'] });
   let err = '';
@@ -60,7 +60,7 @@ async function spawnServer(args: string[], logFile: string): Promise<Server> {
 }
 
 /** A wrk script sending unique allocation bodies, round-robin over `hosts`. */
-function wrkScript(dir: string, hosts: string[], tag: string): string {
+export function wrkScript(dir: string, hosts: string[], tag: string): string {
   const file = path.join(dir, `${tag}.lua`);
   writeFileSync(
     file,
@@ -97,7 +97,7 @@ function latencyMs(text: string, pct: string): number {
 }
 
 /** Runs wrk against `url` and parses its summary. */
-async function runWrk(url: string, script: string, connections: number): Promise<WrkResult> {
+export async function runWrk(url: string, script: string, connections: number): Promise<WrkResult> {
   const args = ['-t2', `-c${connections}`, `-d${SECONDS}s`, '--latency', '-s', script, url];
   const text = await new Promise<string>((resolve, reject) => {
     const p = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -132,7 +132,7 @@ function cpuMs(pid: number): number {
  * wrk against `url` with the CPU time the server `pid` spent meanwhile, per request in µs: on a
  * shared machine a steadier figure than requests/s, which also counts what other work took.
  */
-async function runWrkCpu(
+export async function runWrkCpu(
   pid: number,
   url: string,
   script: string,
@@ -161,7 +161,7 @@ async function peakRssUnder(pid: number, run: () => Promise<WrkResult>): Promise
 }
 
 /** Every address romanad holds; fails when an IP is held twice. */
-async function checkNoDuplicate(url: string): Promise<number> {
+export async function checkNoDuplicate(url: string): Promise<number> {
   const r = await request(`${url}/addresses`, 'GET');
   if (r.status !== 200) throw new Error(`GET /addresses: ${r.status}`);
   const list = r.body as { name: string; ip: string }[];
