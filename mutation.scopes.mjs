@@ -173,6 +173,7 @@ export const scopes = {
     ],
     tests: [
       'src/server/state/operations-edges.test.ts',
+      'src/server/state/apply-events.test.ts',
       'src/server/state/operations-intent.test.ts',
       'src/server/state/host-ops.test.ts',
       'src/server/state/address-queue.test.ts',
