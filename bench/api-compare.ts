@@ -20,7 +20,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEtcd, type EtcdHandle } from '../test/helpers/etcd.ts';
 import { request } from '../test/helpers/romanad.ts';
-import { checkNoDuplicate, runWrk, runWrkCpu, spawnServer, wrkScript } from './api.ts';
+import {
+  checkNoDuplicate,
+  ROMANAD_NODE_ARGS,
+  runWrk,
+  runWrkCpu,
+  spawnServer,
+  wrkScript,
+} from './api.ts';
 import { rackTopology } from './topology.ts';
 
 const [store, roundsText, ...checkouts] = process.argv.slice(2);
@@ -52,7 +59,7 @@ try {
             ];
       const bin = path.join(path.resolve(checkout), 'bin/romanad.js');
       const d = await spawnServer(
-        [bin, '--port', '0', '--log-level', 'info', ...storeArgs],
+        [...ROMANAD_NODE_ARGS, bin, '--port', '0', '--log-level', 'info', ...storeArgs],
         path.join(dir, `romanad-${run}.log`),
       );
       try {

@@ -21,7 +21,7 @@ const SECONDS = Number(process.env['BENCH_API_SECONDS'] ?? 10);
 /** Which stores to measure (comma-separated; default both). */
 const STORES = (process.env['BENCH_API_STORES'] ?? 'embedded,etcd').split(',');
 /** Node options for romanad only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), space-separated. */
-const ROMANAD_NODE_ARGS = (process.env['BENCH_API_ROMANAD_NODE_ARGS'] ?? '')
+export const ROMANAD_NODE_ARGS = (process.env['BENCH_API_ROMANAD_NODE_ARGS'] ?? '')
   .split(' ')
   .filter((a) => a !== '');
 

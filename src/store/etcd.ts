@@ -13,15 +13,9 @@
  */
 import { readFileSync, type PathOrFileDescriptor } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import {
-  Etcd3,
-  type ICompare,
-  type IKeyValue,
-  type IOptions,
-  type IRangeResponse,
-  type IRequestOp,
-} from 'etcd3';
+import { Etcd3, type IKeyValue, type IOptions, type IRangeResponse } from 'etcd3';
 import { RomanaError, invalidInput } from '../errors.ts';
+import { decodeTxnResponse, encodeTxn, TXN_METHOD } from './etcd-txn.ts';
 import { EtcdWatch } from './etcd-watch.ts';
 import { WriteHealth } from './etcd-write-health.ts';
 import { validateTxn } from './kv-state.ts';
@@ -66,6 +60,37 @@ export interface EtcdStoreOptions {
 }
 
 type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
+
+/**
+ * The client, with transactions sent already encoded (`etcd-txn.ts`) through its connection
+ * pool: the same endpoints, credentials and fault policies as its own calls.
+ */
+class Client extends Etcd3 {
+  readonly #timeoutMs: number;
+
+  constructor(options: IOptions, timeoutMs: number) {
+    super(options);
+    this.#timeoutMs = timeoutMs;
+  }
+
+  txnEncoded(request: Buffer): Promise<{ succeeded: boolean; revision: number }> {
+    return this.pool.withConnection(
+      'KV',
+      ({ client, metadata }) =>
+        new Promise<{ succeeded: boolean; revision: number }>((resolve, reject) => {
+          client.makeUnaryRequest(
+            TXN_METHOD,
+            (b: Buffer) => b,
+            decodeTxnResponse,
+            request,
+            metadata,
+            { deadline: Date.now() + this.#timeoutMs },
+            (err, res) => (err ? reject(err) : resolve(res!)),
+          );
+        }),
+    );
+  }
+}
 
 /** The signal of a call made without one: never aborted (one for all, not one per call). */
 const NEVER_ABORTED = new AbortController().signal;
@@ -178,7 +203,7 @@ export class EtcdStore implements Store, Compactable {
    * which a request is without tracking it through the client's asynchronous calls (an
    * `AsyncLocalStorage` did, and made every promise of the process pay for it).
    */
-  readonly #clients: Record<'read' | 'write', Etcd3>;
+  readonly #clients: Record<'read' | 'write', Client>;
   readonly #prefix: Buffer;
   /** `#prefix` as text: a key's full form is built in one step. */
   readonly #prefixText: string;
@@ -203,17 +228,20 @@ export class EtcdStore implements Store, Compactable {
     const timeout = options.requestTimeoutMs ?? 3000;
     const credentials = options.tls ? { credentials: tlsCredentials(options.tls) } : {};
     const client = (kind: 'read' | 'write') =>
-      new Etcd3({
-        hosts,
-        ...credentials,
-        grpcOptions: {
-          'grpc.max_receive_message_length': 64 * 1024 * 1024,
-          'grpc.keepalive_time_ms': 10_000,
-          'grpc.keepalive_timeout_ms': 5_000,
+      new Client(
+        {
+          hosts,
+          ...credentials,
+          grpcOptions: {
+            'grpc.max_receive_message_length': 64 * 1024 * 1024,
+            'grpc.keepalive_time_ms': 10_000,
+            'grpc.keepalive_timeout_ms': 5_000,
+          },
+          defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+          faultHandling: { global: passthrough, host: (h) => this.#health.policy(h, kind) },
         },
-        defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
-        faultHandling: { global: passthrough, host: (h) => this.#health.policy(h, kind) },
-      });
+        timeout,
+      );
     this.#clients = { read: client('read'), write: client('write') };
   }
 
@@ -263,20 +291,10 @@ export class EtcdStore implements Store, Compactable {
   async txn(compares: Compare[], ops: Op[]): Promise<TxnResult> {
     this.#checkOpen();
     validateTxn(compares, ops);
-    const compare: ICompare[] = compares.map((c) => ({
-      key: this.#full(c.key),
-      target: 'Mod',
-      result: 'Equal',
-      mod_revision: c.modRevision,
-    }));
-    const success: IRequestOp[] = ops.map((op) =>
-      op.type === 'put'
-        ? { request_put: { key: this.#full(op.key), value: Buffer.from(op.value, 'utf8') } }
-        : { request_delete_range: { key: this.#full(op.key) } },
-    );
+    const request = encodeTxn(this.#prefixText, compares, ops);
     let res;
     try {
-      res = await this.#call('write', 'txn', (c) => c.kv.txn({ compare, success, failure: [] }));
+      res = await this.#call('write', 'txn', (c) => c.txnEncoded(request));
     } catch (err) {
       this.#writes.failed(err as Error, isNoSpace(err));
       throw err;
@@ -284,7 +302,7 @@ export class EtcdStore implements Store, Compactable {
     // A lost compare too: etcd charges the puts against its quota whatever the compares decide.
     // A transaction of deletes alone proves nothing: etcd allows deletes at its quota.
     if (ops.some((op) => op.type === 'put')) this.#writes.succeeded();
-    return { succeeded: res.succeeded, revision: Number(res.header.revision) };
+    return res;
   }
 
   watch(
@@ -392,7 +410,7 @@ export class EtcdStore implements Store, Compactable {
   async #call<T>(
     kind: 'read' | 'write',
     what: string,
-    fn: (client: Etcd3) => Promise<T>,
+    fn: (client: Client) => Promise<T>,
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {

@@ -1,0 +1,126 @@
+/**
+ * The hand-laid transaction messages against etcd's own schema: `rpc.proto` (as shipped with the
+ * `etcd3` client) read by protobufjs decodes what `encodeTxn` wrote, and encodes the answers
+ * `decodeTxnResponse` reads. A real etcd runs them in `etcd.test.ts`.
+ */
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import protobuf from 'protobufjs';
+import { decodeTxnResponse, encodeTxn } from './etcd-txn.ts';
+import type { Compare, Op } from './store.ts';
+
+const require = createRequire(import.meta.url);
+const proto = path.join(path.dirname(require.resolve('etcd3')), '../proto/rpc.proto');
+const root = new protobuf.Root().loadSync(proto, { keepCase: true });
+const TxnRequest = root.lookupType('etcdserverpb.TxnRequest');
+const TxnResponse = root.lookupType('etcdserverpb.TxnResponse');
+const asObject = { longs: Number, enums: String, bytes: String, defaults: false, oneofs: true };
+
+const key = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 });
+const compare = fc.record({ key, modRevision: fc.integer({ min: 0, max: 2 ** 53 - 1 }) });
+const op = fc.oneof(
+  fc.record({ type: fc.constant('put' as const), key, value: fc.string({ unit: 'grapheme' }) }),
+  fc.record({ type: fc.constant('delete' as const), key }),
+);
+const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+
+describe('etcd transaction on the wire', () => {
+  test('etcd reads every compare and every op as written, keys under the prefix', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('', '/romana/'),
+        fc.array(compare, { maxLength: 6 }),
+        fc.array(op, { maxLength: 6 }),
+        (prefix, compares: Compare[], ops: Op[]) => {
+          const got = TxnRequest.toObject(
+            TxnRequest.decode(encodeTxn(prefix, compares, ops)),
+            asObject,
+          );
+          const want: Record<string, unknown> = {};
+          if (compares.length > 0) {
+            want['compare'] = compares.map((c) => ({
+              target: 'Mod',
+              key: b64(prefix + c.key),
+              mod_revision: c.modRevision,
+              target_union: 'mod_revision',
+            }));
+          }
+          if (ops.length > 0) {
+            want['success'] = ops.map((o) =>
+              o.type === 'put'
+                ? {
+                    request_put: {
+                      key: b64(prefix + o.key),
+                      value: b64(o.value),
+                    },
+                    request: 'request_put',
+                  }
+                : {
+                    request_delete_range: { key: b64(prefix + o.key) },
+                    request: 'request_delete_range',
+                  },
+            );
+          }
+          assert.deepEqual(got, want);
+        },
+      ),
+    );
+  });
+
+  test('a compare result is EQUAL and nothing runs on failure', () => {
+    const msg = TxnRequest.decode(
+      encodeTxn('/p/', [{ key: 'a', modRevision: 0 }], [{ type: 'delete', key: 'a' }]),
+    );
+    const o = TxnRequest.toObject(msg, { ...asObject, defaults: true });
+    assert.equal(o['compare'][0].result, 'Equal');
+    assert.equal(o['compare'][0].mod_revision, 0);
+    assert.equal(o['compare'][0].target_union, 'mod_revision');
+    assert.deepEqual(o['failure'], []);
+  });
+
+  test("the answer's revision and outcome are read, its op responses skipped", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 53 - 1 }),
+        fc.boolean(),
+        fc.nat({ max: 60 }),
+        (revision, succeeded, puts) => {
+          const header = {
+            cluster_id: '14841639068965178418',
+            member_id: '10276657743932975437',
+            revision,
+            raft_term: 7,
+          };
+          const bytes = TxnResponse.encode(
+            TxnResponse.fromObject({
+              header,
+              succeeded,
+              responses: Array.from({ length: puts }, () => ({ response_put: { header } })),
+            }),
+          ).finish();
+          assert.deepEqual(decodeTxnResponse(bytes), { succeeded, revision });
+        },
+      ),
+    );
+  });
+
+  test('fields in any order, unknown fields skipped; an empty answer is a failed one', () => {
+    // responses first, then succeeded, then the header, then a field etcd may add one day.
+    const w = protobuf.Writer.create();
+    w.uint32((3 << 3) | 2).bytes(Buffer.from([0x12, 0x00]));
+    w.uint32((2 << 3) | 0).bool(true);
+    w.uint32((1 << 3) | 2)
+      .fork()
+      .uint32((3 << 3) | 0)
+      .int64(42)
+      .uint32((9 << 3) | 5)
+      .fixed32(1)
+      .ldelim();
+    w.uint32((15 << 3) | 1).fixed64(3);
+    assert.deepEqual(decodeTxnResponse(w.finish()), { succeeded: true, revision: 42 });
+    assert.deepEqual(decodeTxnResponse(new Uint8Array()), { succeeded: false, revision: 0 });
+  });
+});
