@@ -14,12 +14,11 @@
  * member for a progress report; a member still behind that revision a `probeMs` later is left,
  * and the watch reconnects (the client picks members at random) from its cursor.
  */
-import type { Etcd3, IDuplexStream, IWatchRequest, IWatchResponse } from 'etcd3';
 import { RomanaError } from '../errors.ts';
+import type { EtcdClient, WatchStream } from './etcd.ts';
+import type { WatchResponse, WireEvent } from './etcd-wire.ts';
 import { compactedError } from './kv-state.ts';
 import type { Watch, WatchEvent } from './store.ts';
-
-type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
 
 /**
  * What an `EtcdWatch` needs from its store.
@@ -27,7 +26,7 @@ type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
  * @example const t: EtcdWatchTarget = { client, key, rangeEnd: prefixEnd(key), unprefix, endpoints: '127.0.0.1:2379' };
  */
 export interface EtcdWatchTarget {
-  client: Etcd3;
+  client: EtcdClient;
   /** Full etcd key range of the watched prefix. */
   key: Buffer;
   rangeEnd: Buffer;
@@ -104,7 +103,7 @@ export class EtcdWatch implements Watch {
       );
       const cluster = Number(r.header.revision);
       if (this.#memberRevision >= cluster || this.#stream !== stream) return;
-      stream.write({ progress_request: {} });
+      stream.write({ progress: true });
       await new Promise((resolve) => setTimeout(resolve, waitMs));
       if (this.#stream === stream && this.#memberRevision < cluster) {
         this.#retry(
@@ -121,7 +120,7 @@ export class EtcdWatch implements Watch {
   async #connect(): Promise<void> {
     let stream: WatchStream;
     try {
-      stream = await this.#t.client.watchClient.watch();
+      stream = await this.#t.client.watchStream();
     } catch (err) {
       this.#retry(err);
       return;
@@ -133,7 +132,7 @@ export class EtcdWatch implements Watch {
     }
     this.#stream = stream;
     this.#memberRevision = 0;
-    stream.on('data', (res: IWatchResponse) => {
+    stream.on('data', (res: WatchResponse) => {
       if (this.#stream === stream) this.#onResponse(res);
     });
     stream.on('error', (err: Error) => {
@@ -143,25 +142,25 @@ export class EtcdWatch implements Watch {
       if (this.#stream === stream) this.#retry(new Error('watch stream ended'));
     });
     stream.write({
-      create_request: {
+      create: {
         key: this.#t.key,
-        range_end: this.#t.rangeEnd,
-        ...(this.#next > 0 ? { start_revision: this.#next } : {}),
+        rangeEnd: this.#t.rangeEnd,
+        ...(this.#next > 0 ? { startRevision: this.#next } : {}),
       },
     });
   }
 
-  #onResponse(res: IWatchResponse): void {
+  #onResponse(res: WatchResponse): void {
     if (this.#closed) return;
-    const at = Number(res.header?.revision ?? 0);
+    const at = res.revision;
     if (at > this.#memberRevision) this.#memberRevision = at;
-    const compactRevision = Number(res.compact_revision);
+    const compactRevision = res.compactRevision;
     if (compactRevision > 0) {
       this.#fail(compactedError(this.#next, compactRevision));
       return;
     }
     if (res.canceled) {
-      const reason = res.cancel_reason || 'no reason given';
+      const reason = res.cancelReason || 'no reason given';
       this.#fail(
         new RomanaError(
           'Unavailable',
@@ -172,13 +171,13 @@ export class EtcdWatch implements Watch {
     }
     if (res.created) {
       this.#backoff = MIN_BACKOFF_MS;
-      if (this.#next === 0) this.#next = Number(res.header.revision) + 1;
+      if (this.#next === 0) this.#next = res.revision + 1;
     }
-    this.#deliver(res.events ?? []);
+    this.#deliver(res.events);
   }
 
   /** Delivers events one revision at a time, skipping revisions already delivered. */
-  #deliver(events: IWatchResponse['events']): void {
+  #deliver(events: WireEvent[]): void {
     let group: WatchEvent[] = [];
     let groupRev = 0;
     const flush = (): boolean => {
@@ -195,15 +194,14 @@ export class EtcdWatch implements Watch {
       return !this.#closed;
     };
     for (const ev of events) {
-      const rev = Number(ev.kv.mod_revision);
+      const rev = ev.modRevision;
       if (rev < this.#next) continue; // already delivered before a reconnect
       if (rev !== groupRev && !flush()) return;
       groupRev = rev;
-      const isPut = ev.type === 'Put';
       group.push({
-        type: isPut ? 'put' : 'delete',
-        key: this.#t.unprefix(ev.kv.key),
-        value: isPut ? ev.kv.value.toString('utf8') : null,
+        type: ev.put ? 'put' : 'delete',
+        key: this.#t.unprefix(ev.key),
+        value: ev.put ? ev.value.toString('utf8') : null,
         modRevision: rev,
       });
     }

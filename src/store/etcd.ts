@@ -13,9 +13,24 @@
  */
 import { readFileSync, type PathOrFileDescriptor } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { Etcd3, type IKeyValue, type IOptions, type IRangeResponse } from 'etcd3';
+import {
+  Etcd3,
+  type IDuplexStream,
+  type IKeyValue,
+  type IOptions,
+  type IRangeResponse,
+} from 'etcd3';
 import { RomanaError, invalidInput } from '../errors.ts';
-import { decodeTxnResponse, encodeTxn, TXN_METHOD } from './etcd-txn.ts';
+import {
+  decodeTxnResponse,
+  decodeWatchResponse,
+  encodeTxn,
+  encodeWatchRequest,
+  TXN_METHOD,
+  WATCH_METHOD,
+  type WatchRequest,
+  type WatchResponse,
+} from './etcd-wire.ts';
 import { EtcdWatch } from './etcd-watch.ts';
 import { WriteHealth } from './etcd-write-health.ts';
 import { validateTxn } from './kv-state.ts';
@@ -61,11 +76,14 @@ export interface EtcdStoreOptions {
 
 type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
 
+/** A watch stream of `EtcdClient.watchStream`. */
+export type WatchStream = IDuplexStream<WatchRequest, WatchResponse>;
+
 /**
- * The client, with transactions sent already encoded (`etcd-txn.ts`) through its connection
- * pool: the same endpoints, credentials and fault policies as its own calls.
+ * The client, with transactions and watches in our own message forms (`etcd-wire.ts`) through
+ * its connection pool: the same endpoints, credentials and fault policies as its own calls.
  */
-class Client extends Etcd3 {
+export class EtcdClient extends Etcd3 {
   readonly #timeoutMs: number;
 
   constructor(options: IOptions, timeoutMs: number) {
@@ -89,6 +107,21 @@ class Client extends Etcd3 {
           );
         }),
     );
+  }
+
+  /** A watch stream on one of the endpoints; an endpoint whose stream fails is marked so. */
+  watchStream(): Promise<WatchStream> {
+    return this.pool.withConnection('Watch', ({ resource, client, metadata }) => {
+      const stream = client.makeBidiStreamRequest(
+        WATCH_METHOD,
+        encodeWatchRequest,
+        decodeWatchResponse,
+        metadata,
+        {},
+      );
+      stream.on('error', (err: Error) => stream.writable && this.pool.markFailed(resource, err));
+      return stream as unknown as WatchStream;
+    });
   }
 }
 
@@ -203,7 +236,7 @@ export class EtcdStore implements Store, Compactable {
    * which a request is without tracking it through the client's asynchronous calls (an
    * `AsyncLocalStorage` did, and made every promise of the process pay for it).
    */
-  readonly #clients: Record<'read' | 'write', Client>;
+  readonly #clients: Record<'read' | 'write', EtcdClient>;
   readonly #prefix: Buffer;
   /** `#prefix` as text: a key's full form is built in one step. */
   readonly #prefixText: string;
@@ -228,7 +261,7 @@ export class EtcdStore implements Store, Compactable {
     const timeout = options.requestTimeoutMs ?? 3000;
     const credentials = options.tls ? { credentials: tlsCredentials(options.tls) } : {};
     const client = (kind: 'read' | 'write') =>
-      new Client(
+      new EtcdClient(
         {
           hosts,
           ...credentials,
@@ -410,7 +443,7 @@ export class EtcdStore implements Store, Compactable {
   async #call<T>(
     kind: 'read' | 'write',
     what: string,
-    fn: (client: Client) => Promise<T>,
+    fn: (client: EtcdClient) => Promise<T>,
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {

@@ -9,7 +9,12 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
-import { decodeTxnResponse, encodeTxn } from './etcd-txn.ts';
+import {
+  decodeTxnResponse,
+  decodeWatchResponse,
+  encodeTxn,
+  encodeWatchRequest,
+} from './etcd-wire.ts';
 import type { Compare, Op } from './store.ts';
 
 const require = createRequire(import.meta.url);
@@ -17,6 +22,8 @@ const proto = path.join(path.dirname(require.resolve('etcd3')), '../proto/rpc.pr
 const root = new protobuf.Root().loadSync(proto, { keepCase: true });
 const TxnRequest = root.lookupType('etcdserverpb.TxnRequest');
 const TxnResponse = root.lookupType('etcdserverpb.TxnResponse');
+const WatchRequest = root.lookupType('etcdserverpb.WatchRequest');
+const WatchResponse = root.lookupType('etcdserverpb.WatchResponse');
 const asObject = { longs: Number, enums: String, bytes: String, defaults: false, oneofs: true };
 
 const key = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 });
@@ -122,5 +129,98 @@ describe('etcd transaction on the wire', () => {
     w.uint32((15 << 3) | 1).fixed64(3);
     assert.deepEqual(decodeTxnResponse(w.finish()), { succeeded: true, revision: 42 });
     assert.deepEqual(decodeTxnResponse(new Uint8Array()), { succeeded: false, revision: 0 });
+  });
+
+  test('etcd reads a watch creation and a progress request as written', () => {
+    const key = Buffer.from('/romana/');
+    const rangeEnd = Buffer.from('/romana0');
+    for (const startRevision of [undefined, 1, 2 ** 40]) {
+      const got = WatchRequest.toObject(
+        WatchRequest.decode(
+          encodeWatchRequest({
+            create: { key, rangeEnd, ...(startRevision === undefined ? {} : { startRevision }) },
+          }),
+        ),
+        asObject,
+      );
+      assert.deepEqual(got, {
+        create_request: {
+          key: key.toString('base64'),
+          range_end: rangeEnd.toString('base64'),
+          ...(startRevision === undefined ? {} : { start_revision: startRevision }),
+        },
+        request_union: 'create_request',
+      });
+    }
+    const progress = WatchRequest.toObject(
+      WatchRequest.decode(encodeWatchRequest({ progress: true })),
+      asObject,
+    );
+    assert.deepEqual(progress, { progress_request: {}, request_union: 'progress_request' });
+  });
+
+  test('a watch answer gives its revision, state and every event as etcd wrote them', () => {
+    const bytesOf = fc.uint8Array({ maxLength: 24 });
+    const kv = fc.record({
+      key: bytesOf.filter((b) => b.length > 0),
+      value: bytesOf,
+      create_revision: fc.integer({ min: 1, max: 2 ** 53 - 1 }),
+      mod_revision: fc.integer({ min: 1, max: 2 ** 53 - 1 }),
+      version: fc.integer({ min: 1, max: 2 ** 40 }),
+      lease: fc.constantFrom(0, '7587883212423829517'),
+    });
+    const ev = fc.record({
+      type: fc.constantFrom('Put', 'Delete'),
+      kv,
+      prev_kv: fc.option(kv, { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(
+        fc.record({
+          revision: fc.integer({ min: 1, max: 2 ** 53 - 1 }),
+          created: fc.boolean(),
+          canceled: fc.boolean(),
+          compact_revision: fc.nat(),
+          cancel_reason: fc.string(),
+          events: fc.array(ev, { maxLength: 5 }),
+        }),
+        (r) => {
+          const msg = WatchResponse.fromObject({
+            header: {
+              cluster_id: '14841639068965178418',
+              member_id: 9,
+              revision: r.revision,
+              raft_term: 3,
+            },
+            watch_id: 0,
+            created: r.created,
+            canceled: r.canceled,
+            compact_revision: r.compact_revision,
+            cancel_reason: r.cancel_reason,
+            events: r.events,
+          });
+          const got = decodeWatchResponse(WatchResponse.encode(msg).finish());
+          assert.deepEqual(
+            {
+              ...got,
+              events: got.events.map((e) => ({ ...e, key: [...e.key], value: [...e.value] })),
+            },
+            {
+              revision: r.revision,
+              created: r.created,
+              canceled: r.canceled,
+              cancelReason: r.cancel_reason,
+              compactRevision: r.compact_revision,
+              events: r.events.map((e) => ({
+                put: e.type === 'Put',
+                key: [...e.kv.key],
+                value: [...e.kv.value],
+                modRevision: e.kv.mod_revision,
+              })),
+            },
+          );
+        },
+      ),
+    );
   });
 });
