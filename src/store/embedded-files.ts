@@ -2,6 +2,7 @@
  * File operations of the embedded store: loading the snapshot, replaying the log (cutting a torn
  * tail, refusing damage), and durable writes (temp file, fsync, rename, fsync the directory).
  */
+import { writeSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { RomanaError } from '../errors.ts';
@@ -238,6 +239,19 @@ export async function writeAll(fh: fs.FileHandle, bytes: Buffer, position: numbe
   while (off < bytes.length) {
     const { bytesWritten } = await fh.write(bytes, off, bytes.length - off, position + off);
     off += bytesWritten;
+  }
+}
+
+/**
+ * `writeAll` for a small batch of log frames, done on the calling thread: a write of a few
+ * kilobytes into the page cache takes microseconds, while handing it to the thread pool costs
+ * more than that in wake-ups (the fdatasync after it stays asynchronous).
+ *
+ * @example appendNow(log, frames, size);
+ */
+export function appendNow(fh: fs.FileHandle, bytes: Buffer, position: number): void {
+  for (let off = 0; off < bytes.length; ) {
+    off += writeSync(fh.fd, bytes, off, bytes.length - off, position + off);
   }
 }
 

@@ -49,11 +49,11 @@ import type {
 } from './store.ts';
 import { encodeRecord } from './wal.ts';
 import {
+  appendNow,
   loadFiles,
   logWriteFailed,
   reclaimLog,
   rewriteLogFile,
-  writeAll,
   writeSnapshot,
 } from './embedded-files.ts';
 
@@ -271,7 +271,7 @@ export class EmbeddedStore implements Store, Compactable {
       try {
         const bytes =
           batch.length === 1 ? batch[0]!.frame : Buffer.concat(batch.map((p) => p.frame));
-        await writeAll(this.#log, bytes, this.#logSize);
+        appendNow(this.#log, bytes, this.#logSize);
         await this.#log.datasync();
         this.#logSize += bytes.length;
         this.#tail?.push(bytes);
