@@ -77,6 +77,38 @@ describe('etcd transaction on the wire', () => {
     );
   });
 
+  test('lengths of more than one varint byte: long keys and values', () => {
+    const long = 'k'.repeat(200);
+    const value = 'é'.repeat(10_000);
+    const got = TxnRequest.toObject(
+      TxnRequest.decode(
+        encodeTxn(
+          '/romana/',
+          [{ key: long, modRevision: 2 ** 40 }],
+          [
+            { type: 'put', key: long, value },
+            { type: 'delete', key: long },
+          ],
+        ),
+      ),
+      asObject,
+    );
+    assert.deepEqual(got, {
+      compare: [
+        {
+          target: 'Mod',
+          key: b64(`/romana/${long}`),
+          mod_revision: 2 ** 40,
+          target_union: 'mod_revision',
+        },
+      ],
+      success: [
+        { request_put: { key: b64(`/romana/${long}`), value: b64(value) }, request: 'request_put' },
+        { request_delete_range: { key: b64(`/romana/${long}`) }, request: 'request_delete_range' },
+      ],
+    });
+  });
+
   test('a compare result is EQUAL and nothing runs on failure', () => {
     const msg = TxnRequest.decode(
       encodeTxn('/p/', [{ key: 'a', modRevision: 0 }], [{ type: 'delete', key: 'a' }]),

@@ -49,6 +49,9 @@ const tag = (field: number, wire: number) => (field << 3) | wire;
  * A TxnRequest: every compare is "the key's modification revision equals" (0: absent), every op
  * runs on success, none on failure; keys get `prefix` in front.
  *
+ * Laid out in two passes: the sizes of every nested message first, then the bytes, into one
+ * buffer (a general writer's per-field bookkeeping cost about as much as etcd3's own path).
+ *
  * @example encodeTxn('/romana/', [{ key: 'hosts/h1', modRevision: 0 }], [{ type: 'put', key: 'hosts/h1', value: '{}' }])
  */
 export function encodeTxn(
@@ -56,27 +59,79 @@ export function encodeTxn(
   compares: readonly Compare[],
   ops: readonly Op[],
 ): Buffer {
-  const w = protobuf.Writer.create();
+  const plen = Buffer.byteLength(prefix);
+  // Pass 1: per compare its key length and message size; per op the same and its value length.
+  const sizes: number[] = [];
+  let total = 0;
   for (const c of compares) {
-    w.uint32(tag(TXN_COMPARE, LEN)).fork();
-    w.uint32(tag(COMPARE_TARGET, VARINT)).int32(TARGET_MOD);
-    w.uint32(tag(COMPARE_KEY, LEN)).string(prefix + c.key);
-    w.uint32(tag(COMPARE_MOD_REVISION, VARINT)).int64(c.modRevision);
-    w.ldelim();
+    const klen = plen + Buffer.byteLength(c.key);
+    const inner = 2 + field(klen) + 1 + varintSize(c.modRevision);
+    sizes.push(klen, inner);
+    total += field(inner);
   }
   for (const op of ops) {
-    w.uint32(tag(TXN_SUCCESS, LEN)).fork();
-    if (op.type === 'put') {
-      w.uint32(tag(OP_PUT, LEN)).fork();
-      w.uint32(tag(REQ_KEY, LEN)).string(prefix + op.key);
-      w.uint32(tag(PUT_VALUE, LEN)).string(op.value);
-    } else {
-      w.uint32(tag(OP_DELETE_RANGE, LEN)).fork();
-      w.uint32(tag(REQ_KEY, LEN)).string(prefix + op.key);
-    }
-    w.ldelim().ldelim();
+    const klen = plen + Buffer.byteLength(op.key);
+    const vlen = op.type === 'put' ? Buffer.byteLength(op.value) : -1;
+    const req = field(klen) + (vlen >= 0 ? field(vlen) : 0);
+    sizes.push(klen, vlen, req);
+    total += field(field(req));
   }
-  return asBuffer(w.finish());
+  // Pass 2: the bytes.
+  const buf = Buffer.allocUnsafe(total);
+  let pos = 0;
+  let i = 0;
+  const key = (k: string, klen: number) => {
+    pos = putVarint(buf, pos, klen);
+    pos += buf.write(prefix, pos, 'utf8');
+    pos += buf.write(k, pos, 'utf8');
+  };
+  for (const c of compares) {
+    const klen = sizes[i++]!;
+    buf[pos++] = tag(TXN_COMPARE, LEN);
+    pos = putVarint(buf, pos, sizes[i++]!);
+    buf[pos++] = tag(COMPARE_TARGET, VARINT);
+    buf[pos++] = TARGET_MOD;
+    buf[pos++] = tag(COMPARE_KEY, LEN);
+    key(c.key, klen);
+    buf[pos++] = tag(COMPARE_MOD_REVISION, VARINT);
+    pos = putVarint(buf, pos, c.modRevision);
+  }
+  for (const op of ops) {
+    const klen = sizes[i++]!;
+    const vlen = sizes[i++]!;
+    const req = sizes[i++]!;
+    buf[pos++] = tag(TXN_SUCCESS, LEN);
+    pos = putVarint(buf, pos, field(req));
+    buf[pos++] = op.type === 'put' ? tag(OP_PUT, LEN) : tag(OP_DELETE_RANGE, LEN);
+    pos = putVarint(buf, pos, req);
+    buf[pos++] = tag(REQ_KEY, LEN);
+    key(op.key, klen);
+    if (op.type === 'put') {
+      buf[pos++] = tag(PUT_VALUE, LEN);
+      pos = putVarint(buf, pos, vlen);
+      pos += buf.write(op.value, pos, 'utf8');
+    }
+  }
+  return buf;
+}
+
+/** Bytes of a varint holding `n` (a non-negative integer below 2^53). */
+function varintSize(n: number): number {
+  let size = 1;
+  for (; n >= 128; size++) n = Math.floor(n / 128);
+  return size;
+}
+
+/** Bytes of a length-delimited field of `len` bytes, its one-byte tag included. */
+function field(len: number): number {
+  return 1 + varintSize(len) + len;
+}
+
+/** Writes `n` as a varint at `pos`; the position after it. */
+function putVarint(buf: Buffer, pos: number, n: number): number {
+  for (; n >= 128; n = Math.floor(n / 128)) buf[pos++] = (n % 128) | 128;
+  buf[pos++] = n;
+  return pos;
 }
 
 /**
