@@ -28,6 +28,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   start: () => import('./start.ts'),
   listener: () => import('./listener.ts'),
   bgp: () => import('./bgp.ts'),
+  'etcd-wire': () => import('./etcd-wire.ts'),
 };
 
 function round(v: number): number {
