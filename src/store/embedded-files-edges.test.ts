@@ -50,6 +50,21 @@ async function openFds(file: string): Promise<string[]> {
   return out;
 }
 
+/** Files left open and closed by the garbage collector since `leaks()` began (Node warns). */
+function leaks(): { stop(): string[] } {
+  const seen: string[] = [];
+  const onWarning = (w: Error) => {
+    if (/on garbage collection/.test(w.message)) seen.push(w.message);
+  };
+  process.on('warning', onWarning);
+  return {
+    stop: () => {
+      process.off('warning', onWarning);
+      return seen;
+    },
+  };
+}
+
 describe('embedded store files, at the edges', () => {
   it('refuses damage that no intact record follows, saying only what is damaged', async () => {
     const dir = await freshDir();
@@ -96,11 +111,15 @@ describe('embedded store files, at the edges', () => {
     // A rewrite left something at the path that takes no truncation.
     await fs.rm(file);
     execFileSync('mkfifo', [file]);
+    const watch = leaks();
     await assert.rejects(reclaimLog(dir, old, 3), (e: NodeJS.ErrnoException) => {
       assert.equal(e.code, 'EINVAL');
       return true;
     });
+    // Closed by reclaimLog itself: neither still open nor left to the garbage collector.
     assert.deepEqual(await openFds(file), [], 'the FIFO it opened is closed again');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(watch.stop(), []);
     assert.equal((await old.stat()).size, logOf(rec(1)).length, "the caller's file still open");
     await old.close();
   });
