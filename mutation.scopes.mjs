@@ -148,6 +148,7 @@ export const scopes = {
       'src/store/sorted-keys.test.ts',
       // The embedded store's files and edges on real files, milliseconds each.
       'src/store/embedded-files.test.ts',
+      'src/store/embedded-files-edges.test.ts',
       'src/store/embedded-edges.test.ts',
       'src/store/memory.test.ts',
       'src/store/embedded-write-failure.test.ts',
@@ -176,6 +177,7 @@ export const scopes = {
       'src/server/state/apply-events.test.ts',
       'src/server/state/operations-intent.test.ts',
       'src/server/state/host-ops.test.ts',
+      'src/server/state/host-ops-races.test.ts',
       'src/server/state/address-queue.test.ts',
       'src/server/state/address-queue-edges.test.ts',
       'src/server/state/txn-runner-edges.test.ts',
