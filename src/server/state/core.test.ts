@@ -324,3 +324,57 @@ describe('the core: commits', () => {
     core.closed = true;
   });
 });
+
+describe('the core: reading keys back', () => {
+  const key = 'namespaces/ns1';
+  const ns = (labels: Record<string, string>) => JSON.stringify({ name: 'ns1', labels });
+
+  it('applies newer versions and deletions, and a version it holds only when forced', async () => {
+    const store = await seededStore();
+    await store.txn([], [{ type: 'put', key, value: ns({ a: '1' }) }]);
+    const core = await coreOver(store);
+    core.watch?.close(); // only the read-back may teach the replica
+    const events = published(core);
+    const { revision: r2 } = await store.txn([], [{ type: 'put', key, value: ns({ a: '2' }) }]);
+    await core.refreshKeys([key]);
+    assert.deepEqual(core.state.namespaces.get('ns1')?.labels, { a: '2' });
+    assert.equal(core.seenRevision(key), r2);
+    assert.deepEqual(
+      events.map((e) => [e.kind, e.type, e.id, e.revision]),
+      [['namespaces', 'put', 'ns1', r2]],
+    );
+    // The engine holds a change the store never got: a plain read-back keeps it, a forced one
+    // puts the store's version back.
+    core.state.namespaces.set('ns1', { name: 'ns1', labels: { drift: 'x' } });
+    await core.refreshKeys([key]);
+    assert.deepEqual(core.state.namespaces.get('ns1')?.labels, { drift: 'x' });
+    await core.refreshKeys([key], true);
+    assert.deepEqual(core.state.namespaces.get('ns1')?.labels, { a: '2' });
+    // An older version than the one held is never applied, forced or not.
+    core.revs.set(key, r2 + 100);
+    core.state.namespaces.set('ns1', { name: 'ns1', labels: { newer: 'y' } });
+    await core.refreshKeys([key], true);
+    assert.deepEqual(core.state.namespaces.get('ns1')?.labels, { newer: 'y' });
+    core.revs.set(key, r2);
+    await store.txn([], [{ type: 'delete', key }]);
+    await core.refreshKeys([key]);
+    assert.equal(core.state.namespaces.has('ns1'), false, 'the deletion applied');
+    assert.equal(core.seenRevision(key), r2);
+    core.closed = true;
+  });
+
+  it('applies nothing for keys neither it nor the store holds', async () => {
+    const store = await seededStore();
+    const core = await coreOver(store);
+    core.watch?.close();
+    core.revs.set('namespaces/gone', -5); // deleted, and known deleted
+    const events = published(core);
+    const revision = core.revision;
+    await core.refreshKeys(['namespaces/never', 'namespaces/gone']);
+    assert.deepEqual(events, []);
+    assert.equal(core.revision, revision);
+    assert.equal(core.revs.get('namespaces/gone'), -5);
+    assert.equal(core.revs.has('namespaces/never'), false);
+    core.closed = true;
+  });
+});
