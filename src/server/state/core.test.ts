@@ -14,20 +14,20 @@ import { ServiceCore, sleep, unavailable, type LogFn } from './core.ts';
 import { DEFAULT_TIMING, type OperationTiming } from './operations.ts';
 import { WATCH_KINDS, type WatchEvent } from './service.ts';
 
-export interface Logged {
+interface Logged {
   level: string;
   msg: string;
   extra?: Record<string, unknown>;
 }
 
 /** A log that keeps its lines. */
-export function recorder(): { log: LogFn; lines: Logged[] } {
+function recorder(): { log: LogFn; lines: Logged[] } {
   const lines: Logged[] = [];
   return { log: (level, msg, extra) => void lines.push({ level, msg, extra }), lines };
 }
 
 /** Counts calls and fails some on demand; everything else is `inner`'s. */
-export class CountingStore implements Store {
+class CountingStore implements Store {
   readonly calls: Array<{ what: string; arg: string; ops?: number; compares?: number }> = [];
   /** While true, `range` rejects. */
   failRange = false;
@@ -51,13 +51,14 @@ export class CountingStore implements Store {
   watch: Store['watch'] = (p, from, onEvents, onError) =>
     this.inner.watch(p, from, onEvents, onError);
   revision: Store['revision'] = () => this.inner.revision();
+  close: Store['close'] = () => this.inner.close();
   count(what: string, arg?: string): number {
     return this.calls.filter((c) => c.what === what && (arg === undefined || c.arg === arg)).length;
   }
 }
 
 /** Polls `cond` every 5 ms until it holds; fails after `ms`. */
-export async function until(cond: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
+async function until(cond: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
@@ -66,7 +67,7 @@ export async function until(cond: () => boolean, ms = 3000, what = 'condition'):
 }
 
 /** `until` for a condition that must read the store. */
-export async function untilAsync(cond: () => Promise<boolean>, ms = 3000, what = 'condition') {
+async function untilAsync(cond: () => Promise<boolean>, ms = 3000, what = 'condition') {
   const end = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
@@ -75,7 +76,7 @@ export async function untilAsync(cond: () => Promise<boolean>, ms = 3000, what =
 }
 
 /** A store holding the pods topology, hosts h1 and h2, written by a service now closed. */
-export async function seededStore(): Promise<MemoryStore> {
+async function seededStore(): Promise<MemoryStore> {
   const store = new MemoryStore();
   const svc = await serviceWithHosts(store);
   await svc.close();
@@ -83,7 +84,7 @@ export async function seededStore(): Promise<MemoryStore> {
 }
 
 /** What a romanad that died between a topology update's fence and its switch leaves. */
-export async function writeBareFence(store: Store): Promise<void> {
+async function writeBareFence(store: Store): Promise<void> {
   const kv = (await store.get('topology'))!;
   const rec = JSON.parse(kv.value) as { generation: number };
   const updating = { to: rec.generation + 1, since: 1 };
@@ -93,13 +94,13 @@ export async function writeBareFence(store: Store): Promise<void> {
   );
 }
 
-export async function fenced(store: Store): Promise<boolean> {
+async function fenced(store: Store): Promise<boolean> {
   const kv = await store.get('topology');
   return kv !== undefined && 'updating' in (JSON.parse(kv.value) as object);
 }
 
 /** The events `core` publishes from now on. */
-export function published(core: ServiceCore): WatchEvent[] {
+function published(core: ServiceCore): WatchEvent[] {
   const seen: WatchEvent[] = [];
   core.events.subscribe(WATCH_KINDS, core.revision + 1, (e) => seen.push(e));
   return seen;
