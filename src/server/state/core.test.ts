@@ -218,6 +218,32 @@ describe('the core: abandoned operations', () => {
     core.closed = true;
   });
 
+  it('looks without waiting for operations in flight when nothing is abandoned', async () => {
+    const core = await coreOver(await seededStore());
+    let finish!: () => void;
+    const operation = core.rw.read(() => new Promise<void>((r) => (finish = r)));
+    const answer = await Promise.race([core.recoverOperations(), sleep(1000).then(() => 'waited')]);
+    assert.equal(answer, 0, 'no write lock taken');
+    finish();
+    await operation;
+    core.closed = true;
+  });
+
+  it('the sweeper warns when its very first look fails', async () => {
+    const counting = new CountingStore(await seededStore());
+    const { log, lines } = recorder();
+    const core = await coreOver(counting, log, { heartbeatMs: 10 });
+    counting.failRange = true;
+    core.startSweeper();
+    await until(() => counting.count('range', 'ops/') >= 3, 3000, 'failing looks');
+    core.stopSweeper();
+    assert.deepEqual(
+      lines.map((l) => [l.level, l.msg]),
+      [['warn', 'could not settle abandoned operations; retrying']],
+    );
+    core.closed = true;
+  });
+
   it('the sweeper ends itself when the core closes, without a warning', async () => {
     const counting = new CountingStore(await seededStore());
     const { log, lines } = recorder();
