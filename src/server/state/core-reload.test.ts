@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PODS_TOPOLOGY, serviceWithHosts } from '../../../test/helpers/service.ts';
 import { MemoryStore } from '../../store/memory.ts';
+import type { BlockChange } from '../../ipam/index.ts';
 import type { Store } from '../../store/store.ts';
 import { ServiceCore, sleep, type LogFn } from './core.ts';
 import { WATCH_KINDS, type WatchEvent } from './service.ts';
@@ -245,7 +246,9 @@ describe('the core: following the store', () => {
     assert.equal(await core.catchUp(key, 0), false, 'the store does not have it');
     await svc.putNamespace('n1', {});
     const rev = (await flaky.inner.get(key))!.modRevision;
+    const t0 = Date.now();
     assert.equal(await core.catchUp(key, 0), true);
+    assert.ok(Date.now() - t0 < 1500, 'answers once applied, not at its timeout (2 s)');
     assert.equal(core.seenRevision(key), rev);
     assert.equal(await core.catchUp(key, rev), false, 'nothing newer than what the caller saw');
     core.watch?.close();
@@ -337,6 +340,31 @@ describe('the core: views it publishes', () => {
         [r + 6, 'delete', 'h2', undefined],
       ],
     );
+    core.closed = true;
+  });
+
+  it('publishes blocks committed at the revision given, and records that revision', async () => {
+    const mem = new MemoryStore();
+    const svc = await serviceWithHosts(mem);
+    await svc.allocate({ name: 'pod-0', host: 'h1' });
+    await svc.close();
+    const core = await coreOver(mem);
+    core.watch?.close();
+    const g = core.generation();
+    const [kv] = (await mem.range(`g/${g}/blocks/`)).kvs;
+    const state = JSON.parse(kv!.value) as BlockChange['state'];
+    const cidr = core.ipam.listAllBlocks().blocks.find((b) => b.host === 'h1')!.cidr;
+    const r = core.revision;
+    const events = published(core);
+    core.blocksCommitted([{ network: 'pods', cidr, state }], r + 3);
+    assert.deepEqual(
+      events.map((e) => [e.kind, e.type, e.id, e.revision]),
+      [['blocks', 'put', cidr, r + 3]],
+    );
+    assert.equal(core.ipam.getBlock('pods', cidr).revision, r + 3);
+    assert.equal(core.blocksRevision, r + 3);
+    assert.equal(core.networkRevisions.get('pods'), r + 3);
+    assert.equal(core.revision, r + 3);
     core.closed = true;
   });
 
