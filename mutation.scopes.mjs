@@ -173,6 +173,8 @@ export const scopes = {
       'src/server/state/operations.ts',
     ],
     tests: [
+      'src/server/state/core.test.ts',
+      'src/server/state/core-reload.test.ts',
       'src/server/state/operations-edges.test.ts',
       'src/server/state/apply-events.test.ts',
       'src/server/state/operations-intent.test.ts',
