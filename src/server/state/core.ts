@@ -362,7 +362,10 @@ export class ServiceCore {
     if ((this.reloading !== null || this.stale) && !refreshing) return;
     try {
       const out = applyEvents(this, events, refreshing);
-      for (const [rev, list] of out) this.publish(rev, list);
+      // A read-back can find a key older than what was published since (or, for one the store
+      // never held, at revision 0): its view goes out as of now, never back in time.
+      for (const [rev, list] of out)
+        this.publish(refreshing ? Math.max(rev, this.revision) : rev, list);
     } catch (err) {
       this.log('warn', 'could not apply a store change; reloading', { err: String(err) });
       this.scheduleReload();
