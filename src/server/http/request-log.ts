@@ -75,6 +75,12 @@ export interface RequestLineWriter {
 /** pino's number for `info`. */
 const INFO = 30;
 
+/** `base` as JSON members after the line's first two, each with a comma before it. */
+function baseFields(base: Readonly<Record<string, unknown>>): string {
+  const json = JSON.stringify(base);
+  return json === '{}' ? '' : `,${json.slice(1, -1)}`;
+}
+
 /**
  * fastify's per-request log lines, ours: `incoming request` at debug, `request completed` with
  * method and URL (and `audit` for writes). Pass as `logController` to fastify, and call
@@ -84,6 +90,8 @@ const INFO = 30;
  */
 export class RequestLog extends LogController {
   readonly #writer: RequestLineWriter | undefined;
+  /** The writer's `base` as JSON members, each after a comma. */
+  #base: string | undefined;
 
   /** `writer`: where the completed lines go, bypassing the request's logger (see its type). */
   constructor(writer?: RequestLineWriter) {
@@ -107,25 +115,48 @@ export class RequestLog extends LogController {
     const info = enabled(req.log, 'info');
     if (!err && !info) return;
     const writer = err ? undefined : this.#writer;
-    const line: Record<string, unknown> = {};
     if (writer !== undefined) {
-      line['level'] = INFO;
-      line['time'] = Date.now();
-      for (const k in writer.base) line[k] = writer.base[k];
-      line['reqId'] = req.id;
+      writer.write(this.#line(writer, req, reply, write));
+      return;
     }
-    line['method'] = req.method;
-    line['url'] = req.url;
-    line['statusCode'] = reply.statusCode;
-    line['responseTime'] = Math.round(reply.elapsedTime * 1000) / 1000;
+    const line: Record<string, unknown> = {
+      method: req.method,
+      url: req.url,
+      statusCode: reply.statusCode,
+      responseTime: Math.round(reply.elapsedTime * 1000) / 1000,
+    };
     const detail = req.logDetail;
     if (detail !== undefined) for (const k in detail) line[k] = detail[k];
     if (write) line['audit'] = auditOf(req, reply.statusCode);
-    if (writer !== undefined) {
-      line['msg'] = 'request completed';
-      writer.write(`${JSON.stringify(line)}\n`);
-    } else if (!err) req.log.info(line, 'request completed');
+    if (!err) req.log.info(line, 'request completed');
     else req.log.error({ ...line, err }, 'request completed with an error in a hook');
+  }
+
+  /**
+   * The line pino would write for `req.log.info({ method, url, … }, 'request completed')`, as
+   * text at once: the fixed parts as they are, only the values through `JSON.stringify`.
+   */
+  #line(
+    writer: RequestLineWriter,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    write: boolean,
+  ): string {
+    this.#base ??= baseFields(writer.base);
+    let text =
+      `{"level":${INFO},"time":${Date.now()}${this.#base},"reqId":${JSON.stringify(req.id)}` +
+      `,"method":${JSON.stringify(req.method)},"url":${JSON.stringify(req.url)}` +
+      `,"statusCode":${reply.statusCode}` +
+      `,"responseTime":${Math.round(reply.elapsedTime * 1000) / 1000}`;
+    const detail = req.logDetail;
+    if (detail !== undefined) {
+      for (const k in detail) {
+        const v = JSON.stringify(detail[k]);
+        if (v !== undefined) text += `,${JSON.stringify(k)}:${v}`;
+      }
+    }
+    if (write) text += `,"audit":${JSON.stringify(auditOf(req, reply.statusCode))}`;
+    return `${text},"msg":"request completed"}\n`;
   }
 }
 
