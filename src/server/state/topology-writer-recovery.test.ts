@@ -132,7 +132,9 @@ describe('a store failure during a topology update', () => {
     assert.equal(warn?.msg, 'could not undo a failed topology update; left for recovery');
     assert.match(String(warn?.extra?.['err']), /connection lost/);
     await eventually(async () => assert.deepEqual(await dump(store), before));
-    await eventually(() => svc.addHost({ name: 'w', ip: '192.168.0.3', tags: { rack: '1' } }));
+    await eventually(async () => {
+      await svc.addHost({ name: 'w', ip: '192.168.0.3', tags: { rack: '1' } });
+    });
     await svc.close();
   });
 
