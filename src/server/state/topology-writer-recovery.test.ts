@@ -323,13 +323,18 @@ describe('the steps recovery runs', () => {
       };
       const { store, kv } = await fenced(
         { ...rec, updating: { to: 2, since: 1 } } as TopologyRecord,
-        [...gen(1, 1), ...gen(2, 1)],
+        [...gen(1, 1), ...gen(2, 100)],
       );
       assert.equal(await liftBareFence(store, kv), true);
       assert.deepEqual(await dump(store), [
         ['g/1/placements/h000', '{}'],
         ['topology', JSON.stringify(rec)],
       ]);
+      assert.deepEqual(
+        store.txns.map((t) => t.ops.length),
+        [100, 1],
+        'one chunk of 100, then the record',
+      );
     });
 
     it('does nothing for a record without a fence, or one that moved since it was read', async () => {

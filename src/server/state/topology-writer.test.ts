@@ -2,93 +2,17 @@
  * Topology updates through the real service over the memory store (milliseconds a case): the
  * transactions an update commits (fence with its intent, the next generation in chunks of at
  * most 100 keys, the switch, the clean-up), what lands in the store (block names by offset in
- * both families, the keys of hosts the document adds, drops or gives an IPv6 address), the
- * events watchers get, and the refusals, each with its code and changing nothing: a malformed or
- * impossible document, an update in progress on another replica, a topology that moved under a
- * replica, and a host another replica added between the check and the fence.
+ * both families, blocks and names in address order, the keys of hosts the document adds, drops
+ * or gives an IPv6 address) and the events watchers get. Refusals: topology-writer-refusals;
+ * failures and recovery: topology-writer-recovery.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isRomanaError } from '../../errors.ts';
+import { ControlledStore, type Txn } from '../../../test/helpers/controlled-store.ts';
 import { Addr, BOTH_FAMILIES, Cidr } from '../../net/addr.ts';
-import { MemoryStore } from '../../store/memory.ts';
-import type { Compare, Op, Store, TxnResult, WatchEvent as StoreEvent } from '../../store/store.ts';
+import type { Op } from '../../store/store.ts';
 import { createRomanaService } from './romana-service.ts';
 import type { RomanaService, WatchEvent } from './service.ts';
-
-interface Txn {
-  compares: Compare[];
-  ops: Op[];
-}
-
-/**
- * The memory store, recording every transaction; `hold` makes the transactions it matches wait
- * until `release()`, and `pauseWatch` keeps watch events back until `resumeWatch()` (a replica
- * whose watch lags).
- */
-class TestStore implements Store {
-  readonly inner: MemoryStore;
-  readonly exclusive = true;
-  readonly txns: Txn[] = [];
-  hold: ((ops: Op[]) => boolean) | null = null;
-  #gate: Promise<void> | null = null;
-  #open: () => void = () => undefined;
-  held: Promise<void>;
-  #heldNow: () => void = () => undefined;
-  pauseWatch = false;
-  readonly #queued: Array<() => void> = [];
-
-  constructor(inner = new MemoryStore()) {
-    this.inner = inner;
-    this.held = new Promise((r) => (this.#heldNow = r));
-  }
-  get(key: string) {
-    return this.inner.get(key);
-  }
-  range(prefix: string) {
-    return this.inner.range(prefix);
-  }
-  async txn(compares: Compare[], ops: Op[]): Promise<TxnResult> {
-    if (this.hold?.(ops) === true) {
-      this.hold = null;
-      this.#gate = new Promise((r) => (this.#open = r));
-      this.#heldNow();
-      await this.#gate;
-    }
-    this.txns.push({ compares, ops });
-    return this.inner.txn(compares, ops);
-  }
-  release(): void {
-    this.#open();
-  }
-  watch(
-    prefix: string,
-    from: number,
-    onEvents: (events: StoreEvent[], revision: number) => void,
-    onError: (err: Error) => void,
-  ) {
-    return this.inner.watch(
-      prefix,
-      from,
-      (events, rev) => {
-        if (this.pauseWatch) this.#queued.push(() => onEvents(events, rev));
-        else onEvents(events, rev);
-      },
-      onError,
-    );
-  }
-  resumeWatch(): void {
-    this.pauseWatch = false;
-    for (const f of this.#queued.splice(0)) f();
-  }
-  revision() {
-    return this.inner.revision();
-  }
-  close() {
-    return this.inner.close();
-  }
-}
-
 type Doc = {
   networks: Array<Record<string, unknown>>;
   topologies: Array<{ networks: string[]; map: Array<Record<string, unknown>> }>;
@@ -113,10 +37,6 @@ const valueOf = (t: Txn, key: string): unknown => {
   assert.ok(op?.type === 'put', `${key} is written`);
   return JSON.parse(op.value);
 };
-
-async function dump(store: Store): Promise<Array<[string, string]>> {
-  return (await store.range('')).kvs.map((kv) => [kv.key, kv.value]);
-}
 
 async function eventually(check: () => void | Promise<void>, ms = 2000): Promise<void> {
   const end = Date.now() + ms;
@@ -144,7 +64,7 @@ function collect(svc: RomanaService): WatchEvent[] {
 
 describe('a topology update, step by step', () => {
   it('writes the first topology as fence and intent, one chunk, and a switch that ends it', async () => {
-    const store = new TestStore();
+    const store = new ControlledStore();
     const svc = await createRomanaService({ store });
     const seen = collect(svc);
     const t0 = Date.now();
@@ -208,7 +128,7 @@ describe('a topology update, step by step', () => {
   });
 
   it('moves to the next generation: the switch marks the intent, then the old one goes', async () => {
-    const store = new TestStore();
+    const store = new ControlledStore();
     const svc = await createRomanaService({ store, initialTopology: PODS });
     await svc.addHost({ name: 'h1', ip: '192.168.0.1' });
     await svc.addHost({ name: 'h2', ip: '192.168.0.2' });
@@ -260,22 +180,22 @@ describe('a topology update, step by step', () => {
   });
 
   it('writes a large update in chunks of at most 100 keys, and deletes the old one likewise', async () => {
-    const store = new TestStore();
+    const store = new ControlledStore();
     const svc = await createRomanaService({ store, initialTopology: PODS });
-    const many = Array.from({ length: 120 }, (_, i) => ({ name: `d${i}`, ip: `192.168.2.${i}` }));
+    const many = Array.from({ length: 133 }, (_, i) => ({ name: `d${i}`, ip: `192.168.2.${i}` }));
     store.txns.length = 0;
     await svc.updateTopology(withHosts(many));
     const chunks = store.txns.slice(1, -3);
-    assert.equal(chunks.length, 4, '361 keys: four chunks');
+    assert.equal(chunks.length, 4, '400 keys: four chunks, none empty');
     const opKey = store.txns[0]!.ops[1]!.key;
     const intents = chunks.map((t) => valueOf(t, opKey) as { added: unknown[] });
     for (const [i, t] of chunks.entries()) {
-      assert.equal(t.ops.length, i < 3 ? 101 : 62, 'each chunk: its keys and the intent');
+      assert.equal(t.ops.length, 101, 'each chunk: its keys and the intent');
       assert.deepEqual(intents[i], intents[0], 'the added hosts are recorded by the first');
     }
-    assert.equal(intents[0]!.added.length, 120);
+    assert.equal(intents[0]!.added.length, 133);
     const written = chunks.flatMap((t) => t.ops.map((o) => o.key)).filter((k) => k !== opKey);
-    assert.equal(new Set(written).size, 361);
+    assert.equal(new Set(written).size, 400);
     for (const h of many) {
       assert.ok(written.includes(`hosts/${h.name}`) && written.includes(`hostips/${h.ip}`));
     }
@@ -295,7 +215,7 @@ describe('a topology update, step by step', () => {
 
 describe('hosts across a topology update', () => {
   it('drops the hosts that fit no group, deleting their keys once switched', async () => {
-    const store = new TestStore();
+    const store = new ControlledStore();
     const racks = (...r: string[]): Doc => ({
       networks: PODS.networks,
       topologies: [
@@ -334,7 +254,7 @@ describe('hosts across a topology update', () => {
   });
 
   it('rewrites the host key of a host the document gives a new ip6, keeping all else, and only that', async () => {
-    const store = new TestStore();
+    const store = new ControlledStore();
     const dual: Doc = {
       networks: [...PODS.networks, { name: 'pods6', cidr: 'fd00:10::/48' }],
       topologies: [{ networks: ['pods', 'pods6'], map: [{ name: 'r1' }, { name: 'r2' }] }],
@@ -364,7 +284,7 @@ describe('hosts across a topology update', () => {
   });
 
   it('keeps the names of IPv4 and IPv6 blocks that start at the same number apart', async () => {
-    const store = new TestStore();
+    const store = new ControlledStore();
     const doc: Doc = {
       networks: [
         { name: 'pods', cidr: '10.0.0.0/16', block_mask: 29 },
@@ -412,144 +332,39 @@ describe('hosts across a topology update', () => {
     await svc.close();
     await again.close();
   });
-});
 
-describe('a refused topology update', () => {
-  async function refusedWith(p: Promise<unknown>, code: string, re: RegExp) {
-    const err = await p.then(
-      () => assert.fail('not refused'),
-      (e: unknown) => e,
-    );
-    assert.ok(isRomanaError(err), String(err));
-    assert.equal(err.code, code);
-    assert.match(err.message, re);
-    return err;
-  }
-
-  it('is answered before anything is written when the document is malformed or impossible', async () => {
-    const store = new TestStore();
-    const svc = await createRomanaService({ store, initialTopology: PODS });
+  it('lists blocks and names in address order, whatever order the engine holds them in', async () => {
+    const store = new ControlledStore();
+    // Blocks of network 'hi' come first in the engine; the store's key order puts block
+    // 10.0.0.16/29 before 10.0.0.8/29, so a reload holds their names out of order.
+    const doc: Doc = {
+      networks: [
+        { name: 'hi', cidr: '10.1.0.0/16', block_mask: 29, tenants: ['t1'] },
+        { name: 'lo', cidr: '10.0.0.0/16', block_mask: 29, tenants: ['t2'] },
+      ],
+      topologies: [{ networks: ['hi', 'lo'], map: [{ name: 'r1' }] }],
+    };
+    const svc = await createRomanaService({ store, initialTopology: doc });
     await svc.addHost({ name: 'h1', ip: '192.168.0.1' });
-    const seen = collect(svc);
-    const before = await dump(store);
-    const n = store.txns.length;
-    const bad = await refusedWith(
-      svc.updateTopology({ networks: 'x' }),
-      'InvalidInput',
-      /networks/,
-    );
-    assert.equal(bad.resourceId, 'topology');
-    const clash = withHosts([{ name: 'other', ip: '192.168.0.1' }]);
-    await refusedWith(svc.updateTopology(clash), 'InvalidInput', /h1 \(192\.168\.0\.1\).*other/);
-    assert.equal(store.txns.length, n, 'no transaction');
-    assert.deepEqual(await dump(store), before);
-    await svc.allocate({ name: 'p', host: 'h1' });
-    await eventually(() => assert.equal(seen.length, 2));
-    assert.deepEqual(
-      seen.map((e) => e.kind),
-      ['blocks', 'addresses'],
-      'watchers saw nothing of the refused ones',
-    );
+    for (let i = 0; i < 17; i++) await svc.allocate({ name: `a${i}`, host: 'h1', tenant: 't2' });
+    for (let i = 0; i < 2; i++) await svc.allocate({ name: `b${i}`, host: 'h1', tenant: 't1' });
+    const next = structuredClone(doc);
+    next.networks[1]!['block_mask'] = 27;
+    await svc.updateTopology(next);
+    const blocks = (await store.range('g/2/blocks/')).kvs.map((kv) => [
+      kv.key,
+      (JSON.parse(kv.value) as { names: Array<[number, string]> }).names,
+    ]);
+    assert.deepEqual(blocks, [
+      [
+        'g/2/blocks/hi/10.1.0.0_29',
+        [
+          [0, 'b0'],
+          [1, 'b1'],
+        ],
+      ],
+      ['g/2/blocks/lo/10.0.0.0_27', Array.from({ length: 17 }, (_, i) => [i, `a${i}`])],
+    ]);
     await svc.close();
-  });
-
-  it('is refused by a replica while another one updates, and that replica then follows', async () => {
-    const store = new TestStore();
-    const a = await createRomanaService({ store, initialTopology: PODS });
-    const b = await createRomanaService({ store: store.inner });
-    store.hold = (ops) => ops.some((o) => o.key.startsWith('g/2/'));
-    const doc = withHosts([{ name: 'd1', ip: '192.168.1.1' }]);
-    const update = a.updateTopology(doc);
-    // Held at its first chunk (an update that ends before it fails the case at once).
-    await Promise.race([store.held, update.then(() => assert.fail('not held'))]);
-    const rev = await store.revision();
-    await eventually(async () => {
-      const err = await refusedWith(b.updateTopology(PODS), 'Unavailable', /in progress/);
-      assert.equal(err.resourceType, 'topology');
-    });
-    await refusedWith(b.addHost({ name: 'h9', ip: '192.168.0.9' }), 'Unavailable', /in progress/);
-    assert.equal(await store.revision(), rev, 'the refused replica wrote nothing');
-    store.release();
-    await update;
-    await eventually(() =>
-      assert.deepEqual(b.getTopology().topologies, a.getTopology().topologies),
-    );
-    assert.equal(b.getHost('d1').ip, '192.168.1.1');
-    const wider = structuredClone(PODS);
-    wider.networks[0]!['block_mask'] = 28;
-    await b.updateTopology(wider);
-    await eventually(() => assert.equal(a.getTopology().networks[0]!.block_mask, 28));
-    await a.close();
-    await b.close();
-  });
-
-  it('is a conflict when the topology moved under a replica, which may retry once it caught up', async () => {
-    const store = new TestStore();
-    const a = await createRomanaService({ store, initialTopology: PODS });
-    const b = await createRomanaService({ store: store.inner });
-    store.pauseWatch = true;
-    await b.updateTopology(withHosts([{ name: 'd1', ip: '192.168.1.1' }]));
-    const before = await dump(store);
-    const err = await refusedWith(
-      a.updateTopology(withHosts([{ name: 'd2', ip: '192.168.1.2' }])),
-      'Conflict',
-      /topology changed while updating it/,
-    );
-    assert.equal(err.resourceType, 'topology');
-    assert.deepEqual(await dump(store), before, 'nothing written');
-    store.resumeWatch();
-    await eventually(() => assert.equal(a.getHost('d1').ip, '192.168.1.1'));
-    await a.updateTopology(withHosts([{ name: 'd2', ip: '192.168.1.2' }]));
-    assert.equal(a.getHost('d2').ip, '192.168.1.2');
-    await a.close();
-    await b.close();
-  });
-
-  it('is undone when a host added meanwhile makes it impossible under the fence', async () => {
-    const store = new TestStore();
-    const a = await createRomanaService({ store, initialTopology: PODS });
-    const b = await createRomanaService({ store: store.inner });
-    store.pauseWatch = true;
-    await b.addHost({ name: 'z', ip: '192.168.0.9' });
-    const before = await dump(store);
-    await refusedWith(
-      a.updateTopology(withHosts([{ name: 'w', ip: '192.168.0.9' }])),
-      'InvalidInput',
-      /host z \(192\.168\.0\.9\) is registered, but the new topology gives its IP to host w/,
-    );
-    assert.deepEqual(await dump(store), before, 'fence, intent and all undone');
-    store.resumeWatch();
-    // The other replica goes on (this one, see the next case).
-    await b.updateTopology(withHosts([{ name: 'w', ip: '192.168.0.10' }]));
-    assert.equal(b.getHost('w').ip, '192.168.0.10');
-    await a.close();
-    await b.close();
-  });
-
-  // BUG (reported, not fixed here: sources are not this change's): the undo commits the
-  // restored `topology` record through this replica's runner, which records its revision, so
-  // the watch's copy of it (on etcd it comes after the transaction's answer; `pauseWatch` makes
-  // the memory store do the same) is taken for one already applied: the replica keeps the fence
-  // it reloaded under and refuses every write as "a topology update is in progress" until a
-  // reload, which nothing schedules (recovery finds no fence in the store).
-  it('leaves the replica whose update was undone writable again', { todo: 'bug' }, async () => {
-    const store = new TestStore();
-    const a = await createRomanaService({ store, initialTopology: PODS });
-    const b = await createRomanaService({ store: store.inner });
-    store.pauseWatch = true;
-    await b.addHost({ name: 'z', ip: '192.168.0.9' });
-    await refusedWith(
-      a.updateTopology(withHosts([{ name: 'w', ip: '192.168.0.9' }])),
-      'InvalidInput',
-      /gives its IP to host w/,
-    );
-    store.resumeWatch();
-    try {
-      await eventually(() => a.addHost({ name: 'y', ip: '192.168.0.11' }).then(() => undefined));
-      assert.equal(a.getHost('y').ip, '192.168.0.11');
-    } finally {
-      await a.close();
-      await b.close();
-    }
   });
 });
