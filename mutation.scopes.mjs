@@ -173,6 +173,9 @@ export const scopes = {
       'src/server/state/operations.ts',
     ],
     tests: [
+      'src/server/state/topology-writer.test.ts',
+      'src/server/state/topology-writer-refusals.test.ts',
+      'src/server/state/topology-writer-recovery.test.ts',
       'src/server/state/core.test.ts',
       'src/server/state/core-reload.test.ts',
       'src/server/state/operations-edges.test.ts',

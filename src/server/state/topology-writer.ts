@@ -96,7 +96,16 @@ export async function writeTopologyUpdate(
     });
   }
   try {
-    const result = await writeAndSwitch(core, op, doc);
+    let result: TopologyUpdateResult;
+    try {
+      result = await writeAndSwitch(core, op, doc);
+    } catch (err) {
+      // The fence went in and came out again (or the store failed halfway): this replica's own
+      // writes are not echoed back by the watch, so it reads the store again rather than keep
+      // the fence it holds (it would refuse every write, with no recovery to lift it).
+      await core.reload().catch(() => core.scheduleReload());
+      throw err;
+    }
     if (op.finished) return result;
     await finishTopology(core.store, op).catch((err: unknown) =>
       core.log('warn', 'topology update committed; its clean-up is left for recovery', {
