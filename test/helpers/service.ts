@@ -330,10 +330,26 @@ export function assertError(a: Answer, status: number, code: string, details?: R
 }
 
 /** The service-level tests' topology: one /16 in /29 blocks, two groups. */
-export const PODS_TOPOLOGY = {
+/** A topology document as the tests write it (the engine checks the rest). */
+export type TopologyDoc = {
+  networks: Array<Record<string, unknown>>;
+  topologies: Array<{ networks: string[]; map: Array<Record<string, unknown>> }>;
+};
+
+export const PODS_TOPOLOGY: TopologyDoc = {
   networks: [{ name: 'pods', cidr: '10.0.0.0/16', block_mask: 29 }],
   topologies: [{ networks: ['pods'], map: [{ name: 'r1' }, { name: 'r2' }] }],
 };
+
+/** `base` (by default `PODS_TOPOLOGY`) with `hosts` declared in its first group, r1. */
+export function withHosts(
+  hosts: Array<Record<string, unknown>>,
+  base: TopologyDoc = PODS_TOPOLOGY,
+): TopologyDoc {
+  const doc = structuredClone(base);
+  doc.topologies[0]!.map[0]!['groups'] = hosts;
+  return doc;
+}
 
 /** The real service over `store` with `PODS_TOPOLOGY` and hosts h1 and h2. */
 export async function serviceWithHosts(store = new MemoryStore()): Promise<RomanaService> {
@@ -350,4 +366,39 @@ export async function rejectsWith(p: Promise<unknown>, code: ErrorCode, re: RegE
     assert.match(e.message, re);
     return true;
   });
+}
+
+/**
+ * Runs `check` until it passes, every 5 ms, for at most `ms`; then its last failure is thrown.
+ *
+ * @example await eventually(() => assert.equal(svc.getHost('y').ip, '192.168.0.11'));
+ */
+export async function eventually(check: () => void | Promise<void>, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      if (Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}
+
+/** The events `svc` publishes from now on, of topology, hosts, blocks and addresses. */
+export function collectEvents(svc: RomanaService): WatchEvent[] {
+  const seen: WatchEvent[] = [];
+  svc.watch(
+    ['topology', 'hosts', 'blocks', 'addresses'],
+    svc.revision() + 1,
+    (e) => seen.push(e),
+    () => undefined,
+  );
+  return seen;
+}
+
+/** Every key and value `store` holds, in key order. */
+export async function dumpStore(store: Store): Promise<Array<[string, string]>> {
+  return (await store.range('')).kvs.map((kv) => [kv.key, kv.value]);
 }

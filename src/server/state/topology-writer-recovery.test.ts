@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { eventually, dumpStore } from '../../../test/helpers/service.ts';
 import { isRomanaError } from '../../errors.ts';
 import { MemoryStore } from '../../store/memory.ts';
 import type { Compare, Op, Store, TxnResult } from '../../store/store.ts';
@@ -68,30 +69,13 @@ async function setUp(store: Store, logs: Logged[] = []): Promise<RomanaService> 
   return svc;
 }
 
-async function dump(store: Store): Promise<Array<[string, string]>> {
-  return (await store.range('')).kvs.map((kv) => [kv.key, kv.value]);
-}
-
-async function eventually(check: () => Promise<void> | void, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
-}
-
 /** What the store holds after the update, when nothing fails. */
 async function reference(): Promise<Array<[string, string]>> {
   const store = new MemoryStore();
   const svc = await setUp(store);
   await svc.updateTopology(update());
   await svc.close();
-  return dump(store);
+  return dumpStore(store);
 }
 
 const isDatastoreFailure = (e: unknown) =>
@@ -102,7 +86,7 @@ describe('a store failure during a topology update', () => {
     const store = new FailingStore();
     const logs: Logged[] = [];
     const svc = await setUp(store, logs);
-    const before = await dump(store);
+    const before = await dumpStore(store);
     const start = store.count;
     // The fence, the first chunk, then the second chunk fails.
     store.failAt = (n) => n === start + 3;
@@ -110,13 +94,13 @@ describe('a store failure during a topology update', () => {
     await assert.rejects(svc.updateTopology(update()), isDatastoreFailure);
     const ops = store.txns.slice(n).flatMap((t) => t.ops.map((o) => `${o.type} ${o.key}`));
     assert.ok(ops.includes('put hosts/d0') && ops.includes('delete hosts/d0'), 'written, undone');
-    assert.deepEqual(await dump(store), before);
+    assert.deepEqual(await dumpStore(store), before);
     assert.deepEqual(
       logs.filter((l) => l.level !== 'info'),
       [],
     );
     await svc.updateTopology(update());
-    assert.deepEqual(await dump(store), await reference());
+    assert.deepEqual(await dumpStore(store), await reference());
     await svc.close();
   });
 
@@ -124,17 +108,17 @@ describe('a store failure during a topology update', () => {
     const store = new FailingStore();
     const logs: Logged[] = [];
     const svc = await setUp(store, logs);
-    const before = await dump(store);
+    const before = await dumpStore(store);
     const start = store.count;
     store.failAt = (n) => n === start + 3 || n === start + 4;
     await assert.rejects(svc.updateTopology(update()), isDatastoreFailure);
     const warn = logs.find((l) => l.level === 'warn');
     assert.equal(warn?.msg, 'could not undo a failed topology update; left for recovery');
     assert.match(String(warn?.extra?.['err']), /connection lost/);
-    await eventually(async () => assert.deepEqual(await dump(store), before));
+    await eventually(async () => assert.deepEqual(await dumpStore(store), before), 3000);
     await eventually(async () => {
       await svc.addHost({ name: 'w', ip: '192.168.0.3', tags: { rack: '1' } });
-    });
+    }, 3000);
     await svc.close();
   });
 
@@ -152,12 +136,12 @@ describe('a store failure during a topology update', () => {
     assert.ok((await store.get('hosts/z')) !== undefined, 'not cleaned up yet');
     store.failAt = () => false;
     const after = await reference();
-    await eventually(async () => assert.deepEqual(await dump(store), after));
+    await eventually(async () => assert.deepEqual(await dumpStore(store), after), 3000);
     await svc.close();
   });
 
   it('that kills it at any transaction leaves the old topology or the new one, entirely', async () => {
-    const before = await dump(
+    const before = await dumpStore(
       await (async () => {
         const s = new MemoryStore();
         await (await setUp(s)).close();
@@ -179,7 +163,7 @@ describe('a store failure during a topology update', () => {
       store.failAt = () => false;
       // A new romanad over the store settles the update before it serves.
       const next = await createRomanaService({ store });
-      const got = await dump(store);
+      const got = await dumpStore(store);
       const which = JSON.stringify(got) === JSON.stringify(after) ? 'new' : 'old';
       if (which === 'old') assert.deepEqual(got, before, `killed at transaction ${n}`);
       assert.deepEqual((await store.range('ops/')).kvs, []);
@@ -306,7 +290,7 @@ describe('the steps recovery runs', () => {
         gen(1, 150),
       );
       assert.equal(await liftBareFence(store, kv), true);
-      assert.deepEqual(await dump(store), []);
+      assert.deepEqual(await dumpStore(store), []);
       assert.deepEqual(
         store.txns.map((t) => t.ops.length),
         [100, 50, 1],
@@ -326,7 +310,7 @@ describe('the steps recovery runs', () => {
         [...gen(1, 1), ...gen(2, 100)],
       );
       assert.equal(await liftBareFence(store, kv), true);
-      assert.deepEqual(await dump(store), [
+      assert.deepEqual(await dumpStore(store), [
         ['g/1/placements/h000', '{}'],
         ['topology', JSON.stringify(rec)],
       ]);
@@ -346,9 +330,9 @@ describe('the steps recovery runs', () => {
         [],
         [{ type: 'put', key: 'topology', value: JSON.stringify({ doc, generation: 1 }) }],
       );
-      const before = await dump(moved.store);
+      const before = await dumpStore(moved.store);
       assert.equal(await liftBareFence(moved.store, moved.kv), false);
-      assert.deepEqual(await dump(moved.store), before);
+      assert.deepEqual(await dumpStore(moved.store), before);
     });
   });
 });

@@ -6,58 +6,21 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import {
+  collectEvents,
+  dumpStore,
+  eventually,
+  PODS_TOPOLOGY,
+  withHosts,
+} from '../../../test/helpers/service.ts';
 import { ControlledStore } from '../../../test/helpers/controlled-store.ts';
 import { isRomanaError } from '../../errors.ts';
-import type { Op, Store } from '../../store/store.ts';
+import type { Op } from '../../store/store.ts';
 import { createRomanaService } from './romana-service.ts';
-import type { RomanaService, WatchEvent } from './service.ts';
 
-type Doc = {
-  networks: Array<Record<string, unknown>>;
-  topologies: Array<{ networks: string[]; map: Array<Record<string, unknown>> }>;
-};
-
-const PODS: Doc = {
-  networks: [{ name: 'pods', cidr: '10.0.0.0/16', block_mask: 29 }],
-  topologies: [{ networks: ['pods'], map: [{ name: 'r1' }, { name: 'r2' }] }],
-};
-
-/** `PODS` with `hosts` declared in group r1. */
-function withHosts(hosts: Array<Record<string, unknown>>): Doc {
-  const doc = structuredClone(PODS);
-  doc.topologies[0]!.map[0]!['groups'] = hosts;
-  return doc;
-}
+const PODS = PODS_TOPOLOGY;
 
 const show = (op: Op) => (op.type === 'put' ? `put ${op.key}` : `delete ${op.key}`);
-
-async function dump(store: Store): Promise<Array<[string, string]>> {
-  return (await store.range('')).kvs.map((kv) => [kv.key, kv.value]);
-}
-
-async function eventually(check: () => void | Promise<void>, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
-}
-
-function collect(svc: RomanaService): WatchEvent[] {
-  const seen: WatchEvent[] = [];
-  svc.watch(
-    ['topology', 'hosts', 'blocks', 'addresses'],
-    svc.revision() + 1,
-    (e) => seen.push(e),
-    () => undefined,
-  );
-  return seen;
-}
 
 describe('a refused topology update', () => {
   async function refusedWith(p: Promise<unknown>, code: string, re: RegExp) {
@@ -75,8 +38,8 @@ describe('a refused topology update', () => {
     const store = new ControlledStore();
     const svc = await createRomanaService({ store, initialTopology: PODS });
     await svc.addHost({ name: 'h1', ip: '192.168.0.1' });
-    const seen = collect(svc);
-    const before = await dump(store);
+    const seen = collectEvents(svc);
+    const before = await dumpStore(store);
     const n = store.txns.length;
     const bad = await refusedWith(
       svc.updateTopology({ networks: 'x', topologies: 'y' }),
@@ -91,7 +54,7 @@ describe('a refused topology update', () => {
     const clash = withHosts([{ name: 'other', ip: '192.168.0.1' }]);
     await refusedWith(svc.updateTopology(clash), 'InvalidInput', /h1 \(192\.168\.0\.1\).*other/);
     assert.equal(store.txns.length, n, 'no transaction');
-    assert.deepEqual(await dump(store), before);
+    assert.deepEqual(await dumpStore(store), before);
     await svc.allocate({ name: 'p', host: 'h1' });
     await eventually(() => assert.equal(seen.length, 2));
     assert.deepEqual(
@@ -138,14 +101,14 @@ describe('a refused topology update', () => {
     const b = await createRomanaService({ store: store.inner });
     store.pauseWatch = true;
     await b.updateTopology(withHosts([{ name: 'd1', ip: '192.168.1.1' }]));
-    const before = await dump(store);
+    const before = await dumpStore(store);
     const err = await refusedWith(
       a.updateTopology(withHosts([{ name: 'd2', ip: '192.168.1.2' }])),
       'Conflict',
       /topology changed while updating it/,
     );
     assert.equal(err.resourceType, 'topology');
-    assert.deepEqual(await dump(store), before, 'nothing written');
+    assert.deepEqual(await dumpStore(store), before, 'nothing written');
     store.resumeWatch();
     await eventually(() => assert.equal(a.getHost('d1').ip, '192.168.1.1'));
     await a.updateTopology(withHosts([{ name: 'd2', ip: '192.168.1.2' }]));
@@ -160,14 +123,14 @@ describe('a refused topology update', () => {
     const b = await createRomanaService({ store: store.inner });
     store.pauseWatch = true;
     await b.addHost({ name: 'z', ip: '192.168.0.9' });
-    const before = await dump(store);
+    const before = await dumpStore(store);
     store.txns.length = 0;
     await refusedWith(
       a.updateTopology(withHosts([{ name: 'w', ip: '192.168.0.9' }])),
       'InvalidInput',
       /host z \(192\.168\.0\.9\) is registered, but the new topology gives its IP to host w/,
     );
-    assert.deepEqual(await dump(store), before, 'fence, intent and all undone');
+    assert.deepEqual(await dumpStore(store), before, 'fence, intent and all undone');
     assert.deepEqual(
       store.txns.map((t) => t.ops.map(show)),
       [

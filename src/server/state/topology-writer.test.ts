@@ -8,27 +8,19 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import {
+  collectEvents,
+  eventually,
+  PODS_TOPOLOGY,
+  type TopologyDoc,
+  withHosts,
+} from '../../../test/helpers/service.ts';
 import { ControlledStore, type Txn } from '../../../test/helpers/controlled-store.ts';
 import { Addr, BOTH_FAMILIES, Cidr } from '../../net/addr.ts';
 import type { Op } from '../../store/store.ts';
 import { createRomanaService } from './romana-service.ts';
-import type { RomanaService, WatchEvent } from './service.ts';
-type Doc = {
-  networks: Array<Record<string, unknown>>;
-  topologies: Array<{ networks: string[]; map: Array<Record<string, unknown>> }>;
-};
-
-const PODS: Doc = {
-  networks: [{ name: 'pods', cidr: '10.0.0.0/16', block_mask: 29 }],
-  topologies: [{ networks: ['pods'], map: [{ name: 'r1' }, { name: 'r2' }] }],
-};
-
-/** `PODS` with `hosts` declared in group r1. */
-function withHosts(hosts: Array<Record<string, unknown>>, base: Doc = PODS): Doc {
-  const doc = structuredClone(base);
-  doc.topologies[0]!.map[0]!['groups'] = hosts;
-  return doc;
-}
+type Doc = TopologyDoc;
+const PODS = PODS_TOPOLOGY;
 
 const show = (op: Op) => (op.type === 'put' ? `put ${op.key}` : `delete ${op.key}`);
 const puts = (t: Txn) => t.ops.filter((o) => o.type === 'put');
@@ -38,35 +30,11 @@ const valueOf = (t: Txn, key: string): unknown => {
   return JSON.parse(op.value);
 };
 
-async function eventually(check: () => void | Promise<void>, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
-}
-
-function collect(svc: RomanaService): WatchEvent[] {
-  const seen: WatchEvent[] = [];
-  svc.watch(
-    ['topology', 'hosts', 'blocks', 'addresses'],
-    svc.revision() + 1,
-    (e) => seen.push(e),
-    () => undefined,
-  );
-  return seen;
-}
-
 describe('a topology update, step by step', () => {
   it('writes the first topology as fence and intent, one chunk, and a switch that ends it', async () => {
     const store = new ControlledStore();
     const svc = await createRomanaService({ store });
-    const seen = collect(svc);
+    const seen = collectEvents(svc);
     const t0 = Date.now();
     const doc = withHosts([{ name: 'd1', ip: '192.168.1.1' }]);
     assert.deepEqual(await svc.updateTopology(doc), { droppedHosts: [], droppedBlackouts: [] });
@@ -137,7 +105,7 @@ describe('a topology update, step by step', () => {
     const old = (await store.range('g/1/')).kvs.map((kv) => kv.key);
     const before = (await store.get('topology'))!.value;
     const addresses = svc.listAddresses();
-    const seen = collect(svc);
+    const seen = collectEvents(svc);
     store.txns.length = 0;
     const doc = structuredClone(PODS);
     doc.networks[0]!['block_mask'] = 28;
@@ -225,7 +193,7 @@ describe('hosts across a topology update', () => {
     const svc = await createRomanaService({ store, initialTopology: racks('1', '2') });
     await svc.addHost({ name: 'y', ip: '192.168.0.1', tags: { rack: '1' } });
     await svc.addHost({ name: 'z', ip: '192.168.0.2', tags: { rack: '2' } });
-    const seen = collect(svc);
+    const seen = collectEvents(svc);
     store.txns.length = 0;
     assert.deepEqual(await svc.updateTopology(racks('1')), {
       droppedHosts: ['z'],
