@@ -375,7 +375,8 @@ export class ServiceCore {
   currentState(kinds: readonly WatchKind[], revision: number): WatchEvent[] {
     const out: WatchEvent[] = [];
     const want = new Set(kinds);
-    if (want.has('topology') && this.state.topology !== null) {
+    // Generation 0 is only the placeholder a first update fences: there is no topology yet.
+    if (want.has('topology') && (this.state.topology?.generation ?? 0) > 0) {
       out.push({
         revision,
         kind: 'topology',
