@@ -259,19 +259,23 @@ describe('Addr text, both families', () => {
   });
 
   it('reads a non-canonical IPv6 spelling only to name the canonical one', () => {
-    fc.assert(
-      fc.property(v6Value, (v) => {
-        const text = expanded(v);
-        const canonical = formatIPv6(v);
-        if (text === canonical) {
-          assert.equal(Addr.parse(text, 'ip', BOTH_FAMILIES).value, v);
-        } else {
-          assert.throws(() => Addr.parse(text, 'ip', BOTH_FAMILIES), {
-            message: `ip: '${text}' is not written canonically; write it as ${canonical}`,
-          });
-        }
-      }),
-    );
+    const check = (v: bigint) => {
+      const text = expanded(v);
+      const canonical = formatIPv6(v);
+      if (v >> 32n === 0xffffn) {
+        // IPv4-mapped, in any spelling: refused as such, with the IPv4 address to write.
+        assert.throws(() => Addr.parse(text, 'ip', BOTH_FAMILIES), /IPv4-mapped/);
+      } else if (text === canonical) {
+        assert.equal(Addr.parse(text, 'ip', BOTH_FAMILIES).value, v);
+      } else {
+        assert.throws(() => Addr.parse(text, 'ip', BOTH_FAMILIES), {
+          message: `ip: '${text}' is not written canonically; write it as ${canonical}`,
+        });
+      }
+    };
+    // ::ffff:0.0.0.0 once failed it (seed 1937834613), before mapped values were told apart.
+    check(0xffff_0000_0000n);
+    fc.assert(fc.property(v6Value, check));
   });
 });
 
