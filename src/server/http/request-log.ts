@@ -91,13 +91,14 @@ function baseFields(base: Readonly<Record<string, unknown>>): string {
 export class RequestLog extends LogController {
   readonly #writer: RequestLineWriter | undefined;
   /** The writer's `base` as JSON members, each after a comma. */
-  #base: string | undefined;
+  readonly #base: string;
 
   /** `writer`: where the completed lines go, bypassing the request's logger (see its type). */
   constructor(writer?: RequestLineWriter) {
     // Silences fastify's other per-request lines (the 404 line, the default error handler's).
     super({ disableRequestLogging: true });
     this.#writer = writer;
+    this.#base = writer === undefined ? '' : baseFields(writer.base);
   }
 
   override incomingRequest(req: FastifyRequest): void {
@@ -116,7 +117,7 @@ export class RequestLog extends LogController {
     if (!err && !info) return;
     const writer = err ? undefined : this.#writer;
     if (writer !== undefined) {
-      writer.write(this.#line(writer, req, reply, write));
+      writer.write(this.#line(req, reply, write));
       return;
     }
     const line: Record<string, unknown> = {
@@ -136,13 +137,7 @@ export class RequestLog extends LogController {
    * The line pino would write for `req.log.info({ method, url, … }, 'request completed')`, as
    * text at once: the fixed parts as they are, only the values through `JSON.stringify`.
    */
-  #line(
-    writer: RequestLineWriter,
-    req: FastifyRequest,
-    reply: FastifyReply,
-    write: boolean,
-  ): string {
-    this.#base ??= baseFields(writer.base);
+  #line(req: FastifyRequest, reply: FastifyReply, write: boolean): string {
     let text =
       `{"level":${INFO},"time":${Date.now()}${this.#base},"reqId":${JSON.stringify(req.id)}` +
       `,"method":${JSON.stringify(req.method)},"url":${JSON.stringify(req.url)}` +
