@@ -250,7 +250,7 @@ export async function writeAll(fh: fs.FileHandle, bytes: Buffer, position: numbe
  * @example appendNow(log, frames, size);
  */
 export function appendNow(fh: fs.FileHandle, bytes: Buffer, position: number): void {
-  for (let off = 0; off < bytes.length; ) {
+  for (let off = 0; off < bytes.length;) {
     off += writeSync(fh.fd, bytes, off, bytes.length - off, position + off);
   }
 }
