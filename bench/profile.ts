@@ -25,7 +25,8 @@
  *   npm run profile -- embedded --top 40
  *
  * Profiling slows the process it samples: compare profiles with profiles, and take throughput
- * from `npm run bench -- api`.
+ * from `npm run bench -- api`. tsx names each closure as it is made (`__name`, which the build
+ * does not do): leave it out when comparing with the bundle.
  */
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
