@@ -202,13 +202,14 @@ export class KvState {
     }
     const events: WatchEvent[] = [];
     for (const ch of changes) {
-      const kv = nextValue(this.#kvs.get(ch.key), ch, revision);
+      const held = this.#kvs.get(ch.key);
+      const kv = nextValue(held, ch, revision);
       if (kv === undefined) {
         this.#kvs.delete(ch.key);
         this.#index.delete(ch.key);
         events.push({ type: 'delete', key: ch.key, value: null, modRevision: revision });
       } else {
-        if (!this.#kvs.has(ch.key)) this.#index.add(ch.key);
+        if (held === undefined) this.#index.add(ch.key);
         this.#kvs.set(ch.key, kv);
         events.push({ type: 'put', key: ch.key, value: kv.value, modRevision: revision });
       }
