@@ -2,7 +2,7 @@
  * The address queue at its edges, over the memory store (milliseconds): an allocation or a
  * release whose transaction keeps losing to other writers is given up with a Conflict naming
  * it, and the store and every read are left as they were; how operations are combined into
- * transactions (at most 24 each, four in flight, never two of one host, a lost one retried
+ * transactions (at most 24 each, eight in flight, never two of one host, a lost one retried
  * alone). More in address-queue-edges.test.ts.
  */
 import assert from 'node:assert/strict';
@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import { isRomanaError } from '../../errors.ts';
 import { rejectsWith, serviceWithHosts } from '../../../test/helpers/service.ts';
 import { MemoryStore } from '../../store/memory.ts';
+import { MAX_IN_FLIGHT } from './address-queue.ts';
 import type { Compare, Op, TxnResult } from '../../store/store.ts';
 
 /** A memory store whose address writes, while `racing`, always lose their compares. */
@@ -208,6 +209,26 @@ describe('address operations combined into transactions', () => {
     await svc.close();
   });
 
+  it(`keeps ${MAX_IN_FLIGHT} full transactions in flight at most`, async () => {
+    const store = new RecordingStore();
+    const svc = await serviceWithHosts(store);
+    const hosts = Array.from({ length: MAX_IN_FLIGHT + 3 }, (_, i) => `h${i + 1}`);
+    for (const [i, h] of hosts.slice(2).entries()) {
+      await svc.addHost({ name: h, ip: `192.168.0.${i + 3}` });
+    }
+    // Host by host, a full batch each: each transaction holds one host, so only the cap bounds
+    // how many are in flight.
+    const reqs = hosts.flatMap((h) =>
+      Array.from({ length: 24 }, (_, i) => ({ name: `${h}-${i}`, host: h })),
+    );
+    const got = await Promise.all(reqs.map((r) => svc.allocate(r)));
+    assert.equal(got.length, reqs.length);
+    assert.equal(store.maxInFlight, MAX_IN_FLIGHT);
+    assert.equal(store.sameHost, false);
+    assert.deepEqual(store.txns.flat().sort(), reqs.map((r) => r.name).sort());
+    await svc.close();
+  });
+
   it('keeps several transactions of different hosts in flight, never two of one host', async () => {
     const store = new RecordingStore();
     const { svc, hosts } = await sixHosts(store);
@@ -219,7 +240,7 @@ describe('address operations combined into transactions', () => {
       got.map((a) => [a.name, a.host]),
       reqs.map((r) => [r.name, r.host]),
     );
-    assert.ok(store.maxInFlight >= 2 && store.maxInFlight <= 4, `${store.maxInFlight}`);
+    assert.ok(store.maxInFlight >= 2 && store.maxInFlight <= MAX_IN_FLIGHT, `${store.maxInFlight}`);
     assert.equal(store.sameHost, false);
     // With 24 queued beside h1-0, a batch took those of the 24 whose host was free.
     const first24 = reqs.slice(1, 25).map((r) => r.name);

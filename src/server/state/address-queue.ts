@@ -36,9 +36,11 @@ const OP_WRITES = 4;
  * Combined transactions in flight at once. Only the first starts with whatever is queued; the
  * others start only with a full batch waiting. Each transaction has a fixed cost (on etcd, a gRPC
  * call of a millisecond or more of CPU), so under load a few full transactions cost far less
- * than many small ones, and the operations that arrive meanwhile wait for the next one.
+ * than many small ones, and the operations that arrive meanwhile wait for the next one. Eight
+ * rather than four: on etcd at 64 connections, full batches then wait less for a free slot
+ * (in six alternated rounds, 7.6 % more allocations per second and 8 % less CPU per allocation).
  */
-const MAX_IN_FLIGHT = 4;
+export const MAX_IN_FLIGHT = 8;
 
 export type AddressOp =
   | { kind: 'allocate'; req: AllocationRequest; pod?: PodLink }
