@@ -3,9 +3,11 @@
  * the client does not share romanad's process: unique `POST /address` bodies over the 1,024-host
  * topology, at concurrency 64, for each store (embedded, etcd), with the request log written at
  * the default level (info) to a file. The floor is a bare fastify handler of the same request in
- * its own process, measured in the same run with the same load; figures are also given as ratios
- * to it. After each run every address is listed back: no IP may appear twice. A second run at
- * 256 connections samples romanad's RSS against its idle RSS.
+ * its own process, with the same load, measured before each store and after the last: each
+ * store's ratio is to the mean of the floors just before and just after it, so that a machine
+ * that speeds up or slows down during the run moves both sides. After each run every address is
+ * listed back: no IP may appear twice. A second run at 256 connections samples romanad's RSS
+ * against its idle RSS.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -173,30 +175,36 @@ export async function checkNoDuplicate(url: string): Promise<number> {
   return list.length;
 }
 
-async function measureFloor(report: Report, dir: string, script: string): Promise<number> {
+/** The floor under the c=64 load; reported as `<label>_c64_*`. Resolves with its requests/s. */
+async function measureFloor(
+  report: Report,
+  dir: string,
+  script: string,
+  label: string,
+): Promise<number> {
   const floor = await spawnServer(
     [path.join(ROOT, 'bench/api-floor.mjs')],
-    path.join(dir, 'floor.log'),
+    path.join(dir, `${label}.log`),
   );
   try {
     await runWrk(floor.url, script, 64); // warm-up
     const r = await runWrkCpu(floor.proc.pid!, floor.url, script, 64);
-    report('floor_c64_requests_per_s', r.perSecond, 'req/s', 'bare fastify, same request');
-    report('floor_c64_p99_ms', r.p99, 'ms');
-    report('floor_c64_cpu_us_per_request', r.cpuUsPerRequest, 'µs');
+    report(`${label}_c64_requests_per_s`, r.perSecond, 'req/s', 'bare fastify, same request');
+    report(`${label}_c64_p99_ms`, r.p99, 'ms');
+    report(`${label}_c64_cpu_us_per_request`, r.cpuUsPerRequest, 'µs');
     return r.perSecond;
   } finally {
     await floor.stop();
   }
 }
 
+/** romanad on one store; resolves with its allocations/s at c=64. */
 async function measureRomanad(
   report: Report,
   label: string,
   storeArgs: string[],
   dir: string,
-  floor: number,
-): Promise<void> {
+): Promise<number> {
   const topo = rackTopology(8, 16, 8);
   const d = await spawnServer(
     [
@@ -213,7 +221,6 @@ async function measureRomanad(
     const script64 = wrkScript(dir, topo.hosts, `${label}-c64`);
     const r = await runWrkCpu(d.proc.pid!, d.url, script64, 64);
     report(`${label}_c64_allocations_per_s`, r.perSecond, 'ops/s', `${r.requests} allocations`);
-    report(`${label}_c64_ratio_to_floor`, r.perSecond / floor, 'ratio');
     report(`${label}_c64_cpu_us_per_allocation`, r.cpuUsPerRequest, 'µs', 'romanad only');
     report(`${label}_c64_p50_ms`, r.p50, 'ms');
     report(`${label}_c64_p99_ms`, r.p99, 'ms');
@@ -228,6 +235,7 @@ async function measureRomanad(
     report(`${label}_rss_c256_ratio_to_idle`, peak / idle, 'ratio');
     const held = await checkNoDuplicate(d.url);
     report(`${label}_addresses_without_duplicate`, held, 'count');
+    return r.perSecond;
   } finally {
     await d.stop();
   }
@@ -241,15 +249,28 @@ export async function run(report: Report): Promise<void> {
   let etcd: EtcdHandle | undefined;
   try {
     const hosts = rackTopology(8, 16, 8).hosts;
-    const floor = await measureFloor(report, dir, wrkScript(dir, hosts, 'floor'));
-    if (STORES.includes('embedded')) {
-      const store = path.join(dir, 'store');
-      await measureRomanad(report, 'embedded', ['--store', `embedded:${store}`], dir, floor);
-    }
-    if (STORES.includes('etcd')) {
-      etcd = await startEtcd();
-      const etcdArgs = ['--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(',')];
-      await measureRomanad(report, 'etcd', etcdArgs, dir, floor);
+    const floorScript = wrkScript(dir, hosts, 'floor');
+    // floor, store, floor, store, floor: each store between two floors.
+    let before = await measureFloor(report, dir, floorScript, 'floor');
+    for (const store of STORES) {
+      let args: string[];
+      if (store === 'embedded') args = ['--store', `embedded:${path.join(dir, 'store')}`];
+      else if (store === 'etcd') {
+        etcd = await startEtcd();
+        args = ['--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(',')];
+      } else throw new Error(`BENCH_API_STORES: unknown store ${JSON.stringify(store)}`);
+      const perSecond = await measureRomanad(report, store, args, dir);
+      await etcd?.stop();
+      etcd = undefined;
+      const after = await measureFloor(report, dir, floorScript, `floor_after_${store}`);
+      const floor = (before + after) / 2;
+      report(
+        `${store}_c64_ratio_to_floor`,
+        perSecond / floor,
+        'ratio',
+        'to the mean of the floors before and after',
+      );
+      before = after;
     }
   } finally {
     await etcd?.stop();
