@@ -33,6 +33,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startEtcd, type EtcdHandle } from '../test/helpers/etcd.ts';
+import { until } from '../test/helpers/fabric.ts';
 import { agent, request } from '../test/helpers/romanad.ts';
 import { runWrk, spawnServer, wrkScript } from './api.ts';
 import { rackTopology } from './topology.ts';
@@ -115,13 +116,6 @@ function selfTimeByFunction(profile: CpuProfile, root: string): Array<[string, n
   return [...totals].sort((a, b) => b[1] - a[1]);
 }
 
-async function until(done: () => boolean, ms: number): Promise<void> {
-  for (const end = Date.now() + ms; !done();) {
-    if (Date.now() > end) throw new Error(`the profile was not written within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 async function main(argv: string[]): Promise<number> {
   const target = argv.find((a) => !a.startsWith('-') && !/^\d+$/.test(a)) as Target | undefined;
   const topAt = argv.indexOf('--top');
@@ -176,7 +170,7 @@ async function main(argv: string[]): Promise<number> {
       if (r.errors > 0) throw new Error(`${r.errors} errors`);
       requests = r.requests;
       process.stdout.write(`profiled: ${r.requests} requests, ${r.perSecond} per s\n`);
-      await until(() => existsSync(out), 10_000);
+      await until('the profile to be written', () => existsSync(out), 10_000);
     } finally {
       await server.stop();
     }
