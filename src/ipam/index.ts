@@ -15,6 +15,7 @@ export type {
 } from './snapshot.ts';
 export type { Revisions } from './state.ts';
 export type { BlockChange, BlockHandle, BlockState } from './replica.ts';
+export { blockStateJson } from './replica.ts';
 export { parseTopology, DEFAULT_BLOCK_MASK } from './topology.ts';
 export type {
   GroupOrHost,
@@ -31,3 +32,4 @@ export type {
   HostView,
   NetworkView,
 } from './views.ts';
+export { addressViewJson } from './views.ts';

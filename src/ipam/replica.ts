@@ -4,6 +4,7 @@
  * a failed transaction) to the live objects.
  */
 import { RomanaError } from '../errors.ts';
+import { jsonString, jsonStringOrNull } from '../json-text.ts';
 import { Addr, BOTH_FAMILIES, Cidr, IPV4_ONLY, IPV6_ONLY } from './addr.ts';
 import { byStart } from './blackouts.ts';
 import type { Block, Group, Network } from './model.ts';
@@ -38,6 +39,18 @@ export function blockState(b: Block): BlockState {
     released: b.released,
     names: b.named(),
   };
+}
+
+/** `JSON.stringify(state)` for a block's stored state, built from its fields. */
+export function blockStateJson(s: BlockState): string {
+  let names = '';
+  for (const [offset, name] of s.names) {
+    names += `${names === '' ? '' : ','}[${offset},${jsonString(name)}]`;
+  }
+  return (
+    `{"owner":${jsonStringOrNull(s.owner)},"host":${jsonStringOrNull(s.host)}` +
+    `,"acquired":${s.acquired},"released":${s.released},"names":[${names}]}`
+  );
 }
 
 function inconsistent(what: string): RomanaError {

@@ -3,6 +3,7 @@
  * fixed: each host once and with its tags, and a topology document that can be posted back.
  */
 import { notFound } from '../errors.ts';
+import { jsonString } from '../json-text.ts';
 import { addressOf, type AddressLocation } from './alloc.ts';
 import type { Block, Group, Host, Network } from './model.ts';
 import type { State } from './state.ts';
@@ -166,6 +167,24 @@ export function addressView(locs: readonly AddressLocation[]): AddressView {
     block: first.block,
     ips,
   };
+}
+
+/**
+ * `JSON.stringify(view)` for an address view, built from its fields (the request log writes
+ * one per allocation; see src/json-text.ts).
+ */
+export function addressViewJson(v: AddressView): string {
+  let ips = '';
+  for (const a of v.ips) {
+    ips +=
+      `${ips === '' ? '' : ','}{"ip":${jsonString(a.ip)},"network":${jsonString(a.network)}` +
+      `,"block":${jsonString(a.block)}}`;
+  }
+  return (
+    `{"name":${jsonString(v.name)},"ip":${jsonString(v.ip)},"host":${jsonString(v.host)}` +
+    `,"tenant":${jsonString(v.tenant)},"segment":${jsonString(v.segment)}` +
+    `,"network":${jsonString(v.network)},"block":${jsonString(v.block)},"ips":[${ips}]}`
+  );
 }
 
 /** Every address name: those with an IPv4 address first, then the IPv6-only ones. */

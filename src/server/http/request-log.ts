@@ -16,6 +16,7 @@ import {
   type FastifyRequest,
 } from 'fastify';
 import { destination, type Bindings, type ChildLoggerOptions, type DestinationStream } from 'pino';
+import { jsonString } from '../../json-text.ts';
 import { toHttpFailure } from './routes/errors.ts';
 import type { TypedApp } from './routes/types.ts';
 
@@ -127,7 +128,7 @@ export class RequestLog extends LogController {
       responseTime: Math.round(reply.elapsedTime * 1000) / 1000,
     };
     const detail = req.logDetail;
-    if (detail !== undefined) for (const k in detail) line[k] = detail[k];
+    if (detail !== undefined) Object.assign(line, JSON.parse(`{${detail}}`));
     if (write) line['audit'] = auditOf(req, reply.statusCode);
     if (!err) req.log.info(line, 'request completed');
     else req.log.error({ ...line, err }, 'request completed with an error in a hook');
@@ -138,19 +139,15 @@ export class RequestLog extends LogController {
    * text at once: the fixed parts as they are, only the values through `JSON.stringify`.
    */
   #line(req: FastifyRequest, reply: FastifyReply, write: boolean): string {
+    const id = typeof req.id === 'string' ? jsonString(req.id) : JSON.stringify(req.id);
     let text =
-      `{"level":${INFO},"time":${Date.now()}${this.#base},"reqId":${JSON.stringify(req.id)}` +
-      `,"method":${JSON.stringify(req.method)},"url":${JSON.stringify(req.url)}` +
+      `{"level":${INFO},"time":${Date.now()}${this.#base},"reqId":${id}` +
+      `,"method":${jsonString(req.method)},"url":${jsonString(req.url)}` +
       `,"statusCode":${reply.statusCode}` +
       `,"responseTime":${Math.round(reply.elapsedTime * 1000) / 1000}`;
     const detail = req.logDetail;
-    if (detail !== undefined) {
-      for (const k in detail) {
-        const v = JSON.stringify(detail[k]);
-        if (v !== undefined) text += `,${JSON.stringify(k)}:${v}`;
-      }
-    }
-    if (write) text += `,"audit":${JSON.stringify(auditOf(req, reply.statusCode))}`;
+    if (detail !== undefined) text += `,${detail}`;
+    if (write) text += `,"audit":${auditJson(auditOf(req, reply.statusCode))}`;
     return `${text},"msg":"request completed"}\n`;
   }
 }
@@ -294,6 +291,24 @@ export function auditOf(req: FastifyRequest, status: number): AuditRecord {
   return rec;
 }
 
+/** `JSON.stringify(rec)` for an audit record, built from its fields (in `auditOf`'s order). */
+export function auditJson(rec: AuditRecord): string {
+  let text = `{"who":${jsonString(rec.who)},"route":${jsonString(rec.route)},"status":${rec.status}`;
+  if (rec.role !== undefined) text += `,"role":${jsonString(rec.role)}`;
+  if (rec.object !== undefined) text += `,"object":${jsonString(rec.object)}`;
+  if (rec.code !== undefined) text += `,"code":${jsonString(rec.code)}`;
+  return `${text}}`;
+}
+
+/**
+ * A member of a request's log line, for `req.logDetail`: `name` and the value's JSON text.
+ *
+ * @example req.logDetail = logField('address', addressViewJson(view)) // '"address":{…}'
+ */
+export function logField(name: string, json: string): string {
+  return `${jsonString(name)}:${json}`;
+}
+
 /**
  * The object a write is about: the route's parameters (`/hosts/:name`), else the name the body
  * gives it (`POST /hosts`), else the query (`DELETE /address?addressName=…`).
@@ -320,8 +335,11 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The error code a failed request answered with (for the audit record). */
     failureCode: string | undefined;
-    /** Fields the route adds to the request's line, e.g. `{ address }` (set it, do not log). */
-    logDetail: Record<string, unknown> | undefined;
+    /**
+     * Members the route adds to the request's line, as JSON text (`logField`), e.g.
+     * `"address":{…}` (set it, do not log).
+     */
+    logDetail: string | undefined;
     /** `routeOptionsOf`'s copy of `routeOptions`. */
     routeOptionsRead: FastifyRequest['routeOptions'] | undefined;
   }

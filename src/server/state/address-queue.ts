@@ -5,18 +5,12 @@
  * transaction fails (another replica won a key), its jobs are retried one by one.
  */
 import { invalidInput, isRomanaError, RomanaError } from '../../errors.ts';
+import { jsonString } from '../../json-text.ts';
 import type { AddressView, AllocationRequest } from '../../ipam/index.ts';
 import { backoffDelay, conflict, WRITE_RETRY } from '../../store/retry.ts';
 import { sleep, type ServiceCore } from './core.ts';
 import { decodeAddress } from './decode.ts';
-import {
-  addressKey,
-  hostKey,
-  networkKey,
-  podKey,
-  TOPOLOGY_KEY,
-  type StoredAddress,
-} from './keys.ts';
+import { addressKey, hostKey, networkKey, podKey, TOPOLOGY_KEY } from './keys.ts';
 import { addressOf } from './pods.ts';
 import type { Address, PodLink } from './service.ts';
 import { engineBlockWrites, TxnSet, type Decision } from './txn-runner.ts';
@@ -235,7 +229,7 @@ export class AddressQueue {
     const view = core.ipam.allocate(op.req);
     const txn = new TxnSet().read(core, hostKey(view.host));
     for (const a of view.ips) txn.read(core, networkKey(g, a.network));
-    txn.readAbsent(aKey).put(aKey, storedAddress(view));
+    txn.readAbsent(aKey).put(aKey, storedAddressJson(view));
     const pod = op.pod;
     if (pod !== undefined) txn.put(podKey(view.name), pod);
     // A link left by an address of the same name that is gone (never shown): not this one's.
@@ -270,11 +264,20 @@ export class AddressQueue {
   }
 }
 
-/** The address key's value: as before for one family; every family's in `ips` for several. */
-function storedAddress(view: AddressView): StoredAddress {
-  const stored: StoredAddress = { ip: view.ip, host: view.host, network: view.network };
-  if (view.ips.length > 1) stored.ips = view.ips.map((a) => ({ ip: a.ip, network: a.network }));
-  return stored;
+/**
+ * The address key's value (`StoredAddress`) as JSON: as before for one family; every family's
+ * in `ips` for several.
+ */
+export function storedAddressJson(view: AddressView): string {
+  const one =
+    `{"ip":${jsonString(view.ip)},"host":${jsonString(view.host)}` +
+    `,"network":${jsonString(view.network)}`;
+  if (view.ips.length <= 1) return `${one}}`;
+  let ips = '';
+  for (const a of view.ips) {
+    ips += `${ips === '' ? '' : ','}{"ip":${jsonString(a.ip)},"network":${jsonString(a.network)}}`;
+  }
+  return `${one},"ips":[${ips}]}`;
 }
 
 function describe(op: AddressOp): string {

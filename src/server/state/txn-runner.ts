@@ -17,11 +17,11 @@
  * through `commit` too, guarded by their intent (`operations.ts`).
  */
 import { isRomanaError, RomanaError } from '../../errors.ts';
-import type { BlockChange, BlockView } from '../../ipam/index.ts';
+import { blockStateJson, type BlockChange, type BlockView } from '../../ipam/index.ts';
 import { conflict, isRetryable, withRetry, WRITE_RETRY } from '../../store/retry.ts';
 import type { Compare, Op } from '../../store/store.ts';
 import type { ServiceCore } from './core.ts';
-import { blockKey, TOPOLOGY_KEY, type BlockState } from './keys.ts';
+import { blockKey, TOPOLOGY_KEY } from './keys.ts';
 import type { WatchEvent } from './service.ts';
 
 /** A watch event before it is published (which stamps the revision when it has none). */
@@ -321,7 +321,7 @@ export function engineBlockWrites(core: ServiceCore): Decision<void> {
   for (const c of changes) {
     const key = blockKey(g, c.network, c.cidr);
     keys.push(key);
-    txn.read(core, key).put(key, c.state satisfies BlockState);
+    txn.read(core, key).put(key, blockStateJson(c.state));
   }
   keys.push(TOPOLOGY_KEY);
   return {

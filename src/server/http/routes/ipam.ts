@@ -1,5 +1,8 @@
 /** Networks, blocks, addresses and blackouts. */
 import type { FastifyReply } from 'fastify';
+import { addressViewJson } from '../../../ipam/index.ts';
+import { jsonString } from '../../../json-text.ts';
+import { logField } from '../request-log.ts';
 import {
   AddressesQuery,
   AddressQuery,
@@ -52,8 +55,12 @@ export function ipamRoutes(app: TypedApp, ctx: RouteContext): void {
   // alone. Otherwise (IPv6, or both families) an object: { "ip": first, "ips": [IPv4, IPv6] }.
   app.post('/address', { config: node, schema: { body: AllocateBody } }, async (req, reply) => {
     const view = await service.allocate(req.body);
-    req.logDetail = { address: view }; // on the request's one log line
-    return sendJsonText(reply, JSON.stringify(allocationAnswer(view)));
+    req.logDetail = logField('address', addressViewJson(view)); // on the request's one log line
+    const answer = allocationAnswer(view);
+    return sendJsonText(
+      reply,
+      typeof answer === 'string' ? jsonString(answer) : JSON.stringify(answer),
+    );
   });
 
   app.get('/address', { config: read, schema: { querystring: AddressQuery } }, async (req) =>
@@ -65,7 +72,7 @@ export function ipamRoutes(app: TypedApp, ctx: RouteContext): void {
     { config: node, schema: { querystring: AddressQuery } },
     async (req, reply) => {
       const view = await service.release(req.query.addressName);
-      req.logDetail = { address: view };
+      req.logDetail = logField('address', addressViewJson(view));
       return sendJsonText(reply, 'null');
     },
   );
