@@ -9,6 +9,7 @@
  * gets the `Conflict` ("compacted") error.
  */
 import { RomanaError, compacted, invalidInput } from '../errors.ts';
+import { ShardedMap } from '../sharded-map.ts';
 import { SortedKeys } from './sorted-keys.ts';
 import type { Compare, KeyValue, Op, Watch, WatchEvent } from './store.ts';
 
@@ -127,7 +128,7 @@ export function nextValue(
  * s.get('a')?.modRevision // 1
  */
 export class KvState {
-  #kvs = new Map<string, KeyValue>();
+  #kvs = new ShardedMap<KeyValue>();
   #index = new SortedKeys();
   #revision = 0;
   #history: HistoryEntry[] = [];

@@ -6,6 +6,7 @@
  */
 import { RomanaError } from '../../errors.ts';
 import { Ipam, type BlockChange, type HostView } from '../../ipam/index.ts';
+import { ShardedMap } from '../../sharded-map.ts';
 import type {
   Compare,
   KeyValue,
@@ -62,7 +63,7 @@ export class ServiceCore {
   /** See `markTainted`. */
   tainted = false;
   /** Last revision seen per key; negative: deleted at that revision. */
-  revs = new Map<string, number>();
+  revs = new ShardedMap<number>();
   /**
    * Writes of transactions in flight (value, or null for a delete), by key: their watch events
    * are this replica's own (see `TxnRunner.commit`).

@@ -8,6 +8,7 @@
  * dropped part outgrows the kept part (each event is copied at most about twice in its life).
  */
 import { compacted } from '../../errors.ts';
+import { ShardedMap } from '../../sharded-map.ts';
 import type { WatchEvent, WatchHandle, WatchKind } from './service.ts';
 
 interface Subscriber {
@@ -27,7 +28,7 @@ export class EventLog {
    * Last published revision per object, by kind then id: a change seen twice (committed here,
    * then echoed by the store watch) is published once.
    */
-  #last = new Map<WatchKind, Map<string, number>>();
+  #last = new Map<WatchKind, ShardedMap<number>>();
   /** Entries in all of `#last`. */
   #lastSize = 0;
 
@@ -42,7 +43,7 @@ export class EventLog {
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
       let ids = this.#last.get(e.kind);
-      if (ids === undefined) this.#last.set(e.kind, (ids = new Map()));
+      if (ids === undefined) this.#last.set(e.kind, (ids = new ShardedMap()));
       const last = ids.get(e.id);
       // An echo of what was published is dropped; an object changed twice in one transaction
       // has both events, in order.

@@ -12,6 +12,7 @@ import {
   type NetworkRecord,
 } from '../../ipam/index.ts';
 import { BOTH_FAMILIES, Cidr } from '../../net/addr.ts';
+import { ShardedMap } from '../../sharded-map.ts';
 import type { Store } from '../../store/store.ts';
 import {
   decodeBlock,
@@ -45,13 +46,13 @@ export interface LoadedState {
   pods: Map<string, PodLink>;
   namespaces: Map<string, Namespace>;
   /** modRevision of every key read. */
-  revs: Map<string, number>;
+  revs: ShardedMap<number>;
   revision: number;
 }
 
 export async function loadState(store: Store): Promise<LoadedState> {
   const { kvs, revision } = await store.range('');
-  const revs = new Map<string, number>();
+  const revs = new ShardedMap<number>();
   let topology: TopologyRecord | null = null;
   const hosts = new Map<string, StoredHost>();
   const allPlacements = new Map<number, Map<string, StoredPlacement>>();
