@@ -3,7 +3,7 @@
  * module per family; this file wires what applies to all of them: body parsing and limits,
  * authentication, the error body, 404/405, request ids, metrics.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -88,6 +88,17 @@ export interface AppOptions {
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
+ * Request ids romanad makes: a random prefix drawn once per process, then a counter in base 36
+ * (`5f0c2a9e1b7d-2s1`). Unique within the process and, with 48 random bits, across its
+ * restarts; a third of the cost of a random UUID per request, which the allocation path pays.
+ */
+export function requestIds(): () => string {
+  const prefix = `${randomBytes(6).toString('hex')}-`;
+  let n = 0;
+  return () => prefix + (++n).toString(36);
+}
+
+/**
  * Builds the app. The caller listens (`app.listen({ host, port })`) and closes it; closing ends
  * open watch streams but does not close the service.
  *
@@ -96,13 +107,14 @@ const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
  * await app.listen({ host: '0.0.0.0', port: 9600 });
  */
 export function buildApp(service: RomanaService, opts: AppOptions = {}): FastifyInstance {
+  const nextId = requestIds();
   const common: FastifyServerOptions = {
     bodyLimit: opts.bodyLimit ?? MiB,
     requestIdHeader: false,
     logController: new RequestLog(opts.requestLine), // one line per request, writes audited
     genReqId: (req: IncomingMessage) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
+      return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : nextId();
     },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     // Framework-level refusals answer our error body (./routes/framework.ts).

@@ -16,7 +16,7 @@ import {
   type FaultyService,
   seededService,
 } from '../../../test/helpers/service.ts';
-import { buildApp } from './app.ts';
+import { buildApp, requestIds } from './app.ts';
 
 let service: FaultyService;
 let app: FastifyInstance;
@@ -162,9 +162,19 @@ describe('request ids and timeouts', () => {
     const b = await call(app, 'GET', '/hosts', undefined, {
       'x-request-id': 'bad id\twith spaces',
     });
-    assert.match(String(b.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+    const made = String(b.headers['x-request-id']);
+    assert.match(made, /^[0-9a-f]{12}-[0-9a-z]+$/);
     const c = await call(app, 'GET', '/nope');
-    assert.match(String(c.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+    const next = String(c.headers['x-request-id']);
+    assert.match(next, /^[0-9a-f]{12}-[0-9a-z]+$/);
+    // One prefix per process, a counter after it: never the same id twice.
+    assert.equal(next.split('-')[0], made.split('-')[0]);
+    assert.notEqual(next, made);
+  });
+
+  test('each process draws its own request id prefix', () => {
+    const prefixes = new Set(Array.from({ length: 20 }, () => requestIds()().split('-')[0]));
+    assert.equal(prefixes.size, 20);
   });
 
   test('a slow operation is answered when it completes, not cut off by a timeout (2.x: 503 after 500 ms)', async () => {
