@@ -3,6 +3,7 @@
  * swaps it for a new one on a topology update, so a failed update leaves the old one intact.
  */
 import { alreadyExists, invalidInput, RomanaError } from '../errors.ts';
+import { ShardedMap } from '../sharded-map.ts';
 import type { Addr, Family } from './addr.ts';
 import type { AddressLocation } from './alloc.ts';
 import { Block, Group, Host, Network, Placement, smallestEligibleLeaf } from './model.ts';
@@ -35,10 +36,10 @@ export class State {
   readonly wildcard: Network[] = [];
   readonly hosts = new Map<string, Host>();
   readonly hostsByIp = new Map<string, Host>();
-  /** Address name to the block that holds its IPv4 address. */
-  readonly addresses = new Map<string, Block>();
+  /** Address name to the block that holds its IPv4 address (one entry per pod: sharded). */
+  readonly addresses = new ShardedMap<Block>();
   /** Address name to the block that holds its IPv6 address. */
-  readonly addresses6 = new Map<string, Block>();
+  readonly addresses6 = new ShardedMap<Block>();
   readonly request: TopologyUpdateRequest;
   readonly revisions: Revisions = { allocation: 0, topology: 0 };
   /** Source of acquisition/release/registration sequence numbers. */
@@ -64,7 +65,7 @@ export class State {
   }
 
   /** The names of one family's addresses. */
-  names(f: Family): Map<string, Block> {
+  names(f: Family): ShardedMap<Block> {
     return f === 4 ? this.addresses : this.addresses6;
   }
 

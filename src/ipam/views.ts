@@ -187,14 +187,18 @@ export function addressViewJson(v: AddressView): string {
   );
 }
 
-/** Every address name: those with an IPv4 address first, then the IPv6-only ones. */
+/**
+ * Every address name: those with an IPv4 address first, then the IPv6-only ones, each part
+ * sorted by name.
+ */
 export function listAddresses(s: State): AddressView[] {
-  const out: AddressView[] = [];
-  for (const name of s.addresses.keys()) out.push(addressView(s.locations(name)));
-  for (const name of s.addresses6.keys()) {
-    if (!s.addresses.has(name)) out.push(addressView(s.locations(name)));
-  }
-  return out;
+  const v4 = [...s.addresses.keys()].sort(byCodeUnits);
+  const v6 = [...s.addresses6.keys()].filter((n) => !s.addresses.has(n)).sort(byCodeUnits);
+  return [...v4, ...v6].map((name) => addressView(s.locations(name)));
+}
+
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export { addressOf };
