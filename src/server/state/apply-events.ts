@@ -38,13 +38,16 @@ export function applyEvents(
   const dirtyAddresses = new Map<string, number>();
   const blocks: Array<{ ev: StoreEvent; network: string; cidr: string }> = [];
   for (const ev of events) {
-    const known = Math.abs(x.revs.get(ev.key) ?? 0);
-    // Our own commits come back through the watch at the revision we already hold, or (when
-    // the watch is quicker than the transaction's answer) while they are still in flight.
-    if (ev.modRevision < known || (ev.modRevision === known && !force)) continue;
+    // Our own commits come back through the watch while they are still in flight (when the
+    // watch is quicker than the transaction's answer), or at the revision we already hold.
+    // In flight first: a small map, where the revisions hold every key (each allocation's
+    // echo would look its new key up there for nothing).
     // The revision is left for the commit to record: should the transaction fail after all
     // (this was another replica writing the same value), the read-back must still apply it.
-    if (!force && x.inFlight.has(ev.key) && x.inFlight.get(ev.key) === ev.value) continue;
+    // (`ev.value` is never undefined: a key not in flight never matches.)
+    if (!force && x.inFlight.get(ev.key) === ev.value) continue;
+    const known = Math.abs(x.revs.get(ev.key) ?? 0);
+    if (ev.modRevision < known || (ev.modRevision === known && !force)) continue;
     const k = parseKey(ev.key);
     const value = ev.value;
     switch (k.kind) {

@@ -29,8 +29,8 @@ export class EventLog {
    * then echoed by the store watch) is published once.
    */
   #last = new Map<WatchKind, ShardedMap<number>>();
-  /** Entries in all of `#last`. */
-  #lastSize = 0;
+  /** The highest revision published: an event above it cannot be an echo. */
+  #top = 0;
 
   /** `start`: the revision of the state the log starts from (events after it are kept). */
   constructor(start: number, capacity = 100_000) {
@@ -44,16 +44,21 @@ export class EventLog {
       const e = events[i]!;
       let ids = this.#last.get(e.kind);
       if (ids === undefined) this.#last.set(e.kind, (ids = new ShardedMap()));
-      const last = ids.get(e.id);
       // An echo of what was published is dropped; an object changed twice in one transaction
-      // has both events, in order.
-      if (last !== undefined) {
-        if (last > e.revision || (last === e.revision && !sameIdBefore(events, i))) continue;
-      } else this.#lastSize++;
+      // has both events, in order. Above every revision published, no event is an echo: the
+      // common case, which then skips looking the id up.
+      if (e.revision <= this.#top) {
+        const last = ids.get(e.id);
+        if (last !== undefined) {
+          if (last > e.revision || (last === e.revision && !sameIdBefore(events, i))) continue;
+        }
+      }
       ids.set(e.id, e.revision);
       this.#events.push(e);
       for (const s of this.#subscribers) if (s.kinds.has(e.kind)) s.onEvent(e);
     }
+    const lastRev = events[events.length - 1]?.revision ?? 0;
+    if (lastRev > this.#top) this.#top = lastRev;
     this.#trim();
   }
 
@@ -72,7 +77,14 @@ export class EventLog {
       this.#events = events.slice(cut);
       this.#head = 0;
     }
-    if (this.#lastSize > 2 * this.#capacity) this.#forgetBefore(this.#floor);
+    if (this.#lastSize() > 2 * this.#capacity) this.#forgetBefore(this.#floor);
+  }
+
+  /** Entries in all of `#last`. */
+  #lastSize(): number {
+    let n = 0;
+    for (const ids of this.#last.values()) n += ids.size;
+    return n;
   }
 
   /**
@@ -85,7 +97,6 @@ export class EventLog {
       for (const [id, rev] of ids) {
         if (rev > revision) continue;
         ids.delete(id);
-        this.#lastSize--;
       }
     }
   }
