@@ -11,6 +11,17 @@ import { compacted } from '../../errors.ts';
 import { ShardedMap } from '../../sharded-map.ts';
 import type { WatchEvent, WatchHandle, WatchKind } from './service.ts';
 
+/** Entries of `#last` a publish sweeps, at most. */
+const SWEEP_STEP = 512;
+
+/** Where a sweep of the last revisions is: the map being swept, the maps left. */
+interface Sweep {
+  revision: number;
+  map: ShardedMap<number>;
+  entries: Iterator<[string, number]>;
+  maps: Array<ShardedMap<number>>;
+}
+
 interface Subscriber {
   kinds: ReadonlySet<WatchKind>;
   onEvent: (e: WatchEvent) => void;
@@ -31,6 +42,8 @@ export class EventLog {
   #last = new Map<WatchKind, ShardedMap<number>>();
   /** The highest revision published: an event above it cannot be an echo. */
   #top = 0;
+  /** A sweep of `#last` in progress (`#sweepStep`). */
+  #sweep: Sweep | undefined;
 
   /** `start`: the revision of the state the log starts from (events after it are kept). */
   constructor(start: number, capacity = 100_000) {
@@ -60,6 +73,7 @@ export class EventLog {
     const lastRev = events[events.length - 1]?.revision ?? 0;
     if (lastRev > this.#top) this.#top = lastRev;
     this.#trim();
+    if (this.#sweep !== undefined) this.#sweepStep(this.#sweep);
   }
 
   /** Drops the oldest whole revisions while more than `capacity` events are retained. */
@@ -77,7 +91,11 @@ export class EventLog {
       this.#events = events.slice(cut);
       this.#head = 0;
     }
-    if (this.#lastSize() > 2 * this.#capacity) this.#forgetBefore(this.#floor);
+    if (this.#sweep === undefined && this.#lastSize() > 2 * this.#capacity) {
+      const maps = [...this.#last.values()];
+      const first = maps.pop()!;
+      this.#sweep = { revision: this.#floor, maps, map: first, entries: first.entries() };
+    }
   }
 
   /** Entries in all of `#last`. */
@@ -88,16 +106,26 @@ export class EventLog {
   }
 
   /**
-   * Forgets the last revision of objects not changed since `revision` (names of addresses come
-   * and go without end). An echo that old could only come from a store watch more than the
-   * whole log behind.
+   * Forgets the last revision of objects not changed since the sweep's revision (names of
+   * addresses come and go without end), `SWEEP_STEP` entries per publish. An echo that old
+   * could only come from a store watch more than the whole log behind. Swept all at once, the
+   * 200,000 entries took 90 ms, and every request waited.
    */
-  #forgetBefore(revision: number): void {
-    for (const ids of this.#last.values()) {
-      for (const [id, rev] of ids) {
-        if (rev > revision) continue;
-        ids.delete(id);
+  #sweepStep(s: Sweep): void {
+    for (let budget = SWEEP_STEP; budget > 0; budget--) {
+      const next = s.entries.next();
+      if (next.done === true) {
+        const map = s.maps.pop();
+        if (map === undefined) {
+          this.#sweep = undefined;
+          return;
+        }
+        s.map = map;
+        s.entries = map.entries();
+        continue;
       }
+      const [id, rev] = next.value;
+      if (rev <= s.revision) s.map.delete(id);
     }
   }
 
