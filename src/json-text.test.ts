@@ -14,7 +14,7 @@ import {
 } from './ipam/index.ts';
 import { jsonString, jsonStringOrNull } from './json-text.ts';
 import { auditJson, type AuditRecord } from './server/http/request-log.ts';
-import { storedAddressJson } from './server/state/address-queue.ts';
+import { storedAddressJson } from './server/state/keys.ts';
 
 /** Mostly plain names, sometimes anything UTF-16 can hold. */
 const text = fc.oneof(
@@ -25,6 +25,7 @@ const text = fc.oneof(
 
 const ip = fc.record({ ip: text, network: text, block: text });
 
+// Built in the order the engine's views have their fields, which JSON.stringify follows.
 const view: fc.Arbitrary<AddressView> = fc
   .record({
     name: text,
@@ -33,15 +34,14 @@ const view: fc.Arbitrary<AddressView> = fc
     segment: text,
     ips: fc.array(ip, { minLength: 1, maxLength: 2 }),
   })
-  .map((v) => ({ ...v, ip: v.ips[0]!.ip, network: v.ips[0]!.network, block: v.ips[0]!.block }))
-  .map(({ name, ip: first, host, tenant, segment, network, block, ips }) => ({
+  .map(({ name, host, tenant, segment, ips }) => ({
     name,
-    ip: first,
+    ip: ips[0]!.ip,
     host,
     tenant,
     segment,
-    network,
-    block,
+    network: ips[0]!.network,
+    block: ips[0]!.block,
     ips,
   }));
 

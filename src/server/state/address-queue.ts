@@ -5,12 +5,18 @@
  * transaction fails (another replica won a key), its jobs are retried one by one.
  */
 import { invalidInput, isRomanaError, RomanaError } from '../../errors.ts';
-import { jsonString } from '../../json-text.ts';
-import type { AddressView, AllocationRequest } from '../../ipam/index.ts';
+import type { AllocationRequest } from '../../ipam/index.ts';
 import { backoffDelay, conflict, WRITE_RETRY } from '../../store/retry.ts';
 import { sleep, type ServiceCore } from './core.ts';
 import { decodeAddress } from './decode.ts';
-import { addressKey, hostKey, networkKey, podKey, TOPOLOGY_KEY } from './keys.ts';
+import {
+  addressKey,
+  hostKey,
+  networkKey,
+  podKey,
+  storedAddressJson,
+  TOPOLOGY_KEY,
+} from './keys.ts';
 import { addressOf } from './pods.ts';
 import type { Address, PodLink } from './service.ts';
 import { engineBlockWrites, TxnSet, type Decision } from './txn-runner.ts';
@@ -262,22 +268,6 @@ export class AddressQueue {
       },
     };
   }
-}
-
-/**
- * The address key's value (`StoredAddress`) as JSON: as before for one family; every family's
- * in `ips` for several.
- */
-export function storedAddressJson(view: AddressView): string {
-  const one =
-    `{"ip":${jsonString(view.ip)},"host":${jsonString(view.host)}` +
-    `,"network":${jsonString(view.network)}`;
-  if (view.ips.length <= 1) return `${one}}`;
-  let ips = '';
-  for (const a of view.ips) {
-    ips += `${ips === '' ? '' : ','}{"ip":${jsonString(a.ip)},"network":${jsonString(a.network)}}`;
-  }
-  return `${one},"ips":[${ips}]}`;
 }
 
 function describe(op: AddressOp): string {

@@ -21,7 +21,13 @@
  * | `ops/<id>` | `StoredOperation`: the intent of a multi-transaction operation in progress |
  * | `beats/<owner>` | a counter the owner of an operation rewrites while it lives (etcd only) |
  */
-import type { BlockState, HostRecord, TopologyUpdateRequest } from '../../ipam/index.ts';
+import type {
+  AddressView,
+  BlockState,
+  HostRecord,
+  TopologyUpdateRequest,
+} from '../../ipam/index.ts';
+import { jsonString } from '../../json-text.ts';
 
 export interface TopologyRecord {
   doc: TopologyUpdateRequest;
@@ -86,6 +92,22 @@ export interface StoredAddress {
   host: string;
   network: string;
   ips?: Array<{ ip: string; network: string }>;
+}
+
+/**
+ * The address key's value (`StoredAddress`) as JSON: as before for one family; every family's
+ * in `ips` for several.
+ */
+export function storedAddressJson(view: AddressView): string {
+  const one =
+    `{"ip":${jsonString(view.ip)},"host":${jsonString(view.host)}` +
+    `,"network":${jsonString(view.network)}`;
+  if (view.ips.length <= 1) return `${one}}`;
+  let ips = '';
+  for (const a of view.ips) {
+    ips += `${ips === '' ? '' : ','}{"ip":${jsonString(a.ip)},"network":${jsonString(a.network)}}`;
+  }
+  return `${one},"ips":[${ips}]}`;
 }
 
 export interface StoredNetwork {
