@@ -86,6 +86,30 @@ describe('EmbeddedStore after a failed log write', () => {
     await assertReopens(dir, acked, 'refused');
   });
 
+  it('acknowledges a batch whose successor, appended during its fdatasync, fails', async () => {
+    const dir = path.join(t.dir, 'pipelined');
+    const store = await EmbeddedStore.open(dir);
+    const acked = await ackSome(store, 'a');
+    await t.fill();
+    // The log's last page still has room for a small record, not for 64 KiB. The two are
+    // submitted together: the first is written alone, the second is appended while the first's
+    // fdatasync runs, before the first is acknowledged.
+    const small = store.txn([], put('small', 'v'));
+    const refused = store.txn([], put('refused', 'x'.repeat(64 * 1024)));
+    const both = await Promise.allSettled([small, refused]);
+    assert.equal(both[0].status, 'fulfilled', String((both[0] as PromiseRejectedResult).reason));
+    assert.equal(both[1].status, 'rejected');
+    assert.match(String((both[1] as PromiseRejectedResult).reason), /ENOSPC/);
+    acked.set('small', (both[0] as PromiseFulfilledResult<{ revision: number }>).value.revision);
+    await t.unfill();
+    await waitUntil(() => store.health!().writable, 'the store takes writes again');
+    const r = await store.txn([], put('b/0', 'w'));
+    assert.equal(r.revision, acked.get('small')! + 1);
+    acked.set('b/0', r.revision);
+    await store.close();
+    await assertReopens(dir, acked, 'refused');
+  });
+
   it('refuses writes while its log is immutable and takes them again once it is not', async () => {
     // On the root file system: tmpfs lets a file opened before `chattr +i` be written.
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'romana-storage-immutable-'));

@@ -82,6 +82,13 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
+/** A batch appended to the log, its fdatasync under way. */
+interface InWrite {
+  batch: Pending[];
+  bytes: Buffer;
+  synced: Promise<void>;
+}
+
 interface OverlayEntry {
   kv: KeyValue | undefined;
   revision: number;
@@ -261,36 +268,60 @@ export class EmbeddedStore implements Store, Compactable {
   /**
    * Appends queued frames batch by batch until the queue is empty, and rewrites the log after a
    * snapshot between two batches; never throws.
+   *
+   * The next batch goes to the disk before the one just made durable is acknowledged: its
+   * fdatasync runs in the thread pool while the acknowledged callers carry on, instead of the
+   * disk waiting for them (under load the next batch was queued at 99 % of fdatasync ends).
    */
   async #writeLoop(): Promise<void> {
-    while (this.#broken === undefined) {
-      if (this.#snapshotAt !== undefined) await this.#rewriteLog(this.#snapshotAt);
-      if (this.#queue.length === 0) return;
-      const batch = this.#queue;
-      this.#queue = [];
+    let w: InWrite | undefined;
+    for (;;) {
+      if (w === undefined) {
+        if (this.#broken !== undefined) return;
+        if (this.#snapshotAt !== undefined) await this.#rewriteLog(this.#snapshotAt);
+        if (this.#queue.length === 0 || this.#broken !== undefined) return;
+        w = this.#append();
+      }
       try {
-        const bytes =
-          batch.length === 1 ? batch[0]!.frame : Buffer.concat(batch.map((p) => p.frame));
-        appendNow(this.#log, bytes, this.#logSize);
-        await this.#log.datasync();
-        this.#logSize += bytes.length;
-        this.#tail?.push(bytes);
+        await w.synced;
       } catch (err) {
-        this.#fail(err, batch);
+        this.#fail(err, w.batch);
         return;
       }
-      this.#commit(batch);
+      this.#logSize += w.bytes.length;
+      const done = w.batch;
+      // No batch after a failure, nor before the log rewrite a snapshot is owed.
+      const next = this.#broken === undefined && this.#snapshotAt === undefined;
+      w = next && this.#queue.length > 0 ? this.#append() : undefined;
+      this.#commit(done);
       // One snapshot at a time, and not before the log rewrite the last one is owed.
       const idle = this.#snapshotting === undefined && this.#snapshotAt === undefined;
       if (this.#logSize >= this.#options.compactLogBytes && idle) {
-        this.#tail = [];
+        // The snapshot holds what is durable now: the batch being written belongs to the tail.
+        this.#tail = w === undefined ? [] : [w.bytes];
         this.#snapshotting = this.#snapshot().finally(() => {
           this.#snapshotting = undefined;
         });
       }
       // Let the callers just acknowledged submit their next transactions into this batch.
-      await new Promise((resolve) => setImmediate(resolve));
+      if (w === undefined) await new Promise((resolve) => setImmediate(resolve));
     }
+  }
+
+  /** Appends the queued frames after the durable end of the log and starts their fdatasync. */
+  #append(): InWrite {
+    const batch = this.#queue;
+    this.#queue = [];
+    const bytes = batch.length === 1 ? batch[0]!.frame : Buffer.concat(batch.map((p) => p.frame));
+    let synced: Promise<void>;
+    try {
+      appendNow(this.#log, bytes, this.#logSize);
+      synced = this.#log.datasync();
+      this.#tail?.push(bytes);
+    } catch (err) {
+      synced = Promise.reject(err);
+    }
+    return { batch, bytes, synced };
   }
 
   /** A durable batch: apply to the durable state, drop its overlay entries, acknowledge. */
