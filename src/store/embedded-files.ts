@@ -7,7 +7,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { RomanaError } from '../errors.ts';
 import { KvState } from './kv-state.ts';
-import { LOG_MAGIC, encodeRecord, snapshotFrames, type LogRecord } from './wal.ts';
+import { LOG_MAGIC, encodeRecord, snapshotFramesOf, type LogRecord } from './wal.ts';
 import { scanLog, scanSnapshot, type LogTail } from './wal-scan.ts';
 
 /**
@@ -202,15 +202,18 @@ export function logWriteFailed(
  * @example const revision = await writeSnapshot(dir, state);
  */
 export async function writeSnapshot(dir: string, state: KvState): Promise<number> {
-  const revision = state.revision;
-  const kvs = [...state.entries()];
+  const view = state.snapshotView();
   const parts: Buffer[] = [];
-  for (const frame of snapshotFrames(kvs, revision)) {
-    parts.push(frame);
-    if (parts.length % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
+  try {
+    for (const frame of snapshotFramesOf(view)) {
+      parts.push(frame);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    view.close();
   }
-  await writeFileDurably(dir, 'snapshot', Buffer.concat(parts));
-  return revision;
+  await writeFileDurably(dir, 'snapshot', parts);
+  return view.revision;
 }
 
 /**
@@ -257,14 +260,24 @@ export function appendNow(fh: fs.FileHandle, bytes: Buffer, position: number): v
 
 /**
  * Writes `name` in `dir` atomically and durably: temp file, fsync, rename, fsync the dir.
+ * `bytes` may come in parts, written one after the other (a large file is not copied into one
+ * buffer first: 26 MB took 80-120 ms to join here).
  *
  * @example await writeFileDurably(dir, 'snapshot', bytes);
  */
-export async function writeFileDurably(dir: string, name: string, bytes: Buffer): Promise<void> {
+export async function writeFileDurably(
+  dir: string,
+  name: string,
+  bytes: Buffer | readonly Buffer[],
+): Promise<void> {
   const tmp = path.join(dir, `${name}.tmp`);
   const fh = await fs.open(tmp, 'w');
   try {
-    await writeAll(fh, bytes, 0);
+    let at = 0;
+    for (const part of Buffer.isBuffer(bytes) ? [bytes] : bytes) {
+      await writeAll(fh, part, at);
+      at += part.length;
+    }
     await fh.sync();
   } finally {
     await fh.close();

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { isRomanaError } from '../errors.ts';
 import {
   comparesHold,
@@ -315,6 +316,66 @@ describe('KvState', () => {
     s.range('')!.kvs[0]!.value = 'changed too';
     assert.equal(s.get('k/1')?.value, 'v1');
     assert.equal(s.peek('k/1')?.value, 'v1');
+  });
+});
+
+describe('KvState.snapshotView', () => {
+  const key = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h');
+  /** One step while the view is open: a revision of changes, or a read of a slice. */
+  const step = fc.oneof(
+    fc.record({
+      changes: fc.array(
+        fc.record({ key, value: fc.option(fc.string({ maxLength: 3 }), { nil: null }) }),
+        { minLength: 1, maxLength: 4 },
+      ),
+    }),
+    fc.record({ from: fc.nat(9), len: fc.nat(9) }),
+  );
+
+  it('reads the values as they were when it opened, whatever changes meanwhile', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ key, value: fc.string({ maxLength: 3 }) }), { maxLength: 8 }),
+        fc.array(step, { maxLength: 30 }),
+        (initial, steps) => {
+          const s = new KvState();
+          let rev = 0;
+          for (const ch of initial) s.apply(++rev, [ch]);
+          const expected = [...s.entries()].map((kv) => ({ ...kv }));
+          const view = s.snapshotView();
+          assert.equal(view.revision, rev);
+          assert.equal(view.count, expected.length);
+          for (const st of steps) {
+            if ('changes' in st) {
+              // One change per key and revision, as a transaction's effective changes are.
+              const once = new Map(st.changes.map((c) => [c.key, c]));
+              s.apply(++rev, [...once.values()]);
+            } else {
+              const to = st.from + st.len;
+              assert.deepEqual(view.slice(st.from, to), expected.slice(st.from, to));
+            }
+          }
+          assert.deepEqual(view.slice(0, view.count), expected);
+          view.close();
+          // Closed, it keeps nothing: a new view sees the state as it is now.
+          const again = s.snapshotView();
+          assert.deepEqual(again.slice(0, again.count), [...s.entries()]);
+          again.close();
+        },
+      ),
+    );
+  });
+
+  it('opens one view at a time', () => {
+    const s = new KvState();
+    s.apply(1, [put('a', '1')]);
+    const view = s.snapshotView();
+    assert.throws(
+      () => s.snapshotView(),
+      (err: unknown) => isRomanaError(err, 'Internal'),
+    );
+    view.close();
+    s.snapshotView().close();
   });
 });
 

@@ -118,6 +118,18 @@ export function nextValue(
   };
 }
 
+/** A point-in-time read of every value (`KvState.snapshotView`). */
+export interface SnapshotView {
+  /** The revision the values are at. */
+  revision: number;
+  /** How many values. */
+  count: number;
+  /** The values at positions `from` (included) to `to` (excluded), in key order. */
+  slice(from: number, to: number): KeyValue[];
+  /** Stops keeping replaced values; the view must not be read after. */
+  close(): void;
+}
+
 /**
  * Revisioned map + history + watches. Not a `Store` by itself: the backends decide when a
  * revision is committed and call `apply`.
@@ -137,6 +149,8 @@ export class KvState {
   #compacted = 0;
   readonly #historyLimit: number;
   #watchers = new Set<Watcher>();
+  /** While a snapshot view is open: the value each key had when it opened, kept at its first change. */
+  #frozen: Map<string, KeyValue | undefined> | undefined;
 
   constructor(options: { historyRevisions?: number } = {}) {
     this.#historyLimit = Math.max(1, options.historyRevisions ?? 10_000);
@@ -171,9 +185,34 @@ export class KvState {
     return { kvs, revision: this.#revision };
   }
 
-  /** Every current value, in key order (for snapshots). */
+  /** Every current value, in key order. */
   *entries(): Generator<KeyValue> {
     for (const key of this.#index.withPrefix('')) yield this.#kvs.get(key)!;
+  }
+
+  /**
+   * Every value as of now, in key order, read a slice at a time while the state goes on
+   * changing: a change made while the view is open first keeps the value it replaces. Opening
+   * copies the key list only; reading 250,000 values at once took 150-200 ms here, which a
+   * snapshot taken under load must not stop the process for. One view at a time: close it.
+   */
+  snapshotView(): SnapshotView {
+    if (this.#frozen !== undefined) {
+      throw new RomanaError('Internal', 'store: a snapshot view is already open');
+    }
+    const frozen = new Map<string, KeyValue | undefined>();
+    this.#frozen = frozen;
+    const keys = this.#index.toArray();
+    const valueOf = (key: string): KeyValue =>
+      (frozen.has(key) ? frozen.get(key) : this.#kvs.get(key))!;
+    return {
+      revision: this.#revision,
+      count: keys.length,
+      slice: (from, to) => keys.slice(from, to).map(valueOf),
+      close: () => {
+        if (this.#frozen === frozen) this.#frozen = undefined;
+      },
+    };
   }
 
   /** Loads a value from a snapshot (no history, no events). */
@@ -202,8 +241,10 @@ export class KvState {
       );
     }
     const events: WatchEvent[] = [];
+    const frozen = this.#frozen;
     for (const ch of changes) {
       const held = this.#kvs.get(ch.key);
+      if (frozen !== undefined && !frozen.has(ch.key)) frozen.set(ch.key, held);
       const kv = nextValue(held, ch, revision);
       if (kv === undefined) {
         this.#kvs.delete(ch.key);

@@ -53,6 +53,14 @@ export class SortedKeys {
     return true;
   }
 
+  /** Every key, in order, as a new array. */
+  toArray(): string[] {
+    const out = new Array<string>(this.#size);
+    let i = 0;
+    for (const chunk of this.#chunks) for (const key of chunk) out[i++] = key;
+    return out;
+  }
+
   /** Keys starting with `prefix`, in order. */
   *withPrefix(prefix: string): Generator<string> {
     if (this.#chunks.length === 0) return;

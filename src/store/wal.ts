@@ -138,15 +138,34 @@ function isRevision(v: unknown): v is number {
  *
  * @example const bytes = Buffer.concat([...snapshotFrames([...state.entries()], state.revision)]);
  */
-export function* snapshotFrames(kvs: readonly KeyValue[], revision: number): Generator<Buffer> {
-  const count = kvs.length;
+export function snapshotFrames(kvs: readonly KeyValue[], revision: number): Generator<Buffer> {
+  return snapshotFramesOf({ revision, count: kvs.length, slice: (a, b) => kvs.slice(a, b) });
+}
+
+/** The values a snapshot file holds, read a slice at a time (`KvState.snapshotView`). */
+export interface SnapshotSource {
+  revision: number;
+  count: number;
+  slice(from: number, to: number): readonly KeyValue[];
+}
+
+/**
+ * `snapshotFrames` reading its values from `src` one frame's worth at a time.
+ *
+ * @example for (const frame of snapshotFramesOf(state.snapshotView())) parts.push(frame);
+ */
+export function* snapshotFramesOf(src: SnapshotSource): Generator<Buffer> {
+  const { revision, count } = src;
   yield SNAPSHOT_MAGIC;
   yield encodeFrame(Buffer.from(JSON.stringify({ revision, count }), 'utf8'));
-  for (let i = 0; i < count; i += 1000) {
-    const chunk = kvs
-      .slice(i, i + 1000)
+  for (let i = 0; i < count; i += SNAPSHOT_FRAME_VALUES) {
+    const chunk = src
+      .slice(i, i + SNAPSHOT_FRAME_VALUES)
       .map((kv) => [kv.key, kv.value, kv.modRevision, kv.createRevision]);
     yield encodeFrame(Buffer.from(JSON.stringify(chunk), 'utf8'));
   }
   yield encodeFrame(Buffer.from(JSON.stringify({ end: true, count }), 'utf8'));
 }
+
+/** Values per snapshot frame: about a millisecond of encoding each. */
+const SNAPSHOT_FRAME_VALUES = 1000;
