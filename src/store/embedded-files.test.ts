@@ -18,7 +18,9 @@ import {
   readStoreFile,
   reclaimLog,
   replayLog,
-  rewriteLogFile,
+  finishLogRewrite,
+  RecordOffsets,
+  startLogRewrite,
   writeAll,
   writeFileDurably,
   writeSnapshot,
@@ -260,22 +262,48 @@ describe('embedded store files', () => {
     await old.close();
   });
 
-  it('rewrites the log as the history then the tail kept as written, and writes at a position', async () => {
+  it('rewrites the log as a copy of its bytes from a record on, appended to meanwhile', async () => {
     const dir = await freshDir();
-    const tail = [encodeRecord(rec(3)), encodeRecord(rec(4))];
-    const { log, size } = await rewriteLogFile(dir, [rec(1), rec(2)], tail);
-    const expected = logOf(rec(1), rec(2), rec(3), rec(4));
+    const file = path.join(dir, 'log');
+    await fs.writeFile(file, logOf(rec(1), rec(2), rec(3)));
+    const old = await fs.open(file, 'r+');
+    const from = logOf(rec(1)).length;
+    const to = logOf(rec(1), rec(2), rec(3)).length;
+    const rw = await startLogRewrite(dir, old, { from, after: to, to });
+    // The writer goes on appending to the old log; the rewrite ends with what it appended.
+    let end = logOf(rec(1), rec(2), rec(3)).length;
+    await writeAll(old, encodeRecord(rec(4)), end);
+    end += encodeRecord(rec(4)).length;
+    const { log, size } = await finishLogRewrite(dir, old, rw, end);
+    const expected = logOf(rec(2), rec(3), rec(4));
     assert.equal(size, expected.length);
-    assert.ok((await fs.readFile(path.join(dir, 'log'))).equals(expected));
+    assert.ok((await fs.readFile(file)).equals(expected));
     await writeAll(log, encodeRecord(rec(5)), size);
     await log.close();
-    assert.ok(
-      (await fs.readFile(path.join(dir, 'log'))).equals(
-        logOf(...[1, 2, 3, 4, 5].map((n) => rec(n))),
-      ),
+    await old.close();
+    assert.ok((await fs.readFile(file)).equals(logOf(rec(2), rec(3), rec(4), rec(5))));
+    assert.deepEqual(
+      scanLog(await fs.readFile(file)).records.map((r) => r.record.revision),
+      [2, 3, 4, 5],
     );
-    await writeFileDurably(dir, 'other', Buffer.from('bytes'));
+    await writeFileDurably(dir, 'other', [Buffer.from('by'), Buffer.from('tes')]);
     assert.equal(await fs.readFile(path.join(dir, 'other'), 'utf8'), 'bytes');
     assert.deepEqual((await fs.readdir(dir)).sort(), ['log', 'other']);
+  });
+
+  it('knows where the recent records start, and where they are after a rewrite', () => {
+    const o = new RecordOffsets(3);
+    for (let r = 1; r <= 5; r++) o.add(r, 100 * r);
+    // Only the last three are kept.
+    assert.equal(o.from(1), 300);
+    assert.equal(o.from(4), 400);
+    assert.equal(o.from(6), undefined);
+    o.moved(400, 8);
+    assert.equal(o.from(1), 8);
+    assert.equal(o.from(5), 108);
+    o.clear();
+    assert.equal(o.from(1), undefined);
+    for (let r = 6; r <= 3000; r++) o.add(r, r);
+    assert.equal(o.from(1), 2998);
   });
 });

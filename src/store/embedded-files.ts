@@ -7,7 +7,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { RomanaError } from '../errors.ts';
 import { KvState } from './kv-state.ts';
-import { LOG_MAGIC, encodeRecord, snapshotFramesOf, type LogRecord } from './wal.ts';
+import { LOG_MAGIC, encodeRecord, snapshotFramesOf } from './wal.ts';
 import { scanLog, scanSnapshot, type LogTail } from './wal-scan.ts';
 
 /**
@@ -33,7 +33,7 @@ export function damagedFile(dir: string, file: string, offset: number, what: str
 export async function loadFiles(
   dir: string,
   options: { historyRevisions?: number; onWarning?: (m: string) => void },
-): Promise<{ state: KvState; log: fs.FileHandle; size: number }> {
+): Promise<{ state: KvState; log: fs.FileHandle; size: number; offsets: RecordOffsets }> {
   for (const f of await fs.readdir(dir)) {
     if (f.endsWith('.tmp')) await fs.rm(path.join(dir, f), { force: true });
   }
@@ -96,7 +96,7 @@ export async function replayLog(
   state: KvState,
   hadSnapshot: boolean,
   onWarning: ((m: string) => void) | undefined,
-): Promise<{ log: fs.FileHandle; size: number }> {
+): Promise<{ log: fs.FileHandle; size: number; offsets: RecordOffsets }> {
   const file = path.join(dir, 'log');
   const bytes = (await readStoreFile(file)) ?? Buffer.alloc(0);
   const scan = scanLog(bytes);
@@ -117,6 +117,8 @@ export async function replayLog(
     }
   }
   state.sealHistory();
+  const offsets = new RecordOffsets(state.historyLimit);
+  if (scan.version === 2) for (const r of scan.records) offsets.add(r.record.revision, r.offset);
   if (scan.end === 0 || scan.version === 1) {
     // New, cut inside its magic by a crash, or of the first format: write it afresh.
     const records = scan.records.map((r) => encodeRecord(r.record));
@@ -135,7 +137,7 @@ export async function replayLog(
     );
   }
   const size = scan.version === 2 && scan.end > 0 ? scan.end : (await log.stat()).size;
-  return { log, size };
+  return { log, size, offsets };
 }
 
 /**
@@ -217,19 +219,138 @@ export async function writeSnapshot(dir: string, state: KvState): Promise<number
 }
 
 /**
- * Replaces the log by `history` and the frames in `tail` (kept as written), durably, and
- * returns the new file open for appending.
+ * Where the log's recent records start, by revision, for at most `limit` records: a log
+ * rewrite keeps the records a watch may still resume from, copied as they were written.
  *
- * @example ({ log, size } = await rewriteLogFile(dir, state.recentHistory(1000), appended));
+ * @example
+ * const o = new RecordOffsets(1000);
+ * o.add(7, 4096);
+ * o.from(5) // 4096: the first record at revision 5 or later
  */
-export async function rewriteLogFile(
+export class RecordOffsets {
+  readonly limit: number;
+  #revs: number[] = [];
+  #offsets: number[] = [];
+  #head = 0;
+
+  constructor(limit: number) {
+    this.limit = Math.max(1, limit);
+  }
+
+  /** A record of `revision` appended at `offset` (after every record added before). */
+  add(revision: number, offset: number): void {
+    this.#revs.push(revision);
+    this.#offsets.push(offset);
+    if (this.#revs.length - this.#head > this.limit) this.#head++;
+    if (this.#head > 1024 && this.#head * 2 > this.#revs.length) {
+      this.#revs = this.#revs.slice(this.#head);
+      this.#offsets = this.#offsets.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** Offset of the first record known at `revision` or later; `undefined` when none is. */
+  from(revision: number): number | undefined {
+    for (let i = this.#head; i < this.#revs.length; i++) {
+      if (this.#revs[i]! >= revision) return this.#offsets[i];
+    }
+    return undefined;
+  }
+
+  /** The log was rewritten: the bytes from `from` on now start at `to`; records before are gone. */
+  moved(from: number, to: number): void {
+    const revs: number[] = [];
+    const offsets: number[] = [];
+    for (let i = this.#head; i < this.#revs.length; i++) {
+      if (this.#offsets[i]! < from) continue;
+      revs.push(this.#revs[i]!);
+      offsets.push(this.#offsets[i]! - from + to);
+    }
+    this.#revs = revs;
+    this.#offsets = offsets;
+    this.#head = 0;
+  }
+
+  /** Forgets every record (their places in the log are no longer known). */
+  clear(): void {
+    this.moved(Infinity, 0);
+  }
+}
+
+/** A new log being written as `log.tmp`: a copy of the old one's bytes from `from` on. */
+export interface LogRewrite {
+  fh: fs.FileHandle;
+  /** Where the copy starts in the old log. */
+  from: number;
+  /** Where the first record past the snapshot is in the old log. */
+  after: number;
+  /** Where it has reached in the old log. */
+  copied: number;
+}
+
+/**
+ * Starts a log rewrite: `log.tmp` holds the log magic then bytes `from` to `to` of `log`, made
+ * durable. Runs beside the writer (only bytes already durable are read), which goes on
+ * appending; `finishLogRewrite` copies the rest and puts the new log in place.
+ *
+ * @example const rw = await startLogRewrite(dir, log, { from, after, to: durableSize });
+ */
+export async function startLogRewrite(
   dir: string,
-  history: LogRecord[],
-  tail: Buffer[],
+  log: fs.FileHandle,
+  { from, after, to }: { from: number; after: number; to: number },
+): Promise<LogRewrite> {
+  const fh = await fs.open(path.join(dir, 'log.tmp'), 'w');
+  try {
+    await writeAll(fh, LOG_MAGIC, 0);
+    await copyRange(log, fh, from, to, LOG_MAGIC.length);
+    await fh.datasync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    throw err;
+  }
+  return { fh, from, after, copied: to };
+}
+
+/**
+ * Ends a log rewrite, with no write to `log` in flight: copies what was appended since (up to
+ * `end`), makes it durable and renames it in place; returns the new log, open for appending.
+ *
+ * @example ({ log, size } = await finishLogRewrite(dir, log, rw, logSize));
+ */
+export async function finishLogRewrite(
+  dir: string,
+  log: fs.FileHandle,
+  rw: LogRewrite,
+  end: number,
 ): Promise<{ log: fs.FileHandle; size: number }> {
-  const bytes = Buffer.concat([LOG_MAGIC, ...history.map((h) => encodeRecord(h)), ...tail]);
-  await writeFileDurably(dir, 'log', bytes);
-  return { log: await fs.open(path.join(dir, 'log'), 'r+'), size: bytes.length };
+  const size = LOG_MAGIC.length + (end - rw.from);
+  try {
+    await copyRange(log, rw.fh, rw.copied, end, LOG_MAGIC.length + (rw.copied - rw.from));
+    await rw.fh.datasync();
+  } finally {
+    await rw.fh.close();
+  }
+  await installFile(dir, 'log');
+  return { log: await fs.open(path.join(dir, 'log'), 'r+'), size };
+}
+
+/** Copies bytes `from` to `to` of `src` into `dst` at `at`, a MiB at a time. */
+async function copyRange(
+  src: fs.FileHandle,
+  dst: fs.FileHandle,
+  from: number,
+  to: number,
+  at: number,
+): Promise<void> {
+  if (to <= from) return;
+  const buf = Buffer.allocUnsafe(Math.min(1 << 20, to - from));
+  for (let pos = from; pos < to;) {
+    const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, to - pos), pos);
+    if (bytesRead === 0) throw new Error(`the log ends at byte ${pos}, before byte ${to}`);
+    await writeAll(dst, buf.subarray(0, bytesRead), at + (pos - from));
+    pos += bytesRead;
+  }
 }
 
 /**
@@ -282,7 +403,12 @@ export async function writeFileDurably(
   } finally {
     await fh.close();
   }
-  await fs.rename(tmp, path.join(dir, name));
+  await installFile(dir, name);
+}
+
+/** Renames `name.tmp` to `name` in `dir`, durably (the directory synced). */
+async function installFile(dir: string, name: string): Promise<void> {
+  await fs.rename(path.join(dir, `${name}.tmp`), path.join(dir, name));
   const d = await fs.open(dir, 'r');
   try {
     await d.sync();

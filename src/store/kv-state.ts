@@ -160,6 +160,11 @@ export class KvState {
     return this.#revision;
   }
 
+  /** How many recent revisions the history keeps. */
+  get historyLimit(): number {
+    return this.#historyLimit;
+  }
+
   /** Oldest revision a watch can still start from. */
   get oldestWatchable(): number {
     return this.#compacted + 1;
