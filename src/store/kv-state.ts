@@ -301,7 +301,7 @@ export class KvState {
     for (const w of this.#watchers) this.#schedule(w);
   }
 
-  /** The last `n` retained history entries as changes (for rewriting a compacted log). */
+  /** The last `n` retained history entries as changes (what a watch from that far back replays). */
   recentHistory(n: number): Array<{ revision: number; changes: Change[] }> {
     const from = Math.max(this.#historyHead, this.#history.length - n);
     return this.#history.slice(from).map((e) => ({
