@@ -37,6 +37,7 @@ import {
   nextValue,
   validateTxn,
   type Change,
+  type DecidedChange,
 } from './kv-state.ts';
 import type {
   Compactable,
@@ -82,6 +83,8 @@ export interface EmbeddedStoreOptions {
 interface Pending {
   revision: number;
   changes: Change[];
+  /** Each change's value replaced and result, as decided (`KvState.apply`). */
+  decided: OverlayEntry[];
   frame: Buffer;
   resolve: (r: TxnResult) => void;
   reject: (err: Error) => void;
@@ -94,8 +97,7 @@ interface InWrite {
   synced: Promise<void>;
 }
 
-interface OverlayEntry {
-  kv: KeyValue | undefined;
+interface OverlayEntry extends DecidedChange {
   revision: number;
 }
 
@@ -209,9 +211,15 @@ export class EmbeddedStore implements Store, Compactable {
     } catch (err) {
       return Promise.reject(err);
     }
+    // Each key once: a combined transaction compares most of the keys it then writes, and each
+    // lookup in the state's map of every key costs a cache miss or more.
+    const seen = new Map<string, KeyValue | undefined>();
     const lookup = (key: string): KeyValue | undefined => {
+      if (seen.has(key)) return seen.get(key);
       const o = this.#overlay.get(key);
-      return o !== undefined ? o.kv : this.#state.peek(key);
+      const kv = o !== undefined ? o.kv : this.#state.peek(key);
+      seen.set(key, kv);
+      return kv;
     };
     const current = this.#head;
     if (!comparesHold(lookup, compares)) {
@@ -223,12 +231,16 @@ export class EmbeddedStore implements Store, Compactable {
       return this.#whenDurable(current).then(() => ({ succeeded: true, revision: current }));
     }
     const revision = ++this.#head;
+    const decided: OverlayEntry[] = [];
     for (const ch of changes) {
-      this.#overlay.set(ch.key, { kv: nextValue(lookup(ch.key), ch, revision), revision });
+      const held = lookup(ch.key);
+      const entry = { held, kv: nextValue(held, ch, revision), revision };
+      this.#overlay.set(ch.key, entry);
+      decided.push(entry);
     }
     const frame = encodeRecord({ revision, changes });
     return new Promise<TxnResult>((resolve, reject) => {
-      this.#queue.push({ revision, changes, frame, resolve, reject });
+      this.#queue.push({ revision, changes, decided, frame, resolve, reject });
       this.#kick();
     });
   }
@@ -347,9 +359,12 @@ export class EmbeddedStore implements Store, Compactable {
   /** A durable batch: apply to the durable state, drop its overlay entries, acknowledge. */
   #commit(batch: Pending[]): void {
     for (const p of batch) {
-      this.#state.apply(p.revision, p.changes);
-      for (const ch of p.changes) {
-        if (this.#overlay.get(ch.key)?.revision === p.revision) this.#overlay.delete(ch.key);
+      // Every revision before this one is applied: each change's key holds what it was decided
+      // against (a failure in between refuses this one too).
+      this.#state.apply(p.revision, p.changes, p.decided);
+      for (let i = 0; i < p.changes.length; i++) {
+        const key = p.changes[i]!.key;
+        if (this.#overlay.get(key) === p.decided[i]) this.#overlay.delete(key);
       }
     }
     for (const p of batch) p.resolve({ succeeded: true, revision: p.revision });

@@ -379,6 +379,39 @@ describe('KvState.snapshotView', () => {
   });
 });
 
+describe('KvState.apply with the changes as decided', () => {
+  it('ends in the same state, history and index as apply looking each key up', async () => {
+    const key = fc.constantFrom('a', 'b', 'c', 'd/1', 'd/2');
+    const revision = fc.array(
+      fc.record({ key, value: fc.option(fc.string({ maxLength: 2 }), { nil: null }) }),
+      { minLength: 1, maxLength: 4 },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(revision, { maxLength: 20 }), async (revs) => {
+        const looked = new KvState();
+        const told = new KvState();
+        let rev = 0;
+        for (const raw of revs) {
+          // One change per key; deletes of absent keys dropped, as effectiveChanges does.
+          const once = [...new Map(raw.map((c) => [c.key, c])).values()];
+          const changes = once.filter((c) => c.value !== null || told.peek(c.key) !== undefined);
+          if (changes.length === 0) continue;
+          rev++;
+          const decided = changes.map((ch) => {
+            const held = told.peek(ch.key);
+            return { held, kv: nextValue(held, ch, rev) };
+          });
+          looked.apply(rev, changes);
+          told.apply(rev, changes, decided);
+        }
+        assert.deepEqual([...told.entries()], [...looked.entries()]);
+        assert.deepEqual(told.range('d/'), looked.range('d/'));
+        assert.deepEqual(await watched(told, 1), await watched(looked, 1));
+      }),
+    );
+  });
+});
+
 describe('transaction helpers', () => {
   it('refuses bad keys, revisions, values, op types and a key twice, naming them', () => {
     const refuses = (fn: () => void, re: RegExp) =>

@@ -118,6 +118,12 @@ export function nextValue(
   };
 }
 
+/** A change decided against the state before its revision: the value it replaces, and its result. */
+export interface DecidedChange {
+  held: KeyValue | undefined;
+  kv: KeyValue | undefined;
+}
+
 /** A point-in-time read of every value (`KvState.snapshotView`). */
 export interface SnapshotView {
   /** The revision the values are at. */
@@ -236,9 +242,11 @@ export class KvState {
 
   /**
    * Commits `changes` as `revision` (which must be the next one), records them in the history
-   * and wakes the watches.
+   * and wakes the watches. `decided[i]`, when given, is what the caller found and computed for
+   * `changes[i]` against the state just before this revision (`nextValue`): the keys are then
+   * not looked up again.
    */
-  apply(revision: number, changes: Change[]): void {
+  apply(revision: number, changes: Change[], decided?: readonly DecidedChange[]): void {
     if (revision !== this.#revision + 1) {
       throw new RomanaError(
         'Internal',
@@ -247,10 +255,12 @@ export class KvState {
     }
     const events: WatchEvent[] = [];
     const frozen = this.#frozen;
-    for (const ch of changes) {
-      const held = this.#kvs.get(ch.key);
+    for (let i = 0; i < changes.length; i++) {
+      const ch = changes[i]!;
+      const d = decided?.[i];
+      const held = d === undefined ? this.#kvs.get(ch.key) : d.held;
       if (frozen !== undefined && !frozen.has(ch.key)) frozen.set(ch.key, held);
-      const kv = nextValue(held, ch, revision);
+      const kv = d === undefined ? nextValue(held, ch, revision) : d.kv;
       if (kv === undefined) {
         this.#kvs.delete(ch.key);
         this.#index.delete(ch.key);
