@@ -11,6 +11,10 @@
  * up, then drives it with wrk at 64 connections for BENCH_API_SECONDS (default 10) and lists
  * every address back (no IP twice). One JSON line per figure, with its checkout and round.
  *
+ * The order of the checkouts turns round after round: the second run of a round was the slower
+ * one, whichever build it was (2026-11-28: seven pairs of the same two builds, 6-8 % fewer
+ * allocations/s in second place for both). Compare builds over an even number of rounds.
+ *
  * @example
  * git worktree add /tmp/before HEAD~3 && ln -s "$PWD/node_modules" /tmp/before/ && (cd /tmp/before && npm run build)
  * node --import tsx bench/api-compare.ts etcd 2 /tmp/before .
@@ -44,7 +48,8 @@ try {
   if (store === 'etcd') etcd = await startEtcd();
   let run = 0;
   for (let round = 1; round <= rounds; round++) {
-    for (const checkout of checkouts) {
+    const order = round % 2 === 1 ? checkouts : [...checkouts].reverse();
+    for (const checkout of order) {
       run++;
       const storeArgs =
         etcd === undefined
