@@ -112,8 +112,7 @@ interface OverlayEntry extends DecidedChange {
 export class EmbeddedStore implements Store, Compactable {
   /** Only this process writes it (see `Store.exclusive`). */
   readonly exclusive = true;
-  /** Snapshots written since it opened. */
-  snapshots = 0;
+  #snapshots = 0;
   readonly dir: string;
   #state: KvState;
   #lock: DirLock;
@@ -187,6 +186,11 @@ export class EmbeddedStore implements Store, Compactable {
         cause: err,
       });
     }
+  }
+
+  /** Snapshots written since it opened. */
+  get snapshots(): number {
+    return this.#snapshots;
   }
 
   async get(key: string): Promise<KeyValue | undefined> {
@@ -452,7 +456,7 @@ export class EmbeddedStore implements Store, Compactable {
   async #snapshot(after: number): Promise<void> {
     try {
       await writeSnapshot(this.dir, this.#state);
-      this.snapshots++;
+      this.#snapshots++;
       if (this.#closed || this.#broken !== undefined) return;
       // The recent history (for watch resume) and everything after the snapshot.
       const oldest = this.#state.revision - this.#options.historyRevisions + 1;
