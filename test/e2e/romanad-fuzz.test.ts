@@ -92,22 +92,27 @@ function send(
       headers['content-length'] = Buffer.byteLength(payload);
     }
     const { hostname, port } = new URL(d.url);
-    let answered = false;
+    let ended = false;
+    // romanad refuses a body above its limit from the Content-Length and closes the
+    // connection; the rest of the body then meets a reset that can swallow the 413, before
+    // its headers arrive or while its body is read.
+    const failed = (err: NodeJS.ErrnoException) => {
+      const over = payload !== undefined && Buffer.byteLength(payload) > bodyLimit(target);
+      if (!ended && over && (err.code === 'EPIPE' || err.code === 'ECONNRESET')) {
+        resolve({ status: CUT_OFF, body: '' });
+      } else reject(err);
+    };
     const req = httpRequest({ hostname, port, method, path: target, headers, agent }, (res) => {
-      answered = true;
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', failed);
+      res.on('end', () => {
+        ended = true;
+        resolve({ status: res.statusCode ?? 0, body });
+      });
     });
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      // romanad refuses a body above its limit from the Content-Length and closes the
-      // connection; the rest of the body then meets a reset that can swallow the 413.
-      const over = payload !== undefined && Buffer.byteLength(payload) > bodyLimit(target);
-      if (!answered && over && (err.code === 'EPIPE' || err.code === 'ECONNRESET')) {
-        resolve({ status: CUT_OFF, body: '' });
-      } else reject(err);
-    });
+    req.on('error', failed);
     req.end(payload);
   });
 }

@@ -175,7 +175,7 @@ export function fuzzTests(check: Check, runs: number): void {
           // An unknown field in the body's top object is always refused.
           if (m.kind === 'extra-field' && !m.path.includes('.')) assert.ok(status >= 400, m.path);
         }),
-        { numRuns: runs, endOnFailure: true },
+        { numRuns: runs, endOnFailure: true, includeErrorInReport: true },
       );
     });
   }
@@ -221,7 +221,7 @@ export function fuzzTests(check: Check, runs: number): void {
               : undefined;
         await check(method, url, body);
       }),
-      { numRuns: runs, endOnFailure: true },
+      { numRuns: runs, endOnFailure: true, includeErrorInReport: true },
     );
   });
 
@@ -245,7 +245,7 @@ export function fuzzTests(check: Check, runs: number): void {
         const status = await check('POST', u, t, ct);
         assert.ok(status >= 400 || t.startsWith('{"name":"a"'), `${status} for ${t.slice(0, 80)}`);
       }),
-      { numRuns: runs, endOnFailure: true },
+      { numRuns: runs, endOnFailure: true, includeErrorInReport: true },
     );
   });
 }
