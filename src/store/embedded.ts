@@ -11,7 +11,7 @@
  * are applied to the durable state, watches see them, and their promises resolve. Reads, watches
  * and `revision()` only ever see durable state, so nothing a client saw can vanish in a crash.
  *
- * Log compaction: when the log has grown by `compactLogBytes` since it was last rewritten, the
+ * Log compaction: when the log has grown by `compactLogBytes` since the last snapshot, the
  * durable state at that revision is written to `snapshot.tmp`, fsynced and renamed, in the
  * background: batches go on being appended to the log meanwhile (encoding yields between
  * chunks). Then the log's bytes from the oldest record kept on (the recent history, for watch
@@ -74,7 +74,7 @@ const MAX_RETRY_MS = 2000;
 export interface EmbeddedStoreOptions {
   /** How many recent revisions a watch can resume from (also kept across restarts). Default 10,000. */
   historyRevisions?: number;
-  /** Log growth since its last rewrite that triggers a snapshot + log rewrite. Default 64 MiB. */
+  /** Log growth since the last snapshot that triggers a snapshot + log rewrite. Default 64 MiB. */
   compactLogBytes?: number;
   /** Receives notable recoveries (a torn log tail dropped, a stale lock taken over). */
   onWarning?: (message: string) => void;
